@@ -1,0 +1,259 @@
+"""Structured audit events: the one way every guardrail reports a decision.
+
+Each decision is one :class:`logging.LogRecord` on the logger ``guardrails.audit``. The record's
+message is the event name (``retry.attempt``, ``pii.detected``, ...) and the event's fields are a
+dict in the record attribute ``guardrails`` (:data:`AUDIT_ATTR`), so any formatter can find them.
+
+Turn it on in two lines::
+
+    import guardrails.audit
+    guardrails.audit.configure()  # JSON lines on stderr, level INFO
+
+The rule: **an audit event never carries a raw sensitive value** (no PII, no file contents, no
+secrets, no tool arguments, not even a hash of a value). :func:`emit` enforces what it can:
+field names that usually hold values (``value``, ``text``, ``content``, ``args``, ...) are refused,
+field values must be plain scalars or small containers of them, long strings are cut, and any
+string in ``secrets=`` is scrubbed out of every field before the record is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import IO, Any
+
+__all__ = [
+    "AUDIT_ATTR",
+    "FORBIDDEN_FIELDS",
+    "LOGGER_NAME",
+    "JsonFormatter",
+    "configure",
+    "emit",
+    "identity",
+    "logger",
+]
+
+LOGGER_NAME = "guardrails.audit"
+AUDIT_ATTR = "guardrails"
+logger = logging.getLogger(LOGGER_NAME)
+
+#: Field names an event may not use: they are where raw values end up by accident.
+FORBIDDEN_FIELDS = frozenset(
+    {
+        "value",
+        "values",
+        "text",
+        "content",
+        "contents",
+        "args",
+        "arguments",
+        "raw",
+        "secret",
+        "password",
+        "token",
+        "match",
+        "matches",
+        "original",
+        "mapping",
+        "prompt",
+        "messages",
+    }
+)
+#: Longest string kept in a field; longer strings are cut (an id or a path is never this long).
+MAX_STRING = 512
+_SCRUBBED = "[SCRUBBED]"
+_RESERVED = frozenset({"event", "guardrail"})
+_IDENTITY_KEYS = ("agent", "thread_id", "run_id", "user_id", "assistant_id")
+
+
+def _clean(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret and secret in value:
+                value = value.replace(secret, _SCRUBBED)
+        return value if len(value) <= MAX_STRING else value[:MAX_STRING] + "..."
+    if depth >= 2:
+        raise TypeError(f"audit fields nest at most two levels, got {type(value).__name__}")
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v, secrets, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_clean(v, secrets, depth + 1) for v in value]
+    raise TypeError(
+        f"audit field values must be str, int, float, bool, None, or lists/dicts of them; "
+        f"got {type(value).__name__}"
+    )
+
+
+def _get_config() -> Mapping[str, Any] | None:
+    try:
+        from langgraph.config import get_config
+
+        return get_config()
+    except Exception:  # outside a runnable context
+        return None
+
+
+def _read(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def identity(runtime: Any = None, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Who and where a request runs: agent, thread_id, run_id, user_id, assistant_id.
+
+    Sources, first found wins for each key:
+
+    1. ``runtime.execution_info`` (``thread_id``, ``run_id``) and ``runtime.server_info``
+       (``assistant_id``, ``user.identity``): set by LangGraph itself, so they cannot be spoofed
+       by a caller.
+    2. ``runtime.context`` (a dict or an object with ``user_id``, ``thread_id``, ``assistant_id``).
+    3. ``config["configurable"]`` (``thread_id``, ``user_id``, ``assistant_id``) and
+       ``config["metadata"]["lc_agent_name"]`` for ``agent`` (the ``name=`` of ``create_agent``
+       or of a deepagents subagent).
+
+    ``config`` defaults to the config of the running graph step. Keys with no source are omitted.
+
+    Example::
+
+        ids = identity(request.runtime)
+        ids.get("user_id")
+    """
+    out: dict[str, Any] = {}
+    execution = _read(runtime, "execution_info")
+    server = _read(runtime, "server_info")
+    context = _read(runtime, "context")
+    if config is None:
+        config = _read(runtime, "config") or _get_config()
+    configurable = _read(config, "configurable") or {}
+    metadata = _read(config, "metadata") or {}
+
+    user = _read(server, "user")
+    candidates: dict[str, tuple[Any, ...]] = {
+        "thread_id": (
+            _read(execution, "thread_id"),
+            _read(context, "thread_id"),
+            _read(configurable, "thread_id"),
+        ),
+        "run_id": (_read(execution, "run_id"), _read(config, "run_id")),
+        "user_id": (
+            _read(user, "identity"),
+            _read(context, "user_id"),
+            _read(configurable, "user_id"),
+        ),
+        "assistant_id": (
+            _read(server, "assistant_id"),
+            _read(context, "assistant_id"),
+            _read(configurable, "assistant_id"),
+        ),
+        "agent": (_read(metadata, "lc_agent_name"),),
+    }
+    for key, values in candidates.items():
+        for value in values:
+            if value is not None and value != "":
+                out[key] = str(value)
+                break
+    return out
+
+
+def emit(
+    event: str,
+    guardrail: str,
+    *,
+    runtime: Any = None,
+    level: int = logging.INFO,
+    secrets: Iterable[str] = (),
+    **fields: Any,
+) -> dict[str, Any] | None:
+    """Write one audit event; return its fields (``None`` when the logger is off for ``level``).
+
+    ``runtime`` (a LangGraph ``Runtime`` or ``ToolRuntime``) fills the identity fields.
+    ``secrets`` are raw values the caller knows are sensitive: they are scrubbed from every field.
+
+    Example::
+
+        emit("retry.attempt", "ModelRetryMiddleware", runtime=request.runtime,
+             attempt=1, delay_s=2.0, error="RateLimitError", status=429)
+
+    Raises:
+        ValueError: a field name is reserved or in :data:`FORBIDDEN_FIELDS`.
+        TypeError: a field value is not a scalar or a small container of scalars.
+    """
+    for name in fields:
+        if name in _RESERVED or name in FORBIDDEN_FIELDS:
+            raise ValueError(
+                f"audit field {name!r} is not allowed: fields may not carry raw values "
+                f"(forbidden names: {sorted(FORBIDDEN_FIELDS | _RESERVED)})"
+            )
+    secret_list = tuple(sorted((s for s in secrets if s), key=len, reverse=True))
+    cleaned = {name: _clean(value, secret_list) for name, value in fields.items()}
+    if not logger.isEnabledFor(level):
+        return None
+    payload: dict[str, Any] = {"event": event, "guardrail": guardrail}
+    payload.update(identity(runtime))
+    payload.update(cleaned)
+    logger.log(level, event, extra={AUDIT_ATTR: payload})
+    return payload
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a log record as one JSON object per line: timestamp, level, logger and event fields.
+
+    The audit fields (record attribute ``guardrails``) are flattened into the top-level object.
+
+    Example::
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logging.getLogger("guardrails.audit").addHandler(handler)
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+        }
+        fields = getattr(record, AUDIT_ATTR, None)
+        if isinstance(fields, Mapping):
+            for key, value in fields.items():
+                if key not in ("timestamp", "level", "logger"):
+                    out[key] = value
+        else:
+            out["message"] = record.getMessage()
+        if record.exc_info and record.exc_info[0] is not None:
+            out["exception"] = record.exc_info[0].__name__
+        return json.dumps(out, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def configure(
+    stream: IO[str] | None = None, *, level: int = logging.INFO, propagate: bool = False
+) -> logging.Handler:
+    """Send audit events as JSON lines to ``stream`` (stderr by default); return the handler.
+
+    Calling it again replaces the handler it installed before, so it is safe to call twice.
+
+    Example::
+
+        import guardrails.audit
+        guardrails.audit.configure()
+    """
+    for old in list(logger.handlers):
+        if getattr(old, "_guardrails_handler", False):
+            logger.removeHandler(old)
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler._guardrails_handler = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = propagate
+    return handler

@@ -1,0 +1,358 @@
+"""Exception types of the pack, and the classification of model-provider errors.
+
+:func:`classify` answers, for any exception a chat model can raise (openai, anthropic, httpx,
+httpx2, langchain-core ``ModelError``): may a retry succeed, what HTTP status came back, and how
+long the server asked us to wait (``Retry-After`` / ``retry-after-ms``).
+
+Example::
+
+    from guardrails.errors import classify
+
+    try:
+        model.invoke("hi")
+    except Exception as exc:
+        info = classify(exc)
+        if info.retryable:
+            time.sleep(info.retry_after or 1.0)
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ErrorInfo",
+    "GuardrailConfigError",
+    "GuardrailError",
+    "LimitExceededError",
+    "ModelCallLimitExceededError",
+    "PIIDetectionError",
+    "PermissionDeniedError",
+    "RateLimitExceededError",
+    "RateLimitStorageError",
+    "ToolCallLimitExceededError",
+    "classify",
+    "is_retryable",
+    "parse_retry_after",
+]
+
+
+class GuardrailError(Exception):
+    """Base class of every error a guardrail raises on purpose.
+
+    Example::
+
+        try:
+            agent.invoke({"messages": [("user", "hi")]})
+        except GuardrailError as exc:
+            log.warning("stopped by a guardrail: %s", exc)
+    """
+
+
+class GuardrailConfigError(GuardrailError, ValueError):
+    """A middleware was built with a setting it does not accept (also a ``ValueError``).
+
+    Example::
+
+        raise GuardrailConfigError("on_failure must be 'continue', 'error' or a callable")
+    """
+
+
+class LimitExceededError(GuardrailError):
+    """A call or token limit was reached.
+
+    Example::
+
+        raise LimitExceededError("run limit 3 reached", limit=3, count=3, scope="run")
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: int | None = None,
+        count: int | None = None,
+        scope: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.count = count
+        self.scope = scope
+
+
+class ModelCallLimitExceededError(LimitExceededError):
+    """Model calls or tokens exceeded a run or thread limit (``exit_behavior="error"``).
+
+    Example::
+
+        except ModelCallLimitExceededError as exc:
+            print(exc.scope, exc.count, exc.limit)
+    """
+
+
+class ToolCallLimitExceededError(LimitExceededError):
+    """Tool calls exceeded a run or thread limit (``exit_behavior="error"``).
+
+    Example::
+
+        except ToolCallLimitExceededError as exc:
+            print(exc.scope, exc.count, exc.limit)
+    """
+
+
+class RateLimitExceededError(GuardrailError):
+    """A time-window rate limit refused the call; ``reset_at`` is the epoch time it frees up.
+
+    Example::
+
+        except RateLimitExceededError as exc:
+            time.sleep(max(0.0, exc.reset_at - time.time()))
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        reset_at: float | None = None,
+        limit: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.reset_at = reset_at
+        self.limit = limit
+
+
+class RateLimitStorageError(GuardrailError):
+    """The rate-limit storage could not be reached and the middleware fails closed.
+
+    Example::
+
+        except RateLimitStorageError:
+            return "service busy, try again"
+    """
+
+
+class PIIDetectionError(GuardrailError, ValueError):
+    """PII was found where the ``block`` strategy is configured. Carries types and counts only.
+
+    Compatible with LangChain's ``PIIDetectionError`` attributes: ``pii_type`` and ``matches``
+    (the matches keep positions and types; their ``value`` is withheld).
+
+    Example::
+
+        except PIIDetectionError as exc:
+            print(exc.pii_type, exc.counts)
+    """
+
+    def __init__(
+        self,
+        pii_type: str,
+        matches: list[Any] | None = None,
+        counts: Mapping[str, int] | None = None,
+        where: str | None = None,
+    ) -> None:
+        self.pii_type = pii_type
+        self.matches = matches or []
+        self.counts = dict(counts or {pii_type: len(self.matches)})
+        self.where = where
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
+        place = f" in {where}" if where else ""
+        super().__init__(f"Detected {pii_type} PII{place} ({detail}); blocked by PIIMiddleware")
+
+
+class PermissionDeniedError(GuardrailError, PermissionError):
+    """A filesystem permission rule denied an operation.
+
+    Example::
+
+        raise PermissionDeniedError("read denied for /secrets/key")
+    """
+
+
+# --------------------------------------------------------------------------- classification
+
+_RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "context length",
+    "maximum context",
+    "prompt is too long",
+    "too many tokens",
+    "context window",
+)
+_TIMEOUT_NAMES = frozenset(
+    {
+        "TimeoutException",
+        "ReadTimeout",
+        "ConnectTimeout",
+        "WriteTimeout",
+        "PoolTimeout",
+        "APITimeoutError",
+        "TimeoutError",
+        "ModelTimeoutError",
+        "RequestTimeoutError",
+    }
+)
+_CONNECTION_NAMES = frozenset(
+    {
+        "ConnectError",
+        "ReadError",
+        "WriteError",
+        "RemoteProtocolError",
+        "NetworkError",
+        "APIConnectionError",
+        "ConnectionError",
+        "ModelConnectionError",
+        "ProtocolError",
+        "LocalProtocolError",
+        "ProxyError",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """What :func:`classify` found out about an exception.
+
+    Example::
+
+        info = classify(exc)
+        info.retryable, info.status, info.retry_after, info.kind
+    """
+
+    retryable: bool
+    status: int | None = None
+    retry_after: float | None = None
+    kind: str = "other"  # timeout | connection | status | context_length | other
+    error_type: str = ""
+
+
+def _headers_of(exc: BaseException) -> Mapping[str, str] | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        headers = getattr(exc, "headers", None)
+    if headers is None or not hasattr(headers, "get"):
+        return None
+    return headers  # type: ignore[no-any-return]
+
+
+def _status_of(exc: BaseException) -> int | None:
+    for candidate in (
+        getattr(exc, "status_code", None),
+        getattr(exc, "status", None),
+        getattr(getattr(exc, "response", None), "status_code", None),
+        getattr(exc, "http_status", None),
+    ):
+        if isinstance(candidate, int) and 100 <= candidate <= 599:
+            return candidate
+    return None
+
+
+def parse_retry_after(
+    headers: Mapping[str, str] | None, *, now: float | None = None
+) -> float | None:
+    """Seconds the server asked to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or date).
+
+    Example::
+
+        parse_retry_after({"Retry-After": "2"})  # 2.0
+    """
+    if not headers:
+        return None
+    get = headers.get
+    raw_ms = get("retry-after-ms") or get("Retry-After-Ms")
+    if raw_ms is not None:
+        try:
+            ms = float(raw_ms)
+        except (TypeError, ValueError):
+            ms = -1.0
+        if ms >= 0:
+            return ms / 1000.0
+    raw = get("retry-after") or get("Retry-After")
+    if raw is None:
+        return None
+    raw = str(raw).strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if parsed is None:
+            return None
+        current = time.time() if now is None else now
+        return max(0.0, parsed.timestamp() - current)
+    return seconds if seconds >= 0 else None
+
+
+def _names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _is_context_overflow(exc: BaseException, names: set[str]) -> bool:
+    if "ContextOverflowError" in names:
+        return True
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and code == "context_length_exceeded":
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in _CONTEXT_MARKERS)
+
+
+def classify(exc: BaseException) -> ErrorInfo:
+    """Classify a provider exception: retryable or not, HTTP status, requested delay.
+
+    Retryable: timeouts, connection errors, HTTP 408, 409, 425, 429 and 5xx, and anything a
+    langchain-core ``ModelError`` marks ``is_retryable``, unless the server said
+    ``x-should-retry: false``. Never retryable: other 4xx (400, 401, 403, 404, 422, ...) and
+    context-length errors. Works on the exception classes of openai, anthropic, httpx and httpx2
+    by their names and attributes, so no SDK needs to be installed.
+
+    Example::
+
+        classify(openai.RateLimitError(...)).retryable  # True
+    """
+    names = _names(exc)
+    status = _status_of(exc)
+    headers = _headers_of(exc)
+    retry_after = parse_retry_after(headers)
+    error_type = type(exc).__name__
+
+    if _is_context_overflow(exc, names) and (status is None or status < 500):
+        return ErrorInfo(False, status, retry_after, "context_length", error_type)
+
+    should_retry = headers.get("x-should-retry") if headers is not None else None
+
+    if status is not None:
+        retryable = status in _RETRYABLE_STATUS or status >= 500
+        if should_retry == "false":
+            retryable = False
+        elif should_retry == "true":
+            retryable = True
+        return ErrorInfo(retryable, status, retry_after, "status", error_type)
+
+    if names & _TIMEOUT_NAMES or isinstance(exc, TimeoutError):
+        return ErrorInfo(True, None, retry_after, "timeout", error_type)
+    if names & _CONNECTION_NAMES or isinstance(exc, ConnectionError):
+        return ErrorInfo(True, None, retry_after, "connection", error_type)
+    flag = getattr(type(exc), "is_retryable", None)
+    if "ModelError" in names and isinstance(flag, bool):
+        return ErrorInfo(flag, None, retry_after, "other", error_type)
+    return ErrorInfo(False, None, retry_after, "other", error_type)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """``classify(exc).retryable``: the default ``retry_on`` of the retry middleware.
+
+    Example::
+
+        ModelRetryMiddleware(retry_on=is_retryable)
+    """
+    return classify(exc).retryable

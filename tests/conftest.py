@@ -1,0 +1,215 @@
+"""Fixtures: scripted model, ChatOpenAI over respx, real Redis, checkpointers, audit."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from guardrails.audit import AUDIT_ATTR, LOGGER_NAME
+from guardrails.testing import ScriptedChatModel
+from tests.support import OPENAI_BASE
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Run a test once with the sync hooks and once with the async ones."""
+    return str(request.param)
+
+
+@pytest.fixture
+def scripted() -> Callable[..., ScriptedChatModel]:
+    """Factory: ``scripted(AIMessage(...), "text", exc, ...)`` -> ScriptedChatModel."""
+
+    def make(*responses: Any, default: Any = None, name: str = "scripted") -> ScriptedChatModel:
+        return ScriptedChatModel(responses=list(responses), default=default, model_name=name)
+
+    return make
+
+
+class AuditCapture(logging.Handler):
+    """Collects the audit fields of every record on ``guardrails.audit``."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.events.append(dict(getattr(record, AUDIT_ATTR, {})))
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event") == event]
+
+    def names(self) -> list[str]:
+        return [str(e.get("event")) for e in self.events]
+
+
+@pytest.fixture
+def audit() -> Iterator[AuditCapture]:
+    """Every audit event emitted during the test, as dicts."""
+    logger = logging.getLogger(LOGGER_NAME)
+    handler = AuditCapture()
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+@pytest.fixture
+def openai_mock() -> Iterator[respx.MockRouter]:
+    """A respx router serving ``http://openai.test/v1`` (no request leaves the machine)."""
+    with respx.mock(base_url=OPENAI_BASE, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+def chat_openai() -> Callable[..., Any]:
+    """Factory for a real ``ChatOpenAI`` whose HTTP goes through httpx (so respx serves it).
+
+    The SDK's own retries are off (``max_retries=0``) so only the guardrails retry.
+    """
+    from langchain_openai import ChatOpenAI
+
+    clients: list[Any] = []
+
+    def make(model: str = "gpt-test", base_url: str = OPENAI_BASE, **kwargs: Any) -> Any:
+        sync_client = httpx.Client()
+        async_client = httpx.AsyncClient()
+        clients.append(sync_client)
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("timeout", 5.0)
+        return ChatOpenAI(
+            model=model,
+            base_url=base_url,
+            api_key="sk-test",
+            http_client=sync_client,
+            http_async_client=async_client,
+            **kwargs,
+        )
+
+    return make
+
+
+@pytest.fixture
+def memory_saver() -> Any:
+    """A fresh in-memory checkpointer."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    return InMemorySaver()
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
+    """A path for a SqliteSaver database file."""
+    return tmp_path / "checkpoints.sqlite"
+
+
+@pytest.fixture
+def sqlite_saver(sqlite_path: Path) -> Iterator[Any]:
+    """A SqliteSaver on a temporary file (survives a process restart)."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    with SqliteSaver.from_conn_string(str(sqlite_path)) as saver:
+        yield saver
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A real redis-server on a loopback port, owned by the test session."""
+
+    def __init__(self, binary: str, tmpdir: Path) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self._binary = binary
+        self._dir = tmpdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                self._binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def flush(self) -> None:
+        import redis
+
+        redis.Redis.from_url(self.url).flushall()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real Redis for the session. Skips without redis-server, except with CI=true: then fails."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed (run scripts/ensure-redis.sh)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = RedisServer(binary, tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of the session's Redis, emptied before the test."""
+    if redis_server.proc is None or redis_server.proc.poll() is not None:
+        redis_server.start()
+    redis_server.flush()
+    return redis_server.url

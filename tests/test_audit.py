@@ -1,0 +1,158 @@
+"""Audit events: the emit helper, its no-raw-values enforcement, identity and the JSON formatter."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from guardrails import audit as audit_mod
+from guardrails.audit import emit
+from tests.conftest import AuditCapture
+
+
+def test_emit_writes_one_record_with_fields(audit: AuditCapture) -> None:
+    payload = emit("retry.attempt", "ModelRetryMiddleware", attempt=1, delay_s=2.0, status=429)
+    assert payload is not None
+    assert audit.events == [payload]
+    assert payload["event"] == "retry.attempt"
+    assert payload["guardrail"] == "ModelRetryMiddleware"
+    assert payload["attempt"] == 1
+
+
+@pytest.mark.parametrize("name", sorted(audit_mod.FORBIDDEN_FIELDS))
+def test_forbidden_field_names_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        emit("pii.detected", "PIIMiddleware", **{name: "x"})
+
+
+def test_field_values_must_be_plain() -> None:
+    with pytest.raises(TypeError, match="audit field values"):
+        emit("x.y", "G", thing=object())
+    with pytest.raises(TypeError, match="nest"):
+        emit("x.y", "G", deep={"a": {"b": [1]}})
+
+
+def test_secrets_are_scrubbed_everywhere(audit: AuditCapture) -> None:
+    secret = "jane.doe@example.com"
+    audit.events.clear()
+    emit(
+        "pii.detected",
+        "PIIMiddleware",
+        secrets=[secret],
+        reason=f"found {secret} in input",
+        entities={"email": 1},
+        where=[secret],
+    )
+    dumped = json.dumps(audit.events)
+    assert secret not in dumped
+    assert "[SCRUBBED]" in dumped
+
+
+def test_long_strings_are_cut(audit: AuditCapture) -> None:
+    payload = emit("x.y", "G", path="/" + "a" * 2000)
+    assert payload is not None and len(payload["path"]) <= audit_max() + 3
+
+
+def audit_max() -> int:
+    return audit_mod.MAX_STRING
+
+
+def test_emit_is_free_when_logger_is_off() -> None:
+    logger = logging.getLogger(audit_mod.LOGGER_NAME)
+    old = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        assert emit("x.y", "G", count=1) is None
+        with pytest.raises(ValueError):  # the rule still holds when nobody listens
+            emit("x.y", "G", value="secret")
+    finally:
+        logger.setLevel(old)
+
+
+def test_identity_precedence() -> None:
+    runtime = SimpleNamespace(
+        execution_info=SimpleNamespace(thread_id="t-exec", run_id="r-1"),
+        server_info=SimpleNamespace(assistant_id="a-1", user=SimpleNamespace(identity="u-server")),
+        context={"user_id": "u-context", "thread_id": "t-context"},
+    )
+    config = {
+        "configurable": {"user_id": "u-config", "thread_id": "t-config"},
+        "metadata": {"lc_agent_name": "researcher"},
+    }
+    ids = audit_mod.identity(runtime, config)
+    assert ids == {
+        "thread_id": "t-exec",
+        "run_id": "r-1",
+        "user_id": "u-server",
+        "assistant_id": "a-1",
+        "agent": "researcher",
+    }
+    bare = SimpleNamespace(execution_info=None, server_info=None, context=None)
+    assert audit_mod.identity(bare, config) == {
+        "thread_id": "t-config",
+        "user_id": "u-config",
+        "agent": "researcher",
+    }
+    ctx = SimpleNamespace(
+        execution_info=None, server_info=None, context=SimpleNamespace(user_id="u-ctx")
+    )
+    assert audit_mod.identity(ctx, config)["user_id"] == "u-ctx"
+
+
+def test_identity_from_a_real_agent_run(
+    audit: AuditCapture, scripted: Any, memory_saver: Any
+) -> None:
+    from langchain.agents import create_agent
+    from langchain.agents.middleware import AgentMiddleware
+
+    class Probe(AgentMiddleware):  # type: ignore[type-arg]
+        def wrap_model_call(self, request: Any, handler: Any) -> Any:
+            emit("probe.seen", "Probe", runtime=request.runtime)
+            return handler(request)
+
+    agent = create_agent(
+        scripted("hi"), middleware=[Probe()], checkpointer=memory_saver, name="helper"
+    )
+    agent.invoke(
+        {"messages": [("user", "x")]},
+        config={
+            "configurable": {"thread_id": "T1", "user_id": "U1"},
+            "run_id": "0b6f6c1e-1111-4222-8333-444455556666",
+        },
+    )
+    (event,) = audit.of("probe.seen")
+    assert event["thread_id"] == "T1"
+    assert event["user_id"] == "U1"
+    assert event["agent"] == "helper"
+    assert event["run_id"] == "0b6f6c1e-1111-4222-8333-444455556666"
+
+
+def test_json_formatter_flattens_fields() -> None:
+    stream = io.StringIO()
+    handler = audit_mod.configure(stream)
+    try:
+        emit("limit.exceeded", "ToolCallLimitMiddleware", scope="run", count=3, limit=3)
+        logging.getLogger(audit_mod.LOGGER_NAME).warning("plain message")
+    finally:
+        logging.getLogger(audit_mod.LOGGER_NAME).removeHandler(handler)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["event"] == "limit.exceeded"
+    assert first["scope"] == "run" and first["count"] == 3
+    assert first["level"] == "INFO" and first["logger"] == "guardrails.audit"
+    assert first["timestamp"].endswith("+00:00")
+    assert second["message"] == "plain message"
+
+
+def test_configure_twice_keeps_one_handler() -> None:
+    logger = logging.getLogger(audit_mod.LOGGER_NAME)
+    first = audit_mod.configure(io.StringIO())
+    second = audit_mod.configure(io.StringIO())
+    try:
+        assert first not in logger.handlers and second in logger.handlers
+    finally:
+        logger.removeHandler(second)
