@@ -1,0 +1,195 @@
+"""``compose(*middleware)``: several guardrails behind one hook pair.
+
+LangChain wraps every middleware hook in a tracing span (about 110 us per hook per model call in
+sync, about 440 us in async). Six separate guardrails pay that six times per call; a composed
+stack pays it once, and behaves exactly as the same middleware listed separately in the same
+order (the first is the outermost layer, commands from every layer are kept, inner first).
+
+Example::
+
+    from guardrails import compose
+
+    agent = create_agent(
+        model,
+        tools=tools,
+        middleware=[compose(ModelCallLimitMiddleware(run_limit=20), ModelRetryMiddleware(),
+                            PIIMiddleware("email"))],
+    )
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypedDict, cast, get_type_hints
+
+from langchain.agents.middleware import AgentMiddleware
+
+from guardrails.errors import GuardrailConfigError
+
+__all__ = ["ComposedMiddleware", "compose"]
+
+_NODE_HOOKS = (
+    "before_agent",
+    "abefore_agent",
+    "before_model",
+    "abefore_model",
+    "after_model",
+    "aafter_model",
+    "after_agent",
+    "aafter_agent",
+)
+
+
+def _overrides(member: AgentMiddleware[Any, Any, Any], hook: str) -> bool:
+    return getattr(type(member), hook) is not getattr(AgentMiddleware, hook)
+
+
+def _chains() -> tuple[Callable[..., Any], ...]:
+    try:
+        from langchain.agents.factory import (
+            _chain_async_model_call_handlers,
+            _chain_async_tool_call_wrappers,
+            _chain_model_call_handlers,
+            _chain_tool_call_wrappers,
+        )
+    except ImportError as exc:  # pragma: no cover - depends on the installed langchain
+        raise ImportError(
+            "guardrails.compose needs langchain's middleware composition helpers "
+            "(langchain.agents.factory._chain_*); this langchain version does not have them"
+        ) from exc
+    return (
+        _chain_model_call_handlers,
+        _chain_async_model_call_handlers,
+        _chain_tool_call_wrappers,
+        _chain_async_tool_call_wrappers,
+    )
+
+
+class ComposedMiddleware(AgentMiddleware[Any, Any, Any]):
+    """Several middleware run inside one ``wrap_model_call`` / ``wrap_tool_call`` pair.
+
+    Build it with :func:`compose`; ``members`` keeps the middleware in order.
+
+    Example::
+
+        stack = compose(ModelRetryMiddleware(), PIIMiddleware("email"))
+        stack.members  # (ModelRetryMiddleware, PIIMiddleware)
+    """
+
+    members: tuple[AgentMiddleware[Any, Any, Any], ...]
+
+    def __init__(self, members: Sequence[AgentMiddleware[Any, Any, Any]]) -> None:
+        self.members = tuple(members)
+        self.tools = [tool for m in self.members for tool in getattr(m, "tools", ())]
+        self._name = "compose(" + ",".join(m.name for m in self.members) + ")"
+        model_chain, amodel_chain, tool_chain, atool_chain = _chains()
+        model_members = [
+            m
+            for m in self.members
+            if _overrides(m, "wrap_model_call") or _overrides(m, "awrap_model_call")
+        ]
+        tool_members = [
+            m
+            for m in self.members
+            if _overrides(m, "wrap_tool_call") or _overrides(m, "awrap_tool_call")
+        ]
+        self._model = model_chain([m.wrap_model_call for m in model_members])
+        self._amodel = amodel_chain([m.awrap_model_call for m in model_members])
+        self._tool = tool_chain([m.wrap_tool_call for m in tool_members])
+        self._atool = atool_chain([m.awrap_tool_call for m in tool_members])
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+
+class _ModelPart(ComposedMiddleware):
+    def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+        return self._model(request, handler)
+
+    async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        return await self._amodel(request, handler)
+
+
+class _ToolPart(ComposedMiddleware):
+    def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+        return self._tool(request, handler)
+
+    async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        return await self._atool(request, handler)
+
+
+class _ModelAndToolPart(_ModelPart, _ToolPart):
+    pass
+
+
+def _merged_state_schema(members: Sequence[AgentMiddleware[Any, Any, Any]]) -> type:
+    annotations: dict[str, Any] = {}
+    for member in members:
+        schema = getattr(member, "state_schema", None)
+        if schema is None:
+            continue
+        annotations.update(get_type_hints(schema, include_extras=True))
+    return cast(type, TypedDict("ComposedState", annotations, total=False))  # type: ignore[operator]
+
+
+def compose(*middleware: AgentMiddleware[Any, Any, Any]) -> ComposedMiddleware:
+    """One middleware that runs ``middleware`` in order inside a single hook pair.
+
+    Behaves exactly like listing them separately in the same order: the first is the outermost
+    layer, state schemas and tools are merged, and each member still emits its own audit events.
+    Only ``wrap_*`` hooks can be composed; a member with node hooks (``before_model``,
+    ``after_model``, ``before_agent``, ``after_agent``) is refused, since those are separate graph
+    steps. Nested :class:`ComposedMiddleware` are flattened.
+
+    Example::
+
+        agent = create_agent(model, middleware=[compose(retry, pii, limits)])
+
+    Raises:
+        GuardrailConfigError: nothing to compose, a member that is not an ``AgentMiddleware``,
+            a member with node hooks, or two members with the same name.
+    """
+    members: list[AgentMiddleware[Any, Any, Any]] = []
+    for item in middleware:
+        if isinstance(item, ComposedMiddleware):
+            members.extend(item.members)
+        elif isinstance(item, AgentMiddleware):
+            members.append(item)
+        else:
+            raise GuardrailConfigError(
+                f"compose() takes AgentMiddleware instances, got {type(item).__name__}"
+            )
+    if not members:
+        raise GuardrailConfigError("compose() needs at least one middleware")
+    for member in members:
+        hooks = [hook for hook in _NODE_HOOKS if _overrides(member, hook)]
+        if hooks:
+            raise GuardrailConfigError(
+                f"compose() cannot merge {member.name}: it defines node hooks {hooks}, which are "
+                "separate graph steps; list it separately in middleware=[...]"
+            )
+    names = [m.name for m in members]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise GuardrailConfigError(
+            f"compose() got several middleware named {duplicates}; give each a distinct name"
+        )
+    has_model = any(
+        _overrides(m, "wrap_model_call") or _overrides(m, "awrap_model_call") for m in members
+    )
+    has_tool = any(
+        _overrides(m, "wrap_tool_call") or _overrides(m, "awrap_tool_call") for m in members
+    )
+    cls: type[ComposedMiddleware]
+    if has_model and has_tool:
+        cls = _ModelAndToolPart
+    elif has_model:
+        cls = _ModelPart
+    elif has_tool:
+        cls = _ToolPart
+    else:
+        cls = ComposedMiddleware
+    composed = cls(members)
+    composed.state_schema = _merged_state_schema(members)
+    return composed
