@@ -88,6 +88,60 @@ def agent_run_us(
     return atimeit_us(lambda: agent.ainvoke(payload, config=cfg()), number=number, repeat=repeat)
 
 
+def compare_agents(
+    builds: dict[str, Callable[[], Any]],
+    payload: Any,
+    *,
+    mode: str = "sync",
+    number: int = 50,
+    repeat: int = 7,
+    config: Callable[[int], dict[str, Any]] | None = None,
+) -> dict[str, float]:
+    """Microseconds per ``invoke`` of each agent, rounds interleaved so drift hits all alike.
+
+    Each agent is built once; each round runs every agent ``number`` times; the figure per agent
+    is the fastest round (the least disturbed by the machine).
+    """
+    agents = {label: build() for label, build in builds.items()}
+    counter = iter(range(10**9))
+
+    def cfg() -> dict[str, Any] | None:
+        return config(next(counter)) if config else None
+
+    best = {label: float("inf") for label in agents}
+
+    async def around(agent: Any) -> float:
+        start = time.perf_counter()
+        for _ in range(number):
+            await agent.ainvoke(payload, config=cfg())
+        return time.perf_counter() - start
+
+    def sround(agent: Any) -> float:
+        start = time.perf_counter()
+        for _ in range(number):
+            agent.invoke(payload, config=cfg())
+        return time.perf_counter() - start
+
+    async def amain() -> None:
+        for agent in agents.values():
+            await agent.ainvoke(payload, config=cfg())
+        for _ in range(repeat):
+            for label, agent in agents.items():
+                gc.collect()
+                best[label] = min(best[label], await around(agent) / number * 1e6)
+
+    if mode == "async":
+        asyncio.run(amain())
+    else:
+        for agent in agents.values():
+            agent.invoke(payload, config=cfg())
+        for _ in range(repeat):
+            for label, agent in agents.items():
+                gc.collect()
+                best[label] = min(best[label], sround(agent) / number * 1e6)
+    return best
+
+
 def print_table(rows: Sequence[Row]) -> None:
     """Print the rows as one table, with the ratio theirs/ours (x > 1: ours better)."""
     headers = ("area", "what", "ours", "theirs", "unit", "ratio", "note")
