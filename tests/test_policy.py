@@ -1,0 +1,196 @@
+"""Policy files: validation with key paths, inheritance, overrides, composed stacks, ordering."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from guardrails import policy as policy_mod
+from guardrails.compose import ComposedMiddleware
+from guardrails.policy import GuardrailOrderWarning, Policy, PolicyError, _Entry, check_order
+from tests.policy_fixtures import Fallback, Limit, Perms, Retry, Rule
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        policy_mod,
+        "REGISTRY",
+        {
+            "Limit": _Entry("tests.policy_fixtures:Limit"),
+            "Retry": _Entry("tests.policy_fixtures:Retry"),
+            "Fallback": _Entry("tests.policy_fixtures:Fallback", "models"),
+            "Perms": _Entry(
+                "tests.policy_fixtures:Perms", tables={"rules": "tests.policy_fixtures:Rule"}
+            ),
+        },
+    )
+    monkeypatch.setattr(policy_mod, "ORDER_RULES", (("Limit", "Retry", "limits go outside"),))
+
+
+TOML = """
+version = 1
+
+[[agent.middleware]]
+use = "Limit"
+run_limit = 20
+
+[[agent.middleware]]
+use = "Retry"
+max_retries = 3
+
+[[agent.middleware]]
+use = "Fallback"
+models = ["openai:a", "openai:b"]
+
+[subagents.researcher]
+remove = ["Retry"]
+override = { Limit = { run_limit = 5 } }
+
+[[subagents.researcher.middleware]]
+use = "Perms"
+rules = [{ operations = ["read"], paths = ["/workspace/**"] }]
+default = "deny"
+
+[subagents.writer]
+inherit = false
+compose = true
+
+[[subagents.writer.middleware]]
+use = "Retry"
+"""
+
+
+def test_policy_round_trip_matches_code(registry: None, tmp_path: Path) -> None:
+    path = tmp_path / "guardrails.toml"
+    path.write_text(TOML)
+    policy = Policy.load(path)
+    assert policy.middleware() == [
+        Limit(run_limit=20),
+        Retry(max_retries=3),
+        Fallback("openai:a", "openai:b"),
+    ]
+    assert policy.middleware("researcher") == [
+        Limit(run_limit=5),
+        Fallback("openai:a", "openai:b"),
+        Perms([Rule(["read"], ["/workspace/**"])], default="deny"),
+    ]
+    (writer,) = policy.middleware("writer")
+    assert isinstance(writer, ComposedMiddleware)
+    assert list(writer.members) == [Retry()]
+    assert policy.subagent_names == ["researcher", "writer"]
+
+
+def test_each_build_is_fresh(registry: None) -> None:
+    policy = Policy.from_dict({"agent": {"middleware": [{"use": "Limit"}]}})
+    first, second = policy.middleware(), policy.middleware()
+    assert first == second and first[0] is not second[0]
+
+
+def test_yaml_policy(registry: None, tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
+    path = tmp_path / "p.yaml"
+    path.write_text("agent:\n  middleware:\n    - use: Retry\n      max_retries: 1\n")
+    assert Policy.load(path).middleware() == [Retry(max_retries=1)]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"agnet": {}}, "agnet: unknown key; allowed: agent, compose, subagents, version"),
+        ({"version": 2}, "version: unsupported version 2; allowed: 1"),
+        (
+            {"agent": {"middleware": [{"use": "Retri"}]}},
+            "agent.middleware[0].use: unknown middleware 'Retri'; allowed: Fallback, Limit, Perms",
+        ),
+        (
+            {"agent": {"middleware": [{"use": "Retry", "max_retry": 3}]}},
+            "agent.middleware[0].max_retry: Retry has no parameter 'max_retry'; allowed: max_retries",
+        ),
+        (
+            {"agent": {"middleware": [{"use": "Retry", "max_retries": -1}]}},
+            "agent.middleware[0]: Retry: max_retries must be >= 0",
+        ),
+        (
+            {"agent": {"middleware": [{"use": "Limit", "exit_behavior": "stop"}]}},
+            "agent.middleware[0]: Limit: exit_behavior must be 'end' or 'error'",
+        ),
+        ({"agent": {"middleware": "Retry"}}, "agent.middleware: must be a list"),
+        (
+            {"subagents": {"r": {"remove": ["Retry"]}}},
+            "subagents.r.remove[0]: 'Retry' is not in the inherited stack",
+        ),
+        (
+            {
+                "agent": {"middleware": [{"use": "Limit"}]},
+                "subagents": {"r": {"override": {"Limit": {"exit_behavior": "x"}}}},
+            },
+            "subagents.r.override.Limit: Limit: exit_behavior must be 'end' or 'error'",
+        ),
+        ({"subagents": {"r": {"inherit": "yes"}}}, "subagents.r.inherit: must be true or false"),
+        ({"compose": "yes"}, "compose: must be true or false"),
+    ],
+)
+def test_invalid_policies_name_the_key_path(
+    registry: None, data: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(PolicyError) as info:
+        Policy.from_dict(data, source="p.toml")
+    assert any(e.startswith(f"p.toml: {expected}") for e in info.value.errors), info.value.errors
+
+
+def test_all_errors_reported_at_once(registry: None) -> None:
+    with pytest.raises(PolicyError) as info:
+        Policy.from_dict({"agnet": {}, "agent": {"middleware": [{"use": "X"}, {"use": "Y"}]}})
+    assert len(info.value.errors) == 3
+
+
+def test_file_errors(registry: None, tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="cannot read"):
+        Policy.load(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("agent = [")
+    with pytest.raises(PolicyError, match="not valid toml"):
+        Policy.load(bad)
+    other = tmp_path / "p.json"
+    other.write_text("{}")
+    with pytest.raises(PolicyError, match="allowed: .toml, .yaml, .yml"):
+        Policy.load(other)
+
+
+def test_unknown_subagent(registry: None) -> None:
+    with pytest.raises(PolicyError, match="no such subagent"):
+        Policy.from_dict({}).middleware("ghost")
+
+
+def test_subagent_specs_get_middleware(registry: None) -> None:
+    policy = Policy.from_dict(
+        {
+            "agent": {"middleware": [{"use": "Limit", "run_limit": 9}]},
+            "subagents": {"a": {"override": {"Limit": {"run_limit": 1}}}},
+        }
+    )
+    a, b = policy.subagents(
+        [
+            {"name": "a", "description": "x", "system_prompt": "y"},
+            {"name": "b", "description": "x", "system_prompt": "y"},
+        ]
+    )
+    assert a["middleware"] == [Limit(run_limit=1)]
+    assert b["middleware"] == [Limit(run_limit=9)]  # unnamed subagents inherit the main stack
+    assert a["name"] == "a" and a["description"] == "x"
+
+
+def test_order_warnings(registry: None) -> None:
+    with pytest.warns(GuardrailOrderWarning, match="Limit should be listed before Retry"):
+        check_order([Retry(), Limit()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_order([Limit(), Retry()]) == []
+    with pytest.warns(GuardrailOrderWarning):
+        Policy.from_dict(
+            {"agent": {"middleware": [{"use": "Retry"}, {"use": "Limit"}]}}
+        ).middleware()
