@@ -108,7 +108,8 @@ def test_yaml_policy(registry: None, tmp_path: Path) -> None:
         ),
         (
             {"agent": {"middleware": [{"use": "Retry", "max_retry": 3}]}},
-            "agent.middleware[0].max_retry: Retry has no parameter 'max_retry'; allowed: max_retries",
+            "agent.middleware[0].max_retry: Retry has no parameter 'max_retry'; "
+            "allowed: max_retries",
         ),
         (
             {"agent": {"middleware": [{"use": "Retry", "max_retries": -1}]}},
@@ -157,7 +158,7 @@ def test_file_errors(registry: None, tmp_path: Path) -> None:
         Policy.load(bad)
     other = tmp_path / "p.json"
     other.write_text("{}")
-    with pytest.raises(PolicyError, match="allowed: .toml, .yaml, .yml"):
+    with pytest.raises(PolicyError, match=r"allowed: \.toml, \.yaml, \.yml"):
         Policy.load(other)
 
 
