@@ -78,14 +78,31 @@ class LimitExceededError(GuardrailError):
         count: int | None = None,
         scope: str | None = None,
     ) -> None:
-        super().__init__(message)
+        Exception.__init__(
+            self, message
+        )  # not super(): LangChain's classes sit after us in the MRO
         self.limit = limit
         self.count = count
         self.scope = scope
 
 
-class ModelCallLimitExceededError(LimitExceededError):
-    """Model calls or tokens exceeded a run or thread limit (``exit_behavior="error"``).
+try:  # LangChain's own classes, so `except` clauses written for the built-ins keep working
+    from langchain.agents.middleware.model_call_limit import (
+        ModelCallLimitExceededError as _LCModelCallLimitExceededError,
+    )
+    from langchain.agents.middleware.tool_call_limit import (
+        ToolCallLimitExceededError as _LCToolCallLimitExceededError,
+    )
+except ImportError:  # pragma: no cover - older langchain
+    _LCModelCallLimitExceededError = Exception  # type: ignore[assignment,misc]
+    _LCToolCallLimitExceededError = Exception  # type: ignore[assignment,misc]
+
+
+class ModelCallLimitExceededError(LimitExceededError, _LCModelCallLimitExceededError):
+    """Model calls or tokens reached a run or thread limit (``exit_behavior="error"``).
+
+    Also an instance of LangChain's ``ModelCallLimitExceededError``, with its attributes
+    (``thread_count``, ``run_count``, ``thread_limit``, ``run_limit``).
 
     Example::
 
@@ -93,15 +110,58 @@ class ModelCallLimitExceededError(LimitExceededError):
             print(exc.scope, exc.count, exc.limit)
     """
 
+    def __init__(
+        self,
+        thread_count: int,
+        run_count: int,
+        thread_limit: int | None,
+        run_limit: int | None,
+        *,
+        message: str,
+        scope: str,
+        count: int,
+        limit: int,
+        unit: str = "calls",
+    ) -> None:
+        self.thread_count = thread_count
+        self.run_count = run_count
+        self.thread_limit = thread_limit
+        self.run_limit = run_limit
+        self.unit = unit
+        LimitExceededError.__init__(self, message, limit=limit, count=count, scope=scope)
 
-class ToolCallLimitExceededError(LimitExceededError):
-    """Tool calls exceeded a run or thread limit (``exit_behavior="error"``).
+
+class ToolCallLimitExceededError(LimitExceededError, _LCToolCallLimitExceededError):
+    """Tool calls reached a run or thread limit (``exit_behavior="error"``).
+
+    Also an instance of LangChain's ``ToolCallLimitExceededError``, with its attributes
+    (``thread_count``, ``run_count``, ``thread_limit``, ``run_limit``, ``tool_name``).
 
     Example::
 
         except ToolCallLimitExceededError as exc:
-            print(exc.scope, exc.count, exc.limit)
+            print(exc.tool_name, exc.scope, exc.count, exc.limit)
     """
+
+    def __init__(
+        self,
+        thread_count: int,
+        run_count: int,
+        thread_limit: int | None,
+        run_limit: int | None,
+        tool_name: str | None,
+        *,
+        message: str,
+        scope: str,
+        count: int,
+        limit: int,
+    ) -> None:
+        self.thread_count = thread_count
+        self.run_count = run_count
+        self.thread_limit = thread_limit
+        self.run_limit = run_limit
+        self.tool_name = tool_name
+        LimitExceededError.__init__(self, message, limit=limit, count=count, scope=scope)
 
 
 class RateLimitExceededError(GuardrailError):

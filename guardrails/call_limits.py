@@ -1,0 +1,434 @@
+"""Caps on model calls, model tokens and tool calls, per run and per thread.
+
+Drop-in for LangChain's ``ModelCallLimitMiddleware`` / ``ToolCallLimitMiddleware`` (same
+parameters, defaults, messages and exception classes), implemented in ``wrap_model_call`` /
+``wrap_tool_call`` only: no extra graph nodes, so no extra graph steps per call.
+
+* Thread counts live in graph state and are checkpointed with the thread.
+* Run counts live in a channel that is never checkpointed, so they start at zero on every
+  invocation (LangChain's mechanism, ``UntrackedValue``, made safe for several writers).
+* Counters are keyed by the middleware's name, so several instances (one per ``tool_name``)
+  never share or clobber counts.
+* Parallel tool calls are decided deterministically from the position of the call among the
+  last AI message's tool calls, so one AI message with 5 calls and ``run_limit=3`` runs exactly 3,
+  in sync and in async, with no lock and nothing kept on ``self``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from langchain.agents.middleware import AgentMiddleware, AgentState, ModelResponse
+from langchain.agents.middleware.types import ExtendedModelResponse, PrivateStateAttr
+from langchain_core.messages import AIMessage, ToolMessage
+from langgraph.types import Command
+from typing_extensions import NotRequired
+
+from guardrails._core import Call, Flow, ModelHook, ToolHook
+from guardrails._state import RunScoped, merge_counts
+from guardrails.audit import emit
+from guardrails.errors import (
+    GuardrailConfigError,
+    ModelCallLimitExceededError,
+    ToolCallLimitExceededError,
+)
+
+__all__ = [
+    "CallLimitState",
+    "ModelCallLimitMiddleware",
+    "ToolCallLimitMiddleware",
+]
+
+THREAD_KEY = "guardrails_thread_counts"
+RUN_KEY = "guardrails_run_counts"
+END_KEY = "guardrails_end"
+
+
+class CallLimitState(AgentState[Any]):
+    """Private state of the call limits (not in the agent's input or output schema)."""
+
+    guardrails_thread_counts: NotRequired[Annotated[dict[str, int], PrivateStateAttr, merge_counts]]
+    guardrails_run_counts: NotRequired[Annotated[dict[str, int], PrivateStateAttr, RunScoped()]]
+    guardrails_end: NotRequired[Annotated[dict[str, str], PrivateStateAttr, RunScoped()]]
+
+
+def _check_limit(name: str, value: int | None) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise GuardrailConfigError(f"{name} must be a whole number >= 0 or None, got {value!r}")
+
+
+def _check_pair(kind: str, thread: int | None, run: int | None) -> None:
+    if thread is not None and run is not None and run > thread:
+        raise GuardrailConfigError(
+            f"run_{kind} ({run}) cannot exceed thread_{kind} ({thread}): a run is part of a "
+            "thread, so the run limit would never be reached"
+        )
+
+
+def _counts(state: Any, key: str) -> Mapping[str, int]:
+    value = state.get(key) if isinstance(state, Mapping) else getattr(state, key, None)
+    return value or {}
+
+
+# --------------------------------------------------------------------------- model calls
+
+
+class ModelCallLimitMiddleware(ModelHook, AgentMiddleware[CallLimitState, Any, Any]):
+    """Caps model calls (and tokens) per run and per thread; drop-in for LangChain's.
+
+    ``exit_behavior="end"`` stops the agent with an ``AIMessage`` that says which limit was hit;
+    ``"error"`` raises :class:`~guardrails.errors.ModelCallLimitExceededError`. Token limits
+    count ``usage_metadata["total_tokens"]`` of the model's answers: once a limit is reached,
+    the next call is refused. Thread limits need a checkpointer.
+
+    Example::
+
+        agent = create_agent(model, tools=tools, checkpointer=InMemorySaver(), middleware=[
+            ModelCallLimitMiddleware(thread_limit=50, run_limit=10, run_token_limit=200_000),
+        ])
+    """
+
+    state_schema = CallLimitState
+
+    def __init__(
+        self,
+        *,
+        thread_limit: int | None = None,
+        run_limit: int | None = None,
+        exit_behavior: Literal["end", "error"] = "end",
+        thread_token_limit: int | None = None,
+        run_token_limit: int | None = None,
+    ) -> None:
+        super().__init__()
+        for setting, value in (
+            ("thread_limit", thread_limit),
+            ("run_limit", run_limit),
+            ("thread_token_limit", thread_token_limit),
+            ("run_token_limit", run_token_limit),
+        ):
+            _check_limit(setting, value)
+        if all(v is None for v in (thread_limit, run_limit, thread_token_limit, run_token_limit)):
+            raise GuardrailConfigError(
+                "At least one limit must be specified (thread_limit, run_limit, "
+                "thread_token_limit or run_token_limit)"
+            )
+        if exit_behavior not in ("end", "error"):
+            raise GuardrailConfigError(
+                f"Invalid exit_behavior: {exit_behavior!r}. Must be 'end' or 'error'"
+            )
+        _check_pair("limit", thread_limit, run_limit)
+        _check_pair("token_limit", thread_token_limit, run_token_limit)
+        self.thread_limit = thread_limit
+        self.run_limit = run_limit
+        self.exit_behavior = exit_behavior
+        self.thread_token_limit = thread_token_limit
+        self.run_token_limit = run_token_limit
+        self._calls = f"{self.name}:calls"
+        self._tokens = f"{self.name}:tokens"
+
+    def _exceeded(self, counts: dict[str, int]) -> tuple[str, str, int, int] | None:
+        checks = (
+            ("thread", "calls", counts["thread_calls"], self.thread_limit),
+            ("run", "calls", counts["run_calls"], self.run_limit),
+            ("thread", "tokens", counts["thread_tokens"], self.thread_token_limit),
+            ("run", "tokens", counts["run_tokens"], self.run_token_limit),
+        )
+        for scope, unit, count, limit in checks:
+            if limit is not None and count >= limit:
+                return scope, unit, count, limit
+        return None
+
+    def _message(self, counts: dict[str, int]) -> str:
+        parts = []
+        if self.thread_limit is not None and counts["thread_calls"] >= self.thread_limit:
+            parts.append(f"thread limit ({counts['thread_calls']}/{self.thread_limit})")
+        if self.run_limit is not None and counts["run_calls"] >= self.run_limit:
+            parts.append(f"run limit ({counts['run_calls']}/{self.run_limit})")
+        if (
+            self.thread_token_limit is not None
+            and counts["thread_tokens"] >= self.thread_token_limit
+        ):
+            parts.append(
+                f"thread token limit ({counts['thread_tokens']}/{self.thread_token_limit})"
+            )
+        if self.run_token_limit is not None and counts["run_tokens"] >= self.run_token_limit:
+            parts.append(f"run token limit ({counts['run_tokens']}/{self.run_token_limit})")
+        return f"Model call limits exceeded: {', '.join(parts)}"
+
+    def model_flow(self, request: Any) -> Flow[Any]:
+        thread = _counts(request.state, THREAD_KEY)
+        run = _counts(request.state, RUN_KEY)
+        counts = {
+            "thread_calls": thread.get(self._calls, 0),
+            "run_calls": run.get(self._calls, 0),
+            "thread_tokens": thread.get(self._tokens, 0),
+            "run_tokens": run.get(self._tokens, 0),
+        }
+        hit = self._exceeded(counts)
+        if hit is not None:
+            scope, unit, count, limit = hit
+            message = self._message(counts)
+            emit(
+                "limit.exceeded",
+                self.name,
+                runtime=request.runtime,
+                limit_kind=f"model_{unit}",
+                scope=scope,
+                count=count,
+                limit=limit,
+                decision=self.exit_behavior,
+            )
+            if self.exit_behavior == "error":
+                raise ModelCallLimitExceededError(
+                    counts["thread_calls"],
+                    counts["run_calls"],
+                    self.thread_limit,
+                    self.run_limit,
+                    message=message,
+                    scope=scope,
+                    count=count,
+                    limit=limit,
+                    unit=unit,
+                )
+            return AIMessage(content=message)
+        response: ModelResponse[Any] = yield Call(request)
+        tokens = 0
+        for answer in response.result:
+            usage = getattr(answer, "usage_metadata", None)
+            if usage:
+                tokens += int(usage.get("total_tokens", 0) or 0)
+        update = {
+            THREAD_KEY: {
+                self._calls: counts["thread_calls"] + 1,
+                self._tokens: counts["thread_tokens"] + tokens,
+            },
+            RUN_KEY: {
+                self._calls: counts["run_calls"] + 1,
+                self._tokens: counts["run_tokens"] + tokens,
+            },
+        }
+        return ExtendedModelResponse(model_response=response, command=Command(update=update))
+
+
+# --------------------------------------------------------------------------- tool calls
+
+_STOPPED = (
+    "Execution stopped before this tool call could run because another tool call in the same "
+    "batch exceeded the limit."
+)
+
+
+class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[CallLimitState, Any, Any]):
+    """Caps tool calls per run and per thread, for one tool or all; drop-in for LangChain's.
+
+    ``exit_behavior``: ``"continue"`` (default) answers each blocked call with an error
+    ``ToolMessage`` and lets the agent go on; ``"end"`` answers every call of the batch and ends
+    the run with an ``AIMessage`` explaining which limit was hit; ``"error"`` raises
+    :class:`~guardrails.errors.ToolCallLimitExceededError` before any call of the batch runs.
+
+    Example::
+
+        middleware = [
+            ToolCallLimitMiddleware(run_limit=20),                         # all tools
+            ToolCallLimitMiddleware(tool_name="web_search", thread_limit=5),
+        ]
+    """
+
+    state_schema = CallLimitState
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> ToolCallLimitMiddleware:
+        # "end" needs a model hook too (a tool cannot stop the loop by itself); only that
+        # variant pays for it.
+        if cls is ToolCallLimitMiddleware and kwargs.get("exit_behavior") == "end":
+            return super().__new__(_ToolCallLimitEnd)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        *,
+        tool_name: str | None = None,
+        thread_limit: int | None = None,
+        run_limit: int | None = None,
+        exit_behavior: Literal["continue", "error", "end"] = "continue",
+    ) -> None:
+        super().__init__()
+        _check_limit("thread_limit", thread_limit)
+        _check_limit("run_limit", run_limit)
+        if thread_limit is None and run_limit is None:
+            raise GuardrailConfigError(
+                "At least one limit must be specified (thread_limit or run_limit)"
+            )
+        if exit_behavior not in ("continue", "error", "end"):
+            raise GuardrailConfigError(
+                f"Invalid exit_behavior: {exit_behavior!r}. Must be one of "
+                "('continue', 'error', 'end')"
+            )
+        if tool_name is not None and (not isinstance(tool_name, str) or not tool_name):
+            raise GuardrailConfigError(
+                f"tool_name must be a tool's name or None, got {tool_name!r}"
+            )
+        _check_pair("limit", thread_limit, run_limit)
+        self.tool_name = tool_name
+        self.thread_limit = thread_limit
+        self.run_limit = run_limit
+        self.exit_behavior = exit_behavior
+        self._key = self.name
+
+    @property
+    def name(self) -> str:
+        base = "ToolCallLimitMiddleware"
+        return f"{base}[{self.tool_name}]" if self.tool_name else base
+
+    def _matches(self, call: Mapping[str, Any]) -> bool:
+        return self.tool_name is None or call.get("name") == self.tool_name
+
+    def _batch(self, request: Any) -> list[Mapping[str, Any]]:
+        """The tool calls of the AI message this call belongs to."""
+        call_id = request.tool_call.get("id")
+        messages = request.state.get("messages", []) if isinstance(request.state, Mapping) else []
+        for message in reversed(messages):
+            if isinstance(message, AIMessage) and message.tool_calls:
+                if any(c.get("id") == call_id for c in message.tool_calls):
+                    return list(message.tool_calls)
+                break
+        return [request.tool_call]
+
+    def _limit_text(self, thread_count: int, run_count: int) -> str:
+        tool_desc = f"'{self.tool_name}' tool" if self.tool_name else "Tool"
+        parts = []
+        if self.thread_limit is not None and thread_count > self.thread_limit:
+            parts.append(f"thread limit exceeded ({thread_count}/{self.thread_limit} calls)")
+        if self.run_limit is not None and run_count > self.run_limit:
+            parts.append(f"run limit exceeded ({run_count}/{self.run_limit} calls)")
+        return f"{tool_desc} call limit reached: {' and '.join(parts)}."
+
+    def _tool_text(self) -> str:
+        if self.tool_name:
+            return f"Tool call limit exceeded. Do not call '{self.tool_name}' again."
+        return "Tool call limit exceeded. Do not make additional tool calls."
+
+    def tool_flow(self, request: Any) -> Flow[Any]:
+        call = request.tool_call
+        batch = self._batch(request)
+        matching = [c for c in batch if self._matches(c)]
+        if not matching:
+            return (yield Call(request))
+        thread0 = _counts(request.state, THREAD_KEY).get(self._key, 0)
+        run0 = _counts(request.state, RUN_KEY).get(self._key, 0)
+        room = min(
+            self.thread_limit - thread0 if self.thread_limit is not None else len(matching),
+            self.run_limit - run0 if self.run_limit is not None else len(matching),
+        )
+        allowed = max(0, min(room, len(matching)))
+        blocked = len(matching) - allowed
+        mine = self._matches(call)
+        position = next((i for i, c in enumerate(matching) if c.get("id") == call.get("id")), 0)
+        is_blocked = mine and position >= allowed
+        thread_after = thread0 + allowed
+        run_after = run0 + allowed + blocked
+        scope = (
+            "thread"
+            if self.thread_limit is not None and thread0 + len(matching) > self.thread_limit
+            else "run"
+        )
+        limit_value = self.thread_limit if scope == "thread" else self.run_limit
+        if blocked and self.exit_behavior == "error":
+            if position == allowed and mine:  # one event for the batch
+                emit(
+                    "limit.exceeded",
+                    self.name,
+                    runtime=request.runtime,
+                    limit_kind="tool_calls",
+                    scope=scope,
+                    count=thread0 + len(matching) if scope == "thread" else run_after,
+                    limit=limit_value,
+                    decision="error",
+                    tool=self.tool_name or call.get("name"),
+                    blocked=blocked,
+                )
+            raise ToolCallLimitExceededError(
+                thread_after + blocked,
+                run_after,
+                self.thread_limit,
+                self.run_limit,
+                self.tool_name,
+                message=self._limit_text(thread_after + blocked, run_after),
+                scope=scope,
+                count=run_after if scope == "run" else thread_after + blocked,
+                limit=limit_value or 0,
+            )
+        if blocked and self.exit_behavior == "end":
+            update: dict[str, Any] = {
+                THREAD_KEY: {self._key: thread0},  # nothing of this batch ran
+                RUN_KEY: {self._key: run_after},
+            }
+            if mine and position == allowed:
+                emit(
+                    "limit.exceeded",
+                    self.name,
+                    runtime=request.runtime,
+                    limit_kind="tool_calls",
+                    scope=scope,
+                    count=thread_after + blocked if scope == "thread" else run_after,
+                    limit=limit_value,
+                    decision="end",
+                    tool=self.tool_name or call.get("name"),
+                    blocked=blocked,
+                )
+            update[END_KEY] = {self._key: self._limit_text(thread_after + blocked, run_after)}
+            text = self._tool_text() if is_blocked else _STOPPED
+            update["messages"] = [
+                ToolMessage(
+                    content=text, tool_call_id=call["id"], name=call.get("name"), status="error"
+                )
+            ]
+            return Command(update=update)
+        if not mine:
+            return (yield Call(request))
+        update = {THREAD_KEY: {self._key: thread_after}, RUN_KEY: {self._key: run_after}}
+        if is_blocked:
+            if position == allowed:
+                emit(
+                    "limit.exceeded",
+                    self.name,
+                    runtime=request.runtime,
+                    limit_kind="tool_calls",
+                    scope=scope,
+                    count=thread_after + blocked if scope == "thread" else run_after,
+                    limit=limit_value,
+                    decision="continue",
+                    tool=self.tool_name or call.get("name"),
+                    blocked=blocked,
+                )
+            update["messages"] = [
+                ToolMessage(
+                    content=self._tool_text(),
+                    tool_call_id=call["id"],
+                    name=call.get("name"),
+                    status="error",
+                )
+            ]
+            return Command(update=update)
+        result = yield Call(request)
+        if isinstance(result, ToolMessage):
+            update["messages"] = [result]
+            return Command(update=update)
+        if isinstance(result, Command) and isinstance(result.update, Mapping):
+            merged = dict(result.update)
+            for key in (THREAD_KEY, RUN_KEY):
+                merged[key] = merge_counts(merged.get(key), update[key])
+            return Command(
+                graph=result.graph, goto=result.goto, resume=result.resume, update=merged
+            )
+        return result
+
+
+class _ToolCallLimitEnd(ModelHook, ToolCallLimitMiddleware):
+    """``exit_behavior="end"``: the next model call is replaced by the explanation."""
+
+    def model_flow(self, request: Any) -> Flow[Any]:
+        ended = _counts(request.state, END_KEY).get(self._key)
+        if ended:
+            return AIMessage(content=str(ended))
+        return (yield Call(request))
