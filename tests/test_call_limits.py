@@ -102,7 +102,7 @@ def test_model_run_limit_resets_between_invocations(
         result = invoke(agent, {"messages": [("user", f"go {turn}")]}, mode, config)
         assert result["messages"][-1].content == "Model call limits exceeded: run limit (2/2)"
     assert model.calls == 4  # 2 per run: the run count started again at 0
-    (first, second) = audit.of("limit.exceeded")
+    first, _second = audit.of("limit.exceeded")
     assert first["scope"] == "run" and first["count"] == 2 and first["limit"] == 2
     assert first["limit_kind"] == "model_calls" and first["thread_id"] == "t1"
 
