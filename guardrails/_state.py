@@ -11,11 +11,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
+from langchain.agents.middleware import AgentState
+from langchain.agents.middleware.types import PrivateStateAttr
 from langgraph.channels.untracked_value import UntrackedValue
+from typing_extensions import NotRequired
 
-__all__ = ["RunScoped", "merge_counts"]
+__all__ = ["END_KEY", "EndState", "RunScoped", "ended", "merge_counts", "state_get"]
+
+#: Run-scoped state key where a tool-side guardrail asks the next model call to end the run.
+END_KEY = "guardrails_end"
 
 
 def merge_counts(left: Mapping[str, Any] | None, right: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -44,3 +50,22 @@ class RunScoped(UntrackedValue[dict[str, Any]]):
             current = merge_counts(current, value)
         self.value = current
         return True
+
+
+class EndState(AgentState[Any]):
+    """State with the run-scoped "end requested" channel (name -> final message)."""
+
+    guardrails_end: NotRequired[Annotated[dict[str, str], PrivateStateAttr, RunScoped()]]
+
+
+def state_get(state: Any, key: str) -> Any:
+    """``state[key]`` for dict or object states, ``None`` when absent."""
+    if isinstance(state, Mapping):
+        return state.get(key)
+    return getattr(state, key, None)
+
+
+def ended(state: Any, name: str) -> str | None:
+    """The final message a tool-side guardrail named ``name`` left for this run, if any."""
+    value = (state_get(state, END_KEY) or {}).get(name)
+    return str(value) if value else None

@@ -19,14 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from langchain.agents.middleware import AgentMiddleware, AgentState, ModelResponse
+from langchain.agents.middleware import AgentMiddleware, ModelResponse
 from langchain.agents.middleware.types import ExtendedModelResponse, PrivateStateAttr
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.types import Command
 from typing_extensions import NotRequired
 
 from guardrails._core import Call, Flow, ModelHook, ToolHook
-from guardrails._state import RunScoped, merge_counts
+from guardrails._state import END_KEY, EndState, RunScoped, ended, merge_counts, state_get
 from guardrails.audit import emit
 from guardrails.errors import (
     GuardrailConfigError,
@@ -42,15 +42,13 @@ __all__ = [
 
 THREAD_KEY = "guardrails_thread_counts"
 RUN_KEY = "guardrails_run_counts"
-END_KEY = "guardrails_end"
 
 
-class CallLimitState(AgentState[Any]):
+class CallLimitState(EndState):
     """Private state of the call limits (not in the agent's input or output schema)."""
 
     guardrails_thread_counts: NotRequired[Annotated[dict[str, int], PrivateStateAttr, merge_counts]]
     guardrails_run_counts: NotRequired[Annotated[dict[str, int], PrivateStateAttr, RunScoped()]]
-    guardrails_end: NotRequired[Annotated[dict[str, str], PrivateStateAttr, RunScoped()]]
 
 
 def _check_limit(name: str, value: int | None) -> None:
@@ -67,8 +65,7 @@ def _check_pair(kind: str, thread: int | None, run: int | None) -> None:
 
 
 def _counts(state: Any, key: str) -> Mapping[str, int]:
-    value = state.get(key) if isinstance(state, Mapping) else getattr(state, key, None)
-    return value or {}
+    return state_get(state, key) or {}
 
 
 # --------------------------------------------------------------------------- model calls
@@ -428,7 +425,7 @@ class _ToolCallLimitEnd(ModelHook, ToolCallLimitMiddleware):
     """``exit_behavior="end"``: the next model call is replaced by the explanation."""
 
     def model_flow(self, request: Any) -> Flow[Any]:
-        ended = _counts(request.state, END_KEY).get(self._key)
-        if ended:
-            return AIMessage(content=str(ended))
+        final = ended(request.state, self._key)
+        if final:
+            return AIMessage(content=final)
         return (yield Call(request))

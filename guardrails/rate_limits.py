@@ -1,0 +1,375 @@
+"""Time-window rate limits per user, thread, assistant or tenant, on the ``limits`` library.
+
+``memory://`` (the default) keeps the windows in this process; ``redis://host:port`` (or any
+``limits`` storage URI) shares one budget between every process that points at it. Sync hooks use
+the ``limits`` sync API, async hooks ``limits.aio`` (for ``memory://`` both use the same in-process
+store, which never blocks, so one agent invoked both ways has one budget).
+
+Example::
+
+    from guardrails.rate_limits import RateLimitMiddleware
+
+    agent = create_agent(model, tools=tools, middleware=[
+        RateLimitMiddleware("10/minute;500/day", key="user", storage="redis://localhost:6379"),
+    ])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.messages import AIMessage, ToolMessage
+from limits import RateLimitItem, parse_many
+from limits.errors import ConfigurationError
+
+from guardrails._core import IO, Call, Flow, ModelHook, Sleep, ToolHook
+from guardrails._state import END_KEY, EndState, ended
+from guardrails.audit import emit, identity
+from guardrails.errors import (
+    GuardrailConfigError,
+    GuardrailError,
+    RateLimitExceededError,
+    RateLimitStorageError,
+)
+
+__all__ = ["RateLimitKeyError", "RateLimitMiddleware"]
+
+KeyKind = Literal["user", "thread", "assistant", "global"]
+_KEYS = ("user", "thread", "assistant", "global")
+_STRATEGIES = ("moving-window", "fixed-window", "sliding-window-counter")
+_ON_LIMIT = ("error", "wait", "end")
+_ID_FIELD = {"user": "user_id", "thread": "thread_id", "assistant": "assistant_id"}
+_SOURCES = {
+    "user": "runtime.server_info.user.identity, runtime.context['user_id'] or "
+    "config['configurable']['user_id']",
+    "thread": "runtime.execution_info.thread_id, runtime.context['thread_id'] or "
+    "config['configurable']['thread_id']",
+    "assistant": "runtime.server_info.assistant_id, runtime.context['assistant_id'] or "
+    "config['configurable']['assistant_id']",
+}
+
+
+class RateLimitKeyError(GuardrailError):
+    """The rate-limit key (user, thread, assistant) could not be read from the request.
+
+    Example::
+
+        except RateLimitKeyError:
+            ...  # invoke with config={"configurable": {"user_id": ...}}
+    """
+
+
+def _strategy(name: str, aio: bool) -> Callable[[Any], Any]:
+    if aio:
+        from limits.aio import strategies as astrategies
+
+        return {
+            "moving-window": astrategies.MovingWindowRateLimiter,
+            "fixed-window": astrategies.FixedWindowRateLimiter,
+            "sliding-window-counter": astrategies.SlidingWindowCounterRateLimiter,
+        }[name]
+    from limits import strategies
+
+    return {
+        "moving-window": strategies.MovingWindowRateLimiter,
+        "fixed-window": strategies.FixedWindowRateLimiter,
+        "sliding-window-counter": strategies.SlidingWindowCounterRateLimiter,
+    }[name]
+
+
+class RateLimitMiddleware(AgentMiddleware[Any, Any, Any]):
+    """Rate limits in time windows ("10/second;500/hour") per user, thread, assistant or key.
+
+    * ``limit``: ``limits`` string syntax; several limits separated by ``;`` must all allow a call.
+    * ``key``: ``"user"``, ``"thread"``, ``"assistant"``, ``"global"`` or
+      ``callable(request) -> str``.
+      Ids come from :func:`guardrails.audit.identity`: the LangGraph server's authenticated user
+      and assistant first, then ``runtime.context``, then ``config["configurable"]``. A missing id
+      raises :class:`RateLimitKeyError` (nothing is let through unkeyed).
+    * ``applies_to``: ``"model"`` (each model call), ``"tools"`` (each tool call) or a list of
+      tool names.
+    * ``on_limit``: ``"error"`` raises :class:`~guardrails.errors.RateLimitExceededError` with
+      ``reset_at``; ``"wait"`` sleeps until the window allows (at most ``max_wait`` seconds in all,
+      then errors); ``"end"`` ends the run with an ``AIMessage`` (for tools: the call gets an error
+      ``ToolMessage`` and the next model call is replaced by that ``AIMessage``).
+    * ``fail_open``: when the storage cannot be reached, ``False`` (default) refuses the call with
+      :class:`~guardrails.errors.RateLimitStorageError`, ``True`` lets it through; both audited.
+
+    Example::
+
+        RateLimitMiddleware("30/minute", key="user", storage="redis://127.0.0.1:6379",
+                            on_limit="wait", max_wait=10)
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> RateLimitMiddleware:
+        if cls is not RateLimitMiddleware:
+            return super().__new__(cls)
+        applies_to = kwargs.get("applies_to", "model")
+        if applies_to == "model":
+            return super().__new__(_ModelRateLimit)
+        if kwargs.get("on_limit") == "end":
+            return super().__new__(_ToolRateLimitEnd)
+        return super().__new__(_ToolRateLimit)
+
+    def __init__(
+        self,
+        limit: str,
+        *,
+        key: KeyKind | Callable[[Any], str] = "user",
+        applies_to: Literal["model", "tools"] | Sequence[str] = "model",
+        storage: str = "memory://",
+        strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = (
+            "moving-window"
+        ),
+        on_limit: Literal["error", "wait", "end"] = "error",
+        max_wait: float | None = None,
+        fail_open: bool = False,
+        name: str | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(limit, str) or not limit.strip():
+            raise GuardrailConfigError(
+                f"limit must be a limits string such as '10/minute' or '10/second;500/hour', "
+                f"got {limit!r}"
+            )
+        try:
+            self.limits: list[RateLimitItem] = list(parse_many(limit))
+        except ValueError as exc:
+            raise GuardrailConfigError(
+                f"limit {limit!r} cannot be parsed: use '<count>/<unit>' or "
+                "'<count> per <n> <unit>' joined by ';' (units: second, minute, hour, day, "
+                "month, year)"
+            ) from exc
+        if not (callable(key) or key in _KEYS):
+            raise GuardrailConfigError(
+                f"key must be one of {list(_KEYS)} or a callable(request) -> str, got {key!r}"
+            )
+        if isinstance(applies_to, str):
+            if applies_to not in ("model", "tools"):
+                raise GuardrailConfigError(
+                    f"applies_to must be 'model', 'tools' or a list of tool names, "
+                    f"got {applies_to!r}"
+                )
+            self.tool_names: frozenset[str] | None = None
+        else:
+            names = list(applies_to)
+            if not names or not all(isinstance(n, str) and n for n in names):
+                raise GuardrailConfigError(
+                    f"applies_to must be 'model', 'tools' or a non-empty list of tool names, "
+                    f"got {applies_to!r}"
+                )
+            self.tool_names = frozenset(names)
+        if strategy not in _STRATEGIES:
+            raise GuardrailConfigError(
+                f"strategy must be one of {list(_STRATEGIES)}, got {strategy!r}"
+            )
+        if on_limit not in _ON_LIMIT:
+            raise GuardrailConfigError(
+                f"on_limit must be one of {list(_ON_LIMIT)}, got {on_limit!r}"
+            )
+        if max_wait is not None and (not isinstance(max_wait, (int, float)) or max_wait < 0):
+            raise GuardrailConfigError(
+                f"max_wait must be a number of seconds >= 0, got {max_wait!r}"
+            )
+        if max_wait is not None and on_limit != "wait":
+            raise GuardrailConfigError("max_wait only applies with on_limit='wait'")
+        if not isinstance(storage, str) or "://" not in storage:
+            raise GuardrailConfigError(
+                f"storage must be a limits storage URI such as 'memory://' or "
+                f"'redis://host:6379', got {storage!r}"
+            )
+        from limits.storage import storage_from_string
+
+        scheme = storage.split("://", 1)[0]
+        options: dict[str, Any] = {} if scheme == "memory" else {"wrap_exceptions": True}
+        try:
+            self._storage = storage_from_string(storage, **options)
+        except ConfigurationError as exc:
+            from limits._storage_scheme import SCHEMES
+
+            allowed = sorted(s for s in SCHEMES if not s.startswith("async+"))
+            raise GuardrailConfigError(
+                f"storage {storage!r} is not usable: {exc} (allowed schemes: {allowed}; "
+                "redis:// needs the 'redis' extra)"
+            ) from exc
+        self.limit = limit
+        self.key = key
+        self.applies_to = applies_to
+        self.storage = storage
+        self.strategy = strategy
+        self.on_limit = on_limit
+        self.max_wait = max_wait
+        self.fail_open = fail_open
+        self._name = name
+        self._limiter = _strategy(strategy, aio=False)(self._storage)
+        self._alimiter: Any = None
+        self._async_same_store = scheme == "memory"
+        self._clock: Callable[[], float] = time.time
+
+    @property
+    def name(self) -> str:
+        if self._name:
+            return self._name
+        return f"RateLimitMiddleware[{self.limit}]"
+
+    # ------------------------------------------------------------------ the shared core
+    def _async_limiter(self) -> Any:
+        if self._alimiter is None:
+            from limits.storage import storage_from_string
+
+            options: dict[str, Any] = {"wrap_exceptions": True}
+            if self.storage.split("://", 1)[0] in ("redis", "rediss", "redis+unix"):
+                # redis-py's asyncio client (the `redis` extra) fails fast when the server is
+                # down; coredis, the limits default, keeps reconnecting
+                options["implementation"] = "redispy"
+            storage = storage_from_string(f"async+{self.storage}", **options)
+            self._alimiter = _strategy(self.strategy, aio=True)(storage)
+        return self._alimiter
+
+    def _key_of(self, request: Any) -> str:
+        if callable(self.key):
+            value = self.key(request)
+            if not isinstance(value, str) or not value:
+                raise RateLimitKeyError(
+                    f"{self.name}: the key callable returned {value!r}; it must return a "
+                    "non-empty string"
+                )
+            return f"custom:{value}"
+        if self.key == "global":
+            return "global"
+        found = identity(request.runtime).get(_ID_FIELD[self.key])
+        if not found:
+            raise RateLimitKeyError(
+                f"{self.name}: key={self.key!r} but no {self.key} id was found in "
+                f"{_SOURCES[self.key]}; pass one, or choose another key"
+            )
+        return f"{self.key}:{found}"
+
+    def _hit(self, ids: tuple[str, ...]) -> IO:
+        def sync() -> tuple[bool, float]:
+            for item in self.limits:
+                if not self._limiter.hit(item, *ids):
+                    return False, self._limiter.get_window_stats(item, *ids).reset_time
+            return True, 0.0
+
+        async def async_() -> tuple[bool, float]:
+            if self._async_same_store:
+                return sync()
+            limiter = self._async_limiter()
+            for item in self.limits:
+                if not await limiter.hit(item, *ids):
+                    stats = await limiter.get_window_stats(item, *ids)
+                    return False, stats.reset_time
+            return True, 0.0
+
+        return IO(sync, async_)
+
+    def _admit(self, request: Any, what: str) -> Flow[AIMessage | str | None]:
+        """Yields I/O until the call is admitted (returns None) or refused (returns the text)."""
+        key = self._key_of(request)
+        ids = ("guardrails", self.name, key)
+        waited = 0.0
+        while True:
+            try:
+                allowed, reset_at = yield self._hit(ids)
+            except GuardrailError:
+                raise
+            except Exception as exc:
+                decision = "allow" if self.fail_open else "deny"
+                emit(
+                    "rate_limit.storage_error",
+                    self.name,
+                    runtime=request.runtime,
+                    error=type(exc).__name__,
+                    decision=decision,
+                    storage=self.storage.split("://", 1)[0],
+                    applies_to=what,
+                )
+                if self.fail_open:
+                    return None
+                raise RateLimitStorageError(
+                    f"{self.name}: the rate-limit storage cannot be reached "
+                    f"({type(exc).__name__}); refusing the call (fail_open=False)"
+                ) from exc
+            if allowed:
+                if waited:
+                    emit(
+                        "rate_limit.waited",
+                        self.name,
+                        runtime=request.runtime,
+                        waited_s=round(waited, 3),
+                        applies_to=what,
+                    )
+                return None
+            delay = max(0.0, reset_at - self._clock())
+            if self.on_limit == "wait" and (
+                self.max_wait is None or waited + delay <= self.max_wait
+            ):
+                wait_for = max(delay, 0.01)
+                waited += wait_for
+                yield Sleep(wait_for)
+                continue
+            emit(
+                "rate_limit.exceeded",
+                self.name,
+                runtime=request.runtime,
+                limit=self.limit,
+                key_kind=self.key if isinstance(self.key, str) else "custom",
+                applies_to=what,
+                decision="error" if self.on_limit == "wait" else self.on_limit,
+                reset_in_s=round(delay, 3),
+            )
+            message = (
+                f"Rate limit {self.limit} reached for {what}; the window frees up in {delay:.1f} s"
+            )
+            if self.on_limit == "end":
+                return message
+            raise RateLimitExceededError(message, key=key, reset_at=reset_at, limit=self.limit)
+
+
+class _ModelRateLimit(ModelHook, RateLimitMiddleware):
+    def model_flow(self, request: Any) -> Flow[Any]:
+        refused = yield from self._admit(request, "model")
+        if refused is not None:
+            return AIMessage(content=str(refused))
+        return (yield Call(request))
+
+
+class _ToolRateLimit(ToolHook, RateLimitMiddleware):
+    def tool_flow(self, request: Any) -> Flow[Any]:
+        name = request.tool_call.get("name")
+        if self.tool_names is not None and name not in self.tool_names:
+            return (yield Call(request))
+        refused = yield from self._admit(request, f"tool {name}")
+        if refused is not None:
+            from langgraph.types import Command
+
+            return Command(
+                update={
+                    "messages": [
+                        ToolMessage(
+                            content=str(refused),
+                            tool_call_id=request.tool_call["id"],
+                            name=name,
+                            status="error",
+                        )
+                    ],
+                    END_KEY: {self.name: str(refused)},
+                }
+            )
+        return (yield Call(request))
+
+
+class _ToolRateLimitEnd(ModelHook, _ToolRateLimit):
+    """on_limit="end" for tools: the next model call is replaced by the explanation."""
+
+    state_schema = EndState
+
+    def model_flow(self, request: Any) -> Flow[Any]:
+        final = ended(request.state, self.name)
+        if final:
+            return AIMessage(content=final)
+        return (yield Call(request))
