@@ -1,0 +1,371 @@
+"""Retry model calls and tool calls with exponential backoff, honouring ``Retry-After``.
+
+Drop-in for LangChain's ``ModelRetryMiddleware`` / ``ToolRetryMiddleware`` (same parameters,
+defaults and failure messages), built on tenacity's strategy objects (``wait_exponential``,
+``stop_after_attempt``, ``stop_before_delay``) driven by one flow shared by the sync and async
+hooks. What ours adds:
+
+* ``retry_on`` defaults to :func:`guardrails.errors.classify`: timeouts, connection errors, 408,
+  409, 425, 429 and 5xx are retried; 400, 401, 403, 404, 422 and context-length errors never are.
+* ``respect_retry_after``: a ``Retry-After`` / ``retry-after-ms`` from the server is the minimum
+  wait. When the server asks for more than ``max_delay``, we stop retrying instead of knocking
+  early (a shorter wait would only earn another 429).
+* ``max_elapsed``: a budget for the whole call; no sleep starts that would cross it.
+* One audit event per decision: ``retry.attempt`` and ``retry.exhausted``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from langchain.agents.middleware import AgentMiddleware, ModelResponse
+from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.tools import BaseTool
+from langgraph.errors import GraphBubbleUp
+from tenacity import RetryCallState, stop_after_attempt, stop_before_delay, wait_exponential
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base, wait_fixed
+
+from guardrails._core import Call, Flow, ModelHook, Sleep, ToolHook
+from guardrails.audit import emit
+from guardrails.errors import GuardrailConfigError, GuardrailError, classify
+
+__all__ = ["ModelRetryMiddleware", "ToolRetryMiddleware"]
+
+RetryOn = tuple[type[Exception], ...] | Callable[[Exception], bool]
+OnFailure = Literal["error", "continue"] | Callable[[Exception], str]
+
+
+def default_model_retry_on(exc: Exception) -> bool:
+    """Retry what may succeed: ``classify(exc).retryable``."""
+    return not isinstance(exc, GuardrailError) and classify(exc).retryable
+
+
+def default_tool_retry_on(exc: Exception) -> bool:
+    """Retry every tool error except a guardrail's decision and a definite provider refusal."""
+    if isinstance(exc, GuardrailError):
+        return False
+    info = classify(exc)
+    return info.retryable or (info.kind not in ("status", "context_length"))
+
+
+class _RelativeJitter(wait_base):
+    """±25% jitter around another wait strategy (LangChain's jitter)."""
+
+    def __init__(self, inner: wait_base, rng: random.Random | None = None) -> None:
+        self.inner = inner
+        self.rng = rng or random.Random()
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        delay = float(self.inner(retry_state))
+        if delay <= 0:
+            return delay
+        return max(0.0, delay + self.rng.uniform(-0.25 * delay, 0.25 * delay))
+
+
+class _Retrying:
+    """The retry policy shared by both middleware: validation, strategies and the flow."""
+
+    def __init__(
+        self,
+        *,
+        max_retries: int,
+        retry_on: RetryOn,
+        on_failure: OnFailure,
+        backoff_factor: float,
+        initial_delay: float,
+        max_delay: float,
+        jitter: bool,
+        respect_retry_after: bool,
+        max_elapsed: float | None,
+    ) -> None:
+        def number(name: str, value: Any) -> None:
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise GuardrailConfigError(f"{name} must be >= 0, got {value!r}")
+
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise GuardrailConfigError(f"max_retries must be >= 0, got {max_retries!r}")
+        number("initial_delay", initial_delay)
+        number("max_delay", max_delay)
+        number("backoff_factor", backoff_factor)
+        if max_elapsed is not None:
+            number("max_elapsed", max_elapsed)
+        legacy: Any = on_failure
+        if legacy == "raise":  # LangChain's deprecated spellings
+            warnings.warn(
+                "on_failure='raise' is deprecated; use on_failure='error'",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            on_failure = "error"
+        elif legacy == "return_message":
+            warnings.warn(
+                "on_failure='return_message' is deprecated; use on_failure='continue'",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            on_failure = "continue"
+        if not (callable(on_failure) or on_failure in ("continue", "error")):
+            raise GuardrailConfigError(
+                f"on_failure must be 'continue', 'error' or a callable(exception) -> str, "
+                f"got {on_failure!r}"
+            )
+        if not callable(retry_on) and not (
+            isinstance(retry_on, tuple)
+            and all(isinstance(t, type) and issubclass(t, BaseException) for t in retry_on)
+        ):
+            raise GuardrailConfigError(
+                "retry_on must be a tuple of exception types or a callable(exception) -> bool, "
+                f"got {retry_on!r}"
+            )
+        self.max_retries = max_retries
+        self.retry_on = retry_on
+        self.on_failure = on_failure
+        self.backoff_factor = backoff_factor
+        self.initial_delay = initial_delay
+        self.max_delay = max_delay
+        self.jitter = jitter
+        self.respect_retry_after = respect_retry_after
+        self.max_elapsed = max_elapsed
+        base: wait_base = (
+            wait_fixed(min(initial_delay, max_delay))
+            if backoff_factor == 0
+            else wait_exponential(
+                multiplier=initial_delay, exp_base=backoff_factor, min=0, max=max_delay
+            )
+        )
+        self.wait: wait_base = _RelativeJitter(base) if jitter else base
+        self.stop: stop_base = stop_after_attempt(max_retries + 1)
+        if max_elapsed is not None:
+            self.stop = self.stop | stop_before_delay(max_elapsed)
+        self.clock: Callable[[], float] = time.monotonic
+
+    def should_retry(self, exc: Exception) -> bool:
+        if callable(self.retry_on):
+            return bool(self.retry_on(exc))
+        return isinstance(exc, self.retry_on)
+
+    def flow(self, request: Any, guardrail: str, target: dict[str, Any]) -> Flow[Any]:
+        """Call until success; returns the result, or ``(exception, attempts)`` when giving up.
+
+        Exceptions ``retry_on`` rejects propagate at once.
+        """
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.start_time = self.clock()
+        while True:
+            try:
+                return (yield Call(request))
+            except GraphBubbleUp:
+                raise
+            except Exception as exc:
+                if not self.should_retry(exc):
+                    raise
+                info = classify(exc)
+                state.outcome_timestamp = self.clock()
+                delay = float(self.wait(state))
+                reason = None
+                if self.respect_retry_after and info.retry_after is not None:
+                    if info.retry_after > self.max_delay:
+                        reason = "retry_after_exceeds_max_delay"
+                    delay = max(delay, info.retry_after)
+                state.upcoming_sleep = delay
+                if reason is None and self.stop(state):
+                    reason = (
+                        "max_retries" if state.attempt_number > self.max_retries else "max_elapsed"
+                    )
+                if reason is not None:
+                    emit(
+                        "retry.exhausted",
+                        guardrail,
+                        runtime=getattr(request, "runtime", None),
+                        attempts=state.attempt_number,
+                        error=info.error_type,
+                        status=info.status,
+                        reason=reason,
+                        decision="error" if self.on_failure == "error" else "continue",
+                        **target,
+                    )
+                    return _GaveUp(exc, state.attempt_number)
+                emit(
+                    "retry.attempt",
+                    guardrail,
+                    runtime=getattr(request, "runtime", None),
+                    attempt=state.attempt_number,
+                    delay_s=round(delay, 3),
+                    error=info.error_type,
+                    status=info.status,
+                    retry_after_s=info.retry_after,
+                    **target,
+                )
+                yield Sleep(delay)
+                state.idle_for += delay
+                state.attempt_number += 1
+
+    def failure_text(self, exc: Exception, default: str) -> str:
+        if self.on_failure == "error":
+            raise exc
+        if callable(self.on_failure):
+            return str(self.on_failure(exc))
+        return default
+
+
+class _GaveUp:
+    __slots__ = ("attempts", "exc")
+
+    def __init__(self, exc: Exception, attempts: int) -> None:
+        self.exc = exc
+        self.attempts = attempts
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt" if n == 1 else f"{n} attempts"
+
+
+class ModelRetryMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
+    """Retry failed model calls with exponential backoff; drop-in for LangChain's.
+
+    ``on_failure``: ``"continue"`` (default) answers with an ``AIMessage`` describing the failure,
+    ``"error"`` re-raises, a callable(exc) -> str gives the message. ``max_elapsed`` bounds the
+    whole call in seconds; ``respect_retry_after`` waits at least what the server asked.
+
+    Example::
+
+        agent = create_agent("openai:gpt-5", tools=tools, middleware=[
+            ModelRetryMiddleware(max_retries=3, backoff_factor=2.0, initial_delay=1.0,
+                                 max_elapsed=30.0),
+        ])
+    """
+
+    def __init__(
+        self,
+        *,
+        max_retries: int = 2,
+        retry_on: RetryOn = default_model_retry_on,
+        on_failure: OnFailure = "continue",
+        backoff_factor: float = 2.0,
+        initial_delay: float = 1.0,
+        max_delay: float = 60.0,
+        jitter: bool = True,
+        respect_retry_after: bool = True,
+        max_elapsed: float | None = None,
+    ) -> None:
+        super().__init__()
+        self._policy = _Retrying(
+            max_retries=max_retries,
+            retry_on=retry_on,
+            on_failure=on_failure,
+            backoff_factor=backoff_factor,
+            initial_delay=initial_delay,
+            max_delay=max_delay,
+            jitter=jitter,
+            respect_retry_after=respect_retry_after,
+            max_elapsed=max_elapsed,
+        )
+        self.max_retries = max_retries
+        self.retry_on = retry_on
+        self.on_failure = self._policy.on_failure
+        self.backoff_factor = backoff_factor
+        self.initial_delay = initial_delay
+        self.max_delay = max_delay
+        self.jitter = jitter
+        self.respect_retry_after = respect_retry_after
+        self.max_elapsed = max_elapsed
+        self.tools = []
+
+    def model_flow(self, request: Any) -> Flow[Any]:
+        model = getattr(request.model, "model_name", None) or type(request.model).__name__
+        result = yield from self._policy.flow(request, self.name, {"model": str(model)})
+        if not isinstance(result, _GaveUp):
+            return result
+        exc = result.exc
+        text = self._policy.failure_text(
+            exc,
+            f"Model call failed after {_attempts(result.attempts)} with "
+            f"{type(exc).__name__}: {exc}",
+        )
+        return ModelResponse(result=[AIMessage(content=text)])
+
+
+class ToolRetryMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
+    """Retry failed tool calls with exponential backoff; drop-in for LangChain's.
+
+    ``tools`` limits retries to some tools (names or ``BaseTool``s). On exhaustion with
+    ``on_failure="continue"`` the agent gets an error ``ToolMessage`` for that call and goes on.
+
+    Example::
+
+        ToolRetryMiddleware(max_retries=2, tools=["search", "fetch_url"],
+                            retry_on=(TimeoutError, ConnectionError))
+    """
+
+    def __init__(
+        self,
+        *,
+        max_retries: int = 2,
+        tools: Sequence[BaseTool | str] | None = None,
+        retry_on: RetryOn = default_tool_retry_on,
+        on_failure: OnFailure = "continue",
+        backoff_factor: float = 2.0,
+        initial_delay: float = 1.0,
+        max_delay: float = 60.0,
+        jitter: bool = True,
+        respect_retry_after: bool = True,
+        max_elapsed: float | None = None,
+    ) -> None:
+        super().__init__()
+        self._policy = _Retrying(
+            max_retries=max_retries,
+            retry_on=retry_on,
+            on_failure=on_failure,
+            backoff_factor=backoff_factor,
+            initial_delay=initial_delay,
+            max_delay=max_delay,
+            jitter=jitter,
+            respect_retry_after=respect_retry_after,
+            max_elapsed=max_elapsed,
+        )
+        if tools is not None:
+            names = []
+            for tool in tools:
+                if isinstance(tool, str):
+                    names.append(tool)
+                elif isinstance(tool, BaseTool):
+                    names.append(tool.name)
+                else:
+                    raise GuardrailConfigError(
+                        f"tools must hold tool names or BaseTool instances, got {tool!r}"
+                    )
+            self._tool_filter: frozenset[str] | None = frozenset(names)
+        else:
+            self._tool_filter = None
+        self.max_retries = max_retries
+        self.retry_on = retry_on
+        self.on_failure = self._policy.on_failure
+        self.backoff_factor = backoff_factor
+        self.initial_delay = initial_delay
+        self.max_delay = max_delay
+        self.jitter = jitter
+        self.respect_retry_after = respect_retry_after
+        self.max_elapsed = max_elapsed
+        self.tools = []
+
+    def tool_flow(self, request: Any) -> Flow[Any]:
+        name = request.tool.name if request.tool else request.tool_call["name"]
+        if self._tool_filter is not None and name not in self._tool_filter:
+            return (yield Call(request))
+        result = yield from self._policy.flow(request, self.name, {"tool": name})
+        if not isinstance(result, _GaveUp):
+            return result
+        exc = result.exc
+        text = self._policy.failure_text(
+            exc,
+            f"Tool '{name}' failed after {_attempts(result.attempts)} with "
+            f"{type(exc).__name__}: {exc}. Please try again.",
+        )
+        return ToolMessage(
+            content=text, tool_call_id=request.tool_call["id"], name=name, status="error"
+        )

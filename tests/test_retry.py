@@ -1,0 +1,219 @@
+"""Retry middleware through a real ChatOpenAI whose HTTP goes to respx, sync and async."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.tools import tool
+
+from guardrails.errors import GuardrailConfigError
+from guardrails.retry import ModelRetryMiddleware, ToolRetryMiddleware
+from guardrails.testing import ScriptedChatModel, tool_call
+from tests.conftest import AuditCapture
+from tests.support import error, invoke, ok
+
+
+def _with_fake_sleep(mw: Any) -> list[float]:
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def asleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    mw._sleep = sleep
+    mw._asleep = asleep
+    return slept
+
+
+def test_500_500_200_succeeds_with_three_requests(mode: str, openai_mock: respx.MockRouter,
+                                                   chat_openai: Any, audit: AuditCapture) -> None:
+    route = openai_mock.post("/chat/completions").mock(
+        side_effect=[error(500), error(500), ok("finally")])
+    mw = ModelRetryMiddleware(max_retries=2, jitter=False)
+    slept = _with_fake_sleep(mw)
+    agent = create_agent(chat_openai(), middleware=[mw])
+    result = invoke(agent, {"messages": [("user", "hi")]}, mode)
+    assert result["messages"][-1].content == "finally"
+    assert route.call_count == 3
+    assert slept == [1.0, 2.0]
+    attempts = audit.of("retry.attempt")
+    assert [(e["attempt"], e["status"], e["delay_s"]) for e in attempts] == [
+        (1, 500, 1.0), (2, 500, 2.0)]
+
+
+def test_retry_after_is_honoured(mode: str, openai_mock: respx.MockRouter,
+                                 chat_openai: Any) -> None:
+    openai_mock.post("/chat/completions").mock(
+        side_effect=[error(429, {"Retry-After": "2"}), ok("done")])
+    mw = ModelRetryMiddleware(initial_delay=0.1, jitter=False)
+    slept = _with_fake_sleep(mw)
+    agent = create_agent(chat_openai(), middleware=[mw])
+    assert invoke(agent, {"messages": [("user", "hi")]}, mode)["messages"][-1].content == "done"
+    assert slept == [2.0]
+
+
+def test_retry_after_beyond_max_delay_gives_up(mode: str, openai_mock: respx.MockRouter,
+                                               chat_openai: Any, audit: AuditCapture) -> None:
+    route = openai_mock.post("/chat/completions").mock(
+        side_effect=[error(429, {"Retry-After": "120"}), ok("never")])
+    mw = ModelRetryMiddleware(max_delay=10)
+    slept = _with_fake_sleep(mw)
+    agent = create_agent(chat_openai(), middleware=[mw])
+    last = invoke(agent, {"messages": [("user", "hi")]}, mode)["messages"][-1]
+    assert last.content.startswith("Model call failed after 1 attempt with")
+    assert route.call_count == 1 and slept == []
+    assert audit.of("retry.exhausted")[0]["reason"] == "retry_after_exceeds_max_delay"
+
+
+@pytest.mark.parametrize("on_failure", ["continue", "error"])
+def test_401_is_never_retried(mode: str, openai_mock: respx.MockRouter, chat_openai: Any,
+                              on_failure: str) -> None:
+    route = openai_mock.post("/chat/completions").mock(side_effect=[error(401), ok("no")])
+    mw = ModelRetryMiddleware(on_failure=on_failure)  # type: ignore[arg-type]
+    slept = _with_fake_sleep(mw)
+    agent = create_agent(chat_openai(), middleware=[mw])
+    with pytest.raises(Exception) as info:
+        invoke(agent, {"messages": [("user", "hi")]}, mode)
+    assert getattr(info.value, "status_code", None) == 401
+    assert route.call_count == 1 and slept == []
+
+
+def test_exhausted_with_error_raises(mode: str, openai_mock: respx.MockRouter,
+                                     chat_openai: Any) -> None:
+    route = openai_mock.post("/chat/completions").mock(return_value=error(503))
+    mw = ModelRetryMiddleware(max_retries=1, on_failure="error")
+    _with_fake_sleep(mw)
+    agent = create_agent(chat_openai(), middleware=[mw])
+    with pytest.raises(Exception) as info:
+        invoke(agent, {"messages": [("user", "hi")]}, mode)
+    assert getattr(info.value, "status_code", None) == 503
+    assert route.call_count == 2
+
+
+def test_read_timeout_is_retried(mode: str, openai_mock: respx.MockRouter,
+                                 chat_openai: Any) -> None:
+    route = openai_mock.post("/chat/completions").mock(
+        side_effect=[httpx.ReadTimeout("slow"), ok("made it")])
+    mw = ModelRetryMiddleware()
+    _with_fake_sleep(mw)
+    agent = create_agent(chat_openai(), middleware=[mw])
+    assert invoke(agent, {"messages": [("user", "hi")]}, mode)["messages"][-1].content == "made it"
+    assert route.call_count == 2
+
+
+def test_max_elapsed_stops_retries_early(mode: str, openai_mock: respx.MockRouter,
+                                         chat_openai: Any, audit: AuditCapture) -> None:
+    route = openai_mock.post("/chat/completions").mock(return_value=error(503))
+    mw = ModelRetryMiddleware(max_retries=10, initial_delay=4, backoff_factor=2, jitter=False,
+                              max_elapsed=10)
+    now = [100.0]
+    mw._policy.clock = lambda: now[0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    async def asleep(seconds: float) -> None:
+        sleep(seconds)
+
+    mw._sleep, mw._asleep = sleep, asleep  # type: ignore[method-assign]
+    agent = create_agent(chat_openai(), middleware=[mw])
+    invoke(agent, {"messages": [("user", "hi")]}, mode)
+    assert slept == [4.0]  # the next sleep (8 s) would end at 12 s > 10 s: not started
+    assert route.call_count == 2
+    assert audit.of("retry.exhausted")[0]["reason"] == "max_elapsed"
+
+
+def test_callable_on_failure_and_continue_message(mode: str, openai_mock: respx.MockRouter,
+                                                  chat_openai: Any) -> None:
+    openai_mock.post("/chat/completions").mock(return_value=error(500))
+    mw = ModelRetryMiddleware(max_retries=0, on_failure=lambda exc: f"sorry ({type(exc).__name__})")
+    agent = create_agent(chat_openai(), middleware=[mw])
+    last = invoke(agent, {"messages": [("user", "hi")]}, mode)["messages"][-1]
+    assert last.content == "sorry (OpenAIAPIError)"  # langchain-openai wraps the SDK error
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"max_retries": -1}, "max_retries"), ({"initial_delay": -1}, "initial_delay"),
+     ({"max_delay": -2}, "max_delay"), ({"backoff_factor": -1}, "backoff_factor"),
+     ({"on_failure": "ignore"}, "on_failure"), ({"max_elapsed": -1}, "max_elapsed"),
+     ({"retry_on": ("x",)}, "retry_on")],
+)
+def test_construction_errors(kwargs: dict[str, Any], message: str) -> None:
+    for cls in (ModelRetryMiddleware, ToolRetryMiddleware):
+        with pytest.raises(GuardrailConfigError, match=message):
+            cls(**kwargs)
+
+
+# ------------------------------------------------------------------ tools
+
+CALLS: list[str] = []
+
+
+@tool
+def flaky(q: str) -> str:
+    """Fails twice, then works."""
+    CALLS.append(q)
+    if len(CALLS) <= 2:
+        raise ConnectionError("network blip")
+    return f"ok {q}"
+
+
+@tool
+def broken(q: str) -> str:
+    """Always fails."""
+    CALLS.append(q)
+    raise TimeoutError("down")
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    CALLS.clear()
+
+
+def _tool_agent(mw: Any, name: str) -> tuple[Any, ScriptedChatModel]:
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[tool_call(name, {"q": "x"})]),
+                                         "done"])
+    return create_agent(model, tools=[flaky, broken], middleware=[mw]), model
+
+
+def test_tool_fails_twice_then_succeeds(mode: str, audit: AuditCapture) -> None:
+    mw = ToolRetryMiddleware(max_retries=2)
+    _with_fake_sleep(mw)
+    agent, _ = _tool_agent(mw, "flaky")
+    result = invoke(agent, {"messages": [("user", "go")]}, mode)
+    (msg,) = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert msg.content == "ok x" and len(CALLS) == 3
+    assert [e["tool"] for e in audit.of("retry.attempt")] == ["flaky", "flaky"]
+
+
+def test_tool_exhaustion_gives_error_tool_message(mode: str) -> None:
+    mw = ToolRetryMiddleware(max_retries=1)
+    _with_fake_sleep(mw)
+    agent, model = _tool_agent(mw, "broken")
+    result = invoke(agent, {"messages": [("user", "go")]}, mode)
+    (msg,) = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert msg.status == "error"
+    assert msg.content == ("Tool 'broken' failed after 2 attempts with TimeoutError: down. "
+                           "Please try again.")
+    assert result["messages"][-1].content == "done" and model.calls == 2
+
+
+def test_tools_filter(mode: str) -> None:
+    mw = ToolRetryMiddleware(max_retries=3, tools=["broken"])
+    _with_fake_sleep(mw)
+    agent, _ = _tool_agent(mw, "flaky")
+    with pytest.raises(ConnectionError):  # flaky is not in the filter: no retry, no handling
+        invoke(agent, {"messages": [("user", "go")]}, mode)
+    assert len(CALLS) == 1
+    by_tool = ToolRetryMiddleware(tools=[flaky])
+    assert by_tool._tool_filter == frozenset({"flaky"})
