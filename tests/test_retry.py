@@ -32,10 +32,12 @@ def _with_fake_sleep(mw: Any) -> list[float]:
     return slept
 
 
-def test_500_500_200_succeeds_with_three_requests(mode: str, openai_mock: respx.MockRouter,
-                                                   chat_openai: Any, audit: AuditCapture) -> None:
+def test_500_500_200_succeeds_with_three_requests(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any, audit: AuditCapture
+) -> None:
     route = openai_mock.post("/chat/completions").mock(
-        side_effect=[error(500), error(500), ok("finally")])
+        side_effect=[error(500), error(500), ok("finally")]
+    )
     mw = ModelRetryMiddleware(max_retries=2, jitter=False)
     slept = _with_fake_sleep(mw)
     agent = create_agent(chat_openai(), middleware=[mw])
@@ -45,13 +47,17 @@ def test_500_500_200_succeeds_with_three_requests(mode: str, openai_mock: respx.
     assert slept == [1.0, 2.0]
     attempts = audit.of("retry.attempt")
     assert [(e["attempt"], e["status"], e["delay_s"]) for e in attempts] == [
-        (1, 500, 1.0), (2, 500, 2.0)]
+        (1, 500, 1.0),
+        (2, 500, 2.0),
+    ]
 
 
-def test_retry_after_is_honoured(mode: str, openai_mock: respx.MockRouter,
-                                 chat_openai: Any) -> None:
+def test_retry_after_is_honoured(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
     openai_mock.post("/chat/completions").mock(
-        side_effect=[error(429, {"Retry-After": "2"}), ok("done")])
+        side_effect=[error(429, {"Retry-After": "2"}), ok("done")]
+    )
     mw = ModelRetryMiddleware(initial_delay=0.1, jitter=False)
     slept = _with_fake_sleep(mw)
     agent = create_agent(chat_openai(), middleware=[mw])
@@ -59,10 +65,12 @@ def test_retry_after_is_honoured(mode: str, openai_mock: respx.MockRouter,
     assert slept == [2.0]
 
 
-def test_retry_after_beyond_max_delay_gives_up(mode: str, openai_mock: respx.MockRouter,
-                                               chat_openai: Any, audit: AuditCapture) -> None:
+def test_retry_after_beyond_max_delay_gives_up(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any, audit: AuditCapture
+) -> None:
     route = openai_mock.post("/chat/completions").mock(
-        side_effect=[error(429, {"Retry-After": "120"}), ok("never")])
+        side_effect=[error(429, {"Retry-After": "120"}), ok("never")]
+    )
     mw = ModelRetryMiddleware(max_delay=10)
     slept = _with_fake_sleep(mw)
     agent = create_agent(chat_openai(), middleware=[mw])
@@ -73,8 +81,9 @@ def test_retry_after_beyond_max_delay_gives_up(mode: str, openai_mock: respx.Moc
 
 
 @pytest.mark.parametrize("on_failure", ["continue", "error"])
-def test_401_is_never_retried(mode: str, openai_mock: respx.MockRouter, chat_openai: Any,
-                              on_failure: str) -> None:
+def test_401_is_never_retried(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any, on_failure: str
+) -> None:
     route = openai_mock.post("/chat/completions").mock(side_effect=[error(401), ok("no")])
     mw = ModelRetryMiddleware(on_failure=on_failure)  # type: ignore[arg-type]
     slept = _with_fake_sleep(mw)
@@ -85,8 +94,9 @@ def test_401_is_never_retried(mode: str, openai_mock: respx.MockRouter, chat_ope
     assert route.call_count == 1 and slept == []
 
 
-def test_exhausted_with_error_raises(mode: str, openai_mock: respx.MockRouter,
-                                     chat_openai: Any) -> None:
+def test_exhausted_with_error_raises(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
     route = openai_mock.post("/chat/completions").mock(return_value=error(503))
     mw = ModelRetryMiddleware(max_retries=1, on_failure="error")
     _with_fake_sleep(mw)
@@ -97,10 +107,12 @@ def test_exhausted_with_error_raises(mode: str, openai_mock: respx.MockRouter,
     assert route.call_count == 2
 
 
-def test_read_timeout_is_retried(mode: str, openai_mock: respx.MockRouter,
-                                 chat_openai: Any) -> None:
+def test_read_timeout_is_retried(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
     route = openai_mock.post("/chat/completions").mock(
-        side_effect=[httpx.ReadTimeout("slow"), ok("made it")])
+        side_effect=[httpx.ReadTimeout("slow"), ok("made it")]
+    )
     mw = ModelRetryMiddleware()
     _with_fake_sleep(mw)
     agent = create_agent(chat_openai(), middleware=[mw])
@@ -108,11 +120,13 @@ def test_read_timeout_is_retried(mode: str, openai_mock: respx.MockRouter,
     assert route.call_count == 2
 
 
-def test_max_elapsed_stops_retries_early(mode: str, openai_mock: respx.MockRouter,
-                                         chat_openai: Any, audit: AuditCapture) -> None:
+def test_max_elapsed_stops_retries_early(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any, audit: AuditCapture
+) -> None:
     route = openai_mock.post("/chat/completions").mock(return_value=error(503))
-    mw = ModelRetryMiddleware(max_retries=10, initial_delay=4, backoff_factor=2, jitter=False,
-                              max_elapsed=10)
+    mw = ModelRetryMiddleware(
+        max_retries=10, initial_delay=4, backoff_factor=2, jitter=False, max_elapsed=10
+    )
     now = [100.0]
     mw._policy.clock = lambda: now[0]
     slept: list[float] = []
@@ -132,8 +146,9 @@ def test_max_elapsed_stops_retries_early(mode: str, openai_mock: respx.MockRoute
     assert audit.of("retry.exhausted")[0]["reason"] == "max_elapsed"
 
 
-def test_callable_on_failure_and_continue_message(mode: str, openai_mock: respx.MockRouter,
-                                                  chat_openai: Any) -> None:
+def test_callable_on_failure_and_continue_message(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
     openai_mock.post("/chat/completions").mock(return_value=error(500))
     mw = ModelRetryMiddleware(max_retries=0, on_failure=lambda exc: f"sorry ({type(exc).__name__})")
     agent = create_agent(chat_openai(), middleware=[mw])
@@ -143,10 +158,15 @@ def test_callable_on_failure_and_continue_message(mode: str, openai_mock: respx.
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"max_retries": -1}, "max_retries"), ({"initial_delay": -1}, "initial_delay"),
-     ({"max_delay": -2}, "max_delay"), ({"backoff_factor": -1}, "backoff_factor"),
-     ({"on_failure": "ignore"}, "on_failure"), ({"max_elapsed": -1}, "max_elapsed"),
-     ({"retry_on": ("x",)}, "retry_on")],
+    [
+        ({"max_retries": -1}, "max_retries"),
+        ({"initial_delay": -1}, "initial_delay"),
+        ({"max_delay": -2}, "max_delay"),
+        ({"backoff_factor": -1}, "backoff_factor"),
+        ({"on_failure": "ignore"}, "on_failure"),
+        ({"max_elapsed": -1}, "max_elapsed"),
+        ({"retry_on": ("x",)}, "retry_on"),
+    ],
 )
 def test_construction_errors(kwargs: dict[str, Any], message: str) -> None:
     for cls in (ModelRetryMiddleware, ToolRetryMiddleware):
@@ -181,8 +201,9 @@ def _reset() -> None:
 
 
 def _tool_agent(mw: Any, name: str) -> tuple[Any, ScriptedChatModel]:
-    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[tool_call(name, {"q": "x"})]),
-                                         "done"])
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call(name, {"q": "x"})]), "done"]
+    )
     return create_agent(model, tools=[flaky, broken], middleware=[mw]), model
 
 
@@ -203,8 +224,9 @@ def test_tool_exhaustion_gives_error_tool_message(mode: str) -> None:
     result = invoke(agent, {"messages": [("user", "go")]}, mode)
     (msg,) = [m for m in result["messages"] if isinstance(m, ToolMessage)]
     assert msg.status == "error"
-    assert msg.content == ("Tool 'broken' failed after 2 attempts with TimeoutError: down. "
-                           "Please try again.")
+    assert msg.content == (
+        "Tool 'broken' failed after 2 attempts with TimeoutError: down. Please try again."
+    )
     assert result["messages"][-1].content == "done" and model.calls == 2
 
 
