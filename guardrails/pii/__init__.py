@@ -1,0 +1,23 @@
+"""PII guardrail: detection (:func:`detect`) and :class:`PIIMiddleware`.
+
+Example::
+
+    from guardrails.pii import PIIMiddleware, detect
+
+    detect("call +44 20 7946 0958", ["phone"])
+    agent = create_agent(model, middleware=[PIIMiddleware(["email", "phone"])])
+"""
+
+from __future__ import annotations
+
+from guardrails.pii.detect import BUILTIN_TYPES, PIIMatch, build_detector, detect
+from guardrails.pii.middleware import PIIMiddleware, apply_strategy
+
+__all__ = [
+    "BUILTIN_TYPES",
+    "PIIMatch",
+    "PIIMiddleware",
+    "apply_strategy",
+    "build_detector",
+    "detect",
+]

@@ -1,0 +1,356 @@
+"""``PIIMiddleware``: redact, mask, hash or block PII before the model sees it.
+
+Drop-in for LangChain's ``PIIMiddleware`` (same first five parameters and meaning), with one
+hook pair and no extra graph nodes. Where it acts:
+
+* ``apply_to_input`` (``wrap_model_call``): every message sent to the model (system, human, AI,
+  tool; string content and the text blocks of list content; images untouched) is scanned. The
+  provider only ever receives the handled text, and the handled messages also replace the
+  originals in the stored thread state (same message ids), so the history never keeps the raw
+  values either.
+* ``apply_to_output``: the model's answer is handled before it enters state.
+* ``apply_to_tool_results`` (``wrap_tool_call``): a tool's result is handled before it enters
+  state (and so before the model sees it).
+* ``apply_to_tool_args``: tool-call arguments are handled before the tool runs, and in the
+  model's answer before it enters state.
+
+``block`` raises :class:`~guardrails.errors.PIIDetectionError`; on input the request never
+reaches the provider. A detector that crashes blocks too (fail closed), with a
+``pii.detector_error`` event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from langchain.agents.middleware import AgentMiddleware, ModelResponse
+from langchain.agents.middleware.types import ExtendedModelResponse
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langgraph.types import Command
+
+from guardrails._core import Call, Flow, ModelHook, Offload, ToolHook
+from guardrails.audit import emit
+from guardrails.errors import GuardrailConfigError, PIIDetectionError
+from guardrails.pii.detect import Detector, PIIMatch, build_detector
+
+__all__ = ["PIIMiddleware", "apply_strategy"]
+
+Strategy = Literal["redact", "mask", "hash", "block"]
+_STRATEGIES = ("redact", "mask", "hash", "block")
+_OFFLOAD_CHARS = 20_000
+
+
+def _mask(value: str) -> str:
+    alnum = [i for i, c in enumerate(value) if c.isalnum()]
+    keep = set(alnum[-4:]) if len(alnum) > 4 else set()
+    return "".join(c if (i in keep or not c.isalnum()) else "*" for i, c in enumerate(value))
+
+
+def apply_strategy(
+    text: str, matches: Sequence[PIIMatch], strategy: str, hash_key: bytes | None = None
+) -> str:
+    """Replace each match in ``text`` by the strategy's output.
+
+    Example::
+
+        apply_strategy("card 4111 1111 1111 1111", matches, "mask")  # "card **** **** **** 1111"
+    """
+    out: list[str] = []
+    cursor = 0
+    for match in sorted(matches, key=lambda m: m["start"]):
+        out.append(text[cursor : match["start"]])
+        value, kind = match["value"], match["type"]
+        if strategy == "redact":
+            out.append(f"[REDACTED_{kind.upper()}]")
+        elif strategy == "mask":
+            out.append(_mask(value))
+        elif strategy == "hash":
+            if hash_key is not None:
+                digest = hmac.new(hash_key, value.encode(), hashlib.sha256).hexdigest()
+            else:
+                digest = hashlib.sha256(value.encode()).hexdigest()
+            out.append(f"<{kind}_hash:{digest[:8]}>")
+        else:
+            raise ValueError(f"strategy {strategy!r} does not rewrite text")
+        cursor = match["end"]
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
+    """Detect PII and redact / mask / hash / block it; drop-in for LangChain's.
+
+    ``pii_type`` is a name or a list of names detected in one pass: ``email``, ``credit_card``,
+    ``ip``, ``mac_address``, ``url``, ``phone``, ``iban``, ``us_ssn``, ``crypto``, ``date``,
+    ``person`` and ``location`` (these two need ``nlp_model=``), any Presidio entity name, or your
+    own name with a ``detector=`` (regex string, compiled pattern, callable(text) ->
+    list[PIIMatch], Presidio ``EntityRecognizer``, or a list of literal values).
+
+    ``hash`` is ``<email_hash:8 hex>``: keyed HMAC-SHA256 with ``hash_key`` (set one: an unkeyed
+    hash of a 9-digit SSN is reversed by trying all 10^9 values in minutes).
+
+    Example::
+
+        agent = create_agent(model, tools=tools, middleware=[
+            PIIMiddleware(["email", "phone", "credit_card"], strategy="redact",
+                          apply_to_tool_results=True),
+            PIIMiddleware("us_ssn", strategy="block"),
+            PIIMiddleware("employee_id", detector=r"EMP-\\d{6}", strategy="hash", hash_key=b"k"),
+        ])
+    """
+
+    def __init__(
+        self,
+        pii_type: str | Sequence[str],
+        *,
+        strategy: Strategy = "redact",
+        detector: Any = None,
+        apply_to_input: bool = True,
+        apply_to_output: bool = False,
+        apply_to_tool_results: bool = False,
+        apply_to_tool_args: bool = False,
+        hash_key: str | bytes | None = None,
+        nlp_model: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__()
+        if strategy not in _STRATEGIES:
+            raise GuardrailConfigError(
+                f"strategy must be one of {list(_STRATEGIES)}, got {strategy!r}"
+            )
+        self._detector: Detector = build_detector(pii_type, detector, nlp_model)
+        self.pii_type = pii_type
+        self.strategy = strategy
+        self.detector = detector
+        self.apply_to_input = apply_to_input
+        self.apply_to_output = apply_to_output
+        self.apply_to_tool_results = apply_to_tool_results
+        self.apply_to_tool_args = apply_to_tool_args
+        self._hash_key = hash_key.encode() if isinstance(hash_key, str) else hash_key
+        types = [pii_type] if isinstance(pii_type, str) else list(pii_type)
+        self._name = name or f"PIIMiddleware[{','.join(types)}]"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    # ------------------------------------------------------------------ the core
+    def _find(self, text: str, where: str, runtime: Any) -> list[PIIMatch]:
+        try:
+            return self._detector(text)
+        except Exception as exc:  # fail closed: nothing passes unscanned
+            emit(
+                "pii.detector_error",
+                self.name,
+                runtime=runtime,
+                where=where,
+                error=type(exc).__name__,
+                decision="block",
+            )
+            raise PIIDetectionError(
+                "detector_error", counts={"detector_error": 1}, where=where
+            ) from exc
+
+    def _handle_text(
+        self, text: str, where: str, runtime: Any, found: dict[str, int], secrets: list[str]
+    ) -> str:
+        matches = self._find(text, where, runtime)
+        if not matches:
+            return text
+        for m in matches:
+            found[m["type"]] = found.get(m["type"], 0) + 1
+            secrets.append(m["value"])
+        if self.strategy == "block":
+            return text
+        return apply_strategy(text, matches, self.strategy, self._hash_key)
+
+    def _handle_value(
+        self, value: Any, where: str, runtime: Any, found: dict[str, int], secrets: list[str]
+    ) -> Any:
+        if isinstance(value, str):
+            return self._handle_text(value, where, runtime, found, secrets)
+        if isinstance(value, Mapping):
+            return {
+                k: self._handle_value(v, where, runtime, found, secrets) for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self._handle_value(v, where, runtime, found, secrets) for v in value]
+        return value
+
+    def _handle_message(
+        self,
+        message: BaseMessage,
+        where: str,
+        runtime: Any,
+        found: dict[str, int],
+        secrets: list[str],
+        args: bool,
+        text: bool = True,
+    ) -> BaseMessage:
+        content = message.content
+        new_content: Any = content
+        if not text:
+            pass
+        elif isinstance(content, str):
+            new_content = self._handle_text(content, where, runtime, found, secrets)
+        elif isinstance(content, list):
+            blocks: list[Any] = []
+            for block in content:
+                if isinstance(block, str):
+                    blocks.append(self._handle_text(block, where, runtime, found, secrets))
+                elif (
+                    isinstance(block, dict)
+                    and block.get("type") == "text"
+                    and isinstance(block.get("text"), str)
+                ):
+                    blocks.append(
+                        {
+                            **block,
+                            "text": self._handle_text(
+                                block["text"], where, runtime, found, secrets
+                            ),
+                        }
+                    )
+                else:
+                    blocks.append(block)
+            new_content = blocks
+        update: dict[str, Any] = {}
+        if new_content != content:
+            update["content"] = new_content
+        if args and isinstance(message, AIMessage) and message.tool_calls:
+            calls = [
+                {**c, "args": self._handle_value(c["args"], "tool_args", runtime, found, secrets)}
+                for c in message.tool_calls
+            ]
+            if calls != message.tool_calls:
+                update["tool_calls"] = calls
+                update["invalid_tool_calls"] = message.invalid_tool_calls
+                if message.additional_kwargs.get("tool_calls"):
+                    update["additional_kwargs"] = {
+                        k: v for k, v in message.additional_kwargs.items() if k != "tool_calls"
+                    }
+        return message.model_copy(update=update) if update else message
+
+    def _report(self, where: str, runtime: Any, found: dict[str, int], secrets: list[str]) -> None:
+        if not found:
+            return
+        if self.strategy == "block":
+            emit(
+                "pii.blocked",
+                self.name,
+                runtime=runtime,
+                where=where,
+                entities=found,
+                secrets=secrets,
+            )
+            raise PIIDetectionError(next(iter(found)), counts=found, where=where)
+        emit(
+            "pii.detected",
+            self.name,
+            runtime=runtime,
+            where=where,
+            entities=found,
+            strategy=self.strategy,
+            secrets=secrets,
+        )
+
+    def _scan_messages(
+        self, messages: list[BaseMessage], runtime: Any, args: bool
+    ) -> tuple[list[BaseMessage], dict[str, int], list[str]]:
+        found: dict[str, int] = {}
+        secrets: list[str] = []
+        handled = [
+            self._handle_message(m, "input", runtime, found, secrets, args) for m in messages
+        ]
+        return handled, found, secrets
+
+    def model_flow(self, request: Any) -> Flow[Any]:
+        runtime = request.runtime
+        replaced: list[BaseMessage] = []
+        if self.apply_to_input:
+            messages: list[BaseMessage] = list(request.messages)
+            system = request.system_message
+            everything = ([system] if system is not None else []) + messages
+            size = sum(len(str(m.content)) for m in everything)
+            scan = (self._scan_messages, everything, runtime, self.apply_to_tool_args)
+            if size > _OFFLOAD_CHARS:
+                handled, found, secrets = yield Offload(scan[0], scan[1:])
+            else:
+                handled, found, secrets = self._scan_messages(*scan[1:])
+            self._report("input", runtime, found, secrets)
+            if found:
+                new_system = handled[0] if system is not None else None
+                new_messages = handled[1:] if system is not None else handled
+                replaced = [
+                    new
+                    for new, old in zip(new_messages, messages, strict=True)
+                    if new is not old and new.id is not None
+                ]
+                request = request.override(messages=new_messages, system_message=new_system)
+        response: ModelResponse[Any] = yield Call(request)
+        if self.apply_to_output or self.apply_to_tool_args:
+            found = {}
+            secrets = []
+            where = "output"
+            result = [
+                self._handle_message(
+                    m,
+                    where,
+                    runtime,
+                    found,
+                    secrets,
+                    self.apply_to_tool_args,
+                    text=self.apply_to_output,
+                )
+                if isinstance(m, AIMessage)
+                else m
+                for m in response.result
+            ]
+            self._report(where, runtime, found, secrets)
+            if found:
+                response = ModelResponse(
+                    result=result, structured_response=response.structured_response
+                )
+        if replaced:
+            return ExtendedModelResponse(
+                model_response=response, command=Command(update={"messages": replaced})
+            )
+        return response
+
+    def tool_flow(self, request: Any) -> Flow[Any]:
+        runtime = request.runtime
+        if self.apply_to_tool_args:
+            found: dict[str, int] = {}
+            secrets: list[str] = []
+            call = request.tool_call
+            args = self._handle_value(call.get("args", {}), "tool_args", runtime, found, secrets)
+            self._report("tool_args", runtime, found, secrets)
+            if found:
+                request = request.override(tool_call={**call, "args": args})
+        result = yield Call(request)
+        if not self.apply_to_tool_results:
+            return result
+        found = {}
+        secrets = []
+        if isinstance(result, ToolMessage):
+            handled = self._handle_message(result, "tool_result", runtime, found, secrets, False)
+            self._report("tool_result", runtime, found, secrets)
+            return handled
+        if isinstance(result, Command) and isinstance(result.update, Mapping):
+            update = dict(result.update)
+            msgs = update.get("messages")
+            if isinstance(msgs, list):
+                update["messages"] = [
+                    self._handle_message(m, "tool_result", runtime, found, secrets, False)
+                    if isinstance(m, BaseMessage)
+                    else m
+                    for m in msgs
+                ]
+            self._report("tool_result", runtime, found, secrets)
+            return Command(
+                graph=result.graph, goto=result.goto, resume=result.resume, update=update
+            )
+        return result
