@@ -255,11 +255,9 @@ def _builtin(name: str) -> Finder:
             check=_email_ok,
         )
     if name == "credit_card":
-        return _regex_finder(r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d-])", check=_card_ok)
+        return _regex_finder(r"(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w-])", check=_card_ok)
     if name == "iban":
-        return _regex_finder(
-            r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}(?![A-Za-z0-9])", check=_iban_ok
-        )
+        return _ibans
     if name == "us_ssn":
         return _regex_finder(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])", check=_ssn_ok)
     if name == "ip":
