@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from guardrails import audit
 from guardrails._core import IO, Call, ModelHook, Offload, Sleep, ToolHook
+from guardrails.call_limits import ModelCallLimitMiddleware, ToolCallLimitMiddleware
+from guardrails.compose import compose
 from guardrails.errors import (
     GuardrailConfigError,
     GuardrailError,
@@ -24,6 +26,11 @@ from guardrails.errors import (
     ToolCallLimitExceededError,
     classify,
 )
+from guardrails.fallback import ModelFallbackMiddleware
+from guardrails.pii import PIIMiddleware, detect
+from guardrails.policy import Policy, check_order
+from guardrails.rate_limits import RateLimitMiddleware
+from guardrails.retry import ModelRetryMiddleware, ToolRetryMiddleware
 
 __version__ = "0.1.0"
 
@@ -33,16 +40,27 @@ __all__ = [
     "GuardrailConfigError",
     "GuardrailError",
     "ModelCallLimitExceededError",
+    "ModelCallLimitMiddleware",
+    "ModelFallbackMiddleware",
     "ModelHook",
+    "ModelRetryMiddleware",
     "Offload",
     "PIIDetectionError",
+    "PIIMiddleware",
     "PermissionDeniedError",
+    "Policy",
     "RateLimitExceededError",
+    "RateLimitMiddleware",
     "RateLimitStorageError",
     "Sleep",
     "ToolCallLimitExceededError",
+    "ToolCallLimitMiddleware",
     "ToolHook",
+    "ToolRetryMiddleware",
     "__version__",
     "audit",
+    "check_order",
     "classify",
+    "compose",
+    "detect",
 ]

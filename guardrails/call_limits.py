@@ -71,7 +71,7 @@ def _counts(state: Any, key: str) -> Mapping[str, int]:
 # --------------------------------------------------------------------------- model calls
 
 
-class ModelCallLimitMiddleware(ModelHook, AgentMiddleware[CallLimitState, Any, Any]):
+class ModelCallLimitMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
     """Caps model calls (and tokens) per run and per thread; drop-in for LangChain's.
 
     ``exit_behavior="end"`` stops the agent with an ``AIMessage`` that says which limit was hit;
@@ -216,7 +216,7 @@ _STOPPED = (
 )
 
 
-class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[CallLimitState, Any, Any]):
+class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
     """Caps tool calls per run and per thread, for one tool or all; drop-in for LangChain's.
 
     ``exit_behavior``: ``"continue"`` (default) answers each blocked call with an error

@@ -19,7 +19,7 @@ from guardrails.audit import AUDIT_ATTR, LOGGER_NAME, JsonFormatter
 __all__ = ["SCENES", "run_demo"]
 
 #: Scene modules under ``guardrails.demo_scenes``, played in this order.
-SCENES: tuple[str, ...] = ()
+SCENES: tuple[str, ...] = ("resilience", "limits", "pii")
 
 
 class _Collector(logging.Handler):

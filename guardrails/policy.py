@@ -163,6 +163,20 @@ def check_order(stack: Sequence[AgentMiddleware[Any, Any, Any]], *, warn: bool =
     """
     names = _flatten(stack)
     problems: list[str] = []
+    members = [m for item in stack for m in getattr(item, "members", (item,))]
+    fallback_at = (
+        names.index("ModelFallbackMiddleware") if "ModelFallbackMiddleware" in names else -1
+    )
+    for position, member in enumerate(members):
+        if (
+            type(member).__name__ == "ModelRetryMiddleware"
+            and 0 <= fallback_at < position
+            and getattr(member, "on_failure", "error") != "error"
+        ):
+            problems.append(
+                "ModelRetryMiddleware inside ModelFallbackMiddleware needs on_failure='error': "
+                "with 'continue' it answers with a failure message and the fallback never runs"
+            )
     for outer, inner, why in ORDER_RULES:
         if outer in names and inner in names and names.index(outer) > names.index(inner):
             problems.append(f"{outer} should be listed before {inner}: {why}")

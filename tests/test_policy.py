@@ -195,3 +195,77 @@ def test_order_warnings(registry: None) -> None:
         Policy.from_dict(
             {"agent": {"middleware": [{"use": "Retry"}, {"use": "Limit"}]}}
         ).middleware()
+
+
+REAL = """
+version = 1
+
+[[agent.middleware]]
+use = "RateLimitMiddleware"
+limit = "30/minute"
+key = "global"
+
+[[agent.middleware]]
+use = "ModelCallLimitMiddleware"
+run_limit = 10
+
+[[agent.middleware]]
+use = "ModelFallbackMiddleware"
+models = ["openai:gpt-4o-mini"]
+failure_threshold = 2
+
+[[agent.middleware]]
+use = "ModelRetryMiddleware"
+max_retries = 3
+on_failure = "error"
+
+[[agent.middleware]]
+use = "PIIMiddleware"
+pii_type = ["email", "phone"]
+
+[subagents.researcher]
+override = { ModelCallLimitMiddleware = { run_limit = 3 } }
+"""
+
+
+def _shape(stack: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    keep = ("run_limit", "limit", "max_retries", "on_failure", "pii_type", "failure_threshold")
+    return [(type(m).__name__, {k: getattr(m, k) for k in keep if hasattr(m, k)}) for m in stack]
+
+
+def test_real_policy_matches_the_stack_built_in_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guardrails import (
+        ModelCallLimitMiddleware,
+        ModelFallbackMiddleware,
+        ModelRetryMiddleware,
+        PIIMiddleware,
+        RateLimitMiddleware,
+    )
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # validation needs no API key
+    path = tmp_path / "real.toml"
+    path.write_text(REAL)
+    policy = Policy.load(path)
+    in_code = [
+        RateLimitMiddleware("30/minute", key="global"),
+        ModelCallLimitMiddleware(run_limit=10),
+        ModelFallbackMiddleware("openai:gpt-4o-mini", failure_threshold=2),
+        ModelRetryMiddleware(max_retries=3, on_failure="error"),
+        PIIMiddleware(["email", "phone"]),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the recommended order raises no warning
+        assert _shape(policy.middleware()) == _shape(in_code)
+    assert _shape(policy.middleware("researcher"))[1] == (
+        "ModelCallLimitMiddleware",
+        {"run_limit": 3},
+    )
+
+
+def test_retry_swallowing_failures_inside_fallback_warns() -> None:
+    from guardrails import ModelFallbackMiddleware, ModelRetryMiddleware
+
+    with pytest.warns(GuardrailOrderWarning, match="on_failure='error'"):
+        check_order([ModelFallbackMiddleware("openai:gpt-4o-mini"), ModelRetryMiddleware()])
