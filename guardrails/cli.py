@@ -1,9 +1,10 @@
-"""The ``guardrails`` command: ``guardrails demo``, ``guardrails check POLICY``.
+"""The ``guardrails`` command: ``demo``, ``scan`` (PII) and ``check`` (policy files).
 
 Example::
 
     $ guardrails demo                  # audit events as JSON lines, the story and a summary
     $ guardrails check guardrails.toml # exit 0 when valid, 1 with the errors
+    $ guardrails scan notes.txt --types email,phone --strategy mask --check
 """
 
 from __future__ import annotations
@@ -27,6 +28,21 @@ def _build_parser() -> argparse.ArgumentParser:
         default="stdout",
         help="where the JSON audit lines go (default: stdout)",
     )
+    scan = sub.add_parser("scan", help="find PII in files or stdin and print the handled text")
+    scan.add_argument("files", nargs="*", default=["-"], help="files to scan ('-' for stdin)")
+    scan.add_argument(
+        "--types",
+        default="email,credit_card,iban,us_ssn,ip,phone,url",
+        help="comma-separated PII types (default: %(default)s)",
+    )
+    scan.add_argument("--strategy", choices=("redact", "mask", "hash"), default="redact")
+    scan.add_argument("--hash-key", default=None, help="key for --strategy hash (HMAC-SHA256)")
+    scan.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="one JSON object per line: file, line, types found (no values)",
+    )
+    scan.add_argument("--check", action="store_true", help="exit 1 when anything was found")
     check = sub.add_parser("check", help="validate a policy file (exit 0 valid, 1 invalid)")
     check.add_argument("policy", help="a policy file (.toml, .yaml)")
     return parser
@@ -41,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         events_out = sys.stdout if args.events_to == "stdout" else sys.stderr
         run_demo(sys.stdout, events_out)
         return 0
+    if args.command == "scan":
+        return _scan(args)
     if args.command == "check":
         from guardrails.policy import Policy, PolicyError
 
@@ -54,6 +72,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.policy}: OK ({len(policy.specs())} middleware; subagents: {subs})")
         return 0
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _scan(args: argparse.Namespace) -> int:
+    import json
+
+    from guardrails.errors import GuardrailConfigError
+    from guardrails.pii import apply_strategy, build_detector
+
+    types = [t.strip() for t in args.types.split(",") if t.strip()]
+    try:
+        detector = build_detector(types)
+    except GuardrailConfigError as exc:
+        print(f"guardrails scan: {exc}", file=sys.stderr)
+        return 2
+    key = args.hash_key.encode() if args.hash_key else None
+    total = 0
+    for name in args.files:
+        try:
+            stream = sys.stdin if name == "-" else open(name, encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            print(f"guardrails scan: cannot read {name}: {exc.strerror}", file=sys.stderr)
+            return 2
+        with stream:
+            for number, line in enumerate(stream, start=1):
+                text = line.rstrip("\n")
+                matches = detector(text)
+                total += len(matches)
+                if args.jsonl:
+                    counts: dict[str, int] = {}
+                    for m in matches:
+                        counts[m["type"]] = counts.get(m["type"], 0) + 1
+                    print(
+                        json.dumps(
+                            {
+                                "file": name,
+                                "line": number,
+                                "found": counts,
+                                "text": apply_strategy(text, matches, args.strategy, key),
+                            }
+                        )
+                    )
+                else:
+                    print(apply_strategy(text, matches, args.strategy, key))
+    return 1 if args.check and total else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

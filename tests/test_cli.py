@@ -46,3 +46,23 @@ def test_check_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["check", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "agent.middleware[0].use: unknown middleware 'Nope'" in err
+
+
+def test_scan_redacts_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mail jane@example.com\nnothing here\ncard 4111 1111 1111 1111\n")
+    assert main(["scan", str(notes)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "mail [REDACTED_EMAIL]",
+        "nothing here",
+        "card [REDACTED_CREDIT_CARD]",
+    ]
+    assert main(["scan", str(notes), "--types", "email", "--strategy", "mask", "--check"]) == 1
+    assert capsys.readouterr().out.splitlines()[0] == "mail ****@******e.com"
+    assert main(["scan", str(notes), "--jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["found"] == {"email": 1} and "jane" not in rows[0]["text"]
+    clean = tmp_path / "clean.txt"
+    clean.write_text("nothing to see\n")
+    assert main(["scan", str(clean), "--check"]) == 0
+    assert main(["scan", str(clean), "--types", "bogus_type"]) == 2
