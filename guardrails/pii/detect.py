@@ -168,8 +168,6 @@ _DOTTED_PHONE = re.compile(r"\(?\d{3}\)?\.\d{3}\.\d{4}")
 
 
 def _phones(text: str) -> list[tuple[int, int]]:
-    import phonenumbers
-
     out = []
     for m in _PHONE_CANDIDATE.finditer(text):
         raw = m.group(0)
@@ -180,17 +178,23 @@ def _phones(text: str) -> list[tuple[int, int]]:
             continue  # dates and timestamps
         if "." in raw and " " not in raw and not _DOTTED_PHONE.fullmatch(raw):
             continue  # version-like dotted numbers
-        for region in (None, "US") if raw.lstrip("(").startswith(("+", "00")) else ("US",):
-            try:
-                number = phonenumbers.parse(
-                    raw.replace("00", "+", 1) if raw.startswith("00") else raw, region
-                )
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_valid_number(number):
-                out.append(m.span())
-                break
+        if _phone_valid(raw):
+            out.append(m.span())
     return out
+
+
+@functools.lru_cache(maxsize=8192)
+def _phone_valid(raw: str) -> bool:
+    import phonenumbers
+
+    international = raw.startswith(("+", "00"))
+    try:  # an international number carries its country; anything else is read as US
+        number = phonenumbers.parse(
+            "+" + raw[2:] if raw.startswith("00") else raw, None if international else "US"
+        )
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_valid_number(number))
 
 
 _IPV4 = r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.]*\d)"
@@ -447,6 +451,10 @@ def build_detector(
             finders.append((name, _builtin(name)))
         else:
             finders.append((name, _presidio_entity_finder(name)))
+    if any(n in ("credit_card", "iban", "us_ssn", "crypto") for n in names) and detector is None:
+        _validators()  # load Presidio's validators now, not on the first message
+    if "email" in names and detector is None:
+        _tld()
     return Detector(tuple(finders))
 
 

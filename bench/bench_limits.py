@@ -1,0 +1,119 @@
+"""Call limits vs LangChain's (which add graph nodes), and one rate-limit check (memory, Redis)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import ModelCallLimitMiddleware as LCModelLimit
+from langchain.agents.middleware import ToolCallLimitMiddleware as LCToolLimit
+from langchain_core.messages import AIMessage
+from langchain_core.tools import tool
+
+from bench.common import Row, compare_agents, timeit_us
+from guardrails._core import run_sync
+from guardrails.call_limits import ModelCallLimitMiddleware, ToolCallLimitMiddleware
+from guardrails.rate_limits import RateLimitMiddleware
+from guardrails.testing import ScriptedChatModel, tool_call
+
+
+@tool
+def noop(x: int) -> int:
+    """Return x."""
+    return x
+
+
+def _model() -> ScriptedChatModel:
+    script: list[Any] = []
+    for _ in range(50_000):
+        script += [AIMessage("", tool_calls=[tool_call("noop", {"x": 1})]), AIMessage("done")]
+    return ScriptedChatModel(responses=script)
+
+
+def _check_us(mw: RateLimitMiddleware, number: int) -> float:
+    class Req:
+        runtime = None
+
+    def once() -> None:
+        run_sync(mw._admit(Req(), "model"), lambda r: r)
+
+    return timeit_us(once, number=number, repeat=5)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(quick: bool = False) -> list[Row]:
+    number, repeat = (10, 3) if quick else (40, 9)
+    payload = {"messages": [("user", "go")]}
+    rows: list[Row] = []
+    for mode in ("sync", "async"):
+        t = compare_agents(
+            {
+                "bare": lambda: create_agent(_model(), tools=[noop]),
+                "ours": lambda: create_agent(
+                    _model(),
+                    tools=[noop],
+                    middleware=[
+                        ModelCallLimitMiddleware(run_limit=1000),
+                        ToolCallLimitMiddleware(run_limit=1000),
+                    ],
+                ),
+                "theirs": lambda: create_agent(
+                    _model(),
+                    tools=[noop],
+                    middleware=[LCModelLimit(run_limit=1000), LCToolLimit(run_limit=1000)],
+                ),
+            },
+            payload,
+            mode=mode,
+            number=number,
+            repeat=repeat,
+        )
+        rows.append(
+            Row(
+                "call limits",
+                f"model+tool limits, added us/run ({mode})",
+                t["ours"] - t["bare"],
+                t["theirs"] - t["bare"],
+                "us/run",
+                note="run = 2 model calls + 1 tool call",
+            )
+        )
+    n = 300 if quick else 3000
+    memory = RateLimitMiddleware("1000000/minute", key="global")
+    rows.append(Row("rate limit", "one check, memory://", _check_us(memory, n), None, "us"))
+    binary = shutil.which("redis-server")
+    if binary:
+        port = _free_port()
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = subprocess.Popen(
+                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", tmp],
+                stdout=subprocess.DEVNULL,
+            )
+            try:
+                time.sleep(0.3)
+                redis = RateLimitMiddleware(
+                    "1000000/minute", key="global", storage=f"redis://127.0.0.1:{port}"
+                )
+                rows.append(
+                    Row(
+                        "rate limit",
+                        "one check, redis:// on loopback",
+                        _check_us(redis, n // 3),
+                        None,
+                        "us",
+                    )
+                )
+            finally:
+                proc.terminate()
+                proc.wait()
+    return rows
