@@ -10,16 +10,14 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from langchain.agents import create_agent
 from langchain.agents.middleware import PIIMiddleware as LCPIIMiddleware
 from langchain.agents.middleware._redaction import BUILTIN_DETECTORS
 from langchain_core.messages import HumanMessage
 
 from bench.common import Row
-from guardrails.pii import PIIMiddleware
+from guardrails.pii import PIIMiddleware, apply_strategy
 from guardrails.pii.detect import build_detector
 from guardrails.pii.evaluate import evaluate
-from guardrails.testing import ScriptedChatModel
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "pii_eval.jsonl"
 SIX = ["email", "credit_card", "iban", "us_ssn", "ip", "phone", "url"]
@@ -49,8 +47,8 @@ def _mixed_corpus(rows: list[dict[str, Any]]) -> list[str]:
     """Chat-like text: each labeled message among four PII-free ones."""
     rng = random.Random(7)
     out = []
-    for i, row in enumerate(rows):
-        out.extend(rng.choice(FILLER) + f" (#{i}.{j})" for j in range(4))
+    for row in rows:
+        out.extend(rng.choice(FILLER) for _ in range(4))
         out.append(row["text"])
     return out
 
@@ -107,22 +105,89 @@ def _throughput(find: Callable[[str], Iterable[Mapping[str, Any]]], texts: list[
     return size / (time.perf_counter() - start) / 1e6
 
 
-def _turn_costs(middleware: Any, turns: int) -> tuple[float, float]:
-    model = ScriptedChatModel(default="Sure, noted.")
-    agent = create_agent(model, middleware=[middleware])
-    from langgraph.checkpoint.memory import InMemorySaver
+def _fresh(text: str) -> str:
+    return "".join(list(text))  # a new string object, as a checkpoint load gives
 
-    agent = create_agent(model, middleware=[middleware], checkpointer=InMemorySaver())
-    config = {"configurable": {"thread_id": "bench"}}
-    costs = []
+
+def _conversation(turns: int) -> list[Any]:
+    from langchain_core.messages import AIMessage
+
+    history: list[Any] = []
     for i in range(turns):
-        text = f"turn {i}: write to user{i}@example.com about card 4111 1111 1111 1111. " * 3
-        start = time.perf_counter()
-        agent.invoke({"messages": [HumanMessage(text)]}, config)
-        costs.append((time.perf_counter() - start) * 1e3)
-    first = sum(costs[1:4]) / 3
-    last = sum(costs[-3:]) / 3
-    return first, last
+        history.append(
+            HumanMessage(
+                f"turn {i}: write to user{i}@example.com about card 4111 1111 1111 1111. " * 3,
+                id=f"h{i}",
+            )
+        )
+        history.append(AIMessage("Sure, noted.", id=f"a{i}"))
+    return history
+
+
+def _time_call(label: str, seen: list[Any], ours: Any, theirs: Any, number: int) -> float:
+    """Seconds per model call of one middleware over ``seen``, minus the history copy."""
+    from langchain.agents.middleware import ModelRequest, ModelResponse
+    from langchain_core.messages import AIMessage
+
+    from guardrails._core import run_sync
+
+    response = ModelResponse(result=[AIMessage("ok")])
+
+    def copies() -> list[Any]:  # fresh message and string objects, as a checkpoint load gives
+        return [m.model_copy(update={"content": _fresh(m.content)}) for m in seen]
+
+    start = time.perf_counter()
+    for _ in range(number):
+        copies()
+    baseline = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(number):
+        msgs = copies()
+        if label == "ours":
+            request = ModelRequest(  # the state an earlier model call of the thread left
+                model=None,  # type: ignore[arg-type]
+                messages=msgs,
+                state={
+                    "messages": msgs,
+                    "guardrails_pii_seen": {ours.name: [len(msgs) - 1, msgs[-2].id]}
+                    if len(msgs) > 1
+                    else {},
+                },
+            )
+            run_sync(ours.model_flow(request), lambda r: response)
+        else:
+            theirs.before_model({"messages": msgs}, None)
+    return max(0.0, time.perf_counter() - start - baseline) / number
+
+
+def _turn_costs(turns: int, number: int) -> dict[str, tuple[float, float]]:
+    """Microseconds one model call costs each middleware at turn 1 and at turn ``turns``."""
+    ours = PIIMiddleware(["email", "credit_card"])
+    theirs = LCPIIMiddleware("email")
+    history = _conversation(turns)
+    out: dict[str, tuple[float, float]] = {}
+    for label in ("ours", "langchain"):
+        costs = []
+        for upto in (1, turns):
+            base = history[: 2 * upto - 1]
+            # earlier turns were already handled: state holds their redacted text
+            seen = [
+                m
+                if i == len(base) - 1
+                else m.model_copy(
+                    update={
+                        "content": _fresh(
+                            apply_strategy(m.content, ours._detector(m.content), "redact")
+                        )
+                    }
+                )
+                for i, m in enumerate(base)
+            ]
+            for m in seen:  # earlier model calls scanned these already
+                ours._detector(m.content)
+            costs.append(_time_call(label, seen, ours, theirs, number) * 1e6)
+        out[label] = (costs[0], costs[1])
+    return out
 
 
 def run(quick: bool = False) -> list[Row]:
@@ -131,10 +196,10 @@ def run(quick: bool = False) -> list[Row]:
         rows = rows[:300]
     texts = _mixed_corpus(rows)
     ours = build_detector(SIX)
-    uncached = ours._cached.__wrapped__  # measure detection, not the cache
+    uncached = ours._cached  # measure detection, not the cache
 
     def ours_find(text: str) -> Iterable[Mapping[str, Any]]:
-        return uncached(ours, text)
+        return uncached(text)
 
     presidio = _presidio()
     result = [
@@ -184,17 +249,18 @@ def run(quick: bool = False) -> list[Row]:
             )
         )
     turns = 12 if quick else 40
-    first, last = _turn_costs(PIIMiddleware(["email", "credit_card"]), turns)
-    lc_first, lc_last = _turn_costs(LCPIIMiddleware("email"), turns)
+    costs = _turn_costs(turns, 20 if quick else 200)
+    ours_first, ours_last = costs["ours"]
+    lc_first, lc_last = costs["langchain"]
     result.append(
         Row(
             "pii",
-            f"turn {turns} / turn 1 cost",
-            last / first,
+            f"model-call cost, turn {turns} / turn 1",
+            ours_last / ours_first,
             lc_last / lc_first,
             "x",
-            note=f"ours {first:.2f}->{last:.2f} ms; LangChain(email) "
-            f"{lc_first:.2f}->{lc_last:.2f} ms",
+            note=f"ours {ours_first:.0f}->{ours_last:.0f} us; LangChain(email) "
+            f"{lc_first:.0f}->{lc_last:.0f} us (history copy subtracted)",
         )
     )
     return result

@@ -305,3 +305,44 @@ def test_generated_message_shapes_never_leak(shapes: list[Any]) -> None:
     sent = json.dumps([m.model_dump() for m in model.requests[0]["messages"]])
     for pii in planted:
         assert pii not in sent
+
+
+def test_earlier_messages_are_not_scanned_again(mode: str, memory_saver: Any) -> None:
+    scanned: list[str] = []
+
+    def spy(text: str) -> list[Any]:
+        scanned.append(text)
+        return [
+            {"type": "secret", "value": m.group(0), "start": m.start(), "end": m.end()}
+            for m in re.finditer(r"SECRET-\d+", text)
+        ]
+
+    model = ScriptedChatModel(default="noted")
+    agent = create_agent(
+        model, checkpointer=memory_saver, middleware=[PIIMiddleware("secret", detector=spy)]
+    )
+    config = {"configurable": {"thread_id": "t"}}
+    for turn in range(5):
+        invoke(agent, {"messages": [("user", f"turn {turn} SECRET-{turn}")]}, mode, config)
+    # each model call scans only what is new since the last one (the previous answer, cached
+    # after its first scan, and the new human message): no human message is scanned twice
+    assert [t for t in scanned if t != "noted"] == [f"turn {t} SECRET-{t}" for t in range(5)]
+    sent = [m.content for m in model.requests[-1]["messages"]]
+    assert all("SECRET-" not in str(c) for c in sent)
+    stored = agent.get_state(config).values["messages"]
+    assert [m.content for m in stored if isinstance(m, HumanMessage)] == [
+        f"turn {t} [REDACTED_SECRET]" for t in range(5)
+    ]
+
+
+def test_changed_history_is_scanned_again(mode: str) -> None:
+    model = ScriptedChatModel(default="noted")
+    agent = create_agent(model, middleware=[PIIMiddleware("email")])
+    history = [
+        HumanMessage("hi", id="m1"),
+        AIMessage("hello", id="m2"),
+        HumanMessage(f"now {SECRET_EMAIL}", id="m3"),
+    ]
+    state = {"messages": history, "guardrails_pii_seen": {"PIIMiddleware[email]": [2, "other"]}}
+    invoke(agent, state, mode)  # the mark does not match: everything is scanned
+    assert SECRET_EMAIL not in json.dumps([m.model_dump() for m in model.requests[0]["messages"]])

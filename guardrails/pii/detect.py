@@ -14,7 +14,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from guardrails.errors import GuardrailConfigError
 
@@ -207,13 +207,35 @@ _IPV6 = (
 _VERSION_BEFORE = re.compile(r"(?:version|ver\.?|release|build|v)\s*$", re.IGNORECASE)
 
 
+_ZONE = re.compile(r"[+(]?\d[\d \t().:/+-]{4,}\d")
+
+
+@functools.lru_cache(maxsize=16)
+def _zones(text: str) -> tuple[tuple[int, int], ...]:
+    """Numeric zones of ``text`` (with 2 characters of context each side, enough for the
+    finders' look-behind and look-ahead checks), computed once for the digit-based finders."""
+    return tuple((max(0, z.start() - 2), min(len(text), z.end() + 2)) for z in _ZONE.finditer(text))
+
+
+def _zoned(finder: Finder) -> Finder:
+    """Run a digit-based finder only on the numeric zones of a text."""
+
+    def find(text: str) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for start, end in _zones(text):
+            out.extend((s + start, e + start) for s, e in finder(text[start:end]))
+        return out
+
+    return find
+
+
 def _ip_finder() -> Finder:
-    plain_v4 = _regex_finder(_IPV4, check=_ip_ok)
+    zoned_v4 = _zoned(_regex_finder(_IPV4, check=_ip_ok))
 
     def v4(text: str) -> list[tuple[int, int]]:  # "version 1.2.3.4" is not an address
         return [
             (s, e)
-            for s, e in plain_v4(text)
+            for s, e in zoned_v4(text)
             if not _VERSION_BEFORE.search(text[max(0, s - 12) : s])
         ]
 
@@ -251,8 +273,38 @@ BUILTIN_TYPES: dict[str, str] = {
 _NLP_TYPES = {"person", "location", "PERSON", "LOCATION", "NRP", "ORGANIZATION"}
 
 
+def _guarded(finder: Finder, needs: Callable[[str], bool]) -> Finder:
+    """Skip a finder's regex pass when a cheap substring test rules the type out."""
+
+    def find(text: str) -> list[tuple[int, int]]:
+        return finder(text) if needs(text) else []
+
+    return find
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _has_digit(text: str) -> bool:
+    return not _DIGITS.isdisjoint(text)
+
+
+_NEEDS: dict[str, Callable[[str], bool]] = {
+    "email": lambda t: "@" in t,
+    "url": lambda t: "://" in t or "www." in t or "WWW." in t,
+    "mac_address": lambda t: ":" in t or "-" in t,
+}
+
+
 @functools.cache
 def _builtin(name: str) -> Finder:
+    finder = _builtin_unguarded(name)
+    if name in ("credit_card", "us_ssn", "phone"):
+        finder = _zoned(finder)
+    return _guarded(finder, _NEEDS.get(name, _has_digit))
+
+
+def _builtin_unguarded(name: str) -> Finder:
     if name == "email":
         return _regex_finder(
             r"(?<![\w.+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}(?![\w-])",
@@ -396,14 +448,28 @@ def _custom_finder(name: str, detector: Any) -> Finder:
 
 @dataclass(frozen=True)
 class Detector:
-    """Finds the configured PII types in a text, in one pass per type, cached by content."""
+    """Finds the configured PII types in a text, in one pass per type, cached by content.
+
+    The cache is bounded (``CACHE_SIZE`` texts per detector) and keyed by the text itself, so a
+    message already scanned costs one dictionary lookup on the next model call.
+    """
 
     finders: tuple[tuple[str, Finder], ...]
 
-    def __call__(self, text: str) -> list[PIIMatch]:
-        return list(self._cached(text))
+    CACHE_SIZE = 4096
 
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 - bounded, and detectors live long
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "matches", functools.lru_cache(maxsize=self.CACHE_SIZE)(self._cached)
+        )
+
+    def __call__(self, text: str) -> list[PIIMatch]:
+        return list(self.matches(text))
+
+    if TYPE_CHECKING:
+
+        def matches(self, text: str) -> tuple[PIIMatch, ...]: ...
+
     def _cached(self, text: str) -> tuple[PIIMatch, ...]:
         found: list[PIIMatch] = []
         for name, finder in self.finders:

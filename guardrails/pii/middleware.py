@@ -24,14 +24,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from langchain.agents.middleware import AgentMiddleware, ModelResponse
-from langchain.agents.middleware.types import ExtendedModelResponse
+from langchain.agents.middleware import AgentMiddleware, AgentState, ModelResponse
+from langchain.agents.middleware.types import ExtendedModelResponse, PrivateStateAttr
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.types import Command
+from typing_extensions import NotRequired
 
 from guardrails._core import Call, Flow, ModelHook, Offload, ToolHook
+from guardrails._state import merge_counts, state_get
 from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii.detect import Detector, PIIMatch, build_detector
@@ -80,6 +82,17 @@ def apply_strategy(
     return "".join(out)
 
 
+class PIIState(AgentState[Any]):
+    """Private state: per middleware, how many messages were handled and the last one's id."""
+
+    guardrails_pii_seen: NotRequired[
+        Annotated[dict[str, list[Any]], PrivateStateAttr, merge_counts]
+    ]
+
+
+SEEN_KEY = "guardrails_pii_seen"
+
+
 class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
     """Detect PII and redact / mask / hash / block it; drop-in for LangChain's.
 
@@ -101,6 +114,8 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
             PIIMiddleware("employee_id", detector=r"EMP-\\d{6}", strategy="hash", hash_key=b"k"),
         ])
     """
+
+    state_schema = PIIState
 
     def __init__(
         self,
@@ -262,34 +277,64 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
     ) -> tuple[list[BaseMessage], dict[str, int], list[str]]:
         found: dict[str, int] = {}
         secrets: list[str] = []
-        handled = [
-            self._handle_message(m, "input", runtime, found, secrets, args) for m in messages
-        ]
+        matches = self._detector.matches
+        handled = []
+        for m in messages:
+            content = m.content
+            # fast path: a string already scanned and clean costs one cache lookup
+            if isinstance(content, str) and not (args and getattr(m, "tool_calls", None)):
+                try:
+                    clean = not matches(content)
+                except Exception:
+                    clean = False  # let the full path report (and block) the detector error
+                if clean:
+                    handled.append(m)
+                    continue
+            handled.append(self._handle_message(m, "input", runtime, found, secrets, args))
         return handled, found, secrets
+
+    def _skip(self, state: Any, messages: list[BaseMessage]) -> int:
+        """How many leading messages an earlier model call of this thread already handled.
+
+        The state records how many messages the last call handled and the id of the last one;
+        when the request still starts with that same message at that same place, they are
+        skipped (they were replaced in state by their handled form). Anything else: rescan all.
+        """
+        mark = (state_get(state, SEEN_KEY) or {}).get(self.name)
+        if not mark:
+            return 0
+        count, last_id = mark
+        if 0 < count <= len(messages) and messages[count - 1].id == last_id:
+            return int(count)
+        return 0
 
     def model_flow(self, request: Any) -> Flow[Any]:
         runtime = request.runtime
         replaced: list[BaseMessage] = []
+        update: dict[str, Any] = {}
         if self.apply_to_input:
             messages: list[BaseMessage] = list(request.messages)
+            skip = self._skip(request.state, messages)
             system = request.system_message
-            everything = ([system] if system is not None else []) + messages
-            size = sum(len(str(m.content)) for m in everything)
-            scan = (self._scan_messages, everything, runtime, self.apply_to_tool_args)
+            fresh = ([system] if system is not None else []) + messages[skip:]
+            size = sum(len(str(m.content)) for m in fresh)
+            scan = (self._scan_messages, fresh, runtime, self.apply_to_tool_args)
             if size > _OFFLOAD_CHARS:
                 handled, found, secrets = yield Offload(scan[0], scan[1:])
             else:
                 handled, found, secrets = self._scan_messages(*scan[1:])
             self._report("input", runtime, found, secrets)
+            new_system = handled[0] if system is not None else None
+            new_messages = messages[:skip] + (handled[1:] if system is not None else handled)
             if found:
-                new_system = handled[0] if system is not None else None
-                new_messages = handled[1:] if system is not None else handled
                 replaced = [
                     new
                     for new, old in zip(new_messages, messages, strict=True)
                     if new is not old and new.id is not None
                 ]
                 request = request.override(messages=new_messages, system_message=new_system)
+            if messages and messages[-1].id is not None:
+                update[SEEN_KEY] = {self.name: [len(messages), messages[-1].id]}
         response: ModelResponse[Any] = yield Call(request)
         if self.apply_to_output or self.apply_to_tool_args:
             found = {}
@@ -315,9 +360,9 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
                     result=result, structured_response=response.structured_response
                 )
         if replaced:
-            return ExtendedModelResponse(
-                model_response=response, command=Command(update={"messages": replaced})
-            )
+            update["messages"] = replaced
+        if update:
+            return ExtendedModelResponse(model_response=response, command=Command(update=update))
         return response
 
     def tool_flow(self, request: Any) -> Flow[Any]:
