@@ -197,11 +197,20 @@ class RateLimitStorageError(GuardrailError):
     """
 
 
-class PIIDetectionError(GuardrailError, ValueError):
+try:
+    from langchain.agents.middleware._redaction import (
+        PIIDetectionError as _LCPIIDetectionError,
+    )
+except ImportError:  # pragma: no cover - older langchain
+    _LCPIIDetectionError = Exception  # type: ignore[assignment,misc]
+
+
+class PIIDetectionError(GuardrailError, ValueError, _LCPIIDetectionError):
     """PII was found where the ``block`` strategy is configured. Carries types and counts only.
 
-    Compatible with LangChain's ``PIIDetectionError`` attributes: ``pii_type`` and ``matches``
-    (the matches keep positions and types; their ``value`` is withheld).
+    Also an instance of LangChain's ``PIIDetectionError`` (``except`` clauses written for the
+    built-in keep working), with its attributes ``pii_type`` and ``matches`` (empty: the values
+    are withheld so they cannot reach a log through the exception).
 
     Example::
 
@@ -222,7 +231,9 @@ class PIIDetectionError(GuardrailError, ValueError):
         self.where = where
         detail = ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
         place = f" in {where}" if where else ""
-        super().__init__(f"Detected {pii_type} PII{place} ({detail}); blocked by PIIMiddleware")
+        Exception.__init__(  # not super(): LangChain's class sits after us in the MRO
+            self, f"Detected {pii_type} PII{place} ({detail}); blocked by PIIMiddleware"
+        )
 
 
 class PermissionDeniedError(GuardrailError, PermissionError):

@@ -291,20 +291,50 @@ PII = st.sampled_from(
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(shapes=st.lists(st.tuples(MESSAGE, FILLER, PII, FILLER), min_size=1, max_size=4))
-def test_generated_message_shapes_never_leak(shapes: list[Any]) -> None:
+def test_generated_message_shapes_never_reach_the_provider(
+    chat_openai: Any, shapes: list[Any]
+) -> None:
     messages = [make(f"{a} {pii} {b}") for make, a, pii, b in shapes]
     planted = [pii for _, _, pii, _ in shapes]
-    if not isinstance(messages[-1], HumanMessage):
-        messages.append(HumanMessage("and?"))
-    model = ScriptedChatModel(default="ok")
-    agent = create_agent(model, middleware=[PIIMiddleware(SIX[:-1])])
-    agent.invoke({"messages": [m for m in messages if not isinstance(m, SystemMessage)]})
-    sent = json.dumps([m.model_dump() for m in model.requests[0]["messages"]])
+    system = next((m for m in messages if isinstance(m, SystemMessage)), None)
+    rest = [m for m in messages if not isinstance(m, SystemMessage)]
+    if not rest or not isinstance(rest[-1], HumanMessage):
+        rest.append(HumanMessage("and?"))
+    with respx.mock(base_url="http://openai.test/v1", assert_all_called=False) as router:
+        route = router.post("/chat/completions").mock(return_value=ok("fine"))
+        agent = create_agent(
+            chat_openai(),
+            system_prompt=system.content if system else None,
+            middleware=[PIIMiddleware(SIX[:-1])],
+        )
+        agent.invoke({"messages": rest})
+        sent = "\n".join(json.dumps(b) for b in request_bodies(route))
+    assert route.call_count == 1
     for pii in planted:
         assert pii not in sent
+
+
+def test_langchain_except_clauses_still_catch_blocks(mode: str) -> None:
+    from langchain.agents.middleware._redaction import PIIDetectionError as LCPIIDetectionError
+
+    agent = create_agent(
+        ScriptedChatModel(default="x"), middleware=[PIIMiddleware("email", strategy="block")]
+    )
+    with pytest.raises(LCPIIDetectionError) as info:
+        invoke(agent, {"messages": [("user", SECRET_EMAIL)]}, mode)
+    assert info.value.pii_type == "email" and SECRET_EMAIL not in str(info.value)
+
+
+def test_large_input_is_scanned_off_the_loop(mode: str) -> None:
+    model = ScriptedChatModel(default="ok")
+    agent = create_agent(model, middleware=[PIIMiddleware("email")])
+    big = ("lorem ipsum dolor sit amet " * 1500) + SECRET_EMAIL
+    invoke(agent, {"messages": [("user", big)]}, mode)
+    sent = model.requests[0]["messages"][-1].content
+    assert sent.endswith("[REDACTED_EMAIL]") and SECRET_EMAIL not in sent
 
 
 def test_earlier_messages_are_not_scanned_again(mode: str, memory_saver: Any) -> None:
