@@ -107,7 +107,7 @@ def _read(obj: Any, key: str) -> Any:
 
 
 def identity(runtime: Any = None, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Who and where a request runs: agent, thread_id, run_id, user_id, assistant_id.
+    """Who and where a request runs: agent, subagent, thread_id, run_id, user_id, assistant_id.
 
     Sources, first found wins for each key:
 
@@ -117,7 +117,8 @@ def identity(runtime: Any = None, config: Mapping[str, Any] | None = None) -> di
     2. ``runtime.context`` (a dict or an object with ``user_id``, ``thread_id``, ``assistant_id``).
     3. ``config["configurable"]`` (``thread_id``, ``user_id``, ``assistant_id``) and
        ``config["metadata"]["lc_agent_name"]`` for ``agent`` (the ``name=`` of ``create_agent``
-       or of a deepagents subagent).
+       or of a deepagents subagent); ``subagent`` repeats that name when deepagents runs the
+       agent as a subagent (``configurable["ls_agent_type"] == "subagent"``).
 
     ``config`` defaults to the config of the running graph step. Keys with no source are omitted.
 
@@ -160,6 +161,8 @@ def identity(runtime: Any = None, config: Mapping[str, Any] | None = None) -> di
             if value is not None and value != "":
                 out[key] = str(value)
                 break
+    if _read(configurable, "ls_agent_type") == "subagent" and "agent" in out:
+        out["subagent"] = out["agent"]  # deepagents runs this agent as a subagent (task tool)
     return out
 
 
