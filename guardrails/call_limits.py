@@ -330,20 +330,25 @@ class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
             else "run"
         )
         limit_value = self.thread_limit if scope == "thread" else self.run_limit
+        first_blocked = mine and position == allowed
+
+        def report(decision: str) -> None:
+            emit(
+                "limit.exceeded",
+                self.name,
+                runtime=request.runtime,
+                limit_kind="tool_calls",
+                scope=scope,
+                count=thread_after + blocked if scope == "thread" else run_after,
+                limit=limit_value,
+                decision=decision,
+                tool=self.tool_name or call.get("name"),
+                blocked=blocked,
+            )
+
         if blocked and self.exit_behavior == "error":
-            if position == allowed and mine:  # one event for the batch
-                emit(
-                    "limit.exceeded",
-                    self.name,
-                    runtime=request.runtime,
-                    limit_kind="tool_calls",
-                    scope=scope,
-                    count=thread0 + len(matching) if scope == "thread" else run_after,
-                    limit=limit_value,
-                    decision="error",
-                    tool=self.tool_name or call.get("name"),
-                    blocked=blocked,
-                )
+            if first_blocked:  # one event for the batch
+                report("error")
             raise ToolCallLimitExceededError(
                 thread_after + blocked,
                 run_after,
@@ -360,19 +365,8 @@ class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
                 THREAD_KEY: {self._key: thread0},  # nothing of this batch ran
                 RUN_KEY: {self._key: run_after},
             }
-            if mine and position == allowed:
-                emit(
-                    "limit.exceeded",
-                    self.name,
-                    runtime=request.runtime,
-                    limit_kind="tool_calls",
-                    scope=scope,
-                    count=thread_after + blocked if scope == "thread" else run_after,
-                    limit=limit_value,
-                    decision="end",
-                    tool=self.tool_name or call.get("name"),
-                    blocked=blocked,
-                )
+            if first_blocked:  # one event for the batch
+                report("end")
             update[END_KEY] = {self._key: self._limit_text(thread_after + blocked, run_after)}
             text = self._tool_text() if is_blocked else _STOPPED
             update["messages"] = [
@@ -385,19 +379,8 @@ class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
             return (yield Call(request))
         update = {THREAD_KEY: {self._key: thread_after}, RUN_KEY: {self._key: run_after}}
         if is_blocked:
-            if position == allowed:
-                emit(
-                    "limit.exceeded",
-                    self.name,
-                    runtime=request.runtime,
-                    limit_kind="tool_calls",
-                    scope=scope,
-                    count=thread_after + blocked if scope == "thread" else run_after,
-                    limit=limit_value,
-                    decision="continue",
-                    tool=self.tool_name or call.get("name"),
-                    blocked=blocked,
-                )
+            if first_blocked:  # one event for the batch
+                report("continue")
             update["messages"] = [
                 ToolMessage(
                     content=self._tool_text(),

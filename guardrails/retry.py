@@ -213,6 +213,15 @@ class _Retrying:
         return default
 
 
+def _configure(middleware: Any, **settings: Any) -> None:
+    """Validate the settings once and store them, LangChain-style, as public attributes."""
+    middleware._policy = _Retrying(**settings)
+    for name, value in settings.items():
+        setattr(middleware, name, value)
+    middleware.on_failure = middleware._policy.on_failure  # deprecated spellings normalized
+    middleware.tools = []
+
+
 class _GaveUp:
     __slots__ = ("attempts", "exc")
 
@@ -240,6 +249,8 @@ class ModelRetryMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
         ])
     """
 
+    _policy: _Retrying
+
     def __init__(
         self,
         *,
@@ -254,7 +265,8 @@ class ModelRetryMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
         max_elapsed: float | None = None,
     ) -> None:
         super().__init__()
-        self._policy = _Retrying(
+        _configure(
+            self,
             max_retries=max_retries,
             retry_on=retry_on,
             on_failure=on_failure,
@@ -265,16 +277,6 @@ class ModelRetryMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
             respect_retry_after=respect_retry_after,
             max_elapsed=max_elapsed,
         )
-        self.max_retries = max_retries
-        self.retry_on = retry_on
-        self.on_failure = self._policy.on_failure
-        self.backoff_factor = backoff_factor
-        self.initial_delay = initial_delay
-        self.max_delay = max_delay
-        self.jitter = jitter
-        self.respect_retry_after = respect_retry_after
-        self.max_elapsed = max_elapsed
-        self.tools = []
 
     def model_flow(self, request: Any) -> Flow[Any]:
         model = getattr(request.model, "model_name", None) or type(request.model).__name__
@@ -302,6 +304,8 @@ class ToolRetryMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
                             retry_on=(TimeoutError, ConnectionError))
     """
 
+    _policy: _Retrying
+
     def __init__(
         self,
         *,
@@ -317,7 +321,8 @@ class ToolRetryMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         max_elapsed: float | None = None,
     ) -> None:
         super().__init__()
-        self._policy = _Retrying(
+        _configure(
+            self,
             max_retries=max_retries,
             retry_on=retry_on,
             on_failure=on_failure,
@@ -342,16 +347,6 @@ class ToolRetryMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
             self._tool_filter: frozenset[str] | None = frozenset(names)
         else:
             self._tool_filter = None
-        self.max_retries = max_retries
-        self.retry_on = retry_on
-        self.on_failure = self._policy.on_failure
-        self.backoff_factor = backoff_factor
-        self.initial_delay = initial_delay
-        self.max_delay = max_delay
-        self.jitter = jitter
-        self.respect_retry_after = respect_retry_after
-        self.max_elapsed = max_elapsed
-        self.tools = []
 
     def tool_flow(self, request: Any) -> Flow[Any]:
         name = request.tool.name if request.tool else request.tool_call["name"]
