@@ -41,7 +41,7 @@ def _model() -> ScriptedChatModel:
     script: list[Any] = []
     for _ in range(100_000):
         script += [AIMessage("", tool_calls=[tool_call("noop", {"x": 1})]), AIMessage("done")]
-    return ScriptedChatModel(responses=script)
+    return ScriptedChatModel(responses=script, record=False)
 
 
 def run(quick: bool = False) -> list[Row]:

@@ -14,7 +14,7 @@ from guardrails.testing import ScriptedChatModel
 
 
 def _model() -> ScriptedChatModel:
-    return ScriptedChatModel(default=AIMessage("ok"))
+    return ScriptedChatModel(default=AIMessage("ok"), record=False)
 
 
 def run(quick: bool = False) -> list[Row]:

@@ -78,6 +78,9 @@ class ScriptedChatModel(BaseChatModel):
     default: Any = None
     model_name: str = "scripted"
     requests: list[dict[str, Any]] = Field(default_factory=list)
+    record: bool = True
+    """Keep every request in ``requests`` (turn off for long benchmark runs)."""
+    _calls: int = PrivateAttr(default=0)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _cursor: int = PrivateAttr(default=0)
 
@@ -104,11 +107,13 @@ class ScriptedChatModel(BaseChatModel):
     @property
     def calls(self) -> int:
         """How many times the model was called."""
-        return len(self.requests)
+        return self._calls
 
     def _next(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
         with self._lock:
-            self.requests.append({"messages": list(messages), **kwargs})
+            self._calls += 1
+            if self.record:
+                self.requests.append({"messages": list(messages), **kwargs})
             if self._cursor < len(self.responses):
                 item = self.responses[self._cursor]
                 self._cursor += 1
@@ -117,7 +122,7 @@ class ScriptedChatModel(BaseChatModel):
             else:
                 raise ScriptExhaustedError(
                     f"ScriptedChatModel {self.model_name!r} has no response left "
-                    f"for call {len(self.requests)}"
+                    f"for call {self._calls}"
                 )
         if callable(item) and not isinstance(item, (AIMessage, BaseException)):
             item = item(list(messages))
