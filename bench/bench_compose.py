@@ -6,7 +6,7 @@ from typing import Any
 
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import tool
 
 from bench.common import Row, compare_agents
@@ -37,11 +37,14 @@ def _layer(i: int) -> AgentMiddleware[Any, Any, Any]:
 
 
 def _model() -> ScriptedChatModel:
-    # two model calls and one tool call per run, forever
-    script: list[Any] = []
-    for _ in range(100_000):
-        script += [AIMessage("", tool_calls=[tool_call("noop", {"x": 1})]), AIMessage("done")]
-    return ScriptedChatModel(responses=script, record=False)
+    """Two model calls and one tool call per run, for as many runs as asked."""
+
+    def answer(messages: list[Any]) -> AIMessage:
+        if isinstance(messages[-1], ToolMessage):
+            return AIMessage("done")
+        return AIMessage("", tool_calls=[tool_call("noop", {"x": 1})])
+
+    return ScriptedChatModel(default=answer, record=False)
 
 
 def run(quick: bool = False) -> list[Row]:

@@ -12,7 +12,7 @@ from typing import Any
 from langchain.agents import create_agent
 from langchain.agents.middleware import ModelCallLimitMiddleware as LCModelLimit
 from langchain.agents.middleware import ToolCallLimitMiddleware as LCToolLimit
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import tool
 
 from bench.common import Row, compare_agents, timeit_us
@@ -29,10 +29,14 @@ def noop(x: int) -> int:
 
 
 def _model() -> ScriptedChatModel:
-    script: list[Any] = []
-    for _ in range(50_000):
-        script += [AIMessage("", tool_calls=[tool_call("noop", {"x": 1})]), AIMessage("done")]
-    return ScriptedChatModel(responses=script, record=False)
+    """Two model calls and one tool call per run, for as many runs as asked."""
+
+    def answer(messages: list[Any]) -> AIMessage:
+        if isinstance(messages[-1], ToolMessage):
+            return AIMessage("done")
+        return AIMessage("", tool_calls=[tool_call("noop", {"x": 1})])
+
+    return ScriptedChatModel(default=answer, record=False)
 
 
 def _check_us(mw: RateLimitMiddleware, number: int) -> float:
