@@ -7,7 +7,7 @@ from langchain.agents.middleware import ModelFallbackMiddleware as LCFallback
 from langchain.agents.middleware import ModelRetryMiddleware as LCRetry
 from langchain_core.messages import AIMessage
 
-from bench.common import Row, compare_agents
+from bench.common import Row, atimeit_us, compare_agents, timeit_us
 from guardrails.fallback import ModelFallbackMiddleware
 from guardrails.retry import ModelRetryMiddleware
 from guardrails.testing import ScriptedChatModel
@@ -56,6 +56,48 @@ def run(quick: bool = False) -> list[Row]:
                 t["lc_fb"] - bare,
                 "us/call",
                 note="success path, breaker on (memory://)",
+            )
+        )
+    rows.extend(_direct(quick))
+    return rows
+
+
+def _direct(quick: bool) -> list[Row]:
+    """The hook alone, called directly with a handler that answers at once (no agent noise)."""
+    from langchain.agents.middleware import ModelRequest, ModelResponse
+
+    response = ModelResponse(result=[AIMessage("ok")])
+    request = ModelRequest(model=_model(), messages=[])
+
+    def handler(_: object) -> ModelResponse:
+        return response
+
+    async def ahandler(_: object) -> ModelResponse:
+        return response
+
+    pairs = {
+        "retry": (ModelRetryMiddleware(), LCRetry()),
+        "fallback": (ModelFallbackMiddleware(_model()), LCFallback(_model())),
+    }
+    number = 2000 if quick else 20000
+    rows = []
+    for area, (ours, theirs) in pairs.items():
+        rows.append(
+            Row(
+                area,
+                "hook alone, us per call (sync)",
+                timeit_us(lambda o=ours: o.wrap_model_call(request, handler), number=number),
+                timeit_us(lambda t=theirs: t.wrap_model_call(request, handler), number=number),
+                "us/call",
+            )
+        )
+        rows.append(
+            Row(
+                area,
+                "hook alone, us per call (async)",
+                atimeit_us(lambda o=ours: o.awrap_model_call(request, ahandler), number=number),
+                atimeit_us(lambda t=theirs: t.awrap_model_call(request, ahandler), number=number),
+                "us/call",
             )
         )
     return rows

@@ -74,6 +74,10 @@ class _MemoryBreaker:
 
         return IO(fn, run)
 
+    def healthy(self, key: str) -> bool:
+        """No failure on record for ``key`` (a dict lookup; safe without the lock)."""
+        return key not in self._failures
+
     def allow(self, key: str, threshold: int, cooldown: float) -> IO:
         def op() -> str:
             with self._lock:
@@ -291,6 +295,18 @@ class ModelFallbackMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
 
     def model_flow(self, request: Any) -> Flow[Any]:
         threshold, cooldown = self.failure_threshold, self.cooldown
+        breaker = self._breaker
+        if threshold is None or (
+            isinstance(breaker, _MemoryBreaker) and breaker.healthy(_model_key(request.model))
+        ):  # fast path: nothing known against the primary, no I/O to do
+            try:
+                return (yield Call(request))
+            except (GraphBubbleUp, GuardrailError):
+                raise
+            except Exception as exc:
+                primary_error: Exception | None = exc  # recorded below, not called again
+        else:
+            primary_error = None
         candidates: list[Callable[[], Any]] = [lambda: request.model]
         candidates += [functools.partial(self._model, i) for i in range(len(self._specs))]
         last_exc: Exception | None = None
@@ -324,6 +340,8 @@ class ModelFallbackMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
                 )
             tried.append(key)
             try:
+                if index == 0 and primary_error is not None:
+                    raise primary_error
                 response = yield Call(target)
             except (GraphBubbleUp, GuardrailError):
                 raise

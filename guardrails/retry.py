@@ -154,8 +154,8 @@ class _Retrying:
 
         Exceptions ``retry_on`` rejects propagate at once.
         """
-        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-        state.start_time = self.clock()
+        start = self.clock()
+        state: RetryCallState | None = None  # built on the first failure: the success path is free
         while True:
             try:
                 return (yield Call(request))
@@ -164,6 +164,9 @@ class _Retrying:
             except Exception as exc:
                 if not self.should_retry(exc):
                     raise
+                if state is None:
+                    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+                    state.start_time = start
                 info = classify(exc)
                 state.outcome_timestamp = self.clock()
                 delay = float(self.wait(state))
