@@ -192,4 +192,7 @@ def compose(*middleware: AgentMiddleware[Any, Any, Any]) -> ComposedMiddleware:
         cls = ComposedMiddleware
     composed = cls(members)
     composed.state_schema = _merged_state_schema(members)
+    from guardrails.policy import check_order  # a known-bad order warns at construction
+
+    check_order(members)
     return composed
