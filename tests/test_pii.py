@@ -376,3 +376,13 @@ def test_changed_history_is_scanned_again(mode: str) -> None:
     state = {"messages": history, "guardrails_pii_seen": {"PIIMiddleware[email]": [2, "other"]}}
     invoke(agent, state, mode)  # the mark does not match: everything is scanned
     assert SECRET_EMAIL not in json.dumps([m.model_dump() for m in model.requests[0]["messages"]])
+
+
+def test_unkeyed_hash_warns() -> None:
+    with pytest.warns(UserWarning, match="hash_key"):
+        PIIMiddleware("us_ssn", strategy="hash")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PIIMiddleware("us_ssn", strategy="hash", hash_key="k")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -145,6 +146,14 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
         self.apply_to_tool_results = apply_to_tool_results
         self.apply_to_tool_args = apply_to_tool_args
         self._hash_key = hash_key.encode() if isinstance(hash_key, str) else hash_key
+        if strategy == "hash" and not self._hash_key:
+            warnings.warn(
+                "PIIMiddleware(strategy='hash') without hash_key: an unkeyed SHA-256 of a value "
+                "from a small space (an SSN, a phone number) is reversed by hashing every "
+                "candidate; pass hash_key= to make the hash a keyed HMAC",
+                UserWarning,
+                stacklevel=2,
+            )
         types = [pii_type] if isinstance(pii_type, str) else list(pii_type)
         self._name = name or f"PIIMiddleware[{','.join(types)}]"
 
