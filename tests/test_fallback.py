@@ -174,3 +174,32 @@ def test_two_processes_share_a_redis_breaker(redis_url: str) -> None:
 
     assert run("failing", 3) == 3  # three failures open the shared circuit
     assert run("healthy", 4) == 0  # the other process skips the primary for the cooldown
+
+
+def test_structured_output_and_tool_choice_survive_the_switch(mode: str) -> None:
+    from langchain.agents.structured_output import ToolStrategy
+    from langchain_core.exceptions import ModelAPIError
+    from langchain_core.messages import AIMessage
+    from pydantic import BaseModel
+
+    from guardrails.testing import tool_call
+
+    class Answer(BaseModel):
+        city: str
+
+    primary = ScriptedChatModel(responses=[ModelAPIError("503")])
+    backup = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("Answer", {"city": "Paris"})])]
+    )
+    agent = create_agent(
+        primary,
+        tools=[lookup],
+        response_format=ToolStrategy(Answer),
+        middleware=[ModelFallbackMiddleware(backup, failure_threshold=None)],
+    )
+    result = invoke(agent, {"messages": [("user", "capital of France?")]}, mode)
+    assert result["structured_response"] == Answer(city="Paris")
+    sent = backup.requests[0]
+    assert sent["tools"] == primary.requests[0]["tools"]
+    assert {t["function"]["name"] for t in sent["tools"]} == {"lookup", "Answer"}
+    assert sent.get("tool_choice") == primary.requests[0].get("tool_choice")
