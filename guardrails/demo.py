@@ -8,7 +8,6 @@ Each scene lives in ``guardrails/demo_scenes/<name>.py`` and exposes ``TITLE`` a
 from __future__ import annotations
 
 import importlib
-import io
 import logging
 import sys
 from collections import Counter
@@ -79,8 +78,3 @@ def _summary(events: list[dict[str, Any]], out: IO[str]) -> None:
     for name, count in sorted(counts.items()):
         print(f"  {name.ljust(width)}  {count}", file=out)
     print(f"  {'total'.ljust(width)}  {sum(counts.values())}", file=out)
-
-
-def _selftest() -> int:
-    buf = io.StringIO()
-    return len(run_demo(buf, buf))

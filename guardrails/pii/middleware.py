@@ -97,7 +97,7 @@ SEEN_KEY = "guardrails_pii_seen"
 class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
     """Detect PII and redact / mask / hash / block it; drop-in for LangChain's.
 
-    ``pii_type`` is a name or a list of names detected in one pass: ``email``, ``credit_card``,
+    ``pii_type`` is a name or a list of names, scanned together: ``email``, ``credit_card``,
     ``ip``, ``mac_address``, ``url``, ``phone``, ``iban``, ``us_ssn``, ``crypto``, ``date``,
     ``person`` and ``location`` (these two need ``nlp_model=``), any Presidio entity name, or your
     own name with a ``detector=`` (regex string, compiled pattern, callable(text) ->
