@@ -188,7 +188,12 @@ def check_order(stack: Sequence[AgentMiddleware[Any, Any, Any]], *, warn: bool =
 
 def _import(target: str) -> Any:
     module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise GuardrailConfigError(
+            f"cannot import {target!r} (write it as 'package.module:name'): {exc}"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -324,7 +329,7 @@ class Policy:
         entry = REGISTRY[spec.use]
         try:
             cls = _import(entry.target)
-        except (ImportError, AttributeError) as exc:
+        except GuardrailConfigError as exc:
             self._err(errors, f"{spec.path}.use", f"{spec.use} is not available: {exc}")
             return
         signature = inspect.signature(cls.__init__)

@@ -269,3 +269,22 @@ def test_retry_swallowing_failures_inside_fallback_warns() -> None:
 
     with pytest.warns(GuardrailOrderWarning, match="on_failure='error'"):
         check_order([ModelFallbackMiddleware("openai:gpt-4o-mini"), ModelRetryMiddleware()])
+
+
+def test_import_values_resolve_python_objects(tmp_path: Path) -> None:
+    from guardrails import ModelRetryMiddleware
+    from guardrails.errors import is_retryable
+
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[[agent.middleware]]\nuse = "ModelRetryMiddleware"\n'
+        'retry_on = { import = "guardrails.errors:is_retryable" }\n'
+    )
+    (mw,) = Policy.load(path).middleware()
+    assert isinstance(mw, ModelRetryMiddleware) and mw.retry_on is is_retryable
+    path.write_text(
+        '[[agent.middleware]]\nuse = "ModelRetryMiddleware"\n'
+        'retry_on = { import = "guardrails.errors:no_such_thing" }\n'
+    )
+    with pytest.raises(PolicyError, match=r"cannot import .*no_such_thing"):
+        Policy.load(path)
