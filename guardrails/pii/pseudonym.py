@@ -1,0 +1,153 @@
+"""Placeholders for reversible pseudonymization: ``<EMAIL_1>``, ``<PHONE_2>``, ...
+
+:class:`Pseudonymizer` hands out placeholders during one model or tool call: a value already in
+the thread's mapping keeps its placeholder; a new value gets the next number of its type.
+
+Numbering is deterministic, so parallel tool calls of one step never mint the same placeholder
+for different values without talking to each other: all of them start from the same snapshot
+(the thread's state at the start of the step); call ``i`` of ``n`` takes the numbers
+``base + 1 + i``, ``base + 1 + i + n``, ... where ``base`` is the highest number of that type
+already used (in the mapping or in the conversation). With one call (``n == 1``) the numbers are
+simply consecutive.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "PLACEHOLDER",
+    "Pseudonymizer",
+    "merge_vault",
+    "restore_text",
+    "restore_value",
+    "type_tag",
+]
+
+#: A placeholder: ``<TYPE_N>``, TYPE upper-case letters, digits and underscores.
+PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*?)_(\d+)>")
+
+
+def type_tag(kind: str) -> str:
+    """The placeholder tag of a PII type: ``credit_card`` -> ``CREDIT_CARD``."""
+    tag = re.sub(r"[^A-Z0-9]+", "_", kind.upper()).strip("_") or "PII"
+    return tag if tag[0].isalpha() else f"PII_{tag}"
+
+
+def _number(placeholder: str) -> tuple[str, int] | None:
+    m = PLACEHOLDER.fullmatch(placeholder)
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def merge_vault(
+    left: Mapping[str, Mapping[str, str]] | None, right: Mapping[str, Mapping[str, str]] | None
+) -> dict[str, dict[str, str]]:
+    """Reducer of the in-state mapping ``{middleware name: {placeholder: value}}``.
+
+    Entries are only ever added; a placeholder already bound keeps its first value.
+    """
+    merged = {name: dict(entries) for name, entries in (left or {}).items()}
+    for name, entries in (right or {}).items():
+        target = merged.setdefault(name, {})
+        for placeholder, value in entries.items():
+            target.setdefault(placeholder, value)
+    return merged
+
+
+class Pseudonymizer:
+    """Placeholders for one model or tool call; ``new`` holds what it minted.
+
+    Example::
+
+        p = Pseudonymizer({"<EMAIL_1>": "a@x.com"})
+        p.placeholder("email", "a@x.com")  # "<EMAIL_1>"
+        p.placeholder("email", "b@x.com")  # "<EMAIL_2>"; p.new == {"<EMAIL_2>": "b@x.com"}
+    """
+
+    def __init__(
+        self,
+        mapping: Mapping[str, str],
+        *,
+        slot: tuple[int, int] = (0, 1),
+        texts: Callable[[], Iterable[str]] | None = None,
+    ) -> None:
+        self.mapping: dict[str, str] = dict(mapping)
+        self.new: dict[str, str] = {}
+        self.slot = slot
+        self.texts = texts
+        self._inverse: dict[tuple[str, str], str] = {}
+        for placeholder, value in sorted(self.mapping.items(), key=lambda kv: _sort_key(kv[0])):
+            parsed = _number(placeholder)
+            if parsed is not None:
+                self._inverse.setdefault((parsed[0], value), placeholder)
+        self._base: dict[str, int] | None = None
+        self._minted: dict[str, int] = {}
+
+    def _bases(self) -> dict[str, int]:
+        if self._base is None:
+            base: dict[str, int] = {}
+            for placeholder in self.mapping:
+                parsed = _number(placeholder)
+                if parsed is not None:
+                    base[parsed[0]] = max(base.get(parsed[0], 0), parsed[1])
+            # placeholders still visible in the conversation are never reused, even when the
+            # mapping that bound them is gone (an expired vault entry)
+            for text in self.texts() if self.texts is not None else ():
+                for m in PLACEHOLDER.finditer(text):
+                    base[m.group(1)] = max(base.get(m.group(1), 0), int(m.group(2)))
+            self._base = base
+        return self._base
+
+    def placeholder(self, kind: str, value: str) -> str:
+        """The placeholder of ``value`` (of PII type ``kind``), minting one when it is new."""
+        tag = type_tag(kind)
+        known = self._inverse.get((tag, value))
+        if known is not None:
+            return known
+        index, count = self.slot
+        j = self._minted.get(tag, 0)
+        self._minted[tag] = j + 1
+        placeholder = f"<{tag}_{self._bases().get(tag, 0) + 1 + index + count * j}>"
+        self._inverse[(tag, value)] = placeholder
+        self.mapping[placeholder] = value
+        self.new[placeholder] = value
+        return placeholder
+
+
+def _sort_key(placeholder: str) -> tuple[str, int]:
+    parsed = _number(placeholder)
+    return parsed if parsed is not None else (placeholder, 0)
+
+
+def restore_text(
+    text: str, mapping: Mapping[str, str], counts: dict[str, int], secrets: list[str]
+) -> str:
+    """Replace every known placeholder in ``text`` by its value; unknown ones stay as they are."""
+    if "<" not in text or not mapping:
+        return text
+
+    def sub(m: re.Match[str]) -> str:
+        value = mapping.get(m.group(0))
+        if value is None:
+            return m.group(0)
+        kind = m.group(1).lower()
+        counts[kind] = counts.get(kind, 0) + 1
+        secrets.append(value)
+        return value
+
+    return PLACEHOLDER.sub(sub, text)
+
+
+def restore_value(
+    value: Any, mapping: Mapping[str, str], counts: dict[str, int], secrets: list[str]
+) -> Any:
+    """:func:`restore_text` through strings, dicts and lists (tool-call arguments)."""
+    if isinstance(value, str):
+        return restore_text(value, mapping, counts, secrets)
+    if isinstance(value, Mapping):
+        return {k: restore_value(v, mapping, counts, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [restore_value(v, mapping, counts, secrets) for v in value]
+    return value
