@@ -1,0 +1,1100 @@
+"""Path-based permissions for an agent's file tools, with nothing leaking through bulk results.
+
+:class:`FilesystemPermission` rules (first match wins, like deepagents' own) are compiled once at
+construction; :class:`FilesystemPermissionMiddleware` checks every file tool call in
+``wrap_tool_call`` / ``awrap_tool_call``:
+
+* every path is normalized first (``.``/``..`` resolved, repeated and trailing slashes removed,
+  Unicode NFC; backslashes, NUL and control characters rejected; a path escaping the root is
+  denied) and the normalized path is what the backend then receives;
+* ``*`` and ``**`` match dot-names (``deny /secrets/**`` covers ``/secrets/.env``) and ``/x/**``
+  covers ``/x`` itself;
+* with a ``FilesystemBackend`` symlinks are resolved and both the link and its target must be
+  allowed; while any rule denies an operation, a file with several hard links is refused for it
+  (the rules name paths and a hard link is another path to the same data);
+* ``ls``, ``glob`` and ``grep`` run on a guarded copy of the backend that drops denied entries and
+  lines *before* deepagents counts, truncates or hints, so neither a result nor a note reveals a
+  denied file; ``grep``'s ``max_count`` is applied after filtering;
+* ``edit_file`` needs read and write; ``execute`` is denied unless a rule allows ``"execute"``;
+* a denied path gets the same answer whether or not it exists, before the backend is touched.
+
+Layers: a subagent's middleware composes the rules of the agent that called it (carried in a
+context variable while the parent's ``task`` tool runs) with its own; the most restrictive answer
+wins unless a ``widen=`` rule grants more, which is audited.
+:meth:`FilesystemPermissionMiddleware.guard` wraps a backend so that subagents with no middleware
+of ours (a compiled subagent, ``permissions: []``) are held to the same rules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import copy
+import dataclasses
+import inspect
+import os
+import re
+import stat
+import unicodedata
+import warnings
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.messages import ToolMessage
+from langgraph.errors import GraphInterrupt
+from langgraph.types import interrupt
+from wcmatch import glob as wcglob
+
+from guardrails._core import Call, Flow, ToolHook
+from guardrails.audit import emit
+from guardrails.errors import GuardrailConfigError
+
+__all__ = [
+    "FilesystemPermission",
+    "FilesystemPermissionMiddleware",
+    "PathRejectedError",
+    "normalize_path",
+]
+
+Operation = Literal["read", "write", "execute"]
+Mode = Literal["allow", "deny", "interrupt"]
+OPERATIONS: tuple[str, ...] = ("read", "write", "execute")
+MODES: tuple[str, ...] = ("allow", "deny", "interrupt")
+_RANK = {"allow": 0, "interrupt": 1, "deny": 2}
+_WC_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.DOTGLOB | wcglob.FORCEUNIX
+_BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_WILDCARDS = frozenset("*?[{")
+_NAME = "FilesystemPermissionMiddleware"
+
+# --------------------------------------------------------------------------- paths
+
+
+class PathRejectedError(ValueError):
+    """A path that cannot be checked safely (control characters, backslashes, escaping the root)."""
+
+
+def normalize_path(path: str) -> str:
+    """Normalize an agent-supplied path the way the backend resolves it, or raise.
+
+    Example::
+
+        normalize_path("/public/../secret.txt")  # "/secret.txt"
+        normalize_path("/a//b/./c/")             # "/a/b/c"
+    """
+    if not isinstance(path, str) or not path:
+        raise PathRejectedError("the path is empty or not a string")
+    if _BAD_CHARS.search(path):
+        raise PathRejectedError("backslashes, NUL and control characters are not allowed")
+    if path.startswith("~") or _DRIVE.match(path):
+        raise PathRejectedError("only absolute virtual paths ('/...') are allowed")
+    parts: list[str] = []
+    for segment in unicodedata.normalize("NFC", path).split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if not parts:
+                raise PathRejectedError("the path escapes the root")
+            parts.pop()
+            continue
+        parts.append(segment)
+    return "/" + "/".join(parts)
+
+
+def _anchor(pattern: str) -> str:
+    """The literal folder a pattern starts with (``/a/b`` for ``/a/b/*.md``; ``/`` if none)."""
+    literal: list[str] = []
+    for segment in pattern.split("/")[1:]:
+        if any(c in _WILDCARDS for c in segment):
+            break
+        literal.append(segment)
+    return "/" + "/".join(literal)
+
+
+def _glob_root(pattern: str) -> str:
+    """The folder an absolute glob pattern names (``/workspace`` for ``/workspace/*.txt``)."""
+    segments = pattern.split("/")[1:-1]
+    literal: list[str] = []
+    for segment in segments:
+        if any(c in _WILDCARDS for c in segment):
+            break
+        literal.append(segment)
+    return "/" + "/".join(literal)
+
+
+def _within(path: str, folder: str) -> bool:
+    return folder == "/" or path == folder or path.startswith(folder + "/")
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _check_pattern(pattern: Any, where: str) -> str:
+    if not isinstance(pattern, str) or not pattern:
+        raise GuardrailConfigError(f"{where}: a path pattern must be a non-empty string")
+    if pattern.startswith("**/"):
+        pattern = "/" + pattern
+    if not pattern.startswith("/"):
+        raise GuardrailConfigError(
+            f"{where}: path pattern {pattern!r} is relative; patterns must be absolute "
+            "('/workspace/**') or start with '**/' ('**/.env')"
+        )
+    if _BAD_CHARS.search(pattern):
+        raise GuardrailConfigError(
+            f"{where}: path pattern {pattern!r} has a backslash or a control character"
+        )
+    segments = pattern.split("/")[1:]
+    if pattern != "/" and any(s in ("", ".", "..") for s in segments):
+        raise GuardrailConfigError(
+            f"{where}: path pattern {pattern!r} has an empty, '.' or '..' segment "
+            "(patterns are matched against normalized paths)"
+        )
+    depth_square = depth_brace = 0
+    for char in pattern:
+        depth_square += {"[": 1, "]": -1}.get(char, 0) if depth_square or char == "[" else 0
+        depth_brace += {"{": 1, "}": -1}.get(char, 0)
+        if depth_brace < 0:
+            break
+    if depth_square != 0 or depth_brace != 0:
+        raise GuardrailConfigError(f"{where}: path pattern {pattern!r} has unbalanced [ ] or {{ }}")
+    if any("**" in s and s != "**" for s in segments):
+        raise GuardrailConfigError(
+            f"{where}: path pattern {pattern!r}: '**' must be a whole segment ('/a/**/b')"
+        )
+    return unicodedata.normalize("NFC", pattern)
+
+
+def _compile(patterns: Sequence[str], ignore_case: bool) -> re.Pattern[str]:
+    expanded: list[str] = []
+    for pattern in patterns:
+        expanded.append(pattern)
+        if pattern.endswith("/**") and len(pattern) > 3:
+            expanded.append(pattern[:-3])  # '/x/**' also covers '/x'
+    flags = _WC_FLAGS | (wcglob.IGNORECASE if ignore_case else 0)
+    regexes, _ = wcglob.translate(expanded, flags=flags)
+    return re.compile("|".join(f"(?:{r})" for r in regexes))
+
+
+@dataclass(frozen=True)
+class FilesystemPermission:
+    """One access rule: ``operations`` on paths matching ``paths`` get ``mode``.
+
+    ``operations`` from ``"read"``, ``"write"``, ``"execute"``; ``paths`` are absolute globs
+    (``*`` one name, ``**`` any depth, ``{a,b}``, ``[ab]``; dot-names included); ``mode`` is
+    ``"allow"``, ``"deny"`` or ``"interrupt"`` (ask a human: approve or reject).
+
+    Example::
+
+        FilesystemPermission(["read", "write"], ["/workspace/**"])            # allow
+        FilesystemPermission(["read", "write"], ["**/.env"], mode="deny")
+        FilesystemPermission(["write"], ["/memories/**"], mode="interrupt")
+    """
+
+    operations: Sequence[str]
+    paths: Sequence[str]
+    mode: str = "allow"
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _regex_i: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _anchors: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ops = [self.operations] if isinstance(self.operations, str) else self.operations
+        if not ops or any(op not in OPERATIONS for op in ops):
+            raise GuardrailConfigError(
+                f"FilesystemPermission.operations must be a non-empty list of {list(OPERATIONS)}, "
+                f"got {self.operations!r}"
+            )
+        if self.mode not in MODES:
+            raise GuardrailConfigError(
+                f"FilesystemPermission.mode must be one of {list(MODES)}, got {self.mode!r}"
+            )
+        raw = [self.paths] if isinstance(self.paths, str) else self.paths
+        if not raw:
+            raise GuardrailConfigError("FilesystemPermission.paths must not be empty")
+        paths = tuple(_check_pattern(p, "FilesystemPermission.paths") for p in raw)
+        object.__setattr__(self, "operations", tuple(ops))
+        object.__setattr__(self, "paths", paths)
+        object.__setattr__(self, "_regex", _compile(paths, ignore_case=False))
+        object.__setattr__(self, "_regex_i", _compile(paths, ignore_case=True))
+        object.__setattr__(self, "_anchors", tuple(_anchor(p) for p in paths))
+
+    @classmethod
+    def coerce(cls, rule: Any) -> FilesystemPermission:
+        """Ours as is; deepagents' ``FilesystemPermission`` (or any look-alike) converted."""
+        if isinstance(rule, cls):
+            return rule
+        if all(hasattr(rule, a) for a in ("operations", "paths")):
+            return cls(list(rule.operations), list(rule.paths), getattr(rule, "mode", "allow"))
+        if isinstance(rule, Mapping):
+            unknown = set(rule) - {"operations", "paths", "mode"}
+            if unknown:
+                raise GuardrailConfigError(
+                    f"FilesystemPermission: unknown keys {sorted(unknown)}; "
+                    "allowed: operations, paths, mode"
+                )
+            return cls(**rule)
+        raise GuardrailConfigError(
+            f"rules must be FilesystemPermission instances (ours or deepagents'), got {rule!r}"
+        )
+
+    def matches(self, path: str, ignore_case: bool = False) -> bool:
+        """Whether a normalized path matches one of this rule's patterns."""
+        return (self._regex_i if ignore_case else self._regex).fullmatch(path) is not None
+
+
+# --------------------------------------------------------------------------- layers and policy
+
+
+@dataclass(frozen=True)
+class _Decision:
+    mode: str
+    rule: int | None = None  # index of the deciding rule in its layer; None = default
+    layer: str | None = None
+    widened: bool = False
+
+
+_ALLOW = _Decision("allow")
+
+
+class _Layer:
+    """One middleware's own rules, its default and its widening grants."""
+
+    def __init__(
+        self, rules: Sequence[FilesystemPermission], default: str, widen: Sequence[Any], name: str
+    ) -> None:
+        self.rules = tuple(rules)
+        self.default = default
+        self.widen = tuple(FilesystemPermission.coerce(r) for r in widen)
+        self.name = name
+        self.by_op: dict[str, tuple[tuple[int, FilesystemPermission], ...]] = {
+            op: tuple((i, r) for i, r in enumerate(self.rules) if op in r.operations)
+            for op in OPERATIONS
+        }
+        self.widen_by_op = {
+            op: tuple(r for r in self.widen if op in r.operations and r.mode == "allow")
+            for op in OPERATIONS
+        }
+        self.restrictive = {
+            op: default != "allow" or any(r.mode != "allow" for _, r in self.by_op[op])
+            for op in OPERATIONS
+        }
+
+    def decide(self, op: str, path: str, ci: bool) -> _Decision | None:
+        for index, rule in self.by_op[op]:
+            if rule.matches(path, ci):
+                return _Decision(rule.mode, index, self.name)
+        if op == "execute":
+            return None  # abstain: execute needs an explicit allow somewhere
+        return _Decision(self.default, None, self.name)
+
+    def widens(self, op: str, path: str, ci: bool) -> bool:
+        return any(r.matches(path, ci) for r in self.widen_by_op[op])
+
+
+class _Policy:
+    """Layers from the outermost agent to the innermost subagent; most restrictive wins."""
+
+    def __init__(self, layers: tuple[_Layer, ...]) -> None:
+        self.layers = layers
+        self._children: dict[int, tuple[_Policy, _Policy]] = {}
+
+    def then(self, inner: _Policy) -> _Policy:
+        """This policy with ``inner``'s layers added below it (cached; layers deduplicated)."""
+        cached = self._children.get(id(inner))
+        if cached is not None and cached[0] is inner:
+            return cached[1]
+        layers = self.layers + tuple(x for x in inner.layers if x not in self.layers)
+        composed = _Policy(layers)
+        self._children[id(inner)] = (inner, composed)
+        return composed
+
+    def restrictive(self, op: str) -> bool:
+        return any(layer.restrictive[op] for layer in self.layers)
+
+    def decide(self, op: str, path: str, ci: bool) -> _Decision:
+        worst: _Decision | None = None
+        widened = False
+        for layer in self.layers:
+            if layer.widen and layer.widens(op, path, ci):
+                worst, widened = None, True  # explicit grant: the layers above are overruled
+            decision = layer.decide(op, path, ci)
+            if decision is not None and (worst is None or _RANK[decision.mode] > _RANK[worst.mode]):
+                worst = decision
+        if worst is None:
+            return _Decision("deny") if op == "execute" else _ALLOW
+        if widened:
+            return _Decision(worst.mode, worst.rule, worst.layer, widened=True)
+        return worst
+
+    def delete_overlaps_denied(self, path: str) -> int | None:
+        """Index of a write rule denying something under ``path`` (a recursive delete)."""
+        for layer in self.layers:
+            for index, rule in layer.by_op["write"]:
+                if rule.mode != "allow" and any(
+                    _within(anchor, path) for anchor in rule._anchors if anchor != path
+                ):
+                    return index
+        return None
+
+
+@dataclass(frozen=True)
+class _Context:
+    policy: _Policy
+    tool: str
+    ci: bool
+    runtime: Any
+    guardrail: str
+
+
+#: The policy of the innermost guarded tool call running now (a subagent inherits it).
+_ACTIVE: contextvars.ContextVar[_Context | None] = contextvars.ContextVar(
+    "guardrails_fs_active", default=None
+)
+
+# --------------------------------------------------------------------------- backends
+
+
+def _deepagents() -> Any:
+    try:
+        import deepagents.middleware.filesystem as fs
+
+        return fs
+    except ImportError:  # pragma: no cover - deepagents is optional
+        return None
+
+
+def _host_path(backend: Any, path: str) -> Path | None:
+    """The host path a FilesystemBackend (directly or behind a route) would touch, if any."""
+    fs = _deepagents()
+    if fs is None:
+        return None
+    if isinstance(backend, fs.CompositeBackend):
+        routed, routed_path, _ = fs._route_for_path(
+            default=backend.default, sorted_routes=backend.sorted_routes, path=path
+        )
+        return _host_path(routed, routed_path)
+    if isinstance(backend, fs.FilesystemBackend):
+        result: Path = backend._resolve_path(path)
+        return result
+    return None
+
+
+_CI_CACHE: dict[str, bool] = {}
+
+
+def _case_insensitive_dir(folder: Path) -> bool:
+    """Whether ``folder`` sits on a case-insensitive volume (probed once per folder)."""
+    key = str(folder)
+    if key not in _CI_CACHE:
+        probe = folder / ".guardrails-case-Probe"
+        result = False
+        try:
+            probe.touch(exist_ok=True)
+            try:
+                result = (folder / ".GUARDRAILS-CASE-PROBE").exists()
+            finally:
+                probe.unlink(missing_ok=True)
+        except OSError:
+            swapped = key.swapcase()
+            result = swapped != key and os.path.exists(swapped)
+        _CI_CACHE[key] = result
+    return _CI_CACHE[key]
+
+
+def _backend_case_insensitive(backend: Any) -> bool:
+    fs = _deepagents()
+    if fs is None or backend is None:
+        return False
+    if isinstance(backend, fs.CompositeBackend):
+        backends = [backend.default, *backend.routes.values()]
+        return any(_backend_case_insensitive(b) for b in backends)
+    if isinstance(backend, fs.FilesystemBackend):
+        return _case_insensitive_dir(Path(backend.cwd))
+    return False
+
+
+def _resolve_check(
+    policy: _Policy, op: str, path: str, backend: Any, ci: bool
+) -> tuple[_Decision, str] | None:
+    """Symlink and hard-link checks for an allowed ``path``; ``(decision, reason)`` if refused."""
+    fs = _deepagents()
+    if fs is None or backend is None:
+        return None
+    try:
+        host = _host_path(backend, path)
+        if host is None:
+            return None
+        real = fs._resolve_real_path(backend, path)
+    except (ValueError, OSError, RuntimeError):
+        return _Decision("deny"), "unresolvable"
+    if real != path:
+        target = policy.decide(op, real, ci)
+        if target.mode != "allow":
+            return _Decision("deny", target.rule, target.layer), "symlink"
+    if policy.restrictive(op):
+        try:
+            info = os.stat(host)
+        except OSError:
+            return None  # does not exist (yet): nothing is linked
+        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+            return _Decision("deny"), "hardlink"
+    return None
+
+
+def _denied(message: str, name: str, call_id: str | None) -> ToolMessage:
+    return ToolMessage(content=message, name=name, tool_call_id=call_id, status="error")
+
+
+def _refusal(op: str, path: str | None) -> str:
+    if op == "execute":
+        return "Error: permission denied for execute (no rule allows running commands)"
+    if path is None:
+        return f"Error: permission denied for {op}: invalid path"
+    return f"Error: permission denied for {op} on {path}"
+
+
+class _Filter:
+    """Which result paths a guarded backend may return, memoized for one call."""
+
+    def __init__(self, ctx: _Context, backend: Any) -> None:
+        self.ctx = ctx
+        self.backend = backend
+        self.cache: dict[str, bool] = {}
+        self.withheld = 0
+
+    def allowed(self, raw: str) -> bool:
+        if raw not in self.cache:
+            ok = False
+            try:
+                path = normalize_path(raw)
+                decision = self.ctx.policy.decide("read", path, self.ctx.ci)
+                ok = decision.mode == "allow" and (
+                    _resolve_check(self.ctx.policy, "read", path, self.backend, self.ctx.ci) is None
+                )
+            except PathRejectedError:
+                ok = False
+            self.cache[raw] = ok
+        if not self.cache[raw]:
+            self.withheld += 1
+        return self.cache[raw]
+
+    def done(self, method: str, path: str | None) -> None:
+        if self.withheld:
+            fields: dict[str, Any] = {"tool": self.ctx.tool, "operation": "read"}
+            if path is not None:
+                with contextlib.suppress(PathRejectedError):
+                    fields["path"] = normalize_path(path)
+            emit(
+                "fs.filtered",
+                self.ctx.guardrail,
+                runtime=self.ctx.runtime,
+                backend_method=method,
+                withheld=self.withheld,
+                **fields,
+            )
+
+
+_GUARDED: dict[type, type] = {}
+
+
+def _guarded_class(cls: type) -> type:
+    """A subclass of the backend's class whose file methods enforce the active policy."""
+    if cls in _GUARDED or getattr(cls, "_guardrails_guarded", False):
+        return _GUARDED.get(cls, cls)
+    fs = _deepagents()
+    base: Any = cls
+    grep_has_max = {
+        name: "max_count" in inspect.signature(getattr(cls, name)).parameters
+        for name in ("grep", "agrep")
+        if hasattr(cls, name)
+    }
+
+    def check(self: Any, op: str, raw: Any, method: str) -> str | None:
+        ctx = _active_for(self)
+        if ctx is None:
+            return None
+        try:
+            path = normalize_path(raw)
+        except PathRejectedError:
+            _emit_denied(ctx, op, None, _Decision("deny"), "invalid_path", method)
+            return _refusal(op, None)
+        decision = ctx.policy.decide(op, path, ctx.ci)
+        reason = "rule" if decision.rule is not None else "default"
+        if decision.mode == "allow":
+            refused = _resolve_check(ctx.policy, op, path, self, ctx.ci)
+            if refused is None:
+                return None
+            decision, reason = refused
+        _emit_denied(ctx, op, path, decision, reason, method)
+        return _refusal(op, path)
+
+    def ls(self: Any, path: str, *a: Any, **k: Any) -> Any:
+        if (error := check(self, "read", path, "ls")) is not None:
+            return fs.LsResult(error=error)
+        result = base.ls(self, path, *a, **k)
+        return _filter_entries(self, result, "ls", path, "entries")
+
+    async def als(self: Any, path: str, *a: Any, **k: Any) -> Any:
+        if (error := check(self, "read", path, "ls")) is not None:
+            return fs.LsResult(error=error)
+        result = await base.als(self, path, *a, **k)
+        return _filter_entries(self, result, "ls", path, "entries")
+
+    def glob(self: Any, pattern: str, path: str | None = None) -> Any:
+        if path is not None and (error := check(self, "read", path, "glob")) is not None:
+            return fs.GlobResult(error=error)
+        result = base.glob(self, pattern, path=path)
+        return _filter_entries(self, result, "glob", path, "matches")
+
+    async def aglob(self: Any, pattern: str, path: str | None = None) -> Any:
+        if path is not None and (error := check(self, "read", path, "glob")) is not None:
+            return fs.GlobResult(error=error)
+        result = await base.aglob(self, pattern, path=path)
+        return _filter_entries(self, result, "glob", path, "matches")
+
+    def grep(self: Any, pattern: str, path: str | None = None, glob: str | None = None,
+             max_count: int | None = None) -> Any:  # fmt: skip
+        if path is not None and (error := check(self, "read", path, "grep")) is not None:
+            return fs.GrepResult(error=error)
+        kwargs: dict[str, Any] = {"path": path, "glob": glob}
+        if grep_has_max.get("grep"):
+            kwargs["max_count"] = None  # the cap is applied after filtering
+        result = base.grep(self, pattern, **kwargs)
+        return _filter_grep(self, result, path, max_count)
+
+    async def agrep(self: Any, pattern: str, path: str | None = None, glob: str | None = None,
+                    max_count: int | None = None) -> Any:  # fmt: skip
+        if path is not None and (error := check(self, "read", path, "grep")) is not None:
+            return fs.GrepResult(error=error)
+        kwargs: dict[str, Any] = {"path": path, "glob": glob}
+        if grep_has_max.get("agrep"):
+            kwargs["max_count"] = None
+        result = await base.agrep(self, pattern, **kwargs)
+        return _filter_grep(self, result, path, max_count)
+
+    def _single(method: str, op: str, result_type: Callable[..., Any], ops: tuple[str, ...] = ()
+                ) -> tuple[Callable[..., Any], Callable[..., Any]]:  # fmt: skip
+        amethod = "a" + method
+
+        def sync(self: Any, file_path: str, *a: Any, **k: Any) -> Any:
+            for operation in ops or (op,):
+                if (error := check(self, operation, file_path, method)) is not None:
+                    return result_type(error=error)
+            return getattr(base, method)(self, file_path, *a, **k)
+
+        async def async_(self: Any, file_path: str, *a: Any, **k: Any) -> Any:
+            for operation in ops or (op,):
+                if (error := check(self, operation, file_path, method)) is not None:
+                    return result_type(error=error)
+            return await getattr(base, amethod)(self, file_path, *a, **k)
+
+        return sync, async_
+
+    def download_files(self: Any, paths: list[str]) -> Any:
+        denied = {p: e for p in paths if (e := check(self, "read", p, "download_files"))}
+        allowed = [p for p in paths if p not in denied]
+        got = iter(base.download_files(self, allowed) if allowed else [])
+        return [
+            fs.FileDownloadResponse(path=p, error="permission_denied") if p in denied else next(got)
+            for p in paths
+        ]
+
+    async def adownload_files(self: Any, paths: list[str]) -> Any:
+        denied = {p: e for p in paths if (e := check(self, "read", p, "download_files"))}
+        allowed = [p for p in paths if p not in denied]
+        got = iter(await base.adownload_files(self, allowed) if allowed else [])
+        return [
+            fs.FileDownloadResponse(path=p, error="permission_denied") if p in denied else next(got)
+            for p in paths
+        ]
+
+    def upload_files(self: Any, files: list[tuple[str, bytes]]) -> Any:
+        denied = {p for p, _ in files if check(self, "write", p, "upload_files")}
+        allowed = [(p, b) for p, b in files if p not in denied]
+        got = iter(base.upload_files(self, allowed) if allowed else [])
+        return [
+            fs.FileUploadResponse(path=p, error="permission_denied") if p in denied else next(got)
+            for p, _ in files
+        ]
+
+    async def aupload_files(self: Any, files: list[tuple[str, bytes]]) -> Any:
+        denied = {p for p, _ in files if check(self, "write", p, "upload_files")}
+        allowed = [(p, b) for p, b in files if p not in denied]
+        got = iter(await base.aupload_files(self, allowed) if allowed else [])
+        return [
+            fs.FileUploadResponse(path=p, error="permission_denied") if p in denied else next(got)
+            for p, _ in files
+        ]
+
+    namespace: dict[str, Any] = {
+        "_guardrails_guarded": True,
+        "_guardrails_base": None,
+        "ls": ls,
+        "als": als,
+        "glob": glob,
+        "aglob": aglob,
+        "grep": grep,
+        "agrep": agrep,
+        "download_files": download_files,
+        "adownload_files": adownload_files,
+        "upload_files": upload_files,
+        "aupload_files": aupload_files,
+    }
+    for method, op, result_type, ops in (
+        ("read", "read", fs.ReadResult, ()),
+        ("write", "write", fs.WriteResult, ()),
+        ("edit", "write", fs.EditResult, ("read", "write")),
+        ("delete", "write", fs.DeleteResult, ()),
+    ):
+        if hasattr(cls, method):
+            namespace[method], namespace["a" + method] = _single(method, op, result_type, ops)
+    if hasattr(cls, "execute"):
+
+        def execute(self: Any, command: str, *a: Any, **k: Any) -> Any:
+            if (error := check(self, "execute", "/", "execute")) is not None:
+                return fs.ExecuteResponse(output=error, exit_code=126)
+            return base.execute(self, command, *a, **k)
+
+        async def aexecute(self: Any, command: str, *a: Any, **k: Any) -> Any:
+            if (error := check(self, "execute", "/", "execute")) is not None:
+                return fs.ExecuteResponse(output=error, exit_code=126)
+            return await base.aexecute(self, command, *a, **k)
+
+        namespace["execute"], namespace["aexecute"] = execute, aexecute
+    guarded = type(f"Guarded{cls.__name__}", (cls,), namespace)
+    _GUARDED[cls] = guarded
+    return guarded
+
+
+def _filter_entries(backend: Any, result: Any, method: str, path: str | None, attr: str) -> Any:
+    ctx = _active_for(backend)
+    items = getattr(result, attr, None)
+    if ctx is None or not items:
+        return result
+    keep = _Filter(ctx, backend)
+    kept = [item for item in items if keep.allowed(str(item.get("path", "")))]
+    keep.done(method, path)
+    return result if len(kept) == len(items) else dataclasses.replace(result, **{attr: kept})
+
+
+def _filter_grep(backend: Any, result: Any, path: str | None, max_count: int | None) -> Any:
+    ctx = _active_for(backend)
+    matches = result.matches or []
+    if ctx is None:
+        kept = list(matches)
+    else:
+        keep = _Filter(ctx, backend)
+        kept = [m for m in matches if keep.allowed(str(m.get("path", "")))]
+        keep.done("grep", path)
+    truncated = bool(result.truncated)
+    if max_count is not None and len(kept) > max_count:
+        kept, truncated = kept[:max_count], True
+    fs = _deepagents()
+    return fs.GrepResult(error=result.error, matches=kept, truncated=truncated)
+
+
+def _active_for(backend: Any) -> _Context | None:
+    active = _ACTIVE.get()
+    base: _Context | None = getattr(backend, "_guardrails_base", None)
+    if active is None:
+        return base
+    if base is None:
+        return active
+    return _Context(
+        base.policy.then(active.policy), active.tool, active.ci, active.runtime, active.guardrail
+    )
+
+
+def _emit_denied(
+    ctx: _Context, op: str, path: str | None, decision: _Decision, reason: str, method: str
+) -> None:
+    emit(
+        "fs.denied",
+        ctx.guardrail,
+        runtime=ctx.runtime,
+        tool=ctx.tool,
+        backend_method=method,
+        operation=op,
+        path=path,
+        rule=decision.rule,
+        layer=decision.layer,
+        reason=reason,
+        decision="deny",
+    )
+
+
+def guard_backend(backend: Any, middleware: FilesystemPermissionMiddleware | None = None) -> Any:
+    """A copy of ``backend`` (same class, via a subclass) that enforces the rules itself.
+
+    Calls made while one of our middleware handles a tool call use that call's rules (with
+    ``middleware``'s composed above them); other calls use ``middleware``'s rules.
+    """
+    if _deepagents() is None:  # pragma: no cover
+        raise GuardrailConfigError("guard_backend needs deepagents installed")
+    clone = copy.copy(backend)
+    clone.__class__ = _guarded_class(type(backend))
+    if middleware is not None:
+        clone._guardrails_base = _Context(
+            middleware._policy, "", middleware._ci_for(backend), None, middleware.name
+        )
+    return clone
+
+
+# --------------------------------------------------------------------------- the middleware
+
+#: deepagents' file tools: argument holding a path -> operations it needs.
+_FILE_TOOLS: dict[str, dict[str, tuple[str, ...]]] = {
+    "read_file": {"file_path": ("read",)},
+    "write_file": {"file_path": ("write",)},
+    "edit_file": {"file_path": ("read", "write")},
+    "delete": {"file_path": ("write",)},
+}
+_BULK_TOOLS = frozenset({"ls", "glob", "grep"})
+
+
+@dataclass(frozen=True)
+class _Check:
+    op: str
+    path: str | None
+    decision: _Decision
+    reason: str
+
+
+class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
+    """Allow / deny / interrupt file tool calls by path; filter what listings and searches show.
+
+    ``rules`` are :class:`FilesystemPermission` (or deepagents' own) checked in order, first match
+    wins; ``default`` applies when none matches (``execute`` is always denied unless a rule allows
+    it). ``tool_paths`` adds your own tools: ``{"copy_file": {"src": "read", "dst": "write"}}``.
+    ``case_insensitive=None`` detects a case-insensitive volume under a ``FilesystemBackend``.
+
+    Example::
+
+        from deepagents import create_deep_agent
+        from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
+
+        jail = FilesystemPermissionMiddleware(
+            [FilesystemPermission(["read", "write"], ["/workspace/**"]),
+             FilesystemPermission(["read", "write"], ["**/.env"], mode="deny")],
+            default="deny",
+        )
+        agent = create_deep_agent(model, middleware=[jail], subagents=[{
+            "name": "reviewer", "description": "reads only", "system_prompt": "...",
+            "middleware": [jail.restrict([FilesystemPermission(["write"], ["/**"], "deny")])],
+        }])
+    """
+
+    def __init__(
+        self,
+        rules: Iterable[Any],
+        *,
+        default: str = "allow",
+        tool_paths: Mapping[str, Mapping[str, str | Sequence[str]]] | None = None,
+        backend: Any = None,
+        case_insensitive: bool | None = None,
+        widen: Iterable[Any] = (),
+        name: str | None = None,
+        _parent: _Policy | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(rules, (str, bytes, Mapping)) or not isinstance(rules, Iterable):
+            raise GuardrailConfigError(
+                f"rules must be a list of FilesystemPermission, got {type(rules).__name__}"
+            )
+        if default not in ("allow", "deny"):
+            raise GuardrailConfigError(f"default must be 'allow' or 'deny', got {default!r}")
+        if case_insensitive not in (None, True, False):
+            raise GuardrailConfigError(
+                f"case_insensitive must be True, False or None (detect), got {case_insensitive!r}"
+            )
+        self.rules = [FilesystemPermission.coerce(r) for r in rules]
+        self.default = default
+        self.case_insensitive = case_insensitive
+        self.backend = backend
+        self._name = name or _NAME
+        self._tools: dict[str, dict[str, tuple[str, ...]]] = dict(_FILE_TOOLS)
+        for tool, args in (tool_paths or {}).items():
+            if not isinstance(args, Mapping) or not args:
+                raise GuardrailConfigError(
+                    f"tool_paths[{tool!r}] must map argument names to an operation, "
+                    "e.g. {'src': 'read', 'dst': 'write'}"
+                )
+            spec: dict[str, tuple[str, ...]] = {}
+            for arg, ops in args.items():
+                op_list = (ops,) if isinstance(ops, str) else tuple(ops)
+                if not op_list or any(op not in OPERATIONS for op in op_list):
+                    raise GuardrailConfigError(
+                        f"tool_paths[{tool!r}][{arg!r}] must be one of {list(OPERATIONS)} "
+                        f"or a list of them, got {ops!r}"
+                    )
+                spec[arg] = op_list
+            self._tools[tool] = spec
+        self.tool_paths = dict(tool_paths or {})
+        widen_rules = [FilesystemPermission.coerce(r) for r in widen]
+        if any(r.mode != "allow" for r in widen_rules):
+            raise GuardrailConfigError("widen rules grant access: their mode must be 'allow'")
+        if default == "deny" and not any(r.mode == "allow" for r in self.rules):
+            warnings.warn(
+                "FilesystemPermissionMiddleware(default='deny') has no allow rule: every file "
+                "tool call will be denied",
+                UserWarning,
+                stacklevel=2,
+            )
+        layer = _Layer(self.rules, default, widen_rules, self._name)
+        own = _Policy((layer,))
+        self._policy = own if _parent is None else _parent.then(own)
+        self._fs_cache: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    # -- composition ----------------------------------------------------------------------
+
+    def restrict(
+        self,
+        rules: Iterable[Any],
+        *,
+        default: str = "allow",
+        widen: Iterable[Any] = (),
+        name: str | None = None,
+        tool_paths: Mapping[str, Mapping[str, str | Sequence[str]]] | None = None,
+    ) -> FilesystemPermissionMiddleware:
+        """A middleware for a subagent: these rules on top of this one's, never looser.
+
+        ``widen`` lists allow rules that may overrule this (the parent's) denials: each use is
+        audited as ``fs.widened``.
+
+        Example::
+
+            reader = parent.restrict([FilesystemPermission(["write"], ["/**"], "deny")])
+        """
+        return FilesystemPermissionMiddleware(
+            rules,
+            default=default,
+            widen=widen,
+            name=name or self._name,
+            tool_paths=tool_paths or self.tool_paths,
+            backend=self.backend,
+            case_insensitive=self.case_insensitive,
+            _parent=self._policy,
+        )
+
+    def guard(self, backend: Any) -> Any:
+        """``backend`` enforcing these rules itself: pass it to ``create_deep_agent(backend=)``.
+
+        Subagents share the backend, so one without any middleware of ours (a compiled subagent,
+        ``permissions: []``) still cannot read or list what these rules deny.
+
+        Example::
+
+            agent = create_deep_agent(model, backend=jail.guard(FilesystemBackend(root_dir=root)),
+                                      middleware=[jail])
+        """
+        return guard_backend(backend, self)
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def _ci_for(self, backend: Any) -> bool:
+        if self.case_insensitive is not None:
+            return self.case_insensitive
+        return _backend_case_insensitive(backend)
+
+    def decide(self, operation: str, path: str, *, backend: Any = None) -> str:
+        """``"allow"``, ``"deny"`` or ``"interrupt"`` for a raw path (handy in tests and UIs).
+
+        Example::
+
+            jail.decide("read", "/workspace/../etc/passwd")  # "deny"
+        """
+        if operation not in OPERATIONS:
+            raise GuardrailConfigError(
+                f"operation must be one of {list(OPERATIONS)}, got {operation!r}"
+            )
+        backend = backend if backend is not None else self.backend
+        return self._check(self._policy, operation, path, backend, self._ci_for(backend)).mode
+
+    def _check(self, policy: _Policy, op: str, raw: Any, backend: Any, ci: bool) -> _Decision:
+        try:
+            path = normalize_path(raw)
+        except PathRejectedError:
+            return _Decision("deny")
+        decision = policy.decide(op, path, ci)
+        if decision.mode == "allow" and op != "execute":
+            refused = _resolve_check(policy, op, path, backend, ci)
+            if refused is not None:
+                return refused[0]
+        return decision
+
+    def _fs_tools(self, tool: Any) -> tuple[Any, dict[str, Any]] | None:
+        """(backend, guarded tools by name) for a deepagents file tool; None for other tools."""
+        fs = _deepagents()
+        if fs is None or tool is None:
+            return None
+        func = getattr(tool, "func", None) or getattr(tool, "coroutine", None)
+        owner = None
+        for cell in getattr(func, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if isinstance(value, fs.FilesystemMiddleware):
+                owner = value
+                break
+        if owner is None:
+            return None
+        cached = self._fs_cache.get(owner)
+        if cached is None:
+            clone = copy.copy(owner)
+            clone.backend = guard_backend(owner.backend)
+            cached = (owner.backend, {t.name: t for t in clone._create_tools()})
+            self._fs_cache[owner] = cached
+        return cached
+
+    def tool_flow(self, request: Any) -> Flow[Any]:
+        call = request.tool_call
+        name = call["name"]
+        bulk = name in _BULK_TOOLS
+        if not bulk and name != "execute" and name not in self._tools:
+            return (yield Call(request))
+        parent = _ACTIVE.get()
+        policy = self._policy if parent is None else parent.policy.then(self._policy)
+        found = self._fs_tools(request.tool) if name in _FILE_TOOLS or bulk or name == "execute" \
+            else None  # fmt: skip
+        backend = self.backend if self.backend is not None else (found[0] if found else None)
+        ci = self._ci_for(backend)
+        args = dict(call.get("args") or {})
+        checks: list[_Check] = []
+
+        def check(op: str, raw: Any) -> str | None:
+            try:
+                path = normalize_path(raw)
+            except PathRejectedError:
+                checks.append(_Check(op, None, _Decision("deny"), "invalid_path"))
+                return None
+            decision = policy.decide(op, path, ci)
+            reason = "rule" if decision.rule is not None else "default"
+            if decision.mode == "allow" and op != "execute":
+                refused = _resolve_check(policy, op, path, backend, ci)
+                if refused is not None:
+                    decision, reason = refused
+            checks.append(_Check(op, path, decision, reason))
+            return path
+
+        replacement = None
+        if name == "execute":
+            check("execute", "/")
+        elif bulk:
+            root_arg = "path"
+            raw_root = args.get("path")
+            if name == "glob" and raw_root is None and str(args.get("pattern", "")).startswith("/"):
+                pattern = str(args["pattern"])
+                raw_root = _glob_root(pattern)
+                rest = pattern[len(raw_root.rstrip("/")) :]
+                args["path"], args["pattern"] = (
+                    raw_root,
+                    rest if rest.startswith("/") else "/" + rest,
+                )
+            elif raw_root is None and name != "ls":
+                raw_root = "/"
+                root_arg = ""
+            if raw_root is None:
+                raw_root = ""
+            normalized = check("read", raw_root)
+            if normalized is not None and root_arg:
+                args[root_arg] = normalized
+            if found is not None:
+                replacement = found[1].get(name)
+            if replacement is None and policy.restrictive("read"):
+                checks.append(_Check("read", normalized, _Decision("deny"), "unfilterable"))
+        else:
+            for arg, ops in self._tools[name].items():
+                if arg not in args:
+                    continue
+                for op in ops:
+                    normalized = check(op, args[arg])
+                if normalized is not None:
+                    args[arg] = normalized
+                    if name == "delete":
+                        rule = policy.delete_overlaps_denied(normalized)
+                        if rule is not None:
+                            checks.append(
+                                _Check("write", normalized, _Decision("deny", rule), "descendants")
+                            )
+        worst = max(checks, key=lambda c: _RANK[c.decision.mode], default=None)
+        if worst is not None and worst.decision.mode == "deny":
+            self._audit_denied(request, name, worst)
+            return _denied(_refusal(worst.op, worst.path), name, call.get("id"))
+        if worst is not None and worst.decision.mode == "interrupt":
+            answer = self._interrupt(request, name, worst, args)
+            if answer is not None:
+                return answer
+        for c in checks:
+            if c.decision.widened:
+                emit("fs.widened", self.name, runtime=request.runtime, tool=name,
+                     operation=c.op, path=c.path, layer=c.decision.layer)  # fmt: skip
+        new_call = {**call, "args": args}
+        new_request = request.override(tool_call=new_call)
+        if replacement is not None:
+            new_request = new_request.override(tool=replacement)
+        token = _ACTIVE.set(_Context(policy, name, ci, request.runtime, self.name))
+        try:
+            return (yield Call(new_request))
+        finally:
+            _ACTIVE.reset(token)
+
+    def _audit_denied(self, request: Any, tool: str, check: _Check) -> None:
+        emit(
+            "fs.denied",
+            self.name,
+            runtime=request.runtime,
+            tool=tool,
+            operation=check.op,
+            path=check.path,
+            rule=check.decision.rule,
+            layer=check.decision.layer,
+            reason=check.reason,
+            decision="deny",
+        )
+
+    def _interrupt(
+        self, request: Any, tool: str, check: _Check, args: dict[str, Any]
+    ) -> ToolMessage | None:
+        """Ask a human (HumanInTheLoopMiddleware's request shape); None when approved."""
+        payload = {
+            "action_requests": [
+                {
+                    "name": tool,
+                    "args": args,
+                    "description": f"Filesystem permission: {check.op} on {check.path} "
+                    "needs approval",
+                }
+            ],
+            "review_configs": [{"action_name": tool, "allowed_decisions": ["approve", "reject"]}],
+        }
+        try:
+            response = interrupt(payload)
+        except GraphInterrupt:
+            emit("fs.interrupted", self.name, runtime=request.runtime, tool=tool,
+                 operation=check.op, path=check.path, rule=check.decision.rule,
+                 layer=check.decision.layer, decision="interrupt")  # fmt: skip
+            raise
+        decisions = response.get("decisions") if isinstance(response, Mapping) else None
+        first = decisions[0] if isinstance(decisions, list) and decisions else {}
+        kind = first.get("type") if isinstance(first, Mapping) else None
+        if kind == "approve":
+            emit("fs.approved", self.name, runtime=request.runtime, tool=tool,
+                 operation=check.op, path=check.path, decision="approve")  # fmt: skip
+            return None
+        reason = "rejected" if kind == "reject" else "invalid_decision"
+        self._audit_denied(request, tool, _Check(check.op, check.path, check.decision, reason))
+        message = first.get("message") if isinstance(first, Mapping) else None
+        text = f"{_refusal(check.op, check.path)} (rejected by a reviewer"
+        text += f": {message})" if message else ")"
+        return _denied(text, tool, request.tool_call.get("id"))
