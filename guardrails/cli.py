@@ -2,7 +2,8 @@
 
 Example::
 
-    $ guardrails demo                  # audit events as JSON lines, the story and a summary
+    $ guardrails demo                  # the tour: JSON audit lines, the story, a summary table
+    $ guardrails demo --policy guardrails.toml   # the tour under your policy
     $ guardrails check guardrails.toml # exit 0 when valid, 1 with the errors
     $ guardrails scan notes.txt --types email,phone --strategy mask --check
 """
@@ -28,6 +29,19 @@ def _build_parser() -> argparse.ArgumentParser:
         default="stdout",
         help="where the JSON audit lines go (default: stdout)",
     )
+    demo.add_argument(
+        "--policy",
+        default=None,
+        metavar="FILE",
+        help="play the tour under this policy file instead of the packaged one",
+    )
+    demo.add_argument(
+        "--scene",
+        action="append",
+        dest="scenes",
+        metavar="NAME",
+        help="play this scene (repeatable; default: tour); one of: tour, resilience, limits, pii",
+    )
     scan = sub.add_parser("scan", help="find PII in files or stdin and print the handled text")
     scan.add_argument("files", nargs="*", default=["-"], help="files to scan ('-' for stdin)")
     scan.add_argument(
@@ -52,11 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``guardrails`` console script; returns the exit code."""
     args = _build_parser().parse_args(argv)
     if args.command == "demo":
-        from guardrails.demo import run_demo
-
-        events_out = sys.stdout if args.events_to == "stdout" else sys.stderr
-        run_demo(sys.stdout, events_out)
-        return 0
+        return _demo(args)
     if args.command == "scan":
         return _scan(args)
     if args.command == "check":
@@ -72,6 +82,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.policy}: OK ({len(policy.specs())} middleware; subagents: {subs})")
         return 0
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from guardrails.demo import ALL_SCENES, run_demo
+    from guardrails.errors import GuardrailConfigError
+    from guardrails.policy import PolicyError
+
+    unknown = [name for name in args.scenes or () if name not in ALL_SCENES]
+    if unknown:
+        print(
+            f"guardrails demo: unknown scene {unknown[0]!r}; allowed: {', '.join(ALL_SCENES)}",
+            file=sys.stderr,
+        )
+        return 2
+    events_out = sys.stdout if args.events_to == "stdout" else sys.stderr
+    try:
+        run_demo(sys.stdout, events_out, args.scenes, policy=args.policy)
+    except PolicyError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        return 1
+    except GuardrailConfigError as exc:
+        print(f"guardrails demo: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _scan(args: argparse.Namespace) -> int:

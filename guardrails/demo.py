@@ -1,8 +1,18 @@
-"""The ``guardrails demo``: offline agents (scripted model, no API key, no server) run through the
-guardrails, with every audit event printed as a JSON line and a summary at the end.
+"""The ``guardrails demo``: offline agents (scripted models, no API key, no server) run through
+the guardrails, every audit event printed as a JSON line, and a summary table at the end.
 
-Each scene lives in ``guardrails/demo_scenes/<name>.py`` and exposes ``TITLE`` and ``run()``;
-:data:`SCENES` lists them in the order they are played.
+By default it plays the tour (:mod:`guardrails.demo_scenes.tour`): one deep agent with two
+subagents whose stacks come from a policy file, scripted to trigger a retry, a fallback, a limit,
+PII handling and a filesystem denial. Smaller single-agent scenes (circuit breaker, rate limit,
+PII block) can be played with ``--scene``. Each scene lives in
+``guardrails/demo_scenes/<name>.py`` and has ``TITLE`` and ``run(out)`` (the tour's ``run`` also
+takes the policy).
+
+Example::
+
+    $ guardrails demo                          # the tour under the packaged policy
+    $ guardrails demo --policy guardrails.toml # the tour under your policy
+    $ guardrails demo --scene resilience --scene pii
 """
 
 from __future__ import annotations
@@ -10,15 +20,38 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from guardrails.audit import AUDIT_ATTR, LOGGER_NAME, JsonFormatter
+from guardrails.policy import Policy
 
-__all__ = ["SCENES", "run_demo"]
+__all__ = ["ALL_SCENES", "SCENES", "WHAT_HAPPENED", "run_demo", "summary_rows"]
 
-#: Scene modules under ``guardrails.demo_scenes``, played in this order.
-SCENES: tuple[str, ...] = ("resilience", "limits", "pii")
+#: Scenes played when none are named: the tour.
+SCENES: tuple[str, ...] = ("tour",)
+#: Every scene ``--scene`` accepts, in the order they are played.
+ALL_SCENES: tuple[str, ...] = ("tour", "resilience", "limits", "pii")
+
+#: What each event kind means, for kinds :func:`summary_rows` has no sentence of its own for.
+WHAT_HAPPENED: dict[str, str] = {
+    "retry.attempt": "a failed call was tried again",
+    "retry.exhausted": "the retries ran out; the error went on",
+    "fallback.switched": "the model failed; the next model answered",
+    "fallback.circuit_open": "a failing model is skipped until its cooldown ends",
+    "fallback.circuit_closed": "a skipped model answered again",
+    "fallback.exhausted": "every model failed",
+    "limit.exceeded": "a call limit was reached",
+    "rate_limit.exceeded": "a rate limit refused a call",
+    "pii.detected": "personal data handled before a model saw it",
+    "pii.blocked": "personal data found; the request was refused",
+    "pii.pseudonymized": "personal data swapped for pseudonyms the model works with",
+    "pii.restored": "real values put back for a tool only",
+    "fs.denied": "a file operation denied by a permission rule",
+}
+_STRATEGY_VERBS = {"redact": "redacted", "mask": "masked", "hash": "hashed", "block": "blocked"}
+_LIMIT_DECISIONS = {"end": "run ended", "error": "raised", "continue": "call refused"}
 
 
 class _Collector(logging.Handler):
@@ -35,16 +68,28 @@ class _Collector(logging.Handler):
 def run_demo(
     out: IO[str] | None = None,
     events_out: IO[str] | None = None,
-    scenes: tuple[str, ...] | None = None,
+    scenes: Sequence[str] | None = None,
+    *,
+    policy: str | Path | Policy | None = None,
 ) -> list[dict[str, Any]]:
-    """Play the demo scenes; print audit JSON lines to ``events_out`` and the story to ``out``.
+    """Play the demo scenes; audit JSON lines go to ``events_out``, the story to ``out``.
 
-    Returns the audit events in order. Example::
+    ``policy`` (a file or a :class:`~guardrails.policy.Policy`) replaces the tour's packaged
+    policy; a file is loaded before anything runs, so a bad one raises
+    :class:`~guardrails.policy.PolicyError` at once. Returns the audit events in order.
 
-        events = run_demo(io.StringIO(), io.StringIO())
+    Example::
+
+        events = run_demo(io.StringIO(), io.StringIO(), policy="guardrails.toml")
+        {e["event"] for e in events}
     """
     out = out if out is not None else sys.stdout
     events_out = events_out if events_out is not None else sys.stdout
+    loaded = Policy.load(policy) if isinstance(policy, (str, Path)) else policy
+    names = tuple(scenes) if scenes is not None else SCENES
+    unknown = [n for n in names if n not in ALL_SCENES]
+    if unknown:
+        raise ValueError(f"unknown demo scene(s) {unknown}; allowed: {', '.join(ALL_SCENES)}")
     logger = logging.getLogger(LOGGER_NAME)
     json_handler = logging.StreamHandler(events_out)
     json_handler.setFormatter(JsonFormatter())
@@ -55,26 +100,130 @@ def run_demo(
     logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
-        for name in scenes if scenes is not None else SCENES:
+        for name in names:
             module = importlib.import_module(f"guardrails.demo_scenes.{name}")
             print(f"\n== {module.TITLE}", file=out)
+            if name == "tour":
+                source = loaded.source if loaded is not None else "the packaged demo policy"
+                print(f"  policy: {source}", file=out)
+                module.run(out, loaded)
+            else:
+                module.run(out)
             json_handler.flush()
-            module.run(out)
     finally:
         logger.removeHandler(json_handler)
         logger.removeHandler(collector)
         logger.setLevel(old_level)
         logger.propagate = old_propagate
-    _summary(collector.events, out)
+    expected: tuple[str, ...] = ()
+    if "tour" in names:
+        from guardrails.demo_scenes.tour import EXPECTED_EVENTS
+
+        expected = EXPECTED_EVENTS
+    _print_summary(collector.events, out, expected)
     return collector.events
 
 
-def _summary(events: list[dict[str, Any]], out: IO[str]) -> None:
-    counts = Counter(str(e.get("event")) for e in events)
-    print("\n== Summary: audit events by kind", file=out)
-    if not counts:
-        print("  (no events)", file=out)
-    width = max((len(k) for k in counts), default=0)
-    for name, count in sorted(counts.items()):
-        print(f"  {name.ljust(width)}  {count}", file=out)
-    print(f"  {'total'.ljust(width)}  {sum(counts.values())}", file=out)
+def _who(event: Mapping[str, Any]) -> str:
+    if event.get("subagent"):
+        return f"{event['subagent']} (subagent)"
+    return str(event.get("agent") or "-")
+
+
+def _join(values: Iterable[Any], limit: int = 3) -> str:
+    items = sorted({str(v) for v in values if v is not None and v != ""})
+    more = f" +{len(items) - limit}" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def _what(kind: str, events: Sequence[Mapping[str, Any]]) -> str:
+    """One short line on what the events of one kind did (they carry no raw values to leak)."""
+    first = events[0]
+    if kind == "pii.detected":
+        verbs = _join(
+            _STRATEGY_VERBS.get(str(e.get("strategy")), e.get("strategy")) for e in events
+        )
+        types = _join(t for e in events for t in e.get("entities") or {})
+        return f"{verbs or 'handled'} {types} in {_join(e.get('where') for e in events)}"
+    if kind.startswith("pii.") and any(e.get("entities") for e in events):
+        types = _join(t for e in events for t in e.get("entities") or {})
+        return f"{WHAT_HAPPENED.get(kind, kind)}: {types}"
+    if kind == "retry.attempt":
+        return f"retried after {_join(e.get('error') for e in events)}"
+    if kind == "retry.exhausted":
+        return f"gave up after {first.get('attempts')} attempts ({first.get('decision')})"
+    if kind == "fallback.switched":
+        return "switched " + _join(
+            f"{e.get('from_model')} -> {e.get('to_model')}".replace("scripted:", "") for e in events
+        )
+    if kind == "limit.exceeded":
+        return _join(
+            f"{e.get('limit_kind')} {e.get('count')}/{e.get('limit')}: "
+            f"{_LIMIT_DECISIONS.get(str(e.get('decision')), e.get('decision'))}"
+            for e in events
+        )
+    if kind == "rate_limit.exceeded":
+        return f"{first.get('limit')} per {first.get('key_kind')}: refused"
+    if kind == "fs.denied":
+        where = _join(e.get("path") or e.get("tool") for e in events)
+        return f"denied {where}" if where else WHAT_HAPPENED[kind]
+    return WHAT_HAPPENED.get(kind, _join(e.get("guardrail") for e in events))
+
+
+def summary_rows(events: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, int, str]]:
+    """``(agent, event, count, what happened)`` per agent and event kind.
+
+    Agents come in the order they first appear, and within an agent the event kinds too.
+
+    Example::
+
+        for who, kind, count, what in summary_rows(run_demo()):
+            print(who, kind, count, what)
+    """
+    groups: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for event in events:
+        groups.setdefault(_who(event), {}).setdefault(str(event.get("event")), []).append(event)
+    return [
+        (who, kind, len(group), _what(kind, group))
+        for who, kinds in groups.items()
+        for kind, group in kinds.items()
+    ]
+
+
+def _print_summary(
+    events: Sequence[Mapping[str, Any]], out: IO[str], expected: Sequence[str]
+) -> None:
+    rows = summary_rows(events)
+    title = f"Summary: {len(events)} audit events"
+    missing = [k for k in expected if k not in {e.get("event") for e in events}]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # pragma: no cover - rich is a dependency; plain text still works
+        _print_plain(rows, title, out)
+    else:
+        table = Table(title=title, title_justify="left")
+        for header in ("agent", "event", "count", "what happened"):
+            table.add_column(header, justify="right" if header == "count" else "left")
+        for who, kind, count, what in rows:
+            table.add_row(who, kind, str(count), what)
+        print(file=out)
+        # a pipe or a file gets 100 columns (rich would assume 80); a terminal its own width
+        width = None if out.isatty() else 100
+        Console(file=out, highlight=False, width=width).print(table)
+    if missing:
+        print(f"  not triggered under this policy: {', '.join(missing)}", file=out)
+
+
+def _print_plain(rows: Sequence[tuple[str, str, int, str]], title: str, out: IO[str]) -> None:
+    print(f"\n== {title}", file=out)
+    table = [("agent", "event", "count", "what happened")] + [
+        (who, kind, str(count), what) for who, kind, count, what in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    for row in table:
+        print(
+            f"  {row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  "
+            f"{row[2].rjust(widths[2])}  {row[3]}",
+            file=out,
+        )

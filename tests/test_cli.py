@@ -12,9 +12,9 @@ import pytest
 from guardrails.cli import main
 
 
-def test_demo_runs_offline_and_prints_json_events() -> None:
+def _demo(*args: str) -> tuple[list[dict[str, object]], str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "guardrails.cli", "demo"],
+        [sys.executable, "-m", "guardrails.cli", "demo", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -24,6 +24,19 @@ def test_demo_runs_offline_and_prints_json_events() -> None:
     assert events, proc.stdout
     assert all("event" in e and "guardrail" in e and "timestamp" in e for e in events)
     assert "Summary" in proc.stdout
+    return events, proc.stdout
+
+
+def test_demo_plays_the_tour_offline() -> None:
+    from guardrails.demo_scenes.tour import EXPECTED_EVENTS
+
+    events, stdout = _demo()
+    assert {e["event"] for e in events} >= set(EXPECTED_EVENTS)
+    assert "researcher (subagent)" in stdout
+
+
+def test_demo_classic_scenes() -> None:
+    events, _ = _demo("--scene", "resilience", "--scene", "limits", "--scene", "pii")
     kinds = {e["event"] for e in events}
     assert kinds >= {
         "retry.attempt",
