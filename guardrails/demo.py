@@ -145,9 +145,12 @@ def _what(kind: str, events: Sequence[Mapping[str, Any]]) -> str:
         )
         types = _join(t for e in events for t in e.get("entities") or {})
         return f"{verbs or 'handled'} {types} in {_join(e.get('where') for e in events)}"
-    if kind.startswith("pii.") and any(e.get("entities") for e in events):
+    if kind in ("pii.blocked", "pii.pseudonymized"):
         types = _join(t for e in events for t in e.get("entities") or {})
-        return f"{WHAT_HAPPENED.get(kind, kind)}: {types}"
+        return f"{kind[4:]} {types} in {_join(e.get('where') for e in events)}"
+    if kind == "pii.restored":
+        types = _join(t for e in events for t in e.get("entities") or {})
+        return f"restored {types} for {_join(e.get('tool') for e in events)} only"
     if kind == "retry.attempt":
         return f"retried after {_join(e.get('error') for e in events)}"
     if kind == "retry.exhausted":
@@ -165,8 +168,7 @@ def _what(kind: str, events: Sequence[Mapping[str, Any]]) -> str:
     if kind == "rate_limit.exceeded":
         return f"{first.get('limit')} per {first.get('key_kind')}: refused"
     if kind == "fs.denied":
-        where = _join(e.get("path") or e.get("tool") for e in events)
-        return f"denied {where}" if where else WHAT_HAPPENED[kind]
+        return "denied " + _join(f"{e.get('operation')} {e.get('path')}" for e in events)
     return WHAT_HAPPENED.get(kind, _join(e.get("guardrail") for e in events))
 
 

@@ -26,7 +26,15 @@ pytest.importorskip("deepagents")
 from guardrails.demo_scenes.tour import DEFAULT_POLICY, EXPECTED_EVENTS, with_fallback
 
 #: What issue 8 asks the tour to show; EXPECTED_EVENTS may only grow beyond it.
-TOUR_KINDS = {"retry.attempt", "fallback.switched", "limit.exceeded", "pii.detected"}
+TOUR_KINDS = {
+    "retry.attempt",
+    "fallback.switched",
+    "limit.exceeded",
+    "pii.detected",
+    "pii.pseudonymized",
+    "pii.restored",
+    "fs.denied",
+}
 
 
 def _tour(**kwargs: Any) -> tuple[list[dict[str, Any]], str, str]:
@@ -69,6 +77,17 @@ def test_subagent_events_name_the_subagent(tour: tuple[list[dict[str, Any]], str
     researcher_pii = [e for e in by_kind["pii.detected"] if e.get("subagent") == "researcher"]
     assert researcher_pii and all(e["where"] == "tool_result" for e in researcher_pii)
     assert researcher_pii[0]["entities"] == {"email": 1, "phone": 1}
+    (denied,) = by_kind["fs.denied"]
+    assert (denied["subagent"], denied["tool"], denied["path"]) == (
+        "researcher",
+        "read_file",
+        "/secrets/api_keys.txt",
+    )
+    for kind in ("pii.pseudonymized", "pii.restored"):
+        assert [(e["subagent"], e["guardrail"]) for e in by_kind[kind]] == [
+            ("mailer", "mailer-pseudonymize")
+        ]
+    assert by_kind["pii.restored"][0]["tool"] == "send_email"
     main_events = by_kind["retry.attempt"] + by_kind["fallback.switched"]
     assert all(e["agent"] == "assistant" and "subagent" not in e for e in main_events)
     (switch,) = by_kind["fallback.switched"]
@@ -84,6 +103,13 @@ def test_no_raw_pii_or_secret_in_the_audit_lines(
     # the story shows what each model saw: redacted
     assert "card [REDACTED_CREDIT_CARD]" in story
     assert "Questions: [REDACTED_EMAIL] or [REDACTED_PHONE]" in story
+    # the secret file was refused before the backend was read
+    assert "sk-demo" not in story
+    assert "permission denied for read on /secrets/api_keys.txt" in story
+    # the mailer's model worked with a pseudonym; only send_email got the address
+    (mailer_saw,) = [line for line in story.splitlines() if "[mailer] the model saw" in line]
+    assert "@" not in mailer_saw and "refund policy to " in mailer_saw
+    assert "send_email ran with to='jane.doe@example.com'" in story
 
 
 def test_summary_table(tour: tuple[list[dict[str, Any]], str, str]) -> None:

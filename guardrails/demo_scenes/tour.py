@@ -56,8 +56,9 @@ EXPECTED_EVENTS: tuple[str, ...] = (
     "fallback.switched",
     "pii.detected",
     "limit.exceeded",
-    # PLUG-IN (filesystem): add "fs.denied" once guardrails.filesystem ships.
-    # PLUG-IN (pseudonymize): add "pii.pseudonymized", "pii.restored" with the mailer's strategy.
+    "fs.denied",
+    "pii.pseudonymized",
+    "pii.restored",
 )
 
 REQUEST = (
