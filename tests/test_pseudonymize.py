@@ -465,3 +465,94 @@ def test_pseudonymizer_units() -> None:
     assert merge_vault({"m": {"<EMAIL_1>": JANE}}, {"m": {"<EMAIL_1>": BOB, "<EMAIL_2>": BOB}}) == {
         "m": {"<EMAIL_1>": JANE, "<EMAIL_2>": BOB}
     }
+
+
+# ------------------------------------------------------------------ deep agents, streaming
+
+
+def test_deep_agent_subagent_gets_placeholders_its_tool_the_value(
+    mode: str, memory_saver: Any, audit: AuditCapture
+) -> None:
+    import deepagents
+
+    box = Outbox()
+    vault = MemoryVault()  # shared by the main agent and the subagent (same thread)
+    pii = PIIMiddleware("email", strategy="pseudonymize", vault=vault, name="pii")
+
+    def delegate(messages: list[BaseMessage]) -> AIMessage:
+        (placeholder,) = PLACEHOLDER.findall(str(messages[-1].content))
+        description = f"Email the invoice to {placeholder}"
+        args = {"description": description, "subagent_type": "mailer"}
+        return AIMessage("", tool_calls=[tool_call("task", args)])
+
+    main_model = ScriptedChatModel(responses=[delegate, "the mailer is done"])
+    mailer = ScriptedChatModel(
+        responses=[
+            lambda msgs: AIMessage(
+                "",
+                tool_calls=[
+                    tool_call(
+                        "send_email",
+                        {"to": PLACEHOLDER.findall(str(msgs[-1].content))[0], "body": "x"},
+                    )
+                ],
+            ),
+            "sent it to <EMAIL_1>",
+        ]
+    )
+    agent: Any = deepagents.create_deep_agent(
+        model=main_model,
+        name="main",
+        checkpointer=memory_saver,
+        middleware=[pii],
+        subagents=[
+            {
+                "name": "mailer",
+                "description": "Sends emails.",
+                "system_prompt": "You send emails.",
+                "model": mailer,
+                "tools": [box.send_email],
+                "middleware": [pii],
+            }
+        ],
+    )
+    invoke(agent, {"messages": [("user", f"invoice {JANE} please")]}, mode, cfg("t"))
+    assert box.sent == [JANE]
+    # the subagent's prompt (the task description) carries the placeholder, not the value
+    assert mailer.requests[0]["messages"][-1].content == "Email the invoice to <EMAIL_1>"
+    for model in (main_model, mailer):
+        assert JANE not in dump([m for r in model.requests for m in r["messages"]])
+    restored = audit.of("pii.restored")
+    assert [(e["tool"], e.get("subagent")) for e in restored] == [("send_email", "mailer")]
+
+
+def test_stream_carries_no_real_value_with_a_vault(mode: str, memory_saver: Any) -> None:
+    """stream_mode="messages" carries what the provider returned (placeholders); with a vault,
+    "updates" carry no mapping either: nothing in the stream but the user's own input."""
+    box = Outbox()
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("send_email", {"to": "<EMAIL_1>", "body": "x"})]),
+            "Done: sent to <EMAIL_1>.",
+        ]
+    )
+    agent = create_agent(
+        model,
+        tools=[box.send_email],
+        checkpointer=memory_saver,
+        middleware=[PIIMiddleware("email", strategy="pseudonymize", vault=MemoryVault())],
+    )
+    payload = {"messages": [("user", f"email {JANE}")]}
+    modes = ["messages", "updates"]
+    if mode == "sync":
+        chunks = list(agent.stream(payload, cfg("t"), stream_mode=modes))
+    else:
+
+        async def collect() -> list[Any]:
+            return [c async for c in agent.astream(payload, cfg("t"), stream_mode=modes)]
+
+        chunks = asyncio.run(collect())
+    assert box.sent == [JANE]
+    tokens = [c for kind, c in chunks if kind == "messages"]
+    assert tokens and "<EMAIL_1>" in str(tokens)
+    assert JANE not in str(chunks)

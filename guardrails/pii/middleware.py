@@ -48,6 +48,9 @@ Strategy = Literal["redact", "mask", "hash", "block", "pseudonymize"]
 _STRATEGIES = ("redact", "mask", "hash", "block", "pseudonymize")
 _OFFLOAD_CHARS = 20_000
 _VAULT_ATTEMPTS = 5
+#: Tools whose arguments go to another model, not to the outside world: deepagents' ``task``
+#: (its description becomes a subagent's prompt). Not restored unless named in restore_tools.
+MODEL_FACING_TOOLS = frozenset({"task"})
 
 
 def _mask(value: str) -> str:
@@ -694,7 +697,11 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
             )
         ]
         args = call.get("args", {})
-        if self.restore_tools is None or tool in self.restore_tools:
+        if (
+            tool in self.restore_tools
+            if self.restore_tools is not None
+            else tool not in MODEL_FACING_TOOLS
+        ):
             counts: dict[str, int] = {}
             secrets: list[str] = []
             restored = restore_value(args, mapping, counts, secrets)
