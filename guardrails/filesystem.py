@@ -961,10 +961,15 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         call = request.tool_call
         name = call["name"]
         bulk = name in _BULK_TOOLS
-        if not bulk and name != "execute" and name not in self._tools:
-            return (yield Call(request))
         parent = _ACTIVE.get()
         policy = self._policy if parent is None else parent.policy.then(self._policy)
+        if not bulk and name != "execute" and name not in self._tools:
+            # not a file tool, but it may run a subagent (deepagents' task): it inherits our rules
+            token = _ACTIVE.set(_Context(policy, name, False, request.runtime, self.name))
+            try:
+                return (yield Call(request))
+            finally:
+                _ACTIVE.reset(token)
         found = self._fs_tools(request.tool) if name in _FILE_TOOLS or bulk or name == "execute" \
             else None  # fmt: skip
         backend = self.backend if self.backend is not None else (found[0] if found else None)
