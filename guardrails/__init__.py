@@ -27,6 +27,7 @@ from guardrails.errors import (
     classify,
 )
 from guardrails.fallback import ModelFallbackMiddleware
+from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
 from guardrails.pii import PIIMiddleware, detect
 from guardrails.policy import Policy, check_order
 from guardrails.rate_limits import RateLimitMiddleware
@@ -37,6 +38,8 @@ __version__ = "0.1.0"
 __all__ = [
     "IO",
     "Call",
+    "FilesystemPermission",
+    "FilesystemPermissionMiddleware",
     "GuardrailConfigError",
     "GuardrailError",
     "ModelCallLimitExceededError",
