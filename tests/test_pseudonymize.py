@@ -384,7 +384,7 @@ def test_redis_vault_shared_by_two_agents(mode: str, redis_url: str) -> None:
     assert box.sent == [JANE]
 
 
-def test_vault_conflict_renumbers(mode: str) -> None:
+def test_vault_conflict_renumbers(mode: str, audit: AuditCapture) -> None:
     class Racing(MemoryVault):
         """A concurrent writer takes <EMAIL_1> for another value just before our first add."""
 
@@ -404,6 +404,8 @@ def test_vault_conflict_renumbers(mode: str) -> None:
     invoke(agent, {"messages": [("user", f"mail {JANE}")]}, mode, cfg("t"))
     assert model.requests[0]["messages"][-1].content == "mail <EMAIL_2>"
     assert vault.get("t", "PIIMiddleware[email]") == {"<EMAIL_1>": CAROL, "<EMAIL_2>": JANE}
+    (event,) = audit.of("pii.pseudonymized")  # the second numbering is reported, once
+    assert event["entities"] == {"email": 1}
 
 
 def test_vault_needs_a_thread_id(mode: str) -> None:
@@ -556,3 +558,17 @@ def test_stream_carries_no_real_value_with_a_vault(mode: str, memory_saver: Any)
     tokens = [c for kind, c in chunks if kind == "messages"]
     assert tokens and "<EMAIL_1>" in str(tokens)
     assert JANE not in str(chunks)
+
+
+def test_demo_scene() -> None:
+    import io
+
+    from guardrails.demo_scenes import pseudonymize
+
+    out = io.StringIO()
+    pseudonymize.run(out)
+    lines = dict(line.strip().split(":", 1) for line in out.getvalue().splitlines())
+    assert lines["the model saw"].strip() == "Email the invoice to <EMAIL_1>"
+    assert lines["the model called"].strip() == "send_email(to='<EMAIL_1>')"
+    assert lines["the tool sent to"].strip() == JANE
+    assert pseudonymize.TITLE

@@ -14,6 +14,10 @@ hook pair and no extra graph nodes. Where it acts:
 * ``apply_to_tool_args``: tool-call arguments are handled before the tool runs, and in the
   model's answer before it enters state.
 
+``pseudonymize`` replaces each value by a placeholder stable within the thread (``<EMAIL_1>``),
+keeps the mapping in private state (or a ``vault=``), restores real values in the arguments of
+the tools that may have them, and pseudonymizes tool results again before they enter state.
+
 ``block`` raises :class:`~guardrails.errors.PIIDetectionError`; on input the request never
 reaches the provider. A detector that crashes blocks too (fail closed), with a
 ``pii.detector_error`` event.
@@ -597,6 +601,8 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
             secrets = []
 
             def handle_output(pseudo: Pseudonymizer | None) -> list[BaseMessage]:
+                found.clear()  # a vault conflict runs this again: count once
+                secrets.clear()
                 return [
                     self._handle_message(
                         m,
@@ -721,6 +727,8 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
             secrets = []
 
             def handle_args(pseudo: Pseudonymizer) -> Any:
+                found.clear()
+                secrets.clear()
                 return self._handle_value(args, "tool_args", runtime, found, secrets, pseudo)
 
             handled_args = yield from self._phase(box, thread, handle_args)
@@ -732,6 +740,8 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
         secrets = []
 
         def handle_result(pseudo: Pseudonymizer) -> Any:
+            found.clear()
+            secrets.clear()
             return self._handle_result(result, runtime, found, secrets, pseudo)
 
         handled = yield from self._phase(box, thread, handle_result)
