@@ -35,3 +35,18 @@ def test_deep_agent_example_runs_offline() -> None:
     assert ("PIIMiddleware[email,phone,credit_card]", "assistant", None) in agents
     assert ("accountant-iban", "accountant", "accountant") in agents
     assert "jane.doe@example.com" not in proc.stderr
+
+
+def test_demo_tour_under_the_example_policy() -> None:
+    import io
+
+    from guardrails.demo import run_demo
+
+    out = io.StringIO()
+    events = run_demo(out, io.StringIO(), policy=ROOT / "examples" / "guardrails.toml")
+    (limit,) = [e for e in events if e["event"] == "limit.exceeded"]
+    # the example file gives the researcher run_limit = 4 (the main agent has 12)
+    assert (limit["subagent"], limit["count"], limit["limit"]) == ("researcher", 4, 4)
+    # the example redacts emails for every agent: no model, and no tool, got the address
+    assert "jane.doe@example.com" not in out.getvalue().split("[user]")[1].split("\n", 1)[1]
+    assert "send_email ran with to='[REDACTED_EMAIL]'" in out.getvalue()

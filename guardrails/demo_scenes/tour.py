@@ -117,6 +117,13 @@ def _last_human(messages: list[BaseMessage]) -> str:
     return ""
 
 
+def _first_human(messages: list[BaseMessage]) -> str:
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            return str(message.content)
+    return ""
+
+
 def _short(text: str, width: int = 96) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3] + "..."
@@ -144,6 +151,9 @@ def _assistant_brain(say: Say, who: str) -> Brain:
             )
         if len(tasks) == 1:
             say(who, f"the researcher reported: {_short(str(tasks[0].content))!r}")
+            # a model only knows what it was shown: a redacted address stays redacted
+            found = re.search(r"email it to (\S+) today", _first_human(messages))
+            recipient = found.group(1) if found else "the customer"
             say(who, "delegates the email to the mailer")
             return AIMessage(
                 "",
@@ -152,7 +162,7 @@ def _assistant_brain(say: Say, who: str) -> Brain:
                         "task",
                         {
                             "description": (
-                                "Email the refund policy to jane.doe@example.com today: "
+                                f"Email the refund policy to {recipient} today: "
                                 "refunds within 30 days of delivery."
                             ),
                             "subagent_type": "mailer",
