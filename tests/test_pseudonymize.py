@@ -567,7 +567,11 @@ def test_demo_scene() -> None:
 
     out = io.StringIO()
     pseudonymize.run(out)
-    lines = dict(line.strip().split(":", 1) for line in out.getvalue().splitlines())
+    lines = dict(
+        line.strip().split(":", 1)
+        for line in out.getvalue().splitlines()
+        if line.strip().startswith("the ")
+    )
     assert lines["the model saw"].strip() == "Email the invoice to <EMAIL_1>"
     assert lines["the model called"].strip() == "send_email(to='<EMAIL_1>')"
     assert lines["the tool sent to"].strip() == JANE
