@@ -16,6 +16,9 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
+#: ``guardrails.demo.ALL_SCENES``, repeated so ``--help`` does not import the agents (tested).
+_SCENES = ("tour", "resilience", "limits", "pii", "pseudonymize")
+
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -40,7 +43,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         dest="scenes",
         metavar="NAME",
-        help="play this scene (repeatable; default: tour); one of: tour, resilience, limits, pii",
+        help="play this scene (repeatable; default: tour); one of: " + ", ".join(_SCENES),
     )
     scan = sub.add_parser("scan", help="find PII in files or stdin and print the handled text")
     scan.add_argument("files", nargs="*", default=["-"], help="files to scan ('-' for stdin)")

@@ -4,7 +4,7 @@ the guardrails, every audit event printed as a JSON line, and a summary table at
 By default it plays the tour (:mod:`guardrails.demo_scenes.tour`): one deep agent with two
 subagents whose stacks come from a policy file, scripted to trigger a retry, a fallback, a limit,
 PII handling and a filesystem denial. Smaller single-agent scenes (circuit breaker, rate limit,
-PII block) can be played with ``--scene``. Each scene lives in
+PII block, pseudonymization) can be played with ``--scene``. Each scene lives in
 ``guardrails/demo_scenes/<name>.py`` and has ``TITLE`` and ``run(out)`` (the tour's ``run`` also
 takes the policy).
 
@@ -32,7 +32,7 @@ __all__ = ["ALL_SCENES", "SCENES", "WHAT_HAPPENED", "run_demo", "summary_rows"]
 #: Scenes played when none are named: the tour.
 SCENES: tuple[str, ...] = ("tour",)
 #: Every scene ``--scene`` accepts, in the order they are played.
-ALL_SCENES: tuple[str, ...] = ("tour", "resilience", "limits", "pii")
+ALL_SCENES: tuple[str, ...] = ("tour", "resilience", "limits", "pii", "pseudonymize")
 
 #: What each event kind means, for kinds :func:`summary_rows` has no sentence of its own for.
 WHAT_HAPPENED: dict[str, str] = {

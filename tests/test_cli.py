@@ -36,9 +36,16 @@ def test_demo_plays_the_tour_offline() -> None:
 
 
 def test_demo_classic_scenes() -> None:
-    events, _ = _demo("--scene", "resilience", "--scene", "limits", "--scene", "pii")
+    from guardrails.cli import _SCENES
+    from guardrails.demo import ALL_SCENES
+
+    assert ALL_SCENES == _SCENES
+    scenes = [arg for name in ALL_SCENES if name != "tour" for arg in ("--scene", name)]
+    events, _ = _demo(*scenes)
     kinds = {e["event"] for e in events}
     assert kinds >= {
+        "pii.pseudonymized",
+        "pii.restored",
         "retry.attempt",
         "fallback.switched",
         "fallback.circuit_open",
