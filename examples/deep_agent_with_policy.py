@@ -2,6 +2,7 @@
 
 Runs offline with scripted models: ``python examples/deep_agent_with_policy.py``.
 Swap the scripted models for real ones (``"openai:gpt-5"``) to use it for real.
+``guardrails demo --policy examples/guardrails.toml`` plays the demo tour under the same file.
 """
 
 from __future__ import annotations
