@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.tools import tool
@@ -576,3 +578,28 @@ def test_demo_scene() -> None:
     assert lines["the model called"].strip() == "send_email(to='<EMAIL_1>')"
     assert lines["the tool sent to"].strip() == JANE
     assert pseudonymize.TITLE
+
+
+NAMES = st.sampled_from(["jane", "bob", "carol", "dan", "eve"])
+DOMAINS = st.sampled_from(["example.com", "example.org", "mail.example.net"])
+EMAIL = st.builds(lambda n, d: f"{n}@{d}", NAMES, DOMAINS)
+TURN = st.lists(st.tuples(st.text(alphabet="abc xyz,.", max_size=8), EMAIL), min_size=1, max_size=4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(turns=st.lists(TURN, min_size=1, max_size=4), slot=st.sampled_from([(0, 1), (1, 3)]))
+def test_pseudonymization_is_a_reversible_bijection(
+    turns: list[Any], slot: tuple[int, int]
+) -> None:
+    mw = PIIMiddleware("email", strategy="pseudonymize")
+    mapping: dict[str, str] = {}
+    for turn in turns:
+        text = " ".join(f"{filler} {email} " for filler, email in turn)
+        pseudo = Pseudonymizer(mapping, slot=slot)
+        handled = mw._handle_text(text, "input", None, {}, [], pseudo)
+        mapping = merge_vault({"m": mapping}, {"m": pseudo.new})["m"]
+        assert "@" not in handled
+        assert restore_text(handled, mapping, {}, []) == text
+    # one placeholder per value, one value per placeholder
+    assert len(set(mapping.values())) == len(mapping)
+    assert all(re.fullmatch(r"<EMAIL_\d+>", p) for p in mapping)

@@ -6,17 +6,22 @@ Example::
 
     detect("call +44 20 7946 0958", ["phone"])
     agent = create_agent(model, middleware=[PIIMiddleware(["email", "phone"])])
+    PIIMiddleware("email", strategy="pseudonymize", vault=RedisVault("redis://localhost:6379"))
 """
 
 from __future__ import annotations
 
 from guardrails.pii.detect import BUILTIN_TYPES, PIIMatch, build_detector, detect
 from guardrails.pii.middleware import PIIMiddleware, apply_strategy
+from guardrails.pii.vault import MemoryVault, PseudonymVault, RedisVault
 
 __all__ = [
     "BUILTIN_TYPES",
+    "MemoryVault",
     "PIIMatch",
     "PIIMiddleware",
+    "PseudonymVault",
+    "RedisVault",
     "apply_strategy",
     "build_detector",
     "detect",
