@@ -705,7 +705,11 @@ def _active_for(backend: Any) -> _Context | None:
     if base is None:
         return active
     return _Context(
-        base.policy.then(active.policy), active.tool, active.ci, active.runtime, active.guardrail
+        base.policy.then(active.policy),
+        active.tool,
+        active.ci or base.ci,
+        active.runtime,
+        active.guardrail,
     )
 
 
