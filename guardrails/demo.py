@@ -48,7 +48,14 @@ WHAT_HAPPENED: dict[str, str] = {
     "pii.blocked": "personal data found; the request was refused",
     "pii.pseudonymized": "personal data swapped for pseudonyms the model works with",
     "pii.restored": "real values put back for a tool only",
+    "pii.detector_error": "the detector failed; the text was blocked (fail closed)",
     "fs.denied": "a file operation denied by a permission rule",
+    "fs.filtered": "denied entries withheld from a listing or search",
+    "fs.widened": "a subagent rule granted more than its caller's rules",
+    "fs.interrupted": "a file operation paused for a reviewer",
+    "fs.approved": "a reviewer approved a paused file operation",
+    "rate_limit.waited": "a call waited for the rate limit window",
+    "rate_limit.storage_error": "the rate limit storage failed",
 }
 _STRATEGY_VERBS = {"redact": "redacted", "mask": "masked", "hash": "hashed", "block": "blocked"}
 _LIMIT_DECISIONS = {"end": "run ended", "error": "raised", "continue": "call refused"}

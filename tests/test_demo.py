@@ -251,3 +251,20 @@ def test_with_fallback_goes_before_retries_and_pii() -> None:
     assert isinstance(composed, ComposedMiddleware)
     assert [type(m).__name__ for m in composed.members] == [type(m).__name__ for m in plain]
     assert with_fallback([], fallback) == [fallback]
+
+
+def test_every_event_kind_has_a_what_happened_line() -> None:
+    import re
+
+    from guardrails.demo import WHAT_HAPPENED
+
+    package = Path(__import__("guardrails").__file__).parent
+    pattern = re.compile(r'"((?:retry|fallback|limit|rate_limit|pii|fs)\.[a-z_]+)"')
+    kinds = {
+        kind
+        for source in package.rglob("*.py")
+        if source.name != "demo.py"
+        for kind in pattern.findall(source.read_text(encoding="utf-8"))
+    }
+    assert {"retry.attempt", "fs.denied", "pii.restored"} <= kinds  # the scan finds them
+    assert kinds - set(WHAT_HAPPENED) == set()
