@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -286,17 +288,27 @@ def test_mapping_survives_a_restart_with_sqlite(mode: str, sqlite_path: Path) ->
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     config = cfg("t")
-    first = ScriptedChatModel(default="noted")
-    with SqliteSaver.from_conn_string(str(sqlite_path)) as saver:
-        agent = create_agent(
-            first,
-            checkpointer=saver,
-            middleware=[PIIMiddleware("email", strategy="pseudonymize")],
-        )
-        agent.invoke({"messages": [("user", f"mail {JANE} and {BOB}")]}, config)
-    assert first.requests[0]["messages"][-1].content == "mail <EMAIL_1> and <EMAIL_2>"
+    # the first turn runs in another process, which then exits
+    first_turn = f"""
+import sys
+from langchain.agents import create_agent
+from langgraph.checkpoint.sqlite import SqliteSaver
+from guardrails.pii import PIIMiddleware
+from guardrails.testing import ScriptedChatModel
+model = ScriptedChatModel(default="noted")
+with SqliteSaver.from_conn_string({str(sqlite_path)!r}) as saver:
+    agent = create_agent(model, checkpointer=saver,
+                         middleware=[PIIMiddleware("email", strategy="pseudonymize")])
+    agent.invoke({{"messages": [("user", "mail {JANE} and {BOB}")]}}, {config!r})
+print(model.requests[0]["messages"][-1].content)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", first_turn], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "mail <EMAIL_1> and <EMAIL_2>"
 
-    # a new process: new model, new middleware instance, new connection to the same file
+    # this process: new model, new middleware instance, new connection to the same file
     box = Outbox()
     model = ScriptedChatModel(
         responses=[
@@ -603,3 +615,32 @@ def test_pseudonymization_is_a_reversible_bijection(
     # one placeholder per value, one value per placeholder
     assert len(set(mapping.values())) == len(mapping)
     assert all(re.fullmatch(r"<EMAIL_\d+>", p) for p in mapping)
+
+
+def test_messages_stream_keeps_placeholders_even_with_restore_output(
+    mode: str, memory_saver: Any
+) -> None:
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("send_email", {"to": "<EMAIL_1>", "body": "x"})]),
+            "Done: sent to <EMAIL_1>.",
+        ]
+    )
+    box = Outbox()
+    agent = create_agent(
+        model,
+        tools=[box.send_email],
+        checkpointer=memory_saver,
+        middleware=[PIIMiddleware("email", strategy="pseudonymize", restore_output=True)],
+    )
+    payload = {"messages": [("user", f"email {JANE}")]}
+    if mode == "sync":
+        chunks = list(agent.stream(payload, cfg("t"), stream_mode="messages"))
+    else:
+
+        async def collect() -> list[Any]:
+            return [c async for c in agent.astream(payload, cfg("t"), stream_mode="messages")]
+
+        chunks = asyncio.run(collect())
+    assert [m.content for m, _ in chunks] == ["", "sent to <EMAIL_1>", "Done: sent to <EMAIL_1>."]
+    assert stored(agent, cfg("t"))[-1].content == f"Done: sent to {JANE}."  # restored in state
