@@ -268,3 +268,11 @@ def test_every_event_kind_has_a_what_happened_line() -> None:
     }
     assert {"retry.attempt", "fs.denied", "pii.restored"} <= kinds  # the scan finds them
     assert kinds - set(WHAT_HAPPENED) == set()
+
+
+def test_tour_without_deepagents_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "deepagents", None)  # import deepagents -> ImportError
+    assert main(["demo"]) == 1
+    assert "pip install 'guardrails-middleware[deepagents]'" in capsys.readouterr().err

@@ -249,7 +249,7 @@ def build(policy: Policy, out: IO[str]) -> tuple[Any, dict[str, ScriptedChatMode
     """
     try:
         from deepagents import create_deep_agent
-    except ImportError as exc:  # pragma: no cover - the deepagents extra
+    except ImportError as exc:  # the deepagents extra is not installed
         raise GuardrailConfigError(
             "the demo tour runs a deep agent: pip install 'guardrails-middleware[deepagents]'"
         ) from exc
