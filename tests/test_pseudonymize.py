@@ -644,3 +644,38 @@ def test_messages_stream_keeps_placeholders_even_with_restore_output(
         chunks = asyncio.run(collect())
     assert [m.content for m, _ in chunks] == ["", "sent to <EMAIL_1>", "Done: sent to <EMAIL_1>."]
     assert stored(agent, cfg("t"))[-1].content == f"Done: sent to {JANE}."  # restored in state
+
+
+def test_inside_compose_and_with_a_failing_tool(mode: str, memory_saver: Any) -> None:
+    from guardrails import ToolRetryMiddleware, compose
+
+    received: list[str] = []
+
+    @tool
+    def send_email(to: str, body: str) -> str:
+        """Send an email."""
+        received.append(to)
+        raise ValueError(f"no mailbox for {to}")
+
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("send_email", {"to": "<EMAIL_1>", "body": "x"})]),
+            "sorry",
+        ]
+    )
+    agent = create_agent(
+        model,
+        tools=[send_email],
+        checkpointer=memory_saver,
+        middleware=[
+            compose(
+                PIIMiddleware("email", strategy="pseudonymize"),
+                ToolRetryMiddleware(max_retries=0, on_failure="continue"),
+            )
+        ],
+    )
+    invoke(agent, {"messages": [("user", f"email {JANE}")]}, mode, cfg("t"))
+    assert received == [JANE]
+    error = model.requests[1]["messages"][-1]
+    assert isinstance(error, ToolMessage) and "no mailbox for <EMAIL_1>" in str(error.content)
+    assert JANE not in dump(stored(agent, cfg("t")))
