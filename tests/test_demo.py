@@ -251,6 +251,33 @@ def test_with_fallback_goes_before_retries_and_pii() -> None:
     assert isinstance(composed, ComposedMiddleware)
     assert [type(m).__name__ for m in composed.members] == [type(m).__name__ for m in plain]
     assert with_fallback([], fallback) == [fallback]
+    theirs = ModelFallbackMiddleware("openai:gpt-5-mini")
+    replaced = with_fallback([ModelRetryMiddleware(), theirs, PIIMiddleware("email")], fallback)
+    assert [type(m).__name__ for m in replaced] == [
+        "ModelRetryMiddleware",
+        "ModelFallbackMiddleware",
+        "PIIMiddleware",
+    ]
+    assert replaced[1] is fallback
+
+
+def test_tour_stays_offline_when_the_policy_names_real_fallback_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    policy = tmp_path / "real.toml"
+    policy.write_text(
+        '[[agent.middleware]]\nuse = "ModelFallbackMiddleware"\nmodels = ["openai:gpt-5-mini"]\n'
+    )
+    events, story, _ = _tour(policy=policy)
+    assert "swapped for a scripted one" in story
+    switched = [e for e in events if e["event"] == "fallback.switched"]
+    assert switched and all(e["to_model"] == "scripted:backup-model" for e in switched)
+    assert "answers: Done" in story
 
 
 def test_every_event_kind_has_a_what_happened_line() -> None:

@@ -85,7 +85,8 @@ def with_fallback(
     A composed stack stays composed: its members are spread, the fallback inserted, and the
     result composed again. Limits and permissions stay outside the fallback (one logical call
     counts once); retries and PII stay inside it (each model is retried before the switch, and
-    every model sees redacted input).
+    every model sees redacted input). A ``ModelFallbackMiddleware`` already in the stack is
+    replaced in place: an agent has one fallback chain.
 
     Example::
 
@@ -99,9 +100,15 @@ def with_fallback(
             members.extend(item.members)
         else:
             members.append(item)
-    at = next(
-        (i for i, m in enumerate(members) if type(m).__name__ in _INSIDE_FALLBACK), len(members)
-    )
+    existing = [i for i, m in enumerate(members) if isinstance(m, ModelFallbackMiddleware)]
+    if existing:
+        at = existing[0]
+        members = [m for m in members if not isinstance(m, ModelFallbackMiddleware)]
+    else:
+        at = next(
+            (i for i, m in enumerate(members) if type(m).__name__ in _INSIDE_FALLBACK),
+            len(members),
+        )
     members.insert(at, fallback)
     return [compose(*members)] if composed else members
 
@@ -316,6 +323,8 @@ def run(out: IO[str], policy: Policy | None = None) -> None:
     """Play the tour under ``policy`` (the packaged demo policy by default)."""
     policy = policy if policy is not None else Policy.load(DEFAULT_POLICY)
     agent, models = build(policy, out)
+    if any(spec.use == "ModelFallbackMiddleware" for spec in policy.specs()):
+        print("  (the policy's fallback models are swapped for a scripted one: offline)", file=out)
     print(f"  [user] {REQUEST}", file=out)
     try:
         from deepagents.backends.utils import create_file_data
