@@ -28,7 +28,7 @@ from guardrails.errors import (
 )
 from guardrails.fallback import ModelFallbackMiddleware
 from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
-from guardrails.pii import PIIMiddleware, detect
+from guardrails.pii import MemoryVault, PIIMiddleware, PseudonymVault, RedisVault, detect
 from guardrails.policy import Policy, check_order
 from guardrails.rate_limits import RateLimitMiddleware
 from guardrails.retry import ModelRetryMiddleware, ToolRetryMiddleware
@@ -42,6 +42,7 @@ __all__ = [
     "FilesystemPermissionMiddleware",
     "GuardrailConfigError",
     "GuardrailError",
+    "MemoryVault",
     "ModelCallLimitExceededError",
     "ModelCallLimitMiddleware",
     "ModelFallbackMiddleware",
@@ -52,9 +53,11 @@ __all__ = [
     "PIIMiddleware",
     "PermissionDeniedError",
     "Policy",
+    "PseudonymVault",
     "RateLimitExceededError",
     "RateLimitMiddleware",
     "RateLimitStorageError",
+    "RedisVault",
     "Sleep",
     "ToolCallLimitExceededError",
     "ToolCallLimitMiddleware",
