@@ -47,7 +47,6 @@ from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import ToolMessage
 from langgraph.errors import GraphInterrupt
 from langgraph.types import interrupt
-from wcmatch import glob as wcglob
 
 from guardrails._core import Call, Flow, ToolHook
 from guardrails.audit import emit
@@ -65,7 +64,6 @@ Mode = Literal["allow", "deny", "interrupt"]
 OPERATIONS: tuple[str, ...] = ("read", "write", "execute")
 MODES: tuple[str, ...] = ("allow", "deny", "interrupt")
 _RANK = {"allow": 0, "interrupt": 1, "deny": 2}
-_WC_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.DOTGLOB | wcglob.FORCEUNIX
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _WILDCARDS = frozenset("*?[{")
@@ -88,6 +86,16 @@ def normalize_path(path: str) -> str:
     """
     if not isinstance(path, str) or not path:
         raise PathRejectedError("the path is empty or not a string")
+    if (  # fast path: an already normalized ASCII path (ASCII is its own NFC form)
+        path[0] == "/"
+        and path.isascii()
+        and "//" not in path
+        and "/./" not in path
+        and "/../" not in path
+        and (len(path) == 1 or not path.endswith(("/", "/.", "/..")))
+        and _BAD_CHARS.search(path) is None
+    ):
+        return path
     if _BAD_CHARS.search(path):
         raise PathRejectedError("backslashes, NUL and control characters are not allowed")
     if path.startswith("~") or _DRIVE.match(path):
@@ -147,12 +155,6 @@ def _check_pattern(pattern: Any, where: str) -> str:
         raise GuardrailConfigError(
             f"{where}: path pattern {pattern!r} has a backslash or a control character"
         )
-    segments = pattern.split("/")[1:]
-    if pattern != "/" and any(s in ("", ".", "..") for s in segments):
-        raise GuardrailConfigError(
-            f"{where}: path pattern {pattern!r} has an empty, '.' or '..' segment "
-            "(patterns are matched against normalized paths)"
-        )
     depth_square = depth_brace = 0
     for char in pattern:
         depth_square += {"[": 1, "]": -1}.get(char, 0) if depth_square or char == "[" else 0
@@ -161,22 +163,111 @@ def _check_pattern(pattern: Any, where: str) -> str:
             break
     if depth_square != 0 or depth_brace != 0:
         raise GuardrailConfigError(f"{where}: path pattern {pattern!r} has unbalanced [ ] or {{ }}")
+    return unicodedata.normalize("NFC", pattern)
+
+
+_MAX_EXPANSIONS = 256
+
+
+def _expand_braces(pattern: str) -> list[str]:
+    """``/a/{b,c}/*`` -> ``/a/b/*``, ``/a/c/*`` (nested braces too)."""
+    start = pattern.find("{")
+    if start < 0:
+        return [pattern]
+    depth, end = 0, -1
+    for i in range(start, len(pattern)):
+        depth += {"{": 1, "}": -1}.get(pattern[i], 0)
+        if depth == 0:
+            end = i
+            break
+    if end < 0:
+        raise GuardrailConfigError(f"path pattern {pattern!r} has unbalanced {{ }}")
+    options: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in pattern[start + 1 : end]:
+        if char == "," and depth == 0:
+            options.append("".join(current))
+            current = []
+            continue
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        current.append(char)
+    options.append("".join(current))
+    expanded: list[str] = []
+    for option in options:
+        expanded.extend(_expand_braces(pattern[:start] + option + pattern[end + 1 :]))
+        if len(expanded) > _MAX_EXPANSIONS:
+            raise GuardrailConfigError(
+                f"path pattern {pattern!r} expands to more than {_MAX_EXPANSIONS} patterns"
+            )
+    return expanded
+
+
+def _segment_regex(segment: str, pattern: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(segment):
+        char = segment[i]
+        if char == "*":
+            if not out or out[-1] != "[^/]*":
+                out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            j = i + 1
+            negate = j < len(segment) and segment[j] in "!^"
+            j += negate
+            k = j + 1 if j < len(segment) and segment[j] == "]" else j
+            while k < len(segment) and segment[k] != "]":
+                k += 1
+            if k >= len(segment) or k == j:
+                raise GuardrailConfigError(f"path pattern {pattern!r} has an unclosed [ ]")
+            body = "".join("-" if c == "-" else re.escape(c) for c in segment[j:k])
+            out.append(f"[^/{body}]" if negate else f"[{body}]")
+            i = k + 1
+            continue
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+def _pattern_regex(pattern: str) -> str:
+    """A regex for one brace-free pattern, matched against normalized paths.
+
+    Normalized paths have no empty, ``.`` or ``..`` segment, so ``**`` is simply "any number of
+    names" (dot-names included) and ``/x/**`` covers ``/x`` itself.
+    """
+    segments = pattern.split("/")[1:]
+    if pattern == "/":
+        return "/"
+    if all(s == "**" for s in segments):
+        return "/|(?:/[^/]+)+"
+    return "".join(
+        "(?:/[^/]+)*" if s == "**" else "/" + _segment_regex(s, pattern) for s in segments
+    )
+
+
+def _check_segments(pattern: str, where: str) -> None:
+    segments = pattern.split("/")[1:]
+    if pattern != "/" and any(s in ("", ".", "..") for s in segments):
+        raise GuardrailConfigError(
+            f"{where}: path pattern {pattern!r} has an empty, '.' or '..' segment "
+            "(patterns are matched against normalized paths)"
+        )
     if any("**" in s and s != "**" for s in segments):
         raise GuardrailConfigError(
             f"{where}: path pattern {pattern!r}: '**' must be a whole segment ('/a/**/b')"
         )
-    return unicodedata.normalize("NFC", pattern)
 
 
-def _compile(patterns: Sequence[str], ignore_case: bool) -> re.Pattern[str]:
-    expanded: list[str] = []
+def _rule_regex(patterns: Sequence[str], where: str) -> str:
+    alternatives: list[str] = []
     for pattern in patterns:
-        expanded.append(pattern)
-        if pattern.endswith("/**") and len(pattern) > 3:
-            expanded.append(pattern[:-3])  # '/x/**' also covers '/x'
-    flags = _WC_FLAGS | (wcglob.IGNORECASE if ignore_case else 0)
-    regexes, _ = wcglob.translate(expanded, flags=flags)
-    return re.compile("|".join(f"(?:{r})" for r in regexes))
+        for expanded in _expand_braces(pattern):
+            _check_segments(expanded, where)
+            alternatives.append(_pattern_regex(expanded))
+    return "|".join(f"(?:{a})" for a in alternatives)
 
 
 @dataclass(frozen=True)
@@ -197,6 +288,7 @@ class FilesystemPermission:
     operations: Sequence[str]
     paths: Sequence[str]
     mode: str = "allow"
+    _source: str = field(init=False, repr=False, compare=False)
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _regex_i: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _anchors: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -218,8 +310,10 @@ class FilesystemPermission:
         paths = tuple(_check_pattern(p, "FilesystemPermission.paths") for p in raw)
         object.__setattr__(self, "operations", tuple(ops))
         object.__setattr__(self, "paths", paths)
-        object.__setattr__(self, "_regex", _compile(paths, ignore_case=False))
-        object.__setattr__(self, "_regex_i", _compile(paths, ignore_case=True))
+        source = _rule_regex(paths, "FilesystemPermission.paths")
+        object.__setattr__(self, "_source", source)
+        object.__setattr__(self, "_regex", re.compile(source))
+        object.__setattr__(self, "_regex_i", re.compile(source, re.IGNORECASE))
         object.__setattr__(self, "_anchors", tuple(_anchor(p) for p in paths))
 
     @classmethod
@@ -258,6 +352,7 @@ class _Decision:
 
 
 _ALLOW = _Decision("allow")
+_DENY = _Decision("deny")
 
 
 class _Layer:
@@ -283,13 +378,28 @@ class _Layer:
             for op in OPERATIONS
         }
 
+        # One regex per operation, rules as named alternatives in order: the first rule that
+        # matches is the alternative the regex engine takes (first match wins), in one pass.
+        self._matchers: dict[tuple[str, bool], re.Pattern[str] | None] = {}
+        self._decisions: dict[str, _Decision] = {}
+        for op in OPERATIONS:
+            source = "|".join(f"(?P<r{i}>{r._source})" for i, r in self.by_op[op])
+            for ci in (False, True):
+                flags = re.IGNORECASE if ci else 0
+                self._matchers[(op, ci)] = re.compile(source, flags) if source else None
+        for i, rule in enumerate(self.rules):
+            self._decisions[f"r{i}"] = _Decision(rule.mode, i, name)
+        self._default = _Decision(default, None, name)
+
     def decide(self, op: str, path: str, ci: bool) -> _Decision | None:
-        for index, rule in self.by_op[op]:
-            if rule.matches(path, ci):
-                return _Decision(rule.mode, index, self.name)
+        matcher = self._matchers[(op, ci)]
+        if matcher is not None:
+            found = matcher.fullmatch(path)
+            if found is not None:
+                return self._decisions[found.lastgroup or ""]
         if op == "execute":
             return None  # abstain: execute needs an explicit allow somewhere
-        return _Decision(self.default, None, self.name)
+        return self._default
 
     def widens(self, op: str, path: str, ci: bool) -> bool:
         return any(r.matches(path, ci) for r in self.widen_by_op[op])
@@ -316,6 +426,9 @@ class _Policy:
         return any(layer.restrictive[op] for layer in self.layers)
 
     def decide(self, op: str, path: str, ci: bool) -> _Decision:
+        if len(self.layers) == 1 and not self.layers[0].widen:
+            only = self.layers[0].decide(op, path, ci)
+            return only if only is not None else _DENY
         worst: _Decision | None = None
         widened = False
         for layer in self.layers:
@@ -325,7 +438,7 @@ class _Policy:
             if decision is not None and (worst is None or _RANK[decision.mode] > _RANK[worst.mode]):
                 worst = decision
         if worst is None:
-            return _Decision("deny") if op == "execute" else _ALLOW
+            return _DENY if op == "execute" else _ALLOW
         if widened:
             return _Decision(worst.mode, worst.rule, worst.layer, widened=True)
         return worst
@@ -348,6 +461,7 @@ class _Context:
     ci: bool
     runtime: Any
     guardrail: str
+    checked: str | None = None  # a path the middleware decided for this call
 
 
 #: The policy of the innermost guarded tool call running now (a subagent inherits it).
@@ -358,28 +472,48 @@ _ACTIVE: contextvars.ContextVar[_Context | None] = contextvars.ContextVar(
 # --------------------------------------------------------------------------- backends
 
 
+_FS_MODULE: Any = None
+
+
 def _deepagents() -> Any:
-    try:
-        import deepagents.middleware.filesystem as fs
+    """``deepagents.middleware.filesystem`` (imported once), or None when not installed."""
+    global _FS_MODULE
+    if _FS_MODULE is None:
+        try:
+            import deepagents.middleware.filesystem as fs
 
-        return fs
-    except ImportError:  # pragma: no cover - deepagents is optional
-        return None
+            _FS_MODULE = fs
+        except ImportError:  # pragma: no cover - deepagents is optional
+            _FS_MODULE = False
+    return _FS_MODULE or None
 
 
-def _host_path(backend: Any, path: str) -> Path | None:
-    """The host path a FilesystemBackend (directly or behind a route) would touch, if any."""
+def _resolve(backend: Any, path: str) -> tuple[Path, str] | None:
+    """``(host path, virtual path after symlinks)`` under a FilesystemBackend (maybe routed).
+
+    One resolution, the same one the backend makes (``FilesystemBackend._resolve_path``); raises
+    ``ValueError`` when the path escapes the root, ``OSError`` on a symlink loop.
+    """
     fs = _deepagents()
     if fs is None:
         return None
     if isinstance(backend, fs.CompositeBackend):
-        routed, routed_path, _ = fs._route_for_path(
+        routed, routed_path, prefix = fs._route_for_path(
             default=backend.default, sorted_routes=backend.sorted_routes, path=path
         )
-        return _host_path(routed, routed_path)
+        found = _resolve(routed, routed_path)
+        if found is None or prefix is None:
+            return found
+        return found[0], normalize_path(prefix.rstrip("/") + found[1])
     if isinstance(backend, fs.FilesystemBackend):
-        result: Path = backend._resolve_path(path)
-        return result
+        host: Path = backend._resolve_path(path)
+        if backend.virtual_mode:
+            relative = host.relative_to(backend.cwd)
+        else:
+            host = Path(os.path.realpath(host))
+            relative = host.relative_to(host.anchor)
+        posix = relative.as_posix()
+        return host, "/" if posix == "." else "/" + posix
     return None
 
 
@@ -405,32 +539,42 @@ def _case_insensitive_dir(folder: Path) -> bool:
     return _CI_CACHE[key]
 
 
+_CI_BY_BACKEND: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
 def _backend_case_insensitive(backend: Any) -> bool:
-    fs = _deepagents()
-    if fs is None or backend is None:
+    """Whether a FilesystemBackend under ``backend`` is on a case-insensitive volume (cached)."""
+    if backend is None:
         return False
-    if isinstance(backend, fs.CompositeBackend):
+    try:
+        return _CI_BY_BACKEND[backend]
+    except (KeyError, TypeError):
+        pass
+    fs = _deepagents()
+    result = False
+    if fs is not None and isinstance(backend, fs.CompositeBackend):
         backends = [backend.default, *backend.routes.values()]
-        return any(_backend_case_insensitive(b) for b in backends)
-    if isinstance(backend, fs.FilesystemBackend):
-        return _case_insensitive_dir(Path(backend.cwd))
-    return False
+        result = any(_backend_case_insensitive(b) for b in backends)
+    elif fs is not None and isinstance(backend, fs.FilesystemBackend):
+        result = _case_insensitive_dir(Path(backend.cwd))
+    with contextlib.suppress(TypeError):
+        _CI_BY_BACKEND[backend] = result
+    return result
 
 
 def _resolve_check(
     policy: _Policy, op: str, path: str, backend: Any, ci: bool
 ) -> tuple[_Decision, str] | None:
     """Symlink and hard-link checks for an allowed ``path``; ``(decision, reason)`` if refused."""
-    fs = _deepagents()
-    if fs is None or backend is None:
+    if backend is None:
         return None
     try:
-        host = _host_path(backend, path)
-        if host is None:
-            return None
-        real = fs._resolve_real_path(backend, path)
+        found = _resolve(backend, path)
     except (ValueError, OSError, RuntimeError):
-        return _Decision("deny"), "unresolvable"
+        return _DENY, "unresolvable"
+    if found is None:
+        return None
+    host, real = found
     if real != path:
         target = policy.decide(op, real, ci)
         if target.mode != "allow":
@@ -441,7 +585,7 @@ def _resolve_check(
         except OSError:
             return None  # does not exist (yet): nothing is linked
         if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
-            return _Decision("deny"), "hardlink"
+            return _DENY, "hardlink"
     return None
 
 
@@ -501,17 +645,26 @@ class _Filter:
 _GUARDED: dict[type, type] = {}
 
 
+#: True while a guarded backend method runs: the backend's own delegation (``als`` running
+#: ``ls`` in a thread, a composite calling itself) passes through instead of filtering twice.
+_INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "guardrails_fs_inside", default=False
+)
+
+# A guarded method is ``pre`` (check the arguments: an early answer, or the arguments to call the
+# backend with and a state), the backend's own method, then ``post`` (filter the result).
+_Pre = Callable[..., tuple[Any, tuple[Any, ...], dict[str, Any], Any]]
+_Post = Callable[[Any, Any, Any], Any]
+
+
 def _guarded_class(cls: type) -> type:
     """A subclass of the backend's class whose file methods enforce the active policy."""
     if cls in _GUARDED or getattr(cls, "_guardrails_guarded", False):
         return _GUARDED.get(cls, cls)
-    fs = _deepagents()
+    import deepagents.backends.protocol as fs
+
     base: Any = cls
-    grep_has_max = {
-        name: "max_count" in inspect.signature(getattr(cls, name)).parameters
-        for name in ("grep", "agrep")
-        if hasattr(cls, name)
-    }
+    grep_has_max = "max_count" in inspect.signature(cls.grep).parameters  # type: ignore[attr-defined]
 
     def check(self: Any, op: str, raw: Any, method: str) -> str | None:
         ctx = _active_for(self)
@@ -520,8 +673,10 @@ def _guarded_class(cls: type) -> type:
         try:
             path = normalize_path(raw)
         except PathRejectedError:
-            _emit_denied(ctx, op, None, _Decision("deny"), "invalid_path", method)
+            _emit_denied(ctx, op, None, _DENY, "invalid_path", method)
             return _refusal(op, None)
+        if op == "read" and path == ctx.checked:
+            return None  # the middleware decided this very path for this call already
         decision = ctx.policy.decide(op, path, ctx.ci)
         reason = "rule" if decision.rule is not None else "default"
         if decision.mode == "allow":
@@ -532,139 +687,113 @@ def _guarded_class(cls: type) -> type:
         _emit_denied(ctx, op, path, decision, reason, method)
         return _refusal(op, path)
 
-    def ls(self: Any, path: str, *a: Any, **k: Any) -> Any:
-        if (error := check(self, "read", path, "ls")) is not None:
-            return fs.LsResult(error=error)
-        result = base.ls(self, path, *a, **k)
-        return _filter_entries(self, result, "ls", path, "entries")
+    def pair(name: str, pre: _Pre, post: _Post) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        def sync(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if _INSIDE.get():
+                return getattr(base, name)(self, *args, **kwargs)
+            early, args, kwargs, state = pre(self, *args, **kwargs)
+            if early is not None:
+                return early
+            token = _INSIDE.set(True)
+            try:
+                result = getattr(base, name)(self, *args, **kwargs)
+            finally:
+                _INSIDE.reset(token)
+            return post(self, result, state)
 
-    async def als(self: Any, path: str, *a: Any, **k: Any) -> Any:
-        if (error := check(self, "read", path, "ls")) is not None:
-            return fs.LsResult(error=error)
-        result = await base.als(self, path, *a, **k)
-        return _filter_entries(self, result, "ls", path, "entries")
-
-    def glob(self: Any, pattern: str, path: str | None = None) -> Any:
-        if path is not None and (error := check(self, "read", path, "glob")) is not None:
-            return fs.GlobResult(error=error)
-        result = base.glob(self, pattern, path=path)
-        return _filter_entries(self, result, "glob", path, "matches")
-
-    async def aglob(self: Any, pattern: str, path: str | None = None) -> Any:
-        if path is not None and (error := check(self, "read", path, "glob")) is not None:
-            return fs.GlobResult(error=error)
-        result = await base.aglob(self, pattern, path=path)
-        return _filter_entries(self, result, "glob", path, "matches")
-
-    def grep(self: Any, pattern: str, path: str | None = None, glob: str | None = None,
-             max_count: int | None = None) -> Any:  # fmt: skip
-        if path is not None and (error := check(self, "read", path, "grep")) is not None:
-            return fs.GrepResult(error=error)
-        kwargs: dict[str, Any] = {"path": path, "glob": glob}
-        if grep_has_max.get("grep"):
-            kwargs["max_count"] = None  # the cap is applied after filtering
-        result = base.grep(self, pattern, **kwargs)
-        return _filter_grep(self, result, path, max_count)
-
-    async def agrep(self: Any, pattern: str, path: str | None = None, glob: str | None = None,
-                    max_count: int | None = None) -> Any:  # fmt: skip
-        if path is not None and (error := check(self, "read", path, "grep")) is not None:
-            return fs.GrepResult(error=error)
-        kwargs: dict[str, Any] = {"path": path, "glob": glob}
-        if grep_has_max.get("agrep"):
-            kwargs["max_count"] = None
-        result = await base.agrep(self, pattern, **kwargs)
-        return _filter_grep(self, result, path, max_count)
-
-    def _single(method: str, op: str, result_type: Callable[..., Any], ops: tuple[str, ...] = ()
-                ) -> tuple[Callable[..., Any], Callable[..., Any]]:  # fmt: skip
-        amethod = "a" + method
-
-        def sync(self: Any, file_path: str, *a: Any, **k: Any) -> Any:
-            for operation in ops or (op,):
-                if (error := check(self, operation, file_path, method)) is not None:
-                    return result_type(error=error)
-            return getattr(base, method)(self, file_path, *a, **k)
-
-        async def async_(self: Any, file_path: str, *a: Any, **k: Any) -> Any:
-            for operation in ops or (op,):
-                if (error := check(self, operation, file_path, method)) is not None:
-                    return result_type(error=error)
-            return await getattr(base, amethod)(self, file_path, *a, **k)
+        async def async_(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if _INSIDE.get():
+                return await getattr(base, "a" + name)(self, *args, **kwargs)
+            early, args, kwargs, state = pre(self, *args, **kwargs)
+            if early is not None:
+                return early
+            token = _INSIDE.set(True)
+            try:
+                result = await getattr(base, "a" + name)(self, *args, **kwargs)
+            finally:
+                _INSIDE.reset(token)
+            return post(self, result, state)
 
         return sync, async_
 
-    def download_files(self: Any, paths: list[str]) -> Any:
-        denied = {p: e for p in paths if (e := check(self, "read", p, "download_files"))}
-        allowed = [p for p in paths if p not in denied]
-        got = iter(base.download_files(self, allowed) if allowed else [])
-        return [
-            fs.FileDownloadResponse(path=p, error="permission_denied") if p in denied else next(got)
-            for p in paths
-        ]
+    def same(self: Any, result: Any, state: Any) -> Any:
+        return result
 
-    async def adownload_files(self: Any, paths: list[str]) -> Any:
-        denied = {p: e for p in paths if (e := check(self, "read", p, "download_files"))}
-        allowed = [p for p in paths if p not in denied]
-        got = iter(await base.adownload_files(self, allowed) if allowed else [])
-        return [
-            fs.FileDownloadResponse(path=p, error="permission_denied") if p in denied else next(got)
-            for p in paths
-        ]
+    def ls_pre(self: Any, path: str, *a: Any, **k: Any) -> Any:
+        error = check(self, "read", path, "ls")
+        return (fs.LsResult(error=error) if error else None), (path, *a), k, path
 
-    def upload_files(self: Any, files: list[tuple[str, bytes]]) -> Any:
-        denied = {p for p, _ in files if check(self, "write", p, "upload_files")}
-        allowed = [(p, b) for p, b in files if p not in denied]
-        got = iter(base.upload_files(self, allowed) if allowed else [])
-        return [
-            fs.FileUploadResponse(path=p, error="permission_denied") if p in denied else next(got)
-            for p, _ in files
-        ]
+    def glob_pre(self: Any, pattern: str, path: str | None = None) -> Any:
+        error = check(self, "read", path, "glob") if path is not None else None
+        return (fs.GlobResult(error=error) if error else None), (pattern,), {"path": path}, path
 
-    async def aupload_files(self: Any, files: list[tuple[str, bytes]]) -> Any:
-        denied = {p for p, _ in files if check(self, "write", p, "upload_files")}
-        allowed = [(p, b) for p, b in files if p not in denied]
-        got = iter(await base.aupload_files(self, allowed) if allowed else [])
-        return [
-            fs.FileUploadResponse(path=p, error="permission_denied") if p in denied else next(got)
-            for p, _ in files
-        ]
+    def grep_pre(self: Any, pattern: str, path: str | None = None, glob: str | None = None,
+                 max_count: int | None = None) -> Any:  # fmt: skip
+        error = check(self, "read", path, "grep") if path is not None else None
+        kwargs: dict[str, Any] = {"path": path, "glob": glob}
+        if grep_has_max:
+            kwargs["max_count"] = None  # the cap is applied after filtering
+        early = fs.GrepResult(error=error) if error else None
+        return early, (pattern,), kwargs, (path, max_count)
 
-    namespace: dict[str, Any] = {
-        "_guardrails_guarded": True,
-        "_guardrails_base": None,
-        "ls": ls,
-        "als": als,
-        "glob": glob,
-        "aglob": aglob,
-        "grep": grep,
-        "agrep": agrep,
-        "download_files": download_files,
-        "adownload_files": adownload_files,
-        "upload_files": upload_files,
-        "aupload_files": aupload_files,
-    }
-    for method, op, result_type, ops in (
-        ("read", "read", fs.ReadResult, ()),
-        ("write", "write", fs.WriteResult, ()),
-        ("edit", "write", fs.EditResult, ("read", "write")),
-        ("delete", "write", fs.DeleteResult, ()),
-    ):
-        if hasattr(cls, method):
-            namespace[method], namespace["a" + method] = _single(method, op, result_type, ops)
-    if hasattr(cls, "execute"):
+    def single_pre(method: str, ops: tuple[str, ...], result_type: Callable[..., Any]) -> _Pre:
+        def pre(self: Any, file_path: str, *a: Any, **k: Any) -> Any:
+            for op in ops:
+                if (error := check(self, op, file_path, method)) is not None:
+                    return result_type(error=error), (), {}, None
+            return None, (file_path, *a), k, None
 
-        def execute(self: Any, command: str, *a: Any, **k: Any) -> Any:
-            if (error := check(self, "execute", "/", "execute")) is not None:
-                return fs.ExecuteResponse(output=error, exit_code=126)
-            return base.execute(self, command, *a, **k)
+        return pre
 
-        async def aexecute(self: Any, command: str, *a: Any, **k: Any) -> Any:
-            if (error := check(self, "execute", "/", "execute")) is not None:
-                return fs.ExecuteResponse(output=error, exit_code=126)
-            return await base.aexecute(self, command, *a, **k)
+    def transfer_pre(method: str, op: str, response: Callable[..., Any]) -> _Pre:
+        def pre(self: Any, items: list[Any]) -> Any:
+            paths = [item[0] if isinstance(item, tuple) else item for item in items]
+            denied = {p for p in paths if check(self, op, p, method)}
+            allowed = [item for item, p in zip(items, paths, strict=True) if p not in denied]
+            state = (paths, denied)
+            early = merge(self, [], state) if not allowed else None
+            return early, (allowed,), {}, state
 
-        namespace["execute"], namespace["aexecute"] = execute, aexecute
+        def merge(self: Any, result: Any, state: Any) -> Any:
+            paths, denied = state
+            got = iter(result)
+            return [
+                response(path=p, error="permission_denied") if p in denied else next(got)
+                for p in paths
+            ]
+
+        pre.merge = merge  # type: ignore[attr-defined]
+        return pre
+
+    def execute_pre(self: Any, command: str, *a: Any, **k: Any) -> Any:
+        error = check(self, "execute", "/", "execute")
+        early = fs.ExecuteResponse(output=error, exit_code=126) if error else None
+        return early, (command, *a), k, None
+
+    def entries(method: str, attr: str) -> _Post:
+        return lambda self, result, path: _filter_entries(self, result, method, path, attr)
+
+    def grep_post(self: Any, result: Any, state: Any) -> Any:
+        return _filter_grep(self, result, state[0], state[1])
+
+    download = transfer_pre("download_files", "read", fs.FileDownloadResponse)
+    upload = transfer_pre("upload_files", "write", fs.FileUploadResponse)
+    methods: list[tuple[str, _Pre, _Post]] = [
+        ("ls", ls_pre, entries("ls", "entries")),
+        ("glob", glob_pre, entries("glob", "matches")),
+        ("grep", grep_pre, grep_post),
+        ("read", single_pre("read", ("read",), fs.ReadResult), same),
+        ("write", single_pre("write", ("write",), fs.WriteResult), same),
+        ("edit", single_pre("edit", ("read", "write"), fs.EditResult), same),
+        ("delete", single_pre("delete", ("write",), fs.DeleteResult), same),
+        ("download_files", download, download.merge),  # type: ignore[attr-defined]
+        ("upload_files", upload, upload.merge),  # type: ignore[attr-defined]
+        ("execute", execute_pre, same),
+    ]
+    namespace: dict[str, Any] = {"_guardrails_guarded": True, "_guardrails_base": None}
+    for name, pre, post in methods:
+        if hasattr(cls, name) and hasattr(cls, "a" + name):
+            namespace[name], namespace["a" + name] = pair(name, pre, post)
     guarded = type(f"Guarded{cls.__name__}", (cls,), namespace)
     _GUARDED[cls] = guarded
     return guarded
@@ -710,6 +839,7 @@ def _active_for(backend: Any) -> _Context | None:
         active.ci or base.ci,
         active.runtime,
         active.guardrail,
+        active.checked,
     )
 
 
@@ -997,6 +1127,7 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
             return path
 
         replacement = None
+        checked: str | None = None
         if name == "execute":
             check("execute", "/")
         elif bulk:
@@ -1018,6 +1149,7 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
             normalized = check("read", raw_root)
             if normalized is not None and root_arg:
                 args[root_arg] = normalized
+                checked = normalized
             if found is not None:
                 replacement = found[1].get(name)
             if replacement is None and policy.restrictive("read"):
@@ -1052,7 +1184,7 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         new_request = request.override(tool_call=new_call)
         if replacement is not None:
             new_request = new_request.override(tool=replacement)
-        token = _ACTIVE.set(_Context(policy, name, ci, request.runtime, self.name))
+        token = _ACTIVE.set(_Context(policy, name, ci, request.runtime, self.name, checked))
         try:
             return (yield Call(new_request))
         finally:

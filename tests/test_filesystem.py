@@ -618,3 +618,55 @@ def test_decide_answers_without_touching_the_backend(root: Path) -> None:
                                 middleware=[mw], backend=spy)  # fmt: skip
     assert calls == []
     assert answers_exist[0].replace(".env", "X") == answers_missing[0].replace("nope", "X")
+
+
+def test_brace_and_class_patterns() -> None:
+    mw = FilesystemPermissionMiddleware(
+        [P(["read"], ["/a/{b,c/{d,e}}/*.md", "/logs/[!x]?.log"], "deny")]
+    )
+    for path in ("/a/b/x.md", "/a/c/d/.y.md", "/a/c/e/z.md", "/logs/ab.log"):
+        assert mw.decide("read", path) == "deny", path
+    for path in ("/a/c/x.md", "/a/b/x.txt", "/logs/xb.log", "/logs/abc.log"):
+        assert mw.decide("read", path) == "allow", path
+
+
+def _guarded_calls(guarded: Any, mode: str) -> dict[str, Any]:
+    import asyncio
+
+    async def run_async() -> dict[str, Any]:
+        return {
+            "read": await guarded.aread("/secrets/.env"),
+            "ls": await guarded.als("/"),
+            "grep": await guarded.agrep(SECRET, path="/"),
+            "download": await guarded.adownload_files(["/public/a.txt", "/secret.txt"]),
+            "upload": await guarded.aupload_files([("/secrets/x", b"x"), ("/public/y", b"y")]),
+            "edit": await guarded.aedit("/secret.txt", SECRET, "gone"),
+        }
+
+    if mode == "async":
+        return asyncio.run(run_async())
+    return {
+        "read": guarded.read("/secrets/.env"),
+        "ls": guarded.ls("/"),
+        "grep": guarded.grep(SECRET, path="/"),
+        "download": guarded.download_files(["/public/a.txt", "/secret.txt"]),
+        "upload": guarded.upload_files([("/secrets/x", b"x"), ("/public/y", b"y")]),
+        "edit": guarded.edit("/secret.txt", SECRET, "gone"),
+    }
+
+
+def test_guarded_backend_on_its_own(root: Path, mode: str, audit: AuditCapture) -> None:
+    mw = FilesystemPermissionMiddleware(SECRETS_DENIED)
+    guarded = mw.guard(fs_backend(root))
+    assert isinstance(guarded, FilesystemBackend)
+    got = _guarded_calls(guarded, mode)
+    assert got["read"].error == "Error: permission denied for read on /secrets/.env"
+    assert {e["path"].rstrip("/") for e in got["ls"].entries} == {"/public", "/workspace"}
+    assert got["grep"].matches == []
+    assert got["download"][0].content == b"hello public\n"
+    assert got["download"][1].error == "permission_denied" and got["download"][1].content is None
+    assert got["upload"][0].error == "permission_denied" and got["upload"][1].error is None
+    assert not (root / "secrets" / "x").exists() and (root / "public" / "y").read_bytes() == b"y"
+    assert got["edit"].error and SECRET in (root / "secret.txt").read_text()
+    filtered = audit.of("fs.filtered")
+    assert len(filtered) == 2  # ls and grep, each filtered once (no double pass in async)
