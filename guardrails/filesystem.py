@@ -48,7 +48,7 @@ from langchain_core.messages import ToolMessage
 from langgraph.errors import GraphInterrupt
 from langgraph.types import interrupt
 
-from guardrails._core import Call, Flow, ToolHook
+from guardrails._core import IO, Call, Flow, ToolHook
 from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError
 
@@ -444,13 +444,21 @@ class _Policy:
         return worst
 
     def delete_overlaps_denied(self, path: str) -> int | None:
-        """Index of a write rule denying something under ``path`` (a recursive delete)."""
+        """Index of a write rule that could deny something under folder ``path``.
+
+        A rule rooted below ``path`` (``/a/keep/**`` for a delete of ``/a``), or one rooted above
+        it with wildcards that reach below (``**/.env``), could match a descendant; a recursive
+        delete would remove it without a decision on it, so it is refused.
+        """
         for layer in self.layers:
             for index, rule in layer.by_op["write"]:
-                if rule.mode != "allow" and any(
-                    _within(anchor, path) for anchor in rule._anchors if anchor != path
-                ):
-                    return index
+                if rule.mode == "allow":
+                    continue
+                for pattern, anchor in zip(rule.paths, rule._anchors, strict=True):
+                    below = anchor != path and _within(anchor, path)
+                    above = pattern != anchor and _within(path, anchor)
+                    if below or above:
+                        return index
         return None
 
 
@@ -587,6 +595,35 @@ def _resolve_check(
         if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
             return _DENY, "hardlink"
     return None
+
+
+def _may_have_descendants(backend: Any, path: str) -> IO:
+    """Whether ``delete(path)`` may remove more than one file (asks the backend; True if unsure)."""
+    fs = _deepagents()
+
+    def sync() -> bool:
+        if fs is None or backend is None:
+            return True
+        try:
+            return bool(
+                fs._delete_target_may_have_descendants(backend, path, permissions_configured=True)
+            )
+        except Exception:  # cannot tell: treat it as a folder
+            return True
+
+    async def async_() -> bool:
+        if fs is None or backend is None:
+            return True
+        try:
+            return bool(
+                await fs._adelete_target_may_have_descendants(
+                    backend, path, permissions_configured=True
+                )
+            )
+        except Exception:
+            return True
+
+    return IO(sync, async_)
 
 
 def _denied(message: str, name: str, call_id: str | None) -> ToolMessage:
@@ -1164,7 +1201,7 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
                     args[arg] = normalized
                     if name == "delete":
                         rule = policy.delete_overlaps_denied(normalized)
-                        if rule is not None:
+                        if rule is not None and (yield _may_have_descendants(backend, normalized)):
                             checks.append(
                                 _Check("write", normalized, _Decision("deny", rule), "descendants")
                             )

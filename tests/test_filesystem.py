@@ -670,3 +670,27 @@ def test_guarded_backend_on_its_own(root: Path, mode: str, audit: AuditCapture) 
     assert got["edit"].error and SECRET in (root / "secret.txt").read_text()
     filtered = audit.of("fs.filtered")
     assert len(filtered) == 2  # ls and grep, each filtered once (no double pass in async)
+
+
+def test_recursive_delete_cannot_remove_a_denied_descendant(root: Path, mode: str) -> None:
+    (root / "workspace" / ".env").write_text(f"TOKEN={SECRET}\n")
+    (root / "workspace" / "keep").mkdir()
+    (root / "workspace" / "keep" / "k.txt").write_text("keep\n")
+    mw = FilesystemPermissionMiddleware(
+        [
+            P(["read", "write"], ["**/.env"], "deny"),
+            P(["write"], ["/workspace/keep/**"], "deny"),
+        ]
+    )
+    answers = run_calls(
+        [
+            ("delete", {"file_path": "/workspace"}),  # would take .env and keep/ with it
+            ("delete", {"file_path": "/workspace/todo.txt"}),  # a plain file: fine
+        ],
+        mode,
+        middleware=[mw],
+        backend=fs_backend(root),
+    )
+    assert answers[0] == "Error: permission denied for write on /workspace"
+    assert (root / "workspace" / ".env").exists() and (root / "workspace" / "keep").exists()
+    assert not (root / "workspace" / "todo.txt").exists(), answers[1]
