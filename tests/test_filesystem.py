@@ -694,3 +694,24 @@ def test_recursive_delete_cannot_remove_a_denied_descendant(root: Path, mode: st
     assert answers[0] == "Error: permission denied for write on /workspace"
     assert (root / "workspace" / ".env").exists() and (root / "workspace" / "keep").exists()
     assert not (root / "workspace" / "todo.txt").exists(), answers[1]
+
+
+def test_a_listing_tool_it_cannot_filter_is_denied(mode: str, audit: AuditCapture) -> None:
+    from langchain.agents import create_agent
+    from langchain_core.tools import tool
+
+    @tool
+    def ls(path: str) -> str:
+        """List a folder (not deepagents' tool: its results cannot be filtered)."""
+        return "/secrets/.env"
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("ls", {"path": "/"})]), "done"]
+    )
+    agent = create_agent(
+        model, tools=[ls], middleware=[FilesystemPermissionMiddleware(SECRETS_DENIED)]
+    )
+    out = invoke(agent, {"messages": [("user", "go")]}, mode)
+    answer = next(m for m in out["messages"] if isinstance(m, ToolMessage))
+    assert answer.content == "Error: permission denied for read on /"
+    assert audit.of("fs.denied")[0]["reason"] == "unfilterable"
