@@ -164,44 +164,54 @@ class RedisVault:
             raise RuntimeError("RedisVault has no sync client: pass client= or url=")
         return self._client
 
-    # ------------------------------------------------------------------ sync
-    def get(self, thread_id: str, namespace: str) -> dict[str, str]:
+    # The sync and async paths queue the same commands and read the replies the same way;
+    # only the client and the ``execute()`` call differ.
+    def _queue_get(self, client: Any, thread_id: str, namespace: str) -> Any:
+        pipe = client.pipeline(transaction=False)
+        pipe.hgetall(self._key(thread_id, namespace))
+        self._queue_ttl(pipe, thread_id, namespace)
+        return pipe
+
+    def _queue_add(
+        self, client: Any, thread_id: str, namespace: str, entries: Mapping[str, str]
+    ) -> Any:
         key = self._key(thread_id, namespace)
-        pipe = self._sync().pipeline(transaction=False)
-        pipe.hgetall(key)
+        pipe = client.pipeline(transaction=True)
+        for field, value in entries.items():
+            pipe.hsetnx(key, field, value)
+        pipe.hmget(key, list(entries))
+        self._queue_ttl(pipe, thread_id, namespace)
+        return pipe
+
+    def _queue_ttl(self, pipe: Any, thread_id: str, namespace: str) -> None:
         ttl = self._ttl_ms()
         if ttl is not None:
-            pipe.pexpire(key, ttl)
-        raw = pipe.execute()[0]
-        return {_text(k): _text(v) for k, v in raw.items()}
+            pipe.pexpire(self._key(thread_id, namespace), ttl)
+
+    @staticmethod
+    def _read_get(replies: list[Any]) -> dict[str, str]:
+        return {_text(k): _text(v) for k, v in replies[0].items()}
+
+    @staticmethod
+    def _read_add(replies: list[Any], entries: Mapping[str, str]) -> list[str]:
+        stored = replies[len(entries)]
+        return [f for f, v in zip(entries, stored, strict=True) if _text(v) != entries[f]]
+
+    # ------------------------------------------------------------------ sync
+    def get(self, thread_id: str, namespace: str) -> dict[str, str]:
+        return self._read_get(self._queue_get(self._sync(), thread_id, namespace).execute())
 
     def add(self, thread_id: str, namespace: str, entries: Mapping[str, str]) -> list[str]:
         if not entries:
             return []
-        key = self._key(thread_id, namespace)
-        fields = list(entries)
-        pipe = self._sync().pipeline(transaction=True)
-        for field in fields:
-            pipe.hsetnx(key, field, entries[field])
-        pipe.hmget(key, fields)
-        ttl = self._ttl_ms()
-        if ttl is not None:
-            pipe.pexpire(key, ttl)
-        stored = pipe.execute()[len(fields)]
-        return [f for f, v in zip(fields, stored, strict=True) if _text(v) != entries[f]]
+        pipe = self._queue_add(self._sync(), thread_id, namespace, entries)
+        return self._read_add(pipe.execute(), entries)
 
     # ------------------------------------------------------------------ async
     async def aget(self, thread_id: str, namespace: str) -> dict[str, str]:
         client = self._async()
         try:
-            key = self._key(thread_id, namespace)
-            pipe = client.pipeline(transaction=False)
-            pipe.hgetall(key)
-            ttl = self._ttl_ms()
-            if ttl is not None:
-                pipe.pexpire(key, ttl)
-            raw = (await pipe.execute())[0]
-            return {_text(k): _text(v) for k, v in raw.items()}
+            return self._read_get(await self._queue_get(client, thread_id, namespace).execute())
         finally:
             if client is not self._aclient:
                 await client.aclose()
@@ -211,17 +221,8 @@ class RedisVault:
             return []
         client = self._async()
         try:
-            key = self._key(thread_id, namespace)
-            fields = list(entries)
-            pipe = client.pipeline(transaction=True)
-            for field in fields:
-                pipe.hsetnx(key, field, entries[field])
-            pipe.hmget(key, fields)
-            ttl = self._ttl_ms()
-            if ttl is not None:
-                pipe.pexpire(key, ttl)
-            stored = (await pipe.execute())[len(fields)]
-            return [f for f, v in zip(fields, stored, strict=True) if _text(v) != entries[f]]
+            pipe = self._queue_add(client, thread_id, namespace, entries)
+            return self._read_add(await pipe.execute(), entries)
         finally:
             if client is not self._aclient:
                 await client.aclose()
