@@ -29,7 +29,7 @@ import functools
 import hashlib
 import hmac
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelResponse
@@ -63,6 +63,18 @@ def _mask(value: str) -> str:
     return "".join(c if (i in keep or not c.isalnum()) else "*" for i, c in enumerate(value))
 
 
+def _splice(text: str, matches: Sequence[PIIMatch], replace: Callable[[PIIMatch], str]) -> str:
+    """``text`` with each match replaced by ``replace(match)``."""
+    out: list[str] = []
+    cursor = 0
+    for match in sorted(matches, key=lambda m: m["start"]):
+        out.append(text[cursor : match["start"]])
+        out.append(replace(match))
+        cursor = match["end"]
+    out.append(text[cursor:])
+    return "".join(out)
+
+
 def apply_strategy(
     text: str, matches: Sequence[PIIMatch], strategy: str, hash_key: bytes | None = None
 ) -> str:
@@ -72,26 +84,22 @@ def apply_strategy(
 
         apply_strategy("card 4111 1111 1111 1111", matches, "mask")  # "card **** **** **** 1111"
     """
-    out: list[str] = []
-    cursor = 0
-    for match in sorted(matches, key=lambda m: m["start"]):
-        out.append(text[cursor : match["start"]])
+
+    def replace(match: PIIMatch) -> str:
         value, kind = match["value"], match["type"]
         if strategy == "redact":
-            out.append(f"[REDACTED_{kind.upper()}]")
-        elif strategy == "mask":
-            out.append(_mask(value))
-        elif strategy == "hash":
+            return f"[REDACTED_{kind.upper()}]"
+        if strategy == "mask":
+            return _mask(value)
+        if strategy == "hash":
             if hash_key is not None:
                 digest = hmac.new(hash_key, value.encode(), hashlib.sha256).hexdigest()
             else:
                 digest = hashlib.sha256(value.encode()).hexdigest()
-            out.append(f"<{kind}_hash:{digest[:8]}>")
-        else:
-            raise ValueError(f"strategy {strategy!r} does not rewrite text")
-        cursor = match["end"]
-    out.append(text[cursor:])
-    return "".join(out)
+            return f"<{kind}_hash:{digest[:8]}>"
+        raise ValueError(f"strategy {strategy!r} does not rewrite text")
+
+    return _splice(text, matches, replace)
 
 
 class PIIState(AgentState[Any]):
@@ -289,14 +297,8 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
         if self.strategy == "pseudonymize":
             if pseudo is None:  # pragma: no cover - every pseudonymize path passes one
                 raise RuntimeError("pseudonymize needs the thread's mapping")
-            out: list[str] = []
-            cursor = 0
-            for match in sorted(matches, key=lambda m: m["start"]):
-                out.append(text[cursor : match["start"]])
-                out.append(pseudo.placeholder(match["type"], match["value"]))
-                cursor = match["end"]
-            out.append(text[cursor:])
-            return "".join(out)
+            placeholder = pseudo.placeholder
+            return _splice(text, matches, lambda m: placeholder(m["type"], m["value"]))
         return apply_strategy(text, matches, self.strategy, self._hash_key)
 
     def _handle_value(
