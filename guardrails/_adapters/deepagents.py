@@ -1,0 +1,3 @@
+"""deepagents internals, each imported once (canaries: tests/test_adapters.py)."""
+
+from __future__ import annotations
