@@ -25,6 +25,7 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.types import Command
 from typing_extensions import NotRequired
 
+from guardrails import _validate as v
 from guardrails._core import Call, Flow, ModelHook, ToolHook
 from guardrails._state import END_KEY, EndState, RunScoped, ended, merge_counts, state_get
 from guardrails.audit import emit
@@ -52,8 +53,7 @@ class CallLimitState(EndState):
 
 
 def _check_limit(name: str, value: int | None) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise GuardrailConfigError(f"{name} must be a whole number >= 0 or None, got {value!r}")
+    v.whole_number(name, value, optional=True)
 
 
 def _check_pair(kind: str, thread: int | None, run: int | None) -> None:

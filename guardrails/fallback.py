@@ -35,6 +35,7 @@ from langchain.agents.middleware import AgentMiddleware
 from langchain_core.language_models import BaseChatModel
 from langgraph.errors import GraphBubbleUp
 
+from guardrails import _validate as v
 from guardrails._core import IO, Call, Flow, ModelHook
 from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError, GuardrailError, classify
@@ -252,16 +253,8 @@ class ModelFallbackMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
                     f"got {type(model).__name__}"
                 )
             self._specs.append(model)
-        if failure_threshold is not None and (
-            not isinstance(failure_threshold, int)
-            or isinstance(failure_threshold, bool)
-            or failure_threshold < 1
-        ):
-            raise GuardrailConfigError(
-                f"failure_threshold must be a whole number >= 1 or None, got {failure_threshold!r}"
-            )
-        if not isinstance(cooldown, (int, float)) or cooldown < 0:
-            raise GuardrailConfigError(f"cooldown must be seconds >= 0, got {cooldown!r}")
+        failure_threshold = v.positive_int("failure_threshold", failure_threshold, optional=True)
+        cooldown = v.number("cooldown", cooldown)
         scheme = storage.split("://", 1)[0] if isinstance(storage, str) else None
         if scheme == "memory" and storage == "memory://":
             self._breaker: _MemoryBreaker | _RedisBreaker = _MemoryBreaker()

@@ -25,6 +25,7 @@ from langchain_core.messages import AIMessage, ToolMessage
 from limits import RateLimitItem, parse_many
 from limits.errors import ConfigurationError
 
+from guardrails import _validate as v
 from guardrails._core import IO, Call, Flow, ModelHook, Sleep, ToolHook
 from guardrails._state import END_KEY, EndState, ended
 from guardrails.audit import emit, identity
@@ -155,25 +156,11 @@ class RateLimitMiddleware(AgentMiddleware[Any, Any, Any]):
                 )
             self.tool_names: frozenset[str] | None = None
         else:
-            names = list(applies_to)
-            if not names or not all(isinstance(n, str) and n for n in names):
-                raise GuardrailConfigError(
-                    f"applies_to must be 'model', 'tools' or a non-empty list of tool names, "
-                    f"got {applies_to!r}"
-                )
-            self.tool_names = frozenset(names)
-        if strategy not in _STRATEGIES:
-            raise GuardrailConfigError(
-                f"strategy must be one of {list(_STRATEGIES)}, got {strategy!r}"
-            )
-        if on_limit not in _ON_LIMIT:
-            raise GuardrailConfigError(
-                f"on_limit must be one of {list(_ON_LIMIT)}, got {on_limit!r}"
-            )
-        if max_wait is not None and (not isinstance(max_wait, (int, float)) or max_wait < 0):
-            raise GuardrailConfigError(
-                f"max_wait must be a number of seconds >= 0, got {max_wait!r}"
-            )
+            self.tool_names = frozenset(v.tool_names("applies_to", applies_to, allow_empty=False))
+        v.one_of("strategy", strategy, _STRATEGIES)
+        v.one_of("on_limit", on_limit, _ON_LIMIT)
+        max_wait = v.number("max_wait", max_wait, optional=True)
+        fail_open = v.strict_bool("fail_open", fail_open)
         if max_wait is not None and on_limit != "wait":
             raise GuardrailConfigError("max_wait only applies with on_limit='wait'")
         if not isinstance(storage, str) or "://" not in storage:

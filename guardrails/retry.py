@@ -5,8 +5,9 @@ defaults and failure messages), built on tenacity's strategy objects (``wait_exp
 ``stop_after_attempt``, ``stop_before_delay``) driven by one flow shared by the sync and async
 hooks. What ours adds:
 
-* ``retry_on`` defaults to :func:`guardrails.errors.classify`: timeouts, connection errors, 408,
-  409, 425, 429 and 5xx are retried; 400, 401, 403, 404, 422 and context-length errors never are.
+* ``retry_on`` defaults to :func:`default_retry_on`: what LangChain's default retries, except
+  what :func:`guardrails.errors.classify` knows is permanent (400, 401, 403, 404, 422 and other
+  non-retryable statuses, context-length errors, ``GuardrailError``, LangGraph interrupts).
 * ``respect_retry_after``: a ``Retry-After`` / ``retry-after-ms`` from the server is the minimum
   wait. When the server asks for more than ``max_delay``, we stop retrying instead of knocking
   early (a shorter wait would only earn another 429).
@@ -30,27 +31,45 @@ from tenacity import RetryCallState, stop_after_attempt, stop_before_delay, wait
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_fixed
 
+from guardrails import _validate as v
 from guardrails._core import Call, Flow, ModelHook, Sleep, ToolHook
 from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError, GuardrailError, classify
 
-__all__ = ["ModelRetryMiddleware", "ToolRetryMiddleware"]
+__all__ = ["ModelRetryMiddleware", "ToolRetryMiddleware", "default_retry_on"]
 
 RetryOn = tuple[type[Exception], ...] | Callable[[Exception], bool]
 OnFailure = Literal["error", "continue"] | Callable[[Exception], str]
 
 
-def default_model_retry_on(exc: Exception) -> bool:
-    """Retry what may succeed: ``classify(exc).retryable``."""
-    return not isinstance(exc, GuardrailError) and classify(exc).retryable
+def default_retry_on(exc: BaseException) -> bool:
+    """LangChain's default, minus what is known to be permanent.
 
-
-def default_tool_retry_on(exc: Exception) -> bool:
-    """Retry every tool error except a guardrail's decision and a definite provider refusal."""
-    if isinstance(exc, GuardrailError):
+    LangChain's ``default_retry_on`` retries every ``Exception`` except a langchain-core
+    ``ModelError`` whose ``is_retryable`` is false. Ours retries the same set, except what
+    :func:`guardrails.errors.classify` knows cannot succeed on a second try: an HTTP status that
+    is not retryable (400, 401, 403, 404, 422, ... or ``x-should-retry: false``), a context-length
+    error, our own :class:`~guardrails.errors.GuardrailError` decisions and LangGraph interrupts
+    (``GraphBubbleUp``). So a migration is silent (a ``ValueError`` from a provider SDK is still
+    retried) and a 4xx is never amplified.
+    """
+    if not isinstance(exc, Exception) or isinstance(exc, (GuardrailError, GraphBubbleUp)):
         return False
     info = classify(exc)
-    return info.retryable or (info.kind not in ("status", "context_length"))
+    if info.retryable:
+        return True
+    if info.kind in ("status", "context_length"):
+        return False
+    flag = getattr(type(exc), "is_retryable", None)
+    if isinstance(flag, bool) and any(c.__name__ == "ModelError" for c in type(exc).__mro__):
+        return flag
+    return True
+
+
+default_model_retry_on = default_retry_on
+"""The default ``retry_on`` of :class:`ModelRetryMiddleware` (see :func:`default_retry_on`)."""
+default_tool_retry_on = default_retry_on
+"""The default ``retry_on`` of :class:`ToolRetryMiddleware` (see :func:`default_retry_on`)."""
 
 
 class _RelativeJitter(wait_base):
@@ -83,17 +102,13 @@ class _Retrying:
         respect_retry_after: bool,
         max_elapsed: float | None,
     ) -> None:
-        def number(name: str, value: Any) -> None:
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise GuardrailConfigError(f"{name} must be >= 0, got {value!r}")
-
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise GuardrailConfigError(f"max_retries must be >= 0, got {max_retries!r}")
-        number("initial_delay", initial_delay)
-        number("max_delay", max_delay)
-        number("backoff_factor", backoff_factor)
-        if max_elapsed is not None:
-            number("max_elapsed", max_elapsed)
+        max_retries = v.whole_number("max_retries", max_retries)
+        initial_delay = v.number("initial_delay", initial_delay)
+        max_delay = v.number("max_delay", max_delay)
+        backoff_factor = v.number("backoff_factor", backoff_factor)
+        max_elapsed = v.number("max_elapsed", max_elapsed, optional=True)
+        jitter = v.strict_bool("jitter", jitter)
+        respect_retry_after = v.strict_bool("respect_retry_after", respect_retry_after)
         legacy: Any = on_failure
         if legacy == "raise":  # LangChain's deprecated spellings
             warnings.warn(
@@ -336,20 +351,8 @@ class ToolRetryMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
             respect_retry_after=respect_retry_after,
             max_elapsed=max_elapsed,
         )
-        if tools is not None:
-            names = []
-            for tool in tools:
-                if isinstance(tool, str):
-                    names.append(tool)
-                elif isinstance(tool, BaseTool):
-                    names.append(tool.name)
-                else:
-                    raise GuardrailConfigError(
-                        f"tools must hold tool names or BaseTool instances, got {tool!r}"
-                    )
-            self._tool_filter: frozenset[str] | None = frozenset(names)
-        else:
-            self._tool_filter = None
+        names = v.tool_names("tools", tools, optional=True)
+        self._tool_filter: frozenset[str] | None = None if names is None else frozenset(names)
 
     def tool_flow(self, request: Any) -> Flow[Any]:
         name = request.tool.name if request.tool else request.tool_call["name"]

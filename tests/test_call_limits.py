@@ -299,7 +299,7 @@ def test_tool_limit_error(mode: str) -> None:
         (ModelCallLimitMiddleware, {}, "At least one limit"),
         (ModelCallLimitMiddleware, {"run_limit": 5, "thread_limit": 2}, "cannot exceed"),
         (ModelCallLimitMiddleware, {"run_limit": 1, "exit_behavior": "stop"}, "'end' or 'error'"),
-        (ModelCallLimitMiddleware, {"run_limit": -1}, "run_limit must be a whole number"),
+        (ModelCallLimitMiddleware, {"run_limit": -1}, "run_limit must be >= 0 \\(a whole number"),
         (
             ModelCallLimitMiddleware,
             {"run_token_limit": 10, "thread_token_limit": 5},

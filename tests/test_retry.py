@@ -239,3 +239,99 @@ def test_tools_filter(mode: str) -> None:
     assert len(CALLS) == 1
     by_tool = ToolRetryMiddleware(tools=[flaky])
     assert by_tool._tool_filter == frozenset({"flaky"})
+
+
+# ------------------------------------------------------------------ the default retry_on
+
+
+def test_default_retries_what_langchain_retries(mode: str, audit: AuditCapture) -> None:
+    """An unclassified error (a ValueError from a provider SDK) is retried, as LangChain does."""
+    model = ScriptedChatModel(responses=[ValueError("sdk hiccup"), "recovered"])
+    mw = ModelRetryMiddleware(max_retries=2)
+    slept = _with_fake_sleep(mw)
+    agent = create_agent(model, middleware=[mw])
+    assert invoke(agent, {"messages": [("user", "hi")]}, mode)["messages"][-1].content == (
+        "recovered"
+    )
+    assert model.calls == 2 and len(slept) == 1
+    assert audit.of("retry.attempt")[0]["error"] == "ValueError"
+
+
+def test_default_exhaustion_on_unclassified_error_gives_the_message(mode: str) -> None:
+    model = ScriptedChatModel(responses=[], default=RuntimeError("always"))
+    mw = ModelRetryMiddleware(max_retries=1)
+    _with_fake_sleep(mw)
+    agent = create_agent(model, middleware=[mw])
+    last = invoke(agent, {"messages": [("user", "hi")]}, mode)["messages"][-1]
+    assert last.content == "Model call failed after 2 attempts with RuntimeError: always"
+
+
+def test_default_retry_on_matches_langchain_except_permanent_errors() -> None:
+    from langchain.agents.middleware._retry import default_retry_on as lc_default
+    from langchain_core.exceptions import (
+        ModelAuthenticationError,
+        ModelInvalidRequestError,
+        ModelRateLimitError,
+    )
+    from langgraph.errors import GraphInterrupt
+
+    from guardrails.errors import GuardrailError, PIIDetectionError
+    from guardrails.retry import default_retry_on
+
+    class StatusError(Exception):
+        def __init__(self, status: int) -> None:
+            super().__init__(f"status {status}")
+            self.status_code = status
+
+    same = [
+        ValueError("x"),
+        RuntimeError("x"),
+        KeyError("x"),
+        ConnectionError("x"),
+        TimeoutError("x"),
+        ModelRateLimitError("x"),
+        ModelAuthenticationError("x"),
+        ModelInvalidRequestError("x"),
+        StatusError(500),
+        StatusError(429),
+    ]
+    for exc in same:
+        assert default_retry_on(exc) == lc_default(exc), exc
+    permanent = [
+        StatusError(400),
+        StatusError(401),
+        StatusError(403),
+        StatusError(404),
+        StatusError(422),
+        ValueError("This model's maximum context length is 8192 tokens"),
+        GuardrailError("x"),
+        PIIDetectionError("email"),
+        GraphInterrupt(),
+    ]
+    for exc in permanent:
+        assert default_retry_on(exc) is False, exc
+    assert default_retry_on(KeyboardInterrupt()) is False  # not an Exception: never retried
+    assert ModelRetryMiddleware().retry_on is default_retry_on
+    assert ToolRetryMiddleware().retry_on is default_retry_on
+
+
+def test_tool_default_retries_unclassified_but_not_guardrail_errors(mode: str) -> None:
+    from guardrails.errors import PermissionDeniedError
+
+    calls: list[str] = []
+
+    @tool
+    def odd(q: str) -> str:
+        """Raises ValueError first, then a permission refusal."""
+        calls.append(q)
+        if len(calls) == 1:
+            raise ValueError("bad parse")
+        raise PermissionDeniedError("read denied")
+
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[tool_call("odd", {"q": "x"})])])
+    mw = ToolRetryMiddleware(max_retries=3)
+    _with_fake_sleep(mw)
+    agent = create_agent(model, tools=[odd], middleware=[mw])
+    with pytest.raises(PermissionDeniedError):
+        invoke(agent, {"messages": [("user", "go")]}, mode)
+    assert len(calls) == 2  # the ValueError was retried once; the guardrail's refusal was not
