@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import copy
 import dataclasses
 import inspect
 import os
@@ -48,6 +47,7 @@ from langchain_core.messages import ToolMessage
 from langgraph.errors import GraphInterrupt
 from langgraph.types import interrupt
 
+from guardrails._adapters import deepagents as _da
 from guardrails._core import IO, Call, Flow, ToolHook
 from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError
@@ -506,15 +506,13 @@ def _resolve(backend: Any, path: str) -> tuple[Path, str] | None:
     if fs is None:
         return None
     if isinstance(backend, fs.CompositeBackend):
-        routed, routed_path, prefix = fs._route_for_path(
-            default=backend.default, sorted_routes=backend.sorted_routes, path=path
-        )
+        routed, routed_path, prefix = _da.route_for_path(backend, path)
         found = _resolve(routed, routed_path)
         if found is None or prefix is None:
             return found
         return found[0], normalize_path(prefix.rstrip("/") + found[1])
     if isinstance(backend, fs.FilesystemBackend):
-        host: Path = backend._resolve_path(path)
+        host = _da.backend_host_path(backend, path)
         if backend.virtual_mode:
             relative = host.relative_to(backend.cwd)
         else:
@@ -605,9 +603,7 @@ def _may_have_descendants(backend: Any, path: str) -> IO:
         if fs is None or backend is None:
             return True
         try:
-            return bool(
-                fs._delete_target_may_have_descendants(backend, path, permissions_configured=True)
-            )
+            return _da.delete_may_have_descendants(backend, path)
         except Exception:  # cannot tell: treat it as a folder
             return True
 
@@ -615,11 +611,7 @@ def _may_have_descendants(backend: Any, path: str) -> IO:
         if fs is None or backend is None:
             return True
         try:
-            return bool(
-                await fs._adelete_target_may_have_descendants(
-                    backend, path, permissions_configured=True
-                )
-            )
+            return await _da.adelete_may_have_descendants(backend, path)
         except Exception:
             return True
 
@@ -906,13 +898,147 @@ def guard_backend(backend: Any, middleware: FilesystemPermissionMiddleware | Non
     """
     if _deepagents() is None:  # pragma: no cover
         raise GuardrailConfigError("guard_backend needs deepagents installed")
-    clone = copy.copy(backend)
-    clone.__class__ = _guarded_class(type(backend))
+    clone = _da.retype(backend, _guarded_class(type(backend)))
     if middleware is not None:
         clone._guardrails_base = _Context(
             middleware._policy, "", middleware._ci_for(backend), None, middleware.name
         )
     return clone
+
+
+# --------------------------------------------------------------------------- subagents
+
+
+def _is_guarded(backend: Any) -> bool:
+    return bool(getattr(type(backend), "_guardrails_guarded", False))
+
+
+def _members(middleware: Iterable[Any]) -> list[Any]:
+    """Middleware with composed stacks (``guardrails.compose``) flattened into their members."""
+    out: list[Any] = []
+    for m in middleware:
+        members = getattr(m, "members", None)
+        out.extend(_members(members) if isinstance(members, tuple) else [m])
+    return out
+
+
+def _unheld(spec: Mapping[str, Any], seen: set[int]) -> str | None:
+    """Why the subagent of ``spec`` is not held to the rules of its caller; None if it is.
+
+    Held means every deepagents file tool it (or any subagent below it) can call runs either
+    under a middleware of ours (which inherits the caller's rules) or on a guarded backend.
+    """
+    if id(spec) in seen:
+        return None
+    seen.add(id(spec))
+    if "runnable" in spec:
+        return _unheld_graph(spec["runnable"], seen)
+    fs = _deepagents()
+    members = _members(spec.get("middleware") or ())
+    if any(isinstance(m, FilesystemPermissionMiddleware) for m in members):
+        return None  # ours: it inherits the caller's rules and checks nested task calls
+    for m in members:
+        if fs is not None and isinstance(m, fs.FilesystemMiddleware) and not _is_guarded(m.backend):
+            return "its file tools run on a backend without these rules"
+        for tool in getattr(m, "tools", None) or ():
+            reason = _unheld_tool(tool, seen)
+            if reason is not None:
+                return reason
+    return None
+
+
+def _unheld_tool(tool: Any, seen: set[int]) -> str | None:
+    owner = _da.fs_middleware_of(tool)
+    if owner is not None and not _is_guarded(owner.backend):
+        return "its file tools run on a backend without these rules"
+    for name, spec in (_da.task_subagent_specs(tool) or {}).items():
+        reason = _unheld(spec, seen)
+        if reason is not None:
+            return f"its subagent {name!r}: {reason}"
+    return None
+
+
+def _unheld_graph(runnable: Any, seen: set[int]) -> str | None:
+    graph = runnable
+    for _ in range(16):  # RunnableBinding (with_config) around the compiled graph
+        if hasattr(graph, "nodes") or not hasattr(graph, "bound"):
+            break
+        graph = graph.bound
+    nodes = getattr(graph, "nodes", None)
+    if not isinstance(nodes, Mapping):
+        return "it is not a graph whose tools can be inspected"
+    if id(graph) in seen:
+        return None
+    seen.add(id(graph))
+    for node in nodes.values():
+        bound = getattr(node, "bound", None)
+        tools = getattr(bound, "tools_by_name", None)
+        if isinstance(tools, Mapping):
+            for tool in tools.values():
+                reason = _unheld_tool(tool, seen)
+                if reason is not None:
+                    return reason
+        elif bound is not None and isinstance(getattr(bound, "nodes", None), Mapping):
+            reason = _unheld_graph(bound, seen)
+            if reason is not None:
+                return reason
+    return None
+
+
+def _hold_graph(runnable: Any, seen: set[int]) -> None:
+    """Guard, in place, the backend of every deepagents file tool inside a compiled subagent.
+
+    The guarded backend applies the rules of the tool call running now (the caller's ``task``),
+    so the compiled subagent used on its own elsewhere behaves as before.
+    """
+    graph = runnable
+    for _ in range(16):
+        if hasattr(graph, "nodes") or not hasattr(graph, "bound"):
+            break
+        graph = graph.bound
+    nodes = getattr(graph, "nodes", None)
+    if not isinstance(nodes, Mapping) or id(graph) in seen:
+        return
+    seen.add(id(graph))
+    for node in nodes.values():
+        bound = getattr(node, "bound", None)
+        tools = getattr(bound, "tools_by_name", None)
+        if isinstance(tools, Mapping):
+            for tool in tools.values():
+                owner = _da.fs_middleware_of(tool)
+                if owner is not None and not _is_guarded(owner.backend):
+                    owner.backend = guard_backend(owner.backend)
+                for spec in (_da.task_subagent_specs(tool) or {}).values():
+                    if "runnable" in spec:
+                        _hold_graph(spec["runnable"], seen)
+                    else:
+                        for m in _members(spec.get("middleware") or ()):
+                            fs = _deepagents()
+                            if isinstance(m, fs.FilesystemMiddleware) and not _is_guarded(
+                                m.backend
+                            ):
+                                m.backend = guard_backend(m.backend)
+        elif bound is not None and isinstance(getattr(bound, "nodes", None), Mapping):
+            _hold_graph(bound, seen)
+
+
+_HELD: weakref.WeakKeyDictionary[Any, dict[str, str | None]] = weakref.WeakKeyDictionary()
+
+
+def _task_refusal(tool: Any, subagent: Any) -> str | None:
+    """Why a ``task`` call to ``subagent`` would run outside the rules (None: it would not)."""
+    func = getattr(tool, "func", None) or getattr(tool, "coroutine", None)
+    if func is None or not isinstance(subagent, str):
+        return None
+    try:
+        known = _HELD.setdefault(func, {})
+    except TypeError:
+        known = {}
+    if subagent not in known:
+        specs = _da.task_subagent_specs(tool)
+        spec = specs.get(subagent) if specs is not None else None
+        known[subagent] = None if spec is None else _unheld(spec, set())
+    return known[subagent]
 
 
 # --------------------------------------------------------------------------- the middleware
@@ -943,20 +1069,31 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
     it). ``tool_paths`` adds your own tools: ``{"copy_file": {"src": "read", "dst": "write"}}``.
     ``case_insensitive=None`` detects a case-insensitive volume under a ``FilesystemBackend``.
 
+    Rules are checked in order and the first match wins, so denials come before the allow rule
+    they carve out of. Build the agent with :func:`guardrails.deep.create_deep_agent` so that
+    every subagent (deepagents' own ``general-purpose`` one and compiled ones included) is held
+    to the rules; a ``task`` call to a subagent that is not held is denied (``fs.denied``,
+    ``reason="unguarded_subagent"``).
+
     Example::
 
-        from deepagents import create_deep_agent
+        from deepagents.backends import FilesystemBackend
+        from guardrails.deep import create_deep_agent
         from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
 
         jail = FilesystemPermissionMiddleware(
-            [FilesystemPermission(["read", "write"], ["/workspace/**"]),
-             FilesystemPermission(["read", "write"], ["**/.env"], mode="deny")],
+            [FilesystemPermission(["read", "write"], ["**/.env"], mode="deny"),
+             FilesystemPermission(["read", "write"], ["/workspace/**"])],
             default="deny",
         )
-        agent = create_deep_agent(model, middleware=[jail], subagents=[{
-            "name": "reviewer", "description": "reads only", "system_prompt": "...",
-            "middleware": [jail.restrict([FilesystemPermission(["write"], ["/**"], "deny")])],
-        }])
+        agent = create_deep_agent(
+            model, guardrails=[jail],
+            backend=FilesystemBackend(root_dir="/srv/agent", virtual_mode=True),
+            subagents=[{
+                "name": "reviewer", "description": "reads only", "system_prompt": "...",
+                "middleware": [jail.restrict([FilesystemPermission(["write"], ["/**"], "deny")])],
+            }],
+        )
     """
 
     def __init__(
@@ -1070,6 +1207,29 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         """
         return guard_backend(backend, self)
 
+    def guard_deep_agent(self, setup: Any) -> None:
+        """Hold a deep agent's shared backend and compiled subagents to these rules.
+
+        Called by :func:`guardrails.deep.create_deep_agent`: the shared backend is wrapped
+        (:meth:`guard`), and the backend of every deepagents file tool inside a compiled
+        subagent is guarded in place. A compiled subagent whose tools cannot be inspected is
+        refused with a ``GuardrailConfigError``.
+
+        Example::
+
+            agent = guardrails.deep.create_deep_agent(model, guardrails=[jail], backend=backend)
+        """
+        if not _is_guarded(setup.backend):
+            setup.backend = self.guard(setup.backend)
+        for name, runnable in setup.compiled.items():
+            _hold_graph(runnable, set())
+            reason = _unheld_graph(runnable, set())
+            if reason is not None:
+                raise GuardrailConfigError(
+                    f"compiled subagent {name!r} cannot be held to the filesystem rules of "
+                    f"{self.name}: {reason}; build it with create_agent or create_deep_agent"
+                )
+
     # -- decisions -------------------------------------------------------------------------
 
     def _ci_for(self, backend: Any) -> bool:
@@ -1108,23 +1268,12 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         fs = _deepagents()
         if fs is None or tool is None:
             return None
-        func = getattr(tool, "func", None) or getattr(tool, "coroutine", None)
-        owner = None
-        for cell in getattr(func, "__closure__", None) or ():
-            try:
-                value = cell.cell_contents
-            except ValueError:
-                continue
-            if isinstance(value, fs.FilesystemMiddleware):
-                owner = value
-                break
+        owner = _da.fs_middleware_of(tool)
         if owner is None:
             return None
         cached = self._fs_cache.get(owner)
         if cached is None:
-            clone = copy.copy(owner)
-            clone.backend = guard_backend(owner.backend)
-            cached = (owner.backend, {t.name: t for t in clone._create_tools()})
+            cached = (owner.backend, _da.create_fs_tools(owner, guard_backend(owner.backend)))
             self._fs_cache[owner] = cached
         return cached
 
@@ -1135,7 +1284,20 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         parent = _ACTIVE.get()
         policy = self._policy if parent is None else parent.policy.then(self._policy)
         if not bulk and name != "execute" and name not in self._tools:
-            # not a file tool, but it may run a subagent (deepagents' task): it inherits our rules
+            # not a file tool, but it may run a subagent (deepagents' task): it inherits our
+            # rules, and it must be held to them (its own middleware, or a guarded backend)
+            subagent = (call.get("args") or {}).get("subagent_type")
+            unheld = _task_refusal(request.tool, subagent) if request.tool is not None else None
+            if unheld is not None:
+                emit("fs.denied", self.name, runtime=request.runtime, tool=name,
+                     operation="execute", path=None, rule=None, layer=None,
+                     reason="unguarded_subagent", target_subagent=str(subagent),
+                     decision="deny")  # fmt: skip
+                text = (
+                    f"Error: permission denied: subagent {subagent!r} is not held to the "
+                    "filesystem rules of this agent"
+                )
+                return _denied(text, name, call.get("id"))
             token = _ACTIVE.set(_Context(policy, name, False, request.runtime, self.name))
             try:
                 return (yield Call(request))

@@ -715,3 +715,18 @@ def test_a_listing_tool_it_cannot_filter_is_denied(mode: str, audit: AuditCaptur
     answer = next(m for m in out["messages"] if isinstance(m, ToolMessage))
     assert answer.content == "Error: permission denied for read on /"
     assert audit.of("fs.denied")[0]["reason"] == "unfilterable"
+
+
+def test_class_docstring_example_denies_env_in_the_workspace() -> None:
+    doc = FilesystemPermissionMiddleware.__doc__ or ""
+    start = doc.index("jail = FilesystemPermissionMiddleware(")
+    end = doc.index('default="deny",\n', start)
+    source = doc[start:end] + 'default="deny")'
+    scope: dict[str, Any] = {
+        "FilesystemPermission": FilesystemPermission,
+        "FilesystemPermissionMiddleware": FilesystemPermissionMiddleware,
+    }
+    exec(source.replace("\n        ", "\n"), scope)
+    jail = scope["jail"]
+    assert jail.decide("read", "/workspace/.env") == "deny"
+    assert jail.decide("read", "/workspace/notes.txt") == "allow"
