@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import IO, Any
 
+from guardrails import telemetry as _telemetry
+
 __all__ = [
     "AUDIT_ATTR",
     "FORBIDDEN_FIELDS",
@@ -197,13 +199,18 @@ def emit(
             )
     secret_list = tuple(sorted((s for s in secrets if s), key=len, reverse=True))
     cleaned = {name: _clean(value, secret_list) for name, value in fields.items()}
-    if not logger.isEnabledFor(level):
+    logged = _telemetry.logs_enabled() and logger.isEnabledFor(level)
+    where = _telemetry.targets()  # LangSmith run / OTel span / meters listening now (telemetry.py)
+    if not logged and where is None:
         return None
     payload: dict[str, Any] = {"event": event, "guardrail": guardrail}
     payload.update(identity(runtime))
     payload.update(cleaned)
-    logger.log(level, event, extra={AUDIT_ATTR: payload})
-    return payload
+    if logged:
+        logger.log(level, event, extra={AUDIT_ATTR: payload})
+    if where is not None:
+        _telemetry.deliver(where, payload)  # the scrubbed payload, never the raw fields
+    return payload if logged else None
 
 
 class JsonFormatter(logging.Formatter):
