@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+from guardrails._validate import strict_bool
+
 __all__ = [
     "IDENTITY_FIELDS",
     "METRICS",
@@ -93,12 +95,6 @@ _settings = TelemetrySettings()
 _lock = threading.Lock()
 
 
-def _strict_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
 def configure(
     *,
     logs: bool | None = None,
@@ -125,9 +121,9 @@ def configure(
     with _lock:
         current = _settings
         _settings = TelemetrySettings(
-            logs=current.logs if logs is None else _strict_bool("logs", logs),
-            traces=current.traces if traces is None else _strict_bool("traces", traces),
-            metrics=current.metrics if metrics is None else _strict_bool("metrics", metrics),
+            logs=current.logs if logs is None else strict_bool("logs", logs),
+            traces=current.traces if traces is None else strict_bool("traces", traces),
+            metrics=current.metrics if metrics is None else strict_bool("metrics", metrics),
             meter_provider=current.meter_provider if meter_provider is None else meter_provider,
         )
         _meters.clear()

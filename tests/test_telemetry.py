@@ -38,6 +38,7 @@ from guardrails import (
     PIIMiddleware,
 )
 from guardrails.audit import emit
+from guardrails.errors import GuardrailConfigError
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
 from tests.support import invoke, ok
@@ -602,7 +603,7 @@ def test_each_destination_turns_off_alone(
 def test_configure_refuses_non_booleans() -> None:
     for setting in ("logs", "traces", "metrics"):
         for bad in ("false", 0, None.__class__):
-            with pytest.raises(TypeError, match=setting):
+            with pytest.raises(GuardrailConfigError, match=setting):
                 telemetry.configure(**{setting: bad})
     assert telemetry.settings() == telemetry.TelemetrySettings()
 
