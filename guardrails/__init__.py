@@ -12,7 +12,7 @@ Example::
 from __future__ import annotations
 
 from guardrails import audit
-from guardrails._core import IO, Call, ModelHook, Offload, Sleep, ToolHook
+from guardrails._core import Call, Guardrail, ModelHook, Offload, Sleep, SyncAsync, ToolHook
 from guardrails.call_limits import ModelCallLimitMiddleware, ToolCallLimitMiddleware
 from guardrails.compose import compose
 from guardrails.errors import (
@@ -36,10 +36,10 @@ from guardrails.retry import ModelRetryMiddleware, ToolRetryMiddleware
 __version__ = "0.1.0"
 
 __all__ = [
-    "IO",
     "Call",
     "FilesystemPermission",
     "FilesystemPermissionMiddleware",
+    "Guardrail",
     "GuardrailConfigError",
     "GuardrailError",
     "MemoryVault",
@@ -59,6 +59,7 @@ __all__ = [
     "RateLimitStorageError",
     "RedisVault",
     "Sleep",
+    "SyncAsync",
     "ToolCallLimitExceededError",
     "ToolCallLimitMiddleware",
     "ToolHook",
@@ -70,3 +71,16 @@ __all__ = [
     "compose",
     "detect",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "IO":  # renamed: it clashed with typing.IO
+        import warnings
+
+        warnings.warn(
+            "guardrails.IO is deprecated; use guardrails.SyncAsync (the same class)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return SyncAsync
+    raise AttributeError(f"module 'guardrails' has no attribute {name!r}")

@@ -1,14 +1,15 @@
-"""One core for sync and async hooks: each guardrail writes its logic once, as a generator.
+"""The core of every guardrail: one flow for sync and async, and the :class:`Guardrail` base.
 
-A *flow* is a generator that yields operations and receives their results; the sync and async
-drivers below carry the operations out. The flow never calls the handler, sleeps or does I/O
-itself, so ``wrap_model_call`` and ``awrap_model_call`` run exactly the same code:
+**Flows.** A *flow* is a generator that yields operations and receives their results; the sync
+and async drivers below carry the operations out. The flow never calls the handler, sleeps or
+does I/O itself, so ``wrap_model_call`` and ``awrap_model_call`` run exactly the same code:
 
-    class MyGuard(ModelHook, AgentMiddleware):
+    class MyGuard(Guardrail, kind="my_guard", hooks=("model",), events=("retry.attempt",)):
         def model_flow(self, request):
             try:
                 response = yield Call(request)        # run the rest of the chain
             except Exception:
+                self.audit("retry.attempt", runtime=request.runtime, attempt=1)
                 yield Sleep(1.0)                      # time.sleep / asyncio.sleep
                 response = yield Call(request)
             return response
@@ -19,29 +20,55 @@ Operations:
   raises is thrown back into the flow at the ``yield``.
 * :class:`Sleep` — wait; never blocks the event loop in async.
 * :class:`Offload` — CPU-heavy work: inline in sync, in a worker thread in async.
-* :class:`IO` — the same operation through a sync and an async API (e.g. ``limits`` and
+* :class:`SyncAsync` — the same operation through a sync and an async API (e.g. ``limits`` and
   ``limits.aio``): the sync driver calls ``sync()``, the async driver awaits ``async_()``.
+  (``IO`` is its old name, kept as a deprecated alias: it clashed with ``typing.IO``.)
 
-The mixins :class:`ModelHook` and :class:`ToolHook` turn a flow into the hook pairs LangChain
-calls. A middleware uses only the mixin it needs: LangChain wraps every defined hook in tracing,
-so a hook that is not needed must not exist.
+A flow is always closed when its driver stops, cancellation included, so its ``finally`` blocks
+run at once (never later, at garbage collection).
+
+**The base.** :class:`Guardrail` declares, in its class statement:
+
+* ``kind`` — a stable identifier (``"model_retry"``, ``"rate_limit"``, ...). Order rules
+  (:func:`guardrails.policy.check_order`), the policy registry and the demo use it, never class
+  names, so subclasses and every configuration of a guardrail are seen alike.
+* ``hooks`` — which LangChain hooks it may have: ``"model"`` (``wrap_model_call`` and its async
+  twin, driven by ``model_flow``) and/or ``"tool"`` (``wrap_tool_call``, ``tool_flow``). Only
+  the declared hooks exist: LangChain wraps every defined hook in tracing (about 110 us sync and
+  440 us async per call), so a hook a guardrail does not need must not exist. When the hooks an
+  instance needs depend on its settings (a rate limit on tools does not need the model hook),
+  :meth:`Guardrail.active_hooks` returns the subset and the instance gets a class without the
+  others: the one place this happens is :class:`_GuardrailType`.
+* ``events`` — the audit events it may emit; each must be registered in
+  :data:`guardrails.audit.EVENTS`. :meth:`Guardrail.audit` refuses any other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable, Generator
+import warnings
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
+
+from langchain.agents.middleware import AgentMiddleware
+
+from guardrails import audit as _audit
 
 __all__ = [
+    "HOOKS",
     "IO",
     "Call",
     "Flow",
+    "Guardrail",
+    "Hook",
     "ModelHook",
     "Offload",
     "Sleep",
+    "SyncAsync",
     "ToolHook",
     "run_async",
     "run_sync",
@@ -73,14 +100,22 @@ class Offload:
 
 
 @dataclass(frozen=True, slots=True)
-class IO:
-    """One operation with a sync and an async implementation (both take no arguments)."""
+class SyncAsync:
+    """One operation with a sync and an async implementation (both take no arguments).
+
+    Example::
+
+        allowed = yield SyncAsync(lambda: limiter.hit(item), lambda: alimiter.hit(item))
+    """
 
     sync: Callable[[], Any]
     async_: Callable[[], Awaitable[Any]]
 
 
-Op = Call | Sleep | Offload | IO
+#: Deprecated name of :class:`SyncAsync` (it clashed with ``typing.IO``); same class.
+IO = SyncAsync
+
+Op = Call | Sleep | Offload | SyncAsync
 Flow = Generator[Op, Any, T]
 
 
@@ -92,27 +127,30 @@ def run_sync(
     """Drive ``flow`` synchronously, calling ``handler`` for each :class:`Call`."""
     value: Any = None
     error: BaseException | None = None
-    while True:
-        try:
-            op = flow.send(value) if error is None else flow.throw(error)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value = None
-        error = None
-        try:
-            if type(op) is Call:
-                value = handler(op.request)
-            elif type(op) is Sleep:
-                if op.seconds > 0:
-                    sleep(op.seconds)
-            elif type(op) is Offload:
-                value = op.fn(*op.args)
-            elif type(op) is IO:
-                value = op.sync()
-            else:
-                raise TypeError(f"a guardrail flow yielded {op!r}, not an operation")
-        except Exception as exc:
-            error = exc
+    try:
+        while True:
+            try:
+                op = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value = None
+            error = None
+            try:
+                if type(op) is Call:
+                    value = handler(op.request)
+                elif type(op) is Sleep:
+                    if op.seconds > 0:
+                        sleep(op.seconds)
+                elif type(op) is Offload:
+                    value = op.fn(*op.args)
+                elif type(op) is SyncAsync:
+                    value = op.sync()
+                else:
+                    raise TypeError(f"a guardrail flow yielded {op!r}, not an operation")
+            except Exception as exc:
+                error = exc
+    finally:
+        flow.close()  # a BaseException (KeyboardInterrupt, ...) left it suspended: run its finally
 
 
 async def run_async(
@@ -123,38 +161,84 @@ async def run_async(
     """Drive ``flow`` asynchronously, awaiting ``handler`` for each :class:`Call`."""
     value: Any = None
     error: BaseException | None = None
-    while True:
-        try:
-            op = flow.send(value) if error is None else flow.throw(error)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value = None
-        error = None
-        try:
-            if type(op) is Call:
-                value = await handler(op.request)
-            elif type(op) is Sleep:
-                if op.seconds > 0:
-                    await sleep(op.seconds)
-            elif type(op) is Offload:
-                value = await asyncio.to_thread(op.fn, *op.args)
-            elif type(op) is IO:
-                value = await op.async_()
-            else:
-                raise TypeError(f"a guardrail flow yielded {op!r}, not an operation")
-        except Exception as exc:
-            error = exc
+    try:
+        while True:
+            try:
+                op = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value = None
+            error = None
+            try:
+                if type(op) is Call:
+                    value = await handler(op.request)
+                elif type(op) is Sleep:
+                    if op.seconds > 0:
+                        await sleep(op.seconds)
+                elif type(op) is Offload:
+                    value = await asyncio.to_thread(op.fn, *op.args)
+                elif type(op) is SyncAsync:
+                    value = await op.async_()
+                else:
+                    raise TypeError(f"a guardrail flow yielded {op!r}, not an operation")
+            except Exception as exc:
+                error = exc
+    finally:
+        flow.close()  # cancelled (CancelledError) mid-call: run the flow's finally blocks now
 
 
-class _Clock:
-    """Sleep functions a middleware uses; tests replace them on an instance."""
+class _Sleeps:
+    """The sleep functions a middleware's flows use; tests replace them on an instance."""
 
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
     _asleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
 
 
-class ModelHook(_Clock):
+# --------------------------------------------------------------------------- the hook methods
+# Defined once; the base installs them on a guardrail class for each hook it declares.
+
+
+def _wrap_model_call(self: Any, request: Any, handler: Callable[[Any], Any]) -> Any:
+    return run_sync(self.model_flow(request), handler, self._sleep)
+
+
+async def _awrap_model_call(
+    self: Any, request: Any, handler: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    return await run_async(self.model_flow(request), handler, self._asleep)
+
+
+def _wrap_tool_call(self: Any, request: Any, handler: Callable[[Any], Any]) -> Any:
+    return run_sync(self.tool_flow(request), handler, self._sleep)
+
+
+async def _awrap_tool_call(
+    self: Any, request: Any, handler: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    return await run_async(self.tool_flow(request), handler, self._asleep)
+
+
+Hook = Literal["model", "tool"]
+_Methods = tuple[tuple[str, Callable[..., Any]], ...]
+#: Each hook a guardrail may declare: its flow method and the (name, function) of its hook pair.
+HOOKS: dict[str, tuple[str, _Methods]] = {
+    "model": (
+        "model_flow",
+        (("wrap_model_call", _wrap_model_call), ("awrap_model_call", _awrap_model_call)),
+    ),
+    "tool": (
+        "tool_flow",
+        (("wrap_tool_call", _wrap_tool_call), ("awrap_tool_call", _awrap_tool_call)),
+    ),
+}
+_GENERATED = frozenset(f for _, methods in HOOKS.values() for _, f in methods)
+
+
+class ModelHook(_Sleeps):
     """Mixin: write ``model_flow(request)`` once; get ``wrap_model_call`` and its async twin.
+
+    For a guardrail of this package use :class:`Guardrail` (it also declares a kind and its
+    audit events); this mixin stays for middleware written against it.
 
     Example::
 
@@ -166,14 +250,11 @@ class ModelHook(_Clock):
     def model_flow(self, request: Any) -> Flow[Any]:
         raise NotImplementedError
 
-    def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
-        return run_sync(self.model_flow(request), handler, self._sleep)
-
-    async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
-        return await run_async(self.model_flow(request), handler, self._asleep)
+    wrap_model_call = _wrap_model_call
+    awrap_model_call = _awrap_model_call
 
 
-class ToolHook(_Clock):
+class ToolHook(_Sleeps):
     """Mixin: write ``tool_flow(request)`` once; get ``wrap_tool_call`` and its async twin.
 
     Example::
@@ -186,8 +267,183 @@ class ToolHook(_Clock):
     def tool_flow(self, request: Any) -> Flow[Any]:
         raise NotImplementedError
 
-    def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
-        return run_sync(self.tool_flow(request), handler, self._sleep)
+    wrap_tool_call = _wrap_tool_call
+    awrap_tool_call = _awrap_tool_call
 
-    async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
-        return await run_async(self.tool_flow(request), handler, self._asleep)
+
+# --------------------------------------------------------------------------- the Guardrail base
+
+_VARIANTS: dict[tuple[type, frozenset[str]], type] = {}
+_VARIANTS_LOCK = threading.Lock()
+
+
+def _without_hooks(cls: type, dropped: frozenset[str]) -> type:
+    """``cls`` with the hooks in ``dropped`` reset to LangChain's defaults (cached per class).
+
+    LangChain decides whether a middleware has a hook by comparing ``type(m).wrap_model_call``
+    with ``AgentMiddleware.wrap_model_call``; this subclass makes that comparison true for the
+    hooks an instance does not need. It has the same name, module and behaviour as ``cls``.
+    """
+    key = (cls, dropped)
+    with _VARIANTS_LOCK:
+        variant = _VARIANTS.get(key)
+        if variant is None:
+            namespace: dict[str, Any] = {
+                "__module__": cls.__module__,
+                "__qualname__": cls.__qualname__,
+                "__doc__": cls.__doc__,
+                "_guardrail_class": cls,
+            }
+            for hook in dropped:
+                for method, _ in HOOKS[hook][1]:
+                    namespace[method] = getattr(AgentMiddleware, method)
+            variant = type(cls)(cls.__name__, (cls,), namespace)
+            _VARIANTS[key] = variant
+    return variant
+
+
+class _GuardrailType(type):
+    """Metaclass of :class:`Guardrail`: after ``__init__``, drop the hooks an instance does not use.
+
+    The only place a guardrail's class is narrowed; it replaces per-guardrail ``__new__``
+    tricks. ``isinstance(x, RateLimitMiddleware)`` and ``type(x).__name__`` are unchanged.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        instance = super().__call__(*args, **kwargs)
+        declared: frozenset[str] = cls.hooks  # type: ignore[attr-defined]
+        active = frozenset(instance.active_hooks())
+        if not active <= declared:
+            raise TypeError(
+                f"{cls.__name__}.active_hooks() returned {sorted(active)}, but the class declares "
+                f"hooks={sorted(declared)}"
+            )
+        if active != declared:
+            instance.__class__ = _without_hooks(cls, declared - active)
+        return instance
+
+
+class Guardrail(AgentMiddleware[Any, Any, Any], _Sleeps, metaclass=_GuardrailType):
+    """Base of every guardrail: declared hooks, a stable ``kind``, the audit events it may emit.
+
+    Declare them as class keywords; write ``model_flow`` and/or ``tool_flow`` once (see
+    :mod:`guardrails._core`); report decisions with :meth:`audit`.
+
+    Example::
+
+        from guardrails import Call, Guardrail
+
+        class CountCalls(Guardrail, kind="count_calls", hooks=("model",),
+                         events=("limit.exceeded",)):
+            def __init__(self, limit: int) -> None:
+                super().__init__()
+                self.limit = limit
+
+            def model_flow(self, request):
+                if len(request.messages) > self.limit:
+                    self.audit("limit.exceeded", runtime=request.runtime, decision="end")
+                return (yield Call(request))
+
+        agent = create_agent(model, middleware=[CountCalls(50)])
+    """
+
+    #: Stable identifier used by order rules, the policy registry and the demo.
+    kind: ClassVar[str] = ""
+    #: The hooks this guardrail may have ("model", "tool").
+    hooks: ClassVar[frozenset[str]] = frozenset()
+    #: The audit events it may emit (names registered in :data:`guardrails.audit.EVENTS`).
+    events: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(
+        cls,
+        *,
+        kind: str | None = None,
+        hooks: Iterable[Hook] | None = None,
+        events: Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_guardrail_class" in cls.__dict__:
+            return  # a narrowed variant made by _without_hooks: nothing to declare
+        if kind is not None:
+            if not isinstance(kind, str) or not kind.replace("_", "").isalnum():
+                raise TypeError(
+                    f"{cls.__name__}: kind must be a word like 'rate_limit', got {kind!r}"
+                )
+            cls.kind = kind
+        if events is not None:
+            names = frozenset([events] if isinstance(events, str) else events)
+            unknown = sorted(n for n in names if n not in _audit.EVENTS)
+            if unknown:
+                raise TypeError(
+                    f"{cls.__name__} declares audit events {unknown} that are not registered; add "
+                    "them to guardrails.audit.EVENTS (or guardrails.audit.register_event) and to "
+                    "the table in docs/audit.md"
+                )
+            cls.events = names
+        if hooks is not None:
+            declared = frozenset([hooks] if isinstance(hooks, str) else hooks)
+            unknown_hooks = sorted(h for h in declared if h not in HOOKS)
+            if unknown_hooks:
+                raise TypeError(
+                    f"{cls.__name__}: unknown hooks {unknown_hooks}; allowed: {sorted(HOOKS)}"
+                )
+            for hook in sorted(declared):
+                flow, methods = HOOKS[hook]
+                if any(method in cls.__dict__ for method, _ in methods):
+                    continue  # the class writes the hook methods itself (e.g. compose)
+                if getattr(cls, flow) is getattr(Guardrail, flow):
+                    raise TypeError(f"{cls.__name__} declares the {hook!r} hook but no {flow}()")
+                for method, function in methods:
+                    setattr(cls, method, function)
+            for hook in set(HOOKS) - declared:  # a subclass may declare fewer hooks
+                for method, _ in HOOKS[hook][1]:
+                    if getattr(cls, method, None) in _GENERATED:
+                        setattr(cls, method, getattr(AgentMiddleware, method))
+            cls.hooks = declared
+
+    def active_hooks(self) -> Iterable[Hook]:
+        """The declared hooks this instance needs (all by default); called once after ``__init__``.
+
+        Override it when settings decide: e.g. ``{"model"} if self.applies_to == "model" else
+        {"tool"}``.
+        """
+        return self.hooks  # type: ignore[return-value]
+
+    def model_flow(self, request: Any) -> Flow[Any]:
+        """The model-call logic, written once for sync and async (see the module docs)."""
+        raise NotImplementedError
+
+    def tool_flow(self, request: Any) -> Flow[Any]:
+        """The tool-call logic, written once for sync and async (see the module docs)."""
+        raise NotImplementedError
+
+    def audit(
+        self,
+        event: str,
+        *,
+        runtime: Any = None,
+        level: int = logging.INFO,
+        secrets: Iterable[str] = (),
+        **fields: Any,
+    ) -> dict[str, Any] | None:
+        """Emit one audit event as this guardrail (:func:`guardrails.audit.emit`).
+
+        Raises:
+            ValueError: ``event`` is not one of the events this class declares.
+        """
+        if event not in self.events:
+            raise ValueError(
+                f"{type(self).__name__} (kind {self.kind!r}) may not emit {event!r}; it declares "
+                f"events={sorted(self.events)}"
+            )
+        return _audit.emit(
+            event, self.name, runtime=runtime, level=level, secrets=secrets, **fields
+        )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_Clock":  # the old, misleading name of _Sleeps (it holds sleeps, not a clock)
+        warnings.warn("_Clock is now _Sleeps", DeprecationWarning, stacklevel=2)
+        return _Sleeps
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

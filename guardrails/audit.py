@@ -22,6 +22,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, Any
 
@@ -29,18 +30,120 @@ from guardrails import telemetry as _telemetry
 
 __all__ = [
     "AUDIT_ATTR",
+    "EVENTS",
     "FORBIDDEN_FIELDS",
     "LOGGER_NAME",
+    "EventKind",
     "JsonFormatter",
     "configure",
     "emit",
+    "event_table",
     "identity",
     "logger",
+    "register_event",
 ]
 
 LOGGER_NAME = "guardrails.audit"
 AUDIT_ATTR = "guardrails"
 logger = logging.getLogger(LOGGER_NAME)
+
+
+@dataclass(frozen=True)
+class EventKind:
+    """One registered audit event: its name, the docs page with its fields, what it means.
+
+    Example::
+
+        EVENTS["retry.attempt"].meaning   # 'a failed call was tried again'
+    """
+
+    name: str
+    page: str
+    meaning: str
+
+
+#: Docs page -> title, for the event table in docs/audit.md.
+PAGES: dict[str, str] = {
+    "retry.md": "Retry",
+    "fallback.md": "Fallback",
+    "limits.md": "Limits",
+    "pii.md": "PII",
+    "filesystem.md": "Filesystem permissions",
+}
+
+#: THE registry of audit event kinds. A guardrail may only emit events listed here (its class
+#: declares which); docs/audit.md's table, the demo's summary and the tests all read it.
+EVENTS: dict[str, EventKind] = {
+    e.name: e
+    for e in (
+        EventKind("retry.attempt", "retry.md", "a failed call was tried again"),
+        EventKind("retry.exhausted", "retry.md", "the retries ran out; the error went on"),
+        EventKind("fallback.switched", "fallback.md", "the model failed; the next model answered"),
+        EventKind(
+            "fallback.circuit_open",
+            "fallback.md",
+            "a failing model is skipped until its cooldown ends",
+        ),
+        EventKind("fallback.circuit_closed", "fallback.md", "a skipped model answered again"),
+        EventKind("fallback.exhausted", "fallback.md", "every model failed"),
+        EventKind("limit.exceeded", "limits.md", "a call limit was reached"),
+        EventKind("rate_limit.exceeded", "limits.md", "a rate limit refused a call"),
+        EventKind("rate_limit.waited", "limits.md", "a call waited for the rate limit window"),
+        EventKind("rate_limit.storage_error", "limits.md", "the rate limit storage failed"),
+        EventKind("pii.detected", "pii.md", "personal data handled before a model saw it"),
+        EventKind("pii.blocked", "pii.md", "personal data found; the request was refused"),
+        EventKind(
+            "pii.detector_error",
+            "pii.md",
+            "the detector failed; the text was blocked (fail closed)",
+        ),
+        EventKind(
+            "pii.pseudonymized",
+            "pii.md",
+            "personal data swapped for pseudonyms the model works with",
+        ),
+        EventKind("pii.restored", "pii.md", "real values put back for a tool only"),
+        EventKind("fs.denied", "filesystem.md", "a file operation denied by a permission rule"),
+        EventKind(
+            "fs.filtered", "filesystem.md", "denied entries withheld from a listing or search"
+        ),
+        EventKind(
+            "fs.widened", "filesystem.md", "a subagent rule granted more than its caller's rules"
+        ),
+        EventKind("fs.interrupted", "filesystem.md", "a file operation paused for a reviewer"),
+        EventKind("fs.approved", "filesystem.md", "a reviewer approved a paused file operation"),
+    )
+}
+
+
+def register_event(name: str, meaning: str, page: str) -> EventKind:
+    """Register an audit event kind of a guardrail that lives outside this package.
+
+    ``page`` is the document that lists the event's fields. Registering the same event again
+    with the same text is a no-op; a different text is an error (two guardrails, one name).
+
+    Example::
+
+        register_event("budget.exceeded", "a user's dollar budget refused a model call",
+                       page="https://example.com/budget")
+    """
+    if not isinstance(name, str) or "." not in name or name != name.strip():
+        raise ValueError(f"an event name looks like 'area.what', got {name!r}")
+    kind = EventKind(name, page, meaning)
+    existing = EVENTS.setdefault(name, kind)
+    if existing != kind:
+        raise ValueError(f"audit event {name!r} is already registered as {existing}")
+    return kind
+
+
+def event_table() -> str:
+    """The markdown event table of docs/audit.md, rendered from :data:`EVENTS`."""
+    rows = ["| event | what it means | fields |", "| --- | --- | --- |"]
+    for event in EVENTS.values():
+        title = PAGES.get(event.page, event.page)
+        rows.append(f"| `{event.name}` | {event.meaning} | [{title}]({event.page}) |")
+    return "\n".join(rows)
+
 
 #: Field names an event may not use: they are where raw values end up by accident.
 FORBIDDEN_FIELDS = frozenset(

@@ -19,15 +19,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from langchain.agents.middleware import AgentMiddleware, ModelResponse
+from langchain.agents.middleware import ModelResponse
 from langchain.agents.middleware.types import ExtendedModelResponse, PrivateStateAttr
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.types import Command
 from typing_extensions import NotRequired
 
 from guardrails import _validate as v
-from guardrails._core import Call, Flow, ModelHook, ToolHook
-from guardrails._state import END_KEY, EndState, RunScoped, ended, merge_counts, state_get
+from guardrails._core import Call, Flow, Guardrail, Hook
+from guardrails._state import (
+    END_KEY,
+    EndState,
+    RunScoped,
+    end_or_call,
+    merge_counts,
+    tool_batch,
+    with_update,
+)
+from guardrails._state import (
+    counts as _counts,
+)
 from guardrails.audit import emit
 from guardrails.errors import (
     GuardrailConfigError,
@@ -64,14 +75,12 @@ def _check_pair(kind: str, thread: int | None, run: int | None) -> None:
         )
 
 
-def _counts(state: Any, key: str) -> Mapping[str, int]:
-    return state_get(state, key) or {}
-
-
 # --------------------------------------------------------------------------- model calls
 
 
-class ModelCallLimitMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
+class ModelCallLimitMiddleware(
+    Guardrail, kind="model_call_limit", hooks=("model",), events=("limit.exceeded",)
+):
     """Caps model calls (and tokens) per run and per thread; drop-in for LangChain's.
 
     ``exit_behavior="end"`` stops the agent with an ``AIMessage`` that says which limit was hit;
@@ -216,7 +225,9 @@ _STOPPED = (
 )
 
 
-class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
+class ToolCallLimitMiddleware(
+    Guardrail, kind="tool_call_limit", hooks=("tool", "model"), events=("limit.exceeded",)
+):
     """Caps tool calls per run and per thread, for one tool or all; drop-in for LangChain's.
 
     ``exit_behavior``: ``"continue"`` (default) answers each blocked call with an error
@@ -233,13 +244,6 @@ class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
     """
 
     state_schema = CallLimitState
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> ToolCallLimitMiddleware:
-        # "end" needs a model hook too (a tool cannot stop the loop by itself); only that
-        # variant pays for it.
-        if cls is ToolCallLimitMiddleware and kwargs.get("exit_behavior") == "end":
-            return super().__new__(_ToolCallLimitEnd)
-        return super().__new__(cls)
 
     def __init__(
         self,
@@ -272,6 +276,11 @@ class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         self.exit_behavior = exit_behavior
         self._key = self.name
 
+    def active_hooks(self) -> tuple[Hook, ...]:
+        # "end" needs the model hook too (a tool cannot stop the loop by itself); only that
+        # setting pays for it
+        return ("tool", "model") if self.exit_behavior == "end" else ("tool",)
+
     @property
     def name(self) -> str:
         base = "ToolCallLimitMiddleware"
@@ -279,17 +288,6 @@ class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
 
     def _matches(self, call: Mapping[str, Any]) -> bool:
         return self.tool_name is None or call.get("name") == self.tool_name
-
-    def _batch(self, request: Any) -> list[Mapping[str, Any]]:
-        """The tool calls of the AI message this call belongs to."""
-        call_id = request.tool_call.get("id")
-        messages = request.state.get("messages", []) if isinstance(request.state, Mapping) else []
-        for message in reversed(messages):
-            if isinstance(message, AIMessage) and message.tool_calls:
-                if any(c.get("id") == call_id for c in message.tool_calls):
-                    return list(message.tool_calls)
-                break
-        return [request.tool_call]
 
     def _limit_text(self, thread_count: int, run_count: int) -> str:
         tool_desc = f"'{self.tool_name}' tool" if self.tool_name else "Tool"
@@ -307,7 +305,7 @@ class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
 
     def tool_flow(self, request: Any) -> Flow[Any]:
         call = request.tool_call
-        batch = self._batch(request)
+        _, batch = tool_batch(request)
         matching = [c for c in batch if self._matches(c)]
         if not matching:
             return (yield Call(request))
@@ -394,21 +392,16 @@ class ToolCallLimitMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         if isinstance(result, ToolMessage):
             update["messages"] = [result]
             return Command(update=update)
-        if isinstance(result, Command) and isinstance(result.update, Mapping):
-            merged = dict(result.update)
-            for key in (THREAD_KEY, RUN_KEY):
-                merged[key] = merge_counts(merged.get(key), update[key])
-            return Command(
-                graph=result.graph, goto=result.goto, resume=result.resume, update=merged
-            )
+        if isinstance(result, Command):
+
+            def merge(merged: dict[str, Any]) -> dict[str, Any]:
+                for key in (THREAD_KEY, RUN_KEY):
+                    merged[key] = merge_counts(merged.get(key), update[key])
+                return merged
+
+            return with_update(result, merge)
         return result
 
-
-class _ToolCallLimitEnd(ModelHook, ToolCallLimitMiddleware):
-    """``exit_behavior="end"``: the next model call is replaced by the explanation."""
-
     def model_flow(self, request: Any) -> Flow[Any]:
-        final = ended(request.state, self._key)
-        if final:
-            return AIMessage(content=final)
-        return (yield Call(request))
+        """``exit_behavior="end"``: the next model call is replaced by the explanation."""
+        return (yield from end_or_call(request, self._key))

@@ -4,7 +4,7 @@ Example::
 
     $ guardrails demo                  # the tour: JSON audit lines, the story, a summary table
     $ guardrails demo --policy guardrails.toml   # the tour under your policy
-    $ guardrails check guardrails.toml # exit 0 when valid, 1 with the errors
+    $ guardrails check guardrails.toml # exit 0 when valid, 1 with the errors (order included)
     $ guardrails scan notes.txt --types email,phone --strategy mask --check
 """
 
@@ -60,7 +60,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="one JSON object per line: file, line, types found (no values)",
     )
     scan.add_argument("--check", action="store_true", help="exit 1 when anything was found")
-    check = sub.add_parser("check", help="validate a policy file (exit 0 valid, 1 invalid)")
+    check = sub.add_parser(
+        "check",
+        help="validate a policy file and the order of each stack (exit 0 valid, 1 invalid)",
+    )
     check.add_argument("policy", help="a policy file (.toml, .yaml)")
     return parser
 
@@ -80,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except PolicyError as exc:
             for line in exc.errors:
                 print(line, file=sys.stderr)
+            return 1
+        problems = policy.order_problems()
+        for line in problems:
+            print(line, file=sys.stderr)
+        if problems:
             return 1
         subs = ", ".join(policy.subagent_names) or "none"
         print(f"{args.policy}: OK ({len(policy.specs())} middleware; subagents: {subs})")

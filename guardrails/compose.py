@@ -24,7 +24,15 @@ from typing import Any, TypedDict, cast, get_type_hints
 
 from langchain.agents.middleware import AgentMiddleware
 
+from guardrails._adapters.langchain import (
+    chain_async_model_call_handlers,
+    chain_async_tool_call_wrappers,
+    chain_model_call_handlers,
+    chain_tool_call_wrappers,
+)
+from guardrails._core import HOOKS, Guardrail, Hook
 from guardrails.errors import GuardrailConfigError
+from guardrails.order import check_order
 
 __all__ = ["ComposedMiddleware", "compose"]
 
@@ -44,31 +52,16 @@ def _overrides(member: AgentMiddleware[Any, Any, Any], hook: str) -> bool:
     return getattr(type(member), hook) is not getattr(AgentMiddleware, hook)
 
 
-def _chains() -> tuple[Callable[..., Any], ...]:
-    try:
-        from langchain.agents.factory import (
-            _chain_async_model_call_handlers,
-            _chain_async_tool_call_wrappers,
-            _chain_model_call_handlers,
-            _chain_tool_call_wrappers,
-        )
-    except ImportError as exc:  # pragma: no cover - depends on the installed langchain
-        raise ImportError(
-            "guardrails.compose needs langchain's middleware composition helpers "
-            "(langchain.agents.factory._chain_*); this langchain version does not have them"
-        ) from exc
-    return (
-        _chain_model_call_handlers,
-        _chain_async_model_call_handlers,
-        _chain_tool_call_wrappers,
-        _chain_async_tool_call_wrappers,
-    )
+def _has_hook(member: AgentMiddleware[Any, Any, Any], hook: str) -> bool:
+    """Whether ``member`` has the ``"model"`` or ``"tool"`` wrap hook (sync or async)."""
+    return any(_overrides(member, method) for method, _ in HOOKS[hook][1])
 
 
-class ComposedMiddleware(AgentMiddleware[Any, Any, Any]):
+class ComposedMiddleware(Guardrail, kind="compose", hooks=("model", "tool")):
     """Several middleware run inside one ``wrap_model_call`` / ``wrap_tool_call`` pair.
 
-    Build it with :func:`compose`; ``members`` keeps the middleware in order.
+    Build it with :func:`compose`; ``members`` keeps the middleware in order. It has only the
+    hooks its members have (LangChain traces every defined hook).
 
     Example::
 
@@ -82,45 +75,37 @@ class ComposedMiddleware(AgentMiddleware[Any, Any, Any]):
         self.members = tuple(members)
         self.tools = [tool for m in self.members for tool in getattr(m, "tools", ())]
         self._name = "compose(" + ",".join(m.name for m in self.members) + ")"
-        model_chain, amodel_chain, tool_chain, atool_chain = _chains()
-        model_members = [
-            m
-            for m in self.members
-            if _overrides(m, "wrap_model_call") or _overrides(m, "awrap_model_call")
-        ]
-        tool_members = [
-            m
-            for m in self.members
-            if _overrides(m, "wrap_tool_call") or _overrides(m, "awrap_tool_call")
-        ]
-        self._model = model_chain([m.wrap_model_call for m in model_members])
-        self._amodel = amodel_chain([m.awrap_model_call for m in model_members])
-        self._tool = tool_chain([m.wrap_tool_call for m in tool_members])
-        self._atool = atool_chain([m.awrap_tool_call for m in tool_members])
+        model_members = [m for m in self.members if _has_hook(m, "model")]
+        tool_members = [m for m in self.members if _has_hook(m, "tool")]
+        hooks: list[Hook] = []
+        if model_members:
+            hooks.append("model")
+        if tool_members:
+            hooks.append("tool")
+        self._hooks = tuple(hooks)
+        self._model = chain_model_call_handlers([m.wrap_model_call for m in model_members])
+        self._amodel = chain_async_model_call_handlers([m.awrap_model_call for m in model_members])
+        self._tool = chain_tool_call_wrappers([m.wrap_tool_call for m in tool_members])
+        self._atool = chain_async_tool_call_wrappers([m.awrap_tool_call for m in tool_members])
+
+    def active_hooks(self) -> tuple[Hook, ...]:
+        return self._hooks
 
     @property
     def name(self) -> str:
         return self._name
 
-
-class _ModelPart(ComposedMiddleware):
     def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         return self._model(request, handler)
 
     async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         return await self._amodel(request, handler)
 
-
-class _ToolPart(ComposedMiddleware):
     def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         return self._tool(request, handler)
 
     async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         return await self._atool(request, handler)
-
-
-class _ModelAndToolPart(_ModelPart, _ToolPart):
-    pass
 
 
 def _merged_state_schema(members: Sequence[AgentMiddleware[Any, Any, Any]]) -> type:
@@ -175,24 +160,7 @@ def compose(*middleware: AgentMiddleware[Any, Any, Any]) -> ComposedMiddleware:
         raise GuardrailConfigError(
             f"compose() got several middleware named {duplicates}; give each a distinct name"
         )
-    has_model = any(
-        _overrides(m, "wrap_model_call") or _overrides(m, "awrap_model_call") for m in members
-    )
-    has_tool = any(
-        _overrides(m, "wrap_tool_call") or _overrides(m, "awrap_tool_call") for m in members
-    )
-    cls: type[ComposedMiddleware]
-    if has_model and has_tool:
-        cls = _ModelAndToolPart
-    elif has_model:
-        cls = _ModelPart
-    elif has_tool:
-        cls = _ToolPart
-    else:
-        cls = ComposedMiddleware
-    composed = cls(members)
+    composed = ComposedMiddleware(members)
     composed.state_schema = _merged_state_schema(members)
-    from guardrails.policy import check_order  # a known-bad order warns at construction
-
-    check_order(members)
+    check_order(members)  # a known-bad order warns at construction
     return composed

@@ -20,11 +20,11 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from guardrails.audit import AUDIT_ATTR, LOGGER_NAME, JsonFormatter
+from guardrails.audit import AUDIT_ATTR, EVENTS, LOGGER_NAME, JsonFormatter
 from guardrails.policy import Policy
 
 __all__ = ["ALL_SCENES", "SCENES", "WHAT_HAPPENED", "run_demo", "summary_rows"]
@@ -34,29 +34,23 @@ SCENES: tuple[str, ...] = ("tour",)
 #: Every scene ``--scene`` accepts, in the order they are played.
 ALL_SCENES: tuple[str, ...] = ("tour", "resilience", "limits", "pii", "pseudonymize")
 
-#: What each event kind means, for kinds :func:`summary_rows` has no sentence of its own for.
-WHAT_HAPPENED: dict[str, str] = {
-    "retry.attempt": "a failed call was tried again",
-    "retry.exhausted": "the retries ran out; the error went on",
-    "fallback.switched": "the model failed; the next model answered",
-    "fallback.circuit_open": "a failing model is skipped until its cooldown ends",
-    "fallback.circuit_closed": "a skipped model answered again",
-    "fallback.exhausted": "every model failed",
-    "limit.exceeded": "a call limit was reached",
-    "rate_limit.exceeded": "a rate limit refused a call",
-    "pii.detected": "personal data handled before a model saw it",
-    "pii.blocked": "personal data found; the request was refused",
-    "pii.pseudonymized": "personal data swapped for pseudonyms the model works with",
-    "pii.restored": "real values put back for a tool only",
-    "pii.detector_error": "the detector failed; the text was blocked (fail closed)",
-    "fs.denied": "a file operation denied by a permission rule",
-    "fs.filtered": "denied entries withheld from a listing or search",
-    "fs.widened": "a subagent rule granted more than its caller's rules",
-    "fs.interrupted": "a file operation paused for a reviewer",
-    "fs.approved": "a reviewer approved a paused file operation",
-    "rate_limit.waited": "a call waited for the rate limit window",
-    "rate_limit.storage_error": "the rate limit storage failed",
-}
+
+#: What each event kind means, for kinds :func:`summary_rows` has no sentence of its own for:
+#: read from the one event registry, :data:`guardrails.audit.EVENTS`.
+class _Meanings(Mapping[str, str]):
+    """A live, read-only view of the registry: event name -> what it means."""
+
+    def __getitem__(self, name: str) -> str:
+        return EVENTS[name].meaning
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(EVENTS)
+
+    def __len__(self) -> int:
+        return len(EVENTS)
+
+
+WHAT_HAPPENED: Mapping[str, str] = _Meanings()
 _STRATEGY_VERBS = {"redact": "redacted", "mask": "masked", "hash": "hashed", "block": "blocked"}
 _LIMIT_DECISIONS = {"end": "run ended", "error": "raised", "continue": "call refused"}
 
@@ -176,7 +170,7 @@ def _what(kind: str, events: Sequence[Mapping[str, Any]]) -> str:
         return f"{first.get('limit')} per {first.get('key_kind')}: refused"
     if kind == "fs.denied":
         return "denied " + _join(f"{e.get('operation')} {e.get('path')}" for e in events)
-    return WHAT_HAPPENED.get(kind, _join(e.get("guardrail") for e in events))
+    return WHAT_HAPPENED.get(kind) or _join(e.get("guardrail") for e in events)
 
 
 def summary_rows(events: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, int, str]]:

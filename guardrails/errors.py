@@ -198,7 +198,7 @@ class RateLimitStorageError(GuardrailError):
 
 
 try:
-    from langchain.agents.middleware._redaction import (
+    from langchain.agents.middleware import (  # the public path
         PIIDetectionError as _LCPIIDetectionError,
     )
 except ImportError:  # pragma: no cover - older langchain

@@ -31,12 +31,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from langchain.agents.middleware import AgentMiddleware
 from langchain_core.language_models import BaseChatModel
 from langgraph.errors import GraphBubbleUp
 
 from guardrails import _validate as v
-from guardrails._core import IO, Call, Flow, ModelHook
+from guardrails._adapters.langchain import parse_model, sanitize_request_for_fallback
+from guardrails._core import IO, Call, Flow, Guardrail
 from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError, GuardrailError, classify
 
@@ -52,11 +52,7 @@ def _model_key(model: Any) -> str:
 
 
 def _sanitize(request: Any, model: Any) -> Any:
-    try:
-        from langchain.agents.middleware.model_fallback import _sanitize_request_for_fallback
-    except ImportError:  # pragma: no cover - older langchain
-        return request
-    return _sanitize_request_for_fallback(request, model)
+    return sanitize_request_for_fallback(request, model)
 
 
 class _MemoryBreaker:
@@ -213,7 +209,17 @@ class _RedisBreaker:
         return IO(sync, async_)
 
 
-class ModelFallbackMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
+class ModelFallbackMiddleware(
+    Guardrail,
+    kind="model_fallback",
+    hooks=("model",),
+    events=(
+        "fallback.switched",
+        "fallback.circuit_open",
+        "fallback.circuit_closed",
+        "fallback.exhausted",
+    ),
+):
     """Try other models when the current one fails, skipping models whose circuit is open.
 
     ``first_model`` is the first *fallback* (the agent's own model is tried before it), as in
@@ -238,10 +244,8 @@ class ModelFallbackMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
         self._specs: list[str | BaseChatModel] = []
         for position, model in enumerate((first_model, *additional_models)):
             if isinstance(model, str):
-                from langchain.chat_models.base import _parse_model
-
                 try:
-                    _parse_model(model, None)
+                    parse_model(model)
                 except ValueError as exc:
                     raise GuardrailConfigError(
                         f"model #{position + 1} {model!r} is not a 'provider:model' string "

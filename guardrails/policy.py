@@ -40,18 +40,19 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
 
-from guardrails.compose import ComposedMiddleware, compose
+from guardrails.compose import compose
 from guardrails.errors import GuardrailConfigError
+from guardrails.order import ORDER_RULES, GuardrailOrderWarning, check_order
 
 __all__ = [
+    "ORDER_RULES",
     "REGISTRY",
     "GuardrailOrderWarning",
     "MiddlewareSpec",
@@ -78,10 +79,6 @@ class PolicyError(GuardrailConfigError):
         super().__init__("invalid guardrails policy:\n  " + "\n  ".join(self.errors))
 
 
-class GuardrailOrderWarning(UserWarning):
-    """A middleware stack lists guardrails in an order known to misbehave."""
-
-
 @dataclass(frozen=True)
 class _Entry:
     target: str  # "module:Class"
@@ -103,87 +100,6 @@ REGISTRY: dict[str, _Entry] = {
         tables={"rules": "guardrails.filesystem:FilesystemPermission"},
     ),
 }
-
-#: (outer, inner, why): ``outer`` should come before (outside) ``inner`` in a stack.
-ORDER_RULES: tuple[tuple[str, str, str], ...] = (
-    (
-        "ModelCallLimitMiddleware",
-        "ModelRetryMiddleware",
-        "call limits inside a retry count every retry attempt as a new model call",
-    ),
-    (
-        "RateLimitMiddleware",
-        "ModelRetryMiddleware",
-        "a rate limit inside a retry spends the budget on every retry attempt",
-    ),
-    (
-        "ModelCallLimitMiddleware",
-        "ModelFallbackMiddleware",
-        "call limits inside a fallback count every fallback attempt as a new model call",
-    ),
-    (
-        "ModelFallbackMiddleware",
-        "PIIMiddleware",
-        "PII outside the fallback is fine for input, but output redaction then runs once after "
-        "the fallback chose a model; put PII inside so every model's request and answer is handled",
-    ),
-    (
-        "ToolCallLimitMiddleware",
-        "ToolRetryMiddleware",
-        "tool call limits inside a tool retry count every retry attempt as a new tool call",
-    ),
-    (
-        "FilesystemPermissionMiddleware",
-        "ToolRetryMiddleware",
-        "a permission check inside a tool retry runs again on every attempt; put it outside so a "
-        "denial is final",
-    ),
-)
-
-
-def _flatten(stack: Iterable[AgentMiddleware[Any, Any, Any]]) -> list[str]:
-    names: list[str] = []
-    for item in stack:
-        if isinstance(item, ComposedMiddleware):
-            names.extend(type(m).__name__ for m in item.members)
-        else:
-            names.append(type(item).__name__)
-    return names
-
-
-def check_order(stack: Sequence[AgentMiddleware[Any, Any, Any]], *, warn: bool = True) -> list[str]:
-    """Return (and by default warn about) known-bad orders in a middleware stack.
-
-    The first middleware in a list is the outermost layer. See ``docs/policy.md`` for the
-    recommended order and why.
-
-    Example::
-
-        check_order([ModelRetryMiddleware(), ModelCallLimitMiddleware(run_limit=3)])
-    """
-    names = _flatten(stack)
-    problems: list[str] = []
-    members = [m for item in stack for m in getattr(item, "members", (item,))]
-    fallback_at = (
-        names.index("ModelFallbackMiddleware") if "ModelFallbackMiddleware" in names else -1
-    )
-    for position, member in enumerate(members):
-        if (
-            type(member).__name__ == "ModelRetryMiddleware"
-            and 0 <= fallback_at < position
-            and getattr(member, "on_failure", "error") != "error"
-        ):
-            problems.append(
-                "ModelRetryMiddleware inside ModelFallbackMiddleware needs on_failure='error': "
-                "with 'continue' it answers with a failure message and the fallback never runs"
-            )
-    for outer, inner, why in ORDER_RULES:
-        if outer in names and inner in names and names.index(outer) > names.index(inner):
-            problems.append(f"{outer} should be listed before {inner}: {why}")
-    if warn:
-        for text in problems:
-            warnings.warn(text, GuardrailOrderWarning, stacklevel=2)
-    return problems
 
 
 def _import(target: str) -> Any:
@@ -465,6 +381,21 @@ class Policy:
         if do_compose and stack:
             return [compose(*stack)]
         return stack
+
+    def order_problems(self) -> list[str]:
+        """Known-bad orders in the main stack and each subagent's, as ``file: key.path: text``.
+
+        Example::
+
+            for line in Policy.load("guardrails.toml").order_problems():
+                print(line)
+        """
+        out: list[str] = []
+        for name in (None, *self._subagents):
+            stack = [spec.build() for spec in self.specs(name)]
+            where = "agent.middleware" if name is None else f"subagents.{name}.middleware"
+            out.extend(f"{self.source}: {where}: {p}" for p in check_order(stack, warn=False))
+        return out
 
     def subagents(self, specs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """deepagents ``SubAgent`` specs with ``middleware`` filled in from the policy.

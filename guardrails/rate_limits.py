@@ -20,14 +20,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage, ToolMessage
 from limits import RateLimitItem, parse_many
 from limits.errors import ConfigurationError
 
 from guardrails import _validate as v
-from guardrails._core import IO, Call, Flow, ModelHook, Sleep, ToolHook
-from guardrails._state import END_KEY, EndState, ended
+from guardrails._adapters.langchain import storage_schemes
+from guardrails._core import IO, Call, Flow, Guardrail, Hook, Sleep
+from guardrails._state import END_KEY, EndState, end_or_call
 from guardrails.audit import emit, identity
 from guardrails.errors import (
     GuardrailConfigError,
@@ -81,7 +81,16 @@ def _strategy(name: str, aio: bool) -> Callable[[Any], Any]:
     }[name]
 
 
-class RateLimitMiddleware(AgentMiddleware[Any, Any, Any]):
+class RateLimitMiddleware(
+    Guardrail,
+    kind="rate_limit",
+    hooks=("model", "tool"),
+    events=(
+        "rate_limit.exceeded",
+        "rate_limit.waited",
+        "rate_limit.storage_error",
+    ),
+):
     """Rate limits in time windows ("10/second;500/hour") per user, thread, assistant or key.
 
     * ``limit``: ``limits`` string syntax; several limits separated by ``;`` must all allow a call.
@@ -104,16 +113,6 @@ class RateLimitMiddleware(AgentMiddleware[Any, Any, Any]):
         RateLimitMiddleware("30/minute", key="user", storage="redis://127.0.0.1:6379",
                             on_limit="wait", max_wait=10)
     """
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> RateLimitMiddleware:
-        if cls is not RateLimitMiddleware:
-            return super().__new__(cls)
-        applies_to = kwargs.get("applies_to", "model")
-        if applies_to == "model":
-            return super().__new__(_ModelRateLimit)
-        if kwargs.get("on_limit") == "end":
-            return super().__new__(_ToolRateLimitEnd)
-        return super().__new__(_ToolRateLimit)
 
     def __init__(
         self,
@@ -175,9 +174,7 @@ class RateLimitMiddleware(AgentMiddleware[Any, Any, Any]):
         try:
             self._storage = storage_from_string(storage, **options)
         except ConfigurationError as exc:
-            from limits._storage_scheme import SCHEMES
-
-            allowed = sorted(s for s in SCHEMES if not s.startswith("async+"))
+            allowed = storage_schemes()
             raise GuardrailConfigError(
                 f"storage {storage!r} is not usable: {exc} (allowed schemes: {allowed}; "
                 "redis:// needs the 'redis' extra)"
@@ -195,6 +192,14 @@ class RateLimitMiddleware(AgentMiddleware[Any, Any, Any]):
         self._alimiter: Any = None
         self._async_same_store = scheme == "memory"
         self._clock: Callable[[], float] = time.time
+        if self.active_hooks() == ("tool", "model"):
+            self.state_schema = EndState  # the tool side leaves the final message here
+
+    def active_hooks(self) -> tuple[Hook, ...]:
+        if self.applies_to == "model":
+            return ("model",)
+        # on_limit="end" for tools: the model hook replaces the next model call
+        return ("tool", "model") if self.on_limit == "end" else ("tool",)
 
     @property
     def name(self) -> str:
@@ -316,16 +321,14 @@ class RateLimitMiddleware(AgentMiddleware[Any, Any, Any]):
                 return message
             raise RateLimitExceededError(message, key=key, reset_at=reset_at, limit=self.limit)
 
-
-class _ModelRateLimit(ModelHook, RateLimitMiddleware):
     def model_flow(self, request: Any) -> Flow[Any]:
+        if self.applies_to != "model":  # on_limit="end" for tools: end the run if asked
+            return (yield from end_or_call(request, self.name))
         refused = yield from self._admit(request, "model")
         if refused is not None:
             return AIMessage(content=str(refused))
         return (yield Call(request))
 
-
-class _ToolRateLimit(ToolHook, RateLimitMiddleware):
     def tool_flow(self, request: Any) -> Flow[Any]:
         name = request.tool_call.get("name")
         if self.tool_names is not None and name not in self.tool_names:
@@ -347,16 +350,4 @@ class _ToolRateLimit(ToolHook, RateLimitMiddleware):
                     END_KEY: {self.name: str(refused)},
                 }
             )
-        return (yield Call(request))
-
-
-class _ToolRateLimitEnd(ModelHook, _ToolRateLimit):
-    """on_limit="end" for tools: the next model call is replaced by the explanation."""
-
-    state_schema = EndState
-
-    def model_flow(self, request: Any) -> Flow[Any]:
-        final = ended(request.state, self.name)
-        if final:
-            return AIMessage(content=final)
         return (yield Call(request))

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from langchain.agents.middleware import AgentMiddleware, ModelResponse
+from langchain.agents.middleware import ModelResponse
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
@@ -32,7 +32,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_fixed
 
 from guardrails import _validate as v
-from guardrails._core import Call, Flow, ModelHook, Sleep, ToolHook
+from guardrails._core import Call, Flow, Guardrail, Sleep
 from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError, GuardrailError, classify
 
@@ -252,7 +252,9 @@ def _attempts(n: int) -> str:
     return f"{n} attempt" if n == 1 else f"{n} attempts"
 
 
-class ModelRetryMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
+class ModelRetryMiddleware(
+    Guardrail, kind="model_retry", hooks=("model",), events=("retry.attempt", "retry.exhausted")
+):
     """Retry failed model calls with exponential backoff; drop-in for LangChain's.
 
     ``on_failure``: ``"continue"`` (default) answers with an ``AIMessage`` describing the failure,
@@ -310,7 +312,9 @@ class ModelRetryMiddleware(ModelHook, AgentMiddleware[Any, Any, Any]):
         return ModelResponse(result=[AIMessage(content=text)])
 
 
-class ToolRetryMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
+class ToolRetryMiddleware(
+    Guardrail, kind="tool_retry", hooks=("tool",), events=("retry.attempt", "retry.exhausted")
+):
     """Retry failed tool calls with exponential backoff; drop-in for LangChain's.
 
     ``tools`` limits retries to some tools (names or ``BaseTool``s). On exhaustion with

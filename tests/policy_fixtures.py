@@ -11,6 +11,8 @@ from guardrails.errors import GuardrailConfigError
 
 
 class Limit(ModelHook, AgentMiddleware):  # type: ignore[type-arg]
+    kind = "limit"  # order rules read kinds, not class names
+
     def __init__(self, *, run_limit: int | None = None, exit_behavior: str = "end") -> None:
         if exit_behavior not in ("end", "error"):
             raise GuardrailConfigError(
@@ -29,6 +31,8 @@ class Limit(ModelHook, AgentMiddleware):  # type: ignore[type-arg]
 
 
 class Retry(Limit):
+    kind = "retry"
+
     def __init__(self, *, max_retries: int = 2) -> None:
         if max_retries < 0:
             raise GuardrailConfigError("max_retries must be >= 0")
@@ -36,6 +40,8 @@ class Retry(Limit):
 
 
 class Fallback(Limit):
+    kind = "fallback"
+
     def __init__(self, first_model: str, *more: str) -> None:
         self.models = (first_model, *more)
 
@@ -51,5 +57,7 @@ class Rule:
 
 
 class Perms(Limit):
+    kind = "perms"
+
     def __init__(self, rules: list[Rule], *, default: str = "allow") -> None:
         self.rules, self.default = rules, default

@@ -156,3 +156,109 @@ def test_configure_twice_keeps_one_handler() -> None:
         assert first not in logger.handlers and second in logger.handlers
     finally:
         logger.removeHandler(second)
+
+
+# --- the one event registry ----------------------------------------------------------------
+
+
+def _emitted(source: str) -> tuple[set[str], list[str]]:
+    """Event names passed as literals to ``emit``/``audit`` calls, and calls with a non-literal."""
+    import ast
+
+    names: set[str] = set()
+    dynamic: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if called not in ("emit", "audit"):
+            continue
+        first = node.args[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            names.add(first.value)
+        else:
+            dynamic.append(f"line {node.lineno}: {ast.unparse(first)}")
+    for node in ast.walk(ast.parse(source)):  # events=(...) in class statements
+        if isinstance(node, ast.ClassDef):
+            for keyword in node.keywords:
+                if keyword.arg == "events":
+                    names.update(
+                        c.value
+                        for c in ast.walk(keyword.value)
+                        if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                    )
+    return names, dynamic
+
+
+def test_the_scan_finds_literal_and_dynamic_event_names() -> None:
+    names, dynamic = _emitted(
+        'emit("a.b", "G")\nself.audit("c.d")\nemit(name, "G")\n'
+        'class X(Guardrail, events=("e.f",)): pass\n'
+    )
+    assert names == {"a.b", "c.d", "e.f"}
+    assert dynamic == ["line 3: name"]
+
+
+def test_every_emitted_event_kind_is_registered_and_documented() -> None:
+    from pathlib import Path
+
+    package = Path(audit_mod.__file__).parent
+    found: set[str] = set()
+    for source in sorted(package.rglob("*.py")):
+        names, dynamic = _emitted(source.read_text(encoding="utf-8"))
+        found |= names
+        relative = source.relative_to(package).as_posix()
+        if relative not in ("_core.py", "audit.py"):  # Guardrail.audit passes its argument on
+            assert dynamic == [], f"{relative}: event names must be literals: {dynamic}"
+    assert {"retry.attempt", "fs.denied", "pii.restored", "limit.exceeded"} <= found
+    unregistered = sorted(found - set(audit_mod.EVENTS))
+    assert unregistered == [], f"register these in guardrails.audit.EVENTS: {unregistered}"
+    docs = (package.parent / "docs" / "audit.md").read_text(encoding="utf-8")
+    table = docs.split("<!-- events:start -->\n", 1)[1].split("\n<!-- events:end -->", 1)[0]
+    assert table == audit_mod.event_table(), (
+        "docs/audit.md's event table is out of date; paste guardrails.audit.event_table():\n"
+        + audit_mod.event_table()
+    )
+
+
+def test_every_guardrail_declares_a_unique_kind_and_registered_events() -> None:
+    import importlib
+    import pkgutil
+
+    import guardrails
+    from guardrails._core import Guardrail
+
+    for info in pkgutil.walk_packages(guardrails.__path__, "guardrails."):
+        if not info.name.startswith(("guardrails.demo", "guardrails.cli")):
+            importlib.import_module(info.name)
+    classes: list[type[Guardrail]] = []
+    todo = list(Guardrail.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("guardrails.") and "_guardrail_class" not in vars(cls):
+            classes.append(cls)
+    assert {c.__name__ for c in classes} >= {
+        "ModelRetryMiddleware",
+        "ToolRetryMiddleware",
+        "ModelFallbackMiddleware",
+        "ModelCallLimitMiddleware",
+        "ToolCallLimitMiddleware",
+        "RateLimitMiddleware",
+        "ComposedMiddleware",
+    }
+    kinds = [c.kind for c in classes if "kind" in vars(c)]
+    assert all(kinds) and len(kinds) == len(set(kinds)), kinds
+    for cls in classes:
+        assert cls.kind, f"{cls.__name__} has no kind"
+        assert cls.events <= set(audit_mod.EVENTS), cls.__name__
+
+
+def test_register_event_refuses_a_clash() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        audit_mod.register_event("retry.attempt", "something else", page="retry.md")
+    with pytest.raises(ValueError, match=r"area\.what"):
+        audit_mod.register_event("nodot", "x", page="x.md")
+    same = audit_mod.EVENTS["retry.attempt"]
+    assert audit_mod.register_event(same.name, same.meaning, same.page) == same

@@ -86,3 +86,23 @@ def test_scan_redacts_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[s
     clean.write_text("nothing to see\n")
     assert main(["scan", str(clean), "--check"]) == 0
     assert main(["scan", str(clean), "--types", "bogus_type"]) == 2
+
+
+def test_check_reports_order_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "p.toml"
+    policy.write_text(
+        "[[agent.middleware]]\nuse = 'ModelRetryMiddleware'\n\n"
+        "[[agent.middleware]]\nuse = 'RateLimitMiddleware'\nlimit = '5/minute'\nkey = 'global'\n\n"
+        "[subagents.researcher]\n\n"
+        "[[subagents.researcher.middleware]]\nuse = 'ToolRetryMiddleware'\n\n"
+        "[[subagents.researcher.middleware]]\nuse = 'ToolCallLimitMiddleware'\nrun_limit = 2\n"
+        "exit_behavior = 'end'\n"
+    )
+    assert main(["check", str(policy)]) == 1
+    err = capsys.readouterr().err
+    assert f"{policy}: agent.middleware: RateLimitMiddleware should be listed before" in err
+    assert (
+        f"{policy}: subagents.researcher.middleware: ToolCallLimitMiddleware should be listed "
+        "before ToolRetryMiddleware" in err
+    )
+    assert "RateLimitMiddleware should be listed before ModelRetryMiddleware" in err

@@ -140,3 +140,217 @@ def test_mixins_define_only_their_hooks() -> None:
 
     assert ModelOnly.wrap_tool_call is AgentMiddleware.wrap_tool_call
     assert ModelOnly.wrap_model_call is not AgentMiddleware.wrap_model_call
+
+
+# --- flows are closed when their driver stops ------------------------------------------------
+
+
+def test_a_flow_is_closed_when_the_sync_driver_is_interrupted() -> None:
+    closed: list[str] = []
+
+    def flow(request: Any) -> Flow[Any]:
+        try:
+            return (yield Call(request))
+        finally:
+            closed.append("finally")
+
+    def handler(request: Any) -> Any:
+        raise KeyboardInterrupt  # a BaseException: not thrown into the flow
+
+    generator = flow("r")
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(generator, handler)
+    assert closed == ["finally"]  # now, not at garbage collection
+    assert generator.gi_frame is None
+
+
+def test_a_flow_is_closed_when_its_task_is_cancelled() -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="outside")
+    seen: list[str] = []
+
+    def flow(request: Any) -> Flow[Any]:
+        token = var.set("inside")
+        try:
+            return (yield Call(request))
+        finally:
+            var.reset(token)  # must run in the flow's own context, at cancellation
+            seen.append(var.get())
+
+    started = asyncio.Event()
+
+    async def handler(request: Any) -> Any:
+        started.set()
+        await asyncio.sleep(60)
+
+    holder: list[Any] = []
+
+    async def main() -> None:
+        generator = flow("r")
+        holder.append(generator)
+        task = asyncio.ensure_future(run_async(generator, handler))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert seen == ["outside"]  # the finally ran before the task finished
+        assert generator.gi_frame is None
+
+    import gc
+
+    gc.disable()  # prove it does not depend on garbage collection
+    try:
+        asyncio.run(main())
+    finally:
+        gc.enable()
+
+
+# --- the Guardrail base ----------------------------------------------------------------------
+
+
+def _hooks(middleware: Any) -> set[str]:
+    """The hooks LangChain sees (its own test: the class attribute differs from the base's)."""
+    cls = type(middleware)
+    return {
+        name
+        for name in ("wrap_model_call", "awrap_model_call", "wrap_tool_call", "awrap_tool_call")
+        if getattr(cls, name) is not getattr(AgentMiddleware, name)
+    }
+
+
+MODEL = {"wrap_model_call", "awrap_model_call"}
+TOOL = {"wrap_tool_call", "awrap_tool_call"}
+
+
+def test_each_configuration_has_only_the_hooks_it_needs() -> None:
+    from guardrails import (
+        ModelCallLimitMiddleware,
+        ModelFallbackMiddleware,
+        ModelRetryMiddleware,
+        RateLimitMiddleware,
+        ToolCallLimitMiddleware,
+        ToolRetryMiddleware,
+        compose,
+    )
+
+    cases = [
+        (ModelRetryMiddleware(), MODEL),
+        (ToolRetryMiddleware(), TOOL),
+        (ModelFallbackMiddleware("openai:gpt-4o-mini"), MODEL),
+        (ModelCallLimitMiddleware(run_limit=1), MODEL),
+        (ToolCallLimitMiddleware(run_limit=1), TOOL),
+        (ToolCallLimitMiddleware(run_limit=1, exit_behavior="end"), MODEL | TOOL),
+        (RateLimitMiddleware("1/second"), MODEL),
+        (RateLimitMiddleware("1/second", applies_to="tools"), TOOL),
+        (RateLimitMiddleware("1/second", applies_to=["x"], on_limit="end"), MODEL | TOOL),
+        (compose(ModelRetryMiddleware()), MODEL),
+        (compose(ToolRetryMiddleware()), TOOL),
+        (compose(ModelRetryMiddleware(), ToolRetryMiddleware()), MODEL | TOOL),
+    ]
+    for middleware, expected in cases:
+        assert _hooks(middleware) == expected, middleware.name
+    limit = ToolCallLimitMiddleware(run_limit=1, exit_behavior="continue")
+    assert isinstance(limit, ToolCallLimitMiddleware)
+    assert type(limit).__name__ == "ToolCallLimitMiddleware" and limit.kind == "tool_call_limit"
+    rate = RateLimitMiddleware("1/second", applies_to="tools")
+    assert isinstance(rate, RateLimitMiddleware) and rate.name == "RateLimitMiddleware[1/second]"
+    # one narrowed class per hook set, not one per instance
+    assert type(RateLimitMiddleware("2/second", applies_to="tools")) is type(rate)
+
+
+def test_a_subclass_keeps_its_kind_and_its_own_hooks() -> None:
+    from guardrails import ModelRetryMiddleware, RateLimitMiddleware
+
+    class MyRetry(ModelRetryMiddleware):
+        def wrap_tool_call(self, request: Any, handler: Any) -> Any:  # its own, not declared
+            return handler(request)
+
+    retry = MyRetry()
+    assert retry.kind == "model_retry"
+    assert _hooks(retry) == MODEL | {"wrap_tool_call"}
+
+    class MyRate(RateLimitMiddleware):
+        pass
+
+    rate = MyRate("1/second", applies_to="tools")
+    assert isinstance(rate, MyRate) and rate.kind == "rate_limit" and _hooks(rate) == TOOL
+
+
+def test_declarations_are_checked_when_the_class_is_made() -> None:
+    from guardrails._core import Guardrail
+
+    with pytest.raises(TypeError, match=r"not registered.*guardrails.audit.EVENTS"):
+
+        class Unregistered(Guardrail, kind="x", hooks=("model",), events=("nope.never",)):
+            def model_flow(self, request: Any) -> Flow[Any]:
+                return (yield Call(request))
+
+    with pytest.raises(TypeError, match="no model_flow"):
+
+        class NoFlow(Guardrail, kind="x", hooks=("model",)):
+            pass
+
+    with pytest.raises(TypeError, match="unknown hooks"):
+
+        class BadHook(Guardrail, kind="x", hooks=("before_model",)):  # type: ignore[arg-type]
+            pass
+
+    with pytest.raises(TypeError, match="kind must be a word"):
+
+        class BadKind(Guardrail, kind="two words"):
+            pass
+
+
+def test_audit_refuses_events_the_guardrail_did_not_declare(audit: Any) -> None:
+    from guardrails._core import Guardrail
+
+    class Declared(Guardrail, kind="declared", hooks=("model",), events=("limit.exceeded",)):
+        def model_flow(self, request: Any) -> Flow[Any]:
+            return (yield Call(request))
+
+    guard = Declared()
+    payload = guard.audit("limit.exceeded", count=1)
+    assert payload is not None and payload["guardrail"] == "Declared"
+    assert audit.of("limit.exceeded")[-1]["count"] == 1
+    with pytest.raises(ValueError, match=r"may not emit 'retry.attempt'.*limit.exceeded"):
+        guard.audit("retry.attempt")
+
+
+def test_active_hooks_must_be_declared() -> None:
+    from guardrails._core import Guardrail
+
+    class Greedy(Guardrail, kind="greedy", hooks=("model",)):
+        def model_flow(self, request: Any) -> Flow[Any]:
+            return (yield Call(request))
+
+        def active_hooks(self) -> Any:
+            return ("model", "tool")
+
+    with pytest.raises(TypeError, match="declares hooks"):
+        Greedy()
+
+
+def test_a_narrowed_guardrail_runs_in_a_real_agent(mode: str, scripted: Any) -> None:
+    from guardrails import ToolCallLimitMiddleware
+
+    model = scripted(
+        AIMessage("", tool_calls=[tool_call("echo", {"text": "a"})]),
+        AIMessage("", tool_calls=[tool_call("echo", {"text": "b"})]),
+        "never reached",
+    )
+    limit = ToolCallLimitMiddleware(tool_name="echo", run_limit=1, exit_behavior="end")
+    agent = create_agent(model, tools=[echo], middleware=[limit])
+    result = invoke(agent, {"messages": [("user", "go")]}, mode)
+    assert "call limit reached" in result["messages"][-1].content
+    assert model.calls == 2  # the model hook (declared for "end") ended the run
+
+
+def test_io_is_a_deprecated_alias_of_sync_async() -> None:
+    import guardrails
+    from guardrails._core import SyncAsync
+
+    with pytest.warns(DeprecationWarning, match="SyncAsync"):
+        alias = guardrails.IO
+    assert alias is SyncAsync is guardrails.SyncAsync
+    assert "IO" not in guardrails.__all__  # a star import no longer shadows typing.IO

@@ -281,20 +281,17 @@ def test_tour_stays_offline_when_the_policy_names_real_fallback_models(
 
 
 def test_every_event_kind_has_a_what_happened_line() -> None:
-    import re
+    from guardrails.audit import EVENTS, register_event
+    from guardrails.demo import WHAT_HAPPENED, summary_rows
 
-    from guardrails.demo import WHAT_HAPPENED
-
-    package = Path(__import__("guardrails").__file__).parent
-    pattern = re.compile(r'"((?:retry|fallback|limit|rate_limit|pii|fs)\.[a-z_]+)"')
-    kinds = {
-        kind
-        for source in package.rglob("*.py")
-        if source.name != "demo.py"
-        for kind in pattern.findall(source.read_text(encoding="utf-8"))
-    }
-    assert {"retry.attempt", "fs.denied", "pii.restored"} <= kinds  # the scan finds them
-    assert kinds - set(WHAT_HAPPENED) == set()
+    assert set(WHAT_HAPPENED) == set(EVENTS)  # the demo reads the one registry
+    assert all(WHAT_HAPPENED[name] == kind.meaning for name, kind in EVENTS.items())
+    register_event("demo_test.later", "an event registered after import", page="x.md")
+    try:
+        ((_, kind, count, what),) = summary_rows([{"event": "demo_test.later", "agent": "a"}])
+        assert (kind, count, what) == ("demo_test.later", 1, "an event registered after import")
+    finally:
+        EVENTS.pop("demo_test.later")
 
 
 def test_tour_without_deepagents_says_what_to_install(

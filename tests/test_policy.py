@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from guardrails import order as order_mod
 from guardrails import policy as policy_mod
 from guardrails.compose import ComposedMiddleware
+from guardrails.order import OrderRule
 from guardrails.policy import GuardrailOrderWarning, Policy, PolicyError, _Entry, check_order
 from tests.policy_fixtures import Fallback, Limit, Perms, Retry, Rule
 
@@ -28,7 +30,9 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> None:
             ),
         },
     )
-    monkeypatch.setattr(policy_mod, "ORDER_RULES", (("Limit", "Retry", "limits go outside"),))
+    monkeypatch.setattr(
+        order_mod, "ORDER_RULES", (OrderRule("limit", "retry", "model", "limits go outside"),)
+    )
 
 
 TOML = """
@@ -288,3 +292,86 @@ def test_import_values_resolve_python_objects(tmp_path: Path) -> None:
     )
     with pytest.raises(PolicyError, match=r"cannot import .*no_such_thing"):
         Policy.load(path)
+
+
+# --- order rules see every guardrail, by kind ------------------------------------------------
+
+
+def _order_cases() -> list[tuple[list[Any], str]]:
+    from guardrails import (
+        ModelCallLimitMiddleware,
+        ModelRetryMiddleware,
+        RateLimitMiddleware,
+        ToolCallLimitMiddleware,
+        ToolRetryMiddleware,
+        compose,
+    )
+
+    class MyLimit(ModelCallLimitMiddleware):  # a subclass keeps its kind
+        pass
+
+    return [
+        (
+            [ModelRetryMiddleware(), RateLimitMiddleware("5/minute", key="global")],
+            "RateLimitMiddleware should be listed before ModelRetryMiddleware",
+        ),
+        (
+            [
+                ToolRetryMiddleware(),
+                ToolCallLimitMiddleware(run_limit=2, exit_behavior="end"),
+            ],
+            "ToolCallLimitMiddleware should be listed before ToolRetryMiddleware",
+        ),
+        (
+            [ToolRetryMiddleware(), RateLimitMiddleware("5/minute", applies_to="tools")],
+            "RateLimitMiddleware should be listed before ToolRetryMiddleware",
+        ),
+        (
+            [ModelRetryMiddleware(), MyLimit(run_limit=3)],
+            "MyLimit should be listed before ModelRetryMiddleware",
+        ),
+        (
+            [compose(ModelRetryMiddleware(), ToolRetryMiddleware()), MyLimit(run_limit=3)],
+            "MyLimit should be listed before ModelRetryMiddleware",
+        ),
+    ]
+
+
+def test_order_rules_see_every_configuration_and_subclass() -> None:
+    for stack, expected in _order_cases():
+        problems = check_order(stack, warn=False)
+        assert any(expected in p for p in problems), (expected, problems)
+
+
+def test_order_rules_only_compare_guardrails_on_a_shared_hook() -> None:
+    from guardrails import ModelRetryMiddleware, RateLimitMiddleware, ToolRetryMiddleware
+
+    # a tool-only rate limit inside a model retry: the retry never repeats a tool call
+    assert (
+        check_order(
+            [ModelRetryMiddleware(), RateLimitMiddleware("5/minute", applies_to="tools")],
+            warn=False,
+        )
+        == []
+    )
+    assert (
+        check_order(
+            [ToolRetryMiddleware(), RateLimitMiddleware("5/minute", key="global")], warn=False
+        )
+        == []
+    )
+
+
+def test_langchain_builtins_are_seen_by_kind() -> None:
+    from langchain.agents.middleware import ModelCallLimitMiddleware as LCLimit
+    from langchain.agents.middleware import ModelRetryMiddleware as LCRetry
+
+    from guardrails import ModelCallLimitMiddleware
+
+    problems = check_order([LCRetry(), ModelCallLimitMiddleware(run_limit=3)], warn=False)
+    assert problems == [
+        "ModelCallLimitMiddleware should be listed before ModelRetryMiddleware: call limits "
+        "inside a retry count every retry attempt as a new model call"
+    ]
+    # LangChain's own call limit counts in a before_model node, outside every wrap hook
+    assert check_order([LCRetry(), LCLimit(run_limit=3)], warn=False) == []

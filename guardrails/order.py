@@ -1,0 +1,188 @@
+"""Order rules: which guardrail must wrap which, checked by ``kind``, never by class name.
+
+The first middleware in a list is the outermost layer. A rule says that a guardrail of one kind
+must be listed before (outside) one of another kind, on a hook both have: a call limit inside a
+retry counts every attempt; a tool-only rate limit says nothing about a model retry. Every
+guardrail is seen, whatever its configuration, its subclass, or whether it sits inside
+:func:`guardrails.compose`. Middleware that does not declare a ``kind`` (LangChain's built-ins,
+or one written before the :class:`~guardrails._core.Guardrail` base) is recognised by the name
+of a class in its MRO.
+
+Example::
+
+    from guardrails.order import check_order
+
+    check_order([ModelRetryMiddleware(), ModelCallLimitMiddleware(run_limit=3)])
+    # warns: ModelCallLimitMiddleware should be listed before ModelRetryMiddleware: ...
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware
+
+__all__ = ["ORDER_RULES", "GuardrailOrderWarning", "OrderRule", "check_order", "kind_of"]
+
+
+class GuardrailOrderWarning(UserWarning):
+    """A middleware stack lists guardrails in an order known to misbehave."""
+
+
+@dataclass(frozen=True)
+class OrderRule:
+    """``outer`` must be listed before ``inner`` when both have ``hook`` ("model" or "tool")."""
+
+    outer: str
+    inner: str
+    hook: str
+    why: str
+
+
+#: The rules, by kind.
+ORDER_RULES: tuple[OrderRule, ...] = (
+    OrderRule(
+        "model_call_limit",
+        "model_retry",
+        "model",
+        "call limits inside a retry count every retry attempt as a new model call",
+    ),
+    OrderRule(
+        "rate_limit",
+        "model_retry",
+        "model",
+        "a rate limit inside a retry spends the budget on every retry attempt",
+    ),
+    OrderRule(
+        "rate_limit",
+        "tool_retry",
+        "tool",
+        "a rate limit inside a tool retry spends the budget on every retry attempt",
+    ),
+    OrderRule(
+        "model_call_limit",
+        "model_fallback",
+        "model",
+        "call limits inside a fallback count every fallback attempt as a new model call",
+    ),
+    OrderRule(
+        "model_fallback",
+        "pii",
+        "model",
+        "PII outside the fallback is fine for input, but output redaction then runs once after "
+        "the fallback chose a model; put PII inside so every model's request and answer is handled",
+    ),
+    OrderRule(
+        "tool_call_limit",
+        "tool_retry",
+        "tool",
+        "tool call limits inside a tool retry count every retry attempt as a new tool call",
+    ),
+    OrderRule(
+        "filesystem",
+        "tool_retry",
+        "tool",
+        "a permission check inside a tool retry runs again on every attempt; put it outside so a "
+        "denial is final",
+    ),
+)
+
+#: Kinds of middleware that declare none, by the name of a class in their MRO.
+_KIND_BY_CLASS_NAME = {
+    "ModelRetryMiddleware": "model_retry",
+    "ToolRetryMiddleware": "tool_retry",
+    "ModelFallbackMiddleware": "model_fallback",
+    "ModelCallLimitMiddleware": "model_call_limit",
+    "ToolCallLimitMiddleware": "tool_call_limit",
+    "RateLimitMiddleware": "rate_limit",
+    "PIIMiddleware": "pii",
+    "FilesystemPermissionMiddleware": "filesystem",
+}
+
+_HOOK_METHODS = {
+    "model": ("wrap_model_call", "awrap_model_call"),
+    "tool": ("wrap_tool_call", "awrap_tool_call"),
+}
+
+
+def kind_of(middleware: Any) -> str | None:
+    """The stable kind of ``middleware``: its declared ``kind``, else by a class in its MRO."""
+    kind = getattr(type(middleware), "kind", None)
+    if isinstance(kind, str) and kind:
+        return kind
+    for cls in type(middleware).__mro__:
+        if cls.__name__ in _KIND_BY_CLASS_NAME:
+            return _KIND_BY_CLASS_NAME[cls.__name__]
+    return None
+
+
+def _has(middleware: Any, hook: str) -> bool:
+    cls = type(middleware)
+    return any(
+        getattr(cls, m, None) is not getattr(AgentMiddleware, m) for m in _HOOK_METHODS[hook]
+    )
+
+
+def _flatten(stack: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    for item in stack:
+        members = getattr(item, "members", None)
+        if isinstance(members, tuple) and kind_of(item) == "compose":
+            out.extend(_flatten(members))
+        else:
+            out.append(item)
+    return out
+
+
+def _label(middleware: Any) -> str:
+    return type(middleware).__name__  # a narrowed instance's class has its public class's name
+
+
+def check_order(stack: Sequence[AgentMiddleware[Any, Any, Any]], *, warn: bool = True) -> list[str]:
+    """Return (and by default warn about) known-bad orders in a middleware stack.
+
+    The first middleware in a list is the outermost layer; composed stacks are looked into.
+    See ``docs/policy.md`` for the recommended order and why.
+
+    Example::
+
+        check_order([ModelRetryMiddleware(), ModelCallLimitMiddleware(run_limit=3)])
+    """
+    members = _flatten(stack)
+    kinds = [kind_of(m) for m in members]
+    problems: list[str] = []
+    fallback_at = kinds.index("model_fallback") if "model_fallback" in kinds else -1
+    for position, member in enumerate(members):
+        if (
+            kinds[position] == "model_retry"
+            and 0 <= fallback_at < position
+            and getattr(member, "on_failure", "error") != "error"
+        ):
+            problems.append(
+                f"{_label(member)} inside {_label(members[fallback_at])} needs "
+                "on_failure='error': with 'continue' it answers with a failure message and the "
+                "fallback never runs"
+            )
+    for rule in ORDER_RULES:
+        for i, inner in enumerate(members):
+            if kinds[i] != rule.inner or not _has(inner, rule.hook):
+                continue
+            outer = next(
+                (
+                    m
+                    for j, m in enumerate(members[i + 1 :], start=i + 1)
+                    if kinds[j] == rule.outer and _has(m, rule.hook)
+                ),
+                None,
+            )
+            if outer is not None:
+                text = f"{_label(outer)} should be listed before {_label(inner)}: {rule.why}"
+                if text not in problems:
+                    problems.append(text)
+    if warn:
+        for text in problems:
+            warnings.warn(text, GuardrailOrderWarning, stacklevel=2)
+    return problems
