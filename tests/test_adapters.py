@@ -18,6 +18,123 @@ def test_adapter_modules_import() -> None:
 # --- langchain / langgraph / limits canaries -------------------------------------------------
 
 
+def _lc_canary(symbol: str, check: object) -> None:
+    assert check, f"upstream internal {symbol} is gone or changed: update guardrails/_adapters"
+
+
+def test_langchain_chain_model_call_handlers() -> None:
+    from guardrails._adapters.langchain import (
+        chain_async_model_call_handlers,
+        chain_model_call_handlers,
+    )
+
+    def outer(request: str, handler: object) -> object:
+        return handler(request + ">outer")  # type: ignore[operator]
+
+    def inner(request: str, handler: object) -> object:
+        return handler(request + ">inner")  # type: ignore[operator]
+
+    from langchain.agents.middleware import ModelResponse
+    from langchain_core.messages import AIMessage
+
+    seen: list[str] = []
+
+    def model(request: str) -> ModelResponse:
+        seen.append(request)
+        return ModelResponse(result=[AIMessage("ok")])
+
+    chained = chain_model_call_handlers([outer, inner])
+    chained("r", model)
+    _lc_canary(
+        "langchain.agents.factory._chain_model_call_handlers (first handler outermost)",
+        seen == ["r>outer>inner"],
+    )
+    _lc_canary(
+        "langchain.agents.factory._chain_async_model_call_handlers",
+        callable(chain_async_model_call_handlers([outer])),
+    )
+
+
+def test_langchain_chain_tool_call_wrappers() -> None:
+    from guardrails._adapters.langchain import (
+        chain_async_tool_call_wrappers,
+        chain_tool_call_wrappers,
+    )
+
+    def outer(request: str, handler: object) -> object:
+        return handler(request + ">outer")  # type: ignore[operator]
+
+    def inner(request: str, handler: object) -> object:
+        return handler(request + ">inner")  # type: ignore[operator]
+
+    chained = chain_tool_call_wrappers([outer, inner])
+    _lc_canary(
+        "langchain.agents.factory._chain_tool_call_wrappers (first wrapper outermost)",
+        chained is not None and chained("r", lambda r: r) == "r>outer>inner",
+    )
+    _lc_canary(
+        "langchain.agents.factory._chain_async_tool_call_wrappers",
+        callable(chain_async_tool_call_wrappers([outer])),
+    )
+
+
+def test_langchain_sanitize_request_for_fallback() -> None:
+    from langchain.agents.middleware import ModelRequest
+
+    from guardrails._adapters.langchain import sanitize_request_for_fallback
+    from guardrails.testing import ScriptedChatModel
+
+    model = ScriptedChatModel(default="x")
+    request = ModelRequest(
+        model=model,
+        messages=[],
+        model_settings={"cache_control": {"type": "ephemeral"}, "temperature": 0},
+    )
+    clean = sanitize_request_for_fallback(request, model)
+    _lc_canary(
+        "langchain.agents.middleware.model_fallback._sanitize_request_for_fallback "
+        "(drops provider-only cache settings)",
+        "cache_control" not in clean.model_settings
+        and clean.model_settings.get("temperature") == 0,
+    )
+
+
+def test_langchain_parse_model() -> None:
+    from guardrails._adapters.langchain import parse_model
+
+    _lc_canary(
+        "langchain.chat_models.base._parse_model",
+        parse_model("openai:gpt-4o-mini") == ("gpt-4o-mini", "openai"),
+    )
+    try:
+        parse_model("nonsense-model-name")
+    except ValueError:
+        pass
+    else:
+        _lc_canary("langchain.chat_models.base._parse_model raises ValueError", False)
+
+
+def test_limits_storage_scheme() -> None:
+    from guardrails._adapters.langchain import storage_schemes
+
+    _lc_canary(
+        "limits._storage_scheme.SCHEMES",
+        {"memory", "redis"} <= set(storage_schemes())
+        and not any(s.startswith("async+") for s in storage_schemes()),
+    )
+
+
+def test_langchain_pii_detection_error_public_path() -> None:
+    from langchain.agents.middleware import PIIDetectionError as LCPIIDetectionError
+
+    from guardrails.errors import PIIDetectionError
+
+    _lc_canary(
+        "langchain.agents.middleware.PIIDetectionError (public)",
+        issubclass(PIIDetectionError, LCPIIDetectionError),
+    )
+
+
 # --- deepagents canaries ----------------------------------------------------------------------
 
 

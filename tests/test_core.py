@@ -354,3 +354,69 @@ def test_io_is_a_deprecated_alias_of_sync_async() -> None:
         alias = guardrails.IO
     assert alias is SyncAsync is guardrails.SyncAsync
     assert "IO" not in guardrails.__all__  # a star import no longer shadows typing.IO
+
+
+# --- docs/architecture.md: a new guardrail is one module plus one registry line ---------------
+
+BUDGET_SPENT: dict[str, float] = {}
+
+
+def _docs_block(marker: str) -> str:
+    from pathlib import Path
+
+    page = (Path(__file__).parent.parent / "docs" / "architecture.md").read_text("utf-8")
+    after = page.split(f"<!-- example:{marker} -->\n```python\n", 1)[1]
+    return after.split("\n```", 1)[0]
+
+
+def test_the_architecture_example_guardrail_runs_in_a_real_agent(
+    mode: str, scripted: Any, audit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    from guardrails import audit as audit_mod
+    from guardrails import policy as policy_mod
+
+    module = types.ModuleType("guardrails_budget_example")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(audit_mod, "EVENTS", dict(audit_mod.EVENTS))  # registered for this test
+    exec(compile(_docs_block("budget"), "docs/architecture.md", "exec"), module.__dict__)
+    budget_cls = module.DollarBudgetMiddleware
+    assert budget_cls.kind == "dollar_budget" and "budget.exceeded" in audit_mod.EVENTS
+
+    # the registry line, as written on the page, pointing at the example module
+    line = _docs_block("registry").replace("guardrails.budget:", f"{module.__name__}:")
+    registry = dict(policy_mod.REGISTRY)
+    registry.update(eval("{" + line + "}", {"_Entry": policy_mod._Entry}))
+    monkeypatch.setattr(policy_mod, "REGISTRY", registry)
+    BUDGET_SPENT.clear()
+    (guard,) = policy_mod.Policy.from_dict(
+        {
+            "agent": {
+                "middleware": [
+                    {
+                        "use": "DollarBudgetMiddleware",
+                        "budget": 0.015,
+                        "per_1k_tokens": 0.01,
+                        "spent": {"import": "tests.test_core:BUDGET_SPENT"},
+                    }
+                ]
+            }
+        }
+    ).middleware()
+    assert isinstance(guard, budget_cls)
+    usage = {"input_tokens": 900, "output_tokens": 100, "total_tokens": 1000}
+    model = scripted(default=AIMessage("answer", usage_metadata=usage))  # type: ignore[arg-type]
+    agent = create_agent(model, middleware=[guard])
+    config = {"configurable": {"user_id": "u-7"}}
+    answers = [
+        invoke(agent, {"messages": [("user", "q")]}, mode, config)["messages"][-1].content
+        for _ in range(3)
+    ]
+    assert answers == ["answer", "answer", "Your budget for this period is used up."]
+    assert model.calls == 2 and BUDGET_SPENT["u-7"] == pytest.approx(0.02)
+    (event,) = audit.of("budget.exceeded")
+    assert event["guardrail"] == "DollarBudgetMiddleware" and event["user_id"] == "u-7"
+    with pytest.raises(ValueError, match="budget"):
+        budget_cls(budget=float("nan"), per_1k_tokens=0.01, spent={})
