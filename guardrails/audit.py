@@ -13,13 +13,21 @@ The rule: **an audit event never carries a raw sensitive value** (no PII, no fil
 secrets, no tool arguments, not even a hash of a value). :func:`emit` enforces what it can:
 field names that usually hold values (``value``, ``text``, ``content``, ``args``, ...) are refused,
 field values must be plain scalars or small containers of them, long strings are cut, and any
-string in ``secrets=`` is scrubbed out of every field before the record is written.
+string in ``secrets=`` is scrubbed out of every field before the record is written. Identity
+fields (``user_id``, ``thread_id``, ...) come from the caller's config too, so they pass the same
+checks: one that may be personal (an email used as a user id) is replaced by a keyed hash
+(:func:`set_identity_key`), the one exception to "not even a hash", so that a user's events still
+group together.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -41,6 +49,7 @@ __all__ = [
     "identity",
     "logger",
     "register_event",
+    "set_identity_key",
 ]
 
 LOGGER_NAME = "guardrails.audit"
@@ -171,7 +180,55 @@ FORBIDDEN_FIELDS = frozenset(
 MAX_STRING = 512
 _SCRUBBED = "[SCRUBBED]"
 _RESERVED = frozenset({"event", "guardrail"})
-_IDENTITY_KEYS = ("agent", "thread_id", "run_id", "user_id", "assistant_id")
+_IDENTITY_KEYS = ("agent", "subagent", "thread_id", "run_id", "user_id", "assistant_id")
+#: An id that is a UUID (LangGraph run ids, most thread ids) is never personal data.
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}")
+_identity_key: bytes = os.environ.get("GUARDRAILS_AUDIT_KEY", "").encode() or os.urandom(32)
+
+
+def set_identity_key(key: str | bytes | None) -> None:
+    """Key of the HMAC that replaces identity values that look personal (see :func:`emit`).
+
+    By default each process draws a random key, so such an id is stable within a process only;
+    give every process the same secret key (or set ``GUARDRAILS_AUDIT_KEY``) to correlate a user
+    across processes. ``None`` draws a new random key.
+
+    Example::
+
+        guardrails.audit.set_identity_key(os.environ["AUDIT_ID_KEY"])
+    """
+    global _identity_key
+    if key is None:
+        _identity_key = os.urandom(32)
+        return
+    raw = key.encode() if isinstance(key, str) else key
+    if not isinstance(raw, bytes) or len(raw) < 16:
+        raise ValueError("the audit identity key must be at least 16 bytes (str or bytes)")
+    _identity_key = raw
+
+
+def _protect_identity(value: str, secrets: tuple[str, ...]) -> str:
+    """``value``, or ``anon:<keyed hash>`` when it may be personal data.
+
+    Kept as given: UUIDs, and ids with no ``@``, no whitespace, fewer than 7 digits and none of
+    the ``secrets``. Anything else (an email, a phone or card number, a name with a space, a
+    value the caller flagged as sensitive) is replaced by the first 16 hex digits of an
+    HMAC-SHA256 under :func:`set_identity_key`'s key: events of one user still group together,
+    the raw value is never written.
+    """
+    if _UUID.fullmatch(value):
+        return value
+    personal = (
+        "@" in value
+        or any(c.isspace() for c in value)
+        or sum(c.isdigit() for c in value) >= 7
+        or any(secret in value for secret in secrets)
+        or len(value) > MAX_STRING
+    )
+    if not personal:
+        return value
+    digest = hmac.new(_identity_key, value.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return "anon:" + digest.hexdigest()[:16]
 
 
 def _clean(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
@@ -309,6 +366,9 @@ def emit(
     payload: dict[str, Any] = {"event": event, "guardrail": guardrail}
     payload.update(identity(runtime))
     payload.update(cleaned)
+    for key in _IDENTITY_KEYS:  # ids pass the same scrubbing as values, then look-alike checks
+        if isinstance(payload.get(key), str):
+            payload[key] = _protect_identity(payload[key], secret_list)
     if logged:
         logger.log(level, event, extra={AUDIT_ATTR: payload})
     if where is not None:

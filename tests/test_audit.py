@@ -262,3 +262,74 @@ def test_register_event_refuses_a_clash() -> None:
         audit_mod.register_event("nodot", "x", page="x.md")
     same = audit_mod.EVENTS["retry.attempt"]
     assert audit_mod.register_event(same.name, same.meaning, same.page) == same
+
+
+# --- identity fields obey the no-raw-values rule ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    ["jane.doe@example.com", "+1 415 555 0100", "4155550100", "Jane Doe", "4111111111111111"],
+)
+def test_a_personal_user_id_is_never_logged_raw_from_a_real_agent(
+    mode: str, scripted: Any, memory_saver: Any, user_id: str
+) -> None:
+    from langchain.agents import create_agent
+
+    from guardrails import ModelCallLimitMiddleware, RateLimitMiddleware
+    from tests.support import invoke
+
+    stream = io.StringIO()
+    handler = audit_mod.configure(stream)
+    try:
+        agent = create_agent(
+            scripted(default="ok"),
+            middleware=[
+                RateLimitMiddleware("1/minute", key="user", on_limit="end"),
+                ModelCallLimitMiddleware(run_limit=5),
+            ],
+            checkpointer=memory_saver,
+        )
+        for thread in ("T1", user_id):
+            config = {"configurable": {"thread_id": thread, "user_id": user_id}}
+            invoke(agent, {"messages": [("user", "hi")]}, mode, config)
+    finally:
+        logging.getLogger(audit_mod.LOGGER_NAME).removeHandler(handler)
+    lines = stream.getvalue()
+    assert user_id not in lines
+    assert user_id.replace(" ", "") not in lines.replace(" ", "")
+    events = [json.loads(line) for line in lines.splitlines()]
+    (refused,) = [e for e in events if e["event"] == "rate_limit.exceeded"]
+    assert refused["user_id"].startswith("anon:") and refused["thread_id"] != user_id
+    assert refused["thread_id"].startswith("anon:")
+
+
+def test_identity_hashes_are_stable_per_key_and_opaque_ids_stay(audit: AuditCapture) -> None:
+    def run(user: str, **extra: Any) -> dict[str, Any]:
+        runtime = SimpleNamespace(
+            execution_info=SimpleNamespace(
+                thread_id="0b6f6c1e-1111-4222-8333-444455556666", run_id="r-1"
+            ),
+            server_info=None,
+            context={"user_id": user},
+        )
+        payload = emit("limit.exceeded", "G", runtime=runtime, **extra)
+        assert payload is not None
+        return payload
+
+    first, second = run("jane@example.com"), run("jane@example.com")
+    assert first["user_id"] == second["user_id"] != run("john@example.com")["user_id"]
+    assert first["thread_id"] == "0b6f6c1e-1111-4222-8333-444455556666"  # a UUID stays
+    assert first["run_id"] == "r-1" and run("u-42")["user_id"] == "u-42"
+    # a value the caller flagged as sensitive is hashed even when it looks opaque
+    flagged = run("jdoe", secrets=["jdoe"])
+    assert flagged["user_id"].startswith("anon:") and "jdoe" not in json.dumps(flagged)
+    try:
+        audit_mod.set_identity_key("k" * 16)
+        a = run("jane@example.com")["user_id"]
+        audit_mod.set_identity_key("k" * 16)
+        assert run("jane@example.com")["user_id"] == a != first["user_id"]
+        with pytest.raises(ValueError, match="16 bytes"):
+            audit_mod.set_identity_key("short")
+    finally:
+        audit_mod.set_identity_key(None)
