@@ -202,7 +202,7 @@ def _print_summary(
     try:
         from rich.console import Console
         from rich.table import Table
-    except ImportError:  # pragma: no cover - rich is a dependency; plain text still works
+    except ImportError:  # rich is optional (the `demo` extra): a plain table
         _print_plain(rows, title, out)
     else:
         table = Table(title=title, title_justify="left")

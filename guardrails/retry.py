@@ -233,10 +233,10 @@ class _Retrying:
 
 def _configure(middleware: Any, **settings: Any) -> None:
     """Validate the settings once and store them, LangChain-style, as public attributes."""
-    middleware._policy = _Retrying(**settings)
+    middleware._retrying = _Retrying(**settings)
     for name, value in settings.items():
         setattr(middleware, name, value)
-    middleware.on_failure = middleware._policy.on_failure  # deprecated spellings normalized
+    middleware.on_failure = middleware._retrying.on_failure  # deprecated spellings normalized
     middleware.tools = []
 
 
@@ -269,7 +269,7 @@ class ModelRetryMiddleware(
         ])
     """
 
-    _policy: _Retrying
+    _retrying: _Retrying
 
     def __init__(
         self,
@@ -300,11 +300,11 @@ class ModelRetryMiddleware(
 
     def model_flow(self, request: Any) -> Flow[Any]:
         model = getattr(request.model, "model_name", None) or type(request.model).__name__
-        result = yield from self._policy.flow(request, self.name, {"model": str(model)})
+        result = yield from self._retrying.flow(request, self.name, {"model": str(model)})
         if not isinstance(result, _GaveUp):
             return result
         exc = result.exc
-        text = self._policy.failure_text(
+        text = self._retrying.failure_text(
             exc,
             f"Model call failed after {_attempts(result.attempts)} with "
             f"{type(exc).__name__}: {exc}",
@@ -326,7 +326,7 @@ class ToolRetryMiddleware(
                             retry_on=(TimeoutError, ConnectionError))
     """
 
-    _policy: _Retrying
+    _retrying: _Retrying
 
     def __init__(
         self,
@@ -362,11 +362,11 @@ class ToolRetryMiddleware(
         name = request.tool.name if request.tool else request.tool_call["name"]
         if self._tool_filter is not None and name not in self._tool_filter:
             return (yield Call(request))
-        result = yield from self._policy.flow(request, self.name, {"tool": name})
+        result = yield from self._retrying.flow(request, self.name, {"tool": name})
         if not isinstance(result, _GaveUp):
             return result
         exc = result.exc
-        text = self._policy.failure_text(
+        text = self._retrying.failure_text(
             exc,
             f"Tool '{name}' failed after {_attempts(result.attempts)} with "
             f"{type(exc).__name__}: {exc}. Please try again.",

@@ -300,3 +300,25 @@ def test_tour_without_deepagents_says_what_to_install(
     monkeypatch.setitem(sys.modules, "deepagents", None)  # import deepagents -> ImportError
     assert main(["demo"]) == 1
     assert "pip install 'guardrails-middleware[deepagents]'" in capsys.readouterr().err
+
+
+def test_rich_is_optional() -> None:
+    import subprocess
+
+    code = (
+        "import sys; sys.modules['rich'] = None\n"
+        "import guardrails, guardrails.cli\n"
+        "sys.exit(guardrails.cli.main(['demo', '--scene', 'limits', '--events-to', 'stderr']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "== Summary" in done.stdout and "limit.exceeded" in done.stdout
+    package = Path(__import__("guardrails").__file__).parent
+    users = sorted(
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*.py")
+        if "import rich" in p.read_text("utf-8") or "from rich" in p.read_text("utf-8")
+    )
+    assert users == ["demo.py"]

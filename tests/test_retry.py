@@ -128,7 +128,7 @@ def test_max_elapsed_stops_retries_early(
         max_retries=10, initial_delay=4, backoff_factor=2, jitter=False, max_elapsed=10
     )
     now = [100.0]
-    mw._policy.clock = lambda: now[0]
+    mw._retrying.clock = lambda: now[0]
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:
