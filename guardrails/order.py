@@ -109,11 +109,13 @@ _HOOK_METHODS = {
 
 
 def kind_of(middleware: Any) -> str | None:
-    """The stable kind of ``middleware``: its declared ``kind``, else by a class in its MRO."""
-    kind = getattr(type(middleware), "kind", None)
+    """The stable kind of ``middleware`` (an instance or a class): its declared ``kind``, else
+    by a class in its MRO."""
+    of = middleware if isinstance(middleware, type) else type(middleware)
+    kind = getattr(of, "kind", None)
     if isinstance(kind, str) and kind:
         return kind
-    for cls in type(middleware).__mro__:
+    for cls in of.__mro__:
         if cls.__name__ in _KIND_BY_CLASS_NAME:
             return _KIND_BY_CLASS_NAME[cls.__name__]
     return None

@@ -49,7 +49,7 @@ from langchain.agents.middleware import AgentMiddleware
 
 from guardrails.compose import compose
 from guardrails.errors import GuardrailConfigError
-from guardrails.order import ORDER_RULES, GuardrailOrderWarning, check_order
+from guardrails.order import ORDER_RULES, GuardrailOrderWarning, check_order, kind_of
 
 __all__ = [
     "ORDER_RULES",
@@ -119,6 +119,11 @@ class MiddlewareSpec:
     use: str
     params: Mapping[str, Any]
     path: str
+
+    @property
+    def kind(self) -> str | None:
+        """The stable kind of the middleware this entry builds (``"model_retry"``, ...)."""
+        return kind_of(_import(REGISTRY[self.use].target))
 
     def build(self) -> AgentMiddleware[Any, Any, Any]:
         """Construct the middleware (a fresh instance every time)."""

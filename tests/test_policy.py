@@ -375,3 +375,10 @@ def test_langchain_builtins_are_seen_by_kind() -> None:
     ]
     # LangChain's own call limit counts in a before_model node, outside every wrap hook
     assert check_order([LCRetry(), LCLimit(run_limit=3)], warn=False) == []
+
+
+def test_every_registry_entry_has_a_distinct_kind() -> None:
+    specs = [policy_mod.MiddlewareSpec(use, {}, use) for use in policy_mod.REGISTRY]
+    kinds = [spec.kind for spec in specs]
+    assert None not in kinds and len(set(kinds)) == len(kinds), kinds
+    assert dict(zip(policy_mod.REGISTRY, kinds, strict=True))["RateLimitMiddleware"] == "rate_limit"

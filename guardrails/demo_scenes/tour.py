@@ -40,6 +40,7 @@ from langchain_core.tools import BaseTool, tool
 from guardrails.compose import ComposedMiddleware, compose
 from guardrails.errors import GuardrailConfigError, GuardrailError
 from guardrails.fallback import ModelFallbackMiddleware
+from guardrails.order import kind_of
 from guardrails.policy import Policy
 from guardrails.testing import ScriptedChatModel, ScriptExhaustedError, tool_call
 
@@ -71,7 +72,7 @@ SEARCH_RESULT = (
     "Questions: refunds@acme.com or +1 212 555 0143."
 )
 #: A fallback goes outside these (docs/policy.md, "Recommended order").
-_INSIDE_FALLBACK = frozenset({"ModelRetryMiddleware", "ToolRetryMiddleware", "PIIMiddleware"})
+_INSIDE_FALLBACK = frozenset({"model_retry", "tool_retry", "pii"})  # kinds
 
 Say = Callable[[str, str], None]
 Brain = Callable[[list[BaseMessage]], AIMessage | str]
@@ -106,7 +107,7 @@ def with_fallback(
         members = [m for m in members if not isinstance(m, ModelFallbackMiddleware)]
     else:
         at = next(
-            (i for i, m in enumerate(members) if type(m).__name__ in _INSIDE_FALLBACK),
+            (i for i, m in enumerate(members) if kind_of(m) in _INSIDE_FALLBACK),
             len(members),
         )
     members.insert(at, fallback)
@@ -323,7 +324,7 @@ def run(out: IO[str], policy: Policy | None = None) -> None:
     """Play the tour under ``policy`` (the packaged demo policy by default)."""
     policy = policy if policy is not None else Policy.load(DEFAULT_POLICY)
     agent, models = build(policy, out)
-    if any(spec.use == "ModelFallbackMiddleware" for spec in policy.specs()):
+    if any(spec.kind == "model_fallback" for spec in policy.specs()):
         print("  (the policy's fallback models are swapped for a scripted one: offline)", file=out)
     print(f"  [user] {REQUEST}", file=out)
     try:
