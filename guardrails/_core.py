@@ -293,6 +293,7 @@ def _without_hooks(cls: type, dropped: frozenset[str]) -> type:
                 "__qualname__": cls.__qualname__,
                 "__doc__": cls.__doc__,
                 "_guardrail_class": cls,
+                "_guardrail_dropped": dropped,
             }
             for hook in dropped:
                 for method, _ in HOOKS[hook][1]:
@@ -300,6 +301,11 @@ def _without_hooks(cls: type, dropped: frozenset[str]) -> type:
             variant = type(cls)(cls.__name__, (cls,), namespace)
             _VARIANTS[key] = variant
     return variant
+
+
+def _narrowed(cls: type, dropped: frozenset[str]) -> Any:
+    """Unpickle a narrowed instance: an empty object of the same narrowed class."""
+    return object.__new__(_without_hooks(cls, dropped))
 
 
 class _GuardrailType(type):
@@ -401,6 +407,17 @@ class Guardrail(AgentMiddleware[Any, Any, Any], _Sleeps, metaclass=_GuardrailTyp
                     if getattr(cls, method, None) in _GENERATED:
                         setattr(cls, method, getattr(AgentMiddleware, method))
             cls.hooks = declared
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        variant = type(self).__dict__
+        if "_guardrail_class" not in variant:
+            return super().__reduce_ex__(protocol)
+        # the narrowed class is not importable by name: rebuild it from its public class
+        return (
+            _narrowed,
+            (variant["_guardrail_class"], variant["_guardrail_dropped"]),
+            self.__dict__,
+        )
 
     def active_hooks(self) -> Iterable[Hook]:
         """The declared hooks this instance needs (all by default); called once after ``__init__``.

@@ -420,3 +420,19 @@ def test_the_architecture_example_guardrail_runs_in_a_real_agent(
     assert event["guardrail"] == "DollarBudgetMiddleware" and event["user_id"] == "u-7"
     with pytest.raises(ValueError, match="budget"):
         budget_cls(budget=float("nan"), per_1k_tokens=0.01, spent={})
+
+
+def test_narrowed_guardrails_copy_and_pickle() -> None:
+    import copy
+    import pickle
+
+    from guardrails import RateLimitMiddleware, ToolCallLimitMiddleware
+
+    for middleware in (
+        ToolCallLimitMiddleware(run_limit=1),
+        ToolCallLimitMiddleware(run_limit=1, exit_behavior="end"),
+        RateLimitMiddleware("1/second", applies_to="tools", on_limit="end"),
+    ):
+        for clone in (copy.deepcopy(middleware), pickle.loads(pickle.dumps(middleware))):
+            assert type(clone) is type(middleware) and _hooks(clone) == _hooks(middleware)
+            assert clone.name == middleware.name
