@@ -95,6 +95,16 @@ EVENTS: dict[str, EventKind] = {
         ),
         EventKind("fallback.circuit_closed", "fallback.md", "a skipped model answered again"),
         EventKind("fallback.exhausted", "fallback.md", "every model failed"),
+        EventKind(
+            "fallback.storage_error",
+            "fallback.md",
+            "the breaker storage failed; the circuit was treated as closed",
+        ),
+        EventKind(
+            "fallback.unavailable",
+            "fallback.md",
+            "a fallback model could not be built (e.g. no API key); skipped",
+        ),
         EventKind("limit.exceeded", "limits.md", "a call limit was reached"),
         EventKind("rate_limit.exceeded", "limits.md", "a rate limit refused a call"),
         EventKind("rate_limit.waited", "limits.md", "a call waited for the rate limit window"),

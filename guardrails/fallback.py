@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -37,18 +38,77 @@ from langgraph.errors import GraphBubbleUp
 from guardrails import _validate as v
 from guardrails._adapters.langchain import parse_model, sanitize_request_for_fallback
 from guardrails._core import IO, Call, Flow, Guardrail
+from guardrails._storage import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    RedisConnector,
+    StorageSpec,
+    parse_storage,
+    storage_errors,
+)
 from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError, GuardrailError, classify
 
 __all__ = ["ModelFallbackMiddleware"]
 
 
+_ENDPOINT_ATTRS = (
+    # base URL / endpoint
+    "openai_api_base",
+    "base_url",
+    "azure_endpoint",
+    "anthropic_api_url",
+    "endpoint_url",
+    "api_base",
+    "endpoint",
+    # deployment / region / project
+    "deployment_name",
+    "azure_deployment",
+    "region_name",
+    "region",
+    "location",
+    "project",
+)
+
+
+def _endpoint(model: Any) -> str:
+    """Where a chat model sends its requests: base URL, deployment, region (no credentials)."""
+    parts: list[str] = []
+    for attr in _ENDPOINT_ATTRS:
+        try:
+            value = getattr(model, attr, None)
+        except Exception:  # a property that needs credentials
+            value = None
+        if value is None or callable(value):
+            continue
+        text = str(value).strip()
+        if not text:
+            continue
+        if "://" in text:
+            try:
+                parsed = urllib.parse.urlsplit(text)
+                host = parsed.hostname or ""
+                port = f":{parsed.port}" if parsed.port else ""
+                text = f"{parsed.scheme}://{host}{port}{parsed.path.rstrip('/')}"
+            except ValueError:
+                text = "<unparseable url>"
+        if text not in parts:
+            parts.append(text)
+    return ",".join(parts)
+
+
 def _model_key(model: Any) -> str:
+    """The breaker's identity of a model: provider, model name and endpoint.
+
+    Two models with the same name on two endpoints (two regions, a proxy, two Azure
+    deployments) get two breakers.
+    """
     name = (
         getattr(model, "model_name", None) or getattr(model, "model", None) or type(model).__name__
     )
     provider = getattr(model, "_llm_type", None) or type(model).__name__
-    return f"{provider}:{name}"
+    endpoint = _endpoint(model)
+    return f"{provider}:{name}@{endpoint}" if endpoint else f"{provider}:{name}"
 
 
 def _sanitize(request: Any, model: Any) -> Any:
@@ -114,99 +174,79 @@ class _MemoryBreaker:
         return self._io(op)
 
 
+_ALLOW = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count < tonumber(ARGV[1]) then return 'closed' end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'open' end
+if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[2]) then return 'probe' end
+return 'open'
+"""
+_SUCCESS = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return count
+"""
+_FAILURE = """
+local count = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if count >= tonumber(ARGV[1]) and tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+end
+redis.call('DEL', KEYS[3])
+return count
+"""
+
+
 class _RedisBreaker:
-    """Breaker state in Redis, shared by every process using the same URL."""
+    """Breaker state in Redis, shared by every process using the same storage.
 
-    def __init__(self, url: str) -> None:
-        try:
-            import redis
-            import redis.asyncio as aredis
-        except ImportError as exc:  # pragma: no cover - the redis extra
-            raise GuardrailConfigError(
-                "storage='redis://...' needs the redis client: pip install "
-                "'guardrails-middleware[redis]'"
-            ) from exc
-        self._sync: Any = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        self._url = url
-        self._aredis = aredis
-        self._async: Any = None
+    Each transition is one Lua script, so it is atomic: half-open lets exactly one probe through
+    whatever the number of threads and processes. Clients come from a
+    :class:`~guardrails._storage.RedisConnector` (bounded timeouts, one async client per loop).
+    """
 
-    def _aclient(self) -> Any:
-        if self._async is None:
-            self._async = self._aredis.Redis.from_url(
-                self._url, socket_connect_timeout=2, socket_timeout=2
-            )
-        return self._async
+    def __init__(self, spec: StorageSpec) -> None:
+        self._connector = RedisConnector(spec)
 
     @staticmethod
-    def _keys(key: str) -> tuple[str, str, str]:
-        base = f"guardrails:breaker:{key}"
-        return f"{base}:failures", f"{base}:open", f"{base}:probe"
+    def _keys(key: str) -> list[str]:
+        tag = key.replace("{", "(").replace("}", ")")
+        base = f"guardrails:breaker:{{{tag}}}"  # one hash slot: scripts work on a cluster
+        return [f"{base}:failures", f"{base}:open", f"{base}:probe"]
+
+    def _run(self, source: str, keys: list[str], args: list[Any]) -> IO:
+        def sync() -> Any:
+            return self._connector.eval(source, keys, args)
+
+        async def async_() -> Any:
+            return await self._connector.aeval(source, keys, args)
+
+        return IO(sync, async_)
 
     def allow(self, key: str, threshold: int, cooldown: float) -> IO:
-        failures, open_, probe = self._keys(key)
-        probe_ms = int(max(cooldown, 1.0) * 1000)
-
-        def decide(count: Any, is_open: Any) -> str | None:
-            if int(count or 0) < threshold:
-                return "closed"
-            if is_open:
-                return "open"
-            return None
-
-        def sync() -> str:
-            count, is_open = self._sync.mget(failures, open_)
-            verdict = decide(count, is_open)
-            if verdict is not None:
-                return verdict
-            return "probe" if self._sync.set(probe, 1, nx=True, px=probe_ms) else "open"
-
-        async def async_() -> str:
-            client = self._aclient()
-            count, is_open = await client.mget(failures, open_)
-            verdict = decide(count, is_open)
-            if verdict is not None:
-                return verdict
-            return "probe" if await client.set(probe, 1, nx=True, px=probe_ms) else "open"
-
-        return IO(sync, async_)
+        io = self._run(_ALLOW, self._keys(key), [threshold, int(max(cooldown, 1.0) * 1000)])
+        return _mapped(io, lambda raw: raw.decode() if isinstance(raw, bytes) else str(raw))
 
     def success(self, key: str, threshold: int) -> IO:
-        failures, open_, probe = self._keys(key)
-
-        def sync() -> bool:
-            count = self._sync.getdel(failures)
-            self._sync.delete(open_, probe)
-            return int(count or 0) >= threshold
-
-        async def async_() -> bool:
-            client = self._aclient()
-            count = await client.getdel(failures)
-            await client.delete(open_, probe)
-            return int(count or 0) >= threshold
-
-        return IO(sync, async_)
+        io = self._run(_SUCCESS, self._keys(key), [])
+        return _mapped(io, lambda raw: int(raw or 0) >= threshold)
 
     def failure(self, key: str, threshold: int, cooldown: float) -> IO:
-        failures, open_, probe = self._keys(key)
         ms = int(cooldown * 1000)
+        # failures are forgotten after a quiet period (10 cooldowns, at least an hour)
+        keep_ms = max(ms * 10, 3_600_000)
+        io = self._run(_FAILURE, self._keys(key), [threshold, ms, keep_ms])
+        return _mapped(io, lambda raw: int(raw))
 
-        def sync() -> int:
-            count = int(self._sync.incr(failures))
-            self._sync.delete(probe)
-            if count >= threshold and ms > 0:
-                self._sync.set(open_, 1, px=ms)
-            return count
 
-        async def async_() -> int:
-            client = self._aclient()
-            count = int(await client.incr(failures))
-            await client.delete(probe)
-            if count >= threshold and ms > 0:
-                await client.set(open_, 1, px=ms)
-            return count
+def _mapped(io: IO, fn: Callable[[Any], Any]) -> IO:
+    def sync() -> Any:
+        return fn(io.sync())
 
-        return IO(sync, async_)
+    async def async_() -> Any:
+        return fn(await io.async_())
+
+    return IO(sync, async_)
 
 
 class ModelFallbackMiddleware(
@@ -218,6 +258,8 @@ class ModelFallbackMiddleware(
         "fallback.circuit_open",
         "fallback.circuit_closed",
         "fallback.exhausted",
+        "fallback.storage_error",
+        "fallback.unavailable",
     ),
 ):
     """Try other models when the current one fails, skipping models whose circuit is open.
@@ -239,6 +281,9 @@ class ModelFallbackMiddleware(
         failure_threshold: int | None = 3,
         cooldown: float = 30.0,
         storage: str = "memory://",
+        storage_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        storage_read_timeout: float = DEFAULT_READ_TIMEOUT,
+        breaker_key: Callable[[BaseChatModel], str] | None = None,
     ) -> None:
         super().__init__()
         self._specs: list[str | BaseChatModel] = []
@@ -259,15 +304,23 @@ class ModelFallbackMiddleware(
             self._specs.append(model)
         failure_threshold = v.positive_int("failure_threshold", failure_threshold, optional=True)
         cooldown = v.number("cooldown", cooldown)
-        scheme = storage.split("://", 1)[0] if isinstance(storage, str) else None
-        if scheme == "memory" and storage == "memory://":
-            self._breaker: _MemoryBreaker | _RedisBreaker = _MemoryBreaker()
-        elif scheme in ("redis", "rediss", "unix"):
-            self._breaker = _RedisBreaker(storage)
-        else:
+        spec = parse_storage(
+            "storage",
+            storage,
+            connect_timeout=storage_connect_timeout,
+            read_timeout=storage_read_timeout,
+        )
+        self._breaker: _MemoryBreaker | _RedisBreaker = (
+            _MemoryBreaker() if spec.is_memory else _RedisBreaker(spec)
+        )
+        self._storage_spec = spec
+        if breaker_key is not None and not callable(breaker_key):
             raise GuardrailConfigError(
-                f"storage must be 'memory://' or a 'redis://host:port' URL, got {storage!r}"
+                f"breaker_key must be a callable(model) -> str or None, got {breaker_key!r}"
             )
+        self.breaker_key = breaker_key
+        self.storage_connect_timeout = spec.connect_timeout
+        self.storage_read_timeout = spec.read_timeout
         self.failure_threshold = failure_threshold
         self.cooldown = float(cooldown)
         self.storage = storage
@@ -290,11 +343,39 @@ class ModelFallbackMiddleware(
                 self._models[index] = init_chat_model(spec)
             return self._models[index]
 
+    def _key(self, model: Any) -> str:
+        if self.breaker_key is not None:
+            key = self.breaker_key(model)
+            if not isinstance(key, str) or not key:
+                raise GuardrailConfigError(
+                    f"{self.name}: breaker_key returned {key!r}; it must return a non-empty str"
+                )
+            return key
+        return _model_key(model)
+
+    def _breaker_io(self, io: IO, request: Any, report: list[bool], op: str) -> Flow[Any]:
+        """Run a breaker operation; storage trouble means "closed", audited once per call."""
+        try:
+            return (yield io)
+        except storage_errors() as exc:
+            if not report:
+                report.append(True)
+                emit(
+                    "fallback.storage_error",
+                    self.name,
+                    runtime=request.runtime,
+                    error=type(exc).__name__,
+                    storage=self._storage_spec.label,
+                    operation=op,
+                    decision="closed",
+                )
+            return None
+
     def model_flow(self, request: Any) -> Flow[Any]:
         threshold, cooldown = self.failure_threshold, self.cooldown
         breaker = self._breaker
         if threshold is None or (
-            isinstance(breaker, _MemoryBreaker) and breaker.healthy(_model_key(request.model))
+            isinstance(breaker, _MemoryBreaker) and breaker.healthy(self._key(request.model))
         ):  # fast path: nothing known against the primary, no I/O to do
             try:
                 return (yield Call(request))
@@ -307,19 +388,33 @@ class ModelFallbackMiddleware(
         candidates: list[Callable[[], Any]] = [lambda: request.model]
         candidates += [functools.partial(self._model, i) for i in range(len(self._specs))]
         last_exc: Exception | None = None
+        build_errors: list[tuple[str, Exception]] = []
         previous: str | None = None
         reason: str | None = None
         status: int | None = None
         tried: list[str] = []
+        report: list[bool] = []  # storage trouble already audited in this call
         for index, get_model in enumerate(candidates):
             try:
                 model = get_model()
             except Exception as exc:  # building a fallback model failed (e.g. no API key)
-                last_exc = exc
+                spec = self._specs[index - 1]
+                label = spec if isinstance(spec, str) else type(spec).__name__
+                build_errors.append((label, exc))
+                emit(
+                    "fallback.unavailable",
+                    self.name,
+                    runtime=request.runtime,
+                    model=label,
+                    error=type(exc).__name__,
+                    decision="skip",
+                )
                 continue
-            key = _model_key(model)
+            key = self._key(model)
             if threshold is not None:
-                verdict = yield self._breaker.allow(key, threshold, cooldown)
+                verdict = yield from self._breaker_io(
+                    self._breaker.allow(key, threshold, cooldown), request, report, "allow"
+                )
                 if verdict == "open":
                     previous = previous or key
                     reason, status = reason or "circuit_open", status
@@ -347,8 +442,10 @@ class ModelFallbackMiddleware(
                 info = classify(exc)
                 previous, reason, status = key, info.error_type, info.status
                 if threshold is not None:
-                    count = yield self._breaker.failure(key, threshold, cooldown)
-                    if count >= threshold:
+                    count = yield from self._breaker_io(
+                        self._breaker.failure(key, threshold, cooldown), request, report, "failure"
+                    )
+                    if count is not None and count >= threshold:
                         emit(
                             "fallback.circuit_open",
                             self.name,
@@ -359,7 +456,9 @@ class ModelFallbackMiddleware(
                         )
                 continue
             if threshold is not None:
-                was_open = yield self._breaker.success(key, threshold)
+                was_open = yield from self._breaker_io(
+                    self._breaker.success(key, threshold), request, report, "success"
+                )
                 if was_open:
                     emit("fallback.circuit_closed", self.name, runtime=request.runtime, model=key)
             return response
@@ -370,9 +469,20 @@ class ModelFallbackMiddleware(
             tried=tried,
             error=type(last_exc).__name__ if last_exc else None,
             skipped=len(candidates) - len(tried),
+            unavailable=len(build_errors),
         )
         if last_exc is not None:
+            for label, build_error in build_errors:
+                last_exc.add_note(
+                    f"fallback {label!r} could not be built: "
+                    f"{type(build_error).__name__}: {build_error}"
+                )
+            if build_errors and last_exc.__context__ is None:
+                last_exc.__context__ = build_errors[-1][1]
             raise last_exc
+        if build_errors:
+            label, build_error = build_errors[-1]
+            raise build_error
         raise GuardrailError(
             f"{self.name}: every model's circuit is open (cooldown {cooldown:.0f} s); "
             "no model was called"

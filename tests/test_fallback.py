@@ -53,7 +53,7 @@ def test_falls_back_with_the_same_tools(
     assert body_a["tools"] == body_b["tools"] and body_b["tools"][0]["function"]["name"] == "lookup"
     assert body_b["model"] == "gpt-backup" and body_a["messages"] == body_b["messages"]
     (event,) = audit.of("fallback.switched")
-    assert event["status"] == 503 and event["to_model"].endswith("gpt-backup")
+    assert event["status"] == 503 and "gpt-backup@http://backup.test/v1" in event["to_model"]
 
 
 def test_breaker_skips_a_dead_model_then_probes_once(
@@ -108,7 +108,10 @@ def test_all_models_fail(mode: str, chat_openai: Any, audit: AuditCapture) -> No
         with pytest.raises(Exception) as info:
             invoke(agent, {"messages": [("user", "hi")]}, mode)
     assert getattr(info.value, "status_code", None) == 502
-    assert audit.of("fallback.exhausted")[0]["tried"] == ["openai-chat:p", "openai-chat:b"]
+    assert audit.of("fallback.exhausted")[0]["tried"] == [
+        f"openai-chat:p@{PRIMARY}",
+        f"openai-chat:b@{BACKUP}",
+    ]
 
 
 def test_guardrail_errors_are_not_fallen_back_around(mode: str) -> None:
