@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -136,7 +138,8 @@ def _free_port() -> int:
 class RedisServer:
     """A real redis-server on a loopback port, owned by the test session."""
 
-    def __init__(self, binary: str, tmpdir: Path) -> None:
+    def __init__(self, binary: str, tmpdir: Path, extra_args: tuple[str, ...] = ()) -> None:
+        self.extra_args = extra_args
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}"
         self._binary = binary
@@ -157,6 +160,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self._dir),
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -188,6 +192,34 @@ class RedisServer:
 
         redis.Redis.from_url(self.url).flushall()
 
+    # faults (reliability tests): pause, resume, slow down, restart on the same port
+    def pause(self) -> None:
+        """SIGSTOP: connections are accepted by the kernel, nothing is answered."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def slow(self, seconds: float) -> threading.Thread:
+        """``DEBUG SLEEP seconds`` from another connection: the server stalls that long."""
+
+        def run() -> None:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=seconds + 10) as s:
+                s.sendall(f"DEBUG SLEEP {seconds}\r\n".encode())
+                s.recv(64)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        time.sleep(0.1)  # let the server start sleeping
+        return thread
+
+    def restart(self) -> None:
+        """Stop and start again on the same port (state is lost: no persistence)."""
+        self.stop()
+        self.start()
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
@@ -203,6 +235,25 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     try:
         yield server
     finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server for one test, which the test may stop, pause, slow down and restart."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed (run scripts/ensure-redis.sh)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = RedisServer(binary, tmp_path, ("--enable-debug-command", "local"))
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.resume()  # a stopped process cannot terminate
         server.stop()
 
 
