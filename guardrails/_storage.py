@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
-DEFAULT_CONNECT_TIMEOUT = 1.0
+DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 1.0
 _GRAMMAR = (
     "memory://, redis://host:port[/db], rediss://host:port[/db], redis+unix:///path.sock, "

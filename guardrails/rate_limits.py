@@ -22,12 +22,18 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, ToolMessage
 from limits import RateLimitItem, parse_many
-from limits.errors import ConfigurationError
 
 from guardrails import _validate as v
-from guardrails._adapters.langchain import storage_schemes
 from guardrails._core import IO, Call, Flow, Guardrail, Hook, Sleep
 from guardrails._state import END_KEY, EndState, end_or_call
+from guardrails._storage import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    RedisConnector,
+    parse_storage,
+    storage_errors,
+)
+from guardrails._windows import MemoryWindows, RedisWindows
 from guardrails.audit import emit, identity
 from guardrails.errors import (
     GuardrailConfigError,
@@ -61,24 +67,6 @@ class RateLimitKeyError(GuardrailError):
         except RateLimitKeyError:
             ...  # invoke with config={"configurable": {"user_id": ...}}
     """
-
-
-def _strategy(name: str, aio: bool) -> Callable[[Any], Any]:
-    if aio:
-        from limits.aio import strategies as astrategies
-
-        return {
-            "moving-window": astrategies.MovingWindowRateLimiter,
-            "fixed-window": astrategies.FixedWindowRateLimiter,
-            "sliding-window-counter": astrategies.SlidingWindowCounterRateLimiter,
-        }[name]
-    from limits import strategies
-
-    return {
-        "moving-window": strategies.MovingWindowRateLimiter,
-        "fixed-window": strategies.FixedWindowRateLimiter,
-        "sliding-window-counter": strategies.SlidingWindowCounterRateLimiter,
-    }[name]
 
 
 class RateLimitMiddleware(
@@ -128,6 +116,8 @@ class RateLimitMiddleware(
         max_wait: float | None = None,
         fail_open: bool = False,
         name: str | None = None,
+        storage_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        storage_read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:
         super().__init__()
         if not isinstance(limit, str) or not limit.strip():
@@ -162,23 +152,13 @@ class RateLimitMiddleware(
         fail_open = v.strict_bool("fail_open", fail_open)
         if max_wait is not None and on_limit != "wait":
             raise GuardrailConfigError("max_wait only applies with on_limit='wait'")
-        if not isinstance(storage, str) or "://" not in storage:
-            raise GuardrailConfigError(
-                f"storage must be a limits storage URI such as 'memory://' or "
-                f"'redis://host:6379', got {storage!r}"
-            )
-        from limits.storage import storage_from_string
-
-        scheme = storage.split("://", 1)[0]
-        options: dict[str, Any] = {} if scheme == "memory" else {"wrap_exceptions": True}
-        try:
-            self._storage = storage_from_string(storage, **options)
-        except ConfigurationError as exc:
-            allowed = storage_schemes()
-            raise GuardrailConfigError(
-                f"storage {storage!r} is not usable: {exc} (allowed schemes: {allowed}; "
-                "redis:// needs the 'redis' extra)"
-            ) from exc
+        spec = parse_storage(
+            "storage",
+            storage,
+            connect_timeout=storage_connect_timeout,
+            read_timeout=storage_read_timeout,
+        )
+        self._storage_spec = spec
         self.limit = limit
         self.key = key
         self.applies_to = applies_to
@@ -188,10 +168,16 @@ class RateLimitMiddleware(
         self.max_wait = max_wait
         self.fail_open = fail_open
         self._name = name
-        self._limiter = _strategy(strategy, aio=False)(self._storage)
-        self._alimiter: Any = None
-        self._async_same_store = scheme == "memory"
+        self.storage_connect_timeout = spec.connect_timeout
+        self.storage_read_timeout = spec.read_timeout
         self._clock: Callable[[], float] = time.time
+        self._windows: MemoryWindows | RedisWindows
+        if spec.is_memory:
+            self._windows = MemoryWindows(strategy, self.limits, clock=lambda: self._clock())
+        else:
+            self._windows = RedisWindows(
+                strategy, self.limits, RedisConnector(spec), prefix="guardrails:rl"
+            )
         if self.active_hooks() == ("tool", "model"):
             self.state_schema = EndState  # the tool side leaves the final message here
 
@@ -208,19 +194,6 @@ class RateLimitMiddleware(
         return f"RateLimitMiddleware[{self.limit}]"
 
     # ------------------------------------------------------------------ the shared core
-    def _async_limiter(self) -> Any:
-        if self._alimiter is None:
-            from limits.storage import storage_from_string
-
-            options: dict[str, Any] = {"wrap_exceptions": True}
-            if self.storage.split("://", 1)[0] in ("redis", "rediss", "redis+unix"):
-                # redis-py's asyncio client (the `redis` extra) fails fast when the server is
-                # down; coredis, the limits default, keeps reconnecting
-                options["implementation"] = "redispy"
-            storage = storage_from_string(f"async+{self.storage}", **options)
-            self._alimiter = _strategy(self.strategy, aio=True)(storage)
-        return self._alimiter
-
     def _key_of(self, request: Any) -> str:
         if callable(self.key):
             value = self.key(request)
@@ -241,23 +214,8 @@ class RateLimitMiddleware(
         return f"{self.key}:{found}"
 
     def _hit(self, ids: tuple[str, ...]) -> IO:
-        def sync() -> tuple[bool, float]:
-            for item in self.limits:
-                if not self._limiter.hit(item, *ids):
-                    return False, self._limiter.get_window_stats(item, *ids).reset_time
-            return True, 0.0
-
-        async def async_() -> tuple[bool, float]:
-            if self._async_same_store:
-                return sync()
-            limiter = self._async_limiter()
-            for item in self.limits:
-                if not await limiter.hit(item, *ids):
-                    stats = await limiter.get_window_stats(item, *ids)
-                    return False, stats.reset_time
-            return True, 0.0
-
-        return IO(sync, async_)
+        """Check every limit, then charge every limit (one atomic step)."""
+        return self._windows.io("|".join(ids[1:]))
 
     def _admit(self, request: Any, what: str) -> Flow[AIMessage | str | None]:
         """Yields I/O until the call is admitted (returns None) or refused (returns the text)."""
@@ -267,9 +225,7 @@ class RateLimitMiddleware(
         while True:
             try:
                 allowed, reset_at = yield self._hit(ids)
-            except GuardrailError:
-                raise
-            except Exception as exc:
+            except storage_errors() as exc:
                 decision = "allow" if self.fail_open else "deny"
                 emit(
                     "rate_limit.storage_error",
@@ -277,7 +233,7 @@ class RateLimitMiddleware(
                     runtime=request.runtime,
                     error=type(exc).__name__,
                     decision=decision,
-                    storage=self.storage.split("://", 1)[0],
+                    storage=self._storage_spec.label,
                     applies_to=what,
                 )
                 if self.fail_open:
