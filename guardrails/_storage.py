@@ -61,6 +61,7 @@ __all__ = [
 SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 1.0
+MAX_CONNECTIONS = 32  # per process (sync) and per event loop (async)
 _GRAMMAR = (
     "memory://, redis://host:port[/db], rediss://host:port[/db], redis+unix:///path.sock, "
     "redis+sentinel://host:port[,host:port]/service, redis+cluster://host:port[,host:port]"
@@ -289,7 +290,16 @@ class RedisConnector:
             from redis.cluster import ClusterNode, RedisCluster  # type: ignore[assignment]
             from redis.sentinel import Sentinel  # type: ignore[assignment]
         if spec.scheme in ("redis", "rediss", "redis+unix"):
-            return r.Redis.from_url(self._url(), **options)
+            # a bounded pool: a burst of calls shares MAX_CONNECTIONS connections instead of
+            # opening one each (hundreds of connects at once starve a busy event loop); waiting
+            # for a free connection is bounded too
+            pool = r.BlockingConnectionPool.from_url(
+                self._url(),
+                max_connections=MAX_CONNECTIONS,
+                timeout=spec.connect_timeout + spec.read_timeout,
+                **options,
+            )
+            return r.Redis.from_pool(pool)
         if spec.scheme == "redis+sentinel":
             parts = [p for p in spec.path.split("/") if p]
             service = parts[0]
