@@ -322,3 +322,9 @@ def test_rich_is_optional() -> None:
         if "import rich" in p.read_text("utf-8") or "from rich" in p.read_text("utf-8")
     )
     assert users == ["demo.py"]
+
+
+def test_the_tour_expects_only_registered_events() -> None:
+    from guardrails.audit import EVENTS
+
+    assert set(EXPECTED_EVENTS) <= set(EVENTS)
