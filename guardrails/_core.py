@@ -318,7 +318,8 @@ class _GuardrailType(type):
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         instance = super().__call__(*args, **kwargs)
         declared: frozenset[str] = cls.hooks  # type: ignore[attr-defined]
-        active = frozenset(instance.active_hooks())
+        hooks = instance.active_hooks()
+        active = frozenset([hooks] if isinstance(hooks, str) else hooks)
         if not active <= declared:
             raise TypeError(
                 f"{cls.__name__}.active_hooks() returned {sorted(active)}, but the class declares "
@@ -407,6 +408,12 @@ class Guardrail(AgentMiddleware[Any, Any, Any], _Sleeps, metaclass=_GuardrailTyp
                     if getattr(cls, method, None) in _GENERATED:
                         setattr(cls, method, getattr(AgentMiddleware, method))
             cls.hooks = declared
+        for hook, (flow, _) in HOOKS.items():
+            if flow in cls.__dict__ and hook not in cls.hooks:
+                raise TypeError(
+                    f"{cls.__name__} defines {flow}() but does not declare the {hook!r} hook "
+                    f"(hooks={sorted(cls.hooks)}): it would never run"
+                )
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         variant = type(self).__dict__

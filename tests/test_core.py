@@ -296,6 +296,15 @@ def test_declarations_are_checked_when_the_class_is_made() -> None:
         class BadHook(Guardrail, kind="x", hooks=("before_model",)):  # type: ignore[arg-type]
             pass
 
+    with pytest.raises(TypeError, match="does not declare the 'tool' hook"):
+
+        class Forgot(Guardrail, kind="x", hooks=("model",)):
+            def model_flow(self, request: Any) -> Flow[Any]:
+                return (yield Call(request))
+
+            def tool_flow(self, request: Any) -> Flow[Any]:
+                return (yield Call(request))
+
     with pytest.raises(TypeError, match="kind must be a word"):
 
         class BadKind(Guardrail, kind="two words"):
