@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -175,6 +176,14 @@ try:
 except Exception:  # opentelemetry-api is optional (extra "otel")
     _otel_trace = None
     _otel_metrics = None
+_otel_metrics_internal: Any
+try:
+    from opentelemetry.metrics import _internal as _otel_metrics_internal
+except Exception:  # pragma: no cover - layout changed: the public (slower) path is used
+    _otel_metrics_internal = None
+_UNKNOWN = object()
+# A provider named in the environment is loaded by the API on first use: leave that to it.
+_meter_provider_from_env = bool(os.environ.get("OTEL_PYTHON_METER_PROVIDER"))
 
 
 class Targets(NamedTuple):
@@ -192,6 +201,14 @@ def _meter_provider() -> Any:
     provider = _settings.meter_provider
     if provider is not None:
         return provider
+    if _otel_metrics_internal is not None and not _meter_provider_from_env:
+        # Fast path (an event with nothing listening must cost nothing): the API's own global,
+        # None until the application calls set_meter_provider. Canary: tests/test_telemetry.py.
+        provider = getattr(_otel_metrics_internal, "_METER_PROVIDER", _UNKNOWN)
+        if provider is None:
+            return None
+        if provider is not _UNKNOWN:
+            return provider
     provider = _otel_metrics.get_meter_provider()
     # Until the application sets one, the API hands out a proxy (or a no-op): nobody counts.
     if isinstance(provider, _otel_metrics.NoOpMeterProvider) or type(provider).__name__.startswith(
@@ -263,7 +280,7 @@ def deliver(where: Targets, payload: Mapping[str, Any]) -> None:
 
 _run_lock = threading.Lock()
 _OWN_MAX = 4096  # runs whose tallies are kept (oldest dropped first; a run is short-lived)
-_own: dict[str, tuple[int, dict[str, int]]] = {}
+_own: dict[tuple[str, Any], tuple[int, dict[str, int]]] = {}
 
 
 def _summary(payload: Mapping[str, Any]) -> Any:
@@ -274,7 +291,7 @@ def _to_langsmith(run: Any, payload: Mapping[str, Any]) -> None:
     event = str(payload["event"])
     key = f"guardrails.{event}"
     record = {"name": key, "time": datetime.now(timezone.utc).isoformat(), "kwargs": dict(payload)}
-    run_key = f"{key}@{run.id}"
+    run_key = (key, run.id)
     with _run_lock:  # parallel tool calls may report on one run
         # This run's own tally, kept here: LangSmith copies a run's metadata into the runs started
         # inside it, so reading the tally back from metadata would count the parent's events too.
@@ -293,14 +310,16 @@ def _to_langsmith(run: Any, payload: Mapping[str, Any]) -> None:
         _own[run_key] = (count, totals)
         while len(_own) > _OWN_MAX:
             _own.pop(next(iter(_own)))
-        # New containers, never in-place updates: a run's metadata dict may be shared.
+        # A new metadata dict, never an in-place update: a run's metadata dict may be shared.
         extra = dict(run.extra) if isinstance(run.extra, Mapping) else {}
         metadata = dict(extra.get("metadata") or {})
         metadata[key] = value
         metadata[f"{key}.count"] = count
         extra["metadata"] = metadata
         run.extra = extra
-        run.events = [*(run.events or ()), record]
+        if run.events is None:
+            run.events = []
+        run.events.append(record)  # each run has its own list (LangChain's start/end go there)
 
 
 # --- OpenTelemetry traces ----------------------------------------------------------------------

@@ -546,6 +546,42 @@ def test_otel_events_go_to_the_users_own_span_without_instrumentation(
     assert "guardrails.pii.detected" in names and "guardrails.retry.attempt" in names
 
 
+def test_tool_call_event_is_on_the_tool_call_span_and_run(
+    mode: str, otel: Otel, langsmith_trace: LangSmithTrace, audit: AuditCapture
+) -> None:
+    @tool
+    def crm(q: str) -> str:
+        """Look up a customer."""
+        return f"customer: {EMAIL}"
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("crm", {"q": "jane"})]), "done"]
+    )
+    agent = create_agent(
+        model,
+        tools=[crm],
+        middleware=[
+            SpanPerCall(otel.tracer, "main"),
+            PIIMiddleware("email", strategy="redact", apply_to_tool_results=True),
+        ],
+        name="main",
+    )
+    invoke(agent, {"messages": [("user", "find jane")]}, mode)
+    (event,) = audit.of("pii.detected")
+    assert event["where"] == "tool_result"
+    ((span, span_event),) = otel.events()
+    assert span.name == "execute_tool crm"
+    assert dict(span_event.attributes or {})["guardrails.where"] == "tool_result"
+    ((run, _),) = langsmith_trace.guardrail_events()
+    assert run["name"] in {
+        f"PIIMiddleware[email].{h}" for h in ("wrap_tool_call", "awrap_tool_call")
+    }
+    assert [a["name"] for a in langsmith_trace.ancestors(run)][-2:] == ["tools", "main"]
+    assert [r["name"] for r in langsmith_trace.children(run)] == ["crm"]
+    assert run["extra"]["metadata"]["guardrails.pii.detected"] == {"email": 1}
+    _no_raw_values([dict(span_event.attributes or {}), run["events"]])
+
+
 # --- OpenTelemetry metrics ----------------------------------------------------------------------
 
 
@@ -663,3 +699,34 @@ def test_otel_attribute_shapes() -> None:
         "guardrails.mixed": '[1,"a"]',
         "guardrails.entities.email": 2,
     }
+
+
+def test_global_meter_provider_is_seen() -> None:
+    """Canary for the fast path that reads the OTel API's global (set once per process, so in a
+    child process): before set_meter_provider nothing counts, after it every event does."""
+    import subprocess
+    import sys
+
+    from opentelemetry.metrics import _internal
+
+    assert hasattr(_internal, "_METER_PROVIDER")
+    script = """
+import guardrails.telemetry as t
+from guardrails.audit import emit
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+assert t.targets() is None
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+assert t.targets() is not None
+emit("limit.exceeded", "L", limit_kind="model_calls")
+names = [m.name for r in reader.get_metrics_data().resource_metrics
+         for s in r.scope_metrics for m in s.metrics]
+assert names == ["guardrails.decisions", "guardrails.limit.hits"], names
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd="."
+    )
+    assert done.stdout.strip() == "ok", done.stderr
