@@ -419,17 +419,25 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(
-    stream: IO[str] | None = None, *, level: int = logging.INFO, propagate: bool = False
+    stream: IO[str] | None = None,
+    *,
+    level: int = logging.INFO,
+    propagate: bool = False,
+    traces: bool | None = None,
+    metrics: bool | None = None,
 ) -> logging.Handler:
     """Send audit events as JSON lines to ``stream`` (stderr by default); return the handler.
 
     Calling it again replaces the handler it installed before, so it is safe to call twice.
+    ``traces`` / ``metrics``: as in :func:`guardrails.telemetry.configure` (``None`` keeps them).
 
     Example::
 
         import guardrails.audit
-        guardrails.audit.configure()
+        guardrails.audit.configure()  # logs; traces=False, metrics=False for logs only
     """
+    if traces is not None or metrics is not None:
+        _telemetry.configure(traces=traces, metrics=metrics)  # validated before anything changes
     for old in list(logger.handlers):
         if getattr(old, "_guardrails_handler", False):
             logger.removeHandler(old)

@@ -118,7 +118,7 @@ def configure(
         import guardrails.telemetry
         guardrails.telemetry.configure(traces=False)  # logs and metrics only
     """
-    global _settings
+    global _settings, _meter_cache
     with _lock:
         current = _settings
         _settings = TelemetrySettings(
@@ -127,7 +127,7 @@ def configure(
             metrics=current.metrics if metrics is None else strict_bool("metrics", metrics),
             meter_provider=current.meter_provider if meter_provider is None else meter_provider,
         )
-        _meters.clear()
+        _meter_cache = None
         return _settings
 
 
@@ -138,10 +138,10 @@ def reset() -> TelemetrySettings:
 
         guardrails.telemetry.reset()
     """
-    global _settings
+    global _settings, _meter_cache
     with _lock:
         _settings = TelemetrySettings()
-        _meters.clear()
+        _meter_cache = None
         return _settings
 
 
@@ -194,7 +194,7 @@ class Targets(NamedTuple):
     counters: dict[str, Any] | None
 
 
-_meters: dict[int, dict[str, Any]] = {}
+_meter_cache: tuple[Any, dict[str, Any]] | None = None
 
 
 def _meter_provider() -> Any:
@@ -219,40 +219,43 @@ def _meter_provider() -> Any:
 
 
 def _counters() -> dict[str, Any] | None:
+    global _meter_cache
     provider = _meter_provider()
     if provider is None:
         return None
-    counters = _meters.get(id(provider))
-    if counters is None:
-        from guardrails import __version__ as version
+    cached = _meter_cache
+    if cached is not None and cached[0] is provider:
+        return cached[1]
+    from guardrails import __version__ as version
 
-        meter = provider.get_meter("guardrails", version)
-        counters = {
-            name: meter.create_counter(name, unit=unit, description=description)
-            for name, (unit, description) in METRICS.items()
-        }
-        with _lock:
-            _meters.clear()  # one provider at a time
-            _meters[id(provider)] = counters
+    meter = provider.get_meter("guardrails", version)
+    counters = {
+        name: meter.create_counter(name, unit=unit, description=description)
+        for name, (unit, description) in METRICS.items()
+    }
+    _meter_cache = (provider, counters)  # one provider at a time
     return counters
 
 
 def targets() -> Targets | None:
     """The destinations listening now, or ``None`` when none is (the cheap path).
 
-    Called by :func:`guardrails.audit.emit` before it builds the event.
+    Called by :func:`guardrails.audit.emit` before it builds the event. Never raises.
     """
     s = _settings
     run = span = counters = None
-    if s.traces:
-        if _current_run is not None:
-            run = _current_run()
-        if _otel_trace is not None:
-            current = _otel_trace.get_current_span()
-            if current.is_recording():
-                span = current
-    if s.metrics and _otel_metrics is not None:
-        counters = _counters()
+    try:
+        if s.traces:
+            if _current_run is not None:
+                run = _current_run()
+            if _otel_trace is not None:
+                current = _otel_trace.get_current_span()
+                if current.is_recording():
+                    span = current
+        if s.metrics and _otel_metrics is not None:
+            counters = _counters()
+    except Exception:
+        _log.debug("guardrails telemetry: looking for a listener failed", exc_info=True)
     if run is None and span is None and counters is None:
         return None
     return Targets(run, span, counters)

@@ -54,15 +54,21 @@ HOOKS = {"model": ("wrap_model_call", "awrap_model_call")}
 
 
 @pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any socket connection or DNS lookup fails the test (respx serves httpx without sockets)."""
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Any socket connection or DNS lookup fails, and fails the test even if a background thread
+    swallowed the error (respx serves httpx without sockets)."""
+    attempts: list[Any] = []
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError(f"network access attempted: {args[1:]!r}")
+        attempts.append(args[1:])
+        raise OSError(f"network access attempted: {args[1:]!r}")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    yield
+    wait_for_all_tracers()
+    assert attempts == [], f"network access attempted: {attempts}"
 
 
 @pytest.fixture(autouse=True)
@@ -636,6 +642,32 @@ def test_each_destination_turns_off_alone(
     assert otel.total("guardrails.decisions") == before
 
 
+def test_audit_configure_keeps_logging_and_switches_traces_and_metrics(
+    otel: Otel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    import guardrails.audit as audit_mod
+
+    monkeypatch.setattr(audit_mod.logger, "handlers", [])
+    old_level, old_propagate = audit_mod.logger.level, audit_mod.logger.propagate
+    stream = io.StringIO()
+    with pytest.raises(GuardrailConfigError, match="traces"):
+        audit_mod.configure(stream, traces="off")  # type: ignore[arg-type]
+    assert audit_mod.logger.handlers == []  # refused before anything changed
+    try:
+        audit_mod.configure(stream, traces=False, metrics=False)
+        with otel.tracer.start_as_current_span("request") as span:
+            emit("limit.exceeded", "L", limit_kind="model_calls")
+        assert json.loads(stream.getvalue())["event"] == "limit.exceeded"
+        assert not span.events and otel.total("guardrails.decisions") == 0
+        audit_mod.configure(stream)  # None keeps the settings
+        assert telemetry.settings().traces is False
+    finally:
+        audit_mod.logger.setLevel(old_level)
+        audit_mod.logger.propagate = old_propagate
+
+
 def test_configure_refuses_non_booleans() -> None:
     for setting in ("logs", "traces", "metrics"):
         for bad in ("false", 0, None.__class__):
@@ -669,6 +701,7 @@ def test_a_broken_destination_never_fails_the_call(
 
     monkeypatch.setattr(Span, "add_event", boom)
     monkeypatch.setattr(telemetry, "_to_counters", boom)
+    monkeypatch.setattr(telemetry, "_current_run", boom)  # even finding the listener fails
     agent, _ = _agent(extra=[SpanPerCall(otel.tracer, "main")])
     result = invoke(agent, {"messages": [("user", f"write to {EMAIL}")]}, mode)
     assert result["messages"][-1].content == "done"
