@@ -46,7 +46,6 @@ from guardrails._storage import (
     parse_storage,
     storage_errors,
 )
-from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError, GuardrailError, classify
 
 __all__ = ["ModelFallbackMiddleware"]
@@ -360,9 +359,8 @@ class ModelFallbackMiddleware(
         except storage_errors() as exc:
             if not report:
                 report.append(True)
-                emit(
+                self.audit(
                     "fallback.storage_error",
-                    self.name,
                     runtime=request.runtime,
                     error=type(exc).__name__,
                     storage=self._storage_spec.label,
@@ -401,9 +399,8 @@ class ModelFallbackMiddleware(
                 spec = self._specs[index - 1]
                 label = spec if isinstance(spec, str) else type(spec).__name__
                 build_errors.append((label, exc))
-                emit(
+                self.audit(
                     "fallback.unavailable",
-                    self.name,
                     runtime=request.runtime,
                     model=label,
                     error=type(exc).__name__,
@@ -421,9 +418,8 @@ class ModelFallbackMiddleware(
                     continue
             target = request if index == 0 else _sanitize(request, model).override(model=model)
             if previous is not None:
-                emit(
+                self.audit(
                     "fallback.switched",
-                    self.name,
                     runtime=request.runtime,
                     from_model=previous,
                     to_model=key,
@@ -446,9 +442,8 @@ class ModelFallbackMiddleware(
                         self._breaker.failure(key, threshold, cooldown), request, report, "failure"
                     )
                     if count is not None and count >= threshold:
-                        emit(
+                        self.audit(
                             "fallback.circuit_open",
-                            self.name,
                             runtime=request.runtime,
                             model=key,
                             failures=int(count),
@@ -460,11 +455,10 @@ class ModelFallbackMiddleware(
                     self._breaker.success(key, threshold), request, report, "success"
                 )
                 if was_open:
-                    emit("fallback.circuit_closed", self.name, runtime=request.runtime, model=key)
+                    self.audit("fallback.circuit_closed", runtime=request.runtime, model=key)
             return response
-        emit(
+        self.audit(
             "fallback.exhausted",
-            self.name,
             runtime=request.runtime,
             tried=tried,
             error=type(last_exc).__name__ if last_exc else None,

@@ -34,7 +34,7 @@ from guardrails._storage import (
     storage_errors,
 )
 from guardrails._windows import MemoryWindows, RedisWindows
-from guardrails.audit import emit, identity
+from guardrails.audit import identity
 from guardrails.errors import (
     GuardrailConfigError,
     GuardrailError,
@@ -227,9 +227,8 @@ class RateLimitMiddleware(
                 allowed, reset_at = yield self._hit(ids)
             except storage_errors() as exc:
                 decision = "allow" if self.fail_open else "deny"
-                emit(
+                self.audit(
                     "rate_limit.storage_error",
-                    self.name,
                     runtime=request.runtime,
                     error=type(exc).__name__,
                     decision=decision,
@@ -244,9 +243,8 @@ class RateLimitMiddleware(
                 ) from exc
             if allowed:
                 if waited:
-                    emit(
+                    self.audit(
                         "rate_limit.waited",
-                        self.name,
                         runtime=request.runtime,
                         waited_s=round(waited, 3),
                         applies_to=what,
@@ -260,9 +258,8 @@ class RateLimitMiddleware(
                 waited += wait_for
                 yield Sleep(wait_for)
                 continue
-            emit(
+            self.audit(
                 "rate_limit.exceeded",
-                self.name,
                 runtime=request.runtime,
                 limit=self.limit,
                 key_kind=self.key if isinstance(self.key, str) else "custom",
