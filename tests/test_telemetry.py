@@ -337,6 +337,33 @@ def test_langsmith_events_land_on_the_guardrail_run_around_the_model_call(
     )
 
 
+def test_langsmith_composed_stack_reports_on_its_one_run(
+    mode: str, langsmith_trace: LangSmithTrace, audit: AuditCapture
+) -> None:
+    from guardrails import compose
+
+    model = ScriptedChatModel(responses=[TimeoutError("upstream timed out"), "done"])
+    stack = compose(
+        ModelRetryMiddleware(max_retries=2, initial_delay=0, jitter=False),
+        PIIMiddleware("email", strategy="redact"),
+    )
+    agent = create_agent(model, middleware=[stack], name="main")
+    invoke(agent, {"messages": [("user", f"write to {EMAIL}")]}, mode)
+    pairs = langsmith_trace.guardrail_events()
+    assert len(pairs) == len(audit.events) >= 2
+    (run,) = {r["id"]: r for r, _ in pairs}.values()  # one hook run for the whole stack
+    assert run["name"].startswith("compose(")
+    assert {e["kwargs"]["guardrail"] for _, e in pairs} == {
+        "ModelRetryMiddleware",
+        "PIIMiddleware[email]",
+    }
+    calls = [r for r in langsmith_trace.children(run) if r.get("run_type") == "llm"]
+    assert len(calls) == 2  # the model calls it governs are its direct children
+    metadata = run["extra"]["metadata"]
+    assert metadata["guardrails.retry.attempt.count"] == 1
+    assert metadata["guardrails.pii.detected"]["email"] >= 1
+
+
 def test_langsmith_metadata_sums_entities_over_a_run(langsmith_trace: LangSmithTrace) -> None:
     from langsmith.run_helpers import get_current_run_tree, traceable
 
@@ -586,6 +613,64 @@ def test_tool_call_event_is_on_the_tool_call_span_and_run(
     assert [r["name"] for r in langsmith_trace.children(run)] == ["crm"]
     assert run["extra"]["metadata"]["guardrails.pii.detected"] == {"email": 1}
     _no_raw_values([dict(span_event.attributes or {}), run["events"]])
+
+
+def test_parallel_tool_calls_each_get_their_own_event(
+    mode: str, otel: Otel, langsmith_trace: LangSmithTrace, audit: AuditCapture
+) -> None:
+    """Three tool calls of one step run concurrently (threads in sync, tasks in async): each
+    decision lands on its own tool call's run and span, never on a sibling's."""
+    found = {"a": 1, "b": 2, "c": 3}
+
+    @tool
+    def crm(q: str) -> str:
+        """Look up a customer."""
+        return " ".join(f"{q}{i}.{EMAIL}" for i in range(found[q]))
+
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("crm", {"q": q}) for q in found]),
+            "done",
+        ]
+    )
+    agent = create_agent(
+        model,
+        tools=[crm],
+        middleware=[
+            SpanPerCall(otel.tracer, "main"),
+            PIIMiddleware("email", strategy="redact", apply_to_tool_results=True),
+        ],
+        name="main",
+    )
+    invoke(agent, {"messages": [("user", "find them")]}, mode)
+    events = audit.of("pii.detected")
+    assert sorted(e["entities"]["email"] for e in events) == [1, 2, 3]
+    assert all(e["where"] == "tool_result" for e in events)
+    # OpenTelemetry: one event per tool-call span, the count matching that call's result
+    pairs = otel.events()
+    assert len(pairs) == 3 and len({id(s) for s, _ in pairs}) == 3
+    assert {s.name for s, _ in pairs} == {"execute_tool crm"}
+    assert sorted(dict(e.attributes or {})["guardrails.entities.email"] for _, e in pairs) == [
+        1,
+        2,
+        3,
+    ]
+    # LangSmith: each event on the hook run around the tool run whose input it judged
+    runs = langsmith_trace.guardrail_events()
+    assert len(runs) == 3 and len({r["id"] for r, _ in runs}) == 3
+    for run, event in runs:
+        assert run["name"] in {
+            f"PIIMiddleware[email].{h}" for h in ("wrap_tool_call", "awrap_tool_call")
+        }
+        assert [a["name"] for a in langsmith_trace.ancestors(run)][-2:] == ["tools", "main"]
+        (tool_run,) = langsmith_trace.children(run)
+        assert tool_run["name"] == "crm"
+        query = tool_run["inputs"]["q"]
+        assert event["kwargs"]["entities"] == {"email": found[query]}
+        assert run["extra"]["metadata"]["guardrails.pii.detected"] == {"email": found[query]}
+        assert run["extra"]["metadata"]["guardrails.pii.detected.count"] == 1
+    _no_raw_values([dict(e.attributes or {}) for _, e in pairs])
+    _no_raw_values([e for _, e in runs])
 
 
 # --- OpenTelemetry metrics ----------------------------------------------------------------------
