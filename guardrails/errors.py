@@ -98,16 +98,74 @@ except ImportError:  # pragma: no cover - older langchain
     _LCToolCallLimitExceededError = Exception  # type: ignore[assignment,misc]
 
 
+def _model_limit_text(
+    thread_count: int, run_count: int, thread_limit: int | None, run_limit: int | None
+) -> str:
+    """LangChain's text for a model call limit (``count >= limit`` is exceeded)."""
+    parts = []
+    if thread_limit is not None and thread_count >= thread_limit:
+        parts.append(f"thread limit ({thread_count}/{thread_limit})")
+    if run_limit is not None and run_count >= run_limit:
+        parts.append(f"run limit ({run_count}/{run_limit})")
+    return f"Model call limits exceeded: {', '.join(parts)}"
+
+
+def _tool_limit_text(
+    thread_count: int,
+    run_count: int,
+    thread_limit: int | None,
+    run_limit: int | None,
+    tool_name: str | None,
+) -> str:
+    """LangChain's text for a tool call limit (``count > limit`` is exceeded)."""
+    subject = f"'{tool_name}' tool" if tool_name else "Tool"
+    parts = []
+    if thread_limit is not None and thread_count > thread_limit:
+        parts.append(f"thread limit exceeded ({thread_count}/{thread_limit} calls)")
+    if run_limit is not None and run_count > run_limit:
+        parts.append(f"run limit exceeded ({run_count}/{run_limit} calls)")
+    return f"{subject} call limit reached: {' and '.join(parts)}."
+
+
+def _which_limit(
+    thread_count: int,
+    run_count: int,
+    thread_limit: int | None,
+    run_limit: int | None,
+    *,
+    inclusive: bool,
+) -> tuple[str | None, int | None, int | None]:
+    """The scope, count and limit that were exceeded (the thread first, like LangChain's text)."""
+
+    def over(count: int, limit: int | None) -> bool:
+        return limit is not None and (count >= limit if inclusive else count > limit)
+
+    if over(thread_count, thread_limit):
+        return "thread", thread_count, thread_limit
+    if over(run_count, run_limit):
+        return "run", run_count, run_limit
+    return None, None, None
+
+
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Unpickle a limit error with its constructor arguments (``pickle``, ``copy``)."""
+    return cls(*args, **kwargs)
+
+
 class ModelCallLimitExceededError(LimitExceededError, _LCModelCallLimitExceededError):
     """Model calls or tokens reached a run or thread limit (``exit_behavior="error"``).
 
-    Also an instance of LangChain's ``ModelCallLimitExceededError``, with its attributes
-    (``thread_count``, ``run_count``, ``thread_limit``, ``run_limit``).
+    Also an instance of LangChain's ``ModelCallLimitExceededError``, built with the same
+    arguments (``thread_count, run_count, thread_limit, run_limit``), with the same attributes
+    and, by default, the same message. Our keyword-only extras say which limit tripped:
+    ``scope`` (``"thread"`` / ``"run"``), ``count``, ``limit``, ``unit`` (``"calls"`` /
+    ``"tokens"``); left out, they are derived from the counts like LangChain's message.
 
     Example::
 
+        raise ModelCallLimitExceededError(2, 1, 2, None)  # LangChain's arguments
         except ModelCallLimitExceededError as exc:
-            print(exc.scope, exc.count, exc.limit)
+            print(exc.scope, exc.count, exc.limit)  # "thread" 2 2
     """
 
     def __init__(
@@ -117,10 +175,10 @@ class ModelCallLimitExceededError(LimitExceededError, _LCModelCallLimitExceededE
         thread_limit: int | None,
         run_limit: int | None,
         *,
-        message: str,
-        scope: str,
-        count: int,
-        limit: int,
+        message: str | None = None,
+        scope: str | None = None,
+        count: int | None = None,
+        limit: int | None = None,
         unit: str = "calls",
     ) -> None:
         self.thread_count = thread_count
@@ -128,19 +186,39 @@ class ModelCallLimitExceededError(LimitExceededError, _LCModelCallLimitExceededE
         self.thread_limit = thread_limit
         self.run_limit = run_limit
         self.unit = unit
+        if scope is None and count is None and limit is None:
+            scope, count, limit = _which_limit(
+                thread_count, run_count, thread_limit, run_limit, inclusive=True
+            )
+        if message is None:
+            message = _model_limit_text(thread_count, run_count, thread_limit, run_limit)
+        self._init_kwargs: dict[str, Any] = {
+            "message": message,
+            "scope": scope,
+            "count": count,
+            "limit": limit,
+            "unit": unit,
+        }
         LimitExceededError.__init__(self, message, limit=limit, count=count, scope=scope)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = (self.thread_count, self.run_count, self.thread_limit, self.run_limit)
+        return (_rebuild, (type(self), args, self._init_kwargs), self.__dict__)
 
 
 class ToolCallLimitExceededError(LimitExceededError, _LCToolCallLimitExceededError):
     """Tool calls reached a run or thread limit (``exit_behavior="error"``).
 
-    Also an instance of LangChain's ``ToolCallLimitExceededError``, with its attributes
-    (``thread_count``, ``run_count``, ``thread_limit``, ``run_limit``, ``tool_name``).
+    Also an instance of LangChain's ``ToolCallLimitExceededError``, built with the same
+    arguments (``thread_count, run_count, thread_limit, run_limit, tool_name=None``), with the
+    same attributes and, by default, the same message. Our keyword-only extras: ``scope``,
+    ``count``, ``limit`` (derived from the counts when left out).
 
     Example::
 
+        raise ToolCallLimitExceededError(3, 1, 2, None, "search")  # LangChain's arguments
         except ToolCallLimitExceededError as exc:
-            print(exc.tool_name, exc.scope, exc.count, exc.limit)
+            print(exc.tool_name, exc.scope, exc.count, exc.limit)  # search thread 3 2
     """
 
     def __init__(
@@ -149,19 +227,35 @@ class ToolCallLimitExceededError(LimitExceededError, _LCToolCallLimitExceededErr
         run_count: int,
         thread_limit: int | None,
         run_limit: int | None,
-        tool_name: str | None,
+        tool_name: str | None = None,
         *,
-        message: str,
-        scope: str,
-        count: int,
-        limit: int,
+        message: str | None = None,
+        scope: str | None = None,
+        count: int | None = None,
+        limit: int | None = None,
     ) -> None:
         self.thread_count = thread_count
         self.run_count = run_count
         self.thread_limit = thread_limit
         self.run_limit = run_limit
         self.tool_name = tool_name
+        if scope is None and count is None and limit is None:
+            scope, count, limit = _which_limit(
+                thread_count, run_count, thread_limit, run_limit, inclusive=False
+            )
+        if message is None:
+            message = _tool_limit_text(thread_count, run_count, thread_limit, run_limit, tool_name)
+        self._init_kwargs: dict[str, Any] = {
+            "message": message,
+            "scope": scope,
+            "count": count,
+            "limit": limit,
+        }
         LimitExceededError.__init__(self, message, limit=limit, count=count, scope=scope)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = (self.thread_count, self.run_count, self.thread_limit, self.run_limit)
+        return (_rebuild, (type(self), (*args, self.tool_name), self._init_kwargs), self.__dict__)
 
 
 class RateLimitExceededError(GuardrailError):

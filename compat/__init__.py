@@ -1,0 +1,1 @@
+"""The compat harness: LangChain's and deepagents' own tests, run against our classes."""
