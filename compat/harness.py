@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures
-import fnmatch
 import importlib.metadata
 import json
 import os
@@ -260,10 +259,17 @@ def build_tree(dest: Path, files: Mapping[str, str]) -> None:
 # --------------------------------------------------------------------------- running
 
 
-def run_pytest(tree: Path, targets: Sequence[str], results: Path, timeout: float) -> float:
+def run_pytest(
+    tree: Path,
+    targets: Sequence[str],
+    results: Path,
+    timeout: float,
+    extra_env: Mapping[str, str] | None = None,
+) -> float:
     """Run pytest in ``tree`` with the outcome plugin; returns the wall time."""
     env = {
         **os.environ,
+        **(extra_env or {}),
         "PYTHONPATH": os.pathsep.join([str(tree), str(ROOT)]),
         "COMPAT_RESULTS": str(results),
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -313,7 +319,7 @@ def load_results(path: Path) -> dict[str, dict[str, str]]:
 
 @dataclass(frozen=True)
 class Expected:
-    """One listed difference: a test id (or fnmatch pattern) that fails on ours, and why."""
+    """One listed difference: a test id (or a pattern with ``*``) that fails on ours, and why."""
 
     test: str
     reason: str
@@ -321,7 +327,11 @@ class Expected:
     kind: str  # documented | private | pending
 
     def matches(self, test_id: str) -> bool:
-        return self.test == test_id or fnmatch.fnmatchcase(test_id, self.test)
+        """Exact id, or a pattern where ``*`` (only) is a wildcard: ids hold ``[`` ``]``."""
+        if "*" not in self.test:
+            return self.test == test_id
+        regex = ".*".join(re.escape(part) for part in self.test.split("*"))
+        return re.fullmatch(regex, test_id) is not None
 
 
 KINDS = ("documented", "private", "pending")
@@ -529,32 +539,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         results_dir.mkdir(parents=True, exist_ok=True)
         for stale in results_dir.glob("*.json"):
             stale.unlink()
-        jobs: dict[str, tuple[Path, list[str]]] = {
-            "theirs": (work / "build" / "theirs", [LC_TESTS]),
-            "ours": (work / "build" / "ours", [LC_TESTS]),
-        }
+        jobs: dict[str, tuple[Path, list[str], dict[str, str]]] = {}
         da_note = ""
         if not args.no_deepagents:
             da_version = installed_version("deepagents")
             da_note = deepagents_sdist_note(work, da_version)
             suite = Path(__file__).resolve().parent / "deepagents_suite.py"
             da_tree = work / "build" / "deepagents"
-            build_tree(da_tree, {"test_deepagents_permissions.py": suite.read_text()})
-            jobs["deepagents"] = (da_tree, ["test_deepagents_permissions.py"])
+            golden = suite.with_name("deepagents_golden.json")
+            build_tree(
+                da_tree,
+                {
+                    "test_deepagents_permissions.py": suite.read_text(),
+                    "deepagents_golden.json": golden.read_text(),
+                },
+            )
+            for side in ("theirs", "ours"):  # the slowest jobs first: 2 workers stay busy
+                target = ["test_deepagents_permissions.py"]
+                jobs[f"deepagents-{side}"] = (da_tree, target, {"COMPAT_SIDE": side})
+        jobs["theirs"] = (work / "build" / "theirs", [LC_TESTS], {})
+        jobs["ours"] = (work / "build" / "ours", [LC_TESTS], {})
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
             futures = {
                 name: pool.submit(
-                    run_pytest, tree, targets, results_dir / f"{name}.json", args.timeout
+                    run_pytest, tree, targets, results_dir / f"{name}.json", args.timeout, env
                 )
-                for name, (tree, targets) in jobs.items()
+                for name, (tree, targets, env) in jobs.items()
             }
             walls = {name: f.result() for name, f in futures.items()}
         theirs = strip_tree(load_results(results_dir / "theirs.json"))
         ours = strip_tree(load_results(results_dir / "ours.json"))
-        if "deepagents" in jobs:
-            da = load_results(results_dir / "deepagents.json")
-            theirs.update(prefixed(_split_side(da, "theirs"), DA_SUITE))
-            ours.update(prefixed(_split_side(da, "ours"), DA_SUITE))
+        if "deepagents-ours" in jobs:
+            for side, into in (("theirs", theirs), ("ours", ours)):
+                da = load_results(results_dir / f"deepagents-{side}.json")
+                into.update(prefixed(_split_side(da, side), DA_SUITE))
     except HarnessError as exc:
         print(f"compat: cannot run: {exc}", file=sys.stderr)
         return 2
