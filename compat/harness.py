@@ -527,6 +527,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-deepagents", action="store_true", help="skip the deepagents suite")
     parser.add_argument("--report", type=Path, default=None, help="write a JSON report here")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every difference")
+    parser.add_argument(
+        "--prune", action="store_true", help="remove stale entries from compat/expected.toml"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     work: Path = args.work
@@ -583,7 +586,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"compat: finished in {elapsed:.0f}s")
     if args.report:
         write_report(args.report, comparison, table, lc_version, theirs, ours)
+    if args.prune and comparison.stale:
+        removed = prune_expected(EXPECTED, {e.test for e in comparison.stale})
+        print(f"compat: removed {removed} stale entries from {EXPECTED.name}")
     return 1 if comparison.unexpected else 0
+
+
+def prune_expected(path: Path, stale: set[str]) -> int:
+    """Drop the ``[[difference]]`` blocks whose ``test`` is in ``stale``; keeps the rest as is."""
+    text = path.read_text(encoding="utf-8")
+    head, *blocks = re.split(r"(?m)^(?=\[\[difference\]\]\s*$)", text)
+    kept = []
+    for block in blocks:
+        test = tomllib.loads(block)["difference"][0]["test"]
+        if test not in stale:
+            kept.append(block)
+    path.write_text(head + "".join(kept), encoding="utf-8")
+    return len(blocks) - len(kept)
 
 
 def _split_side(results: Mapping[str, dict[str, str]], side: str) -> dict[str, dict[str, str]]:
@@ -641,7 +660,7 @@ def print_summary(
     if comparison.stale:
         print("compat: WARNING: listed differences that no longer differ (remove them):")
         for entry in comparison.stale:
-            print(f"  {entry.test} ({entry.kind}: {entry.reason})")
+            print(f"  {entry.test} ({entry.reason})")
     if comparison.unexpected:
         print("compat: UNEXPECTED differences (pass on LangChain's classes, fail on ours):")
         for test_id in comparison.unexpected:

@@ -247,3 +247,17 @@ def test_per_class_counts() -> None:
                      "test_pii.py__c": "skipped"})  # fmt: skip
     ours = _res(**{"test_pii.py__a": "passed", "test_pii.py__b": "failed"})
     assert harness.per_class(theirs, ours)["PIIMiddleware"] == {"total": 2, "theirs": 2, "ours": 1}
+
+
+def test_prune_removes_only_the_stale_blocks(tmp_path: Path) -> None:
+    text = (
+        "# header comment\n"
+        '\n[[difference]]\ntest = "f::a"\nkind = "pending"\nreason = "pending: issue 1 (x)"\n'
+        '\n[[difference]]\ntest = "f::b[1]"\nkind = "pending"\nreason = "pending: issue 2 (y)"\n'
+    )
+    path = tmp_path / "e.toml"
+    path.write_text(text)
+    assert harness.prune_expected(path, {"f::a"}) == 1
+    left = path.read_text()
+    assert left.startswith("# header comment\n")
+    assert '"f::a"' not in left and '"f::b[1]"' in left
