@@ -79,9 +79,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """Call the next handler with ``request``; the flow receives its result."""
+    """Call the next handler with ``request``; the flow receives its result.
+
+    ``timeout`` (seconds, async only): the call is cancelled when it runs longer and
+    ``TimeoutError`` is thrown into the flow. A sync call cannot be interrupted safely and runs to
+    its end (bound it with the client's own timeout).
+    """
 
     request: Any
+    timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +177,10 @@ async def run_async(
             error = None
             try:
                 if type(op) is Call:
-                    value = await handler(op.request)
+                    if op.timeout is None:
+                        value = await handler(op.request)
+                    else:
+                        value = await asyncio.wait_for(handler(op.request), op.timeout)
                 elif type(op) is Sleep:
                     if op.seconds > 0:
                         await sleep(op.seconds)

@@ -106,7 +106,7 @@ class _Retrying:
         initial_delay = v.number("initial_delay", initial_delay)
         max_delay = v.number("max_delay", max_delay)
         backoff_factor = v.number("backoff_factor", backoff_factor)
-        max_elapsed = v.number("max_elapsed", max_elapsed, optional=True)
+        max_elapsed = v.number("max_elapsed", max_elapsed, optional=True, exclusive_minimum=True)
         jitter = v.strict_bool("jitter", jitter)
         respect_retry_after = v.strict_bool("respect_retry_after", respect_retry_after)
         legacy: Any = on_failure
@@ -170,14 +170,20 @@ class _Retrying:
         Exceptions ``retry_on`` rejects propagate at once.
         """
         start = self.clock()
+        deadline = None if self.max_elapsed is None else start + self.max_elapsed
         state: RetryCallState | None = None  # built on the first failure: the success path is free
         while True:
+            # async: an attempt still running at the deadline is cancelled (TimeoutError)
+            timeout = None if deadline is None else max(deadline - self.clock(), 0.0)
             try:
-                return (yield Call(request))
+                return (yield Call(request, timeout=timeout))
             except GraphBubbleUp:
                 raise
             except Exception as exc:
-                if not self.should_retry(exc):
+                past_deadline = deadline is not None and self.clock() >= deadline
+                if not (past_deadline and isinstance(exc, TimeoutError)) and not (
+                    self.should_retry(exc)
+                ):
                     raise
                 if state is None:
                     state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]

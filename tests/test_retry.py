@@ -335,3 +335,65 @@ def test_tool_default_retries_unclassified_but_not_guardrail_errors(mode: str) -
     with pytest.raises(PermissionDeniedError):
         invoke(agent, {"messages": [("user", "go")]}, mode)
     assert len(calls) == 2  # the ValueError was retried once; the guardrail's refusal was not
+
+
+# ------------------------------------------------------------------ max_elapsed is a deadline
+
+
+class _SlowModel(ScriptedChatModel):
+    """Each call takes ``delay`` seconds (really: asyncio.sleep / time.sleep), then fails."""
+
+    delay: float = 0.0
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+        import time
+
+        self._calls += 1
+        time.sleep(self.delay)
+        raise ConnectionError("upstream hung")
+
+    async def _agenerate(
+        self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> Any:
+        import asyncio
+
+        self._calls += 1
+        await asyncio.sleep(self.delay)
+        raise ConnectionError("upstream hung")
+
+
+def test_async_max_elapsed_cancels_the_attempt_running_at_the_deadline(
+    audit: AuditCapture,
+) -> None:
+    import asyncio
+    import time
+
+    model = _SlowModel(responses=[], delay=30.0)
+    mw = ModelRetryMiddleware(max_retries=5, initial_delay=0.05, jitter=False, max_elapsed=1.0)
+    agent = create_agent(model, middleware=[mw])
+    started = time.monotonic()
+    result = asyncio.run(agent.ainvoke({"messages": [("user", "hi")]}))
+    elapsed = time.monotonic() - started
+    assert elapsed < 10.0, elapsed  # was 30 s per attempt, times 6 attempts
+    assert model.calls == 1
+    assert result["messages"][-1].content.startswith(
+        "Model call failed after 1 attempt with TimeoutError"
+    )
+    (event,) = audit.of("retry.exhausted")
+    assert event["reason"] == "max_elapsed"
+
+
+def test_max_elapsed_counts_attempts_not_only_sleeps(mode: str, audit: AuditCapture) -> None:
+    model = _SlowModel(responses=[], delay=0.6)
+    mw = ModelRetryMiddleware(max_retries=10, initial_delay=0.05, jitter=False, max_elapsed=1.0)
+    agent = create_agent(model, middleware=[mw])
+    invoke(agent, {"messages": [("user", "hi")]}, mode)
+    # attempt 1 ends at 0.6 s, attempt 2 starts at 0.65 s; in async it is cancelled at 1.0 s, in
+    # sync it ends at 1.25 s; either way no third attempt starts past the deadline
+    assert model.calls == 2
+    assert audit.of("retry.exhausted")[0]["reason"] == "max_elapsed"
+
+
+def test_max_elapsed_must_be_positive() -> None:
+    with pytest.raises(GuardrailConfigError, match="max_elapsed must be > 0"):
+        ModelRetryMiddleware(max_elapsed=0)

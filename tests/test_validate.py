@@ -149,7 +149,7 @@ def test_middleware_booleans_are_booleans(build: Any, setting: str, value: Any) 
 )
 @pytest.mark.parametrize("value", [math.nan, math.inf, -1.0, True, "1"])
 def test_middleware_numbers_are_finite(build: Any, setting: str, value: Any) -> None:
-    with pytest.raises(GuardrailConfigError, match=f"{setting} must be >= 0"):
+    with pytest.raises(GuardrailConfigError, match=f"{setting} must be >=? 0"):
         build(value)
 
 
