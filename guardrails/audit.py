@@ -106,6 +106,11 @@ EVENTS: dict[str, EventKind] = {
             "a fallback model could not be built (e.g. no API key); skipped",
         ),
         EventKind("limit.exceeded", "limits.md", "a call limit was reached"),
+        EventKind(
+            "limit.storage_error",
+            "limits.md",
+            "the shared thread budget storage failed (fail_open decides)",
+        ),
         EventKind("rate_limit.exceeded", "limits.md", "a rate limit refused a call"),
         EventKind("rate_limit.waited", "limits.md", "a call waited for the rate limit window"),
         EventKind("rate_limit.storage_error", "limits.md", "the rate limit storage failed"),

@@ -26,6 +26,7 @@ from langgraph.types import Command
 from typing_extensions import NotRequired
 
 from guardrails import _validate as v
+from guardrails._budget import DEFAULT_TTL, SharedBudget
 from guardrails._core import Call, Flow, Guardrail, Hook
 from guardrails._state import (
     END_KEY,
@@ -39,6 +40,7 @@ from guardrails._state import (
 from guardrails._state import (
     counts as _counts,
 )
+from guardrails._storage import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 from guardrails.audit import emit
 from guardrails.errors import (
     GuardrailConfigError,
@@ -79,7 +81,10 @@ def _check_pair(kind: str, thread: int | None, run: int | None) -> None:
 
 
 class ModelCallLimitMiddleware(
-    Guardrail, kind="model_call_limit", hooks=("model",), events=("limit.exceeded",)
+    Guardrail,
+    kind="model_call_limit",
+    hooks=("model",),
+    events=("limit.exceeded", "limit.storage_error"),
 ):
     """Caps model calls (and tokens) per run and per thread; drop-in for LangChain's.
 
@@ -88,11 +93,19 @@ class ModelCallLimitMiddleware(
     count ``usage_metadata["total_tokens"]`` of the model's answers: once a limit is reached,
     the next call is refused. Thread limits need a checkpointer.
 
+    Thread counts live in graph state, so concurrent runs on one ``thread_id`` each see the last
+    checkpoint and may each spend the whole ``thread_limit`` (LangChain's behaves the same).
+    ``thread_storage="memory://"`` (concurrent runs in this process) or ``"redis://..."`` (every
+    process) enforces ``thread_limit`` across them: each call first takes one unit, atomically,
+    from a per-thread counter there (``thread_storage_fail_open`` chooses what a storage outage
+    does, audited as ``limit.storage_error``).
+
     Example::
 
         agent = create_agent(model, tools=tools, checkpointer=InMemorySaver(), middleware=[
             ModelCallLimitMiddleware(thread_limit=50, run_limit=10, run_token_limit=200_000),
         ])
+        shared = ModelCallLimitMiddleware(thread_limit=50, thread_storage="redis://redis:6379")
     """
 
     state_schema = CallLimitState
@@ -105,6 +118,11 @@ class ModelCallLimitMiddleware(
         exit_behavior: Literal["end", "error"] = "end",
         thread_token_limit: int | None = None,
         run_token_limit: int | None = None,
+        thread_storage: str | None = None,
+        thread_storage_fail_open: bool = False,
+        thread_storage_ttl: float = DEFAULT_TTL,
+        thread_storage_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        thread_storage_read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:
         super().__init__()
         for setting, value in (
@@ -132,6 +150,21 @@ class ModelCallLimitMiddleware(
         self.run_token_limit = run_token_limit
         self._calls = f"{self.name}:calls"
         self._tokens = f"{self.name}:tokens"
+        self.thread_storage = thread_storage
+        self._budget: SharedBudget | None = None
+        if thread_storage is not None:
+            if thread_limit is None:
+                raise GuardrailConfigError(
+                    "thread_storage enforces thread_limit across concurrent runs; set thread_limit"
+                )
+            self._budget = SharedBudget(
+                "thread_storage",
+                thread_storage,
+                fail_open=thread_storage_fail_open,
+                ttl=thread_storage_ttl,
+                connect_timeout=thread_storage_connect_timeout,
+                read_timeout=thread_storage_read_timeout,
+            )
 
     def _exceeded(self, counts: dict[str, int]) -> tuple[str, str, int, int] | None:
         checks = (
@@ -172,6 +205,11 @@ class ModelCallLimitMiddleware(
             "run_tokens": run.get(self._tokens, 0),
         }
         hit = self._exceeded(counts)
+        if hit is None and self._budget is not None and self.thread_limit is not None:
+            allowed, shared = yield from self._budget.take(request, self.name, self.thread_limit)
+            if not allowed and shared is not None:
+                counts["thread_calls"] = max(counts["thread_calls"], shared)
+                hit = ("thread", "calls", counts["thread_calls"], self.thread_limit)
         if hit is not None:
             scope, unit, count, limit = hit
             message = self._message(counts)
