@@ -608,7 +608,7 @@ def test_pseudonymization_is_a_reversible_bijection(
     for turn in turns:
         text = " ".join(f"{filler} {email} " for filler, email in turn)
         pseudo = Pseudonymizer(mapping, slot=slot)
-        handled = mw._handle_text(text, "input", None, {}, [], pseudo)
+        handled = mw.scan("input", None, pseudo).text(text)
         mapping = merge_vault({"m": mapping}, {"m": pseudo.new})["m"]
         assert "@" not in handled
         assert restore_text(handled, mapping, {}, []) == text

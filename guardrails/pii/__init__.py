@@ -12,7 +12,9 @@ Example::
 from __future__ import annotations
 
 from guardrails.pii.detect import BUILTIN_TYPES, PIIMatch, build_detector, detect
-from guardrails.pii.middleware import PIIMiddleware, apply_strategy
+from guardrails.pii.lasthop import guard_model
+from guardrails.pii.middleware import PIIMiddleware
+from guardrails.pii.strategies import apply_strategy
 from guardrails.pii.vault import MemoryVault, PseudonymVault, RedisVault
 
 __all__ = [
@@ -25,4 +27,5 @@ __all__ = [
     "apply_strategy",
     "build_detector",
     "detect",
+    "guard_model",
 ]

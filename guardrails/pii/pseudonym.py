@@ -21,6 +21,7 @@ __all__ = [
     "PLACEHOLDER",
     "Pseudonymizer",
     "merge_vault",
+    "restore_content",
     "restore_text",
     "restore_value",
     "type_tag",
@@ -151,3 +152,26 @@ def restore_value(
     if isinstance(value, list):
         return [restore_value(v, mapping, counts, secrets) for v in value]
     return value
+
+
+def restore_content(
+    content: Any, mapping: Mapping[str, str], counts: dict[str, int], secrets: list[str]
+) -> Any:
+    """:func:`restore_text` through message content (a string or text blocks)."""
+    if isinstance(content, str):
+        return restore_text(content, mapping, counts, secrets)
+    if isinstance(content, list):
+        out: list[Any] = []
+        for block in content:
+            if isinstance(block, str):
+                out.append(restore_text(block, mapping, counts, secrets))
+            elif (
+                isinstance(block, dict)
+                and block.get("type") == "text"
+                and isinstance(block.get("text"), str)
+            ):
+                out.append({**block, "text": restore_text(block["text"], mapping, counts, secrets)})
+            else:
+                out.append(block)
+        return out
+    return content

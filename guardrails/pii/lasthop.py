@@ -1,0 +1,408 @@
+"""The last hop: scan the request the provider actually receives, wherever the guardrail sits.
+
+``PIIMiddleware`` scans the request when its ``wrap_model_call`` runs, but middleware listed
+after it (a ``wrap_model_call`` adding context, a ``@dynamic_prompt``) can still add text
+before the model node calls the provider. So the middleware also replaces ``request.model``
+by a *guarded* copy of the model: the same class (``isinstance`` checks keep working), with
+``_generate`` / ``_agenerate`` / ``_stream`` / ``_astream`` scanning the final messages and the
+request keywords (``user``, ``metadata``, ... : everything except tool schemas) right before
+the provider call, and handling the answer (text, tool calls, streamed tokens) before any
+callback or stream sees it. Several ``PIIMiddleware`` in one stack share one guarded copy
+(a :class:`LastHop` with one :class:`Guard` each).
+
+:func:`guard_model` gives the same protection to a model another middleware calls on its own
+(a summarizer, a tool selector)::
+
+    pii = PIIMiddleware(["email", "phone"])
+    SummarizationMiddleware(model=guard_model(ChatOpenAI(model="gpt-4o-mini"), pii))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
+
+from guardrails.errors import GuardrailConfigError
+from guardrails.pii.scan import Scan
+
+__all__ = ["LOOKBACK", "Guard", "LastHop", "guard_model", "guarded"]
+
+#: Characters of streamed text held back so a value split across tokens is seen whole.
+LOOKBACK = 128
+#: Request keywords that are schemas and switches, not content.
+_STRUCTURAL_KWARGS = frozenset(
+    {
+        "tools",
+        "functions",
+        "tool_choice",
+        "function_call",
+        "response_format",
+        "parallel_tool_calls",
+        "strict",
+        "stop",
+        "stream",
+        "stream_options",
+        "ls_structured_output_format",
+    }
+)
+#: Above this many characters a request is scanned in a worker thread (async).
+OFFLOAD_CHARS = 20_000
+
+
+@dataclass
+class Guard:
+    """One middleware's part of the last hop: how to start a scan, and what it handles."""
+
+    scan: Callable[[str], Scan]
+    input: bool = True
+    output_text: bool = False
+    output_calls: bool = False
+    refuse_unscannable: bool = False
+
+    @property
+    def output(self) -> bool:
+        return self.output_text or self.output_calls
+
+
+@dataclass
+class LastHop:
+    """The guards of one model call, applied to the final request and the answer."""
+
+    guards: list[Guard] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ request
+    def request(
+        self, messages: Sequence[BaseMessage], kwargs: dict[str, Any]
+    ) -> tuple[list[BaseMessage], dict[str, Any]]:
+        out = list(messages)
+        for guard in self.guards:
+            if not guard.input:
+                continue
+            scan = guard.scan("request")
+            out = scan.messages(out)
+            kwargs = {
+                k: (v if k in _STRUCTURAL_KWARGS else scan.value(v)) for k, v in kwargs.items()
+            }
+            scan.report(refuse_unscannable=guard.refuse_unscannable)
+        return out, kwargs
+
+    def size(self, messages: Sequence[BaseMessage]) -> int:
+        return sum(len(str(m.content)) for m in messages)
+
+    # ------------------------------------------------------------------ answer
+    def _answer(self, message: BaseMessage) -> BaseMessage:
+        for guard in self.guards:
+            if guard.output:
+                scan = guard.scan("output")
+                message = scan.message(
+                    message, text=guard.output_text, calls=guard.output_calls, json_text=True
+                )
+                scan.report()
+        return message
+
+    def result(self, result: ChatResult) -> ChatResult:
+        if not any(g.output for g in self.guards):
+            return result
+        generations = [
+            g.model_copy(update={"message": self._answer(g.message)}) for g in result.generations
+        ]
+        return ChatResult(generations=generations, llm_output=result.llm_output)
+
+    def _text(self, text: str) -> str:
+        for guard in self.guards:
+            if guard.output_text:
+                scan = guard.scan("output")
+                text = scan.text(text)
+                scan.report()
+        return text
+
+    def stream(self, chunks: Iterator[ChatGenerationChunk]) -> Iterator[ChatGenerationChunk]:
+        """Re-emit a model stream with the answer handled; tool-call arguments and non-text
+        content are held until the end, text is held back :data:`LOOKBACK` characters."""
+        state = _StreamState(self)
+        for chunk in chunks:
+            yield from state.feed(chunk)
+        yield from state.finish()
+
+    async def astream(
+        self, chunks: AsyncIterator[ChatGenerationChunk]
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        state = _StreamState(self)
+        async for chunk in chunks:
+            for out in state.feed(chunk):
+                yield out
+        for out in state.finish():
+            yield out
+
+
+class _StreamState:
+    def __init__(self, hop: LastHop) -> None:
+        self.hop = hop
+        self.held = ""
+        self.whole: Any = None  # the aggregated raw message
+        self.last: ChatGenerationChunk | None = None
+        self.texts_only = True
+
+    def _copy(self, message: Any, content: Any, **extra: Any) -> AIMessageChunk:
+        return AIMessageChunk(
+            content=content,
+            id=message.id,
+            response_metadata=dict(message.response_metadata or {}),
+            usage_metadata=message.usage_metadata,
+            **extra,
+        )
+
+    def feed(self, chunk: ChatGenerationChunk) -> Iterator[ChatGenerationChunk]:
+        message = chunk.message
+        self.whole = message if self.whole is None else self.whole + message
+        self.last = chunk
+        content = message.content
+        if isinstance(content, str) and self.texts_only:
+            self.held += content
+            handled = self.hop._text(self.held)
+            cut = max(0, len(handled) - LOOKBACK)
+            self.held = handled[cut:]
+            yield ChatGenerationChunk(
+                message=self._copy(message, handled[:cut]), generation_info=chunk.generation_info
+            )
+        else:
+            self.texts_only = False
+            yield ChatGenerationChunk(
+                message=self._copy(message, ""), generation_info=chunk.generation_info
+            )
+
+    def finish(self) -> Iterator[ChatGenerationChunk]:
+        if self.whole is None:
+            return
+        whole = self.whole
+        final = self.hop._answer(
+            whole.model_copy(update={"content": self.held if self.texts_only else whole.content})
+        )
+        chunks = [
+            {
+                "name": c["name"],
+                "args": json.dumps(c["args"]),
+                "id": c.get("id"),
+                "index": i,
+                "type": "tool_call_chunk",
+            }
+            for i, c in enumerate(getattr(final, "tool_calls", []) or [])
+        ] + [
+            {
+                "name": c.get("name"),
+                "args": c.get("args") if isinstance(c.get("args"), str) else json.dumps(c.get("args")),
+                "id": c.get("id"),
+                "index": len(final.tool_calls) + i,  # type: ignore[attr-defined]
+                "type": "tool_call_chunk",
+            }
+            for i, c in enumerate(getattr(final, "invalid_tool_calls", []) or [])
+        ]
+        extra = {
+            k: v
+            for k, v in final.additional_kwargs.items()
+            if k not in {"tool_calls", "function_call"}
+        }
+        if "function_call" in final.additional_kwargs:
+            extra["function_call"] = final.additional_kwargs["function_call"]
+        message = AIMessageChunk(
+            content=final.content,
+            id=whole.id,
+            additional_kwargs=extra,
+            tool_call_chunks=chunks,
+            chunk_position="last",
+        )
+        yield ChatGenerationChunk(message=message)
+
+
+# ---------------------------------------------------------------------- the guarded model
+_CLASSES: dict[type, type] = {}
+
+
+def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
+    if getattr(cls, "__guardrails_guarded__", False):
+        return cls
+    known = _CLASSES.get(cls)
+    if known is not None:
+        return known
+
+    def _generate(
+        self: Any,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        hop: LastHop = self._guardrails_hop
+        messages, kwargs = hop.request(messages, kwargs)
+        return hop.result(cls._generate(self, messages, stop, run_manager, **kwargs))
+
+    async def _agenerate(
+        self: Any,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        hop: LastHop = self._guardrails_hop
+        messages, kwargs = await _arequest(hop, messages, kwargs)
+        result = await cls._agenerate(self, messages, stop, run_manager, **kwargs)
+        return hop.result(result)
+
+    def _stream(
+        self: Any,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        hop: LastHop = self._guardrails_hop
+        messages, kwargs = hop.request(messages, kwargs)
+        chunks = cls._stream(self, messages, stop, run_manager, **kwargs)
+        if not any(g.output for g in hop.guards):
+            yield from chunks
+            return
+        yield from hop.stream(chunks)
+
+    async def _astream(
+        self: Any,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        hop: LastHop = self._guardrails_hop
+        messages, kwargs = await _arequest(hop, messages, kwargs)
+        chunks = cls._astream(self, messages, stop, run_manager, **kwargs)
+        if not any(g.output for g in hop.guards):
+            async for chunk in chunks:
+                yield chunk
+            return
+        async for chunk in hop.astream(chunks):
+            yield chunk
+
+    namespace: dict[str, Any] = {
+        "__module__": __name__,
+        "__qualname__": f"PIIGuarded{cls.__name__}",
+        "__annotations__": {"_guardrails_hop": Any},
+        "_guardrails_hop": PrivateAttr(default=None),
+        "__guardrails_guarded__": True,
+        "_generate": _generate,
+    }
+    # only what the model itself implements: BaseChatModel decides whether to stream (and
+    # whether to run ``_generate`` in a thread) by looking for these overrides
+    if cls._agenerate is not BaseChatModel._agenerate:
+        namespace["_agenerate"] = _agenerate
+    if cls._stream is not BaseChatModel._stream:
+        namespace["_stream"] = _stream
+    if cls._astream is not BaseChatModel._astream:
+        namespace["_astream"] = _astream
+    guarded_cls = type(f"PIIGuarded{cls.__name__}", (cls,), namespace)
+    _CLASSES[cls] = guarded_cls
+    return guarded_cls
+
+
+async def _arequest(
+    hop: LastHop, messages: list[BaseMessage], kwargs: dict[str, Any]
+) -> tuple[list[BaseMessage], dict[str, Any]]:
+    if hop.size(messages) > OFFLOAD_CHARS:
+        return await asyncio.to_thread(hop.request, messages, kwargs)
+    return hop.request(messages, kwargs)
+
+
+def hop_of(model: Any) -> LastHop | None:
+    """The :class:`LastHop` of an already guarded model, else None."""
+    if getattr(type(model), "__guardrails_guarded__", False):
+        hop: LastHop | None = model._guardrails_hop
+        return hop
+    return None
+
+
+class _Private(dict[str, Any]):
+    """The guarded copy's private attributes: the original model's (shared, so its counters
+    and locks stay one), plus this call's hop."""
+
+    def __init__(self, base: dict[str, Any], hop: LastHop) -> None:
+        super().__init__()
+        self.base = base
+        self.hop = hop
+
+    def __getitem__(self, key: str) -> Any:
+        return self.hop if key == _HOP else self.base[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == _HOP:
+            self.hop = value
+        else:
+            self.base[key] = value
+
+    def __contains__(self, key: object) -> bool:
+        return key == _HOP or key in self.base
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[key] if key in self else default
+
+    def keys(self) -> Any:
+        return [*self.base.keys(), _HOP]
+
+    def items(self) -> Any:
+        return [*self.base.items(), (_HOP, self.hop)]
+
+    def __iter__(self) -> Any:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.base) + 1
+
+
+_HOP = "_guardrails_hop"
+
+
+def guarded(model: BaseChatModel, hop: LastHop) -> BaseChatModel:
+    """A view of ``model`` (its class's guarded subclass, sharing its fields and private
+    state) whose provider calls go through ``hop``."""
+    cls = _guarded_class(type(model))
+    fields = {name: getattr(model, name) for name in type(model).model_fields}
+    view = cls.model_construct(_fields_set=set(model.model_fields_set), **fields)
+    base = getattr(model, "__pydantic_private__", None)
+    if base is None:
+        base = {}
+        object.__setattr__(model, "__pydantic_private__", base)
+    object.__setattr__(view, "__pydantic_private__", _Private(base, hop))
+    return view
+
+
+def guard_model(model: BaseChatModel, *middlewares: Any) -> BaseChatModel:
+    """``model`` with the input (and output) handling of ``middlewares`` on every call.
+
+    For the models other middleware call on their own (a summarizer, a tool selector): what
+    they send is scanned like an agent's request. ``pseudonymize`` needs a thread and is
+    refused here.
+
+    Example::
+
+        pii = PIIMiddleware(["email", "phone"])
+        SummarizationMiddleware(model=guard_model(ChatOpenAI(model="gpt-4o-mini"), pii))
+    """
+    if not isinstance(model, BaseChatModel):
+        raise GuardrailConfigError(
+            f"guard_model needs a chat model instance, got {type(model).__name__}"
+        )
+    if not middlewares:
+        raise GuardrailConfigError("guard_model needs at least one PIIMiddleware")
+    guards = []
+    for mw in middlewares:
+        make = getattr(mw, "standalone_guard", None)
+        if make is None:
+            raise GuardrailConfigError(
+                f"guard_model takes PIIMiddleware instances, got {type(mw).__name__}"
+            )
+        guards.append(make())
+    return guarded(model, LastHop(guards))

@@ -1,0 +1,362 @@
+"""One scan: every string of a message, a request or a value, handled by one strategy.
+
+:class:`Scan` is the state of one pass (which middleware, where, the runtime for audit
+events, what was found, the values to keep out of logs, the thread's pseudonymizer). Its
+walkers reach *every* string a provider or a tool may receive, so coverage never depends on
+remembering a field:
+
+* message ``content`` as a string or as blocks of any type: every string value of every block
+  (``text``, ``input_text``, ``json``, ``tool_use`` input, ...) except structural keys
+  (``type``, ``id``, ``mime_type``, ...); URLs percent-decoded first; ``data:`` URLs and base64
+  payloads whose MIME type is text are decoded, scanned and re-encoded; binary payloads (images,
+  audio, PDFs) cannot be scanned and are counted in ``unscannable``;
+* the message ``name``, ``additional_kwargs`` (``name``, ``function_call``, raw ``tool_calls``),
+  ``tool_calls`` args, ``invalid_tool_calls`` args, a ``ToolMessage`` ``artifact``;
+* numbers inside arguments are scanned as text (``4111111111111111`` is a card number).
+
+Texts longer than :data:`CHUNK` are scanned in overlapping chunks, so a worker thread never
+holds the interpreter lock for one long regex call (the event loop keeps running).
+
+Example::
+
+    scan = Scan(detector, build_strategy("redact"), owner="pii", where="input")
+    handled = scan.messages(request.messages)
+    scan.report()  # one audit event; raises PIIDetectionError under "block"
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, unquote_to_bytes
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+
+from guardrails.audit import emit
+from guardrails.errors import PIIDetectionError
+from guardrails.pii.detect import Detector, PIIMatch
+from guardrails.pii.pseudonym import Pseudonymizer
+from guardrails.pii.strategies import Strategy
+
+__all__ = ["CHUNK", "Scan", "find_all"]
+
+#: Texts longer than this are scanned in chunks of this size.
+CHUNK = 16_384
+#: Overlap of two chunks; a value up to half of it long is always seen whole in one chunk.
+OVERLAP = 2_048
+#: Keys of a content block that are structure, not content.
+_STRUCTURAL = frozenset(
+    {"type", "id", "index", "mime_type", "source_type", "detail", "cache_control", "format"}
+)
+_PAYLOAD_KEYS = frozenset({"data", "base64"})
+_URL_KEYS = frozenset({"url", "image_url", "file_url", "audio_url"})
+
+
+def find_all(detector: Detector, text: str) -> list[PIIMatch]:
+    """``detector(text)``, chunked for long texts (the detector's cache keyed per chunk)."""
+    if len(text) <= CHUNK:
+        return list(detector.matches(text))
+    half = OVERLAP // 2
+    found: list[PIIMatch] = []
+    start = 0
+    while True:
+        end = min(len(text), start + CHUNK)
+        own_from = start + half if start else 0
+        own_to = end - half if end < len(text) else end
+        for m in detector.matches(text[start:end]):
+            s = m["start"] + start
+            if own_from <= s < own_to:
+                found.append(PIIMatch(type=m["type"], value=m["value"], start=s, end=m["end"] + start))
+        if end >= len(text):
+            break
+        start = end - OVERLAP
+    found.sort(key=lambda m: (m["start"], -(m["end"] - m["start"])))
+    kept: list[PIIMatch] = []
+    last = -1
+    for m in found:
+        if m["start"] >= last:
+            kept.append(m)
+            last = m["end"]
+    return kept
+
+
+def _is_text_mime(mime: str) -> bool:
+    mime = mime.split(";")[0].strip().lower()
+    return not mime or mime.startswith("text/") or mime in {"application/json", "application/xml"}
+
+
+@dataclass
+class Scan:
+    """The state of one scan pass (see the module docstring)."""
+
+    detector: Detector
+    strategy: Strategy
+    owner: str
+    where: str
+    runtime: Any = None
+    pseudo: Pseudonymizer | None = None
+    found: dict[str, int] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+    #: Texts this pass wrote: never scanned again (a mask can look like its input).
+    produced: set[str] = field(default_factory=set)
+    #: Payloads that could not be scanned (binary images, audio, files), by kind.
+    unscannable: dict[str, int] = field(default_factory=dict)
+
+    def fork(self, where: str) -> Scan:
+        """A fresh pass with the same settings and mapping (new counts)."""
+        return dataclasses.replace(
+            self, where=where, found={}, secrets=[], produced=set(self.produced), unscannable={}
+        )
+
+    # ------------------------------------------------------------------ strings
+    def find(self, text: str) -> list[PIIMatch]:
+        try:
+            return find_all(self.detector, text)
+        except Exception as exc:  # fail closed: nothing passes unscanned
+            emit(
+                "pii.detector_error",
+                self.owner,
+                runtime=self.runtime,
+                where=self.where,
+                error=type(exc).__name__,
+                decision="block",
+            )
+            raise PIIDetectionError(
+                "detector_error", counts={"detector_error": 1}, where=self.where
+            ) from exc
+
+    def text(self, text: str) -> str:
+        if not text or text in self.produced:
+            return text
+        matches = self.find(text)
+        if not matches:
+            return text
+        for m in matches:
+            self.found[m["type"]] = self.found.get(m["type"], 0) + 1
+            self.secrets.append(m["value"])
+        if not self.strategy.rewrites:
+            return text
+        out = self.strategy.apply(text, matches, self.pseudo)
+        self.produced.add(out)
+        return out
+
+    def url(self, url: str) -> str:
+        if url.startswith("data:"):
+            return self._data_url(url)
+        if "%" in url:
+            decoded = unquote_to_bytes(url).decode("utf-8", "replace")
+            handled = self.text(decoded)
+            return url if handled == decoded else handled
+        return self.text(url)
+
+    def _data_url(self, url: str) -> str:
+        header, comma, payload = url.partition(",")
+        if not comma:
+            return self.text(url)
+        meta = header[5:]
+        is_b64 = meta.endswith(";base64")
+        mime = meta[: -len(";base64")] if is_b64 else meta
+        if not _is_text_mime(mime):
+            self._unscannable(mime or "data")
+            return url
+        try:
+            raw = base64.b64decode(payload, validate=True) if is_b64 else unquote_to_bytes(payload)
+            text = raw.decode("utf-8")
+        except (binascii.Error, ValueError):
+            self._unscannable(mime or "data")
+            return url
+        handled = self.text(text)
+        if handled == text:
+            return url
+        body = (
+            base64.b64encode(handled.encode()).decode()
+            if is_b64
+            else quote(handled, safe=" ,;:/?&=+$-_.!~*'()#")
+        )
+        return f"{header},{body}"
+
+    def _payload(self, payload: str, mime: str) -> str:
+        if not _is_text_mime(mime) or not mime:
+            self._unscannable(mime or "binary")
+            return payload
+        try:
+            text = base64.b64decode(payload, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return self.text(payload)
+        handled = self.text(text)
+        return payload if handled == text else base64.b64encode(handled.encode()).decode()
+
+    def _unscannable(self, kind: str) -> None:
+        self.unscannable[kind] = self.unscannable.get(kind, 0) + 1
+
+    # ------------------------------------------------------------------ values
+    def value(self, value: Any) -> Any:
+        """Strings, numbers (as text), dicts, lists and tuples, recursively."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, int | float):
+            as_text = str(value)
+            handled = self.text(as_text)
+            return handled if handled != as_text else value
+        if isinstance(value, Mapping):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.value(v) for v in value)
+        if isinstance(value, BaseMessage):
+            return self.message(value)
+        return value
+
+    def block(self, block: Any) -> Any:
+        """One content block, whatever its type."""
+        if isinstance(block, str):
+            return self.text(block)
+        if not isinstance(block, Mapping):
+            return self.value(block)
+        mime = str(block.get("mime_type") or "")
+        out: dict[str, Any] = {}
+        for key, val in block.items():
+            if key in _STRUCTURAL:
+                out[key] = val
+            elif key in _PAYLOAD_KEYS and isinstance(val, str):
+                out[key] = self._payload(val, mime)
+            elif key in _URL_KEYS and isinstance(val, str):
+                out[key] = self.url(val)
+            elif isinstance(val, Mapping):
+                out[key] = self.block(val)
+            elif isinstance(val, list):
+                out[key] = [self.block(v) for v in val]
+            else:
+                out[key] = self.value(val)
+        return out if out != block else block
+
+    def json_text(self, text: str) -> str:
+        """A JSON document handled value by value (stays valid JSON), else :meth:`text`."""
+        if text[:1] in "{[" and text.rstrip()[-1:] in "}]":
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                return self.text(text)
+            handled = self.value(doc)
+            if handled == doc:
+                return text
+            out = json.dumps(handled, ensure_ascii=False)
+            self.produced.add(out)
+            return out
+        return self.text(text)
+
+    def content(self, content: Any, *, json_text: bool = False) -> Any:
+        if isinstance(content, str):
+            return self.json_text(content) if json_text else self.text(content)
+        if isinstance(content, list):
+            handled = [self.block(b) for b in content]
+            return content if handled == content else handled
+        return self.value(content)
+
+    def message(
+        self,
+        message: BaseMessage,
+        *,
+        text: bool = True,
+        calls: bool = True,
+        json_text: bool = False,
+    ) -> BaseMessage:
+        """A copy of ``message`` with every string handled (``text``: content, name and
+        extra fields; ``calls``: tool-call arguments). Same object when nothing changed."""
+        update: dict[str, Any] = {}
+        if text:
+            content = self.content(message.content, json_text=json_text)
+            if content is not message.content and content != message.content:
+                update["content"] = content
+            if isinstance(message.name, str):
+                name = self.text(message.name)
+                if name != message.name:
+                    update["name"] = name
+            if isinstance(message, ToolMessage) and message.artifact is not None:
+                artifact = self.value(message.artifact)
+                if artifact is not message.artifact and artifact != message.artifact:
+                    update["artifact"] = artifact
+        extra = message.additional_kwargs
+        if extra and (text or calls):
+            handled_extra = {
+                k: (v if k in _STRUCTURAL else self.value(v))
+                for k, v in extra.items()
+                if text or k in {"tool_calls", "function_call"}
+            }
+            merged = {**extra, **handled_extra}
+            if merged != extra:
+                update["additional_kwargs"] = merged
+        if calls and isinstance(message, AIMessage):
+            tool_calls = [{**c, "args": self.value(c.get("args"))} for c in message.tool_calls]
+            if tool_calls != message.tool_calls:
+                update["tool_calls"] = tool_calls
+            invalid = [
+                {**c, "args": self.value(c.get("args")), "name": self.value(c.get("name"))}
+                for c in message.invalid_tool_calls
+            ]
+            if invalid != message.invalid_tool_calls:
+                update["invalid_tool_calls"] = invalid
+            if "tool_calls" in update and "invalid_tool_calls" not in update:
+                update["invalid_tool_calls"] = message.invalid_tool_calls
+            if "tool_call_chunks" in message.__dict__ and message.tool_call_chunks:  # type: ignore[attr-defined]
+                chunks = [
+                    {**c, "args": self.value(c.get("args"))}
+                    for c in message.tool_call_chunks  # type: ignore[attr-defined]
+                ]
+                update["tool_call_chunks"] = chunks
+        return message.model_copy(update=update) if update else message
+
+    def messages(self, messages: Sequence[BaseMessage], **kwargs: Any) -> list[BaseMessage]:
+        return [self.message(m, **kwargs) if isinstance(m, BaseMessage) else m for m in messages]
+
+    # ------------------------------------------------------------------ the decision
+    def report(self, tool: str | None = None, *, refuse_unscannable: bool = False) -> None:
+        """One audit event for what this pass found; raise under ``block`` (and for payloads
+        that could not be scanned, when ``refuse_unscannable``)."""
+        if refuse_unscannable and self.unscannable:
+            emit(
+                "pii.blocked",
+                self.owner,
+                runtime=self.runtime,
+                where=self.where,
+                entities={"unscannable": sum(self.unscannable.values())},
+                strategy=self.strategy.name,
+            )
+            raise PIIDetectionError(
+                "unscannable", counts={"unscannable": sum(self.unscannable.values())},
+                where=self.where,
+            )
+        if not self.found:
+            return
+        extra: dict[str, Any] = {"tool": tool} if tool is not None else {}
+        if not self.strategy.rewrites:
+            emit(
+                "pii.blocked",
+                self.owner,
+                runtime=self.runtime,
+                where=self.where,
+                entities=self.found,
+                secrets=self.secrets,
+                **extra,
+            )
+            raise PIIDetectionError(next(iter(self.found)), counts=self.found, where=self.where)
+        event = "pii.pseudonymized" if self.strategy.needs_mapping else "pii.detected"
+        if not self.strategy.needs_mapping:
+            extra["strategy"] = self.strategy.name
+        emit(
+            event,
+            self.owner,
+            runtime=self.runtime,
+            where=self.where,
+            entities=self.found,
+            secrets=self.secrets,
+            **extra,
+        )
