@@ -290,7 +290,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
 
     namespace: dict[str, Any] = {
         "__module__": __name__,
-        "__qualname__": f"PIIGuarded{cls.__name__}",
+        "__qualname__": cls.__qualname__,
         "__annotations__": {"_guardrails_hop": Any},
         "_guardrails_hop": PrivateAttr(default=None),
         "__guardrails_guarded__": True,
@@ -304,7 +304,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         namespace["_stream"] = _stream
     if cls._astream is not BaseChatModel._astream:
         namespace["_astream"] = _astream
-    guarded_cls = type(f"PIIGuarded{cls.__name__}", (cls,), namespace)
+    guarded_cls = type(cls.__name__, (cls,), namespace)
     _CLASSES[cls] = guarded_cls
     return guarded_cls
 
