@@ -143,6 +143,10 @@ class LastHop:
             yield out
 
 
+def _json_args(args: Any) -> str:
+    return args if isinstance(args, str) else json.dumps(args)
+
+
 class _StreamState:
     def __init__(self, hop: LastHop) -> None:
         self.hop = hop
@@ -186,7 +190,7 @@ class _StreamState:
         final = self.hop._answer(
             whole.model_copy(update={"content": self.held if self.texts_only else whole.content})
         )
-        chunks = [
+        chunks: list[Any] = [
             {
                 "name": c["name"],
                 "args": json.dumps(c["args"]),
@@ -198,7 +202,7 @@ class _StreamState:
         ] + [
             {
                 "name": c.get("name"),
-                "args": c.get("args") if isinstance(c.get("args"), str) else json.dumps(c.get("args")),
+                "args": _json_args(c.get("args")),
                 "id": c.get("id"),
                 "index": len(final.tool_calls) + i,  # type: ignore[attr-defined]
                 "type": "tool_call_chunk",
@@ -347,7 +351,9 @@ class _Private(dict[str, Any]):
         return key == _HOP or key in self.base
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return self[key] if key in self else default
+        if key == _HOP:
+            return self.hop
+        return self.base.get(key, default)
 
     def keys(self) -> Any:
         return [*self.base.keys(), _HOP]

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any
 
-from langchain.agents.middleware import AgentMiddleware, AgentState, ModelResponse
+from langchain.agents.middleware import AgentState, ModelResponse
 from langchain.agents.middleware.types import ExtendedModelResponse, PrivateStateAttr
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
@@ -39,9 +39,8 @@ from langgraph.types import Command
 from pydantic import BaseModel
 from typing_extensions import NotRequired
 
-from guardrails._core import IO, Call, Flow, ModelHook, Offload, ToolHook
-from guardrails._state import state_get
-from guardrails.audit import emit
+from guardrails._core import Call, Flow, Guardrail, Hook, Offload, SyncAsync
+from guardrails._state import state_get, tool_batch, with_update
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii.detect import Detector, build_detector
 from guardrails.pii.lasthop import OFFLOAD_CHARS, Guard, LastHop, guarded, hop_of
@@ -100,7 +99,18 @@ def _structured(scan: Scan, value: Any) -> Any:
     return scan.value(value)
 
 
-class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
+class PIIMiddleware(
+    Guardrail,
+    kind="pii",
+    hooks=("model", "tool"),
+    events=(
+        "pii.detected",
+        "pii.blocked",
+        "pii.detector_error",
+        "pii.pseudonymized",
+        "pii.restored",
+    ),
+):
     """Detect PII and redact / mask / hash / block / pseudonymize it; drop-in for LangChain's.
 
     ``pii_type`` is a name or a list of names, scanned together: ``email``, ``credit_card``,
@@ -223,10 +233,16 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
     def name(self) -> str:
         return self._name
 
+    def active_hooks(self) -> Iterable[Hook]:
+        tools = self.apply_to_tool_args or self.apply_to_tool_results
+        if tools or self._strategy.needs_mapping:
+            return ("model", "tool")
+        return ("model",)
+
     # ------------------------------------------------------------------ scans
     def scan(self, where: str, runtime: Any = None, pseudo: Pseudonymizer | None = None) -> Scan:
         """A fresh :class:`~guardrails.pii.scan.Scan` of this middleware's types."""
-        return Scan(self._detector, self._strategy, self.name, where, runtime, pseudo)
+        return Scan(self._detector, self._strategy, self.audit, where, runtime, pseudo)
 
     def _guard(self, runtime: Any, box: list[Pseudonymizer]) -> Guard:
         return Guard(
@@ -274,7 +290,7 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
         if self.vault is None or thread is None:
             return dict((state_get(state, VAULT_KEY) or {}).get(self.name) or {})
         vault, name = self.vault, self.name
-        mapping: dict[str, str] = yield IO(
+        mapping: dict[str, str] = yield SyncAsync(
             lambda: vault.get(thread, name), lambda: vault.aget(thread, name)
         )
         return mapping
@@ -282,7 +298,7 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
     def _store(self, thread: str | None, fresh: dict[str, str]) -> Flow[Any]:
         if self.vault is None or thread is None or not fresh:
             return []
-        conflicts = yield IO(
+        conflicts = yield SyncAsync(
             functools.partial(self.vault.add, thread, self.name, fresh),
             functools.partial(self.vault.aadd, thread, self.name, fresh),
         )
@@ -320,14 +336,8 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
     @staticmethod
     def _slot(request: Any) -> tuple[int, int]:
         """This tool call's place among the parallel calls of its AI message: (index, count)."""
-        call_id = request.tool_call.get("id")
-        messages = state_get(request.state, "messages") or []
-        for message in reversed(messages):
-            if isinstance(message, AIMessage) and message.tool_calls:
-                ids = [c.get("id") for c in message.tool_calls]
-                if call_id in ids:
-                    return ids.index(call_id), len(ids)
-        return 0, 1
+        index, calls = tool_batch(request)
+        return index, len(calls)
 
     def _restore_output(self, response: Any, mapping: Mapping[str, str], runtime: Any) -> Any:
         result = list(response.result)
@@ -343,9 +353,8 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
         if not counts:
             return response
         result[final] = message.model_copy(update={"content": content})
-        emit(
+        self.audit(
             "pii.restored",
-            self.name,
             runtime=runtime,
             where="output",
             entities=counts,
@@ -494,9 +503,8 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
                 secrets: list[str] = []
                 restored = restore_value(args, mapping, counts, secrets)
                 if counts:
-                    emit(
+                    self.audit(
                         "pii.restored",
-                        self.name,
                         runtime=runtime,
                         where="tool_args",
                         tool=tool,
@@ -536,11 +544,10 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
         entries = {VAULT_KEY: {self.name: dict(box[0].new)}}
         if isinstance(handled, ToolMessage):
             return Command(update={"messages": [handled], **entries})
-        if isinstance(handled, Command) and isinstance(handled.update, Mapping):
-            update = dict(handled.update)
-            update[VAULT_KEY] = merge_vault(update.get(VAULT_KEY), entries[VAULT_KEY])
-            return Command(
-                graph=handled.graph, goto=handled.goto, resume=handled.resume, update=update
+        if isinstance(handled, Command):
+            return with_update(
+                handled,
+                lambda u: {**u, VAULT_KEY: merge_vault(u.get(VAULT_KEY), entries[VAULT_KEY])},
             )
         return handled  # pragma: no cover - a result we cannot attach state to
 
@@ -548,12 +555,13 @@ class PIIMiddleware(ModelHook, ToolHook, AgentMiddleware[Any, Any, Any]):
     def _handle_result(result: Any, scan: Scan) -> Any:
         if isinstance(result, ToolMessage):
             return scan.message(result)
-        if isinstance(result, Command) and isinstance(result.update, Mapping):
-            update = dict(result.update)
-            msgs = update.get("messages")
-            if isinstance(msgs, list):
-                update["messages"] = scan.messages(msgs)
-            return Command(
-                graph=result.graph, goto=result.goto, resume=result.resume, update=update
+        if isinstance(result, Command):
+            return with_update(
+                result,
+                lambda u: (
+                    {**u, "messages": scan.messages(u["messages"])}
+                    if isinstance(u.get("messages"), list)
+                    else u
+                ),
             )
         return result

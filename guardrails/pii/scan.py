@@ -19,7 +19,7 @@ holds the interpreter lock for one long regex call (the event loop keeps running
 
 Example::
 
-    scan = Scan(detector, build_strategy("redact"), owner="pii", where="input")
+    scan = Scan(detector, build_strategy("redact"), middleware.audit, where="input")
     handled = scan.messages(request.messages)
     scan.report()  # one audit event; raises PIIDetectionError under "block"
 """
@@ -30,14 +30,13 @@ import base64
 import binascii
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-from guardrails.audit import emit
 from guardrails.errors import PIIDetectionError
 from guardrails.pii.detect import Detector, PIIMatch
 from guardrails.pii.pseudonym import Pseudonymizer
@@ -71,7 +70,8 @@ def find_all(detector: Detector, text: str) -> list[PIIMatch]:
         for m in detector.matches(text[start:end]):
             s = m["start"] + start
             if own_from <= s < own_to:
-                found.append(PIIMatch(type=m["type"], value=m["value"], start=s, end=m["end"] + start))
+                end_at = m["end"] + start
+                found.append(PIIMatch(type=m["type"], value=m["value"], start=s, end=end_at))
         if end >= len(text):
             break
         start = end - OVERLAP
@@ -96,7 +96,8 @@ class Scan:
 
     detector: Detector
     strategy: Strategy
-    owner: str
+    #: ``audit(event, runtime=..., **fields)``: the owning guardrail's audit method.
+    audit: Callable[..., Any]
     where: str
     runtime: Any = None
     pseudo: Pseudonymizer | None = None
@@ -118,9 +119,8 @@ class Scan:
         try:
             return find_all(self.detector, text)
         except Exception as exc:  # fail closed: nothing passes unscanned
-            emit(
+            self.audit(
                 "pii.detector_error",
-                self.owner,
                 runtime=self.runtime,
                 where=self.where,
                 error=type(exc).__name__,
@@ -322,25 +322,24 @@ class Scan:
         """One audit event for what this pass found; raise under ``block`` (and for payloads
         that could not be scanned, when ``refuse_unscannable``)."""
         if refuse_unscannable and self.unscannable:
-            emit(
+            self.audit(
                 "pii.blocked",
-                self.owner,
                 runtime=self.runtime,
                 where=self.where,
                 entities={"unscannable": sum(self.unscannable.values())},
                 strategy=self.strategy.name,
             )
             raise PIIDetectionError(
-                "unscannable", counts={"unscannable": sum(self.unscannable.values())},
+                "unscannable",
+                counts={"unscannable": sum(self.unscannable.values())},
                 where=self.where,
             )
         if not self.found:
             return
         extra: dict[str, Any] = {"tool": tool} if tool is not None else {}
         if not self.strategy.rewrites:
-            emit(
+            self.audit(
                 "pii.blocked",
-                self.owner,
                 runtime=self.runtime,
                 where=self.where,
                 entities=self.found,
@@ -351,9 +350,8 @@ class Scan:
         event = "pii.pseudonymized" if self.strategy.needs_mapping else "pii.detected"
         if not self.strategy.needs_mapping:
             extra["strategy"] = self.strategy.name
-        emit(
+        self.audit(
             event,
-            self.owner,
             runtime=self.runtime,
             where=self.where,
             entities=self.found,

@@ -68,7 +68,7 @@ class PIIStreamTransformer(StreamTransformer):
 
     def process(self, event: ProtocolEvent) -> bool:
         method = event.get("method")
-        params = event.get("params") or {}
+        params: dict[str, Any] = event.get("params") or {}  # type: ignore[assignment]
         data = params.get("data")
         if method == "messages":
             self._messages(params, data)
