@@ -53,6 +53,8 @@ _STRUCTURAL_KWARGS = frozenset(
         "ls_structured_output_format",
     }
 )
+#: Fields of a chat model whose entries go into the request as they are.
+_MODEL_FIELDS = ("model_kwargs", "extra_body")
 #: Above this many characters a request is scanned in a worker thread (async).
 OFFLOAD_CHARS = 20_000
 
@@ -80,8 +82,11 @@ class LastHop:
 
     # ------------------------------------------------------------------ request
     def request(
-        self, messages: Sequence[BaseMessage], kwargs: dict[str, Any]
+        self, messages: Sequence[BaseMessage], kwargs: dict[str, Any], model: Any = None
     ) -> tuple[list[BaseMessage], dict[str, Any]]:
+        """The final messages and request keywords handled by every guard; request fields
+        the model itself adds (``model_kwargs``, ``extra_body``) handled on ``model`` (the
+        guarded view, never the original)."""
         out = list(messages)
         for guard in self.guards:
             if not guard.input:
@@ -91,6 +96,15 @@ class LastHop:
             kwargs = {
                 k: (v if k in _STRUCTURAL_KWARGS else scan.value(v)) for k, v in kwargs.items()
             }
+            for name in _MODEL_FIELDS:
+                value = model.__dict__.get(name) if model is not None else None
+                if isinstance(value, dict) and value:
+                    handled = {
+                        k: (v if k in _STRUCTURAL_KWARGS else scan.value(v))
+                        for k, v in value.items()
+                    }
+                    if handled != value:
+                        model.__dict__[name] = handled
             scan.report(refuse_unscannable=guard.refuse_unscannable)
         return out, kwargs
 
@@ -245,7 +259,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         **kwargs: Any,
     ) -> ChatResult:
         hop: LastHop = self._guardrails_hop
-        messages, kwargs = hop.request(messages, kwargs)
+        messages, kwargs = hop.request(messages, kwargs, self)
         return hop.result(cls._generate(self, messages, stop, run_manager, **kwargs))
 
     async def _agenerate(
@@ -256,7 +270,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         **kwargs: Any,
     ) -> ChatResult:
         hop: LastHop = self._guardrails_hop
-        messages, kwargs = await _arequest(hop, messages, kwargs)
+        messages, kwargs = await _arequest(hop, messages, kwargs, self)
         result = await cls._agenerate(self, messages, stop, run_manager, **kwargs)
         return hop.result(result)
 
@@ -268,7 +282,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         hop: LastHop = self._guardrails_hop
-        messages, kwargs = hop.request(messages, kwargs)
+        messages, kwargs = hop.request(messages, kwargs, self)
         chunks = cls._stream(self, messages, stop, run_manager, **kwargs)
         if not any(g.output for g in hop.guards):
             yield from chunks
@@ -283,7 +297,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         hop: LastHop = self._guardrails_hop
-        messages, kwargs = await _arequest(hop, messages, kwargs)
+        messages, kwargs = await _arequest(hop, messages, kwargs, self)
         chunks = cls._astream(self, messages, stop, run_manager, **kwargs)
         if not any(g.output for g in hop.guards):
             async for chunk in chunks:
@@ -314,11 +328,11 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
 
 
 async def _arequest(
-    hop: LastHop, messages: list[BaseMessage], kwargs: dict[str, Any]
+    hop: LastHop, messages: list[BaseMessage], kwargs: dict[str, Any], model: Any
 ) -> tuple[list[BaseMessage], dict[str, Any]]:
     if hop.size(messages) > OFFLOAD_CHARS:
-        return await asyncio.to_thread(hop.request, messages, kwargs)
-    return hop.request(messages, kwargs)
+        return await asyncio.to_thread(hop.request, messages, kwargs, model)
+    return hop.request(messages, kwargs, model)
 
 
 def hop_of(model: Any) -> LastHop | None:
