@@ -347,14 +347,22 @@ class Scan:
                 **extra,
             )
             raise PIIDetectionError(next(iter(self.found)), counts=self.found, where=self.where)
-        event = "pii.pseudonymized" if self.strategy.needs_mapping else "pii.detected"
-        if not self.strategy.needs_mapping:
-            extra["strategy"] = self.strategy.name
+        if self.strategy.needs_mapping:
+            self.audit(
+                "pii.pseudonymized",
+                runtime=self.runtime,
+                where=self.where,
+                entities=self.found,
+                secrets=self.secrets,
+                **extra,
+            )
+            return
         self.audit(
-            event,
+            "pii.detected",
             runtime=self.runtime,
             where=self.where,
             entities=self.found,
             secrets=self.secrets,
+            strategy=self.strategy.name,
             **extra,
         )
