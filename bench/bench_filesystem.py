@@ -26,12 +26,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 
 from bench.common import Row
 from guardrails.audit import LOGGER_NAME
-from guardrails.filesystem import (
-    FilesystemPermissionMiddleware,
-    _Context,
-    _Filter,
-    normalize_path,
-)
+from guardrails.filesystem import FilesystemPermissionMiddleware, normalize_path
+from guardrails.filesystem.backends import _Filter
+from guardrails.filesystem.layers import Context
 from guardrails.testing import ScriptedChatModel, tool_call
 
 DP = da_fs.FilesystemPermission
@@ -169,6 +166,50 @@ def _decision_rows(number: int) -> list[Row]:
     ]
 
 
+#: The red-team pattern: several ``**`` and a model-chosen 8 KB path that almost matches it.
+ADVERSARIAL_RULE = "/**/node_modules/**/.cache/**/*.key"
+ADVERSARIAL_PATH = "/" + "/".join(["node_modules", ".cache"] * 405) + "/x.ke"  # 8,105 chars
+
+
+def _adversarial_rows(number: int) -> list[Row]:
+    """One decision on a path built to make a backtracking matcher explode.
+
+    8 KB is past PATH_MAX (4,096): refused in time linear in its length. The 4 KB cut goes
+    through the segment matcher (no regex, no backtracking).
+    """
+    rule = da_fs.FilesystemPermission(["read"], [ADVERSARIAL_RULE], "deny")
+    mw = FilesystemPermissionMiddleware([rule])
+    cut = ADVERSARIAL_PATH[:4000].rsplit("/", 1)[0] + "/x.ke"
+    assert mw.decide("read", ADVERSARIAL_PATH) == "deny"  # too long: refused
+    assert mw.decide("read", cut) == "allow"  # no match, decided in full
+    t = _cpu_us(
+        {"8k": lambda: mw.decide("read", ADVERSARIAL_PATH), "4k": lambda: mw.decide("read", cut)},
+        number=number,
+        repeat=3,
+    )
+    start = time.process_time()  # deepagents' matcher, once, on 1 KB: longer takes seconds
+    da_fs._check_fs_permission([rule], "read", cut[:1000].rsplit("/", 1)[0] + "/x.ke")
+    theirs = (time.process_time() - start) * 1e3
+    return [
+        Row(
+            "filesystem",
+            f"8 KB adversarial path vs {ADVERSARIAL_RULE}",
+            t["8k"] / 1000,
+            None,
+            "ms",
+            note="past PATH_MAX: refused, linear",
+        ),  # fmt: skip
+        Row(
+            "filesystem",
+            "4 KB adversarial path, same rule",
+            t["4k"] / 1000,
+            theirs,
+            "ms",
+            note="linear segment matcher; theirs on the first 1 KB only",
+        ),  # fmt: skip
+    ]
+
+
 def _grep_hits(files: int, per_file: int) -> list[dict[str, Any]]:
     """``files * per_file`` grep matches; over half are in denied files (jail, secrets, .env)."""
     folders = ["/workspace/src", "/workspace/secrets", "/workspace/docs", "/etc/app"]
@@ -188,7 +229,7 @@ def _grep_rows(mw: FilesystemPermissionMiddleware, number: int) -> list[Row]:
         def ours(hits: list[dict[str, Any]] = hits) -> list[dict[str, Any]]:
             # What the guarded backend's grep does (guardrails.filesystem._filter_grep),
             # fs.filtered audit event included.
-            keep = _Filter(_Context(mw._policy, "grep", False, None, mw.name), None)
+            keep = _Filter(Context(mw._policy, "grep", None, mw.name), None)
             kept = [m for m in hits if keep.allowed(str(m.get("path", "")))]
             keep.done("grep", "/")
             return kept
@@ -353,6 +394,7 @@ def run(quick: bool = False) -> list[Row]:
     gc.freeze()
     try:
         rows = _decision_rows(30 if quick else 400)
+        rows.extend(_adversarial_rows(3 if quick else 20))
         rows.extend(_grep_rows(FilesystemPermissionMiddleware(RULES), 2 if quick else 10))
         with tempfile.TemporaryDirectory() as root:
             for path, text in FILES.items():

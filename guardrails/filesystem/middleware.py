@@ -1,0 +1,472 @@
+"""``FilesystemPermissionMiddleware``: checks every file tool call, holds subagents to the rules."""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.messages import ToolMessage
+from langgraph.errors import GraphInterrupt
+from langgraph.types import interrupt
+
+from guardrails._adapters import deepagents as _da
+from guardrails._core import IO, Call, Flow, ToolHook
+from guardrails.audit import emit
+from guardrails.errors import GuardrailConfigError
+from guardrails.filesystem.backends import guard_backend, is_guarded, refusal
+from guardrails.filesystem.layers import (
+    ACTIVE,
+    DENY,
+    RANK,
+    Context,
+    Layer,
+    Policy,
+    audit_denied,
+)
+from guardrails.filesystem.links import Verdict, case_insensitive, exec_dir, judge
+from guardrails.filesystem.paths import glob_root
+from guardrails.filesystem.rules import OPERATIONS, FilesystemPermission
+from guardrails.filesystem.subagents import hold_graph, task_refusal
+
+__all__ = ["FilesystemPermissionMiddleware"]
+
+_NAME = "FilesystemPermissionMiddleware"
+#: deepagents' file tools: argument holding a path -> operations it needs.
+_FILE_TOOLS: dict[str, dict[str, tuple[str, ...]]] = {
+    "read_file": {"file_path": ("read",)},
+    "write_file": {"file_path": ("write",)},
+    "edit_file": {"file_path": ("read", "write")},
+    "delete": {"file_path": ("write",)},
+}
+_BULK_TOOLS = frozenset({"ls", "glob", "grep"})
+#: What deepagents' own tools answer for a name that does not exist (a withheld name answers so).
+_MISSING: dict[str, tuple[str, str]] = {
+    "read_file": ("Error: File '{}' not found", "error"),
+    "edit_file": ("Error: File '{}' not found", "error"),
+    "delete": ("Error: '{}' not found", "error"),
+    "ls": ("Error: Path '{}': path_not_found", "error"),
+    "glob": ("No files found", "success"),
+    "grep": ("No matches found", "success"),
+}
+_ABSENT = object()
+
+
+def _denied(message: str, name: str, call_id: str | None, status: str = "error") -> ToolMessage:
+    return ToolMessage(content=message, name=name, tool_call_id=call_id, status=status)
+
+
+def _paths_in(value: Any) -> list[Any]:
+    """The paths an argument holds: a string, or the strings in a list or dict (nested)."""
+    if isinstance(value, (list, tuple)):
+        return [p for item in value for p in _paths_in(item)]
+    if isinstance(value, Mapping):
+        return [p for item in value.values() for p in _paths_in(item)]
+    return [value]
+
+
+def _rewrite(value: Any, done: dict[int, str], counter: list[int]) -> Any:
+    """``value`` with each path replaced by its normalized form (same structure)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_rewrite(item, done, counter) for item in value)
+    if isinstance(value, Mapping):
+        return {k: _rewrite(v, done, counter) for k, v in value.items()}
+    index = counter[0]
+    counter[0] += 1
+    return done.get(index, value)
+
+
+def _default_arg(tool: Any, arg: str) -> Any:
+    """The value a tool uses for an omitted argument (``/`` when unknown or None)."""
+    schema = getattr(tool, "args_schema", None)
+    fields = getattr(schema, "model_fields", None)
+    if isinstance(fields, Mapping) and arg in fields:
+        info = fields[arg]
+        if info.is_required():
+            return _ABSENT  # the call fails validation before it touches anything
+        default = info.get_default(call_default_factory=True)
+        return default if default not in (None, "", [], {}) else "/"
+    return "/"
+
+
+def _may_have_descendants(backend: Any, path: str) -> IO:
+    """Whether ``delete(path)`` may remove more than one file (asks the backend; True if unsure)."""
+
+    def sync() -> bool:
+        if backend is None:
+            return True
+        try:
+            return _da.delete_may_have_descendants(backend, path)
+        except Exception:  # cannot tell: treat it as a folder
+            return True
+
+    async def async_() -> bool:
+        if backend is None:
+            return True
+        try:
+            return await _da.adelete_may_have_descendants(backend, path)
+        except Exception:
+            return True
+
+    return IO(sync, async_)
+
+
+class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
+    """Allow / deny / interrupt file tool calls by path; filter what listings and searches show.
+
+    ``rules`` are :class:`FilesystemPermission` (or deepagents' own) checked in order, first match
+    wins; ``default`` applies when none matches (``execute`` is judged on the folder commands run
+    in and denied unless a rule allows it). ``tool_paths`` adds your own tools:
+    ``{"copy_file": {"src": "read", "dst": "write"}}``. ``case_insensitive=None`` detects a
+    case-insensitive volume under a ``FilesystemBackend`` (per route of a ``CompositeBackend``).
+
+    Rules are checked in order and the first match wins, so denials come before the allow rule
+    they carve out of. Build the agent with :func:`guardrails.deep.create_deep_agent` so that
+    every subagent (deepagents' own ``general-purpose`` one and compiled ones included) is held
+    to the rules; a ``task`` call to a subagent that is not held is denied (``fs.denied``,
+    ``reason="unguarded_subagent"``).
+
+    Example::
+
+        from deepagents.backends import FilesystemBackend
+        from guardrails.deep import create_deep_agent
+        from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
+
+        jail = FilesystemPermissionMiddleware(
+            [FilesystemPermission(["read", "write"], ["**/.env"], mode="deny"),
+             FilesystemPermission(["read", "write"], ["/workspace/**"])],
+            default="deny",
+        )
+        agent = create_deep_agent(
+            model, guardrails=[jail],
+            backend=FilesystemBackend(root_dir="/srv/agent", virtual_mode=True),
+            subagents=[{
+                "name": "reviewer", "description": "reads only", "system_prompt": "...",
+                "middleware": [jail.restrict([FilesystemPermission(["write"], ["/**"], "deny")])],
+            }],
+        )
+    """
+
+    _guardrails_fs_middleware = True
+
+    def __init__(
+        self,
+        rules: Iterable[Any],
+        *,
+        default: str = "allow",
+        tool_paths: Mapping[str, Mapping[str, str | Sequence[str]]] | None = None,
+        backend: Any = None,
+        case_insensitive: bool | None = None,
+        widen: Iterable[Any] = (),
+        name: str | None = None,
+        _parent: Policy | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(rules, (str, bytes, Mapping)) or not isinstance(rules, Iterable):
+            raise GuardrailConfigError(
+                f"rules must be a list of FilesystemPermission, got {type(rules).__name__}"
+            )
+        if default not in ("allow", "deny"):
+            raise GuardrailConfigError(f"default must be 'allow' or 'deny', got {default!r}")
+        if case_insensitive not in (None, True, False):
+            raise GuardrailConfigError(
+                f"case_insensitive must be True, False or None (detect), got {case_insensitive!r}"
+            )
+        self.rules = [FilesystemPermission.coerce(r) for r in rules]
+        self.default = default
+        self.case_insensitive = case_insensitive
+        self.backend = backend
+        self._name = name or _NAME
+        self._tools: dict[str, dict[str, tuple[str, ...]]] = dict(_FILE_TOOLS)
+        for tool, args in (tool_paths or {}).items():
+            if not isinstance(args, Mapping) or not args:
+                raise GuardrailConfigError(
+                    f"tool_paths[{tool!r}] must map argument names to an operation, "
+                    "e.g. {'src': 'read', 'dst': 'write'}"
+                )
+            spec: dict[str, tuple[str, ...]] = {}
+            for arg, ops in args.items():
+                op_list = (ops,) if isinstance(ops, str) else tuple(ops)
+                if not op_list or any(op not in OPERATIONS for op in op_list):
+                    raise GuardrailConfigError(
+                        f"tool_paths[{tool!r}][{arg!r}] must be one of {list(OPERATIONS)} "
+                        f"or a list of them, got {ops!r}"
+                    )
+                spec[arg] = op_list
+            self._tools[tool] = spec
+        self.tool_paths = dict(tool_paths or {})
+        widen_rules = [FilesystemPermission.coerce(r) for r in widen]
+        if any(r.mode != "allow" for r in widen_rules):
+            raise GuardrailConfigError("widen rules grant access: their mode must be 'allow'")
+        if default == "deny" and not any(r.mode == "allow" for r in self.rules):
+            warnings.warn(
+                "FilesystemPermissionMiddleware(default='deny') has no allow rule: every file "
+                "tool call will be denied",
+                UserWarning,
+                stacklevel=2,
+            )
+        own = Policy((Layer(self.rules, default, widen_rules, self._name),))
+        self._policy = own if _parent is None else _parent.then(own)
+        self._fs_cache: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    # -- composition ----------------------------------------------------------------------
+
+    def restrict(
+        self,
+        rules: Iterable[Any],
+        *,
+        default: str = "allow",
+        widen: Iterable[Any] = (),
+        name: str | None = None,
+        tool_paths: Mapping[str, Mapping[str, str | Sequence[str]]] | None = None,
+    ) -> FilesystemPermissionMiddleware:
+        """A middleware for a subagent: these rules on top of this one's, never looser.
+
+        ``widen`` lists allow rules that may overrule this (the parent's) denials: each use is
+        audited as ``fs.widened``.
+
+        Example::
+
+            reader = parent.restrict([FilesystemPermission(["write"], ["/**"], "deny")])
+        """
+        return FilesystemPermissionMiddleware(
+            rules,
+            default=default,
+            widen=widen,
+            name=name or self._name,
+            tool_paths=tool_paths or self.tool_paths,
+            backend=self.backend,
+            case_insensitive=self.case_insensitive,
+            _parent=self._policy,
+        )
+
+    def guard(self, backend: Any) -> Any:
+        """``backend`` enforcing these rules itself: pass it to ``create_deep_agent(backend=)``.
+
+        Subagents share the backend, so one without any middleware of ours (a compiled subagent,
+        ``permissions: []``) still cannot read or list what these rules deny.
+
+        Example::
+
+            agent = create_deep_agent(model, backend=jail.guard(FilesystemBackend(root_dir=root)),
+                                      middleware=[jail])
+        """
+        return guard_backend(backend, self)
+
+    def context_for(self, backend: Any) -> Context:
+        """The context a backend guarded by this middleware applies outside tool calls."""
+        return Context(self._policy, "", None, self.name, self.case_insensitive)
+
+    def guard_deep_agent(self, setup: Any) -> None:
+        """Hold a deep agent's shared backend and compiled subagents to these rules.
+
+        Called by :func:`guardrails.deep.create_deep_agent`: the shared backend is wrapped
+        (:meth:`guard`), and the backend of every deepagents file tool inside a compiled
+        subagent is guarded in place. A compiled subagent whose tools cannot be inspected is
+        refused with a ``GuardrailConfigError``.
+
+        Example::
+
+            agent = guardrails.deep.create_deep_agent(model, guardrails=[jail], backend=backend)
+        """
+        if not is_guarded(setup.backend):
+            setup.backend = self.guard(setup.backend)
+        for name, runnable in setup.compiled.items():
+            reason = hold_graph(runnable)
+            if reason is not None:
+                raise GuardrailConfigError(
+                    f"compiled subagent {name!r} cannot be held to the filesystem rules of "
+                    f"{self.name}: {reason}; build it with create_agent or create_deep_agent"
+                )
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def decide(self, operation: str, path: str, *, backend: Any = None) -> str:
+        """``"allow"``, ``"deny"`` or ``"interrupt"`` for a raw path (handy in tests and UIs).
+
+        Example::
+
+            jail.decide("read", "/workspace/../etc/passwd")  # "deny"
+        """
+        if operation not in OPERATIONS:
+            raise GuardrailConfigError(
+                f"operation must be one of {list(OPERATIONS)}, got {operation!r}"
+            )
+        backend = backend if backend is not None else self.backend
+        return judge(self._policy, operation, path, backend, self.case_insensitive).decision.mode
+
+    def _fs_tools(self, tool: Any) -> tuple[Any, dict[str, Any]] | None:
+        """(backend, guarded tools by name) for a deepagents file tool; None for other tools."""
+        if tool is None:
+            return None
+        owner = _da.fs_middleware_of(tool)
+        if owner is None:
+            return None
+        cached = self._fs_cache.get(owner)
+        if cached is None:
+            cached = (owner.backend, _da.create_fs_tools(owner, guard_backend(owner.backend)))
+            self._fs_cache[owner] = cached
+        return cached
+
+    def tool_flow(self, request: Any) -> Flow[Any]:
+        call = request.tool_call
+        name = call["name"]
+        bulk = name in _BULK_TOOLS
+        parent = ACTIVE.get()
+        policy = self._policy if parent is None else parent.policy.then(self._policy)
+        args = dict(call.get("args") or {})
+        if not bulk and name != "execute" and name not in self._tools:
+            return (yield from self._other_tool(request, policy, args))
+        found = self._fs_tools(request.tool) if name in _FILE_TOOLS or bulk or name == "execute" \
+            else None  # fmt: skip
+        backend = self.backend if self.backend is not None else (found[0] if found else None)
+        override = self.case_insensitive
+        verdicts: list[Verdict] = []
+
+        def check(op: str, raw: Any) -> Verdict:
+            verdict = judge(policy, op, raw, backend, override)
+            verdicts.append(verdict)
+            return verdict
+
+        replacement = None
+        checked: str | None = None
+        named: list[str] = []  # deny patterns a refused delete names
+        if name == "execute":
+            check("execute", exec_dir(backend))
+        elif bulk:
+            root_arg = "path"
+            raw_root = args.get("path")
+            if name == "glob" and raw_root is None and str(args.get("pattern", "")).startswith("/"):
+                pattern = str(args["pattern"])
+                raw_root = glob_root(pattern)
+                rest = pattern[len(raw_root.rstrip("/")) :]
+                args["path"], args["pattern"] = (
+                    raw_root,
+                    rest if rest.startswith("/") else "/" + rest,
+                )
+            elif raw_root is None and name != "ls":
+                raw_root, root_arg = "/", ""
+            verdict = check("read", raw_root if raw_root is not None else "")
+            if verdict.path is not None and root_arg:
+                args[root_arg] = checked = verdict.path
+            if found is not None:
+                replacement = found[1].get(name)
+            if replacement is None and policy.restrictive("read"):
+                verdicts.append(Verdict("read", verdict.path, verdict.key, DENY, "unfilterable"))
+        else:
+            for arg, ops in self._tools[name].items():
+                value = args[arg] if arg in args else _default_arg(request.tool, arg)
+                if value is _ABSENT:
+                    continue
+                done: dict[int, str] = {}
+                for index, raw in enumerate(_paths_in(value)):
+                    for op in ops:
+                        verdict = check(op, raw)
+                    if verdict.path is not None:
+                        done[index] = verdict.path
+                if arg in args:
+                    args[arg] = _rewrite(value, done, [0])
+            last = verdicts[-1] if verdicts else None
+            if name == "delete" and last is not None and all(v.allowed for v in verdicts):
+                assert last.path is not None and last.key is not None
+                ci = case_insensitive(backend, last.key, override)
+                named = policy.delete_overlaps(last.key, ci)
+                if named and (yield _may_have_descendants(backend, last.path)):
+                    verdicts.append(Verdict("write", last.path, last.key, DENY, "descendants"))
+            elif name == "delete" and last is not None and last.key is not None:
+                ci = case_insensitive(backend, last.key, override)
+                named = policy.matching_denials("write", last.key, ci)
+        worst = max(verdicts, key=lambda v: RANK[v.decision.mode], default=None)
+        if worst is not None and worst.decision.mode == "deny":
+            audit_denied(self.name, runtime=request.runtime, tool=name, operation=worst.op,
+                         path=worst.key, decision=worst.decision, reason=worst.reason)  # fmt: skip
+            if worst.hidden and name in _MISSING:
+                text, status = _MISSING[name]
+                return _denied(text.format(worst.path), name, call.get("id"), status)
+            text = refusal(worst.op, worst.key)
+            if name == "delete" and named:
+                text += f" (matches deny rule(s): {', '.join(named)})"
+            return _denied(text, name, call.get("id"))
+        if worst is not None and worst.decision.mode == "interrupt":
+            answer = self._interrupt(request, name, worst, args)
+            if answer is not None:
+                return answer
+        for v in verdicts:
+            if v.decision.widened:
+                emit("fs.widened", self.name, runtime=request.runtime, tool=name,
+                     operation=v.op, path=v.key, layer=v.decision.layer)  # fmt: skip
+        new_request = request.override(tool_call={**call, "args": args})
+        if replacement is not None:
+            new_request = new_request.override(tool=replacement)
+        token = ACTIVE.set(Context(policy, name, request.runtime, self.name, override, checked))
+        try:
+            return (yield Call(new_request))
+        finally:
+            ACTIVE.reset(token)
+
+    def _other_tool(self, request: Any, policy: Policy, args: dict[str, Any]) -> Flow[Any]:
+        """Not a file tool, but it may start a subagent (``task``): held to our rules, or denied."""
+        call = request.tool_call
+        subagent = args.get("subagent_type")
+        why = task_refusal(request.tool, subagent) if request.tool is not None else None
+        if why is not None:
+            audit_denied(self.name, runtime=request.runtime, tool=call["name"], operation=None,
+                         path=None, decision=DENY, reason="unguarded_subagent",
+                         target_subagent=str(subagent))  # fmt: skip
+            text = (
+                f"Error: permission denied: subagent {subagent!r} is not held to the "
+                "filesystem rules of this agent"
+            )
+            return _denied(text, call["name"], call.get("id"))
+        ctx = Context(policy, call["name"], request.runtime, self.name, self.case_insensitive,
+                      subagent=subagent if isinstance(subagent, str) else None)  # fmt: skip
+        token = ACTIVE.set(ctx)
+        try:
+            return (yield Call(request))
+        finally:
+            ACTIVE.reset(token)
+
+    def _interrupt(
+        self, request: Any, tool: str, verdict: Verdict, args: dict[str, Any]
+    ) -> ToolMessage | None:
+        """Ask a human (HumanInTheLoopMiddleware's request shape); None when approved."""
+        payload = {
+            "action_requests": [
+                {
+                    "name": tool,
+                    "args": args,
+                    "description": f"Filesystem permission: {verdict.op} on {verdict.key} "
+                    "needs approval",
+                }
+            ],
+            "review_configs": [{"action_name": tool, "allowed_decisions": ["approve", "reject"]}],
+        }
+        try:
+            response = interrupt(payload)
+        except GraphInterrupt:
+            emit("fs.interrupted", self.name, runtime=request.runtime, tool=tool,
+                 operation=verdict.op, path=verdict.key, rule=verdict.decision.rule,
+                 layer=verdict.decision.layer, decision="interrupt")  # fmt: skip
+            raise
+        decisions = response.get("decisions") if isinstance(response, Mapping) else None
+        first = decisions[0] if isinstance(decisions, list) and decisions else {}
+        kind = first.get("type") if isinstance(first, Mapping) else None
+        if kind == "approve":
+            emit("fs.approved", self.name, runtime=request.runtime, tool=tool,
+                 operation=verdict.op, path=verdict.key, decision="approve")  # fmt: skip
+            return None
+        reason = "rejected" if kind == "reject" else "invalid_decision"
+        audit_denied(self.name, runtime=request.runtime, tool=tool, operation=verdict.op,
+                     path=verdict.key, decision=verdict.decision, reason=reason)  # fmt: skip
+        message = first.get("message") if isinstance(first, Mapping) else None
+        text = f"{refusal(verdict.op, verdict.key)} (rejected by a reviewer"
+        text += f": {message})" if message else ")"
+        return _denied(text, tool, request.tool_call.get("id"))

@@ -1,0 +1,141 @@
+"""Whether a subagent is held to the rules of the agent that starts it, and holding it.
+
+Held means: every deepagents file tool the subagent (or any subagent below it) can call runs
+under a ``FilesystemPermissionMiddleware`` of its own (which inherits the caller's rules through
+the active context) or on a guarded backend. Declarative subagents are judged from their spec's
+middleware list; compiled subagents from their graph's tool nodes.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from guardrails._adapters import deepagents as _da
+from guardrails.filesystem.backends import guard_backend, is_guarded
+from guardrails.filesystem.links import deepagents_fs
+
+__all__ = ["hold_graph", "task_refusal", "unheld_graph"]
+
+_UNGUARDED = "its file tools run on a backend without these rules"
+#: Called with each deepagents FilesystemMiddleware found; returns a reason to refuse, or None.
+_Visit = Callable[[Any], str | None]
+
+
+def members(middleware: Iterable[Any]) -> list[Any]:
+    """Middleware with composed stacks (``guardrails.compose``) flattened into their members."""
+    out: list[Any] = []
+    for m in middleware:
+        inner = getattr(m, "members", None)
+        out.extend(members(inner) if isinstance(inner, tuple) else [m])
+    return out
+
+
+def _is_ours(m: Any) -> bool:
+    return bool(getattr(type(m), "_guardrails_fs_middleware", False))
+
+
+def _spec(spec: Mapping[str, Any], visit: _Visit, seen: set[int], trust_ours: bool) -> str | None:
+    if id(spec) in seen:
+        return None
+    seen.add(id(spec))
+    if "runnable" in spec:
+        return _graph(spec["runnable"], visit, seen, trust_ours)
+    fs = deepagents_fs()
+    stack = members(spec.get("middleware") or ())
+    if trust_ours and any(_is_ours(m) for m in stack):
+        return None  # ours inherits the caller's rules and checks nested task calls itself
+    for m in stack:
+        if fs is not None and isinstance(m, fs.FilesystemMiddleware):
+            reason = visit(m)
+            if reason is not None:
+                return reason
+        for tool in getattr(m, "tools", None) or ():
+            reason = _tool(tool, visit, seen, trust_ours)
+            if reason is not None:
+                return reason
+    return None
+
+
+def _tool(tool: Any, visit: _Visit, seen: set[int], trust_ours: bool) -> str | None:
+    owner = _da.fs_middleware_of(tool)
+    if owner is not None and (reason := visit(owner)) is not None:
+        return reason
+    for name, spec in (_da.task_subagent_specs(tool) or {}).items():
+        reason = _spec(spec, visit, seen, trust_ours)
+        if reason is not None:
+            return f"its subagent {name!r}: {reason}"
+    return None
+
+
+def _graph(runnable: Any, visit: _Visit, seen: set[int], trust_ours: bool) -> str | None:
+    graph = runnable
+    for _ in range(16):  # RunnableBinding (with_config) around the compiled graph
+        if hasattr(graph, "nodes") or not hasattr(graph, "bound"):
+            break
+        graph = graph.bound
+    nodes = getattr(graph, "nodes", None)
+    if not isinstance(nodes, Mapping):
+        return "it is not a graph whose tools can be inspected"
+    if id(graph) in seen:
+        return None
+    seen.add(id(graph))
+    for node in nodes.values():
+        bound = getattr(node, "bound", None)
+        tools = getattr(bound, "tools_by_name", None)
+        if isinstance(tools, Mapping):
+            for tool in tools.values():
+                if (reason := _tool(tool, visit, seen, trust_ours)) is not None:
+                    return reason
+        elif (
+            bound is not None
+            and isinstance(getattr(bound, "nodes", None), Mapping)
+            and (reason := _graph(bound, visit, seen, trust_ours)) is not None
+        ):
+            return reason
+    return None
+
+
+def _report(owner: Any) -> str | None:
+    return None if is_guarded(owner.backend) else _UNGUARDED
+
+
+def _guard(owner: Any) -> None:
+    if not is_guarded(owner.backend):
+        owner.backend = guard_backend(owner.backend)
+
+
+def unheld_graph(runnable: Any) -> str | None:
+    """Why a compiled subagent is not held to its caller's rules (None: it is)."""
+    return _graph(runnable, _report, set(), trust_ours=False)
+
+
+def hold_graph(runnable: Any) -> str | None:
+    """Guard, in place, the backend of every deepagents file tool in a compiled subagent.
+
+    The guarded backend applies the rules of the tool call running now (the caller's ``task``),
+    so the compiled subagent used on its own elsewhere behaves as before. Returns why it still
+    cannot be held (an opaque runnable), or None.
+    """
+    _graph(runnable, lambda owner: _guard(owner), set(), trust_ours=False)
+    return unheld_graph(runnable)
+
+
+_HELD: weakref.WeakKeyDictionary[Any, dict[str, str | None]] = weakref.WeakKeyDictionary()
+
+
+def task_refusal(tool: Any, subagent: Any) -> str | None:
+    """Why a ``task`` call to ``subagent`` would run outside the rules (None: it would not)."""
+    func = getattr(tool, "func", None) or getattr(tool, "coroutine", None)
+    if func is None or not isinstance(subagent, str):
+        return None
+    try:
+        known = _HELD.setdefault(func, {})
+    except TypeError:
+        known = {}
+    if subagent not in known:
+        specs = _da.task_subagent_specs(tool)
+        spec = specs.get(subagent) if specs is not None else None
+        known[subagent] = None if spec is None else _spec(spec, _report, set(), trust_ours=True)
+    return known[subagent]
