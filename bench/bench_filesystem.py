@@ -198,7 +198,7 @@ def _adversarial_rows(number: int) -> list[Row]:
             None,
             "ms",
             note="past PATH_MAX: refused, linear",
-        ),  # fmt: skip
+        ),
         Row(
             "filesystem",
             "4 KB adversarial path, same rule",
@@ -206,7 +206,7 @@ def _adversarial_rows(number: int) -> list[Row]:
             theirs,
             "ms",
             note="linear segment matcher; theirs on the first 1 KB only",
-        ),  # fmt: skip
+        ),
     ]
 
 
