@@ -7,7 +7,7 @@ Every audit event (:func:`guardrails.audit.emit`) goes, besides the ``guardrails
   ``model`` step and wraps the model call it governs). The run gets one event
   ``guardrails.<event>`` whose ``kwargs`` are the audit fields, and metadata
   ``guardrails.<event>`` (the entity counts for events with ``entities``, else the decision fields)
-  plus ``guardrails.<event>.count``.
+  plus ``guardrails.<event>.count`` (and ``guardrails.retry.attempts`` for ``*.attempt`` events).
 * **OpenTelemetry traces**: one span event ``guardrails.<event>`` on the current span, with the
   audit fields as attributes (GenAI semantic-convention names where one exists, see
   :data:`OTEL_ATTRIBUTE_NAMES`; ``guardrails.<field>`` otherwise).
@@ -318,6 +318,8 @@ def _to_langsmith(run: Any, payload: Mapping[str, Any]) -> None:
         metadata = dict(extra.get("metadata") or {})
         metadata[key] = value
         metadata[f"{key}.count"] = count
+        if event.endswith(".attempt"):  # guardrails.retry.attempts: how many retries this run made
+            metadata[f"{key}s"] = count
         extra["metadata"] = metadata
         run.extra = extra
         if run.events is None:

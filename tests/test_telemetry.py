@@ -316,6 +316,7 @@ def test_langsmith_events_land_on_the_guardrail_run_around_the_model_call(
     assert retry_event["kwargs"]["error"] == "TimeoutError"
     metadata = retry_run["extra"]["metadata"]
     assert metadata["guardrails.retry.attempt.count"] == 1
+    assert metadata["guardrails.retry.attempts"] == 1
     assert metadata["guardrails.retry.attempt"]["error"] == "TimeoutError"
     attempts = [r for r in langsmith_trace.runs().values() if r.get("run_type") == "llm"]
     assert len(attempts) == 3  # failed attempt, its retry, the call after the tool
