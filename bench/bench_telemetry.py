@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import guardrails.telemetry as telemetry
-from bench.common import Row
+from bench.common import Row, timeit_us
 from guardrails.audit import emit, logger
 
 
@@ -40,6 +40,27 @@ def _bridge_off() -> Iterator[None]:
 def _nothing_listening() -> Iterator[None]:
     telemetry.reset()
     yield
+
+
+def _audit_log() -> Callable[[], contextlib.AbstractContextManager[Any]]:
+    import io
+
+    from guardrails.audit import JsonFormatter
+
+    @contextlib.contextmanager
+    def ctx() -> Iterator[None]:
+        telemetry.configure(traces=False, metrics=False)
+        handler = logging.StreamHandler(io.StringIO())
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(logging.CRITICAL)
+
+    return ctx
 
 
 def _otel_span() -> Callable[[], contextlib.AbstractContextManager[Any]]:
@@ -93,6 +114,7 @@ def run(quick: bool = False) -> list[Row]:
     scenarios: dict[str, Callable[[], contextlib.AbstractContextManager[Any]]] = {
         "off": _bridge_off,
         "idle": _nothing_listening,
+        "log": _audit_log(),
         "otel_span": _otel_span(),
         "otel_metrics": _otel_metrics(),
         "langsmith": _langsmith_run(),
@@ -114,36 +136,35 @@ def run(quick: bool = False) -> list[Row]:
         logger.setLevel(old_level)
         telemetry.reset()
     base = best["off"]
+    added = [
+        ("tracing off", "idle", "no run, no recording span, no meter provider"),
+        ("OTel span event", "otel_span", "SDK span, current"),
+        ("OTel metrics", "otel_metrics", "SDK meter provider, in-memory reader"),
+        ("LangSmith run", "langsmith", "event + metadata on the current run"),
+        ("for scale: JSON audit log line", "log", "audit.configure() to a memory stream"),
+    ]
+    telemetry.reset()
+    check = timeit_us(telemetry.targets, number=number * 10, repeat=repeat)
     rows = [
         Row("telemetry", "emit() itself, bridge off (log off)", base, None, "us/event"),
         Row(
             "telemetry",
-            "added cost per event: tracing off",
-            best["idle"] - base,
+            "tracing off: the listener check alone",
+            check,
             None,
             "us/event",
-            note="no run, no recording span, no meter provider",
-        ),
-        Row(
-            "telemetry",
-            "added cost per event: OTel span event",
-            best["otel_span"] - base,
-            None,
-            "us/event",
-        ),
-        Row(
-            "telemetry",
-            "added cost per event: OTel metrics",
-            best["otel_metrics"] - base,
-            None,
-            "us/event",
-        ),
-        Row(
-            "telemetry",
-            "added cost per event: LangSmith run",
-            best["langsmith"] - base,
-            None,
-            "us/event",
+            note="telemetry.targets(), all that is added when nothing listens",
         ),
     ]
+    for what, label, note in added:
+        rows.append(
+            Row(
+                "telemetry",
+                f"added cost per event: {what}",
+                best[label] - base,
+                None,
+                "us/event",
+                note=note,
+            )
+        )
     return rows
