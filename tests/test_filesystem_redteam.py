@@ -458,3 +458,31 @@ def test_trailing_slash_and_backslash_patterns_through_an_agent(tmp_path: Path, 
     assert "permission denied" in answers[0] and "permission denied" in answers[1], answers
     assert "fine" in answers[2]
     assert os.path.exists(root / "secrets" / "k.pem")
+
+
+def test_1_composite_route_listing_with_an_error_is_judged_on_full_paths(
+    tmp_path: Path, mode: str
+) -> None:
+    """The same kind as finding 1 for ls: a route's result with an error comes back unprefixed."""
+    disk = tmp_path / "disk"
+    (disk / "secrets").mkdir(parents=True)
+    (disk / "secrets" / "k.pem").write_text(SECRET)
+    (disk / "open.txt").write_text("fine")
+    (disk / "loop").symlink_to(disk / "loop")  # makes ls report an error next to its entries
+    backend = CompositeBackend(
+        default=StateBackend(),
+        routes={"/data/": FilesystemBackend(root_dir=disk, virtual_mode=True)},
+    )
+    jail = FilesystemPermissionMiddleware(
+        [P(["read", "write"], ["/data/secrets/**"], "deny"), P(["read"], ["/data/**"])],
+        default="deny",
+    )
+    answers = _agent_answers(
+        [("ls", {"path": "/data"}), ("glob", {"pattern": "**", "path": "/data"})],
+        mode,
+        guardrails=[jail],
+        backend=backend,
+    )
+    assert "secrets" not in answers[0] and str(disk) not in answers[0], answers[0]
+    assert "/data/open.txt" in answers[0], answers[0]
+    assert "secrets" not in answers[1] and "k.pem" not in answers[1], answers[1]

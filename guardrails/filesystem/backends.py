@@ -58,9 +58,11 @@ def active_for(backend: Any) -> Context | None:
     base: Context | None = getattr(backend, "_guardrails_base", None)
     if active is None:
         return None if base is None else dataclasses.replace(base, machinery=True)
+    # inside a task call but outside any file tool call: the subagent's deepagents machinery
+    machinery = active.subagent is not None
     if base is None:
-        return active
-    return dataclasses.replace(active, policy=base.policy.then(active.policy))
+        return dataclasses.replace(active, machinery=True) if machinery else active
+    return dataclasses.replace(active, policy=base.policy.then(active.policy), machinery=machinery)
 
 
 # --------------------------------------------------------------------------- filters
@@ -172,7 +174,8 @@ _NOT_FOUND = {
 def _check(backend: Any, ctx: Context, op: str, raw: Any, method: str) -> Verdict:
     if op == "read" and ctx.checked is not None and raw == ctx.checked:
         return Verdict(op, raw, raw, ALLOW, "checked")  # decided by the middleware already
-    verdict = judge(ctx.policy, op, raw, backend, ctx.case_insensitive, machinery=ctx.machinery)
+    verdict = judge(ctx.policy, op, raw, backend, ctx.case_insensitive,
+                    machinery=ctx.machinery, listing=method in ("ls", "glob", "grep"))  # fmt: skip
     if not verdict.allowed:
         audit_denied(ctx.guardrail, runtime=None, tool=ctx.tool or None, operation=op,
                      path=verdict.key, decision=verdict.decision, reason=verdict.reason,
@@ -261,17 +264,31 @@ def _execute_pre(self: Any, ctx: Context, command: str, *a: Any, **k: Any) -> An
     return _protocol().ExecuteResponse(output=refusal("execute", None), exit_code=126), (), {}, None
 
 
+def _route_prefix(backend: Any, path: Any) -> str | None:
+    """The route a composite serves ``path`` from (None: the default backend, or not composite)."""
+    fs = deepagents_fs()
+    if fs is None or not isinstance(backend, fs.CompositeBackend) or path in (None, "/"):
+        return None
+    prefix: str | None = _da.route_for_path(backend, str(path))[2]
+    return prefix
+
+
 def _entries(method: str, attr: str) -> Callable[..., Any]:
     def post(self: Any, ctx: Context, result: Any, path: Any) -> Any:
-        items = getattr(result, attr, None) or []
+        items = list(getattr(result, attr, None) or [])
+        prefix = _route_prefix(self, path) if getattr(result, "error", None) else None
+        remapped = prefix is not None and bool(items)
+        if prefix is not None:  # a composite returns a route's result with an error unprefixed
+            head = prefix.rstrip("/")
+            items = [{**item, "path": head + str(item.get("path", ""))} for item in items]
         keep = _Filter(ctx, self)
         kept = [
             item for item in items if keep.allowed(str(item.get("path", "")).rstrip("/") or "/")
         ]
-        error = keep.error(getattr(result, "error", None))
+        error = keep.error(getattr(result, "error", None), prefix)
         keep.done(method, path)
         changes: dict[str, Any] = {}
-        if len(kept) != len(items):
+        if remapped or len(kept) != len(items):
             changes[attr] = kept
         if error != getattr(result, "error", None):
             changes["error"] = error

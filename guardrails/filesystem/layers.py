@@ -3,7 +3,7 @@
 A :class:`Layer` decides one operation on one path in a single pass: the rules of an operation are
 one regular expression whose first matching alternative is the first matching rule (for short,
 shallow paths), or the linear-time segment matcher in rule order (for every other path). A
-:class:`Policy` stacks layers from the outermost agent down; the most restrictive answer wins
+:class:`RuleStack` stacks layers from the outermost agent down; the most restrictive answer wins
 unless a ``widen=`` rule grants more. The one ``fs.denied`` emitter lives here too.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextvars
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from guardrails.audit import emit
@@ -95,20 +96,20 @@ class Layer:
         return any(r.matches(path, ci) for r in self.widen_by_op[op])
 
 
-class Policy:
+class RuleStack:
     """Layers from the outermost agent to the innermost subagent; most restrictive wins."""
 
     def __init__(self, layers: tuple[Layer, ...]) -> None:
         self.layers = layers
-        self._children: dict[int, tuple[Policy, Policy]] = {}
+        self._children: dict[int, tuple[RuleStack, RuleStack]] = {}
 
-    def then(self, inner: Policy) -> Policy:
+    def then(self, inner: RuleStack) -> RuleStack:
         """This policy with ``inner``'s layers added below it (cached; layers deduplicated)."""
         cached = self._children.get(id(inner))
         if cached is not None and cached[0] is inner:
             return cached[1]
         layers = self.layers + tuple(x for x in inner.layers if x not in self.layers)
-        composed = Policy(layers)
+        composed = RuleStack(layers)
         self._children[id(inner)] = (inner, composed)
         return composed
 
@@ -174,7 +175,7 @@ class Policy:
 class Context:
     """The rules in force for the tool call running now (a subagent inherits them)."""
 
-    policy: Policy
+    policy: RuleStack
     tool: str
     runtime: Any
     guardrail: str
@@ -199,12 +200,17 @@ def audit_denied(
     path: str | None,
     decision: Decision,
     reason: str,
+    via: Callable[..., Any] | None = None,
     **extra: Any,
 ) -> None:
-    """The one ``fs.denied`` event: never file contents; an invalid path is not echoed."""
-    emit(
+    """The one ``fs.denied`` event: never file contents; an invalid path is not echoed.
+
+    ``via`` is the middleware's own ``audit`` (checked against its declared events); the guarded
+    backend, which has no middleware instance, emits under the guardrail's name.
+    """
+    send = via if via is not None else partial(emit, guardrail=guardrail)
+    send(
         "fs.denied",
-        guardrail,
         runtime=runtime,
         tool=tool,
         operation=operation,
@@ -225,7 +231,7 @@ __all__ = [
     "Context",
     "Decision",
     "Layer",
-    "Policy",
+    "RuleStack",
     "anchor",
     "audit_denied",
 ]

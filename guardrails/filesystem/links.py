@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from guardrails._adapters import deepagents as _da
-from guardrails.filesystem.layers import DENY, Decision, Policy
+from guardrails.filesystem.layers import DENY, Decision, RuleStack
 from guardrails.filesystem.paths import PathRejectedError, backend_path, key, within
 
 #: Where deepagents itself offloads large tool results and old conversation turns.
@@ -167,7 +167,7 @@ class Verdict:
 
 
 def link_check(
-    policy: Policy, op: str, path: str, backend: Any, override: bool | None
+    policy: RuleStack, op: str, path: str, backend: Any, override: bool | None
 ) -> tuple[Decision, str] | None:
     """Symlink and hard-link checks for an allowed ``path``; ``(decision, reason)`` if refused."""
     if backend is None:
@@ -195,15 +195,20 @@ def link_check(
 
 
 def judge(
-    policy: Policy,
+    policy: RuleStack,
     op: str,
     raw: Any,
     backend: Any,
     override: bool | None = None,
     *,
     machinery: bool = False,
+    listing: bool = False,
 ) -> Verdict:
-    """Normalize ``raw``, decide ``op`` on it, check what it links to."""
+    """Normalize ``raw``, decide ``op`` on it, check what it links to.
+
+    ``machinery``: deepagents itself calls (no tool call of the model). ``listing``: the root of
+    a listing or search (deepagents' offload folders are read one file at a time, never listed).
+    """
     try:
         path = backend_path(raw)
     except PathRejectedError:
@@ -214,7 +219,7 @@ def judge(
     if (
         decision.mode == "deny"
         and not decision.explicit
-        and (op == "read" or (machinery and op == "write"))
+        and ((op == "read" and not listing) or (machinery and op == "write"))
         and scratch(path_key, backend)
     ):
         decision, reason = Decision("allow", None, decision.layer), "scratch"

@@ -7,14 +7,12 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import ToolMessage
 from langgraph.errors import GraphInterrupt
 from langgraph.types import interrupt
 
 from guardrails._adapters import deepagents as _da
-from guardrails._core import IO, Call, Flow, ToolHook
-from guardrails.audit import emit
+from guardrails._core import Call, Flow, Guardrail, SyncAsync
 from guardrails.errors import GuardrailConfigError
 from guardrails.filesystem.backends import guard_backend, is_guarded, refusal
 from guardrails.filesystem.layers import (
@@ -23,7 +21,7 @@ from guardrails.filesystem.layers import (
     RANK,
     Context,
     Layer,
-    Policy,
+    RuleStack,
     audit_denied,
 )
 from guardrails.filesystem.links import Verdict, case_insensitive, exec_dir, judge
@@ -91,7 +89,7 @@ def _default_arg(tool: Any, arg: str) -> Any:
     return "/"
 
 
-def _may_have_descendants(backend: Any, path: str) -> IO:
+def _may_have_descendants(backend: Any, path: str) -> SyncAsync:
     """Whether ``delete(path)`` may remove more than one file (asks the backend; True if unsure)."""
 
     def sync() -> bool:
@@ -110,10 +108,15 @@ def _may_have_descendants(backend: Any, path: str) -> IO:
         except Exception:
             return True
 
-    return IO(sync, async_)
+    return SyncAsync(sync, async_)
 
 
-class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
+class FilesystemPermissionMiddleware(
+    Guardrail,
+    kind="filesystem",
+    hooks=("tool",),
+    events=("fs.denied", "fs.filtered", "fs.widened", "fs.interrupted", "fs.approved"),
+):
     """Allow / deny / interrupt file tool calls by path; filter what listings and searches show.
 
     ``rules`` are :class:`FilesystemPermission` (or deepagents' own) checked in order, first match
@@ -161,7 +164,7 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         case_insensitive: bool | None = None,
         widen: Iterable[Any] = (),
         name: str | None = None,
-        _parent: Policy | None = None,
+        _parent: RuleStack | None = None,
     ) -> None:
         super().__init__()
         if isinstance(rules, (str, bytes, Mapping)) or not isinstance(rules, Iterable):
@@ -207,7 +210,7 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
                 UserWarning,
                 stacklevel=2,
             )
-        own = Policy((Layer(self.rules, default, widen_rules, self._name),))
+        own = RuleStack((Layer(self.rules, default, widen_rules, self._name),))
         self._policy = own if _parent is None else _parent.then(own)
         self._fs_cache: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any]]] = (
             weakref.WeakKeyDictionary()
@@ -332,7 +335,7 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         verdicts: list[Verdict] = []
 
         def check(op: str, raw: Any) -> Verdict:
-            verdict = judge(policy, op, raw, backend, override)
+            verdict = judge(policy, op, raw, backend, override, listing=bulk)
             verdicts.append(verdict)
             return verdict
 
@@ -386,8 +389,9 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
                 named = policy.matching_denials("write", last.key, ci)
         worst = max(verdicts, key=lambda v: RANK[v.decision.mode], default=None)
         if worst is not None and worst.decision.mode == "deny":
-            audit_denied(self.name, runtime=request.runtime, tool=name, operation=worst.op,
-                         path=worst.key, decision=worst.decision, reason=worst.reason)  # fmt: skip
+            audit_denied(self.name, via=self.audit, runtime=request.runtime, tool=name,
+                         operation=worst.op, path=worst.key, decision=worst.decision,
+                         reason=worst.reason)  # fmt: skip
             if worst.hidden and name in _MISSING:
                 text, status = _MISSING[name]
                 return _denied(text.format(worst.path), name, call.get("id"), status)
@@ -401,7 +405,7 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
                 return answer
         for v in verdicts:
             if v.decision.widened:
-                emit("fs.widened", self.name, runtime=request.runtime, tool=name,
+                self.audit("fs.widened", runtime=request.runtime, tool=name,
                      operation=v.op, path=v.key, layer=v.decision.layer)  # fmt: skip
         new_request = request.override(tool_call={**call, "args": args})
         if replacement is not None:
@@ -412,14 +416,14 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         finally:
             ACTIVE.reset(token)
 
-    def _other_tool(self, request: Any, policy: Policy, args: dict[str, Any]) -> Flow[Any]:
+    def _other_tool(self, request: Any, policy: RuleStack, args: dict[str, Any]) -> Flow[Any]:
         """Not a file tool, but it may start a subagent (``task``): held to our rules, or denied."""
         call = request.tool_call
         subagent = args.get("subagent_type")
         why = task_refusal(request.tool, subagent) if request.tool is not None else None
         if why is not None:
-            audit_denied(self.name, runtime=request.runtime, tool=call["name"], operation=None,
-                         path=None, decision=DENY, reason="unguarded_subagent",
+            audit_denied(self.name, via=self.audit, runtime=request.runtime, tool=call["name"],
+                         operation=None, path=None, decision=DENY, reason="unguarded_subagent",
                          target_subagent=str(subagent))  # fmt: skip
             text = (
                 f"Error: permission denied: subagent {subagent!r} is not held to the "
@@ -452,7 +456,7 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         try:
             response = interrupt(payload)
         except GraphInterrupt:
-            emit("fs.interrupted", self.name, runtime=request.runtime, tool=tool,
+            self.audit("fs.interrupted", runtime=request.runtime, tool=tool,
                  operation=verdict.op, path=verdict.key, rule=verdict.decision.rule,
                  layer=verdict.decision.layer, decision="interrupt")  # fmt: skip
             raise
@@ -460,12 +464,13 @@ class FilesystemPermissionMiddleware(ToolHook, AgentMiddleware[Any, Any, Any]):
         first = decisions[0] if isinstance(decisions, list) and decisions else {}
         kind = first.get("type") if isinstance(first, Mapping) else None
         if kind == "approve":
-            emit("fs.approved", self.name, runtime=request.runtime, tool=tool,
+            self.audit("fs.approved", runtime=request.runtime, tool=tool,
                  operation=verdict.op, path=verdict.key, decision="approve")  # fmt: skip
             return None
         reason = "rejected" if kind == "reject" else "invalid_decision"
-        audit_denied(self.name, runtime=request.runtime, tool=tool, operation=verdict.op,
-                     path=verdict.key, decision=verdict.decision, reason=reason)  # fmt: skip
+        audit_denied(self.name, via=self.audit, runtime=request.runtime, tool=tool,
+                     operation=verdict.op, path=verdict.key, decision=verdict.decision,
+                     reason=reason)  # fmt: skip
         message = first.get("message") if isinstance(first, Mapping) else None
         text = f"{refusal(verdict.op, verdict.key)} (rejected by a reviewer"
         text += f": {message})" if message else ")"
