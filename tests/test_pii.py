@@ -19,7 +19,7 @@ from langchain_core.tools import tool
 
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii import PIIMiddleware, apply_strategy, detect
-from guardrails.pii.evaluate import evaluate
+from bench.pii_eval import evaluate
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
 from tests.support import invoke, ok, request_bodies

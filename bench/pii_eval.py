@@ -2,7 +2,7 @@
 
 Example::
 
-    scores = evaluate(rows, lambda text: detect(text, ["email"]))
+    scores = evaluate(rows, lambda text: detect(text, ["email"]), ["email"])
     scores["email"].precision
 """
 

@@ -1,0 +1,237 @@
+"""Text normalization before detection, with an offset map back to the original text.
+
+Detection runs on a normalized copy of the text; every normalized character remembers the span
+of original characters it came from, so a match maps back to exactly the original characters it
+covers (a replacement never leaves a fragment and never eats a neighbour).
+
+What is normalized:
+
+* NFKC per character cluster (full-width ``４１１１`` and ``＠``, compatibility forms, a letter
+  followed by combining marks is composed);
+* format characters (Unicode category ``Cf``: zero-width space / joiners, soft hyphen, BOM,
+  bidi marks) are removed;
+* every decimal digit of any script (Arabic-Indic ``٤``, Devanagari ``४``, ...) becomes its ASCII
+  digit;
+* whitespace variants (NBSP, narrow NBSP, en/em/ideographic spaces) become a space, line and
+  paragraph separators a line break; dash punctuation (``‐ ‑ ‒ – — −``) becomes ``-``;
+* encoded or defanged separators: ``%40``, ``&#64;``, ``&#x40;``, ``&commat;`` and ``[@]`` become
+  ``@``; ``[.]``, ``(.)``, ``[dot]`` and ``(dot)`` become ``.``.
+
+Plain ASCII text without any of these tokens is returned as is (no copy, no map).
+
+Example::
+
+    norm = normalize("card ４１１１\u200b1111")
+    norm.text  # "card 41111111"
+    norm.span(5, 13)  # (5, 14): the zero-width space inside is covered too
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = ["Normalized", "normalize"]
+
+_SPECIAL_ASCII = ("%40", "&#", "&commat;", "&COMMAT;", "[@]", "[.]", "(.)", "[dot]", "(dot)")
+_LINE_BREAKS = frozenset("\u0085\u2028\u2029")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """The normalized ``text`` and, per normalized character, the original ``[start, end)``.
+
+    ``starts`` is ``None`` when offsets did not change (identity map); ``ends`` is ``None`` when
+    every normalized character comes from exactly one original character (``start + 1``).
+    """
+
+    text: str
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+    #: sparse map: per replaced token, its normalized [n0, n1) and original [o0, o1)
+    tokens: tuple[list[int], list[int], list[int], list[int]] | None = None
+
+    def _char(self, i: int) -> tuple[int, int]:
+        assert self.tokens is not None
+        n0, n1, o0, o1 = self.tokens
+        k = bisect.bisect_right(n0, i) - 1
+        if k < 0:
+            return i, i + 1
+        if i < n1[k]:
+            return o0[k], o1[k]
+        orig = i + o1[k] - n1[k]
+        return orig, orig + 1
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span of the normalized span ``[start, end)`` (``end > start``)."""
+        if self.tokens is not None:
+            return self._char(start)[0], self._char(end - 1)[1]
+        if self.starts is None:
+            return start, end
+        if self.ends is None:
+            return self.starts[start], self.starts[end - 1] + 1
+        return self.starts[start], self.ends[end - 1]
+
+
+_FOLDED: dict[str, str] = {}
+
+
+def _fold_char(ch: str) -> str:
+    """The normalized form of one non-ASCII character (empty: removed), memoized."""
+    out = _FOLDED.get(ch)
+    if out is None:
+        if len(_FOLDED) > 65536:
+            _FOLDED.clear()
+        out = _FOLDED[ch] = _fold_uncached(ch)
+    return out
+
+
+def _fold_uncached(ch: str) -> str:
+    cat = unicodedata.category(ch)
+    if cat == "Cf":
+        return ""
+    if cat == "Nd":
+        return str(unicodedata.decimal(ch))
+    if ch in _LINE_BREAKS:
+        return "\n"
+    if cat == "Zs" or ch.isspace():
+        return " "
+    if cat == "Pd":
+        return "-"
+    out = unicodedata.normalize("NFKC", ch)
+    if out.isascii():
+        return out
+    return "".join(
+        str(unicodedata.decimal(c))
+        if unicodedata.category(c) == "Nd"
+        else (" " if c.isspace() else ("-" if unicodedata.category(c) == "Pd" else c))
+        for c in out
+    )
+
+
+def _needs_work(text: str) -> bool:
+    if not text.isascii():
+        return True
+    return any(token in text for token in _SPECIAL_ASCII)
+
+
+def normalize(text: str) -> Normalized:
+    """Normalize ``text`` for detection; see the module docstring for what changes."""
+    if not _needs_work(text):
+        return Normalized(text)
+    special = any(token in text for token in _SPECIAL_ASCII)
+    table: dict[int, str | None] = {}
+    odd: list[str] = []  # characters that do not map to exactly one character
+    for ch in set(text):
+        if ch.isascii():
+            continue
+        folded = _fold_char(ch)
+        if len(folded) == 1 and not unicodedata.combining(ch):
+            if folded != ch:
+                table[ord(ch)] = folded
+        else:
+            odd.append(ch)
+    if not special and not odd:  # one character for one: the same offsets
+        return Normalized(text.translate(table))
+    if all(_fold_char(c) == "" and not unicodedata.combining(c) for c in odd):
+        return _sparse(text, table, odd, special)
+    parts = [r"%40|&#0*64;|&#[xX]0*40;|&commat;|\[@\]|\[\.\]|\(\.\)|\[dot\]|\(dot\)"]
+    if odd:
+        parts.append("[" + "".join(re.escape(c) for c in sorted(odd)) + "]+")
+    tokens = re.compile("|".join(parts), re.IGNORECASE)
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for m in tokens.finditer(text):
+        begin = m.start()
+        if begin > pos:  # a stretch of one-for-one characters: identity offsets
+            pieces.append(text[pos:begin].translate(table))
+            starts.extend(range(pos, begin))
+            ends.extend(range(pos + 1, begin + 1))
+        token = m.group(0)
+        if token.isascii():  # an encoded '@' or a defanged '.'
+            pieces.append("." if "." in token or "d" in token or "D" in token else "@")
+            starts.append(begin)
+            ends.append(m.end())
+        elif len(token) == 1 and not unicodedata.combining(token):
+            out = _fold_char(token)
+            if out:
+                pieces.append(out)
+                starts.extend([begin] * len(out))
+                ends.extend([begin + 1] * len(out))
+        else:
+            _fold_run(text, begin, m.end(), pieces, starts, ends)
+        pos = m.end()
+    if pos < len(text):
+        pieces.append(text[pos:].translate(table))
+        starts.extend(range(pos, len(text)))
+        ends.extend(range(pos + 1, len(text) + 1))
+    return Normalized("".join(pieces), starts, ends)
+
+
+_AT_TOKENS = re.compile(r"%40|&#0*64;|&#[xX]0*40;|&commat;|\[@\]", re.IGNORECASE)
+_DOT_TOKENS = re.compile(r"\[\.\]|\(\.\)|\[dot\]|\(dot\)", re.IGNORECASE)
+_ANY_TOKEN = re.compile(_AT_TOKENS.pattern + "|" + _DOT_TOKENS.pattern, re.IGNORECASE)
+
+
+def _sparse(
+    text: str, table: dict[int, str | None], removed: list[str], special: bool
+) -> Normalized:
+    """Encoded '@', defanged '.' and removed characters, as a sparse map of replaced tokens
+    (no per-character work in Python: a few passes in C)."""
+    out = text
+    pattern = _ANY_TOKEN
+    if special:
+        out = _DOT_TOKENS.sub(".", _AT_TOKENS.sub("@", out))
+    if removed:
+        cls = "[" + "".join(re.escape(c) for c in sorted(removed)) + "]+"
+        pattern = re.compile((_ANY_TOKEN.pattern + "|" if special else "") + cls, re.IGNORECASE)
+        table.update((ord(c), None) for c in removed)
+    out = out.translate(table)
+    spans = [m.span() for m in pattern.finditer(text)]
+    o0 = [a for a, _ in spans]
+    o1 = [b for _, b in spans]
+    lengths = [1 if text[a].isascii() else 0 for a in o0]  # a token gives '@' or '.'; removed: 0
+    shrink = list(itertools.accumulate(b - a - n for (a, b), n in zip(spans, lengths, strict=True)))
+    n0 = [a - (shrink[k - 1] if k else 0) for k, a in enumerate(o0)]
+    n1 = [a + n for a, n in zip(n0, lengths, strict=True)]
+    return Normalized(out, tokens=(n0, n1, o0, o1))
+
+
+def _fold_run(
+    text: str, begin: int, stop: int, pieces: list[str], starts: list[int], ends: list[int]
+) -> None:
+    """Fold the run ``text[begin:stop]``, one cluster (base + combining marks) at a time;
+    marks that follow the previous character compose with it."""
+    i = begin
+    while i < stop:
+        j = i + 1
+        while j < stop and unicodedata.combining(text[j]):
+            j += 1
+        if unicodedata.combining(text[i]):
+            # marks right after a character: compose with it when NFKC gives one character
+            if pieces and ends and ends[-1] == i and pieces[-1]:
+                last = pieces[-1][-1]
+                composed = unicodedata.normalize("NFKC", last + text[i:j])
+                if len(composed) == 1:
+                    pieces[-1] = pieces[-1][:-1] + composed
+                    ends[-1] = j
+                    i = j
+                    continue
+            i = j  # a stray mark: dropped, it carries nothing the detectors use
+            continue
+        out = _fold_char(text[i]) if j == i + 1 else _fold_cluster(text[i:j])
+        if out:
+            pieces.append(out)
+            starts.extend([i] * len(out))
+            ends.extend([j] * len(out))
+        i = j
+
+
+def _fold_cluster(cluster: str) -> str:
+    composed = unicodedata.normalize("NFKC", cluster)
+    return "".join(c if c.isascii() else _fold_char(c) for c in composed)

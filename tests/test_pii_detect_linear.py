@@ -1,0 +1,109 @@
+"""Linear time on untrusted input: every built-in type scans 1 MB of adversarial text (repeated
+separators, ``%``, ``@``, digits, dots, near-miss values) in bounded time, and the detection
+cache is bounded in bytes, not in entries."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from guardrails.pii.detect import BUILTIN_TYPES, Detector, build_detector
+
+MB = 1_000_000
+#: the bound the issue asks for (an idle core); the test scales it by how slow this machine is
+#: right now (shared CI runners) and allows 2x headroom: a quadratic pattern takes minutes
+BOUND_S = 0.5
+
+
+def _slowdown() -> float:
+    """How much slower than an idle 2024 core this machine runs now (at least 1)."""
+    start = time.perf_counter()
+    sum(range(10**7))
+    return max(1.0, (time.perf_counter() - start) / 0.12)
+
+
+def _rand_digits(n: int) -> str:
+    rng = random.Random(5)
+    return "".join(rng.choice("0123456789") for _ in range(n))
+
+
+def adversarial() -> dict[str, str]:
+    """Named 1 MB inputs aimed at the patterns' repetitions and look-arounds."""
+    unit = {
+        "percent_at": "%",
+        "at_signs": "@",
+        "a_at": "a@",
+        "a_dot": "a.",
+        "dot_at": ".@",
+        "digits_dot": "1.",
+        "digits_space": "1 ",
+        "digits_dash": "1-",
+        "digits_slash": "1/",
+        "double_space": "12  ",
+        "colon_hex": "a:",
+        "colon_digits": "1:",
+        "ipv4_near": "1.2.3.",
+        "dash_groups": "4111-",
+        "space_groups": "4111 ",
+        "plus": "+1 ",
+        "paren": "(1",
+        "iban_like": "DE89 ",
+        "iban_lower": "de12",
+        "letters": "ab",
+        "zero_width": "1\u200b",
+        "fullwidth": "\uff11 ",
+        "nbsp": "1\u00a0",
+        "url_like": "http://",
+        "www": "www.",
+        "mail_like": "a.b@c.",
+        "defanged": "1[.]",
+        "percent40": "a%40",
+        "bc1": "bc1q",
+    }
+    out = {name: (u * (MB // len(u) + 1))[:MB] for name, u in unit.items()}
+    out["percent_then_at"] = "%" * (MB - 1) + "@"
+    out["random_digits"] = _rand_digits(MB)
+    rng = random.Random(9)
+    out["random_digit_groups"] = " ".join(_rand_digits(4) for _ in range(MB // 5))[:MB]
+    out["random_mixed"] = "".join(rng.choice("0123456789 .-/@%:+()") for _ in range(MB))
+    return out
+
+
+INPUTS = adversarial()
+
+
+@pytest.mark.parametrize("kind", sorted(set(BUILTIN_TYPES) - {"person", "location"}))
+def test_each_type_scans_1mb_of_adversarial_input_in_bounded_time(kind: str) -> None:
+    detector = build_detector(kind)
+    slow = {}
+    for name, text in INPUTS.items():
+        bound = BOUND_S * 2 * _slowdown()
+        start = time.perf_counter()
+        detector._scan(text)  # the scan itself, not the cache
+        took = time.perf_counter() - start
+        if took > bound:
+            slow[name] = (round(took, 2), round(bound, 2))
+    assert not slow, f"{kind}: 1 MB inputs over the bound (took, bound): {slow}"
+
+
+def test_the_cache_is_bounded_in_bytes() -> None:
+    detector = build_detector(["email", "phone"])
+    text = "x" * 100_000
+    for i in range(200):  # 200 distinct 100 KB texts: 20 MB if all were kept
+        detector(f"{i} {text}")
+    assert detector.cache_bytes <= Detector.CACHE_BYTES
+
+
+def test_a_cached_text_is_not_scanned_twice() -> None:
+    calls = []
+
+    def finder(text: str) -> list[tuple[int, int]]:
+        calls.append(text)
+        return []
+
+    detector = build_detector("x", detector=lambda t: finder(t) or [])
+    detector("hello")
+    detector("".join(["hel", "lo"]))  # equal content, another object
+    assert len(calls) == 1
