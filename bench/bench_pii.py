@@ -1,10 +1,14 @@
-"""PII detection: throughput and accuracy vs LangChain's built-in detectors and Presidio's
-pattern recognizers in one run, and the per-turn cost of a 40-turn conversation."""
+"""PII detection: accuracy on the Faker evaluation set (dev and held-out splits) beside
+Presidio's pattern recognizers and LangChain's detectors, throughput vs LangChain's four
+detectors, startup (first scan after constructing the middleware), 1 MB adversarial inputs per
+type, and the per-turn cost of a 40-turn conversation; all in one run."""
 
 from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -15,12 +19,13 @@ from langchain.agents.middleware._redaction import BUILTIN_DETECTORS
 from langchain_core.messages import HumanMessage
 
 from bench.common import Row
+from bench.pii_eval import evaluate
 from guardrails.pii import PIIMiddleware, apply_strategy
 from guardrails.pii.detect import build_detector
-from bench.pii_eval import evaluate
 
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "pii_eval.jsonl"
-SIX = ["email", "credit_card", "iban", "us_ssn", "ip", "phone", "url"]
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "pii_eval_faker.jsonl"
+SIX = ["email", "credit_card", "iban", "us_ssn", "ip", "phone"]
+ALL = [*SIX, "url"]
 PRESIDIO = {
     "email": "EMAIL_ADDRESS",
     "credit_card": "CREDIT_CARD",
@@ -39,8 +44,9 @@ FILLER = [
 ]
 
 
-def _rows() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in DATA.read_text().splitlines()]
+def _rows(split: str | None = None) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    return [r for r in rows if split is None or r["split"] == split]
 
 
 def _mixed_corpus(rows: list[dict[str, Any]]) -> list[str]:
@@ -66,11 +72,11 @@ def _presidio() -> Callable[[str], list[dict[str, Any]]]:
 
     registry = RecognizerRegistry()
     registry.load_predefined_recognizers()
-    back = {v: k for k, v in PRESIDIO.items()}
+    back = {v: k for k, v in PRESIDIO.items()}  # its phone recognizer uses phonenumbers
     recognizers = [
         r
         for r in registry.recognizers
-        if set(r.supported_entities) & set(back) and hasattr(r, "patterns")
+        if set(r.supported_entities) & set(back) and type(r).__name__ != "SpacyRecognizer"
     ]
 
     def find(text: str) -> list[dict[str, Any]]:
@@ -187,64 +193,141 @@ def _turn_costs(turns: int, number: int) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _startup_ms() -> tuple[float, float]:
+    """Milliseconds of the first scan after constructing the middleware, in a fresh process
+    (ours with the six types; LangChain's PIIMiddleware('email'))."""
+    code = (
+        "import time\n"
+        "from langchain_core.messages import HumanMessage\n"
+        "from langchain.agents.middleware import PIIMiddleware as LC\n"
+        "from guardrails.pii import PIIMiddleware\n"
+        "text = 'mail jane.roe@example.com or call +44 20 7946 0958, card 4111 1111 1111 1111'\n"
+        f"mw = PIIMiddleware({SIX!r})\n"
+        "t = time.perf_counter(); mw._detector(text); ours = time.perf_counter() - t\n"
+        "lc = LC('email')\n"
+        "t = time.perf_counter(); lc.before_model({'messages': [HumanMessage(text)]}, None)\n"
+        "theirs = time.perf_counter() - t\n"
+        "print(ours * 1e3, theirs * 1e3)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    ours, theirs = (float(x) for x in out.stdout.split())
+    return ours, theirs
+
+
+def _slowdown() -> float:
+    start = time.perf_counter()
+    sum(range(10**7))
+    return max(1.0, (time.perf_counter() - start) / 0.12)
+
+
+def _adversarial(size: int) -> list[Row]:
+    """Worst time per type over the adversarial inputs of tests/test_pii_detect_linear.py."""
+    from tests.test_pii_detect_linear import adversarial
+
+    inputs = {name: text[:size] for name, text in adversarial().items()}
+    rows = []
+    for kind in ["email", "credit_card", "iban", "us_ssn", "ip", "phone", "url", "mac_address"]:
+        detector = build_detector(kind)
+        worst, name, slow = 0.0, "", 1.0
+        for label, text in inputs.items():
+            factor = _slowdown()
+            start = time.perf_counter()
+            detector._scan(text)
+            took = time.perf_counter() - start
+            if took / factor > worst:
+                worst, name, slow = took / factor, label, factor
+        rows.append(
+            Row(
+                "pii",
+                f"{size // 1000} KB adversarial, {kind}, worst input",
+                worst,
+                None,
+                "s",
+                note=f"{name}; idle-core equivalent (machine {slow:.1f}x slower at the time)",
+            )
+        )
+    return rows
+
+
 def run(quick: bool = False) -> list[Row]:
     rows = _rows()
-    if quick:
-        rows = rows[:300]
-    texts = _mixed_corpus(rows)
-    ours = build_detector(SIX)
-    uncached = ours._cached  # measure detection, not the cache
+    texts = _mixed_corpus(rows[:300] if quick else rows)
+    ours = build_detector(ALL)
+    uncached = ours._scan  # measure detection, not the cache
+    presidio = _presidio()
 
     def ours_find(text: str) -> Iterable[Mapping[str, Any]]:
         return uncached(text)
 
-    presidio = _presidio()
+    ours_mbs = _throughput(ours_find, texts)
     result = [
         Row(
             "pii",
-            "throughput, 7 types, mixed chat text",
-            _throughput(ours_find, texts),
+            "throughput, all 7 types on, mixed chat text",
+            ours_mbs,
             _throughput(presidio, texts),
             "MB/s",
             higher_is_better=True,
-            note="theirs = Presidio pattern recognizers",
+            note="theirs = Presidio pattern recognizers (same 7 entities)",
         ),
         Row(
             "pii",
-            "throughput vs LangChain (its 4 types)",
-            _throughput(ours_find, texts),
+            "throughput: ours all 7 types vs LangChain's 4",
+            ours_mbs,
             _throughput(_langchain, texts),
             "MB/s",
             higher_is_better=True,
-            note="theirs = LangChain built-in detectors",
+            note="theirs = LangChain email, credit_card, ip, url; goal >= 0.6x",
         ),
     ]
-    s_ours = evaluate(rows, lambda t: ours(t), SIX)
-    s_pres = evaluate(rows, presidio, SIX)
-    s_lc = evaluate(rows, _langchain, SIX)
-    for kind in SIX:
-        result.append(
-            Row(
-                "pii",
-                f"recall {kind}",
-                s_ours[kind].recall,
-                s_pres[kind].recall,
-                "ratio",
-                higher_is_better=True,
-                note=f"LangChain {s_lc[kind].recall:.2f}",
+    for split in ("dev", "heldout"):
+        part = _rows(split)
+        s_ours = evaluate(part, ours, SIX)
+        s_pres = evaluate(part, presidio, SIX)
+        s_lc = evaluate(part, _langchain, SIX)
+        for kind in SIX:
+            lc = (
+                f"LangChain {s_lc[kind].recall:.3f} / {s_lc[kind].precision:.3f}"
+                if kind in ("email", "credit_card", "ip")
+                else "LangChain: no detector"
             )
-        )
-        result.append(
-            Row(
-                "pii",
-                f"precision {kind}",
-                s_ours[kind].precision,
-                s_pres[kind].precision,
-                "ratio",
-                higher_is_better=True,
-                note=f"LangChain {s_lc[kind].precision:.2f}",
+            result.append(
+                Row(
+                    "pii",
+                    f"{split} recall {kind}",
+                    s_ours[kind].recall,
+                    s_pres[kind].recall,
+                    "ratio",
+                    higher_is_better=True,
+                    note=f"{lc} (recall / precision); theirs = Presidio",
+                )
             )
+            result.append(
+                Row(
+                    "pii",
+                    f"{split} precision {kind}",
+                    s_ours[kind].precision,
+                    s_pres[kind].precision,
+                    "ratio",
+                    higher_is_better=True,
+                    note="hard negatives included; theirs = Presidio",
+                )
+            )
+    ours_ms, lc_ms = _startup_ms()
+    result.append(
+        Row(
+            "pii",
+            "startup: first scan after constructing the middleware",
+            ours_ms,
+            lc_ms,
+            "ms",
+            note="fresh process; ours 6 types, LangChain email only; goal < 20 ms",
         )
+    )
+    result.extend(_adversarial(100_000 if quick else 1_000_000))
     turns = 12 if quick else 40
     costs = _turn_costs(turns, 20 if quick else 200)
     ours_first, ours_last = costs["ours"]

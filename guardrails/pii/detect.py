@@ -579,13 +579,14 @@ _IBAN_LENGTHS = {
 }  # fmt: skip
 _IBAN = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z]{2}[ \t]?\d[ \t.\-]?\d"
-    r"(?:(?:[ \t]{1,2}|[.\-/]|[ \t]?\r?\n[ \t]?)?[A-Za-z0-9]){8,32}"
+    r"(?:(?:[ \t]{1,2}|[.\-/]|[ \t]?\r?\n[ \t]?)?[A-Za-z0-9]{1,4}){2,9}"
 )
 _ALNUM = re.compile(r"[A-Za-z0-9]")
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 _WORD = re.compile(r"[A-Za-z0-9]+(?![\w])")
 
 
+@functools.lru_cache(maxsize=4096)
 def iban_ok(compact: str, strict: bool = True) -> bool:
     """The ISO 13616 mod-97 check of an upper-case IBAN without separators (``strict``: and
     the length its country registered; otherwise any length from 15 to 34)."""
