@@ -17,9 +17,9 @@ from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.tools import tool
 
+from bench.pii_eval import evaluate
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii import PIIMiddleware, apply_strategy, detect
-from bench.pii_eval import evaluate
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
 from tests.support import invoke, ok, request_bodies

@@ -19,6 +19,7 @@ Faker phone extensions (``x1234``) are cut off: the label is the number a privac
 redact. Run: ``python tests/data/make_pii_eval_faker.py`` (seeded, reproducible).
 """
 
+# ruff: noqa: E501  (long f-strings of generated sample text read better on one line)
 from __future__ import annotations
 
 import json
