@@ -738,3 +738,28 @@ def test_class_docstring_example_denies_env_in_the_workspace() -> None:
     jail = scope["jail"]
     assert jail.decide("read", "/workspace/.env") == "deny"
     assert jail.decide("read", "/workspace/notes.txt") == "allow"
+
+
+_SEGMENTS = st.sampled_from(
+    ["a", "b", "ab", "*", "?", "**", "[ab]", "a*", "*b", "*a*b", ".x", "[!a]"]
+)
+_NAMES = st.sampled_from(["a", "b", "ab", "ba", "aab", ".x", "A", "abab"])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_SEGMENTS, min_size=1, max_size=6),
+    st.lists(_NAMES, min_size=0, max_size=8),
+    st.booleans(),
+)
+def test_property_linear_matcher_agrees_with_the_regex(
+    segments: list[str], names: list[str], ci: bool
+) -> None:
+    import re
+
+    from guardrails.filesystem.rules import Pattern
+
+    pattern = Pattern.compile("/" + "/".join(segments), "test")
+    path = "/" + "/".join(names)
+    expected = re.fullmatch(pattern.regex, path, re.IGNORECASE if ci else 0) is not None
+    assert pattern.matches(names, ci) == expected, (pattern.source, path, ci)

@@ -181,6 +181,9 @@ class Pattern:
     def matches(self, names: Sequence[str], ci: bool) -> bool:
         """Whether the path with segments ``names`` matches, in linear time."""
 
+        if not names and self.segments:
+            names = [""]  # the root, as the regular expression sees it ("/" is one empty name)
+
         def segment(seg: Any, name: str) -> bool:
             return _star_match(seg, name, ("*",), lambda t, c: _one(t, c, ci))
 
