@@ -849,3 +849,30 @@ print("ok")
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd="."
     )
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_every_registered_event_kind_reaches_every_destination(
+    otel: Otel, langsmith_trace: LangSmithTrace
+) -> None:
+    """Generic over the registry: a new event kind needs nothing here to be traced and counted."""
+    from langsmith.run_helpers import traceable
+
+    from guardrails.audit import EVENTS
+
+    @traceable(name="decider")
+    def decide() -> None:
+        for name in EVENTS:
+            emit(name, "G", count=1, note=f"about {EMAIL}", secrets=[EMAIL])
+
+    with otel.tracer.start_as_current_span("request") as span:
+        decide()
+    assert [e.name for e in span.events] == [f"guardrails.{n}" for n in EVENTS]  # type: ignore[attr-defined]
+    (run,) = [r for r in langsmith_trace.runs().values() if r["name"] == "decider"]
+    assert [e["name"] for e in run["events"] if e["name"].startswith("guardrails.")] == [
+        f"guardrails.{n}" for n in EVENTS
+    ]
+    for name in EVENTS:
+        assert otel.total("guardrails.decisions", **{"guardrails.event": name}) == 1
+        assert run["extra"]["metadata"][f"guardrails.{name}.count"] == 1
+    _no_raw_values([dict(e.attributes or {}) for e in span.events])  # type: ignore[attr-defined]
+    _no_raw_values(run["events"])
