@@ -114,16 +114,6 @@ def test_langchain_parse_model() -> None:
         _lc_canary("langchain.chat_models.base._parse_model raises ValueError", False)
 
 
-def test_limits_storage_scheme() -> None:
-    from guardrails._adapters.langchain import storage_schemes
-
-    _lc_canary(
-        "limits._storage_scheme.SCHEMES",
-        {"memory", "redis"} <= set(storage_schemes())
-        and not any(s.startswith("async+") for s in storage_schemes()),
-    )
-
-
 def test_langchain_pii_detection_error_public_path() -> None:
     from langchain.agents.middleware import PIIDetectionError as LCPIIDetectionError
 

@@ -1,4 +1,4 @@
-"""LangChain, LangGraph and ``limits`` internals, each imported once.
+"""LangChain and LangGraph internals, each imported once (``limits``: public API only).
 
 Canaries: tests/test_adapters.py (one per name, naming the upstream symbol). An import that
 fails here fails loudly, at import time of the adapter, with the upstream symbol in the message:
@@ -18,7 +18,6 @@ __all__ = [
     "chain_tool_call_wrappers",
     "parse_model",
     "sanitize_request_for_fallback",
-    "storage_schemes",
 ]
 
 
@@ -80,15 +79,3 @@ except ImportError as exc:  # pragma: no cover - depends on the installed langch
 def parse_model(model: str) -> tuple[str, str]:
     """``(model, provider)`` of a ``"provider:model"`` string; ``ValueError`` when unresolvable."""
     return _parse_model(model, None)
-
-
-# --- limits._storage_scheme: the storage schemes this limits installation accepts -------------
-try:
-    from limits._storage_scheme import SCHEMES as _SCHEMES
-except ImportError as exc:  # pragma: no cover - depends on the installed limits
-    raise UpstreamChanged("limits._storage_scheme.SCHEMES", "RateLimitMiddleware", exc) from exc
-
-
-def storage_schemes() -> list[str]:
-    """The sync storage schemes ``limits`` knows (``memory``, ``redis``, ...), sorted."""
-    return sorted(s for s in _SCHEMES if not s.startswith("async+"))
