@@ -41,7 +41,6 @@ from guardrails._state import (
     counts as _counts,
 )
 from guardrails._storage import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
-from guardrails.audit import emit
 from guardrails.errors import (
     GuardrailConfigError,
     ModelCallLimitExceededError,
@@ -213,9 +212,8 @@ class ModelCallLimitMiddleware(
         if hit is not None:
             scope, unit, count, limit = hit
             message = self._message(counts)
-            emit(
+            self.audit(
                 "limit.exceeded",
-                self.name,
                 runtime=request.runtime,
                 limit_kind=f"model_{unit}",
                 scope=scope,
@@ -369,9 +367,8 @@ class ToolCallLimitMiddleware(
         first_blocked = mine and position == allowed
 
         def report(decision: str) -> None:
-            emit(
+            self.audit(
                 "limit.exceeded",
-                self.name,
                 runtime=request.runtime,
                 limit_kind="tool_calls",
                 scope=scope,

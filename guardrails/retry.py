@@ -33,7 +33,6 @@ from tenacity.wait import wait_base, wait_fixed
 
 from guardrails import _validate as v
 from guardrails._core import Call, Flow, Guardrail, Sleep
-from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError, GuardrailError, classify
 
 __all__ = ["ModelRetryMiddleware", "ToolRetryMiddleware", "default_retry_on"]
@@ -164,7 +163,7 @@ class _Retrying:
             return bool(self.retry_on(exc))
         return isinstance(exc, self.retry_on)
 
-    def flow(self, request: Any, guardrail: str, target: dict[str, Any]) -> Flow[Any]:
+    def flow(self, request: Any, guardrail: Guardrail, target: dict[str, Any]) -> Flow[Any]:
         """Call until success; returns the result, or ``(exception, attempts)`` when giving up.
 
         Exceptions ``retry_on`` rejects propagate at once.
@@ -202,9 +201,8 @@ class _Retrying:
                         "max_retries" if state.attempt_number > self.max_retries else "max_elapsed"
                     )
                 if reason is not None:
-                    emit(
+                    guardrail.audit(
                         "retry.exhausted",
-                        guardrail,
                         runtime=getattr(request, "runtime", None),
                         attempts=state.attempt_number,
                         error=info.error_type,
@@ -214,9 +212,8 @@ class _Retrying:
                         **target,
                     )
                     return _GaveUp(exc, state.attempt_number)
-                emit(
+                guardrail.audit(
                     "retry.attempt",
-                    guardrail,
                     runtime=getattr(request, "runtime", None),
                     attempt=state.attempt_number,
                     delay_s=round(delay, 3),
@@ -306,7 +303,7 @@ class ModelRetryMiddleware(
 
     def model_flow(self, request: Any) -> Flow[Any]:
         model = getattr(request.model, "model_name", None) or type(request.model).__name__
-        result = yield from self._retrying.flow(request, self.name, {"model": str(model)})
+        result = yield from self._retrying.flow(request, self, {"model": str(model)})
         if not isinstance(result, _GaveUp):
             return result
         exc = result.exc
@@ -368,7 +365,7 @@ class ToolRetryMiddleware(
         name = request.tool.name if request.tool else request.tool_call["name"]
         if self._tool_filter is not None and name not in self._tool_filter:
             return (yield Call(request))
-        result = yield from self._retrying.flow(request, self.name, {"tool": name})
+        result = yield from self._retrying.flow(request, self, {"tool": name})
         if not isinstance(result, _GaveUp):
             return result
         exc = result.exc
