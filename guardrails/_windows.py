@@ -4,8 +4,8 @@ Two engines with one contract, :meth:`hit`: *check every limit, then charge ever
 atomic step (a call refused by one limit is charged to none):
 
 * :class:`MemoryWindows`: this process, a lock, and bounded memory: keys idle for longer than the
-  longest window are dropped (least recently used first, O(1) per hit), so 200,000 distinct ids
-  cost nothing once they go quiet.
+  longest window are dropped (two generations rotated every window, O(1) per hit), so 200,000
+  distinct ids cost nothing once they go quiet.
 * :class:`RedisWindows`: one Lua script per hit on a Redis, Sentinel master or Cluster (keys of one
   hit share a hash slot); time comes from the Redis server (``TIME``), so processes with drifting
   clocks share one window. Keys expire with their window.
@@ -27,9 +27,9 @@ Example::
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -48,6 +48,40 @@ def _spans(items: Sequence[Any]) -> list[tuple[int, float]]:
 
 def _tag(key: str) -> str:
     return key.replace("{", "(").replace("}", ")")
+
+
+class _Generations:
+    """A dict whose entries vanish once untouched for ``idle`` seconds (between 1x and 2x).
+
+    Two generations: a hit moves its key into the current one; every ``idle`` seconds the
+    current generation becomes the previous one and the previous one is dropped whole. O(1) per
+    access, no per-entry bookkeeping, and the memory of quiet keys is returned to the allocator.
+    """
+
+    def __init__(self, idle: float) -> None:
+        self.idle = idle
+        self.current: dict[str, Any] = {}
+        self.previous: dict[str, Any] = {}
+        self.started = float("-inf")
+
+    def __len__(self) -> int:
+        return len(self.current) + len(self.previous)
+
+    def rotate(self, now: float) -> None:
+        if now - self.started < self.idle:
+            return
+        fresh = now - self.started < 2 * self.idle
+        self.previous = self.current if fresh else {}
+        self.current = {}
+        self.started = now
+
+    def get(self, key: str) -> Any:
+        value = self.current.get(key)
+        if value is None:
+            value = self.previous.pop(key, None)
+            if value is not None:
+                self.current[key] = value
+        return value
 
 
 class MemoryWindows:
@@ -70,40 +104,33 @@ class MemoryWindows:
         self.clock = clock
         longest = max(window for _, window in self.spans)
         # a key untouched for this long has no state that could refuse a call
-        self.idle = longest * (2 if strategy == _SLIDING else 1)
+        self._keys = _Generations(longest * (2 if strategy == _SLIDING else 1))
         self._lock = threading.Lock()
-        self._keys: OrderedDict[str, tuple[float, list[Any]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._keys)
 
-    def _evict(self, now: float) -> None:
-        keys = self._keys
-        while keys:
-            key, (touched, _) = next(iter(keys.items()))
-            if touched + self.idle > now:
-                return
-            del keys[key]
-
     def _fresh(self) -> list[Any]:
         if self.strategy == _MOVING:
-            return [deque() for _ in self.spans]
+            return [[] for _ in self.spans]  # timestamps of admitted calls, oldest first
         return [[0, 0, 0] for _ in self.spans]  # window index, count, previous count
 
     def hit(self, key: str) -> tuple[bool, float]:
         """Admit and charge one call on every limit, or refuse with the reset time (epoch s)."""
         with self._lock:
             now = self.clock()
-            self._evict(now)
-            entry = self._keys.get(key)
-            states = entry[1] if entry is not None else self._fresh()
+            self._keys.rotate(now)
+            states = self._keys.get(key)
+            known = states is not None
+            if states is None:
+                states = self._fresh()
             reset = 0.0
             for (amount, window), state in zip(self.spans, states, strict=True):
                 if self.strategy == _MOVING:
-                    while state and state[0] <= now - window:
-                        state.popleft()
+                    if state and state[0] <= now - window:
+                        del state[: bisect.bisect_right(state, now - window)]
                     if len(state) >= amount:
-                        reset = max(reset, state[0] + window)
+                        reset = max(reset, state[len(state) - amount] + window)
                     continue
                 index = int(now // window)
                 if state[0] != index:
@@ -117,19 +144,16 @@ class MemoryWindows:
                 if used + 1 > amount:
                     reset = max(reset, (index + 1) * window)
             if reset:
-                if entry is not None:
-                    self._keys[key] = (now, states)
-                    self._keys.move_to_end(key)
                 return False, reset
             for (amount, _), state in zip(self.spans, states, strict=True):
                 if self.strategy == _MOVING:
                     state.append(now)
-                    while len(state) > amount:
-                        state.popleft()
+                    if len(state) > amount:
+                        del state[: len(state) - amount]
                 else:
                     state[1] += 1
-            self._keys[key] = (now, states)
-            self._keys.move_to_end(key)
+            if not known:
+                self._keys.current[key] = states
             return True, 0.0
 
     def io(self, key: str) -> IO:
@@ -234,7 +258,7 @@ class RedisWindows:
 class MemoryBudget:
     """An in-process counter per key with a cap: :meth:`take` one unit if below the cap.
 
-    Idle keys expire after ``ttl`` seconds (least recently used first).
+    Keys idle for ``ttl`` seconds (up to twice that) are forgotten.
 
     Example::
 
@@ -246,21 +270,19 @@ class MemoryBudget:
         self.ttl = ttl
         self.clock = clock
         self._lock = threading.Lock()
-        self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._counts = _Generations(ttl)
 
     def take(self, key: str, limit: int) -> tuple[bool, int]:
         with self._lock:
-            now = self.clock()
-            while self._counts:
-                first, (touched, _) = next(iter(self._counts.items()))
-                if touched + self.ttl > now:
-                    break
-                del self._counts[first]
-            count = self._counts.get(key, (now, 0))[1]
+            self._counts.rotate(self.clock())
+            cell = self._counts.get(key)
+            count = cell[0] if cell is not None else 0
             if count >= limit:
                 return False, count
-            self._counts[key] = (now, count + 1)
-            self._counts.move_to_end(key)
+            if cell is None:
+                self._counts.current[key] = [count + 1]
+            else:
+                cell[0] = count + 1
             return True, count + 1
 
     def io(self, key: str, limit: int) -> IO:

@@ -57,15 +57,17 @@ def test_a_refused_call_is_charged_to_no_limit_redis(
     mode: str, strategy: str, redis_url: str
 ) -> None:
     mw = RateLimitMiddleware(
-        "3/day;2/second",
+        "3/day;2 per 2 seconds",
         key="global",
         strategy=strategy,  # type: ignore[arg-type]
         storage=redis_url,
     )
     agent = _agent(mw)
-    assert _admitted(agent, 10, mode) == 2
-    time.sleep(2.1)  # the second window has passed (Redis server time)
-    assert _admitted(agent, 5, mode) == 1  # the day was charged 2, not 10
+    first = _admitted(agent, 10, mode)
+    # fixed and sliding windows admit a little more across a window boundary (the day caps it)
+    assert first == 2 or (strategy != "moving-window" and first == 3)
+    time.sleep(4.2)  # two short windows have passed (Redis server time)
+    assert _admitted(agent, 5, mode) == 3 - first  # the day was charged `first`, not 10
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -94,7 +96,7 @@ def test_memory_is_bounded_over_a_process_life(strategy: str) -> None:
         assert windows.hit(f"thread:{i}")[0]
         now[0] += 0.001
     assert len(windows) == 20_000  # all within the last minute
-    now[0] += 200  # everyone goes quiet for longer than any window
+    now[0] += 500  # quiet for longer than twice the idle span (2 x 2 windows for sliding)
     windows.hit("thread:new")
     assert len(windows) == 1
 
@@ -145,7 +147,13 @@ def test_asyncio_run_fail_open_still_counts(redis_url: str, audit: AuditCapture)
 
 @pytest.mark.redis
 def test_loops_in_threads_share_one_budget(redis_url: str) -> None:
-    mw = RateLimitMiddleware("20/minute", key="global", storage=redis_url)
+    mw = RateLimitMiddleware(  # generous timeouts: this test is about loops, not latency
+        "20/minute",
+        key="global",
+        storage=redis_url,
+        storage_connect_timeout=10,
+        storage_read_timeout=10,
+    )
     agent = _agent(mw)
     admitted: list[bool] = []
     lock = threading.Lock()
