@@ -119,7 +119,10 @@ class RedisVault:
         prefix: str = "guardrails:pii:",
         client: Any = None,
         async_client: Any = None,
+        storage_connect_timeout: float = 2.0,
+        storage_read_timeout: float = 1.0,
     ) -> None:
+        from guardrails._storage import RedisConnector, parse_storage
         from guardrails.errors import GuardrailConfigError
 
         if url is None and client is None and async_client is None:
@@ -128,7 +131,7 @@ class RedisVault:
             raise GuardrailConfigError(f"RedisVault ttl must be > 0 seconds or None, got {ttl!r}")
         try:
             import redis
-            import redis.asyncio
+            import redis.asyncio  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise GuardrailConfigError(
                 "RedisVault needs redis-py: pip install 'guardrails-middleware[redis]'"
@@ -136,11 +139,22 @@ class RedisVault:
         self.url = url
         self.ttl = ttl
         self.prefix = prefix
-        self._client = (
-            client if client is not None else (redis.Redis.from_url(url) if url else None)
+        # url: the storage URI grammar of guardrails._storage (redis://, rediss://, redis+unix://,
+        # redis+sentinel://, redis+cluster://), bounded timeouts, one async client per event loop
+        self._connector = (
+            RedisConnector(
+                parse_storage(
+                    "url",
+                    url,
+                    connect_timeout=storage_connect_timeout,
+                    read_timeout=storage_read_timeout,
+                )
+            )
+            if url is not None
+            else None
         )
+        self._client = client
         self._aclient = async_client
-        self._async_url = url
 
     def _key(self, thread_id: str, namespace: str) -> str:
         return f"{self.prefix}{namespace}:{thread_id}"
@@ -148,21 +162,19 @@ class RedisVault:
     def _ttl_ms(self) -> int | None:
         return None if self.ttl is None else max(1, int(self.ttl * 1000))
 
-    def _async(self) -> Any:
-        if self._aclient is None:
-            import redis.asyncio
-
-            if self._async_url is None:
-                raise RuntimeError("RedisVault has no async client: pass async_client= or url=")
-            # one client per event loop would be needed for a shared one; a fresh client per
-            # call keeps asyncio.run() in different loops working (connection pool is per client)
-            return redis.asyncio.Redis.from_url(self._async_url)
-        return self._aclient
+    async def _async(self) -> Any:
+        if self._aclient is not None:
+            return self._aclient
+        if self._connector is None:
+            raise RuntimeError("RedisVault has no async client: pass async_client= or url=")
+        return await self._connector.aclient()  # this event loop's client, closed with it
 
     def _sync(self) -> Any:
-        if self._client is None:
+        if self._client is not None:
+            return self._client
+        if self._connector is None:
             raise RuntimeError("RedisVault has no sync client: pass client= or url=")
-        return self._client
+        return self._connector.sync()
 
     # The sync and async paths queue the same commands and read the replies the same way;
     # only the client and the ``execute()`` call differ.
@@ -209,20 +221,12 @@ class RedisVault:
 
     # ------------------------------------------------------------------ async
     async def aget(self, thread_id: str, namespace: str) -> dict[str, str]:
-        client = self._async()
-        try:
-            return self._read_get(await self._queue_get(client, thread_id, namespace).execute())
-        finally:
-            if client is not self._aclient:
-                await client.aclose()
+        client = await self._async()
+        return self._read_get(await self._queue_get(client, thread_id, namespace).execute())
 
     async def aadd(self, thread_id: str, namespace: str, entries: Mapping[str, str]) -> list[str]:
         if not entries:
             return []
-        client = self._async()
-        try:
-            pipe = self._queue_add(client, thread_id, namespace, entries)
-            return self._read_add(await pipe.execute(), entries)
-        finally:
-            if client is not self._aclient:
-                await client.aclose()
+        client = await self._async()
+        pipe = self._queue_add(client, thread_id, namespace, entries)
+        return self._read_add(await pipe.execute(), entries)
