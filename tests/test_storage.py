@@ -157,6 +157,22 @@ def test_redis_sentinel(mode: str, sentinel: tuple[RedisServer, int]) -> None:
     assert keys  # the state went to the master the sentinel named
 
 
+def _cluster_port() -> int:
+    import random
+    import socket
+
+    for _ in range(200):
+        port = random.randint(20_000, 50_000)
+        try:
+            for candidate in (port, port + 10_000):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
     binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
@@ -171,6 +187,8 @@ def cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
             node_dir,
             ("--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{i}.conf"),
         )
+        node.port = _cluster_port()  # the cluster bus listens on port + 10000
+        node.url = f"redis://127.0.0.1:{node.port}"
         nodes.append(node)
         node.start()
     try:
