@@ -158,3 +158,24 @@ class NodeHooked(AgentMiddleware):  # type: ignore[type-arg]
 def test_compose_rejects_bad_input(members: tuple[Any, ...], message: str) -> None:
     with pytest.raises(GuardrailConfigError, match=message):
         compose(*members)
+
+
+def test_compose_and_policy_do_not_import_each_other() -> None:
+    import ast
+    from pathlib import Path
+
+    import guardrails
+
+    def imports(module: str) -> set[str]:
+        path = Path(guardrails.__file__).parent / f"{module}.py"
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        return found
+
+    assert "guardrails.policy" not in imports("compose")  # the cycle is gone (both use order)
+    assert "guardrails.order" in imports("compose") and "guardrails.compose" in imports("policy")
+    assert not {"guardrails.compose", "guardrails.policy"} & imports("order")

@@ -363,6 +363,10 @@ def test_io_is_a_deprecated_alias_of_sync_async() -> None:
         alias = guardrails.IO
     assert alias is SyncAsync is guardrails.SyncAsync
     assert "IO" not in guardrails.__all__  # a star import no longer shadows typing.IO
+    import guardrails._core as core
+
+    with pytest.warns(DeprecationWarning, match="_Sleeps"):
+        assert core._Clock is core._Sleeps  # it holds sleeps, not a clock
 
 
 # --- docs/architecture.md: a new guardrail is one module plus one registry line ---------------
@@ -444,3 +448,45 @@ def test_narrowed_guardrails_copy_and_pickle() -> None:
         for clone in (copy.deepcopy(middleware), pickle.loads(pickle.dumps(middleware))):
             assert type(clone) is type(middleware) and _hooks(clone) == _hooks(middleware)
             assert clone.name == middleware.name
+
+
+def test_a_cancelled_agent_run_closes_the_guardrail_flow_at_once(scripted: Any) -> None:
+    import contextvars
+    import gc
+
+    from guardrails._core import Guardrail
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("guard", default="outside")
+    seen: list[str] = []
+    entered = asyncio.Event()
+
+    class Scoped(Guardrail, kind="scoped_test", hooks=("model",)):
+        def model_flow(self, request: Any) -> Flow[Any]:
+            token = var.set("inside")
+            try:
+                return (yield Call(request))
+            finally:
+                var.reset(token)
+                seen.append("closed")
+
+    class Slow(AgentMiddleware):  # type: ignore[type-arg]
+        async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+            entered.set()
+            await asyncio.sleep(60)
+            return await handler(request)
+
+    agent = create_agent(scripted(default="x"), middleware=[Scoped(), Slow()])
+
+    async def main() -> None:
+        task = asyncio.ensure_future(agent.ainvoke({"messages": [("user", "hi")]}))
+        await entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert seen == ["closed"]
+
+    gc.disable()
+    try:
+        asyncio.run(main())
+    finally:
+        gc.enable()
