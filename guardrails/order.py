@@ -69,6 +69,12 @@ ORDER_RULES: tuple[OrderRule, ...] = (
         "call limits inside a fallback count every fallback attempt as a new model call",
     ),
     OrderRule(
+        "rate_limit",
+        "model_fallback",
+        "model",
+        "a rate limit inside a fallback spends the budget on every fallback attempt",
+    ),
+    OrderRule(
         "model_fallback",
         "pii",
         "model",

@@ -300,6 +300,7 @@ def test_import_values_resolve_python_objects(tmp_path: Path) -> None:
 def _order_cases() -> list[tuple[list[Any], str]]:
     from guardrails import (
         ModelCallLimitMiddleware,
+        ModelFallbackMiddleware,
         ModelRetryMiddleware,
         RateLimitMiddleware,
         ToolCallLimitMiddleware,
@@ -325,6 +326,13 @@ def _order_cases() -> list[tuple[list[Any], str]]:
         (
             [ToolRetryMiddleware(), RateLimitMiddleware("5/minute", applies_to="tools")],
             "RateLimitMiddleware should be listed before ToolRetryMiddleware",
+        ),
+        (
+            [
+                ModelFallbackMiddleware("openai:gpt-4o-mini"),
+                RateLimitMiddleware("5/minute", key="global"),
+            ],
+            "RateLimitMiddleware should be listed before ModelFallbackMiddleware",
         ),
         (
             [ModelRetryMiddleware(), MyLimit(run_limit=3)],
