@@ -19,7 +19,7 @@ guardrails, with the same parameters as deepagents' function plus ``guardrails``
   prompt (and the harness profile's overrides), carrying the guardrails, unless the harness
   profile turns it off or you supply your own spec with that name (which then gets them like any
   other spec);
-* compiled subagents cannot be given middleware: each guardrail that has a
+* compiled subagents cannot be given middleware: each of the main agent's guardrails that has a
   ``guard_deep_agent(setup)`` method is asked to hold them another way, or to refuse the setup
   with a :class:`~guardrails.errors.GuardrailConfigError`. ``FilesystemPermissionMiddleware``
   wraps the shared backend with its rules and guards, in place, the backend of every deepagents
@@ -207,12 +207,11 @@ def create_deep_agent(
         kwargs=dict(kwargs),
     )
     seen: set[int] = set()
-    for stack in (main, *stacks.values()):
-        for member in _members(stack):
-            hook = getattr(member, "guard_deep_agent", None)
-            if callable(hook) and id(member) not in seen:
-                seen.add(id(member))
-                hook(setup)
+    for member in _members(main):  # the main agent's guardrails: the backend is shared by all
+        hook = getattr(member, "guard_deep_agent", None)
+        if callable(hook) and id(member) not in seen:
+            seen.add(id(member))
+            hook(setup)
 
     out: list[dict[str, Any]] = []
     for spec in specs:
