@@ -187,7 +187,15 @@ _meter_provider_from_env = bool(os.environ.get("OTEL_PYTHON_METER_PROVIDER"))
 
 
 class Targets(NamedTuple):
-    """Where one event goes right now (from :func:`targets`)."""
+    """Where one event goes right now (from :func:`targets`): a LangSmith run, a recording
+    OpenTelemetry span, the counters; ``None`` for each that is not listening.
+
+    Example::
+
+        where = guardrails.telemetry.targets()
+        if where is not None:
+            guardrails.telemetry.deliver(where, {"event": "x.y", "guardrail": "G"})
+    """
 
     run: Any
     span: Any
