@@ -262,7 +262,10 @@ _STOPPED = (
 
 
 class ToolCallLimitMiddleware(
-    Guardrail, kind="tool_call_limit", hooks=("tool", "model"), events=("limit.exceeded",)
+    Guardrail,
+    kind="tool_call_limit",
+    hooks=("tool", "model"),
+    events=("limit.exceeded", "limit.storage_error"),
 ):
     """Caps tool calls per run and per thread, for one tool or all; drop-in for LangChain's.
 
@@ -270,6 +273,10 @@ class ToolCallLimitMiddleware(
     ``ToolMessage`` and lets the agent go on; ``"end"`` answers every call of the batch and ends
     the run with an ``AIMessage`` explaining which limit was hit; ``"error"`` raises
     :class:`~guardrails.errors.ToolCallLimitExceededError` before any call of the batch runs.
+
+    ``thread_storage`` (``memory://`` or a Redis URI) enforces ``thread_limit`` across concurrent
+    runs and processes: each call first takes one unit, atomically, from a per-thread counter
+    there; a call refused that way is answered as ``exit_behavior`` says.
 
     Example::
 
@@ -288,6 +295,11 @@ class ToolCallLimitMiddleware(
         thread_limit: int | None = None,
         run_limit: int | None = None,
         exit_behavior: Literal["continue", "error", "end"] = "continue",
+        thread_storage: str | None = None,
+        thread_storage_fail_open: bool = False,
+        thread_storage_ttl: float = DEFAULT_TTL,
+        thread_storage_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        thread_storage_read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:
         super().__init__()
         _check_limit("thread_limit", thread_limit)
@@ -311,6 +323,21 @@ class ToolCallLimitMiddleware(
         self.run_limit = run_limit
         self.exit_behavior = exit_behavior
         self._key = self.name
+        self.thread_storage = thread_storage
+        self._budget: SharedBudget | None = None
+        if thread_storage is not None:
+            if thread_limit is None:
+                raise GuardrailConfigError(
+                    "thread_storage enforces thread_limit across concurrent runs; set thread_limit"
+                )
+            self._budget = SharedBudget(
+                "thread_storage",
+                thread_storage,
+                fail_open=thread_storage_fail_open,
+                ttl=thread_storage_ttl,
+                connect_timeout=thread_storage_connect_timeout,
+                read_timeout=thread_storage_read_timeout,
+            )
 
     def active_hooks(self) -> tuple[Hook, ...]:
         # "end" needs the model hook too (a tool cannot stop the loop by itself); only that
@@ -423,6 +450,10 @@ class ToolCallLimitMiddleware(
                 )
             ]
             return Command(update=update)
+        if self._budget is not None and self.thread_limit is not None:
+            taken, shared = yield from self._budget.take(request, self.name, self.thread_limit)
+            if not taken and shared is not None:
+                return self._refused_by_budget(request, shared, run_after, thread0)
         result = yield Call(request)
         if isinstance(result, ToolMessage):
             update["messages"] = [result]
@@ -436,6 +467,49 @@ class ToolCallLimitMiddleware(
 
             return with_update(result, merge)
         return result
+
+    def _refused_by_budget(self, request: Any, shared: int, run_after: int, thread0: int) -> Any:
+        """The shared thread budget (``thread_storage``) is spent: answer per exit_behavior."""
+        call = request.tool_call
+        self.audit(
+            "limit.exceeded",
+            runtime=request.runtime,
+            limit_kind="tool_calls",
+            scope="thread",
+            count=shared + 1,
+            limit=self.thread_limit,
+            decision=self.exit_behavior,
+            tool=self.tool_name or call.get("name"),
+            blocked=1,
+        )
+        text = self._limit_text(shared + 1, run_after)
+        if self.exit_behavior == "error":
+            raise ToolCallLimitExceededError(
+                shared + 1,
+                run_after,
+                self.thread_limit,
+                self.run_limit,
+                self.tool_name,
+                message=text,
+                scope="thread",
+                count=shared + 1,
+                limit=self.thread_limit or 0,
+            )
+        update: dict[str, Any] = {
+            THREAD_KEY: {self._key: thread0},  # this call did not run
+            RUN_KEY: {self._key: run_after},
+            "messages": [
+                ToolMessage(
+                    content=self._tool_text(),
+                    tool_call_id=call["id"],
+                    name=call.get("name"),
+                    status="error",
+                )
+            ],
+        }
+        if self.exit_behavior == "end":
+            update[END_KEY] = {self._key: text}
+        return Command(update=update)
 
     def model_flow(self, request: Any) -> Flow[Any]:
         """``exit_behavior="end"``: the next model call is replaced by the explanation."""

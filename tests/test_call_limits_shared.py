@@ -144,3 +144,48 @@ def test_shared_budget_needs_a_thread_id_and_a_thread_limit(mode: str) -> None:
             thread_storage="memory://",
             thread_storage_fail_open="false",  # type: ignore[arg-type]
         )
+
+
+# ----------------------------------------------------------------------------- tool calls
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_tool_thread_budget_across_concurrent_runs(storage: str, redis_url: str) -> None:
+    from langchain_core.messages import AIMessage, ToolMessage
+    from langchain_core.tools import tool
+
+    from guardrails.call_limits import ToolCallLimitMiddleware
+    from guardrails.testing import tool_call
+
+    ran: list[int] = []
+
+    @tool
+    def work(x: int) -> int:
+        """Do work."""
+        ran.append(x)
+        return x
+
+    def answer(messages: list[Any]) -> AIMessage:
+        if isinstance(messages[-1], ToolMessage):
+            return AIMessage("done")
+        return AIMessage("", tool_calls=[tool_call("work", {"x": 1})])
+
+    uri = "memory://" if storage == "memory" else redis_url
+    model = ScriptedChatModel(responses=[], default=answer)
+    agent = create_agent(
+        model,
+        tools=[work],
+        checkpointer=InMemorySaver(),
+        middleware=[ToolCallLimitMiddleware(thread_limit=4, thread_storage=uri)],
+    )
+    asyncio.run(_concurrent(agent, 12))
+    assert len(ran) == 4
+
+
+def test_tool_thread_budget_error_and_validation() -> None:
+    from guardrails.call_limits import ToolCallLimitMiddleware
+
+    with pytest.raises(GuardrailConfigError, match="set thread_limit"):
+        ToolCallLimitMiddleware(run_limit=3, thread_storage="memory://")
+    with pytest.raises(GuardrailConfigError, match="thread_storage must be a storage URI"):
+        ToolCallLimitMiddleware(thread_limit=3, thread_storage="unix:///x")
