@@ -486,3 +486,35 @@ def test_1_composite_route_listing_with_an_error_is_judged_on_full_paths(
     assert "secrets" not in answers[0] and str(disk) not in answers[0], answers[0]
     assert "/data/open.txt" in answers[0], answers[0]
     assert "secrets" not in answers[1] and "k.pem" not in answers[1], answers[1]
+
+
+def test_large_result_eviction_works_inside_a_subagent(tmp_path: Path, mode: str) -> None:
+    root = tmp_path / "root"
+    (root / "workspace").mkdir(parents=True)
+
+    @tool
+    def fetch_log() -> str:
+        """Fetch the build log."""
+        return "line of log output\n" * 26_000  # ~480 KB
+
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["/workspace/**"])], default="deny")
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("task", {"description": "get the log",
+                                                         "subagent_type": "general-purpose"})]),
+            AIMessage("", tool_calls=[tool_call("fetch_log", {})]),
+            "gp done",
+            "done",
+        ]
+    )  # fmt: skip
+    agent = create_deep_agent(
+        model,
+        [fetch_log],
+        guardrails=[jail],
+        backend=FilesystemBackend(root_dir=root, virtual_mode=True),
+    )
+    invoke(agent, {"messages": [("user", "go")]}, mode)
+    gp_request = model.requests[2]["messages"]
+    seen = [m for m in gp_request if isinstance(m, ToolMessage)]
+    assert len(str(seen[-1].content)) < 100_000, "the subagent's result was not evicted"
+    assert len(list((root / "large_tool_results").iterdir())) == 1
