@@ -724,3 +724,108 @@ def test_a_long_text_never_blocks_the_event_loop_long() -> None:
     sent = model.requests[0]["messages"][-1].content
     assert EMAIL not in sent and sent.endswith("[REDACTED_EMAIL]")
     assert worst < 0.5, f"event loop blocked {worst * 1000:.0f} ms"
+
+
+# ---------------------------------------------------------------------- 9. random histories
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PLANTS = [EMAIL, CARD, SSN, "+44 20 7946 0958"]
+TYPES = ["email", "credit_card", "us_ssn", "phone"]
+FILL = st.text(alphabet="abcdefgh ", min_size=0, max_size=12)
+
+
+@st.composite
+def history(draw: Any) -> tuple[list[Any], list[Any], set[str]]:
+    """Two turns of one thread: a clean one, then edits (re-used ids) and new messages, with
+    PII planted in any field of any message shape."""
+    planted: set[str] = set()
+    ids = [f"m{i}" for i in range(4)]
+
+    def pii() -> str:
+        value = draw(st.sampled_from(PLANTS))
+        planted.add(value)
+        return f"{draw(FILL)} {value} {draw(FILL)}"
+
+    def message(dirty: bool, n: int) -> list[Any]:
+        text = pii() if dirty and draw(st.booleans()) else draw(FILL) or "x"
+        mid = draw(st.sampled_from(ids))
+        kind = draw(st.sampled_from(["human", "blocks", "name", "json", "ai_call", "invalid"]))
+        if kind == "human":
+            return [HumanMessage(text, id=mid)]
+        if kind == "blocks":
+            block = draw(st.sampled_from(["text", "input_text"]))
+            return [HumanMessage([{"type": block, "text": text}], id=mid)]
+        if kind == "name":
+            return [HumanMessage("hi", id=mid, additional_kwargs={"name": text})]
+        call_id = f"c{n}"
+        if kind == "json":
+            return [
+                AIMessage("", id=f"a{n}", tool_calls=[_tc("lookup", {"q": "x"}, call_id)]),
+                ToolMessage([{"type": "json", "json": {"v": text}}], tool_call_id=call_id, id=mid),
+            ]
+        if kind == "ai_call":
+            arg: Any = text
+            if dirty and draw(st.booleans()):
+                arg = int(CARD)
+                planted.add(CARD)
+            return [
+                AIMessage(text, id=mid, tool_calls=[_tc("lookup", {"q": arg, "n": 3}, call_id)]),
+                ToolMessage("ok", tool_call_id=call_id, id=f"t{n}"),
+            ]
+        return [
+            AIMessage(
+                "",
+                id=mid,
+                invalid_tool_calls=[
+                    {
+                        "name": "lookup",
+                        "args": '{"q": "' + text,
+                        "id": call_id,
+                        "error": "bad",
+                        "type": "invalid_tool_call",
+                    }
+                ],
+            ),
+            ToolMessage("error", tool_call_id=call_id, id=f"t{n}"),
+        ]
+
+    first = [m for n in range(draw(st.integers(1, 3))) for m in message(False, n)]
+    second = [m for n in range(draw(st.integers(1, 4))) for m in message(True, 10 + n)]
+    if not planted:
+        second.append(HumanMessage(pii(), id=draw(st.sampled_from(ids))))
+    second.append(HumanMessage("and?"))
+    return first, second, planted
+
+
+@pytest.mark.parametrize("strategy", ["redact", "mask", "hash", "block", "pseudonymize"])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=history())
+def test_random_histories_never_reach_the_wire(
+    strategy: str, case: tuple[list[Any], list[Any], set[str]], chat_openai: Any
+) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    first, second, planted = case
+    with respx.mock(base_url="http://openai.test/v1", assert_all_called=False) as router:
+        route = router.post("/chat/completions").mock(side_effect=answer())
+        kwargs = {"hash_key": "k"} if strategy == "hash" else {}
+        agent = create_agent(
+            chat_openai(),
+            checkpointer=InMemorySaver(),
+            middleware=[PIIMiddleware(TYPES, strategy=strategy, **kwargs)],
+        )
+        config = {"configurable": {"thread_id": "t"}}
+        agent.invoke({"messages": first}, config=config)
+        try:
+            agent.invoke({"messages": second}, config=config)
+        except PIIDetectionError:
+            assert strategy == "block"
+        sent = wire(route)
+        stored = dumps(agent.get_state(config).values.get("messages"))
+    for value in planted:
+        assert value not in sent
+        if strategy != "block":  # block refuses the turn; its input stays as the caller wrote it
+            assert value not in stored
