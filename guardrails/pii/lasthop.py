@@ -55,11 +55,13 @@ _STRUCTURAL_KWARGS = frozenset(
 )
 #: Fields of a chat model whose entries go into the request as they are.
 _MODEL_FIELDS = ("model_kwargs", "extra_body")
-#: Above this many characters a request is scanned in a worker thread (async).
-OFFLOAD_CHARS = 20_000
 
 
-@dataclass
+def _size(content: Any) -> int:
+    return len(content) if isinstance(content, str | list) else -1
+
+
+@dataclass(eq=False)
 class Guard:
     """One middleware's part of the last hop: how to start a scan, and what it handles."""
 
@@ -68,13 +70,31 @@ class Guard:
     output_text: bool = False
     output_calls: bool = False
     refuse_unscannable: bool = False
+    #: Messages this guard's own scan already handled in this call, by identity (with their
+    #: content object, so a later in-place edit of the content is scanned again).
+    cleared: dict[int, tuple[BaseMessage, Any, int]] = field(default_factory=dict)
+    #: Matches of long texts computed ahead (see :meth:`Scan.prefetch`).
+    known: dict[str, Any] = field(default_factory=dict)
+
+    def clear(self, messages: Sequence[BaseMessage]) -> None:
+        for m in messages:
+            self.cleared[id(m)] = (m, m.content, _size(m.content))
+
+    def is_cleared(self, message: BaseMessage) -> bool:
+        known = self.cleared.get(id(message))
+        return (
+            known is not None
+            and known[0] is message
+            and known[1] is message.content
+            and known[2] == _size(message.content)
+        )
 
     @property
     def output(self) -> bool:
         return self.output_text or self.output_calls
 
 
-@dataclass
+@dataclass(eq=False)
 class LastHop:
     """The guards of one model call, applied to the final request and the answer."""
 
@@ -92,7 +112,7 @@ class LastHop:
             if not guard.input:
                 continue
             scan = guard.scan("request")
-            out = scan.messages(out)
+            out = [m if guard.is_cleared(m) else scan.message(m) for m in out]
             kwargs = {
                 k: (v if k in _STRUCTURAL_KWARGS else scan.value(v)) for k, v in kwargs.items()
             }
@@ -272,7 +292,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         hop: LastHop = self._guardrails_hop
         messages, kwargs = await _arequest(hop, messages, kwargs, self)
         result = await cls._agenerate(self, messages, stop, run_manager, **kwargs)
-        return hop.result(result)
+        return await _aresult(hop, result)
 
     def _stream(
         self: Any,
@@ -327,12 +347,24 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
     return guarded_cls
 
 
+async def _prefetch(guards: Sequence[Guard], messages: Sequence[Any], extra: Any = None) -> None:
+    """Long texts scanned on the loop one chunk at a time, the loop getting a turn after each."""
+    for guard in guards:
+        fresh = [m for m in messages if not guard.is_cleared(m)]
+        for _ in guard.scan("prefetch").prefetch(fresh, extra):
+            await asyncio.sleep(0)
+
+
 async def _arequest(
     hop: LastHop, messages: list[BaseMessage], kwargs: dict[str, Any], model: Any
 ) -> tuple[list[BaseMessage], dict[str, Any]]:
-    if hop.size(messages) > OFFLOAD_CHARS:
-        return await asyncio.to_thread(hop.request, messages, kwargs, model)
+    await _prefetch([g for g in hop.guards if g.input], messages, kwargs)
     return hop.request(messages, kwargs, model)
+
+
+async def _aresult(hop: LastHop, result: ChatResult) -> ChatResult:
+    await _prefetch([g for g in hop.guards if g.output], [g.message for g in result.generations])
+    return hop.result(result)
 
 
 def hop_of(model: Any) -> LastHop | None:
@@ -389,12 +421,18 @@ def guarded(model: BaseChatModel, hop: LastHop) -> BaseChatModel:
     """A view of ``model`` (its class's guarded subclass, sharing its fields and private
     state) whose provider calls go through ``hop``."""
     cls = _guarded_class(type(model))
-    fields = {name: getattr(model, name) for name in type(model).model_fields}
-    view = cls.model_construct(_fields_set=set(model.model_fields_set), **fields)
+    # cached properties (LangChain's ``_serialized`` costs milliseconds) are computed once, on
+    # the original, and shared with every view through the copied ``__dict__``
+    model._serialized  # noqa: B018
     base = getattr(model, "__pydantic_private__", None)
     if base is None:
         base = {}
         object.__setattr__(model, "__pydantic_private__", base)
+    view = cls.__new__(cls)
+    object.__setattr__(view, "__dict__", dict(model.__dict__))
+    object.__setattr__(view, "__pydantic_fields_set__", set(model.model_fields_set))
+    extra = getattr(model, "__pydantic_extra__", None)
+    object.__setattr__(view, "__pydantic_extra__", None if extra is None else dict(extra))
     object.__setattr__(view, "__pydantic_private__", _Private(base, hop))
     return view
 

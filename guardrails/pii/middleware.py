@@ -39,11 +39,11 @@ from langgraph.types import Command
 from pydantic import BaseModel
 from typing_extensions import NotRequired
 
-from guardrails._core import Call, Flow, Guardrail, Hook, Offload, SyncAsync
+from guardrails._core import Call, Flow, Guardrail, Hook, Sleep, SyncAsync
 from guardrails._state import state_get, tool_batch, with_update
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii.detect import Detector, build_detector
-from guardrails.pii.lasthop import OFFLOAD_CHARS, Guard, LastHop, guarded, hop_of
+from guardrails.pii.lasthop import Guard, LastHop, guarded, hop_of
 from guardrails.pii.pseudonym import Pseudonymizer, merge_vault, restore_content, restore_value
 from guardrails.pii.scan import Scan
 from guardrails.pii.strategies import MASK_STYLES, Strategy, apply_strategy, build_strategy
@@ -52,6 +52,8 @@ from guardrails.pii.vault import PseudonymVault
 __all__ = ["MODEL_FACING_TOOLS", "PIIMiddleware", "apply_strategy"]
 
 _VAULT_ATTEMPTS = 5
+#: The wait that hands the event loop a turn between two chunks of a long text.
+_TURN = 1e-6
 #: Tools whose arguments go to another model, not to the outside world: deepagents' ``task``
 #: and its async-subagent tools. Never restored into unless named in ``restore_tools``.
 MODEL_FACING_TOOLS = frozenset({"task", "start_async_task", "update_async_task"})
@@ -207,6 +209,11 @@ class PIIMiddleware(
             if "not a built-in type" in str(exc) and "Unknown PII type" not in str(exc):
                 raise GuardrailConfigError(f"Unknown PII type: {exc}") from exc
             raise
+        types = [pii_type] if isinstance(pii_type, str) else list(pii_type)
+        if detector is None and {"email", "url"} & set(types):
+            # the domain check builds its public-suffix table on first use (~1 s): here, not
+            # on the event loop in the middle of a run
+            self._detector.matches("warm-up: x@example.com www.example.com/a")
         self.restore_tools: frozenset[str] | None = (
             None if restore_tools is None else frozenset(restore_tools)
         )
@@ -240,18 +247,37 @@ class PIIMiddleware(
         return ("model",)
 
     # ------------------------------------------------------------------ scans
-    def scan(self, where: str, runtime: Any = None, pseudo: Pseudonymizer | None = None) -> Scan:
+    def scan(
+        self,
+        where: str,
+        runtime: Any = None,
+        pseudo: Pseudonymizer | None = None,
+        known: dict[str, Any] | None = None,
+    ) -> Scan:
         """A fresh :class:`~guardrails.pii.scan.Scan` of this middleware's types."""
-        return Scan(self._detector, self._strategy, self.audit, where, runtime, pseudo)
+        scan = Scan(self._detector, self._strategy, self.audit, where, runtime, pseudo)
+        if known is not None:
+            scan.known = known
+        return scan
+
+    def _prefetch(
+        self, known: dict[str, Any], messages: Sequence[Any], extra: Any = None
+    ) -> Flow[None]:
+        """Long texts scanned one chunk at a time, giving the event loop a turn after each
+        (in sync the turn is a no-op wait of a microsecond)."""
+        for _ in self.scan("prefetch", known=known).prefetch(messages, extra):
+            yield Sleep(_TURN)
 
     def _guard(self, runtime: Any, box: list[Pseudonymizer]) -> Guard:
-        return Guard(
-            scan=lambda where: self.scan(where, runtime, box[0] if box else None),
+        guard = Guard(
+            scan=lambda where: self.scan(where),
             input=self.apply_to_input,
             output_text=self.apply_to_output,
             output_calls=self.apply_to_output or self.apply_to_tool_args,
             refuse_unscannable=self.refuse_unscannable,
         )
+        guard.scan = lambda where: self.scan(where, runtime, box[0] if box else None, guard.known)
+        return guard
 
     def standalone_guard(self) -> Guard:
         """This middleware's input handling for a model called outside an agent's model node
@@ -305,15 +331,13 @@ class PIIMiddleware(
         return conflicts
 
     def _phase(self, box: list[Pseudonymizer], thread: str | None, work: Any) -> Flow[Any]:
-        """Run ``work(pseudonymizer)`` (its result, or an :class:`Offload` to run); with a vault,
+        """Run ``work(pseudonymizer)``; with a vault,
         store what it minted, and on a conflict (a concurrent writer took a number) reload the
         mapping and run it again."""
         for _ in range(_VAULT_ATTEMPTS):
             pseudo = box[0]
             before = set(pseudo.new)
             result = work(pseudo)
-            if isinstance(result, Offload):
-                result = yield result
             fresh = {k: v for k, v in pseudo.new.items() if k not in before}
             conflicts = yield from self._store(thread, fresh)
             if not conflicts:
@@ -328,10 +352,7 @@ class PIIMiddleware(
         """``work`` once (no mapping), or through :meth:`_phase` (pseudonymize)."""
         if box:
             return (yield from self._phase(box, thread, work))
-        result = work(None)
-        if isinstance(result, Offload):
-            result = yield result
-        return result
+        return work(None)
 
     @staticmethod
     def _slot(request: Any) -> tuple[int, int]:
@@ -378,31 +399,33 @@ class PIIMiddleware(
         if hop is None and isinstance(request.model, BaseChatModel):
             hop = LastHop()
             request = request.override(model=guarded(request.model, hop))
+        guard = self._guard(runtime, box)
         if hop is not None:
-            hop.guards.append(self._guard(runtime, box))
+            hop.guards.append(guard)
         original: list[BaseMessage] = list(request.messages)
+        handled_messages: list[BaseMessage] | None = None
         if self.apply_to_input:
             system = request.system_message
             fresh = ([system] if system is not None else []) + original
-            size = sum(len(str(m.content)) for m in fresh)
+            yield from self._prefetch(guard.known, fresh)
             scans: list[Scan] = []
 
             def work(pseudo: Pseudonymizer | None) -> Any:
-                scans[:] = [self.scan("input", runtime, pseudo)]
-                if size > OFFLOAD_CHARS:
-                    return Offload(scans[0].messages, (fresh,))
+                scans[:] = [self.scan("input", runtime, pseudo, guard.known)]
                 return scans[0].messages(fresh)
 
             handled = yield from self._run(box, thread, work)
             scans[0].report(refuse_unscannable=self.refuse_unscannable)
+            handled_messages = handled[1:] if system is not None else handled
+            guard.clear(handled)
             if scans[0].found:
                 request = request.override(
-                    messages=handled[1:] if system is not None else handled,
+                    messages=handled_messages,
                     system_message=handled[0] if system is not None else None,
                 )
         response: ModelResponse[Any] = yield Call(request)
         if self.apply_to_output or self.apply_to_tool_args:
-            response = yield from self._output(response, runtime, box, thread)
+            response = yield from self._output(response, runtime, box, thread, guard.known)
         if self._strategy.needs_mapping:
             if hop is not None:  # placeholders minted at the last hop
                 conflicts = yield from self._store(thread, dict(box[0].new))
@@ -414,7 +437,7 @@ class PIIMiddleware(
                 response = self._restore_output(response, box[0].mapping, runtime)
             if self.vault is None and box[0].new:
                 update[VAULT_KEY] = {self.name: dict(box[0].new)}
-        replaced = self._write_back(request.state, original, hop, runtime, box)
+        replaced = self._write_back(request.state, original, hop, guard, handled_messages)
         if replaced:
             update["messages"] = replaced
         if update:
@@ -422,13 +445,19 @@ class PIIMiddleware(
         return response
 
     def _output(
-        self, response: Any, runtime: Any, box: list[Pseudonymizer], thread: str | None
+        self,
+        response: Any,
+        runtime: Any,
+        box: list[Pseudonymizer],
+        thread: str | None,
+        known: dict[str, Any],
     ) -> Flow[Any]:
         """The answer handled (a backstop: the guarded model already handled what it made)."""
+        yield from self._prefetch(known, response.result, response.structured_response)
         scans: list[Scan] = []
 
         def work(pseudo: Pseudonymizer | None) -> Any:
-            scan = self.scan("output", runtime, pseudo)
+            scan = self.scan("output", runtime, pseudo, known)
             scans[:] = [scan]
             result = [
                 scan.message(
@@ -457,19 +486,22 @@ class PIIMiddleware(
         state: Any,
         original: list[BaseMessage],
         hop: LastHop | None,
-        runtime: Any,
-        box: list[Pseudonymizer],
+        guard: Guard,
+        handled: list[BaseMessage] | None,
     ) -> list[BaseMessage]:
         """The stored messages as every guard of this call handles them (same ids), so the
-        thread keeps what the provider got, whichever ``PIIMiddleware`` is listed first."""
-        if not self.apply_to_input and hop is None:
+        thread keeps what the provider got, whichever ``PIIMiddleware`` is listed first.
+
+        ``handled`` is this middleware's own input scan, reused when it is the only guard."""
+        guards = hop.guards if hop is not None else [guard]
+        if not any(g.input for g in guards):
             return []
+        if handled is None or len(guards) != 1 or guards[0] is not guard:
+            handled = original
+            for g in guards:
+                if g.input:
+                    handled = g.scan("input").messages(handled)
         stored = {m.id for m in state_get(state, "messages") or [] if getattr(m, "id", None)}
-        guards = hop.guards if hop is not None else [self._guard(runtime, box)]
-        handled = original
-        for guard in guards:
-            if guard.input:
-                handled = guard.scan("input").messages(handled)
         return [
             new
             for new, old in zip(handled, original, strict=True)
@@ -517,11 +549,13 @@ class PIIMiddleware(
                 handle_args = True
         else:
             handle_args = self.apply_to_tool_args
+        known: dict[str, Any] = {}
         if handle_args:
+            yield from self._prefetch(known, [], args)
             scans: list[Scan] = []
 
             def on_args(pseudo: Pseudonymizer | None) -> Any:
-                scans[:] = [self.scan("tool_args", runtime, pseudo)]
+                scans[:] = [self.scan("tool_args", runtime, pseudo, known)]
                 return scans[0].value(args)
 
             handled_args = yield from self._run(box, thread, on_args)
@@ -531,10 +565,11 @@ class PIIMiddleware(
         result = yield Call(request)
         if not (self.apply_to_tool_results or box):
             return result
+        yield from self._prefetch(known, [], result)
         scans = []
 
         def on_result(pseudo: Pseudonymizer | None) -> Any:
-            scans[:] = [self.scan("tool_result", runtime, pseudo)]
+            scans[:] = [self.scan("tool_result", runtime, pseudo, known)]
             return self._handle_result(result, scans[0])
 
         handled = yield from self._run(box, thread, on_result)

@@ -30,12 +30,12 @@ import base64
 import binascii
 import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
 
 from guardrails.errors import PIIDetectionError
 from guardrails.pii.detect import Detector, PIIMatch
@@ -45,7 +45,7 @@ from guardrails.pii.strategies import Strategy
 __all__ = ["CHUNK", "Scan", "find_all"]
 
 #: Texts longer than this are scanned in chunks of this size.
-CHUNK = 16_384
+CHUNK = 8_192
 #: Overlap of two chunks; a value up to half of it long is always seen whole in one chunk.
 OVERLAP = 2_048
 #: Keys of a content block that are structure, not content.
@@ -56,8 +56,8 @@ _PAYLOAD_KEYS = frozenset({"data", "base64"})
 _URL_KEYS = frozenset({"url", "image_url", "file_url", "audio_url"})
 
 
-def find_all(detector: Detector, text: str) -> list[PIIMatch]:
-    """``detector(text)``, chunked for long texts (the detector's cache keyed per chunk)."""
+def find_steps(detector: Detector, text: str) -> Generator[None, None, list[PIIMatch]]:
+    """:func:`find_all` one chunk at a time: yields after each chunk, returns the matches."""
     if len(text) <= CHUNK:
         return list(detector.matches(text))
     half = OVERLAP // 2
@@ -75,6 +75,7 @@ def find_all(detector: Detector, text: str) -> list[PIIMatch]:
         if end >= len(text):
             break
         start = end - OVERLAP
+        yield None
     found.sort(key=lambda m: (m["start"], -(m["end"] - m["start"])))
     kept: list[PIIMatch] = []
     last = -1
@@ -83,6 +84,16 @@ def find_all(detector: Detector, text: str) -> list[PIIMatch]:
             kept.append(m)
             last = m["end"]
     return kept
+
+
+def find_all(detector: Detector, text: str) -> list[PIIMatch]:
+    """``detector(text)``, chunked for long texts (the detector's cache keyed per chunk)."""
+    steps = find_steps(detector, text)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
 
 def _is_text_mime(mime: str) -> bool:
@@ -107,6 +118,33 @@ class Scan:
     produced: set[str] = field(default_factory=set)
     #: Payloads that could not be scanned (binary images, audio, files), by kind.
     unscannable: dict[str, int] = field(default_factory=dict)
+    #: Matches of long texts computed ahead, one chunk at a time (:meth:`prefetch`).
+    known: dict[str, list[PIIMatch]] = field(default_factory=dict)
+    #: When a list: walk only, collecting the long texts a scan would look at.
+    collect: list[str] | None = None
+
+    def prefetch(self, messages: Sequence[Any], extra: Any = None) -> Iterator[None]:
+        """Compute the matches of every long text in ``messages`` (and ``extra``) into
+        :attr:`known`, yielding after each chunk: the async paths run it on the event loop
+        and give the loop a turn at each yield, so a long text never blocks it for more than
+        one chunk (a worker thread would, through the interpreter lock)."""
+        walker = dataclasses.replace(self, found={}, secrets=[], collect=[], unscannable={})
+        walker.messages([m for m in messages if isinstance(m, BaseMessage)])
+        if extra is not None:
+            walker.value(extra)
+        for text in walker.collect or ():
+            if text in self.known:
+                continue
+            steps = find_steps(self.detector, text)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    self.known[text] = done.value
+                    break
+                except Exception:  # let the real scan report (and block) the detector error
+                    break
+                yield None
 
     def fork(self, where: str) -> Scan:
         """A fresh pass with the same settings and mapping (new counts)."""
@@ -116,6 +154,9 @@ class Scan:
 
     # ------------------------------------------------------------------ strings
     def find(self, text: str) -> list[PIIMatch]:
+        known = self.known.get(text)
+        if known is not None:
+            return known
         try:
             return find_all(self.detector, text)
         except Exception as exc:  # fail closed: nothing passes unscanned
@@ -132,6 +173,10 @@ class Scan:
 
     def text(self, text: str) -> str:
         if not text or text in self.produced:
+            return text
+        if self.collect is not None:
+            if len(text) > CHUNK:
+                self.collect.append(text)
             return text
         matches = self.find(text)
         if not matches:
@@ -196,47 +241,68 @@ class Scan:
 
     # ------------------------------------------------------------------ values
     def value(self, value: Any) -> Any:
-        """Strings, numbers (as text), dicts, lists and tuples, recursively."""
-        if isinstance(value, str):
+        """Strings, numbers (as text), dicts, lists and tuples, recursively; the same object
+        when nothing in it changed."""
+        kind = type(value)
+        if kind is str:
             return self.text(value)
-        if isinstance(value, bool) or value is None:
+        if value is None or kind is bool:
             return value
-        if isinstance(value, int | float):
+        if kind is int or kind is float:
             as_text = str(value)
             handled = self.text(as_text)
             return handled if handled != as_text else value
+        if isinstance(value, str):
+            return self.text(value)
         if isinstance(value, Mapping):
-            return {k: self.value(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.value(v) for v in value]
-        if isinstance(value, tuple):
-            return tuple(self.value(v) for v in value)
+            out: dict[Any, Any] | None = None
+            for k, v in value.items():
+                h = self.value(v)
+                if h is not v:
+                    if out is None:
+                        out = dict(value)
+                    out[k] = h
+            return value if out is None else out
+        if isinstance(value, list | tuple):
+            items = [self.value(v) for v in value]
+            if all(a is b for a, b in zip(items, value, strict=True)):
+                return value
+            return items if isinstance(value, list) else tuple(items)
         if isinstance(value, BaseMessage):
             return self.message(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):  # IntEnum, ...
+            as_text = str(value)
+            handled = self.text(as_text)
+            return handled if handled != as_text else value
         return value
 
     def block(self, block: Any) -> Any:
-        """One content block, whatever its type."""
+        """One content block, whatever its type; the same object when nothing changed."""
         if isinstance(block, str):
             return self.text(block)
         if not isinstance(block, Mapping):
             return self.value(block)
         mime = str(block.get("mime_type") or "")
-        out: dict[str, Any] = {}
+        out: dict[str, Any] | None = None
         for key, val in block.items():
             if key in _STRUCTURAL:
-                out[key] = val
-            elif key in _PAYLOAD_KEYS and isinstance(val, str):
-                out[key] = self._payload(val, mime)
+                continue
+            if key in _PAYLOAD_KEYS and isinstance(val, str):
+                h = self._payload(val, mime)
             elif key in _URL_KEYS and isinstance(val, str):
-                out[key] = self.url(val)
+                h = self.url(val)
             elif isinstance(val, Mapping):
-                out[key] = self.block(val)
+                h = self.block(val)
             elif isinstance(val, list):
-                out[key] = [self.block(v) for v in val]
+                items = [self.block(v) for v in val]
+                h = val if all(a is b for a, b in zip(items, val, strict=True)) else items  # type: ignore[assignment]
             else:
-                out[key] = self.value(val)
-        return out if out != block else block
+                h = self.value(val)
+            if h is not val:
+                if out is None:
+                    out = dict(block)
+                out[key] = h
+        return block if out is None else out
 
     def json_text(self, text: str) -> str:
         """A JSON document handled value by value (stays valid JSON), else :meth:`text`."""
@@ -246,7 +312,7 @@ class Scan:
             except ValueError:
                 return self.text(text)
             handled = self.value(doc)
-            if handled == doc:
+            if handled is doc:
                 return text
             out = json.dumps(handled, ensure_ascii=False)
             self.produced.add(out)
@@ -254,11 +320,13 @@ class Scan:
         return self.text(text)
 
     def content(self, content: Any, *, json_text: bool = False) -> Any:
-        if isinstance(content, str):
+        if type(content) is str:
             return self.json_text(content) if json_text else self.text(content)
         if isinstance(content, list):
             handled = [self.block(b) for b in content]
-            return content if handled == content else handled
+            if all(a is b for a, b in zip(handled, content, strict=True)):
+                return content
+            return handled
         return self.value(content)
 
     def message(
@@ -273,46 +341,64 @@ class Scan:
         extra fields; ``calls``: tool-call arguments). Same object when nothing changed."""
         update: dict[str, Any] = {}
         if text:
-            content = self.content(message.content, json_text=json_text)
-            if content is not message.content and content != message.content:
-                update["content"] = content
-            if isinstance(message.name, str):
-                name = self.text(message.name)
-                if name != message.name:
-                    update["name"] = name
+            content = message.content
+            handled = self.content(content, json_text=json_text)
+            if handled is not content:
+                update["content"] = handled
+            name = message.name
+            if name:
+                handled_name = self.text(name)
+                if handled_name is not name:
+                    update["name"] = handled_name
             if isinstance(message, ToolMessage) and message.artifact is not None:
                 artifact = self.value(message.artifact)
-                if artifact is not message.artifact and artifact != message.artifact:
+                if artifact is not message.artifact:
                     update["artifact"] = artifact
         extra = message.additional_kwargs
         if extra and (text or calls):
-            handled_extra = {
-                k: (v if k in _STRUCTURAL else self.value(v))
-                for k, v in extra.items()
-                if text or k in {"tool_calls", "function_call"}
-            }
-            merged = {**extra, **handled_extra}
-            if merged != extra:
-                update["additional_kwargs"] = merged
+            changed: dict[str, Any] | None = None
+            for k, v in extra.items():
+                if k in _STRUCTURAL or not (text or k in {"tool_calls", "function_call"}):
+                    continue
+                h = self.value(v)
+                if h is not v:
+                    if changed is None:
+                        changed = dict(extra)
+                    changed[k] = h
+            if changed is not None:
+                update["additional_kwargs"] = changed
         if calls and isinstance(message, AIMessage):
-            tool_calls = [{**c, "args": self.value(c.get("args"))} for c in message.tool_calls]
-            if tool_calls != message.tool_calls:
-                update["tool_calls"] = tool_calls
-            invalid = [
-                {**c, "args": self.value(c.get("args")), "name": self.value(c.get("name"))}
-                for c in message.invalid_tool_calls
-            ]
-            if invalid != message.invalid_tool_calls:
-                update["invalid_tool_calls"] = invalid
-            if "tool_calls" in update and "invalid_tool_calls" not in update:
-                update["invalid_tool_calls"] = message.invalid_tool_calls
-            if "tool_call_chunks" in message.__dict__ and message.tool_call_chunks:  # type: ignore[attr-defined]
-                chunks = [
-                    {**c, "args": self.value(c.get("args"))}
-                    for c in message.tool_call_chunks  # type: ignore[attr-defined]
-                ]
-                update["tool_call_chunks"] = chunks
+            if message.tool_calls:
+                tool_calls = self._calls(message.tool_calls)
+                if tool_calls is not message.tool_calls:
+                    update["tool_calls"] = tool_calls
+                    update["invalid_tool_calls"] = message.invalid_tool_calls
+            if message.invalid_tool_calls:
+                invalid = self._calls(message.invalid_tool_calls, names=True)
+                if invalid is not message.invalid_tool_calls:
+                    update["invalid_tool_calls"] = invalid
+            chunks = message.tool_call_chunks if isinstance(message, AIMessageChunk) else None
+            if chunks:
+                handled_chunks = self._calls(chunks)
+                if handled_chunks is not chunks:
+                    update["tool_call_chunks"] = handled_chunks
         return message.model_copy(update=update) if update else message
+
+    def _calls(self, calls: list[Any], *, names: bool = False) -> list[Any]:
+        out: list[Any] | None = None
+        for i, call in enumerate(calls):
+            args = call.get("args")
+            handled = self.value(args)
+            new = call if handled is args else {**call, "args": handled}
+            if names and isinstance(call.get("name"), str):
+                name = self.text(call["name"])
+                if name is not call["name"]:
+                    new = {**new, "name": name}
+            if new is not call:
+                if out is None:
+                    out = list(calls)
+                out[i] = new
+        return calls if out is None else out
 
     def messages(self, messages: Sequence[BaseMessage], **kwargs: Any) -> list[BaseMessage]:
         return [self.message(m, **kwargs) if isinstance(m, BaseMessage) else m for m in messages]

@@ -1,0 +1,101 @@
+"""PII coverage costs: one model call on a 40-turn history (every string scanned on every
+call, keyed by content), and how long a 1 MB message blocks the event loop in async.
+
+Run: ``python -m bench pii_wire``. Uses only public API, so the same file measures an older
+checkout (``PYTHONPATH=<old checkout> python -m bench pii_wire``) for a before/after figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import PIIMiddleware as LCPIIMiddleware
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from bench.common import Row
+from guardrails.pii import PIIMiddleware
+from guardrails.testing import ScriptedChatModel
+
+TYPES = ["email", "credit_card"]
+
+
+def _history(turns: int) -> list[Any]:
+    out: list[Any] = []
+    for i in range(turns):
+        out.append(HumanMessage(f"turn {i}: please look up the order of customer number {i}"))
+        call = {"name": "lookup", "args": {"q": f"order {i}", "n": i}, "id": f"c{i}"}
+        out.append(AIMessage("", tool_calls=[{**call, "type": "tool_call"}]))
+        out.append(
+            ToolMessage(f"order {i}: shipped, 3 items, tracking ZX{i:06d}", tool_call_id=f"c{i}")
+        )
+        out.append(AIMessage(f"Order {i} has shipped; tracking number ZX{i:06d}."))
+    return out
+
+
+def _per_call_us(middleware: list[Any], turns: int, number: int) -> float:
+    history = _history(turns)
+    agent = create_agent(ScriptedChatModel(default="ok", record=False), middleware=middleware)
+    agent.invoke({"messages": [*history, HumanMessage("warm up")]})
+    start = time.perf_counter()
+    for n in range(number):
+        agent.invoke({"messages": [*history, HumanMessage(f"new question {n}")]})
+    return (time.perf_counter() - start) / number * 1e6
+
+
+def _loop_block_ms(size: int) -> float:
+    agent = create_agent(
+        ScriptedChatModel(default="ok", record=False), middleware=[PIIMiddleware(TYPES)]
+    )
+    text = ("lorem ipsum dolor sit amet, 4111 " * (size // 30 + 1))[:size] + " jane@example.com"
+
+    async def main() -> float:
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            last = time.perf_counter()
+            while not done.is_set():
+                await asyncio.sleep(0.001)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0.01)
+        try:
+            await agent.ainvoke({"messages": [("user", text)]})
+        finally:
+            done.set()
+            await task
+        return max(gaps) * 1000
+
+    return asyncio.run(main())
+
+
+def run(quick: bool = False) -> list[Row]:
+    number = 3 if quick else 20
+    turns = 40
+    bare = _per_call_us([], turns, number)
+    ours = _per_call_us([PIIMiddleware(TYPES)], turns, number) - bare
+    theirs = _per_call_us([LCPIIMiddleware("email"), LCPIIMiddleware("credit_card")], turns, number)
+    theirs -= bare
+    return [
+        Row(
+            "pii",
+            f"one model call, {turns}-turn history ({turns * 4} messages), every string scanned",
+            max(ours, 0.0),
+            max(theirs, 0.0),
+            "us",
+            note="LangChain scans only the last user message",
+        ),
+        Row(
+            "pii",
+            "event loop blocked by a 1 MB message (async)",
+            _loop_block_ms(1_000_000),
+            None,
+            "ms",
+        ),
+    ]
