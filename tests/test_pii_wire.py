@@ -829,3 +829,52 @@ def test_random_histories_never_reach_the_wire(
         assert value not in sent
         if strategy != "block":  # block refuses the turn; its input stays as the caller wrote it
             assert value not in stored
+
+
+# ---------------------------------------------------------------------- 10. deepagents
+@pytest.mark.parametrize("how", ["invoke", "updates", "v3"])
+def test_every_subagent_gets_the_guardrail(
+    how: str, mode: str, openai_mock: respx.MockRouter, chat_openai: Any, audit: AuditCapture
+) -> None:
+    """``guardrails.deep.create_deep_agent``: the general-purpose subagent, which nobody names,
+    sends no raw file contents to its model."""
+    pytest.importorskip("deepagents")
+    from guardrails.deep import create_deep_agent
+
+    route = openai_mock.post("/chat/completions").mock(
+        side_effect=answer(
+            (
+                None,
+                [("task", {"description": "read /notes.txt", "subagent_type": "general-purpose"})],
+            ),
+            (None, [("read_file", {"file_path": "/notes.txt"})]),
+            ("the notes name a customer", []),
+            ("done", []),
+        )
+    )
+    agent = create_deep_agent(
+        chat_openai(), guardrails=[PIIMiddleware("email", apply_to_tool_results=True)]
+    )
+    files = {"/notes.txt": {"content": f"customer {EMAIL}", "encoding": "utf-8"}}
+    _, seen = drive(agent, {"messages": [("user", "go")], "files": files}, mode, how)
+    assert route.call_count == 4
+    assert EMAIL not in wire(route)
+    assert "[REDACTED_EMAIL]" in wire(route)  # the subagent's model got the handled file
+    assert EMAIL not in dumps(audit.events)
+    subagent_events = [e for e in audit.of("pii.detected") if e.get("subagent")]
+    assert subagent_events, "the general-purpose subagent ran without the guardrail"
+
+
+def test_a_compiled_subagent_it_cannot_reach_is_refused() -> None:
+    pytest.importorskip("deepagents")
+    import deepagents
+
+    from guardrails.deep import create_deep_agent
+
+    compiled = deepagents.create_deep_agent(model=ScriptedChatModel(default="x"), name="c")
+    with pytest.raises(GuardrailConfigError, match="compiled subagent 'c'"):
+        create_deep_agent(
+            ScriptedChatModel(default="x"),
+            guardrails=[PIIMiddleware("email")],
+            subagents=[{"name": "c", "description": "c", "runnable": compiled}],
+        )

@@ -290,6 +290,18 @@ class PIIMiddleware(
             )
         return self._guard(None, [])
 
+    def guard_deep_agent(self, setup: Any) -> None:
+        """``guardrails.deep.create_deep_agent`` gives this middleware to the main agent and to
+        every declarative subagent (the general-purpose one included). A compiled subagent is
+        a graph it cannot enter: its model would see raw values, so the setup is refused."""
+        if setup.compiled:
+            name = sorted(setup.compiled)[0]
+            raise GuardrailConfigError(
+                f"compiled subagent {name!r}: {self.name} cannot reach inside a compiled graph, "
+                "so its model would see raw values; build it with this PIIMiddleware in its own "
+                "middleware list and pass it as a declarative subagent spec instead"
+            )
+
     # ------------------------------------------------------------------ pseudonym mapping
     @staticmethod
     def _thread(runtime: Any) -> str:
