@@ -859,6 +859,7 @@ def test_every_subagent_gets_the_guardrail(
     _, seen = drive(agent, {"messages": [("user", "go")], "files": files}, mode, how)
     assert route.call_count == 4
     assert EMAIL not in wire(route)
+    assert EMAIL not in seen.replace(dumps(files), "")  # what the caller sent, echoed back
     assert "[REDACTED_EMAIL]" in wire(route)  # the subagent's model got the handled file
     assert EMAIL not in dumps(audit.events)
     subagent_events = [e for e in audit.of("pii.detected") if e.get("subagent")]
