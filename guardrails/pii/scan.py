@@ -86,8 +86,10 @@ def find_steps(detector: Detector, text: str) -> Generator[None, None, list[PIIM
     return kept
 
 
-def find_all(detector: Detector, text: str) -> list[PIIMatch]:
+def find_all(detector: Detector, text: str) -> Sequence[PIIMatch]:
     """``detector(text)``, chunked for long texts (the detector's cache keyed per chunk)."""
+    if len(text) <= CHUNK:
+        return detector.matches(text)
     steps = find_steps(detector, text)
     while True:
         try:
@@ -153,10 +155,11 @@ class Scan:
         )
 
     # ------------------------------------------------------------------ strings
-    def find(self, text: str) -> list[PIIMatch]:
-        known = self.known.get(text)
-        if known is not None:
-            return known
+    def find(self, text: str) -> Sequence[PIIMatch]:
+        if self.known:
+            known = self.known.get(text)
+            if known is not None:
+                return known
         try:
             return find_all(self.detector, text)
         except Exception as exc:  # fail closed: nothing passes unscanned
