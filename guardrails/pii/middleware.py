@@ -26,7 +26,6 @@ streamed. A detector that crashes blocks too (fail closed), with a ``pii.detecto
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any
@@ -36,7 +35,6 @@ from langchain.agents.middleware.types import ExtendedModelResponse, PrivateStat
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.types import Command
-from pydantic import BaseModel
 from typing_extensions import NotRequired
 
 from guardrails._core import Call, Flow, Guardrail, Hook, Sleep, SyncAsync
@@ -44,7 +42,14 @@ from guardrails._state import state_get, tool_batch, with_update
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii.detect import Detector, build_detector
 from guardrails.pii.lasthop import Guard, LastHop, guarded, hop_of
-from guardrails.pii.pseudonym import Pseudonymizer, merge_vault, restore_content, restore_value
+from guardrails.pii.pseudonym import (
+    Pseudonymizer,
+    merge_vault,
+    message_texts,
+    restore_content,
+    restore_value,
+    run_thread,
+)
 from guardrails.pii.scan import Scan
 from guardrails.pii.strategies import MASK_STYLES, Strategy, apply_strategy, build_strategy
 from guardrails.pii.vault import PseudonymVault
@@ -69,36 +74,6 @@ class PIIState(AgentState[Any]):
 
 #: Private state key of the pseudonym mapping: ``{middleware name: {placeholder: value}}``.
 VAULT_KEY = "guardrails_pii_vault"
-
-
-def _message_texts(messages: Sequence[Any]) -> list[str]:
-    texts: list[str] = []
-    for m in messages:
-        if isinstance(m, BaseMessage):
-            texts.append(str(m.content))
-            if isinstance(m, AIMessage) and m.tool_calls:
-                texts.append(str([c.get("args") for c in m.tool_calls]))
-    return texts
-
-
-def _structured(scan: Scan, value: Any) -> Any:
-    """``structured_response`` handled field by field (a model, dataclass or dict)."""
-    if isinstance(value, BaseModel):
-        data = value.model_dump()
-        handled = scan.value(data)
-        if handled == data:
-            return value
-        try:
-            return type(value).model_validate(handled)
-        except Exception:  # a handled value no longer fits the field type: keep it handled
-            return type(value).model_construct(**handled)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        data = dataclasses.asdict(value)
-        handled = scan.value(data)
-        if handled == data:
-            return value
-        return dataclasses.replace(value, **handled)
-    return scan.value(value)
 
 
 class PIIMiddleware(
@@ -303,26 +278,6 @@ class PIIMiddleware(
             )
 
     # ------------------------------------------------------------------ pseudonym mapping
-    @staticmethod
-    def _thread(runtime: Any) -> str:
-        """The run's thread, from LangGraph's execution info or the run's configuration only
-        (never from ``runtime.context``, which the caller writes)."""
-        execution = getattr(runtime, "execution_info", None)
-        thread = getattr(execution, "thread_id", None)
-        if thread is None:
-            from langgraph.config import get_config
-
-            try:
-                thread = (get_config().get("configurable") or {}).get("thread_id")
-            except RuntimeError:
-                thread = None
-        if thread is None:
-            raise GuardrailConfigError(
-                "PIIMiddleware(vault=...) keys the mapping by thread: run the agent with "
-                "config={'configurable': {'thread_id': ...}}"
-            )
-        return str(thread)
-
     def _load(self, state: Any, thread: str | None) -> Flow[dict[str, str]]:
         """The thread's mapping: from graph state, or from the vault."""
         if self.vault is None or thread is None:
@@ -402,10 +357,10 @@ class PIIMiddleware(
         box: list[Pseudonymizer] = []
         thread: str | None = None
         if self._strategy.needs_mapping:
-            thread = self._thread(runtime) if self.vault is not None else None
+            thread = run_thread(runtime) if self.vault is not None else None
             mapping = yield from self._load(request.state, thread)
             everything = [request.system_message, *request.messages]
-            box.append(Pseudonymizer(mapping, texts=lambda: _message_texts(everything)))
+            box.append(Pseudonymizer(mapping, texts=lambda: message_texts(everything)))
         # the last hop: a guarded model shared by every PIIMiddleware of this call
         hop = hop_of(request.model)
         if hop is None and isinstance(request.model, BaseChatModel):
@@ -484,7 +439,7 @@ class PIIMiddleware(
             ]
             structured = response.structured_response
             if self.apply_to_output and structured is not None:
-                structured = _structured(scan, structured)
+                structured = scan.structured(structured)
             return result, structured
 
         result, structured = yield from self._run(box, thread, work)
@@ -529,12 +484,12 @@ class PIIMiddleware(
         thread: str | None = None
         args = call.get("args", {})
         if self._strategy.needs_mapping:
-            thread = self._thread(runtime) if self.vault is not None else None
+            thread = run_thread(runtime) if self.vault is not None else None
             mapping = yield from self._load(request.state, thread)
             state_messages = state_get(request.state, "messages") or []
             box.append(
                 Pseudonymizer(
-                    mapping, slot=self._slot(request), texts=lambda: _message_texts(state_messages)
+                    mapping, slot=self._slot(request), texts=lambda: message_texts(state_messages)
                 )
             )
             allowed = (

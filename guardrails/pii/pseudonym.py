@@ -21,9 +21,11 @@ __all__ = [
     "PLACEHOLDER",
     "Pseudonymizer",
     "merge_vault",
+    "message_texts",
     "restore_content",
     "restore_text",
     "restore_value",
+    "run_thread",
     "type_tag",
 ]
 
@@ -175,3 +177,38 @@ def restore_content(
                 out.append(block)
         return out
     return content
+
+
+def message_texts(messages: Iterable[Any]) -> list[str]:
+    """The texts of a conversation where placeholders may already be visible."""
+    from langchain_core.messages import AIMessage, BaseMessage
+
+    texts: list[str] = []
+    for m in messages:
+        if isinstance(m, BaseMessage):
+            texts.append(str(m.content))
+            if isinstance(m, AIMessage) and m.tool_calls:
+                texts.append(str([c.get("args") for c in m.tool_calls]))
+    return texts
+
+
+def run_thread(runtime: Any) -> str:
+    """The run's thread, from LangGraph's execution info or the run's configuration only (never
+    from ``runtime.context``, which the caller writes); ``GuardrailConfigError`` without one."""
+    from langgraph.config import get_config
+
+    from guardrails.errors import GuardrailConfigError
+
+    execution = getattr(runtime, "execution_info", None)
+    thread = getattr(execution, "thread_id", None)
+    if thread is None:
+        try:
+            thread = (get_config().get("configurable") or {}).get("thread_id")
+        except RuntimeError:
+            thread = None
+    if thread is None:
+        raise GuardrailConfigError(
+            "PIIMiddleware(vault=...) keys the mapping by thread: run the agent with "
+            "config={'configurable': {'thread_id': ...}}"
+        )
+    return str(thread)

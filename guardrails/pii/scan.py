@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
+from pydantic import BaseModel
 
 from guardrails.errors import PIIDetectionError
 from guardrails.pii.detect import Detector, PIIMatch
@@ -405,6 +406,25 @@ class Scan:
 
     def messages(self, messages: Sequence[BaseMessage], **kwargs: Any) -> list[BaseMessage]:
         return [self.message(m, **kwargs) if isinstance(m, BaseMessage) else m for m in messages]
+
+    def structured(self, value: Any) -> Any:
+        """``structured_response`` handled field by field (a model, dataclass or dict)."""
+        if isinstance(value, BaseModel):
+            data = value.model_dump()
+            handled = self.value(data)
+            if handled is data:
+                return value
+            try:
+                return type(value).model_validate(handled)
+            except Exception:  # a handled value no longer fits the field type: keep it handled
+                return type(value).model_construct(**handled)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            data = dataclasses.asdict(value)
+            handled = self.value(data)
+            if handled is data:
+                return value
+            return dataclasses.replace(value, **handled)
+        return self.value(value)
 
     # ------------------------------------------------------------------ the decision
     def report(self, tool: str | None = None, *, refuse_unscannable: bool = False) -> None:
