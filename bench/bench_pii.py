@@ -108,6 +108,21 @@ def _throughput(find: Callable[[str], Iterable[Mapping[str, Any]]], texts: list[
     return size / (time.perf_counter() - start) / 1e6
 
 
+def _paired(
+    ours: Callable[[str], Iterable[Mapping[str, Any]]],
+    theirs: Callable[[str], Iterable[Mapping[str, Any]]],
+    texts: list[str],
+    rounds: int,
+) -> tuple[float, float]:
+    """Best-of-``rounds`` MB/s of each, rounds interleaved (the machine is shared: load changes
+    during a run, interleaving exposes both sides to it alike)."""
+    best = [0.0, 0.0]
+    for _ in range(rounds):
+        for i, find in enumerate((ours, theirs)):
+            best[i] = max(best[i], _throughput(find, texts))
+    return best[0], best[1]
+
+
 def _fresh(text: str) -> str:
     return "".join(list(text))  # a new string object, as a checkpoint load gives
 
@@ -262,13 +277,15 @@ def run(quick: bool = False) -> list[Row]:
     def ours_find(text: str) -> Iterable[Mapping[str, Any]]:
         return uncached(text)
 
-    ours_mbs = _throughput(ours_find, texts)
+    rounds = 2 if quick else 5
+    ours_mbs, presidio_mbs = _paired(ours_find, presidio, texts, rounds)
+    ours_mbs2, langchain_mbs = _paired(ours_find, _langchain, texts, rounds)
     result = [
         Row(
             "pii",
             "throughput, all 7 types on, mixed chat text",
             ours_mbs,
-            _throughput(presidio, texts),
+            presidio_mbs,
             "MB/s",
             higher_is_better=True,
             note="theirs = Presidio pattern recognizers (same 7 entities)",
@@ -276,8 +293,8 @@ def run(quick: bool = False) -> list[Row]:
         Row(
             "pii",
             "throughput: ours all 7 types vs LangChain's 4",
-            ours_mbs,
-            _throughput(_langchain, texts),
+            ours_mbs2,
+            langchain_mbs,
             "MB/s",
             higher_is_better=True,
             note="theirs = LangChain email, credit_card, ip, url; goal >= 0.6x",

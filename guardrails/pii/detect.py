@@ -263,7 +263,7 @@ class _Scan:
     position, so a text with many candidates costs one pass per word list.
     """
 
-    __slots__ = ("_header", "_hits", "norm", "original", "text")
+    __slots__ = ("_digits", "_header", "_hits", "norm", "original", "text")
 
     def __init__(self, norm: Normalized, original: str) -> None:
         self.norm = norm
@@ -271,6 +271,14 @@ class _Scan:
         self.original = original
         self._header: tuple[int, str] | None = None
         self._hits: dict[str, list[int]] = {}
+        self._digits = -1
+
+    def digits(self) -> int:
+        """How many ASCII digits the normalized text holds (a cheap gate for the finders)."""
+        if self._digits < 0:
+            text = self.text
+            self._digits = sum(map(text.count, "0123456789")) if _has_digit(text) else 0
+        return self._digits
 
     def header(self) -> tuple[int, str]:
         """The first line (lower case) when the text looks like a table, and where it ends."""
@@ -326,12 +334,12 @@ class _Scan:
 class _Builtin:
     """A built-in type: finds scored spans in the normalized text."""
 
-    def __init__(self, find: Callable[[_Scan], list[Span]], needs: Callable[[str], bool]) -> None:
+    def __init__(self, find: Callable[[_Scan], list[Span]], needs: Callable[[_Scan], bool]) -> None:
         self.find = find
         self.needs = needs
 
     def spans(self, scan: _Scan) -> list[Span]:
-        return self.find(scan) if self.needs(scan.text) else []
+        return self.find(scan) if self.needs(scan) else []
 
     def __call__(self, text: str) -> list[tuple[int, int]]:
         """Accepted spans of ``text`` (original offsets), for use as a plain finder."""
@@ -913,18 +921,26 @@ BUILTIN_TYPES: dict[str, str] = {
 }
 _NLP_TYPES = {"person", "location", "PERSON", "LOCATION", "NRP", "ORGANIZATION"}
 
-_NEEDS: dict[str, Callable[[str], bool]] = {
-    "email": lambda t: "@" in t,
-    "url": lambda t: "://" in t or "www." in t or "WWW." in t,
-    "mac_address": lambda t: ":" in t or "-" in t,
-    "iban": lambda t: True,
-    "crypto": lambda t: True,
+_NEEDS: dict[str, Callable[[_Scan], bool]] = {
+    "email": lambda s: "@" in s.text,
+    "url": lambda s: "://" in s.text or "www." in s.text or "WWW." in s.text,
+    "mac_address": lambda s: ":" in s.text or "-" in s.text,
+    "iban": lambda s: s.digits() >= 8,
+    "crypto": lambda s: True,
+    "credit_card": lambda s: s.digits() >= 12,
+    "us_ssn": lambda s: s.digits() >= 9,
+    "phone": lambda s: s.digits() >= 6,
+    "ip": lambda s: ":" in s.text or ("." in s.text and s.digits() >= 4),
 }
+
+
+def _digit_gate(scan: _Scan) -> bool:
+    return scan.digits() > 0
 
 
 @functools.lru_cache(maxsize=64)
 def _builtin(name: str, regions: tuple[str, ...], tlds: frozenset[str] | None) -> _Builtin:
-    return _Builtin(_builtin_find(name, regions, tlds), _NEEDS.get(name, _has_digit))
+    return _Builtin(_builtin_find(name, regions, tlds), _NEEDS.get(name, _digit_gate))
 
 
 def _builtin_find(
