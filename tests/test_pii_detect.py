@@ -301,3 +301,15 @@ def test_first_scan_needs_no_lazy_loading() -> None:
     for region in ("US", "GB", "DE", "FR", "IN", "JP", "AU", "BR", "IL", "CN"):
         assert region in loaded and loaded[region] is not None
     assert re.search("phone", json.dumps(detector("call +44 20 7946 0958")))
+
+
+def test_middleware_takes_regions_and_email_tlds(mode: str) -> None:
+    from guardrails.testing import ScriptedChatModel
+
+    model = ScriptedChatModel(default="ok")
+    mw = PIIMiddleware(["phone", "email"], regions=["FR"], email_tlds=["acme"])
+    agent = create_agent(model, middleware=[mw])
+    invoke(agent, {"messages": [("user", "bureau 01 42 68 53 00, ops@build.acme")]}, mode)
+    assert model.requests[0]["messages"][-1].content == "bureau [REDACTED_PHONE], [REDACTED_EMAIL]"
+    with pytest.raises(GuardrailConfigError, match="regions"):
+        PIIMiddleware("phone", regions="FR")

@@ -111,6 +111,10 @@ class PIIMiddleware(
     ``refuse_unscannable=True`` blocks requests carrying payloads that cannot be scanned
     (binary images, audio, PDFs).
 
+    ``regions=["GB", "FR"]`` sets the regions whose national phone formats are recognised
+    (default ``guardrails.pii.detect.DEFAULT_REGIONS``); ``email_tlds=`` the top-level domains
+    accepted in emails besides the public suffix list (see docs/pii.md, Detection).
+
     Example::
 
         agent = create_agent(model, tools=tools, middleware=[
@@ -143,6 +147,8 @@ class PIIMiddleware(
         vault: PseudonymVault | None = None,
         mask_style: str = "langchain",
         refuse_unscannable: bool = False,
+        regions: Sequence[str] | None = None,
+        email_tlds: str | Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         flags = {
@@ -179,7 +185,9 @@ class PIIMiddleware(
                 f"RedisVault), got {type(vault).__name__}"
             )
         try:
-            self._detector: Detector = build_detector(pii_type, detector, nlp_model)
+            self._detector: Detector = build_detector(
+                pii_type, detector, nlp_model, regions=regions, email_tlds=email_tlds
+            )
         except GuardrailConfigError as exc:
             if "not a built-in type" in str(exc) and "Unknown PII type" not in str(exc):
                 raise GuardrailConfigError(f"Unknown PII type: {exc}") from exc
