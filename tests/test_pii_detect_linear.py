@@ -13,7 +13,7 @@ from guardrails.pii.detect import BUILTIN_TYPES, Detector, build_detector
 
 MB = 1_000_000
 #: the bound the issue asks for (an idle core); the test scales it by how slow this machine is
-#: right now (shared CI runners) and allows 2x headroom: a quadratic pattern takes minutes
+#: right now (shared CI runners) and allows 3x headroom: a quadratic pattern takes minutes
 BOUND_S = 0.5
 
 
@@ -79,7 +79,7 @@ def test_each_type_scans_1mb_of_adversarial_input_in_bounded_time(kind: str) -> 
     detector = build_detector(kind)
     slow = {}
     for name, text in INPUTS.items():
-        bound = BOUND_S * 2 * _slowdown()
+        bound = BOUND_S * 3 * _slowdown()
         start = time.perf_counter()
         detector._scan(text)  # the scan itself, not the cache
         took = time.perf_counter() - start
