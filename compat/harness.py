@@ -259,6 +259,19 @@ def build_tree(dest: Path, files: Mapping[str, str]) -> None:
 # --------------------------------------------------------------------------- running
 
 
+#: address-space cap of each pytest process (bytes); LangChain's tests need well under 1 GB
+MEMORY_LIMIT = 4 * 1024**3
+
+
+def _limit_memory() -> None:  # pragma: no cover - runs in the child
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def run_pytest(
     tree: Path,
     targets: Sequence[str],
@@ -298,7 +311,13 @@ def run_pytest(
     with log.open("w") as out:
         try:
             subprocess.run(
-                cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout
+                cmd,
+                cwd=tree,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                preexec_fn=_limit_memory,  # a runaway loop fails its test, not the machine
             )
         except subprocess.TimeoutExpired as exc:
             raise HarnessError(
@@ -523,7 +542,7 @@ def deepagents_sdist_note(work: Path, version: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m compat", description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, default=WORK, help="cache and build folder")
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per pytest run")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per pytest run")
     parser.add_argument("--no-deepagents", action="store_true", help="skip the deepagents suite")
     parser.add_argument("--report", type=Path, default=None, help="write a JSON report here")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every difference")

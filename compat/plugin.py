@@ -3,17 +3,45 @@
 Loaded with ``-p compat.plugin``; the file named by ``COMPAT_RESULTS`` receives
 ``{nodeid: {"outcome": ..., "message": ...}}`` where outcome is ``passed``, ``failed``,
 ``skipped`` or ``error`` (a setup or teardown failure).
+
+A test that runs longer than ``COMPAT_TEST_TIMEOUT`` seconds (default 60) is failed with
+:class:`CompatTimeoutError` (SIGALRM), so one endless agent loop costs one test, not the run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 
 _RESULTS: dict[str, dict[str, str]] = {}
+
+
+class CompatTimeoutError(Exception):
+    """The test ran longer than COMPAT_TEST_TIMEOUT seconds."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise CompatTimeoutError(f"timed out after {os.environ.get('COMPAT_TEST_TIMEOUT', '60')}s")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    seconds = float(os.environ.get("COMPAT_TEST_TIMEOUT", "60"))
+    usable = seconds > 0 and hasattr(signal, "SIGALRM")
+    if usable:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        if usable:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 def _message(report: pytest.TestReport) -> str:

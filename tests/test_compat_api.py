@@ -53,21 +53,10 @@ CONFIGS: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {
         (("ip",), {"strategy": "hash", "apply_to_input": False, "apply_to_output": True}),
     ],
 }
-PENDING = pytest.mark.xfail(reason="pending: issue 12/16 (helper pii-wire)", strict=False)
 CASES = [
     pytest.param(name, args, kwargs, id=f"{name}-{i}")
     for name, configs in CONFIGS.items()
     for i, (args, kwargs) in enumerate(configs)
-]
-TRANSFORMER_CASES = [
-    pytest.param(
-        *case.values,
-        id=case.id,
-        marks=[PENDING]
-        if case.id in {"PIIMiddleware-1", "PIIMiddleware-2", "PIIMiddleware-3"}
-        else [],
-    )
-    for case in CASES
 ]
 
 #: attributes whose value differs on purpose (docs/migration.md), by class
@@ -125,7 +114,7 @@ def test_public_attributes_match(name: str, args: tuple[Any, ...], kwargs: dict[
 
 
 @pytest.mark.filterwarnings("ignore:PIIMiddleware.strategy='hash'.:UserWarning")
-@pytest.mark.parametrize(("name", "args", "kwargs"), TRANSFORMER_CASES)
+@pytest.mark.parametrize(("name", "args", "kwargs"), CASES)
 def test_stream_transformers_where_langchain_registers_them(
     name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:

@@ -188,9 +188,16 @@ def test_plugin_records_every_outcome(tmp_path: Path) -> None:
         "def test_error(broken): pass\n"
         "@pytest.mark.xfail\n"
         "def test_xfail(): assert False\n"
+        "def test_hang():\n"
+        "    while True: pass\n"
     )
     results = tmp_path / "out.json"
-    env = {**os.environ, "COMPAT_RESULTS": str(results), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "COMPAT_RESULTS": str(results),
+        "PYTHONPATH": str(ROOT),
+        "COMPAT_TEST_TIMEOUT": "2",
+    }
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "compat.plugin",
          "--rootdir", str(tmp_path), "-c", os.devnull, "test_sample.py"],
@@ -204,7 +211,9 @@ def test_plugin_records_every_outcome(tmp_path: Path) -> None:
         "test_skip": "skipped",
         "test_error": "error",
         "test_xfail": "xfail",
+        "test_hang": "failed",  # an endless test costs one test, not the run
     }
+    assert "timed out after 2s" in data["test_sample.py::test_hang"]["message"]
     assert "boom" in data["test_sample.py::test_fail"]["message"]
 
 

@@ -326,7 +326,16 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         async for chunk in hop.astream(chunks):
             yield chunk
 
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        # a model that keeps state in its own fields (a call counter, a cursor: test fakes
+        # do) must see it on the original, or the next call starts over (an endless agent)
+        cls.__setattr__(self, name, value)
+        origin = getattr(self.__pydantic_private__, "origin", None)
+        if origin is not None and name in type(origin).model_fields:
+            setattr(origin, name, value)
+
     namespace: dict[str, Any] = {
+        "__setattr__": __setattr__,
         "__module__": __name__,
         "__qualname__": cls.__qualname__,
         "__annotations__": {"_guardrails_hop": Any},
@@ -379,10 +388,11 @@ class _Private(dict[str, Any]):
     """The guarded copy's private attributes: the original model's (shared, so its counters
     and locks stay one), plus this call's hop."""
 
-    def __init__(self, base: dict[str, Any], hop: LastHop) -> None:
+    def __init__(self, base: dict[str, Any], hop: LastHop, origin: Any = None) -> None:
         super().__init__()
         self.base = base
         self.hop = hop
+        self.origin = origin  # the model this copy guards: field writes go there too
 
     def __getitem__(self, key: str) -> Any:
         return self.hop if key == _HOP else self.base[key]
@@ -433,7 +443,7 @@ def guarded(model: BaseChatModel, hop: LastHop) -> BaseChatModel:
     object.__setattr__(view, "__pydantic_fields_set__", set(model.model_fields_set))
     extra = getattr(model, "__pydantic_extra__", None)
     object.__setattr__(view, "__pydantic_extra__", None if extra is None else dict(extra))
-    object.__setattr__(view, "__pydantic_private__", _Private(base, hop))
+    object.__setattr__(view, "__pydantic_private__", _Private(base, hop, model))
     return view
 
 
