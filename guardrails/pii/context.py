@@ -1,0 +1,334 @@
+"""What every built-in finder shares: the scoring constants, context and negative words, and
+``_Scan``, one text being scanned (its normalized form and cheap look-ups by position).
+
+A candidate a validator accepts scores high enough on its own; a context word of its type
+(``CONTEXT_WORDS``) within ``CONTEXT_BEFORE`` characters before it or ``CONTEXT_AFTER`` after it
+(or in the header line of a table-like text) adds ``CONTEXT_BOOST``; a candidate is reported when
+its score reaches ``THRESHOLD``. ``NEGATIVE_WORDS`` right before a number say it is something
+else (an order, an amount, a version).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Iterable
+
+from guardrails.pii.normalize import Normalized, normalize
+
+Finder = Callable[[str], list[tuple[int, int]]]
+Span = tuple[int, int, float]
+
+#: characters of context read before a candidate, and after it
+CONTEXT_BEFORE = 48
+CONTEXT_AFTER = 24
+#: what a context word of the candidate's type adds to its score
+CONTEXT_BOOST = 0.35
+#: what a candidate must score to be reported
+THRESHOLD = 0.5
+
+#: Context words per type (lower case; ASCII words must stand alone, others match anywhere).
+CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
+    "phone": (
+        "phone",
+        "phones",
+        "tel",
+        "tele",
+        "telephone",
+        "mobile",
+        "mob",
+        "cell",
+        "cellphone",
+        "call",
+        "calls",
+        "called",
+        "calling",
+        "fax",
+        "ring",
+        "text me",
+        "sms",
+        "whatsapp",
+        "dial",
+        "landline",
+        "hotline",
+        "contact",
+        "reach me",
+        "my number",
+        "number is",
+        "ph",
+        "ph.",
+        "handy",
+        "telefon",
+        "telefonnummer",
+        "rufnummer",
+        "mobil",
+        "téléphone",
+        "tél",
+        "portable",
+        "numéro",
+        "telefone",
+        "celular",
+        "teléfono",
+        "móvil",
+        "telefono",
+        "cellulare",
+        "numero",
+        "電話",
+        "携帯",
+        "手机",
+        "电话",
+        "联系",
+        "전화",
+        "연락처",
+        "телефон",
+        "тел",
+        "טלפון",
+        "נייד",
+        "फ़ोन",
+        "मोबाइल",
+    ),
+    "credit_card": (
+        "card",
+        "cards",
+        "credit",
+        "debit",
+        "visa",
+        "mastercard",
+        "master card",
+        "amex",
+        "american express",
+        "discover",
+        "diners",
+        "jcb",
+        "maestro",
+        "unionpay",
+        "cc",
+        "cc#",
+        "ccn",
+        "cvv",
+        "cvc",
+        "pan",
+        "expiry",
+        "exp",
+        "payment",
+        "pay",
+        "paid",
+        "charge",
+        "karte",
+        "kreditkarte",
+        "carte",
+        "tarjeta",
+        "cartão",
+        "carta",
+        "カード",
+        "信用卡",
+        "银行卡",
+        "카드",
+        "карта",
+    ),
+    "us_ssn": (
+        "ssn",
+        "ssns",
+        "social security",
+        "social sec",
+        "soc sec",
+        "ss#",
+        "ss #",
+        "ss no",
+        "ssa",
+        "social",
+        "taxpayer",
+        "tin",
+        "itin",
+    ),
+}
+#: Words right before a number that say it is something else (an order, an amount, ...).
+NEGATIVE_WORDS = (
+    "order",
+    "invoice",
+    "inv",
+    "ref",
+    "reference",
+    "id",
+    "ticket",
+    "case",
+    "tracking",
+    "track",
+    "shipment",
+    "parcel",
+    "sku",
+    "isbn",
+    "serial",
+    "version",
+    "ver",
+    "build",
+    "zip",
+    "postal",
+    "postcode",
+    "amount",
+    "total",
+    "price",
+    "balance",
+    "usd",
+    "eur",
+    "account",
+    "acct",
+    "po",
+    "no. of",
+    "qty",
+    "quantity",
+    "page",
+    "row",
+    "line",
+)
+
+
+def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
+    # a plain alternation: the regex engine skips ahead on its first characters; whole-word
+    # checks for ASCII words are done on each hit (see _standalone)
+    return re.compile("|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)))
+
+
+def _standalone(text: str, start: int, end: int) -> bool:
+    """An ASCII word at ``[start, end)`` not glued to other ASCII letters."""
+    if not text[start].isascii():
+        return True
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    return not ("a" <= before <= "z" or "a" <= after <= "z")
+
+
+def _word_search(pattern: re.Pattern[str], text: str) -> bool:
+    return any(_standalone(text, m.start(), m.end()) for m in pattern.finditer(text))
+
+
+_CONTEXT_RES = {kind: _word_regex(words) for kind, words in CONTEXT_WORDS.items()}
+_NEGATIVE_WORD_RE = _word_regex(NEGATIVE_WORDS)
+_NEGATIVE_GAP = re.compile(r"[\s#:.\-]*(?:number|no\.?|nr\.?|num|#|id)?[\s#:.\-]*")
+_CURRENCY_BEFORE = re.compile(r"[$€£¥₹]\s?$|\b(?:usd|eur|gbp|chf|jpy|inr|aud|cad)\s?$", re.I)
+#: digit runs, as the finders split a candidate into its groups
+_GROUP = re.compile(r"\d+")
+#: right before a number: the tail of an account number or IBAN ("DE89 3704 0044 0532 0130 00")
+_ID_BEFORE = re.compile(r"(?:[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4})*|[A-Za-z0-9]*\d[A-Za-z0-9]*) $")
+
+
+class _Scan:
+    """One text being scanned: the normalized text and cheap context look-ups.
+
+    Context and negative words are found once per text (on first use) and looked up by
+    position, so a text with many candidates costs one pass per word list.
+    """
+
+    __slots__ = ("_digits", "_header", "_hits", "norm", "original", "text")
+
+    def __init__(self, norm: Normalized, original: str) -> None:
+        self.norm = norm
+        self.text = norm.text
+        self.original = original
+        self._header: tuple[int, str] | None = None
+        self._hits: dict[str, list[int]] = {}
+        self._digits = -1
+
+    def digits(self) -> int:
+        """How many ASCII digits the normalized text holds (a cheap gate for the finders)."""
+        if self._digits < 0:
+            text = self.text
+            self._digits = sum(map(text.count, "0123456789")) if _has_digit(text) else 0
+        return self._digits
+
+    def header(self) -> tuple[int, str]:
+        """The first line (lower case) when the text looks like a table, and where it ends."""
+        if self._header is None:
+            text = self.text
+            cut = text.find("\n")
+            first = text[:cut] if cut > 0 else ""
+            if cut > 0 and any(d in first for d in ",;\t|"):
+                self._header = (cut, first.lower())
+            else:
+                self._header = (-1, "")
+        return self._header
+
+    def _positions(self, key: str, pattern: re.Pattern[str], at_end: bool) -> list[int]:
+        hits = self._hits.get(key)
+        if hits is None:
+            lower = self.text.lower()
+            if len(lower) != len(self.text):  # a few characters change length when lowered
+                lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in self.text)
+            hits = [
+                m.end() if at_end else m.start()
+                for m in pattern.finditer(lower)
+                if _standalone(lower, m.start(), m.end())
+            ]
+            self._hits[key] = hits
+        return hits
+
+    def context(self, kind: str, start: int, end: int, since: int = 0) -> bool:
+        """A context word of ``kind`` near ``[start, end)`` (not before ``since``: the end of
+        the previous value of the kind, which the word belonged to) or in a table header."""
+        hits = self._positions(kind, _CONTEXT_RES[kind], at_end=False)
+        i = bisect.bisect_left(hits, max(since, start - CONTEXT_BEFORE))
+        if i < len(hits) and hits[i] < end + CONTEXT_AFTER:
+            return True
+        cut, first = self.header()
+        return cut >= 0 and start > cut and _word_search(_CONTEXT_RES[kind], first)
+
+    def negative(self, start: int) -> bool:
+        """The words right before ``start`` say the number is an id, an amount, a version..."""
+        hits = self._positions("-", _NEGATIVE_WORD_RE, at_end=True)
+        i = bisect.bisect_right(hits, start) - 1
+        if i >= 0 and hits[i] >= start - 20:
+            gap = self.text[hits[i] : start]
+            if _NEGATIVE_GAP.fullmatch(gap.lower()):
+                return True
+        return bool(_CURRENCY_BEFORE.search(self.text[max(0, start - 6) : start]))
+
+    def original_char(self, index: int) -> str:
+        start, end = self.norm.span(index, index + 1)
+        return self.original[start:end]
+
+
+class _Builtin:
+    """A built-in type: finds scored spans in the normalized text."""
+
+    def __init__(self, find: Callable[[_Scan], list[Span]], needs: Callable[[_Scan], bool]) -> None:
+        self.find = find
+        self.needs = needs
+
+    def spans(self, scan: _Scan) -> list[Span]:
+        return self.find(scan) if self.needs(scan) else []
+
+    def __call__(self, text: str) -> list[tuple[int, int]]:
+        """Accepted spans of ``text`` (original offsets), for use as a plain finder."""
+        norm = normalize(text)
+        scan = _Scan(norm, text)
+        return [norm.span(s, e) for s, e, score in self.spans(scan) if score >= THRESHOLD]
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _has_digit(text: str) -> bool:
+    return not _DIGITS.isdisjoint(text)
+
+
+def _regex_finder(
+    pattern: str, flags: int = 0, group: int = 0, check: Callable[[str], bool] | None = None
+) -> Finder:
+    compiled = re.compile(pattern, flags)
+
+    def find(text: str) -> list[tuple[int, int]]:
+        out = []
+        for m in compiled.finditer(text):
+            start, end = m.span(group)
+            if check is None or check(text[start:end]):
+                out.append((start, end))
+        return out
+
+    return find
+
+
+def _plain(finder: Finder, score: float = 0.9) -> Callable[[_Scan], list[Span]]:
+    def find(scan: _Scan) -> list[Span]:
+        return [(s, e, score) for s, e in finder(scan.text)]
+
+    return find

@@ -1,0 +1,121 @@
+"""Credit cards: candidates of 12 to 19 digits in groups, the Luhn checksum and the issued IIN
+ranges; a Luhn-valid number outside them is reported only next to a card context word."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from guardrails.pii.context import _GROUP, _ID_BEFORE, CONTEXT_BOOST, THRESHOLD, Span, _Scan
+
+_SEP = r"(?:[ \t]{0,2}(?:\r?\n|[\-./])[ \t]{0,2}|[ \t]{1,2})"
+_CARD = re.compile(rf"(?<!\d)\d{{3,19}}(?:{_SEP}\d{{3,19}}){{0,5}}(?:{_SEP}\d{{1,2}})?(?!\d)")
+_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+# issued IIN ranges: (low, high, prefix width, allowed lengths)
+_IIN: tuple[tuple[int, int, int, frozenset[int]], ...] = (
+    (4, 4, 1, frozenset(range(13, 20))),  # Visa
+    (51, 55, 2, frozenset(range(16, 20))),  # Mastercard
+    (2221, 2720, 4, frozenset({16})),  # Mastercard 2-series
+    (2200, 2204, 4, frozenset(range(16, 20))),  # Mir
+    (34, 34, 2, frozenset({15})),
+    (37, 37, 2, frozenset({15})),  # American Express
+    (300, 305, 3, frozenset(range(14, 20))),
+    (309, 309, 3, frozenset(range(14, 20))),
+    (36, 36, 2, frozenset(range(14, 20))),
+    (38, 39, 2, frozenset(range(14, 20))),  # Diners Club
+    (35, 35, 2, frozenset(range(16, 20))),  # JCB
+    (1800, 1800, 4, frozenset({15})),
+    (2131, 2131, 4, frozenset({15})),  # JCB 15-digit
+    (50, 50, 2, frozenset(range(12, 20))),  # Maestro, Verve, RuPay
+    (56, 59, 2, frozenset(range(12, 20))),  # Maestro and other 5x
+    (60, 69, 2, frozenset(range(12, 20))),  # Discover, Maestro, UnionPay, RuPay, Troy, ...
+    (81, 82, 2, frozenset({16})),  # RuPay
+    (9792, 9792, 4, frozenset({16})),  # Troy
+)
+
+
+def _iin_ok(digits: str) -> bool:
+    n = len(digits)
+    for low, high, width, lengths in _IIN:
+        if n in lengths and low <= int(digits[:width]) <= high:
+            return True
+    return False
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn checksum of a digit string."""
+    odd = sum(map(int, digits[-1::-2]))
+    even = sum(map(int, digits[-2::-2].translate(_DOUBLED)))
+    return (odd + even) % 10 == 0
+
+
+@functools.lru_cache(maxsize=8192)
+def _card_score(digits: str) -> float:
+    """0.9: Luhn and an issued range; 0.3: Luhn only (context decides); 0: no card."""
+    if not 12 <= len(digits) <= 19 or digits.count(digits[0]) == len(digits):
+        return 0.0
+    if not luhn_ok(digits):
+        return 0.0
+    if not _iin_ok(digits):
+        return 0.3
+    return 0.9 if len(digits) >= 15 else 0.8
+
+
+def _cards(scan: _Scan) -> list[Span]:
+    text = scan.text
+    out: list[Span] = []
+    pos = 0
+    while True:
+        m = _CARD.search(text, pos)
+        if m is None:
+            return out
+        if m.end() - m.start() < 12:
+            pos = m.end()
+            continue
+        groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, m.start(), m.end())]
+        found = _card_window(scan, groups)
+        if found is None:
+            pos = m.end()
+            continue
+        out.append(found)
+        pos = found[1]
+
+
+def _card_window(scan: _Scan, groups: list[tuple[int, int]]) -> Span | None:
+    """The longest valid card in ``groups`` that starts at the first or the second group.
+
+    Several groups make a card only when each has 3 digits or more ("1 2 3 4 ..." is not how
+    a card is written); one group is a card of 12 to 19 digits.
+    """
+    text = scan.text
+    lens = [e - s for s, e in groups]
+    for i in range(min(2, len(groups))):
+        if lens[i] < 3:
+            continue
+        total = 0
+        ends: list[int] = []
+        for j in range(i, len(groups)):
+            # groups of 3 digits or more; a short last group after groups of 4 ("...-0691-24")
+            short_tail = lens[j] < 3 and j > i + 1 and all(x == 4 for x in lens[i:j])
+            if j > i and ((lens[j] < 3 and not short_tail) or lens[i] > 8):
+                break
+            total += lens[j]
+            if total > 19:
+                break
+            # a short window inside a longer run of groups is a piece of another number
+            if total >= 16 or (total >= 12 and j == len(groups) - 1 and i == 0):
+                ends.append(j)
+        for j in reversed(ends):
+            digits = "".join(text[g0:g1] for g0, g1 in groups[i : j + 1])
+            score = _card_score(digits)
+            if score == 0.0:
+                continue
+            s, e = groups[i][0], groups[j][1]
+            if _ID_BEFORE.search(text[max(0, s - 40) : s]) or (score < 0.9 and scan.negative(s)):
+                continue  # the tail of an account number or IBAN; "tracking 591264198092"
+            if scan.context("credit_card", s, e):
+                score += CONTEXT_BOOST  # also ranks a card above a phone reading of it
+            if score >= THRESHOLD:
+                return s, e, score
+    return None

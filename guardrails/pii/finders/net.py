@@ -1,0 +1,199 @@
+"""Addresses: email (the public suffix list and intranet top-level domains), IPv4 and IPv6, MAC,
+URLs and Bitcoin addresses (Base58Check and bech32 checksums)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from guardrails.errors import GuardrailConfigError
+from guardrails.pii.context import Span, _plain, _regex_finder, _Scan
+
+#: Top-level domains accepted in emails besides the public suffix list (intranet names).
+DEFAULT_EMAIL_TLDS: frozenset[str] = frozenset(
+    {
+        "internal",
+        "corp",
+        "local",
+        "localdomain",
+        "lan",
+        "home",
+        "intranet",
+        "private",
+        "priv",
+        "test",
+        "example",
+        "invalid",
+        "localhost",
+        "svc",
+        "cluster",
+        "ad",
+        "office",
+        "int",
+        "dev",
+        "prod",
+        "staging",
+        "qa",
+        "infra",
+    }
+)
+
+_LOCAL = r"[\w.+'\-]"
+_EMAIL = re.compile(
+    rf"(?<!{_LOCAL})({_LOCAL}+)([ \t]?\n[ \t]?| )?@([ \t]?\n[ \t]?| )?"
+    r"((?:[\w\-]+\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9\-]{1,59}))(?![\w\-])",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _tld() -> Any:
+    import tldextract
+
+    # the bundled public suffix snapshot only: never fetch the list over the network
+    extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    extract("example.com")  # load the snapshot now, not on the first message
+    return extract
+
+
+@functools.lru_cache(maxsize=8192)
+def _public_suffix(domain: str) -> bool:
+    return bool(_tld()(domain).suffix)
+
+
+def _email_finder(tlds: frozenset[str] | None) -> Callable[[_Scan], list[Span]]:
+    def find(scan: _Scan) -> list[Span]:
+        out: list[Span] = []
+        for m in _EMAIL.finditer(scan.text):
+            start = m.start(1)
+            local = m.group(1)
+            trimmed = local.lstrip(".'-+")
+            start += len(local) - len(trimmed)
+            if not trimmed or trimmed.endswith("."):
+                continue
+            left, right = m.group(2), m.group(3)
+            if left == " " and not right and scan.original_char(m.start(2)) == " ":
+                continue  # "ping @example.com": a handle after a word, not an address
+            domain = m.group(4)
+            tld = domain.rsplit(".", 1)[-1].lower()
+            ok = True if tlds is None else tld in tlds or _public_suffix(domain.lower())
+            if ok:
+                out.append((start, m.end(), 0.9))
+        return out
+
+    return find
+
+
+def _email_tlds(value: object) -> frozenset[str] | None:
+    if value is None:
+        return DEFAULT_EMAIL_TLDS
+    if value == "any":
+        return None
+    if value == "public":
+        return frozenset()
+    if (
+        isinstance(value, str)
+        or not isinstance(value, Iterable)
+        or not all(isinstance(v, str) for v in value)
+    ):
+        raise GuardrailConfigError(
+            "email_tlds must be 'public' (the public suffix list only), 'any' (every alphabetic "
+            f"top-level domain) or a list of extra top-level domains, got {value!r}"
+        )
+    return frozenset(v.lower().lstrip(".") for v in value)
+
+
+_IPV4 = re.compile(
+    r"(?<![\d.])(?:0{0,2}(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}0{0,2}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+    r"(?!\d|\.\d)"
+)
+_VERSION_BEFORE = re.compile(r"(?:(?<![a-z])(?:version|ver|release|rel)\.?\s*|(?<![a-z])v)$", re.I)
+_IPV6 = re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:.]{2,45}")
+
+
+def _ips(scan: _Scan) -> list[Span]:
+    text = scan.text
+    out: list[Span] = []
+    for m in _IPV4.finditer(text):
+        if _VERSION_BEFORE.search(text[max(0, m.start() - 10) : m.start()]):
+            continue  # "version 1.2.3.4", "v1.2.3.4"
+        out.append((m.start(), m.end(), 0.9))
+    if ":" in text:
+        for m in _IPV6.finditer(text):
+            value = m.group(0)
+            end = m.end()
+            while value.endswith(".") or (value.endswith(":") and not value.endswith("::")):
+                value = value[:-1]
+                end -= 1
+            if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+                continue
+            if value.count(":") < 2 or not any(c.isalnum() for c in value):
+                continue
+            try:
+                ipaddress.IPv6Address(value)
+            except ValueError:
+                continue
+            out.append((m.start(), end, 0.9))
+    return out
+
+
+def _url_ok(value: str) -> bool:
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value, flags=re.I).split("/", 1)[0]
+    host = host.split(":", 1)[0]
+    return bool(host) and ("." in host or host == "localhost")
+
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def _crypto_ok(value: str) -> bool:
+    """A Bitcoin address: Base58Check (P2PKH / P2SH) or a bech32 / bech32m checksum."""
+    if value.lower().startswith("bc1"):
+        return _bech32_ok(value.lower())
+    number = 0
+    for c in value:
+        number = number * 58 + _B58.index(c)
+    raw = number.to_bytes(25, "big") if number.bit_length() <= 200 else b""
+    if len(raw) != 25:
+        return False
+    check = hashlib.sha256(hashlib.sha256(raw[:-4]).digest()).digest()[:4]
+    return check == raw[-4:]
+
+
+def _bech32_ok(value: str) -> bool:
+    hrp, _, data = value.rpartition("1")
+    if hrp != "bc" or len(data) < 6 or any(c not in _BECH32 for c in data):
+        return False
+    values = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    values += [_BECH32.index(c) for c in data]
+    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i in range(5):
+            chk ^= gen[i] if (top >> i) & 1 else 0
+    return chk in (1, 0x2BC830A3)
+
+
+_macs = _plain(
+    _regex_finder(r"(?<![\w:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![\w:-])")
+)
+_urls = _plain(
+    _regex_finder(
+        r"(?<![@\w.])(?:https?://|ftp://|www\.)[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]]",
+        flags=re.I,
+        check=_url_ok,
+    )
+)
+_cryptos = _plain(
+    _regex_finder(
+        r"(?<![A-Za-z0-9])(?:bc1[a-z0-9]{25,59}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})(?![A-Za-z0-9])",
+        check=_crypto_ok,
+    )
+)
