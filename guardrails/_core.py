@@ -70,6 +70,7 @@ __all__ = [
     "Sleep",
     "SyncAsync",
     "ToolHook",
+    "carry_guards",
     "run_async",
     "run_sync",
 ]
@@ -123,6 +124,18 @@ IO = SyncAsync
 
 Op = Call | Sleep | Offload | SyncAsync
 Flow = Generator[Op, Any, T]
+
+
+def carry_guards(current: Any, replacement: Any) -> Any:
+    """``replacement`` under the per-call guards that ``current`` carries.
+
+    A guardrail that swaps ``request.model`` (a fallback) passes the new model through this,
+    so a guard another guardrail put on the model for this call (the PII last hop, see
+    :mod:`guardrails.pii.lasthop`) goes with the request instead of being dropped. A model
+    without guards is returned as it is.
+    """
+    carry = getattr(type(current), "_guardrails_carry", None)
+    return carry(current, replacement) if carry is not None else replacement
 
 
 def run_sync(

@@ -37,7 +37,7 @@ from langgraph.errors import GraphBubbleUp
 
 from guardrails import _validate as v
 from guardrails._adapters.langchain import parse_model, sanitize_request_for_fallback
-from guardrails._core import IO, Call, Flow, Guardrail
+from guardrails._core import IO, Call, Flow, Guardrail, carry_guards
 from guardrails._storage import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -416,7 +416,11 @@ class ModelFallbackMiddleware(
                     previous = previous or key
                     reason, status = reason or "circuit_open", status
                     continue
-            target = request if index == 0 else _sanitize(request, model).override(model=model)
+            target = (
+                request
+                if index == 0
+                else _sanitize(request, model).override(model=carry_guards(request.model, model))
+            )
             if previous is not None:
                 self.audit(
                     "fallback.switched",

@@ -30,7 +30,7 @@ from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii import MemoryVault, PIIMiddleware, guard_model
 from guardrails.testing import ScriptedChatModel
 from tests.conftest import AuditCapture
-from tests.support import completion
+from tests.support import completion, error
 
 EMAIL = "jane.doe@example.com"
 CARD = "4111111111111111"
@@ -879,3 +879,40 @@ def test_a_compiled_subagent_it_cannot_reach_is_refused() -> None:
             guardrails=[PIIMiddleware("email")],
             subagents=[{"name": "c", "description": "c", "runnable": compiled}],
         )
+
+
+def test_a_fallback_listed_after_the_guardrail_keeps_the_last_hop(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any, audit: AuditCapture
+) -> None:
+    """A fallback inside PIIMiddleware swaps the model; text a later middleware adds must still
+    be handled on the fallback model's request (the guard goes with the swap)."""
+    from guardrails import ModelFallbackMiddleware
+
+    @wrap_model_call
+    def add(request: Any, handler: Any) -> Any:
+        note = SystemMessage(f"customer: {request.runtime.context['who']}")
+        return handler(request.override(messages=[note, *request.messages]))
+
+    @wrap_model_call
+    async def aadd(request: Any, handler: Any) -> Any:
+        note = SystemMessage(f"customer: {request.runtime.context['who']}")
+        return await handler(request.override(messages=[note, *request.messages]))
+
+    primary = openai_mock.post("/chat/completions").mock(return_value=error(500))
+    backup_base = "http://backup.test/v1"
+    with respx.mock(base_url=backup_base, assert_all_called=False) as backup_router:
+        backup = backup_router.post("/chat/completions").mock(side_effect=answer())
+        agent = create_agent(
+            chat_openai(),
+            middleware=[
+                PIIMiddleware("email"),
+                add if mode == "sync" else aadd,
+                ModelFallbackMiddleware(chat_openai(model="gpt-backup", base_url=backup_base)),
+            ],
+        )
+        _, seen = drive(agent, {"messages": [("user", "hi")]}, mode, context={"who": EMAIL})
+    assert primary.call_count >= 1 and backup.call_count == 1
+    assert EMAIL not in wire(primary) and EMAIL not in wire(backup)
+    assert "[REDACTED_EMAIL]" in wire(backup)
+    assert EMAIL not in str(seen) and EMAIL not in str(audit.events)
+    assert "fallback.switched" in audit.names()

@@ -271,6 +271,15 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
     if known is not None:
         return known
 
+    def _guardrails_carry(self: Any, replacement: Any) -> Any:
+        # a fallback swapped the model: the replacement is guarded by the same hop
+        if not isinstance(replacement, BaseChatModel):
+            raise GuardrailConfigError(
+                "PIIMiddleware's last hop can only guard a chat model; a middleware replaced "
+                f"the model with a {type(replacement).__name__}"
+            )
+        return guarded(replacement, self._guardrails_hop)
+
     def _generate(
         self: Any,
         messages: list[BaseMessage],
@@ -342,6 +351,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         "_guardrails_hop": PrivateAttr(default=None),
         "__guardrails_guarded__": True,
         "_generate": _generate,
+        "_guardrails_carry": _guardrails_carry,
     }
     # only what the model itself implements: BaseChatModel decides whether to stream (and
     # whether to run ``_generate`` in a thread) by looking for these overrides
