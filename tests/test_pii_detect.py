@@ -313,3 +313,15 @@ def test_middleware_takes_regions_and_email_tlds(mode: str) -> None:
     assert model.requests[0]["messages"][-1].content == "bureau [REDACTED_PHONE], [REDACTED_EMAIL]"
     with pytest.raises(GuardrailConfigError, match="regions"):
         PIIMiddleware("phone", regions="FR")
+
+
+@pytest.mark.parametrize("after", [" h", " S", " s", " am", " km", " %", " ms"])
+@pytest.mark.parametrize("number", ["+44 20 7946 0958", "+1 650-253-0000", "0049 30 901820"])
+def test_an_international_number_followed_by_a_unit_is_still_a_phone(
+    number: str, after: str
+) -> None:
+    """A word after the number that reads as a unit ("5 h", "10 km") makes a short national
+    number a quantity, never a number written with its country code (found by a property
+    test: " +44 20 7946 0958 h" reached the provider)."""
+    for text in (f"{number}{after}", f" {number}{after} x", f"call {number}{after}"):
+        assert [m["value"] for m in detect(text, ["phone"])] == [number], text

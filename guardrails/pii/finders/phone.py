@@ -114,9 +114,10 @@ def _phone_score(
     after = text[end : end + 5]
     if after[:1] in (",", ".") and after[1:2].isdigit():
         return 0.0  # an amount: "1 234 567,89"
-    if _TIME_AFTER.match(after):
-        return 0.0
     international = raw.startswith("+") or (raw.startswith("00") and raw[2:3] in "123456789")
+    # a unit after it ("12 30 h", "2 500 km") reads as a quantity: a national-looking number is
+    # then a phone only with context; "+44 20 7946 0958 h" is still a phone
+    quantity = bool(_TIME_AFTER.match(after)) and not international
     if not international and (
         [len(g) for g in groups] == [3, 2, 4] or _ID_BEFORE.search(text[max(0, start - 40) : start])
     ):
@@ -149,6 +150,8 @@ def _phone_score(
                 score = 0.5  # "07700900123": a trunk prefix and a valid national number
             else:
                 score = 0.35  # bare digits valid somewhere: context decides
+    if quantity:
+        score = min(score, 0.3)
     if score >= THRESHOLD:
         return score
     tel = text[max(0, start - 8) : start].lower().rstrip(" \t")
