@@ -57,6 +57,19 @@ THREAD_KEY = "guardrails_thread_counts"
 RUN_KEY = "guardrails_run_counts"
 
 
+def _thread_budget(
+    thread_storage: str | None, thread_limit: int | None, **settings: Any
+) -> SharedBudget | None:
+    """The shared per-thread budget behind ``thread_storage=`` (None without it)."""
+    if thread_storage is None:
+        return None
+    if thread_limit is None:
+        raise GuardrailConfigError(
+            "thread_storage enforces thread_limit across concurrent runs; set thread_limit"
+        )
+    return SharedBudget("thread_storage", thread_storage, **settings)
+
+
 class CallLimitState(EndState):
     """Private state of the call limits (not in the agent's input or output schema)."""
 
@@ -150,20 +163,14 @@ class ModelCallLimitMiddleware(
         self._calls = f"{self.name}:calls"
         self._tokens = f"{self.name}:tokens"
         self.thread_storage = thread_storage
-        self._budget: SharedBudget | None = None
-        if thread_storage is not None:
-            if thread_limit is None:
-                raise GuardrailConfigError(
-                    "thread_storage enforces thread_limit across concurrent runs; set thread_limit"
-                )
-            self._budget = SharedBudget(
-                "thread_storage",
-                thread_storage,
-                fail_open=thread_storage_fail_open,
-                ttl=thread_storage_ttl,
-                connect_timeout=thread_storage_connect_timeout,
-                read_timeout=thread_storage_read_timeout,
-            )
+        self._budget = _thread_budget(
+            thread_storage,
+            thread_limit,
+            fail_open=thread_storage_fail_open,
+            ttl=thread_storage_ttl,
+            connect_timeout=thread_storage_connect_timeout,
+            read_timeout=thread_storage_read_timeout,
+        )
 
     def _exceeded(self, counts: dict[str, int]) -> tuple[str, str, int, int] | None:
         checks = (
@@ -324,20 +331,14 @@ class ToolCallLimitMiddleware(
         self.exit_behavior = exit_behavior
         self._key = self.name
         self.thread_storage = thread_storage
-        self._budget: SharedBudget | None = None
-        if thread_storage is not None:
-            if thread_limit is None:
-                raise GuardrailConfigError(
-                    "thread_storage enforces thread_limit across concurrent runs; set thread_limit"
-                )
-            self._budget = SharedBudget(
-                "thread_storage",
-                thread_storage,
-                fail_open=thread_storage_fail_open,
-                ttl=thread_storage_ttl,
-                connect_timeout=thread_storage_connect_timeout,
-                read_timeout=thread_storage_read_timeout,
-            )
+        self._budget = _thread_budget(
+            thread_storage,
+            thread_limit,
+            fail_open=thread_storage_fail_open,
+            ttl=thread_storage_ttl,
+            connect_timeout=thread_storage_connect_timeout,
+            read_timeout=thread_storage_read_timeout,
+        )
 
     def active_hooks(self) -> tuple[Hook, ...]:
         # "end" needs the model hook too (a tool cannot stop the loop by itself); only that
