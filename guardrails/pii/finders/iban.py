@@ -48,30 +48,45 @@ def iban_ok(compact: str, strict: bool = True) -> bool:
 def _ibans(scan: _Scan) -> list[Span]:
     text = scan.text
     out: list[Span] = []
+    # a candidate's checksum depends on its own characters only: a text that repeats one
+    # (adversarial input, a table) checks it once. value -> the country's length when the
+    # first that many characters pass, 0 when they do not, -1 for no IBAN country
+    checked: dict[str, int] = {}
     pos = 0
     while True:
         m = _IBAN.search(text, pos)
         if m is None:
             return out
-        pos = m.start() + 4  # on failure, go on from the next word (the match may span two)
+        start = m.start()
+        pos = start + 4  # on failure, go on from the next word (the match may span two)
         value = m.group(0)
-        length = _IBAN_LENGTHS.get(value[:2].upper())
+        length = checked.get(value)
         if length is None:
+            length = _IBAN_LENGTHS.get(value[:2].upper(), -1)
+            if length > 0:
+                compact = _NOT_ALNUM.sub("", value)
+                if not (len(compact) >= length and iban_ok(compact[:length].upper())):
+                    length = 0
+            checked[value] = length
+        if length < 0:
             continue
-        compact = _NOT_ALNUM.sub("", value)
-        if len(compact) >= length and iban_ok(compact[:length].upper()):
-            chars = list(_ALNUM.finditer(text, m.start(), m.end()))
+        if length:
+            chars = list(_ALNUM.finditer(text, start, m.end()))
             end = chars[length - 1].end()
             if not (end < len(text) and text[end].isalnum() and text[end].isascii()):
-                out.append((m.start(), end, 0.95))
+                out.append((start, end, 0.95))
                 pos = end
                 continue
-        word = _WORD.match(text, m.start())
+        # checksum right, length off ("GB" + 19): one word of 15 to 34 letters and digits, so
+        # its first 15 characters are in the candidate without a separator
+        if not value[:15].isalnum() or len(value) < 15:
+            continue
+        word = _WORD.match(text, start)
         if (
             word is not None
             and 15 <= len(word.group(0)) <= 34
             and word.group(0).isupper()
             and iban_ok(word.group(0), strict=False)
         ):
-            out.append((m.start(), word.end(), 0.6))  # checksum right, length off: "GB" + 19
+            out.append((start, word.end(), 0.6))
             pos = word.end()
