@@ -77,8 +77,12 @@ class Guard:
     known: dict[str, Any] = field(default_factory=dict)
 
     def clear(self, messages: Sequence[BaseMessage]) -> None:
+        cleared = self.cleared
         for m in messages:
-            self.cleared[id(m)] = (m, m.content, _size(m.content))
+            content = m.content
+            kind = type(content)
+            size = len(content) if kind is str or kind is list else _size(content)
+            cleared[id(m)] = (m, content, size)
 
     def is_cleared(self, message: BaseMessage) -> bool:
         known = self.cleared.get(id(message))

@@ -59,6 +59,14 @@ __all__ = ["MODEL_FACING_TOOLS", "PIIMiddleware", "apply_strategy"]
 _VAULT_ATTEMPTS = 5
 #: The wait that hands the event loop a turn between two chunks of a long text.
 _TURN = 1e-6
+
+
+async def _in_async() -> bool:
+    return True
+
+
+#: ``True`` when the flow is driven by ``run_async``, ``False`` by ``run_sync``.
+_IS_ASYNC = SyncAsync(lambda: False, _in_async)
 #: Tools whose arguments go to another model, not to the outside world: deepagents' ``task``
 #: and its async-subagent tools. Never restored into unless named in ``restore_tools``.
 MODEL_FACING_TOOLS = frozenset({"task", "start_async_task", "update_async_task"})
@@ -246,8 +254,11 @@ class PIIMiddleware(
     def _prefetch(
         self, known: dict[str, Any], messages: Sequence[Any], extra: Any = None
     ) -> Flow[None]:
-        """Long texts scanned one chunk at a time, giving the event loop a turn after each
-        (in sync the turn is a no-op wait of a microsecond)."""
+        """Long texts scanned one chunk at a time, giving the event loop a turn after each.
+        Only in async: a sync run has no loop to give turns to, and its scan computes long
+        texts in place (the walk that looks for them would be spent for nothing)."""
+        if not (yield _IS_ASYNC):
+            return
         for _ in self.scan("prefetch", known=known).prefetch(messages, extra):
             yield Sleep(_TURN)
 
@@ -392,7 +403,8 @@ class PIIMiddleware(
             handled = yield from self._run(box, thread, work)
             scans[0].report(refuse_unscannable=self.refuse_unscannable)
             handled_messages = handled[1:] if system is not None else handled
-            guard.clear(handled)
+            if hop is not None:  # what the last hop need not scan again
+                guard.clear(handled)
             if scans[0].found:
                 request = request.override(
                     messages=handled_messages,
@@ -476,12 +488,15 @@ class PIIMiddleware(
             for g in guards:
                 if g.input:
                     handled = g.scan("input").messages(handled)
-        stored = {m.id for m in state_get(state, "messages") or [] if getattr(m, "id", None)}
-        return [
+        changed = [
             new
             for new, old in zip(handled, original, strict=True)
-            if new is not old and new.id is not None and new.id in stored
+            if new is not old and new.id is not None
         ]
+        if not changed:
+            return []
+        stored = {m.id for m in state_get(state, "messages") or [] if getattr(m, "id", None)}
+        return [new for new in changed if new.id in stored]
 
     # ------------------------------------------------------------------ tool calls
     def tool_flow(self, request: Any) -> Flow[Any]:

@@ -162,6 +162,8 @@ class Scan:
             if known is not None:
                 return known
         try:
+            if len(text) <= CHUNK:
+                return self.detector.matches(text)
             return find_all(self.detector, text)
         except Exception as exc:  # fail closed: nothing passes unscanned
             self.audit(
