@@ -76,6 +76,8 @@ class _Region:
     transform: str | None
     general: re.Pattern[str]
     types: tuple[tuple[frozenset[int], re.Pattern[str]], ...]
+    #: every length a number type allows (``None`` when a type does not say)
+    lengths: frozenset[int] | None = None
 
     def _viable(self, number: str) -> bool:
         return self.general.fullmatch(number) is not None
@@ -98,9 +100,11 @@ class _Region:
         return stripped
 
     def valid(self, national: str) -> bool:
+        n = len(national)
+        if self.lengths is not None and n not in self.lengths:
+            return False  # no number type of the region has this length
         if not self._viable(national):
             return False
-        n = len(national)
         return any(
             (not lengths or n in lengths) and p.fullmatch(national) for lengths, p in self.types
         )
@@ -128,6 +132,9 @@ def _region(code: str) -> _Region | None:
         transform=md.national_prefix_transform_rule or None,
         general=re.compile(md.general_desc.national_number_pattern),
         types=tuple(types),
+        lengths=None
+        if not types or any(not lengths for lengths, _ in types)
+        else frozenset().union(*(lengths for lengths, _ in types)),
     )
 
 
