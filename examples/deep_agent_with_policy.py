@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepagents import create_deep_agent
 from langchain_core.messages import AIMessage, HumanMessage
 
 import guardrails.audit
+from guardrails.deep import create_deep_agent
 from guardrails.policy import Policy
 from guardrails.testing import ScriptedChatModel, tool_call
 
@@ -49,24 +49,24 @@ def build(policy: Policy) -> object:
             "Both tasks are done.",
         ]
     )
-    subagents = policy.subagents(
-        [
-            {
-                "name": "researcher",
-                "description": "Finds customer records.",
-                "system_prompt": "You research customers.",
-                "model": ScriptedChatModel(default="Customer found."),
-            },
-            {
-                "name": "accountant",
-                "description": "Handles refunds.",
-                "system_prompt": "You handle refunds.",
-                "model": ScriptedChatModel(default="Refund scheduled."),
-            },
-        ]
-    )
+    subagents = [
+        {
+            "name": "researcher",
+            "description": "Finds customer records.",
+            "system_prompt": "You research customers.",
+            "model": ScriptedChatModel(default="Customer found."),
+        },
+        {
+            "name": "accountant",
+            "description": "Handles refunds.",
+            "system_prompt": "You handle refunds.",
+            "model": ScriptedChatModel(default="Refund scheduled."),
+        },
+    ]
+    # guardrails.deep gives every subagent its stack from the policy, the general-purpose one
+    # that deepagents adds on its own included (deepagents' create_deep_agent would leave it bare)
     return create_deep_agent(
-        model=main_model, name="assistant", middleware=policy.middleware(), subagents=subagents
+        model=main_model, name="assistant", guardrails=policy, subagents=subagents
     )
 
 
