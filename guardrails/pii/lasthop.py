@@ -57,8 +57,48 @@ _STRUCTURAL_KWARGS = frozenset(
 _MODEL_FIELDS = ("model_kwargs", "extra_body")
 
 
-def _size(content: Any) -> int:
-    return len(content) if isinstance(content, str | list) else -1
+class _Opaque:
+    """A value whose content cannot be proven unchanged: equal to nothing (rescanned)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _freeze(value: Any) -> Any:
+    """An immutable snapshot of ``value``: strings and numbers as they are, containers as
+    tuples; anything else opaque (never equal, so never taken as unchanged)."""
+    kind = type(value)
+    if kind is str or value is None or kind is int or kind is float or kind is bool:
+        return value
+    if kind is dict:
+        if not value:
+            return ()
+        return tuple([(k, _freeze(v)) for k, v in value.items()])
+    if kind is list or kind is tuple:
+        if not value:
+            return ()
+        return tuple([_freeze(v) for v in value])
+    return _Opaque()
+
+
+def fingerprint(message: BaseMessage) -> tuple[Any, ...]:
+    """The content of every field of ``message`` a scan reads, as an immutable snapshot: two
+    equal fingerprints mean the same text everywhere (strings compare by identity first, so
+    an unchanged message costs one walk without copying any text)."""
+    fields = message.__dict__
+    get = fields.get
+    return (
+        _freeze(get("content")),
+        _freeze(get("name")),
+        _freeze(get("additional_kwargs")),
+        _freeze(get("tool_calls")),
+        _freeze(get("invalid_tool_calls")),
+        _freeze(get("artifact")),
+    )
 
 
 @dataclass(eq=False)
@@ -70,28 +110,22 @@ class Guard:
     output_text: bool = False
     output_calls: bool = False
     refuse_unscannable: bool = False
-    #: Messages this guard's own scan already handled in this call, by identity (with their
-    #: content object, so a later in-place edit of the content is scanned again).
-    cleared: dict[int, tuple[BaseMessage, Any, int]] = field(default_factory=dict)
+    #: Messages this guard's own scan already handled in this call, by identity, with a
+    #: :func:`fingerprint` of their content: a message counts as cleared only while its
+    #: content is proven unchanged (an in-place edit of a block, an argument, a field is
+    #: scanned again).
+    cleared: dict[int, tuple[BaseMessage, tuple[Any, ...]]] = field(default_factory=dict)
     #: Matches of long texts computed ahead (see :meth:`Scan.prefetch`).
     known: dict[str, Any] = field(default_factory=dict)
 
     def clear(self, messages: Sequence[BaseMessage]) -> None:
         cleared = self.cleared
         for m in messages:
-            content = m.content
-            kind = type(content)
-            size = len(content) if kind is str or kind is list else _size(content)
-            cleared[id(m)] = (m, content, size)
+            cleared[id(m)] = (m, fingerprint(m))
 
     def is_cleared(self, message: BaseMessage) -> bool:
         known = self.cleared.get(id(message))
-        return (
-            known is not None
-            and known[0] is message
-            and known[1] is message.content
-            and known[2] == _size(message.content)
-        )
+        return known is not None and known[0] is message and known[1] == fingerprint(message)
 
     @property
     def output(self) -> bool:
