@@ -28,6 +28,7 @@ from guardrails.errors import (
 )
 from guardrails.fallback import ModelFallbackMiddleware
 from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
+from guardrails.injection import PromptInjectionMiddleware
 from guardrails.pii import MemoryVault, PIIMiddleware, PseudonymVault, RedisVault, detect
 from guardrails.policy import Policy, check_order
 from guardrails.rate_limits import RateLimitMiddleware
@@ -53,6 +54,7 @@ __all__ = [
     "PIIMiddleware",
     "PermissionDeniedError",
     "Policy",
+    "PromptInjectionMiddleware",
     "PseudonymVault",
     "RateLimitExceededError",
     "RateLimitMiddleware",

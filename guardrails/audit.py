@@ -78,6 +78,7 @@ PAGES: dict[str, str] = {
     "limits.md": "Limits",
     "pii.md": "PII",
     "filesystem.md": "Filesystem permissions",
+    "injection.md": "Prompt injection",
 }
 
 #: THE registry of audit event kinds. A guardrail may only emit events listed here (its class
@@ -136,6 +137,19 @@ EVENTS: dict[str, EventKind] = {
         ),
         EventKind("fs.interrupted", "filesystem.md", "a file operation paused for a reviewer"),
         EventKind("fs.approved", "filesystem.md", "a reviewer approved a paused file operation"),
+        EventKind(
+            "injection.blocked", "injection.md", "a tool call carrying untrusted values refused"
+        ),
+        EventKind(
+            "injection.interrupted", "injection.md", "a tool call carrying untrusted values paused"
+        ),
+        EventKind(
+            "injection.approved", "injection.md", "a reviewer approved (or edited) a paused call"
+        ),
+        EventKind("injection.relayed", "injection.md", "a final answer repeated an untrusted link"),
+        EventKind(
+            "injection.undeclared", "injection.md", "a tool in no list: untrusted and protected"
+        ),
     )
 }
 

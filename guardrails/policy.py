@@ -99,6 +99,7 @@ REGISTRY: dict[str, _Entry] = {
         "guardrails.filesystem:FilesystemPermissionMiddleware",
         tables={"rules": "guardrails.filesystem:FilesystemPermission"},
     ),
+    "PromptInjectionMiddleware": _Entry("guardrails.injection:PromptInjectionMiddleware"),
 }
 
 
