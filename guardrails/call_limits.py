@@ -60,8 +60,16 @@ RUN_KEY = "guardrails_run_counts"
 def _thread_budget(
     thread_storage: str | None, thread_limit: int | None, **settings: Any
 ) -> SharedBudget | None:
-    """The shared per-thread budget behind ``thread_storage=`` (None without it)."""
+    """The shared per-thread budget behind ``thread_storage=`` (None without it).
+
+    Its settings are checked even when ``thread_storage`` is not set: a wrong value never waits
+    for the day someone turns the budget on.
+    """
     if thread_storage is None:
+        v.strict_bool("thread_storage_fail_open", settings["fail_open"])
+        v.number("thread_storage_ttl", settings["ttl"], exclusive_minimum=True)
+        for name in ("connect_timeout", "read_timeout"):
+            v.number(f"thread_storage_{name}", settings[name], exclusive_minimum=True)
         return None
     if thread_limit is None:
         raise GuardrailConfigError(
