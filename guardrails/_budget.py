@@ -20,8 +20,10 @@ from guardrails import _validate as v
 from guardrails._core import Flow
 from guardrails._storage import (
     DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_LATCH,
     DEFAULT_READ_TIMEOUT,
     RedisConnector,
+    duration,
     parse_storage,
     storage_errors,
 )
@@ -60,17 +62,23 @@ class SharedBudget:
         ttl: Any = DEFAULT_TTL,
         connect_timeout: Any = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: Any = DEFAULT_READ_TIMEOUT,
+        latch: Any = DEFAULT_LATCH,
     ) -> None:
         self.spec = parse_storage(
-            setting, storage, connect_timeout=connect_timeout, read_timeout=read_timeout
+            setting,
+            storage,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            latch=latch,
         )
         self.setting = setting
         self.fail_open = v.strict_bool(f"{setting}_fail_open", fail_open)
-        self.ttl = v.number(f"{setting}_ttl", ttl, exclusive_minimum=True)
+        # at least a second: a TTL shorter than the gap between two calls forgets the budget
+        self.ttl = duration(f"{setting}_ttl", ttl, minimum=1.0)
         self._engine: MemoryBudget | RedisBudget = (
             MemoryBudget(self.ttl)
             if self.spec.is_memory
-            else RedisBudget(RedisConnector(self.spec), "guardrails:budget", self.ttl)
+            else RedisBudget(RedisConnector.shared(self.spec), "guardrails:budget", self.ttl)
         )
 
     def take(self, request: Any, guardrail: str, limit: int) -> Flow[tuple[bool, int | None]]:

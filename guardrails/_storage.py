@@ -15,6 +15,21 @@ a connect timeout and a read timeout (``connect_timeout``, ``read_timeout``; sec
 > 0), and at most one immediate reconnect when a pooled connection turns out dead (Redis came
 back): a command never waits longer than about ``2 * connect_timeout + read_timeout``.
 
+**The health latch.** Every guardrail on one store (same URI) in a process shares one
+:class:`StoreHealth`: after a timeout or a connection error the store counts as unreachable
+for ``latch`` seconds (default 5; ``0`` turns the latch off), or until a background ``PING``
+succeeds (every 0.2 s while latched), whichever comes first. While it is latched, a script
+call raises :class:`StorageUnreachableError` at once, without I/O, and each guardrail decides
+as its ``fail_open`` setting says (audited). When the interval ends, one call goes to the
+store (the others keep deciding at once until it answers): success clears the latch, a
+failure starts a new interval. A hung Redis so costs one read timeout per latch interval,
+not one per command.
+
+**Durations.** Every duration stored in Redis (TTLs, windows, cooldowns) must be at most
+:data:`MAX_DURATION` (100 years): Redis keeps expiries in milliseconds in a signed 64-bit
+integer and Lua reads numbers as doubles (exact up to 2**53); larger values are refused at
+construction by :func:`duration`, and every script checks its arguments before it writes.
+
 Sync clients are one per process (redis-py's pool is thread-safe; a forked child builds its own).
 Async clients are one per running event loop: ``asyncio.run`` called many times, or loops in
 several threads, each get their own client, closed when that loop shuts down its async
@@ -37,23 +52,31 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import math
 import os
 import threading
+import time
 import urllib.parse
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from guardrails import _validate as v
 from guardrails.errors import GuardrailConfigError
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_LATCH",
     "DEFAULT_READ_TIMEOUT",
+    "MAX_DURATION",
     "SCHEMES",
     "RedisConnector",
     "StorageSpec",
+    "StorageUnreachableError",
+    "StoreHealth",
+    "duration",
+    "milliseconds",
     "parse_storage",
     "storage_errors",
 ]
@@ -61,6 +84,13 @@ __all__ = [
 SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 1.0
+DEFAULT_LATCH = 5.0  # seconds a timeout or connection error marks the store unreachable
+MAX_LATCH = 3600.0
+#: The longest duration a guardrail keeps in storage (100 years, in seconds): Redis expiries
+#: are milliseconds in a signed 64-bit integer, Lua numbers are doubles (exact to 2**53 ms);
+#: 10x this (the breaker's failure memory) still fits both.
+MAX_DURATION = 100 * 365.25 * 86400
+PING_EVERY = 0.2  # seconds between background pings while a store is latched
 MAX_CONNECTIONS = 32  # per process (sync) and per event loop (async)
 _GRAMMAR = (
     "memory://, redis://host:port[/db], rediss://host:port[/db], redis+unix:///path.sock, "
@@ -87,6 +117,7 @@ class StorageSpec:
     username: str | None = None
     password: str | None = None
     query: tuple[tuple[str, str], ...] = ()
+    latch: float = DEFAULT_LATCH
 
     @property
     def is_memory(self) -> bool:
@@ -104,15 +135,21 @@ def parse_storage(
     *,
     connect_timeout: Any = DEFAULT_CONNECT_TIMEOUT,
     read_timeout: Any = DEFAULT_READ_TIMEOUT,
+    latch: Any = DEFAULT_LATCH,
 ) -> StorageSpec:
-    """Validate a storage URI (the grammar above) and its timeouts; refuse anything else.
+    """Validate a storage URI (the grammar above), its timeouts and latch; refuse anything else.
 
     Example::
 
         parse_storage("storage", "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster")
     """
-    connect = v.number(f"{setting}_connect_timeout", connect_timeout, exclusive_minimum=True)
-    read = v.number(f"{setting}_read_timeout", read_timeout, exclusive_minimum=True)
+    connect = v.number(
+        f"{setting}_connect_timeout", connect_timeout, exclusive_minimum=True, maximum=MAX_LATCH
+    )
+    read = v.number(
+        f"{setting}_read_timeout", read_timeout, exclusive_minimum=True, maximum=MAX_LATCH
+    )
+    latch_s = v.number(f"{setting}_latch", latch, maximum=MAX_LATCH)
     if not isinstance(uri, str) or "://" not in uri:
         raise GuardrailConfigError(
             f"{setting} must be a storage URI, one of: {_GRAMMAR}; got {uri!r}"
@@ -133,7 +170,7 @@ def parse_storage(
             raise GuardrailConfigError(
                 f"{setting}: memory:// takes no host, path or options; got {uri!r}"
             )
-        return StorageSpec(uri, scheme, connect, read)
+        return StorageSpec(uri, scheme, connect, read, latch=latch_s)
     try:
         import redis  # noqa: F401
     except ImportError as exc:  # pragma: no cover - the redis extra
@@ -162,7 +199,16 @@ def parse_storage(
         ) from exc
     query = tuple(urllib.parse.parse_qsl(parsed.query))
     spec = StorageSpec(
-        uri, scheme, connect, read, tuple(locations), parsed.path, username, password, query
+        uri,
+        scheme,
+        connect,
+        read,
+        tuple(locations),
+        parsed.path,
+        username,
+        password,
+        query,
+        latch_s,
     )
     if scheme == "redis+unix" and not parsed.path:
         raise GuardrailConfigError(
@@ -214,6 +260,164 @@ def storage_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def duration(setting: str, value: Any, *, minimum: float = 0.0) -> float:
+    """A duration in seconds that every backend stores exactly: finite, ``>= minimum``, at most
+    :data:`MAX_DURATION` (100 years); anything else is a :class:`GuardrailConfigError`.
+
+    Example::
+
+        duration("cooldown", 30)        # 30.0
+        duration("cooldown", 1e300)     # GuardrailConfigError: cooldown must be ... <= 3.15576e+09
+    """
+    try:
+        return v.number(setting, value, minimum=minimum, maximum=MAX_DURATION)
+    except GuardrailConfigError as exc:
+        raise GuardrailConfigError(
+            f"{exc} (seconds; at most {MAX_DURATION:.0f}, 100 years: the longest expiry the "
+            "storage keeps exactly)"
+        ) from None
+
+
+def milliseconds(seconds: float) -> int:
+    """``seconds`` as whole milliseconds for Redis, rounded up (a positive duration never
+    becomes 0, which Redis would read as "expire now")."""
+    return max(1, math.ceil(seconds * 1000)) if seconds > 0 else 0
+
+
+class StorageUnreachableError(ConnectionError):
+    """The store is latched as unreachable (a recent timeout or connection error): decided
+    at once, without I/O. One of :func:`storage_errors`.
+
+    Example::
+
+        except StorageUnreachableError:
+            ...  # fail open or closed without waiting for a timeout
+    """
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    """The errors that say "the store cannot be reached" (they trip the latch)."""
+    errors: list[type[BaseException]] = [OSError, TimeoutError, asyncio.TimeoutError]
+    try:
+        import redis.exceptions
+
+        errors += [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError]
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+class StoreHealth:
+    """The shared health of one store in this process: a latch, a probe, a background ping.
+
+    Every :class:`RedisConnector` of one URI (so every guardrail on that store) uses the same
+    instance; a forked child gets its own.
+
+    Example::
+
+        health = StoreHealth.of(spec)
+        health.latched(spec.latch)   # True while the store counts as unreachable
+    """
+
+    _registry: ClassVar[dict[tuple[int, str], StoreHealth]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.failed_at: float | None = None  # monotonic time of the last unreachable error
+        self.error = ""
+        self.window = 0.0  # the longest latch asked for by a caller since the last failure
+        self.probe_until = 0.0
+        self.trips = 0  # how many times the latch was set (tests, metrics)
+        self.attempts = 0  # store commands sent (tests, metrics)
+        self.skipped = 0  # commands decided at once by the latch (tests, metrics)
+        self._pinging = False
+
+    @classmethod
+    def forget_all(cls) -> None:
+        """Clear every store's latch in this process (tests: one test's outage is not the
+        next one's)."""
+        with cls._registry_lock:
+            for health in cls._registry.values():
+                health.ok()
+
+    @classmethod
+    def of(cls, spec: StorageSpec) -> StoreHealth:
+        key = (os.getpid(), spec.uri)
+        found = cls._registry.get(key)
+        if found is None:
+            with cls._registry_lock:
+                found = cls._registry.setdefault(key, StoreHealth())
+        return found
+
+    def latched(self, latch: float) -> bool:
+        """Whether a call with this ``latch`` interval must decide without the store now."""
+        failed_at = self.failed_at
+        if failed_at is None or latch <= 0:
+            return False
+        now = time.monotonic()
+        if now < failed_at + latch:
+            return True
+        with self._lock:  # the interval is over: one call goes to the store, others wait
+            if self.failed_at is None:
+                return False
+            if now < self.probe_until:
+                return True
+            self.probe_until = now + 2 * latch
+            return False
+
+    def admit(self, latch: float) -> None:
+        """Raise :class:`StorageUnreachableError` when latched; count the attempt otherwise."""
+        if self.latched(latch):
+            self.skipped += 1
+            raise StorageUnreachableError(
+                f"the store is marked unreachable for up to {latch:g} s after {self.error}"
+            )
+        self.attempts += 1
+
+    def ok(self) -> None:
+        if self.failed_at is not None:
+            with self._lock:
+                self.failed_at = None
+                self.probe_until = 0.0
+
+    def failed(self, exc: BaseException, latch: float, ping: Any) -> None:
+        """Record an unreachable error; start the background ping (``ping()`` raises or not)."""
+        if latch <= 0:
+            return
+        with self._lock:
+            if self.failed_at is None:
+                self.window = 0.0
+            self.failed_at = time.monotonic()
+            self.error = type(exc).__name__
+            self.window = max(self.window, latch)
+            self.probe_until = 0.0
+            self.trips += 1
+            if self._pinging:
+                return
+            self._pinging = True
+        threading.Thread(
+            target=self._ping, args=(ping,), name="guardrails-storage-ping", daemon=True
+        ).start()
+
+    def _ping(self, ping: Any) -> None:
+        try:
+            while True:
+                time.sleep(PING_EVERY)
+                failed_at = self.failed_at
+                if failed_at is None or time.monotonic() > failed_at + self.window:
+                    return  # recovered, or the interval is over: the next call probes
+                try:
+                    ping()
+                except Exception:
+                    continue
+                self.ok()
+                return
+        finally:
+            with self._lock:
+                self._pinging = False
+
+
 @functools.lru_cache(maxsize=64)
 def _sha(source: str) -> str:
     return hashlib.sha1(source.encode("utf-8")).hexdigest()
@@ -226,6 +430,10 @@ async def _closer(client: Any) -> AsyncIterator[None]:
     finally:
         with contextlib.suppress(Exception):  # closing must never raise at loop shutdown
             await client.aclose()
+
+
+_SHARED: dict[tuple[int, StorageSpec], RedisConnector] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 class RedisConnector:
@@ -244,6 +452,8 @@ class RedisConnector:
         if spec.is_memory:
             raise GuardrailConfigError("memory:// has no Redis client")
         self.spec = spec
+        self.health = StoreHealth.of(spec)
+        self._unreachable = _unreachable()
         self._lock = threading.Lock()
         self._sync: Any = None
         self._pid = 0
@@ -358,28 +568,59 @@ class RedisConnector:
             if loop is None or loop.is_closed():
                 self._loops.pop(key, None)
 
+    @classmethod
+    def shared(cls, spec: StorageSpec) -> RedisConnector:
+        """The connector of ``spec`` in this process: guardrails on one store with the same
+        timeouts share its clients and pools (and, whatever their timeouts, its health)."""
+        key = (os.getpid(), spec)
+        with _SHARED_LOCK:
+            found = _SHARED.get(key)
+            if found is None:
+                found = _SHARED[key] = cls(spec)
+            return found
+
+    def _ping(self) -> None:
+        self.sync().ping()
+
     # ------------------------------------------------------------------ scripts
     def eval(self, source: str, keys: list[str], args: list[Any]) -> Any:
-        """Run a Lua script atomically (EVALSHA, EVAL when the server does not have it yet)."""
+        """Run a Lua script atomically (EVALSHA, EVAL when the server does not have it yet).
+
+        Raises :class:`StorageUnreachableError` at once while the store is latched.
+        """
         from redis.exceptions import NoScriptError
 
-        client = self.sync()
-        sha = _sha(source)
+        self.health.admit(self.spec.latch)
         try:
-            return client.evalsha(sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return client.eval(source, len(keys), *keys, *args)
+            client = self.sync()
+            sha = _sha(source)
+            try:
+                result = client.evalsha(sha, len(keys), *keys, *args)
+            except NoScriptError:
+                result = client.eval(source, len(keys), *keys, *args)
+        except self._unreachable as exc:
+            self.health.failed(exc, self.spec.latch, self._ping)
+            raise
+        self.health.ok()
+        return result
 
     async def aeval(self, source: str, keys: list[str], args: list[Any]) -> Any:
         """The async twin of :meth:`eval`, on the running loop's client."""
         from redis.exceptions import NoScriptError
 
-        client = await self.aclient()
-        sha = _sha(source)
+        self.health.admit(self.spec.latch)
         try:
-            return await client.evalsha(sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await client.eval(source, len(keys), *keys, *args)
+            client = await self.aclient()
+            sha = _sha(source)
+            try:
+                result = await client.evalsha(sha, len(keys), *keys, *args)
+            except NoScriptError:
+                result = await client.eval(source, len(keys), *keys, *args)
+        except self._unreachable as exc:
+            self.health.failed(exc, self.spec.latch, self._ping)
+            raise
+        self.health.ok()
+        return result
 
     def loop_count(self) -> int:
         """Async clients currently held (one per live event loop); for tests and metrics."""

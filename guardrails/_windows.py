@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from guardrails._core import IO
-from guardrails._storage import RedisConnector
+from guardrails._storage import RedisConnector, milliseconds
 
 __all__ = ["MemoryBudget", "MemoryWindows", "RedisBudget", "RedisWindows"]
 
@@ -168,10 +168,22 @@ class MemoryWindows:
         return IO(sync, async_)
 
 
+# Every script checks all its arguments before its first write: integers within what Lua's
+# doubles hold exactly (a window is kept up to twice its length, so at most 2^52 ms).
 _HIT = """
+local strategy = ARGV[1]
+if (strategy ~= 'moving-window' and strategy ~= 'fixed-window'
+    and strategy ~= 'sliding-window-counter') or #ARGV ~= 1 + 2 * #KEYS then
+  return redis.error_reply('ERR guardrails windows: bad arguments')
+end
+for i = 2, #ARGV do
+  local n = tonumber(ARGV[i])
+  if n == nil or n ~= math.floor(n) or n < 1 or n > 4503599627370496 then
+    return redis.error_reply('ERR guardrails windows: bad arguments')
+  end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local strategy = ARGV[1]
 local reset = 0
 for i = 1, #KEYS do
   local amount = tonumber(ARGV[2 * i])
@@ -234,11 +246,11 @@ class RedisWindows:
         self.prefix = prefix
         self._args: list[Any] = [strategy]
         for amount, window in self.spans:
-            self._args += [amount, int(window * 1000)]
+            self._args += [amount, milliseconds(window)]
 
     def keys(self, key: str) -> list[str]:
         base = f"{self.prefix}:{{{_tag(key)}}}"
-        return [f"{base}:{amount}/{int(window * 1000)}ms" for amount, window in self.spans]
+        return [f"{base}:{amount}/{milliseconds(window)}ms" for amount, window in self.spans]
 
     def io(self, key: str) -> IO:
         keys = self.keys(key)
@@ -296,12 +308,17 @@ class MemoryBudget:
 
 
 _TAKE = """
+local limit, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+if limit == nil or ttl == nil or limit ~= math.floor(limit) or ttl ~= math.floor(ttl)
+    or limit < 0 or ttl < 1 or limit > 9007199254740991 or ttl > 9007199254740991 then
+  return redis.error_reply('ERR guardrails budget: bad arguments')
+end
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count >= tonumber(ARGV[1]) then
+if count >= limit then
   return {0, count}
 end
 count = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ttl)
 return {1, count}
 """
 
@@ -317,7 +334,7 @@ class RedisBudget:
     def __init__(self, connector: RedisConnector, prefix: str, ttl: float) -> None:
         self.connector = connector
         self.prefix = prefix
-        self.ttl_ms = int(ttl * 1000)
+        self.ttl_ms = milliseconds(ttl)
 
     def io(self, key: str, limit: int) -> IO:
         keys = [f"{self.prefix}:{{{_tag(key)}}}"]

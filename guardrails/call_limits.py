@@ -40,7 +40,7 @@ from guardrails._state import (
 from guardrails._state import (
     counts as _counts,
 )
-from guardrails._storage import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+from guardrails._storage import DEFAULT_CONNECT_TIMEOUT, DEFAULT_LATCH, DEFAULT_READ_TIMEOUT
 from guardrails.errors import (
     GuardrailConfigError,
     ModelCallLimitExceededError,
@@ -143,6 +143,7 @@ class ModelCallLimitMiddleware(
         thread_storage_ttl: float = DEFAULT_TTL,
         thread_storage_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         thread_storage_read_timeout: float = DEFAULT_READ_TIMEOUT,
+        thread_storage_latch: float = DEFAULT_LATCH,
     ) -> None:
         super().__init__()
         for setting, value in (
@@ -178,6 +179,7 @@ class ModelCallLimitMiddleware(
             ttl=thread_storage_ttl,
             connect_timeout=thread_storage_connect_timeout,
             read_timeout=thread_storage_read_timeout,
+            latch=thread_storage_latch,
         )
 
     def _exceeded(self, counts: dict[str, int]) -> tuple[str, str, int, int] | None:
@@ -315,6 +317,7 @@ class ToolCallLimitMiddleware(
         thread_storage_ttl: float = DEFAULT_TTL,
         thread_storage_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         thread_storage_read_timeout: float = DEFAULT_READ_TIMEOUT,
+        thread_storage_latch: float = DEFAULT_LATCH,
     ) -> None:
         super().__init__()
         _check_limit("thread_limit", thread_limit)
@@ -346,6 +349,7 @@ class ToolCallLimitMiddleware(
             ttl=thread_storage_ttl,
             connect_timeout=thread_storage_connect_timeout,
             read_timeout=thread_storage_read_timeout,
+            latch=thread_storage_latch,
         )
 
     def active_hooks(self) -> tuple[Hook, ...]:

@@ -40,9 +40,12 @@ from guardrails._adapters.langchain import parse_model, sanitize_request_for_fal
 from guardrails._core import IO, Call, Flow, Guardrail, carry_guards
 from guardrails._storage import (
     DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_LATCH,
     DEFAULT_READ_TIMEOUT,
     RedisConnector,
     StorageSpec,
+    duration,
+    milliseconds,
     parse_storage,
     storage_errors,
 )
@@ -115,7 +118,13 @@ def _sanitize(request: Any, model: Any) -> Any:
 
 
 class _MemoryBreaker:
-    """Breaker state in this process. ``allow`` -> "closed" | "probe" | "open"."""
+    """Breaker state in this process.
+
+    ``allow`` -> ``"healthy"`` (no failure on record) | ``"closed"`` | ``"probe"`` | ``"open"``;
+    ``failure`` -> ``(count, opened)``: ``opened`` is true on the transition to open only (the
+    threshold reached, or the half-open probe failed); failures of calls that were already in
+    flight when the circuit opened neither reopen it nor push its cooldown forward.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -138,7 +147,10 @@ class _MemoryBreaker:
         def op() -> str:
             with self._lock:
                 now = self.clock()
-                if self._failures.get(key, 0) < threshold:
+                count = self._failures.get(key, 0)
+                if count == 0:
+                    return "healthy"
+                if count < threshold:
                     return "closed"
                 if now < self._open_until.get(key, 0.0):
                     return "open"
@@ -160,52 +172,89 @@ class _MemoryBreaker:
 
         return self._io(op)
 
-    def failure(self, key: str, threshold: int, cooldown: float) -> IO:
-        def op() -> int:
+    def failure(self, key: str, threshold: int, cooldown: float, probe: bool) -> IO:
+        def op() -> tuple[int, bool]:
             with self._lock:
-                count = self._failures.get(key, 0) + 1
+                before = self._failures.get(key, 0)
+                count = before + 1
                 self._failures[key] = count
-                self._probing.pop(key, None)
-                if count >= threshold:
+                opened = probe or before < threshold <= count
+                if opened:
                     self._open_until[key] = self.clock() + cooldown
-                return count
+                if probe:
+                    self._probing.pop(key, None)
+                return count, opened
 
         return self._io(op)
 
 
-_ALLOW = """
+# Every script checks its arguments before its first write (an error leaves nothing behind).
+# Integers only, within what Redis expiries and Lua doubles hold exactly (2^53).
+_ARGS = """
+local function int(i, low)
+  local n = tonumber(ARGV[i])
+  if n == nil or n ~= math.floor(n) or n < low or n > 9007199254740991 then
+    return nil
+  end
+  return n
+end
+"""
+_ALLOW = (
+    _ARGS
+    + """
+local threshold, probe_ms = int(1, 1), int(2, 1)
+if not threshold or not probe_ms then
+  return redis.error_reply('ERR guardrails breaker: bad arguments')
+end
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count < tonumber(ARGV[1]) then return 'closed' end
+if count == 0 then return 'healthy' end
+if count < threshold then return 'closed' end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'open' end
-if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[2]) then return 'probe' end
+if redis.call('SET', KEYS[3], '1', 'NX', 'PX', probe_ms) then return 'probe' end
 return 'open'
 """
+)
 _SUCCESS = """
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return count
 """
-_FAILURE = """
-local count = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if count >= tonumber(ARGV[1]) and tonumber(ARGV[2]) > 0 then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+_FAILURE = (
+    _ARGS
+    + """
+local threshold, cooldown_ms, keep_ms, probe = int(1, 1), int(2, 0), int(3, 1), int(4, 0)
+if not threshold or not cooldown_ms or not keep_ms or not probe or probe > 1 then
+  return redis.error_reply('ERR guardrails breaker: bad arguments')
 end
-redis.call('DEL', KEYS[3])
-return count
+local before = tonumber(redis.call('GET', KEYS[1]) or '0')
+local count = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], keep_ms)
+local opened = 0
+if probe == 1 or (before < threshold and count >= threshold) then
+  opened = 1
+  if cooldown_ms > 0 then
+    redis.call('SET', KEYS[2], '1', 'PX', cooldown_ms)
+  else
+    redis.call('DEL', KEYS[2])
+  end
+end
+if probe == 1 then redis.call('DEL', KEYS[3]) end
+return {count, opened}
 """
+)
 
 
 class _RedisBreaker:
     """Breaker state in Redis, shared by every process using the same storage.
 
     Each transition is one Lua script, so it is atomic: half-open lets exactly one probe through
-    whatever the number of threads and processes. Clients come from a
-    :class:`~guardrails._storage.RedisConnector` (bounded timeouts, one async client per loop).
+    whatever the number of threads and processes, and exactly one caller learns that the circuit
+    opened. Clients come from a :class:`~guardrails._storage.RedisConnector` (bounded timeouts,
+    one async client per loop, the store's health latch).
     """
 
     def __init__(self, spec: StorageSpec) -> None:
-        self._connector = RedisConnector(spec)
+        self._connector = RedisConnector.shared(spec)
 
     @staticmethod
     def _keys(key: str) -> list[str]:
@@ -223,19 +272,19 @@ class _RedisBreaker:
         return IO(sync, async_)
 
     def allow(self, key: str, threshold: int, cooldown: float) -> IO:
-        io = self._run(_ALLOW, self._keys(key), [threshold, int(max(cooldown, 1.0) * 1000)])
+        io = self._run(_ALLOW, self._keys(key), [threshold, milliseconds(max(cooldown, 1.0))])
         return _mapped(io, lambda raw: raw.decode() if isinstance(raw, bytes) else str(raw))
 
     def success(self, key: str, threshold: int) -> IO:
         io = self._run(_SUCCESS, self._keys(key), [])
         return _mapped(io, lambda raw: int(raw or 0) >= threshold)
 
-    def failure(self, key: str, threshold: int, cooldown: float) -> IO:
-        ms = int(cooldown * 1000)
+    def failure(self, key: str, threshold: int, cooldown: float, probe: bool) -> IO:
+        ms = milliseconds(cooldown)
         # failures are forgotten after a quiet period (10 cooldowns, at least an hour)
         keep_ms = max(ms * 10, 3_600_000)
-        io = self._run(_FAILURE, self._keys(key), [threshold, ms, keep_ms])
-        return _mapped(io, lambda raw: int(raw))
+        io = self._run(_FAILURE, self._keys(key), [threshold, ms, keep_ms, int(probe)])
+        return _mapped(io, lambda raw: (int(raw[0]), bool(int(raw[1]))))
 
 
 def _mapped(io: IO, fn: Callable[[Any], Any]) -> IO:
@@ -282,6 +331,7 @@ class ModelFallbackMiddleware(
         storage: str = "memory://",
         storage_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         storage_read_timeout: float = DEFAULT_READ_TIMEOUT,
+        storage_latch: float = DEFAULT_LATCH,
         breaker_key: Callable[[BaseChatModel], str] | None = None,
     ) -> None:
         super().__init__()
@@ -302,12 +352,13 @@ class ModelFallbackMiddleware(
                 )
             self._specs.append(model)
         failure_threshold = v.positive_int("failure_threshold", failure_threshold, optional=True)
-        cooldown = v.number("cooldown", cooldown)
+        cooldown = duration("cooldown", cooldown)
         spec = parse_storage(
             "storage",
             storage,
             connect_timeout=storage_connect_timeout,
             read_timeout=storage_read_timeout,
+            latch=storage_latch,
         )
         self._breaker: _MemoryBreaker | _RedisBreaker = (
             _MemoryBreaker() if spec.is_memory else _RedisBreaker(spec)
@@ -320,6 +371,7 @@ class ModelFallbackMiddleware(
         self.breaker_key = breaker_key
         self.storage_connect_timeout = spec.connect_timeout
         self.storage_read_timeout = spec.read_timeout
+        self.storage_latch = spec.latch
         self.failure_threshold = failure_threshold
         self.cooldown = float(cooldown)
         self.storage = storage
@@ -408,7 +460,8 @@ class ModelFallbackMiddleware(
                 )
                 continue
             key = self._key(model)
-            if threshold is not None:
+            verdict: str | None = "healthy" if index == 0 and primary_error is not None else None
+            if threshold is not None and verdict is None:
                 verdict = yield from self._breaker_io(
                     self._breaker.allow(key, threshold, cooldown), request, report, "allow"
                 )
@@ -442,19 +495,22 @@ class ModelFallbackMiddleware(
                 info = classify(exc)
                 previous, reason, status = key, info.error_type, info.status
                 if threshold is not None:
-                    count = yield from self._breaker_io(
-                        self._breaker.failure(key, threshold, cooldown), request, report, "failure"
+                    outcome = yield from self._breaker_io(
+                        self._breaker.failure(key, threshold, cooldown, verdict == "probe"),
+                        request,
+                        report,
+                        "failure",
                     )
-                    if count is not None and count >= threshold:
+                    if outcome is not None and outcome[1]:  # the transition to open, once
                         self.audit(
                             "fallback.circuit_open",
                             runtime=request.runtime,
                             model=key,
-                            failures=int(count),
+                            failures=int(outcome[0]),
                             cooldown_s=cooldown,
                         )
                 continue
-            if threshold is not None:
+            if threshold is not None and verdict != "healthy":  # nothing to reset otherwise
                 was_open = yield from self._breaker_io(
                     self._breaker.success(key, threshold), request, report, "success"
                 )

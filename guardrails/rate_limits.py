@@ -28,7 +28,9 @@ from guardrails._core import IO, Call, Flow, Guardrail, Hook, Sleep
 from guardrails._state import END_KEY, EndState, end_or_call
 from guardrails._storage import (
     DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_LATCH,
     DEFAULT_READ_TIMEOUT,
+    MAX_DURATION,
     RedisConnector,
     parse_storage,
     storage_errors,
@@ -118,6 +120,7 @@ class RateLimitMiddleware(
         name: str | None = None,
         storage_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         storage_read_timeout: float = DEFAULT_READ_TIMEOUT,
+        storage_latch: float = DEFAULT_LATCH,
     ) -> None:
         super().__init__()
         if not isinstance(limit, str) or not limit.strip():
@@ -133,6 +136,12 @@ class RateLimitMiddleware(
                 "'<count> per <n> <unit>' joined by ';' (units: second, minute, hour, day, "
                 "month, year)"
             ) from exc
+        for item in self.limits:
+            if float(item.get_expiry()) > MAX_DURATION:
+                raise GuardrailConfigError(
+                    f"limit {limit!r}: a window of {item.get_expiry():g} s is longer than the "
+                    f"longest the storage keeps exactly ({MAX_DURATION:.0f} s, 100 years)"
+                )
         if not (callable(key) or key in _KEYS):
             raise GuardrailConfigError(
                 f"key must be one of {list(_KEYS)} or a callable(request) -> str, got {key!r}"
@@ -157,6 +166,7 @@ class RateLimitMiddleware(
             storage,
             connect_timeout=storage_connect_timeout,
             read_timeout=storage_read_timeout,
+            latch=storage_latch,
         )
         self._storage_spec = spec
         self.limit = limit
@@ -170,13 +180,14 @@ class RateLimitMiddleware(
         self._name = name
         self.storage_connect_timeout = spec.connect_timeout
         self.storage_read_timeout = spec.read_timeout
+        self.storage_latch = spec.latch
         self._clock: Callable[[], float] = time.time
         self._windows: MemoryWindows | RedisWindows
         if spec.is_memory:
             self._windows = MemoryWindows(strategy, self.limits, clock=lambda: self._clock())
         else:
             self._windows = RedisWindows(
-                strategy, self.limits, RedisConnector(spec), prefix="guardrails:rl"
+                strategy, self.limits, RedisConnector.shared(spec), prefix="guardrails:rl"
             )
         if self.active_hooks() == ("tool", "model"):
             self.state_schema = EndState  # the tool side leaves the final message here

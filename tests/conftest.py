@@ -221,6 +221,15 @@ class RedisServer:
         self.start()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_store_health() -> Iterator[None]:
+    """Each test starts with no store latched as unreachable (the latch is per process)."""
+    from guardrails._storage import StoreHealth
+
+    StoreHealth.forget_all()
+    yield
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A real Redis for the session. Skips without redis-server, except with CI=true: then fails."""

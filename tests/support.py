@@ -79,3 +79,17 @@ def invoke(agent: Any, payload: Any, mode: str, config: dict[str, Any] | None = 
     if mode == "sync":
         return agent.invoke(payload, config=config)
     return asyncio.run(agent.ainvoke(payload, config=config))
+
+
+def wait_recovered(url: str, timeout: float = 10.0) -> None:
+    """Wait until the store at ``url`` is no longer latched as unreachable (the background ping
+    clears the latch once the store answers again)."""
+    import time
+
+    from guardrails._storage import StoreHealth, parse_storage
+
+    health = StoreHealth.of(parse_storage("storage", url))
+    deadline = time.monotonic() + timeout
+    while health.failed_at is not None:
+        assert time.monotonic() < deadline, "the store stayed latched as unreachable"
+        time.sleep(0.02)

@@ -1,0 +1,278 @@
+"""The storage health latch: one store, one health, shared by every guardrail on it.
+
+Promise: after a timeout or connection error the store counts as unreachable for ``latch``
+seconds (or until a background ping succeeds); meanwhile every guardrail on that store decides at
+once, open or closed as configured, audited, without sending a command. Real faults: a real
+redis-server paused (SIGSTOP), stopped, slowed (``DEBUG SLEEP``) and restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langgraph.checkpoint.memory import InMemorySaver
+
+from guardrails import ModelCallLimitMiddleware, ModelFallbackMiddleware, RateLimitMiddleware
+from guardrails._storage import StorageUnreachableError, StoreHealth, parse_storage
+from guardrails.errors import GuardrailConfigError, RateLimitStorageError
+from guardrails.testing import ScriptedChatModel
+from tests.conftest import AuditCapture, RedisServer
+from tests.support import wait_recovered
+
+pytestmark = pytest.mark.redis
+
+CALLS = 10
+
+
+def _stack(url: str, *, fail_open: bool = True, **storage: Any) -> list[Any]:
+    return [
+        RateLimitMiddleware(
+            "1000/minute", key="global", storage=url, fail_open=fail_open, **storage
+        ),
+        ModelCallLimitMiddleware(
+            thread_limit=1000,
+            thread_storage=url,
+            thread_storage_fail_open=fail_open,
+            **{f"thread_{k}": v for k, v in storage.items()},
+        ),
+        ModelFallbackMiddleware(
+            ScriptedChatModel(responses=[], default="backup", model_name="b"),
+            storage=url,
+            **storage,
+        ),
+    ]
+
+
+def _run(agent: Any, mode: str, calls: int = CALLS) -> list[Any]:
+    """``calls`` model calls on one thread (one event loop in async); results or errors."""
+    config = {"configurable": {"thread_id": "t-latch"}}
+    payload = {"messages": [("user", "x")]}
+
+    def one_sync() -> Any:
+        try:
+            return agent.invoke(payload, config)["messages"][-1].content
+        except Exception as exc:
+            return exc
+
+    async def all_async() -> list[Any]:
+        out: list[Any] = []
+        for _ in range(calls):
+            try:
+                out.append((await agent.ainvoke(payload, config))["messages"][-1].content)
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    if mode == "sync":
+        return [one_sync() for _ in range(calls)]
+    return asyncio.run(all_async())
+
+
+def _health(url: str) -> StoreHealth:
+    return StoreHealth.of(parse_storage("storage", url))
+
+
+def test_paused_redis_costs_one_timeout_not_one_per_command(
+    mode: str, own_redis: RedisServer, audit: AuditCapture
+) -> None:
+    primary = ScriptedChatModel(responses=[], default="primary", model_name="p")
+    agent = create_agent(primary, middleware=_stack(own_redis.url), checkpointer=InMemorySaver())
+    assert _run(agent, mode, 1) == ["primary"]  # pooled connections exist
+    health = _health(own_redis.url)
+    attempts, skipped = health.attempts, health.skipped
+    own_redis.pause()
+    try:
+        started = time.monotonic()
+        results = _run(agent, mode)
+        elapsed = time.monotonic() - started
+    finally:
+        own_redis.resume()
+    assert results == ["primary"] * CALLS  # every guardrail failed open, every call answered
+    # 10 calls x (rate limit + budget + breaker allow + breaker success) = 40 commands; one of
+    # them waited for the read timeout and tripped the latch, the rest were decided at once
+    sent = health.attempts - attempts
+    assert sent == 1, sent
+    assert health.skipped - skipped == 3 * CALLS - 1 + CALLS  # allow fails: success is tried
+    assert health.trips == 1
+    assert elapsed < 10.0, elapsed  # sanity only (one read timeout of 1 s); figures in bench/
+    # audited: one event per guardrail per call, the latched ones name the latch
+    assert len(audit.of("rate_limit.storage_error")) == CALLS
+    assert len(audit.of("limit.storage_error")) == CALLS
+    assert len(audit.of("fallback.storage_error")) == CALLS
+    errors = [e["error"] for e in audit.of("rate_limit.storage_error")]
+    assert errors[0] == "TimeoutError" and set(errors[1:]) == {"StorageUnreachableError"}
+    assert {e["decision"] for e in audit.of("rate_limit.storage_error")} == {"allow"}
+
+
+def test_latched_store_refuses_at_once_when_failing_closed(
+    mode: str, own_redis: RedisServer, audit: AuditCapture
+) -> None:
+    primary = ScriptedChatModel(responses=[], default="primary", model_name="p")
+    agent = create_agent(
+        primary, middleware=_stack(own_redis.url, fail_open=False), checkpointer=InMemorySaver()
+    )
+    assert _run(agent, mode, 1) == ["primary"]
+    health = _health(own_redis.url)
+    attempts = health.attempts
+    own_redis.pause()
+    try:
+        results = _run(agent, mode)
+    finally:
+        own_redis.resume()
+    assert all(isinstance(r, RateLimitStorageError) for r in results), results
+    assert primary.calls == 1  # nothing let through while the store was unreachable
+    assert health.attempts - attempts == 1
+    events = audit.of("rate_limit.storage_error")
+    assert len(events) == CALLS and {e["decision"] for e in events} == {"deny"}
+    assert {e["error"] for e in events[1:]} == {"StorageUnreachableError"}
+
+
+def test_background_ping_clears_the_latch_when_redis_answers_again(
+    mode: str, own_redis: RedisServer, audit: AuditCapture
+) -> None:
+    primary = ScriptedChatModel(responses=[], default="primary", model_name="p")
+    agent = create_agent(
+        primary,
+        middleware=_stack(own_redis.url, storage_read_timeout=0.3, storage_latch=60),
+        checkpointer=InMemorySaver(),
+    )
+    _run(agent, mode, 1)
+    health = _health(own_redis.url)
+    own_redis.pause()
+    try:
+        _run(agent, mode, 2)
+        assert health.failed_at is not None
+    finally:
+        own_redis.resume()
+    wait_recovered(own_redis.url)  # long before the 60 s latch ends
+    audit.events.clear()
+    attempts = health.attempts
+    assert _run(agent, mode, 3) == ["primary"] * 3
+    assert audit.of("rate_limit.storage_error") == []
+    assert health.attempts - attempts == 3 * 3  # rate limit, budget, breaker allow per call
+
+
+def test_stopped_then_restarted_redis(
+    mode: str, own_redis: RedisServer, audit: AuditCapture
+) -> None:
+    primary = ScriptedChatModel(responses=[], default="primary", model_name="p")
+    agent = create_agent(primary, middleware=_stack(own_redis.url), checkpointer=InMemorySaver())
+    _run(agent, mode, 1)
+    health = _health(own_redis.url)
+    attempts = health.attempts
+    own_redis.stop()
+    try:
+        assert _run(agent, mode, 5) == ["primary"] * 5
+        assert health.attempts - attempts == 1  # connection refused once, then latched
+    finally:
+        own_redis.start()
+    wait_recovered(own_redis.url)
+    audit.events.clear()
+    assert _run(agent, mode, 2) == ["primary"] * 2
+    assert audit.of("rate_limit.storage_error") == []
+
+
+def test_slow_redis_trips_the_latch(mode: str, own_redis: RedisServer) -> None:
+    primary = ScriptedChatModel(responses=[], default="primary", model_name="p")
+    agent = create_agent(
+        primary,
+        middleware=_stack(own_redis.url, storage_read_timeout=0.3),
+        checkpointer=InMemorySaver(),
+    )
+    _run(agent, mode, 1)
+    health = _health(own_redis.url)
+    attempts = health.attempts
+    sleeper = own_redis.slow(2)
+    assert _run(agent, mode, 4) == ["primary"] * 4
+    assert health.attempts - attempts == 1
+    sleeper.join(10)
+    wait_recovered(own_redis.url)
+
+
+def test_interval_end_lets_one_probe_through(own_redis: RedisServer) -> None:
+    """When the interval ends one command goes to the store; concurrent ones still decide at
+    once until it answers."""
+    spec = parse_storage("storage", own_redis.url, read_timeout=0.5, latch=0.3)
+    from guardrails._storage import RedisConnector
+
+    connector = RedisConnector(spec)
+    connector.eval("return 1", [], [])
+    health = connector.health
+    own_redis.pause()
+    try:
+        with pytest.raises(Exception) as first:
+            connector.eval("return 1", [], [])
+        assert not isinstance(first.value, StorageUnreachableError)
+        with pytest.raises(StorageUnreachableError):
+            connector.eval("return 1", [], [])
+        time.sleep(0.35)  # the interval is over; the background ping is stuck on the pause
+        import threading
+
+        attempts = health.attempts
+        barrier = threading.Barrier(6)
+        kinds: list[str] = []
+
+        def call() -> None:
+            barrier.wait()
+            try:
+                connector.eval("return 1", [], [])
+            except StorageUnreachableError:
+                kinds.append("latched")
+            except Exception:
+                kinds.append("sent")
+
+        threads = [threading.Thread(target=call) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        own_redis.resume()
+    assert health.attempts - attempts == 1
+    assert sorted(kinds) == ["latched"] * 5 + ["sent"]
+
+
+def test_latch_off_sends_every_command(own_redis: RedisServer) -> None:
+    from guardrails._storage import RedisConnector
+
+    connector = RedisConnector(parse_storage("storage", own_redis.url, read_timeout=0.2, latch=0))
+    connector.eval("return 1", [], [])
+    own_redis.pause()
+    try:
+        for _ in range(3):
+            with pytest.raises(Exception) as info:
+                connector.eval("return 1", [], [])
+            assert not isinstance(info.value, StorageUnreachableError)
+    finally:
+        own_redis.resume()
+    assert connector.health.failed_at is None
+
+
+def test_every_guardrail_on_one_store_shares_one_health(redis_url: str) -> None:
+    stack = _stack(redis_url, storage_read_timeout=0.7)
+    other = RateLimitMiddleware("1/second", storage=redis_url, storage_connect_timeout=0.1)
+    healths = {
+        id(stack[0]._windows.connector.health),
+        id(stack[1]._budget._engine.connector.health),
+        id(stack[2]._breaker._connector.health),
+        id(other._windows.connector.health),
+    }
+    assert len(healths) == 1
+    # same URI and timeouts: one client and pool too
+    assert stack[0]._windows.connector is stack[2]._breaker._connector
+
+
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), "5", True, 1e9])
+def test_latch_setting_is_checked(value: Any) -> None:
+    with pytest.raises(GuardrailConfigError, match="storage_latch must be"):
+        RateLimitMiddleware("1/second", storage_latch=value)
+    with pytest.raises(GuardrailConfigError, match="thread_storage_latch must be"):
+        ModelCallLimitMiddleware(
+            thread_limit=1, thread_storage="memory://", thread_storage_latch=value
+        )
+    with pytest.raises(GuardrailConfigError, match="storage_latch must be"):
+        ModelFallbackMiddleware(ScriptedChatModel(responses=[]), storage_latch=value)
