@@ -40,7 +40,13 @@ from guardrails._state import (
 from guardrails._state import (
     counts as _counts,
 )
-from guardrails._storage import DEFAULT_CONNECT_TIMEOUT, DEFAULT_LATCH, DEFAULT_READ_TIMEOUT
+from guardrails._storage import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_LATCH,
+    DEFAULT_READ_TIMEOUT,
+    duration,
+    parse_storage,
+)
 from guardrails.errors import (
     GuardrailConfigError,
     ModelCallLimitExceededError,
@@ -67,9 +73,14 @@ def _thread_budget(
     """
     if thread_storage is None:
         v.strict_bool("thread_storage_fail_open", settings["fail_open"])
-        v.number("thread_storage_ttl", settings["ttl"], exclusive_minimum=True)
-        for name in ("connect_timeout", "read_timeout"):
-            v.number(f"thread_storage_{name}", settings[name], exclusive_minimum=True)
+        duration("thread_storage_ttl", settings["ttl"], minimum=1.0)
+        parse_storage(
+            "thread_storage",
+            "memory://",
+            connect_timeout=settings["connect_timeout"],
+            read_timeout=settings["read_timeout"],
+            latch=settings["latch"],
+        )
         return None
     if thread_limit is None:
         raise GuardrailConfigError(
