@@ -46,6 +46,7 @@ run at once (never later, at garbage collection).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
@@ -216,28 +217,77 @@ class _Sleeps:
     _asleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
 
 
+# --------------------------------------------------------------------------- nesting
+# A plain ``middleware=[...]`` list is never seen whole by a guardrail; the first call shows how
+# the guardrails nest. Each generated hook records itself (with the hook and the runtime of the
+# call) on a context variable while the rest of the chain runs; the guardrails it finds there,
+# for the same hook and the same runtime (a subagent's calls have their own runtime), enclose it.
+# Each nesting is checked once against the order rules (guardrails.order), with the warning
+# compose() gives at construction.
+
+_Entry = tuple[Any, str, int]
+_ENCLOSING: contextvars.ContextVar[tuple[_Entry, ...]] = contextvars.ContextVar(
+    "guardrails_enclosing", default=()
+)
+_NESTINGS_SEEN: set[tuple[int, ...]] = set()
+_NESTINGS_MAX = 4096
+
+
+def _enter(guard: Any, hook: str, request: Any) -> contextvars.Token[tuple[_Entry, ...]]:
+    stack = _ENCLOSING.get()
+    runtime = id(getattr(request, "runtime", None))
+    if stack:
+        outers = [g for g, h, r in stack if h == hook and r == runtime]
+        if outers:
+            key = (id(guard), *(id(g) for g in outers))
+            if key not in _NESTINGS_SEEN:
+                if len(_NESTINGS_SEEN) >= _NESTINGS_MAX:
+                    _NESTINGS_SEEN.clear()
+                _NESTINGS_SEEN.add(key)
+                from guardrails.order import check_nesting
+
+                check_nesting(outers, guard)
+    return _ENCLOSING.set((*stack, (guard, hook, runtime)))
+
+
 # --------------------------------------------------------------------------- the hook methods
 # Defined once; the base installs them on a guardrail class for each hook it declares.
 
 
 def _wrap_model_call(self: Any, request: Any, handler: Callable[[Any], Any]) -> Any:
-    return run_sync(self.model_flow(request), handler, self._sleep)
+    token = _enter(self, "model", request)
+    try:
+        return run_sync(self.model_flow(request), handler, self._sleep)
+    finally:
+        _ENCLOSING.reset(token)
 
 
 async def _awrap_model_call(
     self: Any, request: Any, handler: Callable[[Any], Awaitable[Any]]
 ) -> Any:
-    return await run_async(self.model_flow(request), handler, self._asleep)
+    token = _enter(self, "model", request)
+    try:
+        return await run_async(self.model_flow(request), handler, self._asleep)
+    finally:
+        _ENCLOSING.reset(token)
 
 
 def _wrap_tool_call(self: Any, request: Any, handler: Callable[[Any], Any]) -> Any:
-    return run_sync(self.tool_flow(request), handler, self._sleep)
+    token = _enter(self, "tool", request)
+    try:
+        return run_sync(self.tool_flow(request), handler, self._sleep)
+    finally:
+        _ENCLOSING.reset(token)
 
 
 async def _awrap_tool_call(
     self: Any, request: Any, handler: Callable[[Any], Awaitable[Any]]
 ) -> Any:
-    return await run_async(self.tool_flow(request), handler, self._asleep)
+    token = _enter(self, "tool", request)
+    try:
+        return await run_async(self.tool_flow(request), handler, self._asleep)
+    finally:
+        _ENCLOSING.reset(token)
 
 
 Hook = Literal["model", "tool"]
@@ -338,6 +388,10 @@ class _GuardrailType(type):
     """
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:  # a misspelled keyword: name the closest parameter, not Python's bare error
+            from guardrails._validate import check_keywords
+
+            check_keywords(f"{cls.__name__}()", cls.__init__, kwargs)  # type: ignore[misc]
         instance = super().__call__(*args, **kwargs)
         declared: frozenset[str] = cls.hooks  # type: ignore[attr-defined]
         hooks = instance.active_hooks()

@@ -19,23 +19,134 @@ Example::
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 from guardrails.errors import GuardrailConfigError
 
 __all__ = [
+    "GuardrailKeywordError",
+    "check_keywords",
+    "closest",
+    "not_awaitable",
     "number",
     "one_of",
     "positive_int",
     "strict_bool",
+    "sync_callable",
     "tool_names",
     "whole_number",
 ]
 
 T = TypeVar("T")
+
+
+class GuardrailKeywordError(GuardrailConfigError, TypeError):
+    """A keyword argument the constructor does not have; a ``TypeError`` like Python's own, and
+    a :class:`~guardrails.errors.GuardrailConfigError` naming the closest parameter.
+
+    Example::
+
+        ModelRetryMiddleware(max_retires=3)
+        # GuardrailKeywordError: ModelRetryMiddleware() got an unexpected keyword argument
+        # 'max_retires' (did you mean 'max_retries'?); ...
+    """
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``name`` (difflib), or ``None`` when none is close.
+
+    Example::
+
+        closest("max_retires", ["max_retries", "jitter"])  # "max_retries"
+    """
+    options = list(choices)
+    by_lower = {c.lower(): c for c in options}
+    match = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[match[0]] if match else None
+
+
+_PARAMETERS: dict[Callable[..., Any], tuple[frozenset[str], bool]] = {}
+
+
+def check_keywords(owner: str, function: Callable[..., Any], given: Mapping[str, Any]) -> None:
+    """Refuse a keyword ``function`` does not take, naming the closest parameter.
+
+    ``owner`` is how the call reads in the message (``"ModelRetryMiddleware()"``).
+
+    Example::
+
+        check_keywords("ModelRetryMiddleware()", ModelRetryMiddleware.__init__, {"max_retires": 3})
+    """
+    known = _PARAMETERS.get(function)
+    if known is None:
+        parameters = inspect.signature(function).parameters.values()
+        names = frozenset(
+            p.name
+            for p in parameters
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+        )
+        open_ended = any(p.kind is p.VAR_KEYWORD for p in parameters)
+        known = _PARAMETERS[function] = (names, open_ended)
+    names, open_ended = known
+    if open_ended:
+        return
+    for key in given:
+        if key in names:
+            continue
+        public = sorted(n for n in names if not n.startswith("_"))
+        near = closest(key, public)
+        hint = f" (did you mean {near!r}?)" if near else ""
+        raise GuardrailKeywordError(
+            f"{owner} got an unexpected keyword argument {key!r}{hint}; its keyword arguments "
+            f"are: {', '.join(public)}"
+        )
+
+
+def not_awaitable(name: str, result: Any) -> None:
+    """Refuse what a user callable returned when it is awaitable (a plain function that returns a
+    coroutine): it would be read as a truthy value, never run. The coroutine is closed.
+
+    Example::
+
+        verdict = retry_on(exc)
+        not_awaitable("retry_on", verdict)
+    """
+    if inspect.isawaitable(result):
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()  # no "coroutine was never awaited" warning later
+        raise GuardrailConfigError(
+            f"{name} returned an awaitable ({type(result).__name__}); it must be a plain (sync) "
+            "callable that returns its answer, since it is called without await"
+        )
+
+
+def sync_callable(name: str, value: Any, *, returns: str) -> None:
+    """Refuse an ``async def`` function (or an object whose ``__call__`` is one) where a plain
+    callable is called without ``await``: its coroutine would be truthy, or never run.
+
+    Example::
+
+        sync_callable("retry_on", my_predicate, returns="bool")
+    """
+    target = value if inspect.isfunction(value) or inspect.ismethod(value) else None
+    if target is None and callable(value):
+        target = getattr(value, "__call__", None)  # noqa: B004
+    inner = getattr(value, "func", None)  # functools.partial
+    if (target is not None and inspect.iscoroutinefunction(target)) or (
+        inner is not None and inspect.iscoroutinefunction(inner)
+    ):
+        raise GuardrailConfigError(
+            f"{name} must be a plain (sync) callable returning {returns}, got the async "
+            f"function {getattr(value, '__name__', value)!r}: it is called without await in "
+            f"sync and async runs alike (a coroutine would be read as {returns}); write it as a "
+            "plain def (run blocking work inside it, or precompute what it needs)"
+        )
 
 
 def _shown(value: Any) -> str:

@@ -88,6 +88,11 @@ EVENTS: dict[str, EventKind] = {
     for e in (
         EventKind("retry.attempt", "retry.md", "a failed call was tried again"),
         EventKind("retry.exhausted", "retry.md", "the retries ran out; the error went on"),
+        EventKind(
+            "retry.provider_retries",
+            "retry.md",
+            "the model's own client retries too (set its max_retries=0)",
+        ),
         EventKind("fallback.switched", "fallback.md", "the model failed; the next model answered"),
         EventKind(
             "fallback.circuit_open",

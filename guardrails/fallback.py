@@ -36,7 +36,11 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.errors import GraphBubbleUp
 
 from guardrails import _validate as v
-from guardrails._adapters.langchain import parse_model, sanitize_request_for_fallback
+from guardrails._adapters.langchain import (
+    parse_model,
+    provider_module,
+    sanitize_request_for_fallback,
+)
 from guardrails._core import IO, Call, Flow, Guardrail, carry_guards
 from guardrails._storage import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -71,6 +75,24 @@ _ENDPOINT_ATTRS = (
     "location",
     "project",
 )
+
+
+def missing_provider_package(position: int, model: str, provider: str) -> None:
+    """Refuse a ``"provider:model"`` fallback whose provider package is not installed: found now,
+    at construction (and by ``guardrails check``), not during the outage it was meant for."""
+    import importlib.util
+
+    module = provider_module(provider)
+    if module is None:
+        return
+    top = module.split(".")[0]
+    if importlib.util.find_spec(top) is None:
+        package = top.replace("_", "-")
+        raise GuardrailConfigError(
+            f"model #{position + 1} {model!r} needs the provider package {package!r}, which is "
+            f"not installed: pip install {package} (a fallback that cannot be built would only "
+            "be noticed during an outage)"
+        )
 
 
 def _endpoint(model: Any) -> str:
@@ -339,12 +361,13 @@ class ModelFallbackMiddleware(
         for position, model in enumerate((first_model, *additional_models)):
             if isinstance(model, str):
                 try:
-                    parse_model(model)
+                    _, provider = parse_model(model)
                 except ValueError as exc:
                     raise GuardrailConfigError(
                         f"model #{position + 1} {model!r} is not a 'provider:model' string "
                         f"LangChain can resolve: {str(exc).splitlines()[0]}"
                     ) from exc
+                missing_provider_package(position, model, provider)
             elif not isinstance(model, BaseChatModel):
                 raise GuardrailConfigError(
                     f"models must be 'provider:model' strings or chat model instances, "
@@ -368,6 +391,8 @@ class ModelFallbackMiddleware(
             raise GuardrailConfigError(
                 f"breaker_key must be a callable(model) -> str or None, got {breaker_key!r}"
             )
+        if breaker_key is not None:
+            v.sync_callable("breaker_key", breaker_key, returns="a str")
         self.breaker_key = breaker_key
         self.storage_connect_timeout = spec.connect_timeout
         self.storage_read_timeout = spec.read_timeout

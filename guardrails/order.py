@@ -25,7 +25,14 @@ from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
 
-__all__ = ["ORDER_RULES", "GuardrailOrderWarning", "OrderRule", "check_order", "kind_of"]
+__all__ = [
+    "ORDER_RULES",
+    "GuardrailOrderWarning",
+    "OrderRule",
+    "check_nesting",
+    "check_order",
+    "kind_of",
+]
 
 
 class GuardrailOrderWarning(UserWarning):
@@ -149,19 +156,61 @@ def _label(middleware: Any) -> str:
     return type(middleware).__name__  # a narrowed instance's class has its public class's name
 
 
+#: (id of the outer, id of the inner, message) of each problem already warned about, so the check
+#: at the first call (check_nesting) does not repeat what compose() or check_order() said.
+_WARNED: set[tuple[int, int, str]] = set()
+_WARNED_MAX = 4096
+
+
+def _warn(found: list[tuple[Any, Any, str]], stacklevel: int) -> None:
+    for outer, inner, text in found:
+        key = (id(outer), id(inner), text)
+        if key in _WARNED:
+            continue
+        if len(_WARNED) >= _WARNED_MAX:
+            _WARNED.clear()
+        _WARNED.add(key)
+        warnings.warn(text, GuardrailOrderWarning, stacklevel=stacklevel + 1)
+
+
 def check_order(stack: Sequence[AgentMiddleware[Any, Any, Any]], *, warn: bool = True) -> list[str]:
     """Return (and by default warn about) known-bad orders in a middleware stack.
 
     The first middleware in a list is the outermost layer; composed stacks are looked into.
-    See ``docs/policy.md`` for the recommended order and why.
+    See ``docs/policy.md`` for the recommended order and why. A plain ``middleware=[...]`` list
+    is also checked, at its first call (:func:`check_nesting`), with the same warnings.
 
     Example::
 
         check_order([ModelRetryMiddleware(), ModelCallLimitMiddleware(run_limit=3)])
     """
-    members = _flatten(stack)
+    found = _problems(_flatten(stack))
+    if warn:
+        _warn(found, stacklevel=2)
+    return list(dict.fromkeys(text for _, _, text in found))
+
+
+def check_nesting(outers: Sequence[Any], inner: Any) -> list[str]:
+    """Warn about what is wrong with ``inner`` running inside ``outers`` (outermost first).
+
+    Called by every guardrail's hook on the first call of each nesting it sees (see
+    :mod:`guardrails._core`), so a plain ``middleware=[...]`` list gets the warnings
+    :func:`compose` gives at construction; a problem already warned about for the same two
+    middleware is not repeated. Returns the problems that involve ``inner``.
+
+    Example::
+
+        check_nesting([ModelRetryMiddleware()], ModelCallLimitMiddleware(run_limit=3))
+    """
+    found = [p for p in _problems([*outers, inner]) if p[0] is inner or p[1] is inner]
+    _warn(found, stacklevel=3)
+    return [text for _, _, text in found]
+
+
+def _problems(members: list[Any]) -> list[tuple[Any, Any, str]]:
+    """(the middleware to list first, the other one, why) for each known-bad pair."""
     kinds = [kind_of(m) for m in members]
-    problems: list[str] = []
+    problems: list[tuple[Any, Any, str]] = []
     fallback_at = kinds.index("model_fallback") if "model_fallback" in kinds else -1
     for position, member in enumerate(members):
         if (
@@ -170,9 +219,13 @@ def check_order(stack: Sequence[AgentMiddleware[Any, Any, Any]], *, warn: bool =
             and getattr(member, "on_failure", "error") != "error"
         ):
             problems.append(
-                f"{_label(member)} inside {_label(members[fallback_at])} needs "
-                "on_failure='error': with 'continue' it answers with a failure message and the "
-                "fallback never runs"
+                (
+                    members[fallback_at],
+                    member,
+                    f"{_label(member)} inside {_label(members[fallback_at])} needs "
+                    "on_failure='error': with 'continue' it answers with a failure message and "
+                    "the fallback never runs",
+                )
             )
     for rule in ORDER_RULES:
         for i, inner in enumerate(members):
@@ -188,9 +241,5 @@ def check_order(stack: Sequence[AgentMiddleware[Any, Any, Any]], *, warn: bool =
             )
             if outer is not None:
                 text = f"{_label(outer)} should be listed before {_label(inner)}: {rule.why}"
-                if text not in problems:
-                    problems.append(text)
-    if warn:
-        for text in problems:
-            warnings.warn(text, GuardrailOrderWarning, stacklevel=2)
+                problems.append((outer, inner, text))
     return problems

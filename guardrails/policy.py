@@ -40,7 +40,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,14 @@ from langchain.agents.middleware import AgentMiddleware
 from guardrails.compose import compose
 from guardrails.errors import GuardrailConfigError
 from guardrails.order import ORDER_RULES, GuardrailOrderWarning, check_order, kind_of
+
+
+def _did_you_mean(key: str, accepted: Iterable[str]) -> str:
+    from guardrails._validate import closest
+
+    near = closest(key, accepted)
+    return f" (did you mean {near!r}?)" if near else ""
+
 
 __all__ = [
     "ORDER_RULES",
@@ -267,7 +275,8 @@ class Policy:
                 self._err(
                     errors,
                     f"{spec.path}.{key}",
-                    f"{spec.use} has no parameter {key!r}; allowed: {', '.join(sorted(accepted))}",
+                    f"{spec.use} has no parameter {key!r}{_did_you_mean(key, accepted)}; "
+                    f"allowed: {', '.join(sorted(accepted))}",
                 )
                 return
         try:

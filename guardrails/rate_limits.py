@@ -142,6 +142,8 @@ class RateLimitMiddleware(
                     f"limit {limit!r}: a window of {item.get_expiry():g} s is longer than the "
                     f"longest the storage keeps exactly ({MAX_DURATION:.0f} s, 100 years)"
                 )
+        if callable(key):
+            v.sync_callable("key", key, returns="a str")
         if not (callable(key) or key in _KEYS):
             raise GuardrailConfigError(
                 f"key must be one of {list(_KEYS)} or a callable(request) -> str, got {key!r}"

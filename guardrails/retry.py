@@ -17,6 +17,7 @@ hooks. What ours adds:
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import warnings
@@ -35,7 +36,53 @@ from guardrails import _validate as v
 from guardrails._core import Call, Flow, Guardrail, Sleep
 from guardrails.errors import GuardrailConfigError, GuardrailError, classify
 
-__all__ = ["ModelRetryMiddleware", "ToolRetryMiddleware", "default_retry_on"]
+__all__ = [
+    "ModelRetryMiddleware",
+    "ProviderRetriesWarning",
+    "ToolRetryMiddleware",
+    "default_retry_on",
+    "provider_retries",
+]
+
+
+class ProviderRetriesWarning(UserWarning):
+    """The chat model's own client retries failed calls under :class:`ModelRetryMiddleware`."""
+
+
+def provider_retries(model: Any) -> int:
+    """How many times ``model``'s own client retries a failed request (0 when it does not, or
+    when it does not say).
+
+    ``ChatOpenAI`` and ``ChatAnthropic`` retry twice by default (the OpenAI and Anthropic SDKs'
+    ``max_retries=2``), ``ChatGoogleGenerativeAI`` six times. A ``max_retries=None`` on the chat
+    model means the SDK's default, read from its client.
+
+    Example::
+
+        provider_retries(ChatOpenAI(model="gpt-5"))                 # 2
+        provider_retries(ChatOpenAI(model="gpt-5", max_retries=0))  # 0
+    """
+    for _ in range(4):  # a RunnableBinding (bind_tools) holds the model in .bound
+        inner = getattr(model, "bound", None)
+        if inner is None or inner is model:
+            break
+        model = inner
+    found = 0
+    value = getattr(model, "max_retries", None)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(value, 0)
+    for attr in ("root_client", "root_async_client", "client", "_client"):
+        try:
+            client = getattr(model, attr, None)
+        except Exception:  # a property that needs credentials
+            continue
+        value = getattr(client, "max_retries", None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            found = max(found, value)
+    return found
+
+
+_PROVIDER_CHECKED: set[tuple[int, int]] = set()
 
 RetryOn = tuple[type[Exception], ...] | Callable[[Exception], bool]
 OnFailure = Literal["error", "continue"] | Callable[[Exception], str]
@@ -128,6 +175,10 @@ class _Retrying:
                 f"on_failure must be 'continue', 'error' or a callable(exception) -> str, "
                 f"got {on_failure!r}"
             )
+        if callable(on_failure):
+            v.sync_callable("on_failure", on_failure, returns="a str")
+        if callable(retry_on):
+            v.sync_callable("retry_on", retry_on, returns="a bool")
         if not callable(retry_on) and not (
             isinstance(retry_on, tuple)
             and all(isinstance(t, type) and issubclass(t, BaseException) for t in retry_on)
@@ -160,7 +211,11 @@ class _Retrying:
 
     def should_retry(self, exc: Exception) -> bool:
         if callable(self.retry_on):
-            return bool(self.retry_on(exc))
+            verdict = self.retry_on(exc)
+            if isinstance(verdict, bool):
+                return verdict
+            v.not_awaitable("retry_on", verdict)
+            return bool(verdict)
         return isinstance(exc, self.retry_on)
 
     def flow(self, request: Any, guardrail: Guardrail, target: dict[str, Any]) -> Flow[Any]:
@@ -256,7 +311,10 @@ def _attempts(n: int) -> str:
 
 
 class ModelRetryMiddleware(
-    Guardrail, kind="model_retry", hooks=("model",), events=("retry.attempt", "retry.exhausted")
+    Guardrail,
+    kind="model_retry",
+    hooks=("model",),
+    events=("retry.attempt", "retry.exhausted", "retry.provider_retries"),
 ):
     """Retry failed model calls with exponential backoff; drop-in for LangChain's.
 
@@ -303,6 +361,9 @@ class ModelRetryMiddleware(
 
     def model_flow(self, request: Any) -> Flow[Any]:
         model = getattr(request.model, "model_name", None) or type(request.model).__name__
+        key = (id(self), id(request.model))
+        if key not in _PROVIDER_CHECKED:
+            self._check_provider_retries(request, str(model), key)
         result = yield from self._retrying.flow(request, self, {"model": str(model)})
         if not isinstance(result, _GaveUp):
             return result
@@ -313,6 +374,37 @@ class ModelRetryMiddleware(
             f"{type(exc).__name__}: {exc}",
         )
         return ModelResponse(result=[AIMessage(content=text)])
+
+    def _check_provider_retries(self, request: Any, model: str, key: tuple[int, int]) -> None:
+        """Once per model: warn and audit when the model's client retries on its own."""
+        if len(_PROVIDER_CHECKED) >= 4096:
+            _PROVIDER_CHECKED.clear()
+        _PROVIDER_CHECKED.add(key)
+        inner = provider_retries(request.model)
+        if inner <= 0:
+            return
+        ours = self._retrying.max_retries + 1
+        total = ours * (inner + 1)
+        cls = type(request.model).__name__
+        self.audit(
+            "retry.provider_retries",
+            runtime=getattr(request, "runtime", None),
+            level=logging.WARNING,
+            model=model,
+            provider_retries=inner,
+            attempts=ours,
+            max_requests=total,
+            decision="warn",
+        )
+        warnings.warn(
+            f"{cls} retries failed calls itself (max_retries={inner}) before "
+            f"{type(self).__name__} sees them: up to {total} HTTP requests per model call instead "
+            f"of {ours}, and the audit counts {ours}. Build the model with max_retries=0, e.g. "
+            f"init_chat_model('provider:model', max_retries=0) or {cls}(..., max_retries=0) "
+            "(docs/retry.md: 'The provider's own retries')",
+            ProviderRetriesWarning,
+            stacklevel=2,
+        )
 
 
 class ToolRetryMiddleware(

@@ -114,6 +114,17 @@ def test_langchain_parse_model() -> None:
         _lc_canary("langchain.chat_models.base._parse_model raises ValueError", False)
 
 
+def test_langchain_provider_module() -> None:
+    from guardrails._adapters.langchain import provider_module
+
+    _lc_canary(
+        "langchain.chat_models.base._BUILTIN_PROVIDERS (provider -> module)",
+        provider_module("openai") == "langchain_openai"
+        and provider_module("anthropic") == "langchain_anthropic"
+        and provider_module("no-such-provider") is None,
+    )
+
+
 def test_langchain_pii_detection_error_public_path() -> None:
     from langchain.agents.middleware import PIIDetectionError as LCPIIDetectionError
 

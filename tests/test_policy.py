@@ -112,8 +112,8 @@ def test_yaml_policy(registry: None, tmp_path: Path) -> None:
         ),
         (
             {"agent": {"middleware": [{"use": "Retry", "max_retry": 3}]}},
-            "agent.middleware[0].max_retry: Retry has no parameter 'max_retry'; "
-            "allowed: max_retries",
+            "agent.middleware[0].max_retry: Retry has no parameter 'max_retry' "
+            "(did you mean 'max_retries'?); allowed: max_retries",
         ),
         (
             {"agent": {"middleware": [{"use": "Retry", "max_retries": -1}]}},

@@ -17,6 +17,7 @@ __all__ = [
     "chain_model_call_handlers",
     "chain_tool_call_wrappers",
     "parse_model",
+    "provider_module",
     "sanitize_request_for_fallback",
 ]
 
@@ -69,7 +70,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed langch
 
 # --- langchain.chat_models.base: check "provider:model" strings without building the model ----
 try:
-    from langchain.chat_models.base import _parse_model
+    from langchain.chat_models.base import _BUILTIN_PROVIDERS, _parse_model
 except ImportError as exc:  # pragma: no cover - depends on the installed langchain
     raise UpstreamChanged(
         "langchain.chat_models.base._parse_model", "ModelFallbackMiddleware", exc
@@ -79,3 +80,10 @@ except ImportError as exc:  # pragma: no cover - depends on the installed langch
 def parse_model(model: str) -> tuple[str, str]:
     """``(model, provider)`` of a ``"provider:model"`` string; ``ValueError`` when unresolvable."""
     return _parse_model(model, None)
+
+
+def provider_module(provider: str) -> str | None:
+    """The module ``init_chat_model`` imports for ``provider`` (``"langchain_anthropic"``), or
+    ``None`` for a provider it does not know."""
+    entry = _BUILTIN_PROVIDERS.get(provider)
+    return str(entry[0]) if entry else None
