@@ -46,6 +46,8 @@ _DATE = re.compile(
 )
 _WORDS = 4
 _SHORT = 6
+#: A longer string is never one identifier: only its addresses are judged.
+_MAX_IDENTIFIER = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,7 @@ def _scalar(value: Any, arg: str) -> Iterator[Atom]:
     norm = canonical(value).strip()
     if not norm:
         return
-    if is_content(norm):
+    if len(norm) > _MAX_IDENTIFIER or is_content(norm):
         yield from addresses(norm, arg)
         return
     if _DATE.match(norm):

@@ -44,12 +44,17 @@ def judge(
     *,
     protected: bool,
     allow: Allowances,
+    picks: bool = True,
 ) -> list[Finding]:
     """The findings on a call: every judged value whose only sources are untrusted.
 
     A protected call is judged on every value; any other call on its addresses only (a read
     whose *request* goes to an address from untrusted text is a way out). A declared allowance
     (``allow={"tool.arg": [sources]}``) lets a value come from those sources, never from others.
+
+    With ``picks`` a value seen only as a single value in fields of structured results
+    (``tool#field`` sources: an id in a listing, a hotel's name) is a pick of an existing object
+    and passes; once untrusted *prose* names it too, it is judged on every source.
     """
     if not provenance.untrusted:
         return []
@@ -63,6 +68,8 @@ def judge(
             continue
         judged.add(key)
         sources = provenance.sources_of(atom)
+        if picks and all("#" in s for s in sources):
+            sources = []
         unallowed = tuple(s for s in sources if not allow.allows(tool, atom.arg, s))
         if unallowed:
             findings.append(Finding(atom, unallowed, "untrusted_value"))

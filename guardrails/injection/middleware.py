@@ -25,6 +25,7 @@ from guardrails.injection.taint import (
     TaintState,
     entry,
     message_text,
+    split_structure,
 )
 
 __all__ = ["PromptInjectionMiddleware"]
@@ -83,8 +84,10 @@ class PromptInjectionMiddleware(
     which argument may take values from which source (``{"send_money.amount": ["read_file"]}``:
     the amount may come from a bill, the recipient may not). ``relay`` handles a final answer
     that repeats a link or address from untrusted content: ``"redact"`` (default), ``"flag"``
-    (audit only) or ``"block"``. See docs/injection.md for the threat model and what it cannot
-    stop.
+    (audit only) or ``"block"``. ``fields="picks"`` (default) lets a value through that was seen
+    only as a single value in a field of a structured (JSON / YAML) result, never in untrusted
+    prose: a pick of an existing object (a file id from a listing); ``fields="untrusted"`` judges
+    those too. See docs/injection.md for the threat model and what it cannot stop.
 
     Example::
 
@@ -110,6 +113,7 @@ class PromptInjectionMiddleware(
         trusted_tools: Iterable[Any] = (),
         allow: Mapping[str, Any] | None = None,
         relay: str = "redact",
+        fields: str = "picks",
         name: str | None = None,
     ) -> None:
         super().__init__()
@@ -129,6 +133,7 @@ class PromptInjectionMiddleware(
             )
         self.on_violation = one_of("on_violation", on_violation, ("block", "interrupt"))
         self.relay = one_of("relay", relay, ("redact", "flag", "block"))
+        self.fields = one_of("fields", fields, ("picks", "untrusted"))
         self.allow = Allowances.parse(allow)
         if name is not None and (not isinstance(name, str) or not name):
             raise GuardrailConfigError(f"name must be a non-empty string; got {name!r}")
@@ -184,7 +189,14 @@ class PromptInjectionMiddleware(
         args = call.get("args") or {}
         if _get(state, TAINT_KEY) and isinstance(args, Mapping):
             prov = self.provenance(state, messages, request.tool)
-            findings = judge(name, args, prov, protected=self._is_protected(name), allow=self.allow)
+            findings = judge(
+                name,
+                args,
+                prov,
+                protected=self._is_protected(name),
+                allow=self.allow,
+                picks=self.fields == "picks",
+            )
             if findings:
                 answer = self._violation(request, name, findings)
                 if isinstance(answer, ToolMessage):
@@ -321,17 +333,16 @@ class PromptInjectionMiddleware(
 def _with_entry(result: Any, role: str, source: str) -> Any:
     """``result`` with its text recorded under ``role`` (a ``Command`` when it was a message)."""
     if isinstance(result, ToolMessage):
-        text = message_text(result.content)
-        if not text.strip():
+        record = _record_of(message_text(result.content), role, source)
+        if not record:
             return result
-        return Command(update={"messages": [result], TAINT_KEY: entry(role, source, text)})
+        return Command(update={"messages": [result], TAINT_KEY: record})
     if isinstance(result, Command) and isinstance(result.update, Mapping):
         messages = result.update.get("messages") or []
-        texts = [message_text(m.content) for m in messages if isinstance(m, ToolMessage)]
-        record: dict[str, list[str]] = {}
-        for text in texts:
-            if text.strip():
-                record.update(entry(role, source, text))
+        record = {}
+        for m in messages:
+            if isinstance(m, ToolMessage):
+                record.update(_record_of(message_text(m.content), role, source))
         if not record:
             return result
 
@@ -342,6 +353,15 @@ def _with_entry(result: Any, role: str, source: str) -> Any:
 
         return with_update(result, change)
     return result
+
+
+def _record_of(text: str, role: str, source: str) -> dict[str, list[str]]:
+    """The entries of one result: by field (``tool#key``) for a JSON structure's short values,
+    under ``tool`` for everything else (prose, and any text that is not JSON)."""
+    record: dict[str, list[str]] = {}
+    for suffix, part in split_structure(text):
+        record.update(entry(role, f"{source}#{suffix}" if suffix else source, part))
+    return record
 
 
 def _tool_schema_text(tool: Any) -> str:

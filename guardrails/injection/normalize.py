@@ -95,11 +95,15 @@ def number_form(raw: str | int | float | Decimal) -> str | None:
 
 def numbers_in(text: str) -> frozenset[str]:
     """Every number in a canonical text, in :func:`number_form`."""
+    raw = {m.group(1) for m in _NUMBER.finditer(text)}
     found = set()
-    for m in _NUMBER.finditer(text):
-        form = number_form(m.group(1))
-        if form is not None:
-            found.add(form)
+    for item in raw:
+        if item.isdigit():
+            found.add(item.lstrip("0") or "0")  # the common case, without Decimal
+        else:
+            form = number_form(item)
+            if form is not None:
+                found.add(form)
     return frozenset(found)
 
 

@@ -129,4 +129,13 @@ class Allowances:
         ]
 
     def allows(self, tool: str, arg: str, source: str) -> bool:
-        return any(p.match(source) for p in self.sources_for(tool, arg))
+        """Whether ``source`` (``tool`` or ``tool#field``) is declared for ``tool.arg``.
+
+        A pattern without ``#`` covers the whole tool (its fields and its prose); with ``#``,
+        only that field of the tool's JSON results.
+        """
+        whole = source.split("#", 1)[0]
+        return any(
+            any(_glob(p, source if "#" in p else whole) for p in patterns.patterns)
+            for patterns in self.sources_for(tool, arg)
+        )

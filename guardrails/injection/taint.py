@@ -19,6 +19,8 @@ and one index of what vouches for a value (user messages, trusted entries, tool 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,7 +30,7 @@ from langchain.agents.middleware import AgentState
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from typing_extensions import NotRequired
 
-from guardrails.injection.atoms import Atom
+from guardrails.injection.atoms import _WORDS, Atom
 from guardrails.injection.normalize import EMPTY, Index, index
 
 __all__ = [
@@ -67,6 +69,71 @@ def entry(role: str, source: str, text: str) -> dict[str, Entry]:
     """The state update recording ``text`` from ``source``."""
     digest = hashlib.blake2b(f"{role}\0{source}\0{text}".encode(), digest_size=12).hexdigest()
     return {digest: [role, source, text]}
+
+
+_PICK_WORD = re.compile(r"[^\W\d_]+(?:['\-.][^\W\d_]+)*")
+_MAX_STRUCTURED = 512 * 1024
+
+
+def is_pick(value: str) -> bool:
+    """One value, not a sentence: no whitespace (``US13...``, ``a@b.com``, ``13``), or at most
+    four words of letters (``Riverside View Hotel``). ``pay US13...`` is not a pick."""
+    words = value.split()
+    if len(words) <= 1:
+        return True
+    return len(words) <= _WORDS and all(_PICK_WORD.fullmatch(w) for w in words)
+
+
+def _structured(text: str) -> Any:
+    """The tool result's JSON structure (an object or array), or None for any other text.
+
+    YAML is not read: a page or a file of ``key: value`` lines is valid YAML, and its structure
+    is whoever wrote the text, not the tool.
+    """
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "[{" or len(stripped) > _MAX_STRUCTURED:
+        return None
+    try:
+        data = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, (dict, list)) else None
+
+
+def split_structure(text: str) -> list[tuple[str, str]]:
+    """``[(field, text)]``: a structured result's single values grouped by key, the rest prose.
+
+    Only structure the whole result has counts (it parses as a JSON object or array). A value
+    is a field value when it is one value (:func:`is_pick`); a sentence inside a field (an
+    e-mail body, a review, a subject with words and an IBAN) is prose, and so is every text
+    that is not structured (``""`` field).
+    """
+    if not text.strip():
+        return []
+    data = _structured(text)
+    if data is None:
+        return [("", text)]
+    fields: dict[str, list[str]] = {}
+    prose: list[str] = []
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, Mapping):
+            stack.extend((str(k), v) for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((key, v) for v in value)
+        elif value is None or isinstance(value, bool):
+            continue
+        else:
+            item = str(value)
+            if key and is_pick(item):
+                fields.setdefault(key, []).append(item)
+            else:
+                prose.append(item)
+    out = [(k, "\n".join(v)) for k, v in sorted(fields.items())]
+    if prose:
+        out.append(("", "\n".join(reversed(prose))))
+    return out
 
 
 def message_text(content: Any) -> str:
@@ -161,7 +228,11 @@ class Provenance:
         return Provenance(self.untrusted, Index.join([self.trusted, index(text)]), self.vault)
 
     def sources_of(self, atom: Atom) -> list[str]:
-        """The untrusted sources an atom was seen in, or ``[]`` (never seen / vouched for)."""
+        """The untrusted sources an atom was seen in, or ``[]`` (never seen / vouched for).
+
+        A source is a tool name (its prose) or ``tool#field`` (a single value in a field of the
+        tool's structured result).
+        """
         if not self.untrusted or _found(self.trusted, atom):
             return []
         return [source for source, idx in self.untrusted.items() if _found(idx, atom)]
