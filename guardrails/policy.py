@@ -1,6 +1,6 @@
 """Declarative guardrail policies: one file for the main agent and each subagent.
 
-A policy file (TOML, or YAML when PyYAML is installed) lists the middleware of the main agent
+A policy file (TOML, JSON, or YAML when PyYAML is installed) lists the middleware of the main agent
 and, per named subagent, what changes: subagents inherit the main stack by default and may
 override parameters, add middleware or remove some. Mistakes are reported with the file, the
 key path and the allowed values, all at once.
@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,14 @@ from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
 
+from guardrails._policy_load import (
+    MAX_ERRORS,
+    PolicyFileError,
+    key_text,
+    line,
+    read_policy,
+    short,
+)
 from guardrails.compose import compose
 from guardrails.errors import GuardrailConfigError
 from guardrails.order import ORDER_RULES, GuardrailOrderWarning, check_order, kind_of
@@ -83,7 +90,10 @@ class PolicyError(GuardrailConfigError):
     """
 
     def __init__(self, errors: Sequence[str]) -> None:
-        self.errors = list(errors)
+        shown = [line(str(e)) for e in errors[:MAX_ERRORS]]
+        if len(errors) > MAX_ERRORS:
+            shown.append(f"... and {len(errors) - MAX_ERRORS} more errors")
+        self.errors = shown
         super().__init__("invalid guardrails policy:\n  " + "\n  ".join(self.errors))
 
 
@@ -184,39 +194,33 @@ class Policy:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, path: str | Path) -> Policy:
-        """Read a policy file (``.toml``; ``.yaml``/``.yml`` with PyYAML installed)."""
+        """Read a policy file (``.toml``, ``.json``; ``.yaml``/``.yml`` with PyYAML installed).
+
+        The reader is bounded (:mod:`guardrails._policy_load`): at most 256 KiB, no YAML anchors
+        or aliases, no duplicate keys in any format, at most 24 levels of nesting, bounded
+        error messages. A file that configures no middleware at all is refused.
+        """
         path = Path(path)
         try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise PolicyError([f"{path}: cannot read the file ({exc.strerror})"]) from exc
-        suffix = path.suffix.lower()
-        try:
-            if suffix in (".yaml", ".yml"):
-                try:
-                    import yaml
-                except ImportError as exc:
-                    raise PolicyError(
-                        [f"{path}: YAML policies need PyYAML (pip install pyyaml)"]
-                    ) from exc
-                data = yaml.safe_load(raw) or {}
-            elif suffix == ".toml":
-                if sys.version_info >= (3, 11):
-                    import tomllib
-                else:  # pragma: no cover
-                    import tomli as tomllib
-                data = tomllib.loads(raw.decode("utf-8"))
-            else:
-                raise PolicyError(
-                    [f"{path}: unknown policy format {suffix!r}; allowed: .toml, .yaml, .yml"]
-                )
-        except PolicyError:
-            raise
-        except Exception as exc:  # a syntax error in the file
-            raise PolicyError([f"{path}: not valid {suffix.lstrip('.')}: {exc}"]) from exc
+            data = read_policy(path)
+        except PolicyFileError as exc:
+            raise PolicyError([f"{path}: {exc}"]) from None
         if not isinstance(data, Mapping):
             raise PolicyError([f"{path}: the top level must be a table"])
-        return cls(data, source=str(path))
+        policy = cls(data, source=str(path))
+        if not policy.configures_anything:
+            raise PolicyError(
+                [
+                    f"{path}: the policy configures no middleware (no agent.middleware and no "
+                    "subagent middleware); an empty policy would run the agent unguarded"
+                ]
+            )
+        return policy
+
+    @property
+    def configures_anything(self) -> bool:
+        """Whether the main stack or any subagent's stack has at least one middleware."""
+        return bool(self._agent) or any(sub["specs"] for sub in self._subagents.values())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<policy>") -> Policy:
@@ -232,9 +236,10 @@ class Policy:
     ) -> None:
         for key in mapping:
             if key not in allowed:
+                shown = key_text(key)
                 self._err(
                     errors,
-                    f"{path}.{key}" if path else key,
+                    f"{path}.{shown}" if path else shown,
                     f"unknown key; allowed: {', '.join(sorted(allowed))}",
                 )
 
@@ -243,12 +248,13 @@ class Policy:
             self._err(errors, path, "each middleware must be a table with a 'use' key")
             return None
         use = item.get("use")
-        if use not in REGISTRY:
-            self._err(
-                errors,
-                f"{path}.use",
-                f"unknown middleware {use!r}; allowed: {', '.join(sorted(REGISTRY))}",
+        if not isinstance(use, str) or use not in REGISTRY:
+            what = (
+                f"unknown middleware {short(use)}"
+                if isinstance(use, str)
+                else f"must be a middleware name (a string), got a {type(use).__name__}"
             )
+            self._err(errors, f"{path}.use", f"{what}; allowed: {', '.join(sorted(REGISTRY))}")
             return None
         params = {k: v for k, v in item.items() if k != "use"}
         spec = MiddlewareSpec(str(use), params, path)
@@ -274,15 +280,25 @@ class Policy:
             if key not in accepted:
                 self._err(
                     errors,
-                    f"{spec.path}.{key}",
-                    f"{spec.use} has no parameter {key!r}{_did_you_mean(key, accepted)}; "
+                    f"{spec.path}.{key_text(key)}",
+                    f"{spec.use} has no parameter {short(key)}"
+                    f"{_did_you_mean(key, accepted) if len(key) <= 100 else ''}; "
                     f"allowed: {', '.join(sorted(accepted))}",
+                )
+                return
+        listed = ([entry.varargs] if entry.varargs else []) + list(entry.tables)
+        for key in listed:
+            if key in spec.params and not isinstance(spec.params[key], list):
+                self._err(
+                    errors,
+                    f"{spec.path}.{key}",
+                    f"must be a list, got a {type(spec.params[key]).__name__}",
                 )
                 return
         try:
             spec.build()
         except (GuardrailConfigError, ValueError, TypeError) as exc:
-            self._err(errors, spec.path, f"{spec.use}: {exc}")
+            self._err(errors, spec.path, line(f"{spec.use}: {exc}"))
 
     def _stack(self, errors: list[str], path: str, value: Any) -> list[MiddlewareSpec]:
         if value is None:
@@ -296,8 +312,9 @@ class Policy:
     def _validate(self, errors: list[str]) -> None:
         data = self._data
         self._unknown(errors, "", data, _TOP_KEYS)
-        if data.get("version", 1) != 1:
-            self._err(errors, "version", f"unsupported version {data.get('version')!r}; allowed: 1")
+        version = data.get("version", 1)
+        if type(version) is not int or version != 1:  # True == 1: a bool is not a version
+            self._err(errors, "version", f"unsupported version {short(version)}; allowed: 1")
         if not isinstance(data.get("compose", False), bool):
             self._err(errors, "compose", "must be true or false")
         agent = data.get("agent", {})
@@ -311,7 +328,7 @@ class Policy:
             self._err(errors, "subagents", "must be a table of subagent names")
             subagents = {}
         for sub_name, sub in subagents.items():
-            path = f"subagents.{sub_name}"
+            path = f"subagents.{key_text(sub_name)}"
             if not isinstance(sub, Mapping):
                 self._err(errors, path, "must be a table")
                 continue
@@ -328,14 +345,14 @@ class Policy:
                 self._err(errors, f"{path}.remove", "must be a list of middleware names")
                 remove = []
             for i, name in enumerate(remove):
-                if name not in [s.use for s in base]:
+                if not isinstance(name, str) or name not in [s.use for s in base]:
                     self._err(
                         errors,
                         f"{path}.remove[{i}]",
-                        f"{name!r} is not in the inherited stack; allowed: "
+                        f"{short(name)} is not in the inherited stack; allowed: "
                         f"{', '.join(s.use for s in base) or '(nothing inherited)'}",
                     )
-            base = [s for s in base if s.use not in remove]
+            base = [s for s in base if s.use not in [r for r in remove if isinstance(r, str)]]
             override = sub.get("override", {})
             if not isinstance(override, Mapping):
                 self._err(errors, f"{path}.override", "must be a table of middleware names")
@@ -358,8 +375,8 @@ class Policy:
                 if name not in [s.use for s in base]:
                     self._err(
                         errors,
-                        f"{path}.override.{name}",
-                        f"{name!r} is not in the inherited stack; allowed: "
+                        f"{path}.override.{key_text(name)}",
+                        f"{short(name)} is not in the inherited stack; allowed: "
                         f"{', '.join(s.use for s in base) or '(nothing inherited)'}",
                     )
             merged.extend(self._stack(errors, f"{path}.middleware", sub.get("middleware")))

@@ -58,9 +58,13 @@ def test_demo_classic_scenes() -> None:
 
 def test_check_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = tmp_path / "good.toml"
-    good.write_text("version = 1\n")
+    good.write_text('version = 1\n[[agent.middleware]]\nuse = "ModelRetryMiddleware"\n')
     assert main(["check", str(good)]) == 0
-    assert "OK" in capsys.readouterr().out
+    assert "OK (1 middleware" in capsys.readouterr().out
+    empty = tmp_path / "empty.toml"
+    empty.write_text("version = 1\n")  # configures nothing: the agent would run unguarded
+    assert main(["check", str(empty)]) == 1
+    assert "configures no middleware" in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
     bad.write_text('[agent]\nmiddleware = [{ use = "Nope" }]\n')
     assert main(["check", str(bad)]) == 1

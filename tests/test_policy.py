@@ -160,9 +160,9 @@ def test_file_errors(registry: None, tmp_path: Path) -> None:
     bad.write_text("agent = [")
     with pytest.raises(PolicyError, match="not valid toml"):
         Policy.load(bad)
-    other = tmp_path / "p.json"
+    other = tmp_path / "p.ini"
     other.write_text("{}")
-    with pytest.raises(PolicyError, match=r"allowed: \.toml, \.yaml, \.yml"):
+    with pytest.raises(PolicyError, match=r"allowed: \.toml, \.yaml, \.yml, \.json"):
         Policy.load(other)
 
 
