@@ -726,6 +726,83 @@ def test_a_long_text_never_blocks_the_event_loop_long() -> None:
     assert worst < 0.2, f"event loop blocked {worst * 1000:.0f} ms"
 
 
+def _many_texts(count: int, size: int) -> list[str]:
+    """``count`` distinct chat texts of ``size`` characters, numbers throughout (the costly
+    case for phone and card candidates), each ending with an email and a phone number."""
+    import random
+
+    rng = random.Random(23)
+    words = [
+        "the",
+        "report",
+        "shows",
+        "that",
+        "our",
+        "team",
+        "met",
+        "on",
+        "site",
+        "with",
+        "client",
+        "about",
+        "the",
+        "order",
+    ]
+    out = []
+    for i in range(count):
+        parts: list[str] = []
+        length = 0
+        while length < size - 60:
+            piece = rng.choice(words) if rng.random() < 0.85 else str(rng.randint(0, 10**8))
+            parts.append(piece)
+            length += len(piece) + 1
+        out.append(f"{' '.join(parts)} mail u{i}.x@example.com call +44 20 7946 0958")
+    return out
+
+
+@pytest.mark.slow
+def test_many_texts_of_a_few_kb_never_block_the_event_loop_long() -> None:
+    """150 messages of 7.8 KB in one async request (issue 23: texts up to 8 KB were scanned
+    one after another, 1.2-1.9 s without a turn for the loop): the loop keeps ticking,
+    whatever the sizes of the texts, and every value is still handled."""
+    model = ScriptedChatModel(default="ok")
+    agent = create_agent(
+        model, middleware=[PIIMiddleware(["email", "phone", "credit_card", "us_ssn"])]
+    )
+    texts = _many_texts(150, 7_800)
+    history = [HumanMessage(t) if i % 2 == 0 else AIMessage(t) for i, t in enumerate(texts)]
+
+    async def main() -> float:
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            # CPU time between two ticks: what the loop spent without giving a turn (wall
+            # time on a loaded machine adds the time other processes ran)
+            last = time.process_time()
+            while not done.is_set():
+                await asyncio.sleep(0.002)
+                now = time.process_time()
+                gaps.append(now - last)
+                last = now
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0.02)
+        try:
+            await agent.ainvoke({"messages": history})
+        finally:
+            done.set()
+            await task
+        return max(gaps)
+
+    worst = asyncio.run(main())
+    sent = [str(m.content) for m in model.requests[0]["messages"]]
+    assert len(sent) == 150
+    assert not any("@example.com" in t or "7946 0958" in t for t in sent)
+    assert all(t.endswith("mail [REDACTED_EMAIL] call [REDACTED_PHONE]") for t in sent)
+    assert worst < 0.1, f"event loop blocked for {worst * 1000:.0f} ms of CPU"
+
+
 # ---------------------------------------------------------------------- 9. random histories
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

@@ -36,7 +36,7 @@ import functools
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -272,40 +272,75 @@ class Detector:
             cache.put(key, hit)
         return hit
 
+    def steps(self, text: str) -> Generator[None, None, tuple[PIIMatch, ...]]:
+        """:meth:`matches` one type at a time: yields after each type's finder (so an async
+        caller can give the event loop a turn), returns the same matches (cached alike)."""
+        cache: _ByteLRU = self._cache  # type: ignore[attr-defined]
+        key = _cache_key(text)
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        found: list[tuple[int, int, float, str]] = []
+        scan: _Scan | None = None
+        for name, finder in self.finders:
+            scan = self._find(name, finder, text, scan, found)
+            yield None
+        hit = _resolve(text, found)
+        cache.put(key, hit)
+        return hit
+
     def _scan(self, text: str) -> tuple[PIIMatch, ...]:
         found: list[tuple[int, int, float, str]] = []
         scan: _Scan | None = None
         for name, finder in self.finders:
-            if isinstance(finder, _Builtin):
-                if scan is None:
-                    scan = _Scan(normalize(text), text)
-                span = scan.norm.span
-                for s, e, score in finder.spans(scan):
-                    if score >= THRESHOLD:
-                        start, end = span(s, e)
-                        found.append((start, end, score, name))
-            else:
-                for start, end in finder(text):
-                    found.append((start, end, 1.0, name))
-        if not found:
-            return ()
-        found.sort(key=lambda f: (f[0], f[0] - f[1]))
-        kept: list[tuple[int, int, float, str]] = []
-        for item in found:  # sorted by start, the longest first
-            if kept and item[0] < kept[-1][1]:
-                last = kept[-1]
-                if item[1] <= last[1]:
-                    # inside the kept match: that one wins (it leaves no fragment), unless it is
-                    # the same span with a higher score (a card read as a phone)
-                    if item[:2] == last[:2] and item[2] > last[2]:
-                        kept[-1] = item
-                elif item[2] > last[2]:  # a partial overlap: the higher score
-                    kept[-1] = item
-                continue
-            kept.append(item)
-        return tuple(PIIMatch(type=name, value=text[s:e], start=s, end=e) for s, e, _, name in kept)
+            scan = self._find(name, finder, text, scan, found)
+        return _resolve(text, found)
+
+    @staticmethod
+    def _find(
+        name: str,
+        finder: Finder,
+        text: str,
+        scan: _Scan | None,
+        found: list[tuple[int, int, float, str]],
+    ) -> _Scan | None:
+        """Add what ``finder`` accepts in ``text`` to ``found``; the normalized text is made
+        once per text (``scan``, returned for the next finder)."""
+        if isinstance(finder, _Builtin):
+            if scan is None:
+                scan = _Scan(normalize(text), text)
+            span = scan.norm.span
+            for s, e, score in finder.spans(scan):
+                if score >= THRESHOLD:
+                    start, end = span(s, e)
+                    found.append((start, end, score, name))
+        else:
+            for start, end in finder(text):
+                found.append((start, end, 1.0, name))
+        return scan
 
     _cached = _scan  # the uncached scan (benchmarks measure detection, not the cache)
+
+
+def _resolve(text: str, found: list[tuple[int, int, float, str]]) -> tuple[PIIMatch, ...]:
+    """The accepted spans of every type, overlaps resolved, as matches of ``text``."""
+    if not found:
+        return ()
+    found.sort(key=lambda f: (f[0], f[0] - f[1]))
+    kept: list[tuple[int, int, float, str]] = []
+    for item in found:  # sorted by start, the longest first
+        if kept and item[0] < kept[-1][1]:
+            last = kept[-1]
+            if item[1] <= last[1]:
+                # inside the kept match: that one wins (it leaves no fragment), unless it is
+                # the same span with a higher score (a card read as a phone)
+                if item[:2] == last[:2] and item[2] > last[2]:
+                    kept[-1] = item
+            elif item[2] > last[2]:  # a partial overlap: the higher score
+                kept[-1] = item
+            continue
+        kept.append(item)
+    return tuple(PIIMatch(type=name, value=text[s:e], start=s, end=e) for s, e, _, name in kept)
 
 
 def build_detector(

@@ -30,6 +30,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,8 @@ __all__ = ["CHUNK", "Scan", "find_all"]
 
 #: Texts longer than this are scanned in chunks of this size.
 CHUNK = 8_192
+#: Seconds of scanning between two turns of the event loop (:meth:`Scan.prefetch`).
+SLICE = 0.005
 #: Overlap of two chunks; a value up to half of it long is always seen whole in one chunk.
 OVERLAP = 2_048
 #: Keys of a content block that are structure, not content.
@@ -58,9 +61,10 @@ _URL_KEYS = frozenset({"url", "image_url", "file_url", "audio_url"})
 
 
 def find_steps(detector: Detector, text: str) -> Generator[None, None, list[PIIMatch]]:
-    """:func:`find_all` one chunk at a time: yields after each chunk, returns the matches."""
+    """:func:`find_all` one step at a time: yields after each type of each chunk, returns the
+    matches."""
     if len(text) <= CHUNK:
-        return list(detector.matches(text))
+        return list((yield from detector.steps(text)))
     half = OVERLAP // 2
     found: list[PIIMatch] = []
     start = 0
@@ -68,7 +72,7 @@ def find_steps(detector: Detector, text: str) -> Generator[None, None, list[PIIM
         end = min(len(text), start + CHUNK)
         own_from = start + half if start else 0
         own_to = end - half if end < len(text) else end
-        for m in detector.matches(text[start:end]):
+        for m in (yield from detector.steps(text[start:end])):
             s = m["start"] + start
             if own_from <= s < own_to:
                 end_at = m["end"] + start
@@ -76,7 +80,6 @@ def find_steps(detector: Detector, text: str) -> Generator[None, None, list[PIIM
         if end >= len(text):
             break
         start = end - OVERLAP
-        yield None
     found.sort(key=lambda m: (m["start"], -(m["end"] - m["start"])))
     kept: list[PIIMatch] = []
     last = -1
@@ -121,33 +124,39 @@ class Scan:
     produced: set[str] = field(default_factory=set)
     #: Payloads that could not be scanned (binary images, audio, files), by kind.
     unscannable: dict[str, int] = field(default_factory=dict)
-    #: Matches of long texts computed ahead, one chunk at a time (:meth:`prefetch`).
+    #: Matches of texts computed ahead, a slice at a time (:meth:`prefetch`).
     known: dict[str, list[PIIMatch]] = field(default_factory=dict)
-    #: When a list: walk only, collecting the long texts a scan would look at.
+    #: When a list: walk only, collecting the texts a scan would look at.
     collect: list[str] | None = None
 
     def prefetch(self, messages: Sequence[Any], extra: Any = None) -> Iterator[None]:
-        """Compute the matches of every long text in ``messages`` (and ``extra``) into
-        :attr:`known`, yielding after each chunk: the async paths run it on the event loop
-        and give the loop a turn at each yield, so a long text never blocks it for more than
-        one chunk (a worker thread would, through the interpreter lock)."""
+        """Compute the matches of every text in ``messages`` (and ``extra``) into
+        :attr:`known`, yielding once :data:`SLICE` seconds of scanning have passed: the async
+        paths run it on the event loop and give the loop a turn at each yield, so a request
+        of any shape (one long text, many texts of a few KB) never holds the loop for more
+        than a slice plus one type of one chunk (a worker thread would, through the
+        interpreter lock). The scan that follows finds every text in :attr:`known`."""
         walker = dataclasses.replace(self, found={}, secrets=[], collect=[], unscannable={})
         walker.messages([m for m in messages if isinstance(m, BaseMessage)])
         if extra is not None:
             walker.value(extra)
+        known = self.known
+        turn = time.perf_counter()
         for text in walker.collect or ():
-            if text in self.known:
+            if text in known:
                 continue
             steps = find_steps(self.detector, text)
             while True:
                 try:
                     next(steps)
                 except StopIteration as done:
-                    self.known[text] = done.value
+                    known[text] = done.value
                     break
                 except Exception:  # let the real scan report (and block) the detector error
                     break
-                yield None
+                if time.perf_counter() - turn >= SLICE:
+                    yield None
+                    turn = time.perf_counter()
 
     def fork(self, where: str) -> Scan:
         """A fresh pass with the same settings and mapping (new counts)."""
@@ -181,8 +190,7 @@ class Scan:
         if not text or text in self.produced:
             return text
         if self.collect is not None:
-            if len(text) > CHUNK:
-                self.collect.append(text)
+            self.collect.append(text)
             return text
         matches = self.find(text)
         if not matches:
