@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test compat lint docs bench mutate clean
+.PHONY: demo test test-slow test-all compat lint docs bench mutate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,7 +15,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/guardrails demo
 
+# `make test`: everything but the slow group (1 MB adversarial scans, several processes, loop
+# lag under load); `make test-slow` runs that group, `make test-all` both; .ci/run runs both.
 test: $(STAMP)
+	bash scripts/ensure-redis.sh
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(STAMP)
+	bash scripts/ensure-redis.sh
+	$(BIN)/python -m pytest -m slow
+
+test-all: $(STAMP)
 	bash scripts/ensure-redis.sh
 	$(BIN)/python -m pytest
 

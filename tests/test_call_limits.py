@@ -156,6 +156,7 @@ def test_token_limits(mode: str, memory_saver: Any, audit: AuditCapture) -> None
     assert audit.of("limit.exceeded")[-1]["limit_kind"] == "model_tokens"
 
 
+@pytest.mark.slow  # other processes (pyproject: the slow group)
 def test_thread_limit_survives_a_process_restart(tmp_path: Path) -> None:
     db = tmp_path / "threads.sqlite"
     script = textwrap.dedent(f"""

@@ -83,6 +83,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # other processes (pyproject: the slow group)
 @pytest.mark.redis
 def test_shared_budget_across_processes(redis_url: str) -> None:
     procs = [

@@ -176,6 +176,7 @@ def test_doc_anchors_are_slugged_like_mkdocs() -> None:
         assert slugify(heading, "-") in anchors, heading
 
 
+@pytest.mark.slow  # other processes (pyproject: the slow group)
 def test_plugin_records_every_outcome(tmp_path: Path) -> None:
     (tmp_path / "test_sample.py").write_text(
         "import pytest\n"

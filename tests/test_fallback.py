@@ -163,6 +163,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # other processes (pyproject: the slow group)
 @pytest.mark.redis
 def test_two_processes_share_a_redis_breaker(redis_url: str) -> None:
     def run(kind: str, n: int) -> int:

@@ -272,6 +272,7 @@ PROBE_WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # other processes (pyproject: the slow group)
 def test_half_open_one_probe_across_processes(redis_url: str) -> None:
     import redis
 

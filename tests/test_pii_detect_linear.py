@@ -4,6 +4,7 @@ cache is bounded in bytes, not in entries."""
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 
@@ -29,63 +30,76 @@ def _rand_digits(n: int) -> str:
     return "".join(rng.choice("0123456789") for _ in range(n))
 
 
+_UNITS = {
+    "percent_at": "%",
+    "at_signs": "@",
+    "a_at": "a@",
+    "a_dot": "a.",
+    "dot_at": ".@",
+    "digits_dot": "1.",
+    "digits_space": "1 ",
+    "digits_dash": "1-",
+    "digits_slash": "1/",
+    "double_space": "12  ",
+    "colon_hex": "a:",
+    "colon_digits": "1:",
+    "ipv4_near": "1.2.3.",
+    "dash_groups": "4111-",
+    "space_groups": "4111 ",
+    "plus": "+1 ",
+    "paren": "(1",
+    "iban_like": "DE89 ",
+    "iban_lower": "de12",
+    "letters": "ab",
+    "zero_width": "1\u200b",
+    "fullwidth": "\uff11 ",
+    "nbsp": "1\u00a0",
+    "url_like": "http://",
+    "www": "www.",
+    "mail_like": "a.b@c.",
+    "defanged": "1[.]",
+    "percent40": "a%40",
+    "bc1": "bc1q",
+}
+#: inputs that are not a repeated unit
+_MADE = ("percent_then_at", "random_digits", "random_digit_groups", "random_mixed")
+NAMES = sorted([*_UNITS, *_MADE])
+
+
 def adversarial() -> dict[str, str]:
     """Named 1 MB inputs aimed at the patterns' repetitions and look-arounds."""
-    unit = {
-        "percent_at": "%",
-        "at_signs": "@",
-        "a_at": "a@",
-        "a_dot": "a.",
-        "dot_at": ".@",
-        "digits_dot": "1.",
-        "digits_space": "1 ",
-        "digits_dash": "1-",
-        "digits_slash": "1/",
-        "double_space": "12  ",
-        "colon_hex": "a:",
-        "colon_digits": "1:",
-        "ipv4_near": "1.2.3.",
-        "dash_groups": "4111-",
-        "space_groups": "4111 ",
-        "plus": "+1 ",
-        "paren": "(1",
-        "iban_like": "DE89 ",
-        "iban_lower": "de12",
-        "letters": "ab",
-        "zero_width": "1\u200b",
-        "fullwidth": "\uff11 ",
-        "nbsp": "1\u00a0",
-        "url_like": "http://",
-        "www": "www.",
-        "mail_like": "a.b@c.",
-        "defanged": "1[.]",
-        "percent40": "a%40",
-        "bc1": "bc1q",
-    }
-    out = {name: (u * (MB // len(u) + 1))[:MB] for name, u in unit.items()}
+    out = {name: (u * (MB // len(u) + 1))[:MB] for name, u in _UNITS.items()}
     out["percent_then_at"] = "%" * (MB - 1) + "@"
     out["random_digits"] = _rand_digits(MB)
     rng = random.Random(9)
     out["random_digit_groups"] = " ".join(_rand_digits(4) for _ in range(MB // 5))[:MB]
     out["random_mixed"] = "".join(rng.choice("0123456789 .-/@%:+()") for _ in range(MB))
+    assert sorted(out) == NAMES
     return out
 
 
-INPUTS = adversarial()
+#: built on first use (a deselected slow group costs nothing)
+inputs = functools.cache(adversarial)
 
 
-@pytest.mark.parametrize("kind", sorted(set(BUILTIN_TYPES) - {"person", "location"}))
-def test_each_type_scans_1mb_of_adversarial_input_in_bounded_time(kind: str) -> None:
+KINDS = sorted(set(BUILTIN_TYPES) - {"person", "location"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_type_scans_1mb_of_adversarial_input_in_bounded_time(kind: str, name: str) -> None:
     detector = build_detector(kind)
-    slow = {}
-    for name, text in INPUTS.items():
-        bound = BOUND_S * 3 * _slowdown()
-        start = time.perf_counter()
-        detector._scan(text)  # the scan itself, not the cache
-        took = time.perf_counter() - start
-        if took > bound:
-            slow[name] = (round(took, 2), round(bound, 2))
-    assert not slow, f"{kind}: 1 MB inputs over the bound (took, bound): {slow}"
+    text = inputs()[name]
+    start = time.perf_counter()
+    detector._scan(text)  # the scan itself, not the cache
+    took = time.perf_counter() - start
+    if took <= BOUND_S * 3:
+        return
+    # over the bound on a fast machine: measure how slow this one is now (the calibration
+    # costs 0.1 s or more, so it runs only when needed)
+    bound = BOUND_S * 3 * _slowdown()
+    assert took <= bound, f"{kind} on 1 MB of {name!r}: {took:.2f} s, bound {bound:.2f} s"
 
 
 def test_the_cache_is_bounded_in_bytes() -> None:

@@ -284,6 +284,7 @@ def test_restore_output(mode: str, memory_saver: Any) -> None:
 # ------------------------------------------------------------------ persistence
 
 
+@pytest.mark.slow  # other processes (pyproject: the slow group)
 def test_mapping_survives_a_restart_with_sqlite(mode: str, sqlite_path: Path) -> None:
     from langgraph.checkpoint.sqlite import SqliteSaver
 

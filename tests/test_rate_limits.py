@@ -168,6 +168,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # other processes (pyproject: the slow group)
 @pytest.mark.redis
 def test_two_processes_share_one_budget(redis_url: str) -> None:
     procs = [

@@ -820,6 +820,7 @@ def test_otel_attribute_shapes() -> None:
     }
 
 
+@pytest.mark.slow  # other processes (pyproject: the slow group)
 def test_global_meter_provider_is_seen() -> None:
     """Canary for the fast path that reads the OTel API's global (set once per process, so in a
     child process): before set_meter_provider nothing counts, after it every event does."""
