@@ -79,6 +79,7 @@ from guardrails.pii.finders.net import (
     _tld as _tld,
 )
 from guardrails.pii.finders.phone import _phone_finder
+from guardrails.pii.finders.secrets import SECRET_TYPES, secret_finder
 from guardrails.pii.finders.ssn import _ssns
 from guardrails.pii.finders.ssn import ssn_ok as ssn_ok
 from guardrails.pii.normalize import normalize
@@ -125,6 +126,7 @@ BUILTIN_TYPES: dict[str, str] = {
     "date": "DATE_TIME",
     "person": "PERSON",
     "location": "LOCATION",
+    **SECRET_TYPES,  # secret, api_key, private_key, jwt, password, ... (finders/secrets.py)
 }
 _NLP_TYPES = {"person", "location", "PERSON", "LOCATION", "NRP", "ORGANIZATION"}
 
@@ -138,6 +140,7 @@ _NEEDS: dict[str, Callable[[_Scan], bool]] = {
     "us_ssn": lambda s: s.digits() >= 9,
     "phone": lambda s: s.digits() >= 6,
     "ip": lambda s: ":" in s.text or ("." in s.text and s.digits() >= 4),
+    **{name: (lambda s: True) for name in SECRET_TYPES},
 }
 
 
@@ -171,6 +174,8 @@ def _builtin_find(
         return _urls
     if name == "crypto":
         return _cryptos
+    if name in SECRET_TYPES:
+        return secret_finder(name)
     if name == "date":
         return _plain(
             _regex_finder(

@@ -51,7 +51,13 @@ from guardrails.pii.pseudonym import (
     run_thread,
 )
 from guardrails.pii.scan import Scan
-from guardrails.pii.strategies import MASK_STYLES, Strategy, apply_strategy, build_strategy
+from guardrails.pii.strategies import (
+    MASK_STYLES,
+    Strategy,
+    apply_strategy,
+    build_strategy,
+    check_secret_settings,
+)
 from guardrails.pii.vault import PseudonymVault
 
 __all__ = ["MODEL_FACING_TOOLS", "PIIMiddleware", "apply_strategy"]
@@ -176,6 +182,8 @@ class PIIMiddleware(
             )
         key = hash_key.encode() if isinstance(hash_key, str) else hash_key
         self._strategy: Strategy = build_strategy(strategy, hash_key=key, mask_style=mask_style)
+        # secret types: hash needs a key; pseudonymize restores into declared tools only
+        restore_tools = check_secret_settings(pii_type, strategy, key, restore_tools)
         self._strategy.validate(
             {"restore_tools": restore_tools, "restore_output": restore_output, "vault": vault}
         )

@@ -7,7 +7,8 @@ strategy is one class here and one entry in :data:`STRATEGIES`.
 ``mask`` writes LangChain's format by default (``user@****.com``, ``****-****-****-1111``,
 ``*.*.*.100``, ``**:**:**:**:**:5e``, ``[MASKED_URL]``, ``****1234``); ``mask_style="shape"``
 keeps the value's shape instead (every letter and digit starred except the last quarter, at
-most four, so ``10.0.0.1`` becomes ``**.*.*.1``).
+most four, so ``10.0.0.1`` becomes ``**.*.*.1``). A secret type keeps only its recognisable
+prefix, in both styles (``sk-proj-****``, ``ghp_****``, ``****``).
 
 Example::
 
@@ -25,6 +26,7 @@ from typing import Any, ClassVar
 
 from guardrails.errors import GuardrailConfigError
 from guardrails.pii.detect import PIIMatch
+from guardrails.pii.finders.secrets import SECRET_TYPES, secret_prefix
 from guardrails.pii.pseudonym import Pseudonymizer
 
 __all__ = [
@@ -96,6 +98,15 @@ class Redact(Strategy):
         return f"[REDACTED_{match['type'].upper()}]"
 
 
+def _mask_secret(value: str) -> str:
+    """A secret keeps its recognisable prefix (``sk-proj-****``, ``ghp_****``, a PEM header)
+    and nothing of the secret part: no last characters, not even its length."""
+    prefix = secret_prefix(value)
+    if prefix.startswith("-----BEGIN"):
+        return prefix + "****" + prefix.replace("BEGIN", "END", 1)
+    return prefix + "****"
+
+
 def _mask_langchain(value: str, kind: str) -> str:
     """LangChain 1.5's ``mask`` output, type by type."""
     if kind == "email":
@@ -141,6 +152,8 @@ class Mask(Strategy):
         self.style = style
 
     def operate(self, match: PIIMatch, pseudo: Pseudonymizer | None = None) -> str:
+        if match["type"] in SECRET_TYPES:  # whatever the style: no part of the secret stays
+            return _mask_secret(match["value"])
         if self.style == "shape":
             return _mask_shape(match["value"])
         return _mask_langchain(match["value"], match["type"])
@@ -235,3 +248,29 @@ def apply_strategy(
     if not op.rewrites or op.needs_mapping:
         raise ValueError(f"strategy {strategy!r} does not rewrite text")
     return op.apply(text, matches)
+
+
+def check_secret_settings(
+    pii_types: str | Sequence[str],
+    strategy: str,
+    hash_key: bytes | None,
+    restore_tools: Sequence[str] | None,
+) -> Sequence[str] | None:
+    """Settings a secret type needs (``PIIMiddleware`` calls this at construction).
+
+    ``hash`` needs ``hash_key`` (an unkeyed hash of a password is reversed with a word list);
+    ``pseudonymize`` restores real values into no tool unless ``restore_tools`` names them
+    (returned as ``[]`` when it was ``None``): a credential reaches a tool only when the user
+    declared that tool.
+    """
+    types = [pii_types] if isinstance(pii_types, str) else list(pii_types)
+    if not any(t in SECRET_TYPES for t in types):
+        return restore_tools
+    if strategy == "hash" and not hash_key:
+        raise GuardrailConfigError(
+            "strategy='hash' with a secret type needs hash_key= (an unkeyed SHA-256 of a "
+            "password or a short token is reversed by hashing a word list)"
+        )
+    if strategy == "pseudonymize" and restore_tools is None:
+        return []
+    return restore_tools

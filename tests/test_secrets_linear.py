@@ -1,0 +1,78 @@
+"""Linear time for the secret types: 1 MB of input aimed at each secret pattern (repeated
+prefixes, unterminated PEM blocks, JWT-like runs, names with no value, quotes never closed,
+URL credentials never ending in ``@``) scans in bounded time, like every built-in type."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+
+from guardrails.pii.detect import build_detector
+from tests.test_pii_detect_linear import BOUND_S, MB, _slowdown
+
+
+def _fill(unit: str) -> str:
+    return (unit * (MB // len(unit) + 1))[:MB]
+
+
+def secret_adversarial() -> dict[str, str]:
+    rng = random.Random(11)
+    b64 = string.ascii_letters + string.digits + "+/"
+    out = {
+        "ghp": _fill("ghp_"),
+        "ghp_run": "ghp_" + "a" * (MB - 4),
+        "sk_dash": _fill("sk-"),
+        "sk_run": "sk-" + "A1b2" * (MB // 4),
+        "sk_proj_run": "sk-proj-" + "x_" * (MB // 2),
+        "akia": _fill("AKIA"),
+        "xoxb": _fill("xoxb-1-"),
+        "begin": _fill("-----BEGIN RSA PRIVATE KEY-----\n"),
+        "begin_body": "-----BEGIN PRIVATE KEY-----\n" + "A" * MB,
+        "begin_end_mixed": _fill("-----BEGIN EC PRIVATE KEY-----AAAA-----END EC PRIVATE KEY"),
+        "dashes": _fill("-"),
+        "eyj": _fill("eyJ"),
+        "eyj_dots": _fill("eyJhbGciOiJIUzI1NiJ9."),
+        "eyj_run": "eyJ" + "a" * (MB - 3),
+        "password_eq": _fill("password="),
+        "password_word": _fill("password "),
+        "password_quote": _fill('password="'),
+        "quote_open": 'api_key = "' + "a" * MB,
+        "key_colon": _fill("key: "),
+        "token_is": _fill("token is "),
+        "bearer": _fill("Authorization: Bearer "),
+        "bearer_run": "Authorization: Bearer " + "a." * (MB // 2),
+        "basic": _fill("Basic "),
+        "url_creds": _fill("://a:"),
+        "url_run": "postgres://user:" + "p" * MB,
+        "curl_u": _fill("-u a:"),
+        "dash_p": _fill("-p'"),
+        "b64_pem": "LS0tLS1CRUdJTi" + "A" * MB,
+        "mailchimp": _fill("0123456789abcdef0123456789abcdef-us"),
+        "telegram": _fill("123456789:AA"),
+        "names": _fill("API_KEY_SECRET_TOKEN_PASSWORD_"),
+        "random_b64": "".join(rng.choice(b64) for _ in range(MB)),
+        "random_words": " ".join(
+            rng.choice(["key", "token", "=", "secret:", "'x'", "pass", "ghp_", "sk-"])
+            for _ in range(MB // 5)
+        )[:MB],
+    }
+    return out
+
+
+INPUTS = secret_adversarial()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_secret_scan_of_1mb_adversarial_input_is_bounded(name: str) -> None:
+    detector = build_detector("secret")
+    bound = BOUND_S * 3 * _slowdown()
+    text = INPUTS[name]
+    import time
+
+    start = time.perf_counter()
+    detector._scan(text)
+    took = time.perf_counter() - start
+    assert took <= bound, f"{name}: {took:.2f}s over the bound {bound:.2f}s"
