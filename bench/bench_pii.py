@@ -360,4 +360,7 @@ def run(quick: bool = False) -> list[Row]:
             f"{lc_first:.0f}->{lc_last:.0f} us (history copy subtracted)",
         )
     )
+    from bench import pii_secrets  # the secret types beside detect-secrets (issue 26)
+
+    result.extend(pii_secrets.run(quick))
     return result
