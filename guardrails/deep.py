@@ -79,8 +79,9 @@ class DeepAgentSetup:
     """What a guardrail's ``guard_deep_agent(setup)`` may look at and adjust before the build.
 
     ``backend`` (the shared backend; a guardrail may replace it with a wrapped one), ``compiled``
-    (compiled subagents by name: hold them, or raise ``GuardrailConfigError``), ``model`` and
-    ``kwargs`` (the other arguments given to ``create_deep_agent``, read-only by convention).
+    (compiled subagents by name: hold them, or raise ``GuardrailConfigError``), ``model``,
+    ``kwargs`` (the other arguments given to ``create_deep_agent``) and ``tools`` (the agent's and
+    its declarative subagents' tools), read-only by convention.
 
     Example::
 
@@ -92,6 +93,8 @@ class DeepAgentSetup:
     compiled: dict[str, Any] = field(default_factory=dict)
     model: Any = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    #: the agent's tools and those of its declarative subagents (to check against, read-only)
+    tools: list[Any] = field(default_factory=list)
 
 
 def _members(stack: Iterable[Any]) -> list[Any]:
@@ -205,6 +208,7 @@ def create_deep_agent(
         compiled={s["name"]: s["runnable"] for s in specs if "runnable" in s},
         model=model,
         kwargs=dict(kwargs),
+        tools=[*(tools or []), *(t for s in declarative for t in s.get("tools") or [])],
     )
     seen: set[int] = set()
     for member in _members(main):  # the main agent's guardrails: the backend is shared by all

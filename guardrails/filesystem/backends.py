@@ -19,17 +19,25 @@ import dataclasses
 import inspect
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from guardrails._adapters import deepagents as _da
 from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError
 from guardrails.filesystem.layers import ACTIVE, ALLOW, Context, audit_denied
-from guardrails.filesystem.links import Verdict, deepagents_fs, exec_dir, judge
+from guardrails.filesystem.links import (
+    Verdict,
+    deepagents_fs,
+    exec_dir,
+    judge,
+    place_relative,
+    placement_gap,
+    placement_memo,
+    prefetch,
+)
 from guardrails.filesystem.paths import PathRejectedError, backend_path
 
-__all__ = ["filter_error", "guard_backend", "is_guarded", "refusal"]
+__all__ = ["guard_backend", "is_guarded", "rebuild_error", "refusal"]
 
 
 def refusal(op: str, path: str | None) -> str:
@@ -68,66 +76,38 @@ def active_for(backend: Any) -> Context | None:
 # --------------------------------------------------------------------------- filters
 
 
-def _host_roots(backend: Any, prefix: str = "/") -> list[tuple[str, str]]:
-    """``(host folder, virtual folder)`` of each virtual-mode FilesystemBackend in ``backend``."""
-    fs = deepagents_fs()
-    if fs is None:
-        return []
-    if isinstance(backend, fs.CompositeBackend):
-        out = _host_roots(backend.default, prefix)
-        for route, routed in backend.routes.items():
-            out += _host_roots(routed, route)
-        return out
-    if isinstance(backend, fs.FilesystemBackend) and backend.virtual_mode:
-        return [(Path(backend.cwd).as_posix().rstrip("/"), prefix)]
-    return []
+#: Error texts of deepagents' backends that name only the path the caller gave (kept as is).
+_ROOT_ERRORS = ("Path '{}': path_not_found", "Path '{}': not_a_directory")
+_FIXED_ERRORS = re.compile(
+    r"Error: (?:grep|glob) timed out after \d+s\. Try a more specific pattern or a narrower path\."
+)
 
 
-_QUOTED = re.compile(r"""['"](/[^'"\n]*)['"]""")
-_BARE = re.compile(r"""(?<![\w'"])(/[^\n'",;()]*?)(?=: |, |\)|$|\n)""")
+def rebuild_error(text: str | None, root: str | None, verb: str) -> str | None:
+    """A backend's error for a listing or search, rebuilt from what the caller may see.
 
-
-def filter_error(
-    backend: Any, ctx: Context, text: str | None, prefix: str | None = None
-) -> tuple[str | None, int]:
-    """``text`` without the lines naming a path the rules withhold; host paths made virtual.
-
-    Every path-like span of a line (quoted, or running to the next ``": "``) must be allowed for
-    read, or the line is dropped. Returns the text (None if nothing is left to say) and the
-    number of lines dropped.
+    A backend's error text is free text that may name any file (a denied one, a host path); it
+    is never passed on. What is kept: deepagents' own answers about the searched path itself
+    (``Path '/x': path_not_found``), its fixed timeout texts; anything else becomes
+    ``some files under <path> could not be <verb>``, naming only the path the caller gave.
     """
     if not text:
-        return text, 0
-    roots = sorted(_host_roots(backend), key=lambda r: len(r[0]), reverse=True)
-    kept: list[str] = []
-    dropped = 0
-    for line in text.split("\n"):
-        out, ok = line, True
-        spans = _QUOTED.findall(line) + _BARE.findall(line)
-        for span in dict.fromkeys(s.rstrip(".") for s in spans):
-            virtual = span
-            for host, folder in roots:
-                if span == host or span.startswith(host + "/"):
-                    virtual = folder.rstrip("/") + span[len(host) :] or "/"
-                    break
-            if prefix is not None and virtual == span:
-                virtual = prefix.rstrip("/") + span
-            verdict = judge(ctx.policy, "read", virtual, backend, ctx.case_insensitive)
-            if not verdict.allowed:
-                ok = False
-                break
-            out = out.replace(span, verdict.path or virtual)
-        if ok:
-            kept.append(out)
-        else:
-            dropped += 1
-    if dropped and not any("/" in line for line in kept):
-        return None, dropped
-    return "\n".join(kept) or None, dropped
+        return text
+    if root is not None and text in {t.format(root) for t in _ROOT_ERRORS}:
+        return text
+    if _FIXED_ERRORS.fullmatch(text):
+        return text
+    where = f" under {root}" if root is not None else ""
+    return f"some files{where} could not be {verb}"
 
 
 class _Filter:
-    """Which result paths a guarded backend may return, memoized for one call."""
+    """Which result paths a guarded backend may return, memoized for one call.
+
+    A result path is judged where it really is: an absolute path as it is, a relative one
+    (a sandbox's ``grep`` without a path answers ``./secrets/key.pem``) placed through the
+    backend's own working folder, or withheld when the backend has none to offer.
+    """
 
     def __init__(self, ctx: Context, backend: Any) -> None:
         self.ctx = ctx
@@ -135,18 +115,34 @@ class _Filter:
         self.cache: dict[str, bool] = {}
         self.withheld = 0
 
+    def prefetch(self, raws: list[str]) -> None:
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            prefetch(self.backend, [r for r in dict.fromkeys(raws) if r not in self.cache])
+
+    def _judge(self, raw: str) -> bool:
+        if not raw.startswith("/"):
+            try:
+                placed = place_relative(self.backend, raw)
+            except (ValueError, OSError, RuntimeError, PathRejectedError):
+                return False
+            if placed is None:
+                return False  # no working folder to place it in: withheld, never re-anchored
+            raw = placed
+        verdict = judge(self.ctx.policy, "read", raw, self.backend, self.ctx.case_insensitive)
+        return verdict.allowed
+
     def allowed(self, raw: str) -> bool:
         if raw not in self.cache:
-            verdict = judge(self.ctx.policy, "read", raw, self.backend, self.ctx.case_insensitive)
-            self.cache[raw] = verdict.allowed
+            self.cache[raw] = self._judge(raw)
         if not self.cache[raw]:
             self.withheld += 1
         return self.cache[raw]
 
-    def error(self, text: str | None, prefix: str | None = None) -> str | None:
-        cleaned, dropped = filter_error(self.backend, self.ctx, text, prefix)
-        self.withheld += dropped
-        return cleaned
+    def error(self, text: str | None, root: str | None, verb: str) -> str | None:
+        rebuilt = rebuild_error(text, root, verb)
+        if rebuilt != text:
+            self.withheld += 1
+        return rebuilt
 
     def done(self, method: str, path: str | None) -> None:
         if not self.withheld:
@@ -282,10 +278,14 @@ def _entries(method: str, attr: str) -> Callable[..., Any]:
             head = prefix.rstrip("/")
             items = [{**item, "path": head + str(item.get("path", ""))} for item in items]
         keep = _Filter(ctx, self)
-        kept = [
-            item for item in items if keep.allowed(str(item.get("path", "")).rstrip("/") or "/")
-        ]
-        error = keep.error(getattr(result, "error", None), prefix)
+        names = [str(item.get("path", "")).rstrip("/") or "/" for item in items]
+        keep.prefetch(names)
+        kept = [item for item, name in zip(items, names, strict=True) if keep.allowed(name)]
+        error = getattr(result, "error", None)
+        if error and items:  # deepagents' ls / glob show an error alone: keep the entries
+            keep.withheld += 1
+            error = None
+        error = keep.error(error, _shown_root(path), "listed")
         keep.done(method, path)
         changes: dict[str, Any] = {}
         if remapped or len(kept) != len(items):
@@ -300,17 +300,24 @@ def _entries(method: str, attr: str) -> Callable[..., Any]:
 def _grep_post(self: Any, ctx: Context, result: Any, state: Any) -> Any:
     path, max_count = state
     keep = _Filter(ctx, self)
+    keep.prefetch([str(m.get("path", "")) for m in result.matches or []])
     kept = [m for m in result.matches or [] if keep.allowed(str(m.get("path", "")))]
-    if isinstance(result.error, _PrefixedErrors):
-        texts = [keep.error(part, part.prefix) for part in result.error.parts]
-        error = "\n".join(t for t in texts if t) or None
-    else:
-        error = keep.error(result.error)
+    error = keep.error(str(result.error) if result.error else None, _shown_root(path), "searched")
     keep.done("grep", path)
     truncated = bool(result.truncated)
     if max_count is not None and len(kept) > max_count:
         kept, truncated = kept[:max_count], True
     return _protocol().GrepResult(error=error, matches=kept, truncated=truncated)
+
+
+def _shown_root(path: Any) -> str | None:
+    """The searched path as the caller may see it (normalized), or None."""
+    if not isinstance(path, str):
+        return None
+    try:
+        return backend_path(path)
+    except PathRejectedError:
+        return None
 
 
 def _same(self: Any, ctx: Context, result: Any, state: Any) -> Any:
@@ -370,30 +377,10 @@ def _merge_grep(fs: Any, results: list[tuple[Any, str | None]]) -> Any:
         head = prefix.rstrip("/") if prefix else ""
         matches += [{**m, "path": head + m["path"]} for m in result.matches or []]
         if result.error:
-            errors.append(_PrefixedError(result.error, prefix))
+            errors.append(str(result.error))
         truncated = truncated or bool(result.truncated)
-    return fs.GrepResult(error=_PrefixedErrors(errors) if errors else None, matches=matches,
+    return fs.GrepResult(error="\n".join(errors) if errors else None, matches=matches,
                          truncated=truncated)  # fmt: skip
-
-
-class _PrefixedError(str):
-    """An error text of one composite route, with the route its paths are relative to."""
-
-    prefix: str | None
-
-    def __new__(cls, text: str, prefix: str | None) -> _PrefixedError:
-        made = super().__new__(cls, text)
-        made.prefix = prefix
-        return made
-
-
-class _PrefixedErrors(str):
-    parts: list[_PrefixedError]
-
-    def __new__(cls, parts: list[Any]) -> _PrefixedErrors:
-        made = super().__new__(cls, "\n".join(parts))
-        made.parts = parts
-        return made
 
 
 def _method(name: str, pre: Callable[..., Any], post: Callable[..., Any], composite: bool) -> Any:
@@ -402,37 +389,39 @@ def _method(name: str, pre: Callable[..., Any], post: Callable[..., Any], compos
         ctx = None if _INSIDE.get() else active_for(self)
         if ctx is None:
             return base(*args, **kwargs)
-        early, args, kwargs, state = pre(self, ctx, *args, **kwargs)
-        if early is not None:
-            return early
-        token = _INSIDE.set(True)
-        try:
-            if composite and name == "grep":
-                result = _composite_grep(self, args[0], kwargs.get("path"), kwargs.get("glob"))
-            else:
-                result = base(*args, **kwargs)
-        finally:
-            _INSIDE.reset(token)
-        return post(self, ctx, result, state)
+        with placement_memo():
+            early, args, kwargs, state = pre(self, ctx, *args, **kwargs)
+            if early is not None:
+                return early
+            token = _INSIDE.set(True)
+            try:
+                if composite and name == "grep":
+                    result = _composite_grep(self, args[0], kwargs.get("path"), kwargs.get("glob"))
+                else:
+                    result = base(*args, **kwargs)
+            finally:
+                _INSIDE.reset(token)
+            return post(self, ctx, result, state)
 
     async def async_(self: Any, *args: Any, **kwargs: Any) -> Any:
         base = getattr(super(guarded_of(type(self)), self), "a" + name)
         ctx = None if _INSIDE.get() else active_for(self)
         if ctx is None:
             return await base(*args, **kwargs)
-        early, args, kwargs, state = pre(self, ctx, *args, **kwargs)
-        if early is not None:
-            return early
-        token = _INSIDE.set(True)
-        try:
-            if composite and name == "grep":
-                result = await _composite_agrep(self, args[0], kwargs.get("path"),
-                                                kwargs.get("glob"))  # fmt: skip
-            else:
-                result = await base(*args, **kwargs)
-        finally:
-            _INSIDE.reset(token)
-        return post(self, ctx, result, state)
+        with placement_memo():
+            early, args, kwargs, state = pre(self, ctx, *args, **kwargs)
+            if early is not None:
+                return early
+            token = _INSIDE.set(True)
+            try:
+                if composite and name == "grep":
+                    result = await _composite_agrep(self, args[0], kwargs.get("path"),
+                                                    kwargs.get("glob"))  # fmt: skip
+                else:
+                    result = await base(*args, **kwargs)
+            finally:
+                _INSIDE.reset(token)
+            return post(self, ctx, result, state)
 
     return sync, async_
 
@@ -475,6 +464,9 @@ def guard_backend(backend: Any, middleware: Any = None) -> Any:
     """
     if deepagents_fs() is None:  # pragma: no cover
         raise GuardrailConfigError("guard_backend needs deepagents installed")
+    gap = placement_gap(backend)
+    if gap is not None:
+        raise GuardrailConfigError(f"cannot guard this backend: {gap}")
     clone = _da.retype(backend, guarded_class(type(backend)))
     if middleware is not None:
         clone._guardrails_base = middleware.context_for(backend)

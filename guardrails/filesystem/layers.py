@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -51,8 +51,11 @@ class Layer:
         default: str,
         widen: Sequence[FilesystemPermission],
         name: str,
+        tools: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
     ) -> None:
         self.rules = tuple(rules)
+        #: ``tool_paths`` of this layer: a subagent's middleware checks these tools too
+        self.tools = {t: dict(a) for t, a in (tools or {}).items()}
         self.default = default
         self.widen = tuple(widen)
         self.name = name
@@ -92,6 +95,23 @@ class Layer:
             return None  # abstain: execute needs an explicit allow somewhere
         return self._default
 
+    def decide_any(self, op: str, paths: Sequence[str], ci: bool) -> Decision | None:
+        """The first rule matching any of ``paths`` (spellings of one file); else the default."""
+        if len(paths) == 1:
+            return self.decide(op, paths[0], ci)
+        best: Decision | None = None
+        for path in paths:
+            found = self.decide(op, path, ci)
+            if (
+                found is not None
+                and found.rule is not None
+                and (best is None or (best.rule is not None and found.rule < best.rule))
+            ):
+                best = found  # fmt: skip
+        if best is not None:
+            return best
+        return None if op == "execute" else self._default
+
     def widens(self, op: str, path: str, ci: bool) -> bool:
         return any(r.matches(path, ci) for r in self.widen_by_op[op])
 
@@ -102,6 +122,8 @@ class RuleStack:
     def __init__(self, layers: tuple[Layer, ...]) -> None:
         self.layers = layers
         self._children: dict[int, tuple[RuleStack, RuleStack]] = {}
+        self._anchors: tuple[str, ...] | None = None
+        self._tools: dict[str, dict[str, tuple[str, ...]]] | None = None
 
     def then(self, inner: RuleStack) -> RuleStack:
         """This policy with ``inner``'s layers added below it (cached; layers deduplicated)."""
@@ -116,17 +138,46 @@ class RuleStack:
     def restrictive(self, op: str) -> bool:
         return any(layer.restrictive[op] for layer in self.layers)
 
+    def tools(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """Every layer's ``tool_paths`` merged (a tool's arguments and operations united)."""
+        if self._tools is None:
+            merged: dict[str, dict[str, tuple[str, ...]]] = {}
+            for layer in self.layers:
+                for tool, args in layer.tools.items():
+                    into = merged.setdefault(tool, {})
+                    for arg, ops in args.items():
+                        into[arg] = tuple(dict.fromkeys((*into.get(arg, ()), *ops)))
+            self._tools = merged
+        return self._tools
+
+    def anchors(self) -> tuple[str, ...]:
+        """The literal folders the rules' patterns start with (``/`` left out), cached."""
+        if self._anchors is None:
+            found = {
+                root
+                for layer in self.layers
+                for rule in (*layer.rules, *layer.widen)
+                for _, root in rule.anchors
+                if root != "/"
+            }
+            self._anchors = tuple(sorted(found))
+        return self._anchors
+
     def decide(self, op: str, path: str, ci: bool) -> Decision:
+        return self.decide_any(op, (path,), ci)
+
+    def decide_any(self, op: str, paths: Sequence[str], ci: bool) -> Decision:
+        """The decision on one file named by several ``paths`` (its spellings through aliases)."""
         if len(self.layers) == 1 and not self.layers[0].widen:
-            only = self.layers[0].decide(op, path, ci)
+            only = self.layers[0].decide_any(op, paths, ci)
             return only if only is not None else DENY
         worst: Decision | None = None
         widened = False
         explicit = False
         for layer in self.layers:
-            if layer.widen and layer.widens(op, path, ci):
+            if layer.widen and any(layer.widens(op, p, ci) for p in paths):
                 worst, widened, explicit = None, True, False  # an explicit grant overrules
-            decision = layer.decide(op, path, ci)
+            decision = layer.decide_any(op, paths, ci)
             if decision is None:
                 continue
             if decision.mode != "allow" and decision.explicit:

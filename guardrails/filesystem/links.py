@@ -9,16 +9,25 @@ a rule restricts the operation a file with several hard links is refused.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import contextvars
+import importlib
+import json
 import os
+import re
+import shlex
 import stat
+import threading
+import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from guardrails._adapters import deepagents as _da
-from guardrails.filesystem.layers import DENY, Decision, RuleStack
+from guardrails.filesystem.layers import ALLOW, DENY, Decision, RuleStack
 from guardrails.filesystem.paths import PathRejectedError, backend_path, key, within
 
 #: Where deepagents itself offloads large tool results and old conversation turns.
@@ -40,10 +49,183 @@ def deepagents_fs() -> Any:
     return _FS_MODULE or None
 
 
-def resolve(backend: Any, path: str) -> tuple[Path, str] | None:
-    """``(host path, virtual path after symlinks)`` under a FilesystemBackend (maybe routed).
+@dataclass(frozen=True)
+class Placed:
+    """Where a path really is: its canonical path in the rules' coordinates, and what it is."""
 
-    Raises ``ValueError`` when the path escapes the root, ``OSError`` on a symlink loop.
+    real: str  # after links and ``..``, in the rules' coordinates (virtual path in virtual mode)
+    host: Path | None = None  # the host path (FilesystemBackend), to stat lazily
+    nlink: int | None = None  # hard links of a regular file (0: not a regular file; None: ask host)
+
+
+#: Per-call memo of sandbox placements ``{(id(backend), path): Placed | None}``; None outside.
+_MEMO: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
+    "guardrails_fs_placed", default=None
+)
+
+
+@contextlib.contextmanager
+def placement_memo() -> Iterator[None]:
+    """Memoize sandbox placements (and rule anchor aliases) for the duration of one call."""
+    if _MEMO.get() is not None:
+        yield
+        return
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _sandbox_class() -> Any:
+    try:
+        from deepagents.backends.sandbox import BaseSandbox
+    except ImportError:  # pragma: no cover
+        return None
+    return BaseSandbox
+
+
+def _virtual_classes() -> tuple[type, ...]:
+    """Backends whose paths are keys (no links, no working folder): placed as written."""
+    out: list[type] = []
+    for module, name in (
+        ("deepagents.backends.state", "StateBackend"),
+        ("deepagents.backends.store", "StoreBackend"),
+        ("deepagents.backends.context_hub", "ContextHubBackend"),
+    ):
+        with contextlib.suppress(ImportError, AttributeError):
+            out.append(getattr(importlib.import_module(module), name))
+    return tuple(out)
+
+
+#: A hook a custom backend may define: ``guardrails_resolve_paths(paths) -> list[str]`` giving,
+#: for each path (absolute or relative to the backend's working folder), its canonical absolute
+#: path after links and ``..`` (raise ``OSError`` when a path cannot be resolved).
+HOOK = "guardrails_resolve_paths"
+
+
+def placement_gap(backend: Any) -> str | None:
+    """Why the guardrail cannot put ``backend``'s paths in one coordinate system (None: it can)."""
+    if backend is None or callable(getattr(backend, HOOK, None)):
+        return None
+    fs = deepagents_fs()
+    if fs is None:  # pragma: no cover
+        return None
+    if isinstance(backend, fs.CompositeBackend):
+        for routed in (backend.default, *backend.routes.values()):
+            gap = placement_gap(routed)
+            if gap is not None:
+                return gap
+        return None
+    sandbox = _sandbox_class()
+    if isinstance(backend, fs.FilesystemBackend) or (
+        sandbox is not None and isinstance(backend, sandbox)
+    ):
+        return None
+    if isinstance(backend, _virtual_classes()):
+        return None
+    return (
+        f"{type(backend).__name__} is not a backend whose paths the guardrail can resolve "
+        "(FilesystemBackend, CompositeBackend, StateBackend, StoreBackend, a BaseSandbox, or a "
+        f"backend with a {HOOK}(paths) method)"
+    )
+
+
+_PLACE_SCRIPT = (
+    "import os,sys,json,base64,stat\n"
+    "ps=json.loads(base64.b64decode(sys.argv[1]).decode())\n"
+    "out=[]\n"
+    "for p in ps:\n"
+    "  r=os.path.realpath(p)\n"
+    "  try:\n"
+    "    s=os.stat(r);n=s.st_nlink if stat.S_ISREG(s.st_mode) else 0\n"
+    "  except OSError:\n"
+    "    n=0\n"
+    "  out.append([r,n])\n"
+    "print('GUARDRAILS-PLACED '+json.dumps({'cwd':os.getcwd(),'out':out}))\n"
+)
+
+
+def _raw_execute(backend: Any) -> Any:
+    """The backend's own ``execute`` (a guarded copy's would judge the call it serves)."""
+    for klass in type(backend).__mro__:
+        found = klass.__dict__.get("execute")
+        if found is not None and not klass.__dict__.get("_guardrails_guarded"):
+            return found.__get__(backend)
+    return backend.execute
+
+
+def _sandbox_place(backend: Any, paths: list[str]) -> dict[str, Placed]:
+    """Resolve ``paths`` inside a sandbox, through the sandbox itself (one ``execute``)."""
+    memo = _MEMO.get()
+    bid = id(backend)
+    missing = [p for p in dict.fromkeys(paths) if memo is None or (bid, p) not in memo]
+    missing += [] if memo is None or (bid, "") in memo else [""]  # "" asks for the cwd
+    if missing:
+        blob = base64.b64encode(json.dumps([p or "." for p in missing]).encode()).decode()
+        command = f"python3 -c {shlex.quote(_PLACE_SCRIPT)} {blob}"
+        response = _raw_execute(backend)(command)
+        output = str(getattr(response, "output", "") or "")
+        line = next(
+            (x for x in reversed(output.splitlines()) if x.startswith("GUARDRAILS-PLACED ")), None
+        )
+        if line is None or getattr(response, "exit_code", 0) not in (0, None):
+            raise OSError("the sandbox could not resolve the paths")
+        data = json.loads(line[len("GUARDRAILS-PLACED ") :])
+        found = {p: Placed(r, None, int(n)) for p, (r, n) in zip(missing, data["out"], strict=True)}
+        found[""] = Placed(str(data["cwd"]), None, 0)
+        if memo is None:
+            return found
+        for p, placed in found.items():
+            memo[(bid, p)] = placed
+    return {p: memo[(bid, p)] for p in [*paths, ""]} if memo is not None else {}
+
+
+def prefetch(backend: Any, paths: list[str]) -> None:
+    """Resolve many paths at once where resolving costs a round trip (a sandbox)."""
+    if backend is None or _MEMO.get() is None:
+        return
+    fs = deepagents_fs()
+    sandbox = _sandbox_class()
+    target = backend
+    if fs is not None and isinstance(backend, fs.CompositeBackend):
+        target = backend.default  # routed paths are resolved one by one
+        paths = [p for p in paths if _da.route_for_path(backend, p)[2] is None]
+    if (
+        sandbox is not None
+        and isinstance(target, sandbox)
+        and not isinstance(target, fs.FilesystemBackend)
+    ):
+        _sandbox_place(target, paths)
+
+
+def working_folder(backend: Any) -> str | None:
+    """The folder a backend's relative paths are taken from, in the rules' coordinates."""
+    fs = deepagents_fs()
+    if fs is None or backend is None:
+        return None
+    if isinstance(backend, fs.CompositeBackend):
+        return working_folder(backend.default)
+    if isinstance(backend, fs.FilesystemBackend):
+        if backend.virtual_mode:
+            return "/"
+        with contextlib.suppress(PathRejectedError, ValueError):
+            return backend_path(Path(backend.cwd).as_posix())
+        return None
+    sandbox = _sandbox_class()
+    if sandbox is not None and isinstance(backend, sandbox):
+        return _sandbox_place(backend, [])[""].real
+    hook = getattr(backend, HOOK, None)
+    if callable(hook):
+        return str(hook(["."])[0])
+    return None
+
+
+def resolve(backend: Any, path: str) -> Placed | None:
+    """Where ``path`` really is on ``backend`` (None: a backend without links, like state).
+
+    Raises ``ValueError`` when the path escapes the root, ``OSError`` on a symlink loop or a
+    sandbox that cannot answer.
     """
     fs = deepagents_fs()
     if fs is None:
@@ -53,7 +235,8 @@ def resolve(backend: Any, path: str) -> tuple[Path, str] | None:
         found = resolve(routed, routed_path)
         if found is None or prefix is None:
             return found
-        return found[0], backend_path(prefix.rstrip("/") + found[1])
+        real = backend_path(prefix.rstrip("/") + found.real)
+        return Placed(real, found.host, found.nlink)
     if isinstance(backend, fs.FilesystemBackend):
         host = _da.backend_host_path(backend, path)
         if backend.virtual_mode:
@@ -62,8 +245,54 @@ def resolve(backend: Any, path: str) -> tuple[Path, str] | None:
             host = Path(os.path.realpath(host))
             relative = host.relative_to(host.anchor)
         posix = relative.as_posix()
-        return host, "/" if posix == "." else "/" + posix
+        return Placed("/" if posix == "." else "/" + posix, host, None)
+    sandbox = _sandbox_class()
+    if sandbox is not None and isinstance(backend, sandbox):
+        placed = _sandbox_place(backend, [path])[path]
+        return Placed(backend_path(placed.real), None, placed.nlink)
+    hook = getattr(backend, HOOK, None)
+    if callable(hook):
+        return Placed(backend_path(str(hook([path])[0])), None, 0)
     return None
+
+
+def aliases(policy: RuleStack, backend: Any) -> tuple[tuple[str, str], ...]:
+    """``(anchor as written, where it really is)`` for rule anchors that pass through a link.
+
+    A rule written through a symlinked folder (``/app/current/** -> releases/v42``) also covers
+    the files under the folder's real path; so does one on a system alias (``/etc`` ->
+    ``/private/etc``).
+    """
+    if backend is None:
+        return ()
+    memo = _MEMO.get()
+    memo_key = ("aliases", id(backend), id(policy))
+    if memo is not None and memo_key in memo:
+        cached: tuple[tuple[str, str], ...] = memo[memo_key]
+        return cached
+    anchors = policy.anchors()
+    prefetch(backend, list(anchors))
+    out: list[tuple[str, str]] = []
+    for written in anchors:
+        try:
+            placed = resolve(backend, written)
+        except (ValueError, OSError, RuntimeError, PathRejectedError):
+            continue
+        if placed is not None and key(placed.real) != written:
+            out.append((written, key(placed.real)))
+    result = tuple(out)
+    if memo is not None:
+        memo[memo_key] = result
+    return result
+
+
+def spellings(real: str, found: tuple[tuple[str, str], ...]) -> list[str]:
+    """``real`` and its spellings through rule anchors that are links."""
+    out = [real]
+    for written, target in found:
+        if within(real, target):
+            out.append(written if real == target else written.rstrip("/") + real[len(target) :])
+    return out
 
 
 _CI_CACHE: dict[str, bool] = {}
@@ -121,11 +350,65 @@ def case_insensitive(backend: Any, path: str, override: bool | None) -> bool:
     return _leaf_case_insensitive(backend)
 
 
+#: Tool calls that just ended under one of our middleware: deepagents may offload the result of
+#: each, once, to ``large_tool_results/<sanitized id>`` (``{sanitized id: deadline}``).
+_EXPECTED: dict[str, float] = {}
+_EXPECTED_LOCK = threading.Lock()
+_EXPECT_FOR = 120.0  # seconds: deepagents offloads right after the call returns
+_EXPECT_MAX = 4096
+
+
+def expect_offload(call_id: str) -> None:
+    """Let deepagents write the offload file of this tool call's result, once."""
+    now = time.monotonic()
+    with _EXPECTED_LOCK:
+        if len(_EXPECTED) >= _EXPECT_MAX:
+            for name in [n for n, t in _EXPECTED.items() if t < now] or list(_EXPECTED)[:512]:
+                _EXPECTED.pop(name, None)
+        _EXPECTED[sanitize_id(call_id)] = now + _EXPECT_FOR
+
+
+def _take_expected(name: str) -> bool:
+    with _EXPECTED_LOCK:
+        deadline = _EXPECTED.pop(name, None)
+    return deadline is not None and deadline >= time.monotonic()
+
+
+_HISTORY_NAME = re.compile(
+    r"(?:session_[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})"
+    r"\.md|media/[0-9a-f]{16}\.[A-Za-z0-9]{1,8}"
+)
+
+
+def sanitize_id(call_id: str) -> str:
+    """deepagents' file name for a tool call id (``sanitize_tool_call_id``)."""
+    from deepagents.backends.utils import sanitize_tool_call_id
+
+    return sanitize_tool_call_id(call_id)
+
+
+def _graph_node() -> str | None:
+    try:
+        from langgraph.config import get_config
+
+        node = get_config().get("metadata", {}).get("langgraph_node")
+    except Exception:  # outside a graph run
+        return None
+    return node if isinstance(node, str) else None
+
+
+def _scratch_bases(backend: Any) -> set[str]:
+    root = getattr(backend, "artifacts_root", "/") or "/"
+    bases = {"/"}
+    if isinstance(root, str):
+        with contextlib.suppress(PathRejectedError):
+            bases.add(backend_path(root))
+    return bases
+
+
 def scratch(path: str, backend: Any) -> bool:
     """Whether ``path`` is a file in deepagents' own offload folders (``/large_tool_results/x``)."""
-    root = getattr(backend, "artifacts_root", "/") or "/"
-    bases = {"/"} | {backend_path(root)} if isinstance(root, str) else {"/"}
-    for base in bases:
+    for base in _scratch_bases(backend):
         for folder in SCRATCH:
             top = backend_path(base.rstrip("/") + "/" + folder)
             if path != top and within(path, top):
@@ -133,17 +416,33 @@ def scratch(path: str, backend: Any) -> bool:
     return False
 
 
+def offload_target(path: str, backend: Any) -> bool:
+    """Whether ``path`` is the exact file deepagents writes now for its own offloading.
+
+    ``large_tool_results/<id>`` of a tool call that just ended under one of our middleware
+    (each once), or a
+    ``conversation_history`` file named as deepagents names them (``session_<32 hex>.md``,
+    ``<uuid4>.md``, ``media/<16 hex>.<ext>``) written outside a tools node (a model's tool call
+    cannot write it).
+    """
+    for base in _scratch_bases(backend):
+        head = base.rstrip("/")
+        results = f"{head}/large_tool_results/"
+        if path.startswith(results) and "/" not in path[len(results) :]:
+            return _take_expected(path[len(results) :])
+        top = f"{head}/conversation_history/"
+        if path.startswith(top) and _HISTORY_NAME.fullmatch(path[len(top) :]):
+            return _graph_node() != "tools"
+    return False
+
+
 def exec_dir(backend: Any) -> str:
     """The folder ``execute`` runs in, in the rules' coordinates (``/`` when unknown)."""
-    fs = deepagents_fs()
-    if fs is not None and isinstance(backend, fs.CompositeBackend):
-        return exec_dir(backend.default)
-    if fs is not None and isinstance(backend, fs.FilesystemBackend):
-        if backend.virtual_mode:
-            return "/"
-        with contextlib.suppress(PathRejectedError, ValueError):
-            return backend_path(Path(backend.cwd).as_posix())
-    return "/"
+    try:
+        folder = working_folder(backend)
+    except (OSError, ValueError, RuntimeError):
+        return "/"
+    return folder if folder is not None else "/"
 
 
 @dataclass(frozen=True)
@@ -166,6 +465,14 @@ class Verdict:
         return self.reason in ("symlink", "hardlink", "unresolvable")
 
 
+def _target_decision(
+    policy: RuleStack, op: str, real: str, backend: Any, override: bool | None
+) -> Decision:
+    """The decision on a resolved path: first rule matching it or a spelling through an alias."""
+    ci = case_insensitive(backend, real, override)
+    return policy.decide_any(op, spellings(real, aliases(policy, backend)), ci)
+
+
 def link_check(
     policy: RuleStack, op: str, path: str, backend: Any, override: bool | None
 ) -> tuple[Decision, str] | None:
@@ -178,18 +485,22 @@ def link_check(
         return DENY, "unresolvable"
     if found is None:
         return None
-    host, real = found
-    real_key = key(real)
-    if real_key != key(path):
-        target = policy.decide(op, real_key, case_insensitive(backend, real_key, override))
-        if target.mode != "allow":
-            return Decision("deny", target.rule, target.layer), "symlink"
+    real_key = key(found.real)
+    names = spellings(real_key, aliases(policy, backend))
+    ci = case_insensitive(backend, real_key, override)
+    target = ALLOW if names == [key(path)] else policy.decide_any(op, names, ci)
+    if target.mode != "allow":
+        reason = "symlink" if real_key != key(path) else "rule"
+        return Decision("deny", target.rule, target.layer), reason
     if policy.restrictive(op):
-        try:
-            info = os.stat(host)
-        except OSError:
-            return None  # does not exist (yet): nothing is linked
-        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+        nlink = found.nlink
+        if nlink is None and found.host is not None:
+            try:
+                info = os.stat(found.host)
+            except OSError:
+                return None  # does not exist (yet): nothing is linked
+            nlink = info.st_nlink if stat.S_ISREG(info.st_mode) else 0
+        if nlink is not None and nlink > 1:
             return DENY, "hardlink"
     return None
 
@@ -204,8 +515,10 @@ def judge(
     machinery: bool = False,
     listing: bool = False,
 ) -> Verdict:
-    """Normalize ``raw``, decide ``op`` on it, check what it links to.
+    """Normalize ``raw``, decide ``op`` on it, check what it really is.
 
+    The path as written must be allowed, and so must the file it resolves to on the backend
+    (links, and rule anchors that are themselves links: see :func:`aliases`).
     ``machinery``: deepagents itself calls (no tool call of the model). ``listing``: the root of
     a listing or search (deepagents' offload folders are read one file at a time, never listed).
     """
@@ -214,17 +527,62 @@ def judge(
     except PathRejectedError:
         return Verdict(op, None, None, DENY, "invalid_path")
     path_key = key(path)
+    if op == "execute":  # ``path`` is the folder commands run in, already resolved
+        decision = _target_decision(policy, op, path_key, backend, override)
+        return Verdict(op, path, path_key, decision, "rule" if decision.rule is not None else
+                       "default")  # fmt: skip
     decision = policy.decide(op, path_key, case_insensitive(backend, path_key, override))
     reason = "rule" if decision.rule is not None else "default"
     if (
         decision.mode == "deny"
         and not decision.explicit
-        and ((op == "read" and not listing) or (machinery and op == "write"))
-        and scratch(path_key, backend)
+        and (
+            (op == "read" and not listing and scratch(path_key, backend))
+            or (machinery and op == "write" and offload_target(path_key, backend))
+        )
     ):
         decision, reason = Decision("allow", None, decision.layer), "scratch"
-    if decision.mode == "allow" and op != "execute":
+    if decision.mode == "allow":
         refused = link_check(policy, op, path, backend, override)
         if refused is not None:
             decision, reason = refused
     return Verdict(op, path, path_key, decision, reason)
+
+
+def place_relative(backend: Any, raw: str) -> str | None:
+    """A relative result path placed through the backend's working folder (None: cannot).
+
+    Only a backend that runs in a working folder of its own (a sandbox, a backend with the
+    resolve hook; a composite's default one) reports relative paths; they are resolved there,
+    links included. Any other backend's relative path is not placed (the caller withholds it).
+    """
+    fs = deepagents_fs()
+    target = backend
+    if fs is not None and isinstance(backend, fs.CompositeBackend):
+        target = backend.default
+    sandbox = _sandbox_class()
+    is_sandbox = sandbox is not None and isinstance(target, sandbox)
+    if fs is not None and isinstance(target, fs.FilesystemBackend):
+        is_sandbox = False
+    if not is_sandbox and not callable(getattr(target, HOOK, None)):
+        return None
+    placed = resolve(target, raw)
+    return None if placed is None else placed.real
+
+
+def search_root(backend: Any) -> str:
+    """The folder a ``grep`` without a path searches: a sandbox's working folder, else ``/``."""
+    fs = deepagents_fs()
+    target = backend.default if fs is not None and isinstance(backend, fs.CompositeBackend) \
+        else backend  # fmt: skip
+    sandbox = _sandbox_class()
+    if (
+        sandbox is not None
+        and isinstance(target, sandbox)
+        and not (fs is not None and isinstance(target, fs.FilesystemBackend))
+    ):
+        try:
+            return working_folder(target) or "/"
+        except (OSError, ValueError, RuntimeError):
+            return "/"
+    return "/"

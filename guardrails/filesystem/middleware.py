@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import ToolMessage
@@ -24,10 +24,20 @@ from guardrails.filesystem.layers import (
     RuleStack,
     audit_denied,
 )
-from guardrails.filesystem.links import Verdict, case_insensitive, exec_dir, judge
+from guardrails.filesystem.links import (
+    Verdict,
+    case_insensitive,
+    exec_dir,
+    expect_offload,
+    judge,
+    placement_gap,
+    placement_memo,
+    search_root,
+)
 from guardrails.filesystem.paths import glob_root
 from guardrails.filesystem.rules import OPERATIONS, FilesystemPermission
 from guardrails.filesystem.subagents import hold_graph, task_refusal
+from guardrails.filesystem.toolargs import ABSENT, UNKNOWN, arg_value, check_tool, parse_tool_paths
 
 __all__ = ["FilesystemPermissionMiddleware"]
 
@@ -49,7 +59,6 @@ _MISSING: dict[str, tuple[str, str]] = {
     "glob": ("No files found", "success"),
     "grep": ("No matches found", "success"),
 }
-_ABSENT = object()
 
 
 def _denied(message: str, name: str, call_id: str | None, status: str = "error") -> ToolMessage:
@@ -74,19 +83,6 @@ def _rewrite(value: Any, done: dict[int, str], counter: list[int]) -> Any:
     index = counter[0]
     counter[0] += 1
     return done.get(index, value)
-
-
-def _default_arg(tool: Any, arg: str) -> Any:
-    """The value a tool uses for an omitted argument (``/`` when unknown or None)."""
-    schema = getattr(tool, "args_schema", None)
-    fields = getattr(schema, "model_fields", None)
-    if isinstance(fields, Mapping) and arg in fields:
-        info = fields[arg]
-        if info.is_required():
-            return _ABSENT  # the call fails validation before it touches anything
-        default = info.get_default(call_default_factory=True)
-        return default if default not in (None, "", [], {}) else "/"
-    return "/"
 
 
 def _may_have_descendants(backend: Any, path: str) -> SyncAsync:
@@ -182,23 +178,9 @@ class FilesystemPermissionMiddleware(
         self.case_insensitive = case_insensitive
         self.backend = backend
         self._name = name or _NAME
-        self._tools: dict[str, dict[str, tuple[str, ...]]] = dict(_FILE_TOOLS)
-        for tool, args in (tool_paths or {}).items():
-            if not isinstance(args, Mapping) or not args:
-                raise GuardrailConfigError(
-                    f"tool_paths[{tool!r}] must map argument names to an operation, "
-                    "e.g. {'src': 'read', 'dst': 'write'}"
-                )
-            spec: dict[str, tuple[str, ...]] = {}
-            for arg, ops in args.items():
-                op_list = (ops,) if isinstance(ops, str) else tuple(ops)
-                if not op_list or any(op not in OPERATIONS for op in op_list):
-                    raise GuardrailConfigError(
-                        f"tool_paths[{tool!r}][{arg!r}] must be one of {list(OPERATIONS)} "
-                        f"or a list of them, got {ops!r}"
-                    )
-                spec[arg] = op_list
-            self._tools[tool] = spec
+        own_tools = parse_tool_paths(tool_paths)
+        if backend is not None and (gap := placement_gap(backend)) is not None:
+            raise GuardrailConfigError(f"FilesystemPermissionMiddleware(backend=...): {gap}")
         self.tool_paths = dict(tool_paths or {})
         widen_rules = [FilesystemPermission.coerce(r) for r in widen]
         if any(r.mode != "allow" for r in widen_rules):
@@ -210,7 +192,7 @@ class FilesystemPermissionMiddleware(
                 UserWarning,
                 stacklevel=2,
             )
-        own = RuleStack((Layer(self.rules, default, widen_rules, self._name),))
+        own = RuleStack((Layer(self.rules, default, widen_rules, self._name, own_tools),))
         self._policy = own if _parent is None else _parent.then(own)
         self._fs_cache: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any]]] = (
             weakref.WeakKeyDictionary()
@@ -282,8 +264,10 @@ class FilesystemPermissionMiddleware(
         """
         if not is_guarded(setup.backend):
             setup.backend = self.guard(setup.backend)
+        self.check_tools(getattr(setup, "tools", None) or ())
+        paths = frozenset(self._policy.tools())
         for name, runnable in setup.compiled.items():
-            reason = hold_graph(runnable)
+            reason = hold_graph(runnable, paths)
             if reason is not None:
                 raise GuardrailConfigError(
                     f"compiled subagent {name!r} cannot be held to the filesystem rules of "
@@ -321,12 +305,22 @@ class FilesystemPermissionMiddleware(
 
     def tool_flow(self, request: Any) -> Flow[Any]:
         call = request.tool_call
+        try:
+            with placement_memo():
+                return (yield from self._tool_flow(request))
+        finally:
+            if isinstance(call.get("id"), str) and call["id"]:
+                expect_offload(call["id"])  # deepagents may offload this call's result, once
+
+    def _tool_flow(self, request: Any) -> Flow[Any]:
+        call = request.tool_call
         name = call["name"]
         bulk = name in _BULK_TOOLS
         parent = ACTIVE.get()
         policy = self._policy if parent is None else parent.policy.then(self._policy)
         args = dict(call.get("args") or {})
-        if not bulk and name != "execute" and name not in self._tools:
+        custom = policy.tools()
+        if not bulk and name != "execute" and name not in _FILE_TOOLS and name not in custom:
             return (yield from self._other_tool(request, policy, args))
         found = self._fs_tools(request.tool) if name in _FILE_TOOLS or bulk or name == "execute" \
             else None  # fmt: skip
@@ -342,7 +336,11 @@ class FilesystemPermissionMiddleware(
         replacement = None
         checked: str | None = None
         named: list[str] = []  # deny patterns a refused delete names
-        if name == "execute":
+        missing: str | None = None  # a path argument given neither by the call nor a default
+        gap = placement_gap(backend) if name not in custom else None
+        if gap is not None:
+            verdicts.append(Verdict("read", None, None, DENY, "unsupported_backend"))
+        elif name == "execute":
             check("execute", exec_dir(backend))
         elif bulk:
             root_arg = "path"
@@ -356,7 +354,7 @@ class FilesystemPermissionMiddleware(
                     rest if rest.startswith("/") else "/" + rest,
                 )
             elif raw_root is None and name != "ls":
-                raw_root, root_arg = "/", ""
+                raw_root, root_arg = search_root(backend), ""
             verdict = check("read", raw_root if raw_root is not None else "")
             if verdict.path is not None and root_arg:
                 args[root_arg] = checked = verdict.path
@@ -365,18 +363,7 @@ class FilesystemPermissionMiddleware(
             if replacement is None and policy.restrictive("read"):
                 verdicts.append(Verdict("read", verdict.path, verdict.key, DENY, "unfilterable"))
         else:
-            for arg, ops in self._tools[name].items():
-                value = args[arg] if arg in args else _default_arg(request.tool, arg)
-                if value is _ABSENT:
-                    continue
-                done: dict[int, str] = {}
-                for index, raw in enumerate(_paths_in(value)):
-                    for op in ops:
-                        verdict = check(op, raw)
-                    if verdict.path is not None:
-                        done[index] = verdict.path
-                if arg in args:
-                    args[arg] = _rewrite(value, done, [0])
+            missing = yield from self._check_args(request, name, args, policy, check, verdicts)
             last = verdicts[-1] if verdicts else None
             if name == "delete" and last is not None and all(v.allowed for v in verdicts):
                 assert last.path is not None and last.key is not None
@@ -395,7 +382,13 @@ class FilesystemPermissionMiddleware(
             if worst.hidden and name in _MISSING:
                 text, status = _MISSING[name]
                 return _denied(text.format(worst.path), name, call.get("id"), status)
-            text = refusal(worst.op, worst.key)
+            if worst.reason == "unsupported_backend":
+                text = f"Error: permission denied: {gap}"
+            elif worst.reason == "missing_argument":
+                text = (f"Error: permission denied for {worst.op}: give '{missing}' explicitly "
+                        "(the path it defaults to cannot be checked)")  # fmt: skip
+            else:
+                text = refusal(worst.op, worst.key)
             if name == "delete" and named:
                 text += f" (matches deny rule(s): {', '.join(named)})"
             return _denied(text, name, call.get("id"))
@@ -416,11 +409,69 @@ class FilesystemPermissionMiddleware(
         finally:
             ACTIVE.reset(token)
 
+    def _check_args(
+        self,
+        request: Any,
+        name: str,
+        args: dict[str, Any],
+        policy: RuleStack,
+        check: Callable[[str, Any], Verdict],
+        verdicts: list[Verdict],
+    ) -> Flow[str | None]:
+        """Judge each path argument of a file tool or a ``tool_paths`` tool; rewrite it in place.
+
+        Returns the name of a path argument that was omitted with no default to judge.
+        """
+        if False:  # pragma: no cover - makes this a generator (a flow with no operation)
+            yield None
+        custom = policy.tools()
+        spec = custom.get(name) or _FILE_TOOLS[name]
+        fields = None
+        if name in custom and request.tool is not None:
+            fields = check_tool(request.tool, spec)  # raises GuardrailConfigError
+        missing: str | None = None
+        for arg, ops in spec.items():
+            keys, info = (fields[arg][1], fields[arg][2]) if fields else ((arg,), None)
+            value, used = arg_value(args, keys, info)
+            if value is ABSENT or (value is UNKNOWN and name in _FILE_TOOLS and not fields):
+                continue  # required: the call fails validation before it touches anything
+            if value is UNKNOWN:
+                if any(policy.restrictive(op) for op in ops):
+                    verdicts.append(Verdict(ops[0], None, None, DENY, "missing_argument"))
+                    missing = missing or arg
+                continue
+            done: dict[int, str] = {}
+            for index, raw in enumerate(_paths_in(value)):
+                for op in ops:
+                    verdict = check(op, raw)
+                if verdict.path is not None:
+                    done[index] = verdict.path
+            if used:
+                args[used] = _rewrite(value, done, [0])
+        return missing
+
+    def check_tools(self, tools: Iterable[Any]) -> None:
+        """Check ``tool_paths`` against the tools' own schemas; raise on an argument they lack.
+
+        Called by :func:`guardrails.deep.create_deep_agent` with the agent's tools (and on the
+        first call of each tool otherwise).
+
+        Example::
+
+            jail.check_tools([copy_file])  # GuardrailConfigError if copy_file has no 'src'
+        """
+        spec = self._policy.tools()
+        for tool in tools:
+            tool_name = getattr(tool, "name", None)
+            if isinstance(tool_name, str) and tool_name in spec:
+                check_tool(tool, spec[tool_name])
+
     def _other_tool(self, request: Any, policy: RuleStack, args: dict[str, Any]) -> Flow[Any]:
         """Not a file tool, but it may start a subagent (``task``): held to our rules, or denied."""
         call = request.tool_call
         subagent = args.get("subagent_type")
-        why = task_refusal(request.tool, subagent) if request.tool is not None else None
+        paths = frozenset(policy.tools())
+        why = task_refusal(request.tool, subagent, paths) if request.tool is not None else None
         if why is not None:
             audit_denied(self.name, via=self.audit, runtime=request.runtime, tool=call["name"],
                          operation=None, path=None, decision=DENY, reason="unguarded_subagent",

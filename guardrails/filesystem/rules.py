@@ -28,6 +28,7 @@ OPERATIONS: tuple[str, ...] = ("read", "write", "execute")
 MODES: tuple[str, ...] = ("allow", "deny", "interrupt")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MAX_EXPANSIONS = 256
+_WILD = frozenset("*?[{\\")
 #: Paths up to this long and this deep are matched with the regular expression.
 REGEX_MAX_LEN = 512
 REGEX_MAX_DEPTH = 24
@@ -231,10 +232,12 @@ def _readings(pattern: Any, mode: str, where: str) -> list[str]:
     """The patterns one rule path stands for, validated as deepagents validates it.
 
     deepagents' refusals and messages: a path not starting with ``/`` (ours also takes ``**/x``),
-    a ``..`` part (``ValueError``), a ``~`` part (``NotImplementedError``). A trailing slash names
-    a folder: a deny or interrupt rule covers it and everything in it, an allow rule the folder
-    itself. A backslash escapes the next character (as in deepagents); a deny or interrupt rule
-    also covers the reading with backslashes as separators (``/workspace\\sub\\**``).
+    a ``..`` part (``ValueError``), a ``~`` part (``NotImplementedError``). A deny or interrupt
+    rule whose last name has no wildcard (``/secrets``, ``/secrets/``, ``**/.env``) covers that
+    path and everything under it; an allow rule covers the path itself only (deepagents' reading:
+    widening an allow is never done for you). A backslash escapes the next character (as in
+    deepagents); a deny or interrupt rule also covers the reading with backslashes as
+    separators (``/workspace\\sub\\**``).
     """
     if not isinstance(pattern, str) or not pattern:
         raise GuardrailConfigError(f"{where}: a path pattern must be a non-empty string")
@@ -266,11 +269,12 @@ def _readings(pattern: Any, mode: str, where: str) -> list[str]:
     out: list[str] = []
     for source in sources:
         source = unicodedata.normalize("NFC", source)
-        folder = len(source) > 1 and source.endswith("/") and not source.endswith("\\/")
         segments = [s for s in source.split("/") if s not in ("", ".")]
         clean = "/" + "/".join(segments)
-        if folder and restrictive:
-            clean = clean.rstrip("/") + "/**"
+        if restrictive and segments and not any(c in _WILD for c in segments[-1]):
+            # a deny / interrupt rule naming a folder covers what is in it: ``/secrets`` is read
+            # as ``/secrets/**`` (which covers ``/secrets`` itself), as a user reads it
+            clean += "/**"
         out.extend(_expand_braces(clean))
     return list(dict.fromkeys(out))
 

@@ -1,9 +1,12 @@
 """Whether a subagent is held to the rules of the agent that starts it, and holding it.
 
-Held means: every deepagents file tool the subagent (or any subagent below it) can call runs
-under a ``FilesystemPermissionMiddleware`` of its own (which inherits the caller's rules through
-the active context) or on a guarded backend. Declarative subagents are judged from their spec's
-middleware list; compiled subagents from their graph's tool nodes.
+Held means: every path-taking tool the subagent (or any subagent below it) can call is covered.
+deepagents' file tools and ``execute`` are covered by a ``FilesystemPermissionMiddleware`` of the
+subagent's own (which inherits the caller's rules and ``tool_paths`` through the active context)
+or by a guarded backend; a tool the caller lists in ``tool_paths`` opens files itself, so only a
+middleware of ours in the subagent covers it (a guarded backend cannot). Declarative subagents
+are judged from their spec's middleware and tools; compiled subagents from their graph's tool
+nodes (a ``tool_paths`` tool there is never covered).
 """
 
 from __future__ import annotations
@@ -36,40 +39,65 @@ def _is_ours(m: Any) -> bool:
     return bool(getattr(type(m), "_guardrails_fs_middleware", False))
 
 
-def _spec(spec: Mapping[str, Any], visit: _Visit, seen: set[int], trust_ours: bool) -> str | None:
+def _path_tool(tool: Any, paths: frozenset[str]) -> str | None:
+    name = getattr(tool, "name", None)
+    if isinstance(name, str) and name in paths:
+        return (
+            f"its tool {name!r} takes paths (tool_paths) and no FilesystemPermissionMiddleware "
+            "checks it there"
+        )
+    return None
+
+
+def _spec(
+    spec: Mapping[str, Any],
+    visit: _Visit,
+    seen: set[int],
+    trust_ours: bool,
+    paths: frozenset[str] = frozenset(),
+) -> str | None:
     if id(spec) in seen:
         return None
     seen.add(id(spec))
     if "runnable" in spec:
-        return _graph(spec["runnable"], visit, seen, trust_ours)
+        return _graph(spec["runnable"], visit, seen, trust_ours, paths)
     fs = deepagents_fs()
     stack = members(spec.get("middleware") or ())
     if trust_ours and any(_is_ours(m) for m in stack):
         return None  # ours inherits the caller's rules and checks nested task calls itself
+    for tool in spec.get("tools") or ():
+        if (reason := _path_tool(tool, paths)) is not None:
+            return reason
     for m in stack:
         if fs is not None and isinstance(m, fs.FilesystemMiddleware):
             reason = visit(m)
             if reason is not None:
                 return reason
         for tool in getattr(m, "tools", None) or ():
-            reason = _tool(tool, visit, seen, trust_ours)
+            reason = _tool(tool, visit, seen, trust_ours, paths)
             if reason is not None:
                 return reason
     return None
 
 
-def _tool(tool: Any, visit: _Visit, seen: set[int], trust_ours: bool) -> str | None:
+def _tool(
+    tool: Any, visit: _Visit, seen: set[int], trust_ours: bool, paths: frozenset[str]
+) -> str | None:
+    if (reason := _path_tool(tool, paths)) is not None:
+        return reason
     owner = _da.fs_middleware_of(tool)
     if owner is not None and (reason := visit(owner)) is not None:
         return reason
     for name, spec in (_da.task_subagent_specs(tool) or {}).items():
-        reason = _spec(spec, visit, seen, trust_ours)
+        reason = _spec(spec, visit, seen, trust_ours, paths)
         if reason is not None:
             return f"its subagent {name!r}: {reason}"
     return None
 
 
-def _graph(runnable: Any, visit: _Visit, seen: set[int], trust_ours: bool) -> str | None:
+def _graph(
+    runnable: Any, visit: _Visit, seen: set[int], trust_ours: bool, paths: frozenset[str]
+) -> str | None:
     graph = runnable
     for _ in range(16):  # RunnableBinding (with_config) around the compiled graph
         if hasattr(graph, "nodes") or not hasattr(graph, "bound"):
@@ -86,12 +114,12 @@ def _graph(runnable: Any, visit: _Visit, seen: set[int], trust_ours: bool) -> st
         tools = getattr(bound, "tools_by_name", None)
         if isinstance(tools, Mapping):
             for tool in tools.values():
-                if (reason := _tool(tool, visit, seen, trust_ours)) is not None:
+                if (reason := _tool(tool, visit, seen, trust_ours, paths)) is not None:
                     return reason
         elif (
             bound is not None
             and isinstance(getattr(bound, "nodes", None), Mapping)
-            and (reason := _graph(bound, visit, seen, trust_ours)) is not None
+            and (reason := _graph(bound, visit, seen, trust_ours, paths)) is not None
         ):
             return reason
     return None
@@ -106,27 +134,30 @@ def _guard(owner: Any) -> None:
         owner.backend = guard_backend(owner.backend)
 
 
-def unheld_graph(runnable: Any) -> str | None:
+def unheld_graph(runnable: Any, paths: frozenset[str] = frozenset()) -> str | None:
     """Why a compiled subagent is not held to its caller's rules (None: it is)."""
-    return _graph(runnable, _report, set(), trust_ours=False)
+    return _graph(runnable, _report, set(), False, paths)
 
 
-def hold_graph(runnable: Any) -> str | None:
+def hold_graph(runnable: Any, paths: frozenset[str] = frozenset()) -> str | None:
     """Guard, in place, the backend of every deepagents file tool in a compiled subagent.
 
     The guarded backend applies the rules of the tool call running now (the caller's ``task``),
     so the compiled subagent used on its own elsewhere behaves as before. Returns why it still
     cannot be held (an opaque runnable), or None.
     """
-    _graph(runnable, lambda owner: _guard(owner), set(), trust_ours=False)
-    return unheld_graph(runnable)
+    _graph(runnable, lambda owner: _guard(owner), set(), False, frozenset())
+    return unheld_graph(runnable, paths)
 
 
-_HELD: weakref.WeakKeyDictionary[Any, dict[str, str | None]] = weakref.WeakKeyDictionary()
+_HELD: weakref.WeakKeyDictionary[Any, dict[Any, str | None]] = weakref.WeakKeyDictionary()
 
 
-def task_refusal(tool: Any, subagent: Any) -> str | None:
-    """Why a ``task`` call to ``subagent`` would run outside the rules (None: it would not)."""
+def task_refusal(tool: Any, subagent: Any, paths: frozenset[str] = frozenset()) -> str | None:
+    """Why a ``task`` call to ``subagent`` would run outside the rules (None: it would not).
+
+    ``paths``: the names of the caller's ``tool_paths`` tools (they must be checked there too).
+    """
     func = getattr(tool, "func", None) or getattr(tool, "coroutine", None)
     if func is None or not isinstance(subagent, str):
         return None
@@ -134,8 +165,9 @@ def task_refusal(tool: Any, subagent: Any) -> str | None:
         known = _HELD.setdefault(func, {})
     except TypeError:
         known = {}
-    if subagent not in known:
+    memo = (subagent, paths)
+    if memo not in known:
         specs = _da.task_subagent_specs(tool)
         spec = specs.get(subagent) if specs is not None else None
-        known[subagent] = None if spec is None else _spec(spec, _report, set(), trust_ours=True)
-    return known[subagent]
+        known[memo] = None if spec is None else _spec(spec, _report, set(), True, paths)
+    return known[memo]
