@@ -22,6 +22,7 @@ from guardrails._storage import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_LATCH,
     DEFAULT_READ_TIMEOUT,
+    Prefetch,
     RedisConnector,
     duration,
     parse_storage,
@@ -80,6 +81,16 @@ class SharedBudget:
             if self.spec.is_memory
             else RedisBudget(RedisConnector.shared(self.spec), "guardrails:budget", self.ttl)
         )
+
+    def step(self, request: Any, guardrail: str, limit: int) -> Prefetch | None:
+        """:meth:`take` as a step of a composed stack's one-round-trip batch (None in memory
+        or without a thread id: the call then takes its unit, or fails, on its own)."""
+        if not isinstance(self._engine, RedisBudget):
+            return None
+        thread_id = identity(getattr(request, "runtime", None)).get("thread_id")
+        if not thread_id:
+            return None
+        return self._engine.step(f"{guardrail}|{thread_id}", limit)
 
     def take(self, request: Any, guardrail: str, limit: int) -> Flow[tuple[bool, int | None]]:
         """``(allowed, count)``; ``count`` is None when the storage failed and we fail open."""

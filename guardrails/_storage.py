@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import hashlib
 import math
@@ -71,13 +72,20 @@ __all__ = [
     "DEFAULT_READ_TIMEOUT",
     "MAX_DURATION",
     "SCHEMES",
+    "Prefetch",
     "RedisConnector",
+    "ScriptStep",
     "StorageSpec",
     "StorageUnreachableError",
     "StoreHealth",
+    "arun_batch",
+    "batch_source",
     "duration",
+    "end_batch",
     "milliseconds",
     "parse_storage",
+    "prefetched",
+    "run_batch",
     "storage_errors",
 ]
 
@@ -416,6 +424,170 @@ class StoreHealth:
         finally:
             with self._lock:
                 self._pinging = False
+
+
+# --------------------------------------------------------------------------- script steps
+#: Lua helper every step may use: ``int(t, i, low)`` is ``t[i]`` as an integer within
+#: ``[low, 2^53)`` or nil.
+_PRELUDE = """
+local function int(t, i, low)
+  local n = tonumber(t[i])
+  if n == nil or n ~= math.floor(n) or n < low or n > 9007199254740991 then
+    return nil
+  end
+  return n
+end
+"""
+
+
+@dataclass(frozen=True)
+class ScriptStep:
+    """One atomic storage operation as two Lua function bodies over ``(KEYS, ARGV)``.
+
+    ``check`` returns an error text (or nothing) and never writes; ``run`` does the work.
+    :attr:`source` is the standalone script (check, then run); :func:`batch_source` chains
+    several steps in one script (every check first, then each run while the previous one's
+    ``proceed`` expression, over its result ``r``, holds).
+
+    Example::
+
+        STEP = ScriptStep("echo", check="", run="return ARGV[1]")
+        connector.eval(STEP.source, [], ["hi"])
+    """
+
+    name: str
+    check: str
+    run: str
+    proceed: str = "true"
+
+    @property
+    def source(self) -> str:
+        return _standalone(self)
+
+
+@functools.lru_cache(maxsize=64)
+def _standalone(step: ScriptStep) -> str:
+    return (
+        f"{_PRELUDE}\nlocal function check(KEYS, ARGV)\n{step.check}\nend\n"
+        f"local function run(KEYS, ARGV)\n{step.run}\nend\n"
+        "local bad = check(KEYS, ARGV)\n"
+        "if bad then return redis.error_reply('ERR guardrails ' .. bad) end\n"
+        "return run(KEYS, ARGV)\n"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def batch_source(steps: tuple[ScriptStep, ...]) -> str:
+    """One script running ``steps`` in order: ARGV is ``n, (nkeys, nargs) * n, args...``,
+    KEYS every step's keys in order; returns the results of the steps that ran."""
+    parts = [_PRELUDE]
+    for i, step in enumerate(steps, start=1):
+        parts.append(f"local function check{i}(KEYS, ARGV)\n{step.check}\nend")
+        parts.append(f"local function run{i}(KEYS, ARGV)\n{step.run}\nend")
+    parts.append(
+        """
+local n = tonumber(ARGV[1])
+local spans = {}
+local ki, ai = 1, 2 + 2 * n
+for i = 1, n do
+  local nk, na = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  spans[i] = {{unpack(KEYS, ki, ki + nk - 1)}, {unpack(ARGV, ai, ai + na - 1)}}
+  ki, ai = ki + nk, ai + na
+end
+local bad"""
+    )
+    for i in range(1, len(steps) + 1):
+        parts.append(
+            f"bad = check{i}(spans[{i}][1], spans[{i}][2])\n"
+            "if bad then return redis.error_reply('ERR guardrails ' .. bad) end"
+        )
+    parts.append("local out = {}\nlocal r")
+    for i, step in enumerate(steps, start=1):
+        parts.append(f"r = run{i}(spans[{i}][1], spans[{i}][2])\nout[{i}] = r")
+        if i < len(steps):
+            parts.append(f"if not ({step.proceed}) then return out end")
+    parts.append("return out")
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """A step a guardrail would run before its model call, offered to :func:`run_batch`.
+
+    ``owner`` is the storage engine that will look the result up (by identity and keys);
+    ``decode`` turns the raw script result into what the engine's operation returns.
+    """
+
+    owner: object
+    connector: RedisConnector
+    step: ScriptStep
+    keys: tuple[str, ...]
+    args: tuple[Any, ...]
+    decode: Any
+
+
+_Box = dict[int, tuple[tuple[str, ...], Any]]
+_PREFETCHED: contextvars.ContextVar[_Box | None] = contextvars.ContextVar(
+    "guardrails_prefetched", default=None
+)
+
+
+def prefetched(owner: object, keys: Any) -> tuple[bool, Any]:
+    """The result :func:`run_batch` fetched for ``owner`` with these ``keys``, once."""
+    box = _PREFETCHED.get()
+    if not box:
+        return False, None
+    entry = box.pop(id(owner), None)
+    if entry is None or entry[0] != tuple(keys):
+        return False, None
+    return True, entry[1]
+
+
+def _batch_call(batch: list[Prefetch]) -> tuple[str, list[str], list[Any]]:
+    steps = tuple(p.step for p in batch)
+    keys = [k for p in batch for k in p.keys]
+    args: list[Any] = [len(batch)]
+    for p in batch:
+        args += [len(p.keys), len(p.args)]
+    for p in batch:
+        args += list(p.args)
+    return batch_source(steps), keys, args
+
+
+def _box(batch: list[Prefetch], raw: Any) -> _Box:
+    box: _Box = {}
+    for prefetch, result in zip(batch, raw or [], strict=False):
+        box[id(prefetch.owner)] = (prefetch.keys, prefetch.decode(result))
+    return box
+
+
+def run_batch(batch: list[Prefetch]) -> contextvars.Token[_Box | None] | None:
+    """Run ``batch`` in one round trip and publish the results to the engines (sync).
+
+    Returns the token to :func:`end_batch` with, or None when the storage failed (each
+    guardrail then does its own I/O and decides as usual).
+    """
+    source, keys, args = _batch_call(batch)
+    try:
+        raw = batch[0].connector.eval(source, keys, args)
+    except storage_errors():
+        return None
+    return _PREFETCHED.set(_box(batch, raw))
+
+
+async def arun_batch(batch: list[Prefetch]) -> contextvars.Token[_Box | None] | None:
+    """The async twin of :func:`run_batch`."""
+    source, keys, args = _batch_call(batch)
+    try:
+        raw = await batch[0].connector.aeval(source, keys, args)
+    except storage_errors():
+        return None
+    return _PREFETCHED.set(_box(batch, raw))
+
+
+def end_batch(token: contextvars.Token[_Box | None] | None) -> None:
+    if token is not None:
+        _PREFETCHED.reset(token)
 
 
 @functools.lru_cache(maxsize=64)

@@ -34,7 +34,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from guardrails._core import IO
-from guardrails._storage import RedisConnector, milliseconds
+from guardrails._storage import (
+    Prefetch,
+    RedisConnector,
+    ScriptStep,
+    milliseconds,
+    prefetched,
+)
 
 __all__ = ["MemoryBudget", "MemoryWindows", "RedisBudget", "RedisWindows"]
 
@@ -170,18 +176,23 @@ class MemoryWindows:
 
 # Every script checks all its arguments before its first write: integers within what Lua's
 # doubles hold exactly (a window is kept up to twice its length, so at most 2^52 ms).
-_HIT = """
+HIT = ScriptStep(
+    "hit",
+    check="""
 local strategy = ARGV[1]
 if (strategy ~= 'moving-window' and strategy ~= 'fixed-window'
     and strategy ~= 'sliding-window-counter') or #ARGV ~= 1 + 2 * #KEYS then
-  return redis.error_reply('ERR guardrails windows: bad arguments')
+  return 'windows: bad arguments'
 end
 for i = 2, #ARGV do
-  local n = tonumber(ARGV[i])
-  if n == nil or n ~= math.floor(n) or n < 1 or n > 4503599627370496 then
-    return redis.error_reply('ERR guardrails windows: bad arguments')
+  local n = int(ARGV, i, 1)
+  if n == nil or n > 4503599627370496 then
+    return 'windows: bad arguments'
   end
 end
+""",
+    run="""
+local strategy = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local reset = 0
@@ -226,7 +237,10 @@ for i = 1, #KEYS do
   end
 end
 return {1, 0}
-"""
+""",
+    proceed="r[1] == 1",
+)
+_HIT = HIT.source
 
 
 class RedisWindows:
@@ -252,16 +266,30 @@ class RedisWindows:
         base = f"{self.prefix}:{{{_tag(key)}}}"
         return [f"{base}:{amount}/{milliseconds(window)}ms" for amount, window in self.spans]
 
+    @staticmethod
+    def _done(raw: Any) -> tuple[bool, float]:
+        return bool(int(raw[0])), int(raw[1]) / 1000.0
+
+    def step(self, key: str) -> Prefetch:
+        """This hit as a step of a composed stack's one-round-trip batch."""
+        return Prefetch(
+            self, self.connector, HIT, tuple(self.keys(key)), tuple(self._args), self._done
+        )
+
     def io(self, key: str) -> IO:
         keys = self.keys(key)
-
-        def done(raw: Any) -> tuple[bool, float]:
-            return bool(int(raw[0])), int(raw[1]) / 1000.0
+        done = self._done
 
         def sync() -> tuple[bool, float]:
+            found, value = prefetched(self, keys)
+            if found:
+                return value  # type: ignore[no-any-return]
             return done(self.connector.eval(_HIT, keys, self._args))
 
         async def async_() -> tuple[bool, float]:
+            found, value = prefetched(self, keys)
+            if found:
+                return value  # type: ignore[no-any-return]
             return done(await self.connector.aeval(_HIT, keys, self._args))
 
         return IO(sync, async_)
@@ -307,12 +335,15 @@ class MemoryBudget:
         return IO(sync, async_)
 
 
-_TAKE = """
-local limit, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-if limit == nil or ttl == nil or limit ~= math.floor(limit) or ttl ~= math.floor(ttl)
-    or limit < 0 or ttl < 1 or limit > 9007199254740991 or ttl > 9007199254740991 then
-  return redis.error_reply('ERR guardrails budget: bad arguments')
+TAKE = ScriptStep(
+    "take",
+    check="""
+if int(ARGV, 1, 0) == nil or int(ARGV, 2, 1) == nil then
+  return 'budget: bad arguments'
 end
+""",
+    run="""
+local limit, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 if count >= limit then
   return {0, count}
@@ -320,7 +351,10 @@ end
 count = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ttl)
 return {1, count}
-"""
+""",
+    proceed="r[1] == 1",
+)
+_TAKE = TAKE.source
 
 
 class RedisBudget:
@@ -336,17 +370,33 @@ class RedisBudget:
         self.prefix = prefix
         self.ttl_ms = milliseconds(ttl)
 
-    def io(self, key: str, limit: int) -> IO:
-        keys = [f"{self.prefix}:{{{_tag(key)}}}"]
-        args = [limit, self.ttl_ms]
+    @staticmethod
+    def _done(raw: Any) -> tuple[bool, int]:
+        return bool(int(raw[0])), int(raw[1])
 
-        def done(raw: Any) -> tuple[bool, int]:
-            return bool(int(raw[0])), int(raw[1])
+    def _keys(self, key: str) -> list[str]:
+        return [f"{self.prefix}:{{{_tag(key)}}}"]
+
+    def step(self, key: str, limit: int) -> Prefetch:
+        """This take as a step of a composed stack's one-round-trip batch."""
+        keys = tuple(self._keys(key))
+        return Prefetch(self, self.connector, TAKE, keys, (limit, self.ttl_ms), self._done)
+
+    def io(self, key: str, limit: int) -> IO:
+        keys = self._keys(key)
+        args = [limit, self.ttl_ms]
+        done = self._done
 
         def sync() -> tuple[bool, int]:
+            found, value = prefetched(self, keys)
+            if found:
+                return value  # type: ignore[no-any-return]
             return done(self.connector.eval(_TAKE, keys, args))
 
         async def async_() -> tuple[bool, int]:
+            found, value = prefetched(self, keys)
+            if found:
+                return value  # type: ignore[no-any-return]
             return done(await self.connector.aeval(_TAKE, keys, args))
 
         return IO(sync, async_)

@@ -44,6 +44,7 @@ from guardrails._storage import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_LATCH,
     DEFAULT_READ_TIMEOUT,
+    Prefetch,
     duration,
     parse_storage,
 )
@@ -222,15 +223,28 @@ class ModelCallLimitMiddleware(
             parts.append(f"run token limit ({counts['run_tokens']}/{self.run_token_limit})")
         return f"Model call limits exceeded: {', '.join(parts)}"
 
-    def model_flow(self, request: Any) -> Flow[Any]:
+    def _counts_of(self, request: Any) -> dict[str, int]:
         thread = _counts(request.state, THREAD_KEY)
         run = _counts(request.state, RUN_KEY)
-        counts = {
+        return {
             "thread_calls": thread.get(self._calls, 0),
             "run_calls": run.get(self._calls, 0),
             "thread_tokens": thread.get(self._tokens, 0),
             "run_tokens": run.get(self._tokens, 0),
         }
+
+    def storage_step(self, request: Any) -> Prefetch | None:
+        """The shared budget's take as a step of a composed stack's one-round-trip batch
+        (:func:`guardrails.compose`); None when the call is refused by its counts in state
+        (then nothing is taken) or there is nothing to batch."""
+        if self._budget is None or self.thread_limit is None:
+            return None
+        if self._exceeded(self._counts_of(request)) is not None:
+            return None
+        return self._budget.step(request, self.name, self.thread_limit)
+
+    def model_flow(self, request: Any) -> Flow[Any]:
+        counts = self._counts_of(request)
         hit = self._exceeded(counts)
         if hit is None and self._budget is not None and self.thread_limit is not None:
             allowed, shared = yield from self._budget.take(request, self.name, self.thread_limit)

@@ -31,6 +31,7 @@ from guardrails._adapters.langchain import (
     chain_tool_call_wrappers,
 )
 from guardrails._core import HOOKS, Guardrail, Hook
+from guardrails._storage import Prefetch, arun_batch, end_batch, run_batch
 from guardrails.errors import GuardrailConfigError
 from guardrails.order import check_order
 
@@ -83,6 +84,16 @@ class ComposedMiddleware(Guardrail, kind="compose", hooks=("model", "tool")):
         if tool_members:
             hooks.append("tool")
         self._hooks = tuple(hooks)
+        # guardrails that keep state in one store, listed first one after another (the
+        # recommended order: rate limit, call limits, fallback): their pre-call storage work
+        # goes in one round trip (one Lua script), see _batch
+        self._storage_members: list[Any] = []
+        for member in model_members:
+            if not callable(getattr(member, "storage_step", None)):
+                break
+            self._storage_members.append(member)
+        if len(self._storage_members) < 2:
+            self._storage_members = []
         self._model = chain_model_call_handlers([m.wrap_model_call for m in model_members])
         self._amodel = chain_async_model_call_handlers([m.awrap_model_call for m in model_members])
         self._tool = chain_tool_call_wrappers([m.wrap_tool_call for m in tool_members])
@@ -95,11 +106,45 @@ class ComposedMiddleware(Guardrail, kind="compose", hooks=("model", "tool")):
     def name(self) -> str:
         return self._name
 
+    def _batch(self, request: Any) -> list[Prefetch] | None:
+        """The leading storage guardrails' pre-call steps on one store, in order.
+
+        Stops at the first member with nothing to batch (memory storage, a call its state
+        already refuses, a missing id: it then acts on its own), at another store, and on a
+        Cluster (keys of several guardrails are in several hash slots).
+        """
+        batch: list[Prefetch] = []
+        for member in self._storage_members:
+            try:
+                step = member.storage_step(request)
+            except Exception:  # the member raises it again itself, in order
+                step = None
+            if step is None or step.connector.spec.scheme == "redis+cluster":
+                break
+            if batch and step.connector.spec.uri != batch[0].connector.spec.uri:
+                break
+            batch.append(step)
+        return batch if len(batch) >= 2 else None
+
     def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
-        return self._model(request, handler)
+        batch = self._batch(request) if self._storage_members else None
+        if batch is None:
+            return self._model(request, handler)
+        token = run_batch(batch)
+        try:
+            return self._model(request, handler)
+        finally:
+            end_batch(token)
 
     async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
-        return await self._amodel(request, handler)
+        batch = self._batch(request) if self._storage_members else None
+        if batch is None:
+            return await self._amodel(request, handler)
+        token = await arun_batch(batch)
+        try:
+            return await self._amodel(request, handler)
+        finally:
+            end_batch(token)
 
     def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         return self._tool(request, handler)

@@ -46,11 +46,14 @@ from guardrails._storage import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_LATCH,
     DEFAULT_READ_TIMEOUT,
+    Prefetch,
     RedisConnector,
+    ScriptStep,
     StorageSpec,
     duration,
     milliseconds,
     parse_storage,
+    prefetched,
     storage_errors,
 )
 from guardrails.errors import GuardrailConfigError, GuardrailError, classify
@@ -212,42 +215,44 @@ class _MemoryBreaker:
 
 # Every script checks its arguments before its first write (an error leaves nothing behind).
 # Integers only, within what Redis expiries and Lua doubles hold exactly (2^53).
-_ARGS = """
-local function int(i, low)
-  local n = tonumber(ARGV[i])
-  if n == nil or n ~= math.floor(n) or n < low or n > 9007199254740991 then
-    return nil
-  end
-  return n
+ALLOW = ScriptStep(
+    "allow",
+    check="""
+if int(ARGV, 1, 1) == nil or int(ARGV, 2, 1) == nil then
+  return 'breaker: bad arguments'
 end
-"""
-_ALLOW = (
-    _ARGS
-    + """
-local threshold, probe_ms = int(1, 1), int(2, 1)
-if not threshold or not probe_ms then
-  return redis.error_reply('ERR guardrails breaker: bad arguments')
-end
+""",
+    run="""
+local threshold, probe_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 if count == 0 then return 'healthy' end
 if count < threshold then return 'closed' end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'open' end
 if redis.call('SET', KEYS[3], '1', 'NX', 'PX', probe_ms) then return 'probe' end
 return 'open'
-"""
+""",
 )
-_SUCCESS = """
+SUCCESS = ScriptStep(
+    "success",
+    check="",
+    run="""
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return count
-"""
-_FAILURE = (
-    _ARGS
-    + """
-local threshold, cooldown_ms, keep_ms, probe = int(1, 1), int(2, 0), int(3, 1), int(4, 0)
-if not threshold or not cooldown_ms or not keep_ms or not probe or probe > 1 then
-  return redis.error_reply('ERR guardrails breaker: bad arguments')
+""",
+)
+FAILURE = ScriptStep(
+    "failure",
+    check="""
+local probe = int(ARGV, 4, 0)
+if int(ARGV, 1, 1) == nil or int(ARGV, 2, 0) == nil or int(ARGV, 3, 1) == nil
+    or probe == nil or probe > 1 then
+  return 'breaker: bad arguments'
 end
+""",
+    run="""
+local threshold, cooldown_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
+local keep_ms, probe = tonumber(ARGV[3]), tonumber(ARGV[4])
 local before = tonumber(redis.call('GET', KEYS[1]) or '0')
 local count = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], keep_ms)
@@ -262,8 +267,13 @@ if probe == 1 or (before < threshold and count >= threshold) then
 end
 if probe == 1 then redis.call('DEL', KEYS[3]) end
 return {count, opened}
-"""
+""",
 )
+_ALLOW, _SUCCESS, _FAILURE = ALLOW.source, SUCCESS.source, FAILURE.source
+
+
+def _verdict(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 class _RedisBreaker:
@@ -284,18 +294,32 @@ class _RedisBreaker:
         base = f"guardrails:breaker:{{{tag}}}"  # one hash slot: scripts work on a cluster
         return [f"{base}:failures", f"{base}:open", f"{base}:probe"]
 
-    def _run(self, source: str, keys: list[str], args: list[Any]) -> IO:
+    def _run(self, source: str, keys: list[str], args: list[Any], owner: bool = False) -> IO:
         def sync() -> Any:
+            if owner:
+                found, value = prefetched(self, keys)
+                if found:
+                    return value
             return self._connector.eval(source, keys, args)
 
         async def async_() -> Any:
+            if owner:
+                found, value = prefetched(self, keys)
+                if found:
+                    return value
             return await self._connector.aeval(source, keys, args)
 
         return IO(sync, async_)
 
+    def allow_step(self, key: str, threshold: int, cooldown: float) -> Prefetch:
+        """The allow check as a step of a composed stack's one-round-trip batch (the raw
+        result is kept: :meth:`allow` maps it)."""
+        args = (threshold, milliseconds(max(cooldown, 1.0)))
+        return Prefetch(self, self._connector, ALLOW, tuple(self._keys(key)), args, lambda r: r)
+
     def allow(self, key: str, threshold: int, cooldown: float) -> IO:
-        io = self._run(_ALLOW, self._keys(key), [threshold, milliseconds(max(cooldown, 1.0))])
-        return _mapped(io, lambda raw: raw.decode() if isinstance(raw, bytes) else str(raw))
+        args = [threshold, milliseconds(max(cooldown, 1.0))]
+        return _mapped(self._run(_ALLOW, self._keys(key), args, owner=True), _verdict)
 
     def success(self, key: str, threshold: int) -> IO:
         io = self._run(_SUCCESS, self._keys(key), [])
@@ -428,6 +452,15 @@ class ModelFallbackMiddleware(
                 )
             return key
         return _model_key(model)
+
+    def storage_step(self, request: Any) -> Prefetch | None:
+        """The breaker's allow check of the primary model as a step of a composed stack's
+        one-round-trip batch (:func:`guardrails.compose`); None in memory or without a
+        breaker."""
+        threshold = self.failure_threshold
+        if threshold is None or not isinstance(self._breaker, _RedisBreaker):
+            return None
+        return self._breaker.allow_step(self._key(request.model), threshold, self.cooldown)
 
     def _breaker_io(self, io: IO, request: Any, report: list[bool], op: str) -> Flow[Any]:
         """Run a breaker operation; storage trouble means "closed", audited once per call."""

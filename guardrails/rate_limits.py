@@ -31,6 +31,7 @@ from guardrails._storage import (
     DEFAULT_LATCH,
     DEFAULT_READ_TIMEOUT,
     MAX_DURATION,
+    Prefetch,
     RedisConnector,
     parse_storage,
     storage_errors,
@@ -225,6 +226,13 @@ class RateLimitMiddleware(
                 f"{_SOURCES[self.key]}; pass one, or choose another key"
             )
         return f"{self.key}:{found}"
+
+    def storage_step(self, request: Any) -> Prefetch | None:
+        """The check-and-charge of a model call as a step of a composed stack's one-round-trip
+        batch (:func:`guardrails.compose`); None when there is nothing to batch."""
+        if self.applies_to != "model" or not isinstance(self._windows, RedisWindows):
+            return None
+        return self._windows.step("|".join((self.name, self._key_of(request))))
 
     def _hit(self, ids: tuple[str, ...]) -> IO:
         """Check every limit, then charge every limit (one atomic step)."""
