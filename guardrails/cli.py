@@ -6,6 +6,7 @@ Example::
     $ guardrails demo --policy guardrails.toml   # the tour under your policy
     $ guardrails check guardrails.toml # exit 0 when valid, 1 with the errors (order included)
     $ guardrails scan notes.txt --types email,phone --strategy mask --check
+    $ guardrails scan --types secret .env src/settings.py   # pre-commit: file:line:col: type
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -60,6 +62,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="one JSON object per line: file, line, types found (no values)",
     )
     scan.add_argument("--check", action="store_true", help="exit 1 when anything was found")
+    scan.add_argument(
+        "--print",
+        action="store_true",
+        dest="print_text",
+        help="with a secret type: print the handled text instead of the findings list",
+    )
     check = sub.add_parser(
         "check",
         help="validate a policy file and the order of each stack (exit 0 valid, 1 invalid)",
@@ -121,10 +129,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    import json
-
     from guardrails.errors import GuardrailConfigError
-    from guardrails.pii import apply_strategy, build_detector
+    from guardrails.pii import build_detector
+    from guardrails.pii.finders.secrets import SECRET_TYPES
 
     types = [t.strip() for t in args.types.split(",") if t.strip()]
     try:
@@ -133,35 +140,84 @@ def _scan(args: argparse.Namespace) -> int:
         print(f"guardrails scan: {exc}", file=sys.stderr)
         return 2
     key = args.hash_key.encode() if args.hash_key else None
+    # a secret type makes scan a check (pre-commit): findings by file and line, never a value
+    findings_only = any(t in SECRET_TYPES for t in types) and not (args.print_text or args.jsonl)
     total = 0
     for name in args.files:
-        try:
-            stream = sys.stdin if name == "-" else open(name, encoding="utf-8")  # noqa: SIM115
-        except OSError as exc:
-            print(f"guardrails scan: cannot read {name}: {exc.strerror}", file=sys.stderr)
+        text = _read(name)
+        if text is None:
             return 2
-        with stream:
-            for number, line in enumerate(stream, start=1):
-                text = line.rstrip("\n")
-                matches = detector(text)
-                total += len(matches)
-                if args.jsonl:
-                    counts: dict[str, int] = {}
-                    for m in matches:
-                        counts[m["type"]] = counts.get(m["type"], 0) + 1
-                    print(
-                        json.dumps(
-                            {
-                                "file": name,
-                                "line": number,
-                                "found": counts,
-                                "text": apply_strategy(text, matches, args.strategy, key),
-                            }
-                        )
-                    )
-                else:
-                    print(apply_strategy(text, matches, args.strategy, key))
-    return 1 if args.check and total else 0
+        if findings_only:
+            total += _report_findings(name, text, detector(text))
+        else:
+            total += _print_handled(name, text, detector, args, key)
+    return 1 if (args.check or findings_only) and total else 0
+
+
+def _read(name: str) -> str | None:
+    """The file's text (stdin for ``-``), ``""`` for a binary file, None when unreadable."""
+    try:
+        if name == "-":
+            return sys.stdin.read()
+        with open(name, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        print(f"guardrails scan: cannot read {name}: {exc.strerror}", file=sys.stderr)
+        return None
+    if b"\0" in raw[:8192]:
+        return ""  # a binary file: nothing a text detector can read
+    return raw.decode("utf-8", errors="replace")
+
+
+def _report_findings(name: str, text: str, matches: list[Any]) -> int:
+    """``file:line:column: type`` per finding (1-based), never the value."""
+    import bisect
+
+    breaks = [i for i, c in enumerate(text) if c == "\n"]
+    for m in matches:
+        line = bisect.bisect_left(breaks, m["start"])
+        column = m["start"] - (breaks[line - 1] + 1 if line else 0)
+        print(f"{name}:{line + 1}:{column + 1}: {m['type']}")
+    return len(matches)
+
+
+def _print_handled(
+    name: str, text: str, detector: Any, args: argparse.Namespace, key: bytes | None
+) -> int:
+    """The text with every match handled (``--strategy``), or one JSON object per line. The
+    whole file is scanned at once: a value over several lines (a PEM key) is seen whole."""
+    import json
+
+    from guardrails.pii import apply_strategy
+
+    matches = detector(text)
+    if not args.jsonl:
+        handled = apply_strategy(text, matches, args.strategy, key)
+        print(handled, end="" if handled.endswith("\n") or not handled else "\n")
+        return len(matches)
+    offset = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        if number > 1 and not line and offset >= len(text):
+            break  # the empty piece after a final line break
+        end = offset + len(line)
+        here = [
+            {
+                "type": m["type"],
+                "start": max(m["start"], offset) - offset,
+                "end": min(m["end"], end) - offset,
+                "value": line[max(m["start"], offset) - offset : min(m["end"], end) - offset],
+            }
+            for m in matches
+            if m["start"] < end and m["end"] > offset
+        ]
+        counts: dict[str, int] = {}
+        for m in matches:
+            if offset <= m["start"] < end + 1:
+                counts[m["type"]] = counts.get(m["type"], 0) + 1
+        handled = apply_strategy(line, here, args.strategy, key)  # type: ignore[arg-type]
+        print(json.dumps({"file": name, "line": number, "found": counts, "text": handled}))
+        offset = end + 1
+    return len(matches)
 
 
 if __name__ == "__main__":  # pragma: no cover
