@@ -28,6 +28,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.prompt_values import ChatPromptValue
 from pydantic import PrivateAttr
 
 from guardrails.errors import GuardrailConfigError
@@ -165,6 +166,36 @@ class LastHop:
                         model.__dict__[name] = handled
             scan.report(refuse_unscannable=guard.refuse_unscannable)
         return out, kwargs
+
+    def observed(self, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+        """The messages as every guard hands them over, *before* the model's callbacks
+        (``on_chat_model_start``, tracers, ``astream_events``) see them; marked cleared, so
+        the provider-side pass does not scan (or report) them again."""
+        out = list(messages)
+        for guard in self.guards:
+            if guard.input:
+                scan = guard.scan("request")
+                out = [m if guard.is_cleared(m) else scan.message(m) for m in out]
+                scan.report(refuse_unscannable=guard.refuse_unscannable)
+        for guard in self.guards:
+            if guard.input:
+                guard.clear(out)
+        return out
+
+    def params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The invocation parameters callbacks record (``model_kwargs``, ``user``, ...)
+        handled; a ``block`` raises here, before any callback sees them. Reported once, by
+        the provider-side pass."""
+        for guard in self.guards:
+            if not guard.input:
+                continue
+            scan = guard.scan("request")
+            params = {
+                k: (v if k in _STRUCTURAL_KWARGS else scan.value(v)) for k, v in params.items()
+            }
+            if scan.found and not scan.strategy.rewrites:
+                scan.report()
+        return params
 
     def size(self, messages: Sequence[BaseMessage]) -> int:
         return sum(len(str(m.content)) for m in messages)
@@ -381,7 +412,23 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         if origin is not None and name in type(origin).model_fields:
             setattr(origin, name, value)
 
+    def _convert_input(self: Any, model_input: Any) -> Any:
+        # every public entry (invoke, stream, astream, stream_events v3) converts its input
+        # here, before ``on_chat_model_start``: observers get the handled messages
+        value = cls._convert_input(self, model_input)
+        hop: LastHop = self._guardrails_hop
+        if isinstance(value, ChatPromptValue) and any(g.input for g in hop.guards):
+            return ChatPromptValue(messages=hop.observed(value.messages))
+        return value
+
+    def _get_invocation_params(self: Any, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        params = cls._get_invocation_params(self, stop=stop, **kwargs)
+        hop: LastHop = self._guardrails_hop
+        return hop.params(params) if isinstance(params, dict) else params
+
     namespace: dict[str, Any] = {
+        "_convert_input": _convert_input,
+        "_get_invocation_params": _get_invocation_params,
         "__setattr__": __setattr__,
         "__module__": __name__,
         "__qualname__": cls.__qualname__,

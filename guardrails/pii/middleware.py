@@ -37,11 +37,12 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.types import Command
 from typing_extensions import NotRequired
 
-from guardrails._core import Call, Flow, Guardrail, Hook, Sleep, SyncAsync
+from guardrails._core import Call, Flow, Guardrail, Hook, Sleep, SyncAsync, run_async, run_sync
 from guardrails._state import state_get, tool_batch, with_update
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii.detect import Detector, build_detector
 from guardrails.pii.lasthop import Guard, LastHop, guarded, hop_of
+from guardrails.pii.observers import Blocked, observed_tool
 from guardrails.pii.pseudonym import (
     Pseudonymizer,
     merge_vault,
@@ -61,6 +62,11 @@ from guardrails.pii.strategies import (
 from guardrails.pii.vault import PseudonymVault
 
 __all__ = ["MODEL_FACING_TOOLS", "PIIMiddleware", "apply_strategy"]
+
+
+def _no_audit(*args: Any, **kwargs: Any) -> None:
+    return None
+
 
 _VAULT_ATTEMPTS = 5
 #: The wait that hands the event loop a turn between two chunks of a long text.
@@ -258,6 +264,19 @@ class PIIMiddleware(
         if known is not None:
             scan.known = known
         return scan
+
+    def export_scan(self) -> Scan:
+        """A scan for exporters (:mod:`guardrails.pii.observers`): this middleware's
+        detector; its strategy, except that ``block`` and ``pseudonymize`` become ``redact``
+        (an exporter cannot refuse a span or keep a thread's mapping); no audit events."""
+        strategy = self._strategy
+        if strategy.needs_mapping or not strategy.rewrites:
+            strategy = self._export_strategy
+        return Scan(self._detector, strategy, _no_audit, "export", None, None)
+
+    @functools.cached_property
+    def _export_strategy(self) -> Strategy:
+        return build_strategy("redact")
 
     def _prefetch(
         self, known: dict[str, Any], messages: Sequence[Any], extra: Any = None
@@ -560,13 +579,22 @@ class PIIMiddleware(
             scans[0].report(tool if box else None)
             if scans[0].found:
                 request = request.override(tool_call={**call, "args": handled_args})
-        result = yield Call(request)
         if not (self.apply_to_tool_results or box):
-            return result
+            return (yield Call(request))
+        # ingress: the tool's output is handled inside its run, before ``on_tool_end``
+        # (tracers, astream_events) and the ToolMessage see it
+        ran = _ToolRun(self, runtime, box, thread, known, tool)
+        if request.tool is not None:
+            request = request.override(tool=observed_tool(request.tool, ran.handle, ran.ahandle))
+        result = yield Call(request)
+        if ran.blocked is not None:
+            raise ran.blocked
         yield from self._prefetch(known, [], result)
         scans = []
 
         def on_result(pseudo: Pseudonymizer | None) -> Any:
+            # a backstop: what the tool's run handed over already handled (a cache hit),
+            # and what it did not (an output LangChain stringified, an error message)
             scans[:] = [self.scan("tool_result", runtime, pseudo, known)]
             return self._handle_result(result, scans[0])
 
@@ -584,6 +612,34 @@ class PIIMiddleware(
             )
         return handled  # pragma: no cover - a result we cannot attach state to
 
+    def output_flow(
+        self,
+        output: Any,
+        runtime: Any,
+        box: list[Pseudonymizer],
+        thread: str | None,
+        known: dict[str, Any],
+        tool: str,
+    ) -> Flow[Any]:
+        """A tool's raw output (content, ``(content, artifact)``, ToolMessage, Command)
+        handled and reported, inside the tool's run."""
+        yield from self._prefetch(known, [], output)
+        scans: list[Scan] = []
+
+        def work(pseudo: Pseudonymizer | None) -> Any:
+            scans[:] = [self.scan("tool_result", runtime, pseudo, known)]
+            return self._handle_output(output, scans[0])
+
+        handled = yield from self._run(box, thread, work)
+        scans[0].report(tool if box else None)
+        return handled
+
+    @classmethod
+    def _handle_output(cls, output: Any, scan: Scan) -> Any:
+        if isinstance(output, ToolMessage | Command):
+            return cls._handle_result(output, scan)
+        return scan.value(output)
+
     @staticmethod
     def _handle_result(result: Any, scan: Scan) -> Any:
         if isinstance(result, ToolMessage):
@@ -598,3 +654,46 @@ class PIIMiddleware(
                 ),
             )
         return result
+
+
+class _ToolRun:
+    """One tool call's output handling, run inside the tool (see
+    :func:`~guardrails.pii.observers.observed_tool`). A ``block`` is kept for the middleware
+    to raise after the run (a tool error handler must not turn it into a message)."""
+
+    def __init__(
+        self,
+        mw: PIIMiddleware,
+        runtime: Any,
+        box: list[Pseudonymizer],
+        thread: str | None,
+        known: dict[str, Any],
+        tool: str,
+    ) -> None:
+        self.args = (runtime, box, thread, known, tool)
+        self.mw = mw
+        self.blocked: PIIDetectionError | None = None
+
+    def _refused(self, error: PIIDetectionError) -> Any:
+        self.blocked = error
+        return Blocked(f"[blocked by {self.mw.name}: {error.pii_type}]")
+
+    def handle(self, output: Any) -> Any:
+        try:
+            return run_sync(self.mw.output_flow(output, *self.args), _no_call)
+        except PIIDetectionError as error:
+            return self._refused(error)
+
+    async def ahandle(self, output: Any) -> Any:
+        try:
+            return await run_async(self.mw.output_flow(output, *self.args), _no_acall)
+        except PIIDetectionError as error:
+            return self._refused(error)
+
+
+def _no_call(request: Any) -> Any:  # pragma: no cover - output flows make no calls
+    raise RuntimeError("a tool output flow made a call")
+
+
+async def _no_acall(request: Any) -> Any:  # pragma: no cover
+    raise RuntimeError("a tool output flow made a call")

@@ -1,0 +1,275 @@
+"""What observers see: tool runs handled before their callbacks, and the tracing pieces.
+
+LangChain's callbacks (``on_tool_end``, ``on_chat_model_start``, ...), LangSmith's tracer,
+``astream_events`` and every tracing integration read values *inside* the tool or model run,
+before a ``wrap_tool_call`` / ``wrap_model_call`` gets the result back. So a guardrail that
+handles the value after the run returns is too late for them. Two pieces move the handling to
+ingress:
+
+* :func:`observed_tool` - a view of a tool (same class, same fields) whose ``_run`` /
+  ``_arun`` hand their output through the guardrail before ``BaseTool.run`` reports it to the
+  callbacks and formats the ``ToolMessage``. ``PIIMiddleware`` runs every tool call through one
+  when it handles tool results.
+* the guarded model of :mod:`guardrails.pii.lasthop` handles the messages and invocation
+  parameters in ``_convert_input`` / ``_get_invocation_params``, which every public entry
+  (``invoke``, ``stream``, ``astream``, ``stream_events``) calls before ``on_chat_model_start``.
+
+What no middleware can reach (the graph's input as the caller gives it, the first node's
+input, metadata the caller puts in ``config``) is handled where observers export it:
+
+* :func:`pii_anonymizer` - a ``Callable[[dict], dict]`` for ``langsmith.Client(anonymizer=...)``
+  (LangSmith applies it to run inputs, outputs, errors and metadata), also usable as
+  ``hide_inputs=`` / ``hide_outputs=``;
+* :class:`PIISpanProcessor` - an OpenTelemetry span processor that hands every span to an
+  inner processor (a ``BatchSpanProcessor(exporter)``) with its name, attributes, events,
+  links' attributes and status description handled.
+
+Both take the same ``PIIMiddleware`` instances as the agent (same detector, same strategy;
+``block`` and ``pseudonymize`` become ``redact`` here: an exporter cannot refuse a span or keep
+a thread's mapping).
+
+Example::
+
+    pii = PIIMiddleware(["email", "phone"], apply_to_tool_results=True)
+    client = langsmith.Client(anonymizer=pii_anonymizer(pii))
+    tracer_provider.add_span_processor(PIISpanProcessor(BatchSpanProcessor(exporter), pii))
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from guardrails.errors import GuardrailConfigError, PIIDetectionError
+
+__all__ = ["PIISpanProcessor", "observed_tool", "pii_anonymizer", "redactor"]
+
+#: The tool view whose ``_arun`` is handling its output now (its default ``_arun`` runs
+#: ``_run`` in a thread: that inner ``_run`` must not handle the output a second time).
+_HANDLING: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "guardrails_pii_tool_handling", default=None
+)
+_HANDLE = "_guardrails_observe"
+_CLASSES: dict[type, type] = {}
+
+
+class Blocked(str):
+    """What the tool's callbacks see in place of an output a ``block`` refused; the
+    middleware raises the stored error once the tool run has returned."""
+
+    error: PIIDetectionError
+
+
+def _observed_class(cls: type) -> type:
+    if getattr(cls, "__guardrails_observed__", False):
+        return cls
+    known = _CLASSES.get(cls)
+    if known is not None:
+        return known
+
+    @functools.wraps(cls._run)  # type: ignore[attr-defined]
+    def _run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        output = cls._run(self, *args, **kwargs)  # type: ignore[attr-defined]
+        if _HANDLING.get() == id(self):
+            return output
+        return self.__dict__[_HANDLE][0](output)
+
+    @functools.wraps(cls._arun)  # type: ignore[attr-defined]
+    async def _arun(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _HANDLING.set(id(self))
+        try:
+            output = await cls._arun(self, *args, **kwargs)  # type: ignore[attr-defined]
+        finally:
+            _HANDLING.reset(token)
+        return await self.__dict__[_HANDLE][1](output)
+
+    namespace = {
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__guardrails_observed__": True,
+        "_run": _run,
+        "_arun": _arun,
+    }
+    observed = type(cls.__name__, (cls,), namespace)
+    _CLASSES[cls] = observed
+    return observed
+
+
+def observed_tool(
+    tool: Any,
+    handle: Callable[[Any], Any],
+    ahandle: Callable[[Any], Any],
+) -> Any:
+    """A view of ``tool`` whose raw output goes through ``handle`` (sync runs) or ``ahandle``
+    (async runs, awaited) before the tool's callbacks (``on_tool_end``) and its
+    ``ToolMessage`` see it. The view shares the tool's fields; the tool itself is unchanged.
+
+    Example::
+
+        request = request.override(tool=observed_tool(request.tool, scan_output, ascan_output))
+    """
+    cls: Any = _observed_class(type(tool))
+    view = cls.__new__(cls)
+    state = dict(tool.__dict__)
+    state[_HANDLE] = (handle, ahandle)
+    object.__setattr__(view, "__dict__", state)
+    object.__setattr__(view, "__pydantic_fields_set__", set(tool.model_fields_set))
+    extra = getattr(tool, "__pydantic_extra__", None)
+    object.__setattr__(view, "__pydantic_extra__", None if extra is None else dict(extra))
+    object.__setattr__(view, "__pydantic_private__", getattr(tool, "__pydantic_private__", None))
+    return view
+
+
+# ---------------------------------------------------------------------- exporters
+def _exporting_scans(middlewares: Sequence[Any]) -> list[Callable[[], Any]]:
+    if not middlewares:
+        raise GuardrailConfigError("pii_anonymizer / PIISpanProcessor need a PIIMiddleware")
+    makers = []
+    for mw in middlewares:
+        make = getattr(mw, "export_scan", None)
+        if make is None:
+            raise GuardrailConfigError(
+                f"pii_anonymizer / PIISpanProcessor take PIIMiddleware instances, got "
+                f"{type(mw).__name__}"
+            )
+        makers.append(make)
+    return makers
+
+
+def _handle_keys(value: Any, scan: Any) -> Any:
+    """``value`` with every string handled, dictionary keys included (an exporter never
+    needs a key to stay as it was)."""
+    if isinstance(value, Mapping):
+        return {
+            (scan.text(k) if isinstance(k, str) else k): _handle_keys(v, scan)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        items = [_handle_keys(v, scan) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    return scan.value(value)
+
+
+def redactor(*middlewares: Any) -> Callable[[Any], Any]:
+    """``value -> value`` with every string (keys too) handled by each middleware's detector
+    and its strategy (``block`` and ``pseudonymize`` export as ``redact``). The building
+    block of :func:`pii_anonymizer` and :class:`PIISpanProcessor`.
+
+    Example::
+
+        scrub = redactor(PIIMiddleware("email"))
+        scrub({"to": "jane@example.com"})  # {"to": "[REDACTED_EMAIL]"}
+    """
+    makers = _exporting_scans(middlewares)
+
+    def handle(value: Any) -> Any:
+        for make in makers:
+            value = _handle_keys(value, make())
+        return value
+
+    return handle
+
+
+def pii_anonymizer(*middlewares: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """An anonymizer for ``langsmith.Client(anonymizer=...)`` built on the agent's own
+    ``PIIMiddleware`` instances: every run's inputs, outputs, error and metadata are handled
+    in the client, before upload. Also fits ``hide_inputs=`` / ``hide_outputs=``.
+
+    Example::
+
+        pii = PIIMiddleware(["email", "phone"], apply_to_tool_results=True)
+        client = langsmith.Client(anonymizer=pii_anonymizer(pii))
+        tracer = LangChainTracer(client=client)
+    """
+    handle = redactor(*middlewares)
+
+    def anonymize(data: dict[str, Any]) -> dict[str, Any]:
+        out = handle(data)
+        return out if isinstance(out, dict) else {"value": out}
+
+    return anonymize
+
+
+def _otel_value(value: Any, handle: Callable[[Any], Any]) -> Any:
+    if isinstance(value, str):
+        return handle(value)
+    if isinstance(value, tuple | list):
+        return tuple(handle(v) if isinstance(v, str) else v for v in value)
+    return value
+
+
+def _otel_attributes(attributes: Any, handle: Callable[[Any], Any]) -> dict[str, Any]:
+    return {handle(k): _otel_value(v, handle) for k, v in dict(attributes or {}).items()}
+
+
+class PIISpanProcessor:
+    """An OpenTelemetry ``SpanProcessor`` in front of another one: each ended span reaches
+    ``inner`` with its name, attributes, events (names and attributes), links' attributes,
+    resource-independent status description handled by the agent's ``PIIMiddleware``.
+
+    Example::
+
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        provider.add_span_processor(PIISpanProcessor(BatchSpanProcessor(exporter), pii))
+    """
+
+    def __init__(self, inner: Any, *middlewares: Any) -> None:
+        if not callable(getattr(inner, "on_end", None)):
+            raise GuardrailConfigError(
+                "PIISpanProcessor(inner, ...): inner must be a SpanProcessor (with on_end), "
+                f"got {type(inner).__name__}"
+            )
+        self.inner = inner
+        self._handle = redactor(*middlewares)
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.inner.on_start(span, parent_context=parent_context)
+
+    def _on_ending(self, span: Any) -> None:
+        hook = getattr(self.inner, "_on_ending", None)
+        if callable(hook):
+            hook(span)
+
+    def on_end(self, span: Any) -> None:
+        self.inner.on_end(self.scrub(span))
+
+    def scrub(self, span: Any) -> Any:
+        """A copy of ``span`` (a ``ReadableSpan``) with every string handled."""
+        from opentelemetry.sdk.trace import Event, ReadableSpan
+        from opentelemetry.trace import Link, Status
+
+        handle = self._handle
+        status = span.status
+        if status is not None and status.description:
+            status = Status(status.status_code, handle(status.description))
+        return ReadableSpan(
+            name=handle(span.name),
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=_otel_attributes(span.attributes, handle),
+            events=[
+                Event(
+                    handle(e.name),
+                    _otel_attributes(e.attributes, handle),
+                    timestamp=e.timestamp,
+                )
+                for e in span.events
+            ],
+            links=[
+                Link(link.context, _otel_attributes(link.attributes, handle)) for link in span.links
+            ],
+            kind=span.kind,
+            status=status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return bool(self.inner.force_flush(timeout_millis))
