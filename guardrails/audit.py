@@ -22,6 +22,7 @@ group together.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -241,11 +242,36 @@ def set_identity_key(key: str | bytes | None) -> None:
     _identity_key = raw
 
 
+#: The types an identity value is checked for, with the same detector as message content.
+IDENTITY_TYPES = ("email", "phone", "credit_card", "ip", "iban", "us_ssn", "mac_address")
+
+
+@functools.lru_cache(maxsize=1)
+def _identity_detector() -> Any:
+    from guardrails.pii.detect import build_detector
+
+    return build_detector(list(IDENTITY_TYPES))
+
+
+@functools.lru_cache(maxsize=4096)
+def _detected(value: str) -> bool:
+    """The PII detector finds a value in ``value`` (``jane.doe%40example.com`` and
+    ``jane.doe＠example.com`` are emails to it, as in content). A detector that fails counts
+    as a find: an identity is kept only when it is known not to be personal."""
+    try:
+        from guardrails.pii.scan import find_all
+
+        return bool(find_all(_identity_detector(), value[: MAX_STRING * 2]))
+    except Exception:
+        return True
+
+
 def _protect_identity(value: str, secrets: tuple[str, ...]) -> str:
     """``value``, or ``anon:<keyed hash>`` when it may be personal data.
 
-    Kept as given: UUIDs, and ids with no ``@``, no whitespace, fewer than 7 digits and none of
-    the ``secrets``. Anything else (an email, a phone or card number, a name with a space, a
+    Kept as given: UUIDs, and ids in which the PII detector (the same as for message content:
+    :data:`IDENTITY_TYPES`) finds nothing, with no ``@``, no whitespace, fewer than 7 digits and
+    none of the ``secrets``. Anything else (an email, a phone or card number, a name with a space, a
     value the caller flagged as sensitive) is replaced by the first 16 hex digits of an
     HMAC-SHA256 under :func:`set_identity_key`'s key: events of one user still group together,
     the raw value is never written.
@@ -253,7 +279,8 @@ def _protect_identity(value: str, secrets: tuple[str, ...]) -> str:
     if _UUID.fullmatch(value):
         return value
     personal = (
-        "@" in value
+        _detected(value)
+        or "@" in value
         or any(c.isspace() for c in value)
         or sum(c.isdigit() for c in value) >= 7
         or any(secret in value for secret in secrets)

@@ -162,6 +162,51 @@ def _merge(inherited: Sequence[Any], own: Sequence[Any]) -> list[Any]:
     return merged + [m for m in own if id(m) not in used]
 
 
+class _SummarizationMoved(AgentMiddleware[Any, Any, Any]):
+    """Takes the place of deepagents' built-in summarization (same name: deepagents replaces
+    its own in place), which :func:`_summarization_after_pii` re-adds after the PII guardrail."""
+
+    @property
+    def name(self) -> str:
+        return "SummarizationMiddleware"
+
+
+def _summarization_after_pii(stack: Sequence[Any], model: Any, backend: Any) -> list[Any]:
+    """deepagents' summarization, moved *after* the stack's ``PIIMiddleware`` (it sits before
+    any user middleware, so it sent the raw history to its model and wrote it raw to
+    ``/conversation_history/<session>.md``). After it, the summarizer and the offloaded
+    history get the messages as the PII guardrail handled them. Nothing when the stack has no
+    PII guardrail or already names its own summarization."""
+    members = _members(stack)
+    if not any(getattr(m, "kind", None) == "pii" for m in members):
+        return []
+    if any(getattr(m, "name", None) == "SummarizationMiddleware" for m in members):
+        return []  # the caller chose a summarization of their own
+    from deepagents.middleware.summarization import create_summarization_middleware
+
+    summarization = create_summarization_middleware(_da.resolve_chat_model(model), backend)
+    moved = _da.retype(summarization, _renamed_summarization(type(summarization)))
+    return [_SummarizationMoved(), moved]
+
+
+_RENAMED: dict[type, type] = {}
+
+
+def _renamed_summarization(cls: type) -> type:
+    known = _RENAMED.get(cls)
+    if known is None:
+        known = type(
+            cls.__name__,
+            (cls,),
+            {
+                "__module__": __name__,
+                "name": property(lambda self: "GuardedSummarizationMiddleware"),
+            },
+        )
+        _RENAMED[cls] = known
+    return known
+
+
 def create_deep_agent(
     model: Any = None,
     tools: Sequence[Any] | None = None,
@@ -220,10 +265,14 @@ def create_deep_agent(
     out: list[dict[str, Any]] = []
     for spec in specs:
         if id(spec) in declarative_ids:
-            spec = {**spec, "middleware": _merge(stacks[spec["name"]], spec.get("middleware", []))}
+            merged = _merge(stacks[spec["name"]], spec.get("middleware", []))
+            merged += _summarization_after_pii(merged, spec.get("model", model), setup.backend)
+            spec = {**spec, "middleware": merged}
         out.append(spec)
     if add_gp:
-        gp: dict[str, Any] = {**GENERAL_PURPOSE_SUBAGENT, "middleware": stacks[GENERAL_PURPOSE]}
+        gp_stack = list(stacks[GENERAL_PURPOSE])
+        gp_stack += _summarization_after_pii(gp_stack, model, setup.backend)
+        gp: dict[str, Any] = {**GENERAL_PURPOSE_SUBAGENT, "middleware": gp_stack}
         if gp_description is not None:
             gp["description"] = gp_description
         if gp_prompt is not None:
@@ -231,10 +280,12 @@ def create_deep_agent(
         if kwargs.get("skills") is not None:
             gp["skills"] = kwargs["skills"]
         out.insert(0, gp)
+    main_stack = [*main, *middleware]
+    main_stack += _summarization_after_pii(main_stack, model, setup.backend)
     return deepagents.create_deep_agent(
         model,
         tools,
-        middleware=[*main, *middleware],
+        middleware=main_stack,
         subagents=out,  # type: ignore[arg-type]
         backend=setup.backend,
         **kwargs,

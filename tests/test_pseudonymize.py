@@ -490,7 +490,7 @@ def test_pseudonymizer_units() -> None:
 def test_deep_agent_subagent_gets_placeholders_its_tool_the_value(
     mode: str, memory_saver: Any, audit: AuditCapture
 ) -> None:
-    import deepagents
+    pytest.importorskip("deepagents")
 
     box = Outbox()
     vault = MemoryVault()  # shared by the main agent and the subagent (same thread)
@@ -517,11 +517,14 @@ def test_deep_agent_subagent_gets_placeholders_its_tool_the_value(
             "sent it to <EMAIL_1>",
         ]
     )
-    agent: Any = deepagents.create_deep_agent(
+    import guardrails.deep
+
+    # guardrails.deep: a plain deepagents setup whose subagents lack the PII guardrail is refused
+    agent: Any = guardrails.deep.create_deep_agent(
         model=main_model,
         name="main",
         checkpointer=memory_saver,
-        middleware=[pii],
+        guardrails=[pii],
         subagents=[
             {
                 "name": "mailer",

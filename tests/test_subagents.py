@@ -14,7 +14,9 @@ from tests.support import invoke
 
 
 def test_subagent_events_carry_the_subagent_name(mode: str, audit: AuditCapture) -> None:
-    deepagents = pytest.importorskip("deepagents")
+    pytest.importorskip("deepagents")
+    import guardrails.deep as guardrails_deep
+
     main_model = ScriptedChatModel(
         responses=[
             AIMessage(
@@ -33,10 +35,11 @@ def test_subagent_events_carry_the_subagent_name(mode: str, audit: AuditCapture)
         ]
     )
     sub_model = ScriptedChatModel(default="found her")
-    agent: Any = deepagents.create_deep_agent(
+    # guardrails.deep: a plain deepagents setup whose subagents lack main-pii is refused
+    agent: Any = guardrails_deep.create_deep_agent(
         model=main_model,
         name="main",
-        middleware=[PIIMiddleware("phone", name="main-pii")],
+        guardrails=[PIIMiddleware("phone", name="main-pii")],
         subagents=[
             {
                 "name": "researcher",
@@ -60,7 +63,7 @@ def test_subagent_events_carry_the_subagent_name(mode: str, audit: AuditCapture)
 def test_stricter_subagent_policy_is_audited_under_the_subagent_name(
     mode: str, audit: AuditCapture
 ) -> None:
-    deepagents = pytest.importorskip("deepagents")
+    pytest.importorskip("deepagents")
     from langchain_core.tools import tool
 
     from guardrails.policy import Policy
@@ -109,10 +112,13 @@ def test_stricter_subagent_policy_is_audited_under_the_subagent_name(
     looping = ScriptedChatModel(
         default=AIMessage("", tool_calls=[tool_call("lookup", {"query": "again"})])
     )
-    agent: Any = deepagents.create_deep_agent(
+    import guardrails.deep
+
+    # guardrails.deep: a plain deepagents setup whose subagents lack the PII guardrail is refused
+    agent: Any = guardrails.deep.create_deep_agent(
         model=main_model,
         name="main",
-        middleware=policy.middleware(),
+        guardrails=policy,
         subagents=policy.subagents(
             [
                 {

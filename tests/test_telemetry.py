@@ -456,10 +456,13 @@ def _deep_agent(deepagents: Any, otel: Otel | None = None) -> tuple[Any, Scripte
     sub_model = ScriptedChatModel(default="found her")
     spans_main = [SpanPerCall(otel.tracer, "main")] if otel else []
     spans_sub = [SpanPerCall(otel.tracer, "researcher")] if otel else []
-    agent = deepagents.create_deep_agent(
+    import guardrails.deep
+
+    # guardrails.deep: a plain deepagents setup whose subagents lack main-pii is refused
+    agent = guardrails.deep.create_deep_agent(
         model=main_model,
         name="main",
-        middleware=[*spans_main, PIIMiddleware("phone", name="main-pii")],
+        guardrails=[*spans_main, PIIMiddleware("phone", name="main-pii")],
         subagents=[
             {
                 "name": "researcher",

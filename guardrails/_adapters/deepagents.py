@@ -166,3 +166,18 @@ def retype(instance: Any, cls: type) -> Any:
     clone = copy.copy(instance)
     clone.__class__ = cls
     return clone
+
+
+def resolve_chat_model(model: Any) -> Any:
+    """The chat model deepagents builds its agent (and its summarization) on: ``model`` as
+    given, a ``"provider:name"`` string resolved, or deepagents' default for None.
+
+    Upstream: ``deepagents._models.resolve_model`` and ``deepagents.graph._build_default_model``.
+    """
+    if model is None:
+        from deepagents.graph import _build_default_model
+
+        return _build_default_model()
+    from deepagents._models import resolve_model
+
+    return resolve_model(model)

@@ -257,6 +257,7 @@ def build(policy: Policy, out: IO[str]) -> tuple[Any, dict[str, ScriptedChatMode
     """
     try:
         from deepagents import create_deep_agent
+        from deepagents.middleware.subagents import GENERAL_PURPOSE_SUBAGENT
     except ImportError as exc:  # the deepagents extra is not installed
         raise GuardrailConfigError(
             "the demo tour runs a deep agent: pip install 'guardrails-middleware[deepagents]'"
@@ -305,6 +306,9 @@ def build(policy: Policy, out: IO[str]) -> tuple[Any, dict[str, ScriptedChatMode
                 "model": mailer,
                 "tools": [send_email],
             },
+            # deepagents adds a general-purpose subagent with none of the policy's guardrails
+            # (the PII guardrail refuses that setup): give it the policy's stack explicitly
+            {**GENERAL_PURPOSE_SUBAGENT, "model": backup},
         ]
     )
     middleware = with_fallback(

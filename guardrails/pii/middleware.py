@@ -59,6 +59,7 @@ from guardrails.pii.strategies import (
     build_strategy,
     check_secret_settings,
 )
+from guardrails.pii.subagents import unguarded_subagent
 from guardrails.pii.vault import PseudonymVault
 
 __all__ = ["MODEL_FACING_TOOLS", "PIIMiddleware", "apply_strategy"]
@@ -399,6 +400,16 @@ class PIIMiddleware(
     # ------------------------------------------------------------------ model calls
     def model_flow(self, request: Any) -> Flow[Any]:
         runtime = request.runtime
+        if request.tools and self.apply_to_input:
+            why = unguarded_subagent(request.tools, self)
+            if why is not None:
+                self.audit("pii.blocked", runtime=runtime, where="subagent", reason=why)
+                raise GuardrailConfigError(
+                    f"{why}. Build the agent with guardrails.deep.create_deep_agent("
+                    f"guardrails=[...]) (every subagent, the general-purpose one included, "
+                    f"gets the guardrail), or list this {self.name} in each subagent's "
+                    "middleware"
+                )
         update: dict[str, Any] = {}
         box: list[Pseudonymizer] = []
         thread: str | None = None
@@ -451,7 +462,7 @@ class PIIMiddleware(
                 response = self._restore_output(response, box[0].mapping, runtime)
             if self.vault is None and box[0].new:
                 update[VAULT_KEY] = {self.name: dict(box[0].new)}
-        replaced = self._write_back(request.state, original, hop, guard, handled_messages)
+        replaced = self._write_back(request.state, original, hop, guard, handled_messages, response)
         if replaced:
             update["messages"] = replaced
         if update:
@@ -502,6 +513,7 @@ class PIIMiddleware(
         hop: LastHop | None,
         guard: Guard,
         handled: list[BaseMessage] | None,
+        response: Any = None,
     ) -> list[BaseMessage]:
         """The stored messages as every guard of this call handles them (same ids), so the
         thread keeps what the provider got, whichever ``PIIMiddleware`` is listed first.
@@ -515,15 +527,14 @@ class PIIMiddleware(
             for g in guards:
                 if g.input:
                     handled = g.scan("input").messages(handled)
-        changed = [
-            new
-            for new, old in zip(handled, original, strict=True)
-            if new is not old and new.id is not None
-        ]
+        changed = [(new, old) for new, old in zip(handled, original, strict=True) if new is not old]
         if not changed:
             return []
-        stored = {m.id for m in state_get(state, "messages") or [] if getattr(m, "id", None)}
-        return [new for new in changed if new.id in stored]
+        messages = state_get(state, "messages") or []
+        if any(new.id is None for new, _ in changed):
+            return _rewrite(messages, changed, response)
+        stored = {m.id for m in messages if getattr(m, "id", None)}
+        return [new for new, _ in changed if new.id in stored]
 
     # ------------------------------------------------------------------ tool calls
     def tool_flow(self, request: Any) -> Flow[Any]:
@@ -533,6 +544,7 @@ class PIIMiddleware(
         box: list[Pseudonymizer] = []
         thread: str | None = None
         args = call.get("args", {})
+        restore_inside: Any = None
         if self._strategy.needs_mapping:
             thread = run_thread(runtime) if self.vault is not None else None
             mapping = yield from self._load(request.state, thread)
@@ -548,19 +560,26 @@ class PIIMiddleware(
                 else tool not in MODEL_FACING_TOOLS
             )
             if allowed:
-                counts: dict[str, int] = {}
-                secrets: list[str] = []
-                restored = restore_value(args, mapping, counts, secrets)
-                if counts:
-                    self.audit(
-                        "pii.restored",
-                        runtime=runtime,
-                        where="tool_args",
-                        tool=tool,
-                        entities=counts,
-                        secrets=secrets,
-                    )
-                    request = request.override(tool_call={**call, "args": restored})
+
+                def restore(value: Any) -> Any:
+                    counts: dict[str, int] = {}
+                    secrets: list[str] = []
+                    restored = restore_value(value, mapping, counts, secrets)
+                    if counts:
+                        self.audit(
+                            "pii.restored",
+                            runtime=runtime,
+                            where="tool_args",
+                            tool=tool,
+                            entities=counts,
+                            secrets=secrets,
+                        )
+                    return restored
+
+                if request.tool is None:  # no tool object to restore inside: the arguments
+                    request = request.override(tool_call={**call, "args": restore(args)})
+                else:
+                    restore_inside = restore
                 handle_args = False
             else:  # this tool never receives real values, not even ones the model wrote itself
                 handle_args = True
@@ -585,7 +604,8 @@ class PIIMiddleware(
         # (tracers, astream_events) and the ToolMessage see it
         ran = _ToolRun(self, runtime, box, thread, known, tool)
         if request.tool is not None:
-            request = request.override(tool=observed_tool(request.tool, ran.handle, ran.ahandle))
+            view = observed_tool(request.tool, ran.handle, ran.ahandle, restore_inside)
+            request = request.override(tool=view)
         result = yield Call(request)
         if ran.blocked is not None:
             raise ran.blocked
@@ -697,3 +717,24 @@ def _no_call(request: Any) -> Any:  # pragma: no cover - output flows make no ca
 
 async def _no_acall(request: Any) -> Any:  # pragma: no cover
     raise RuntimeError("a tool output flow made a call")
+
+
+def _rewrite(messages: Sequence[Any], changed: Sequence[Any], response: Any) -> list[Any]:
+    """The whole stored thread, handled, for a thread holding messages without ids (the
+    caller's ``("user", ...)`` tuples in a deepagents graph, whose reducer assigns none): a
+    message without an id cannot be replaced by id, so the thread is written again
+    (``REMOVE_ALL_MESSAGES``), followed by this call's answer (whose own write the reset
+    drops). Nothing when a changed message is not in the stored thread."""
+    by_object = {id(old): new for new, old in changed}
+    if not any(id(m) in by_object for m in messages if getattr(m, "id", None) is None):
+        stored = {m.id for m in messages if getattr(m, "id", None)}
+        return [new for new, _ in changed if new.id is not None and new.id in stored]
+    from langchain_core.messages import RemoveMessage
+    from langgraph.graph.message import REMOVE_ALL_MESSAGES
+
+    answer = list(getattr(response, "result", None) or [])
+    return [
+        RemoveMessage(id=REMOVE_ALL_MESSAGES),
+        *(by_object.get(id(m), m) for m in messages),
+        *answer,
+    ]

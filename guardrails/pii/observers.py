@@ -85,7 +85,15 @@ def _observed_class(cls: type) -> type:
             _HANDLING.reset(token)
         return await self.__dict__[_HANDLE][1](output)
 
+    def _to_args_and_kwargs(self: Any, tool_input: Any, tool_call_id: Any) -> Any:
+        # after ``on_tool_start`` recorded the input, before the arguments are validated
+        restore = self.__dict__[_HANDLE][2]
+        if restore is not None:
+            tool_input = restore(tool_input)
+        return cls._to_args_and_kwargs(self, tool_input, tool_call_id)  # type: ignore[attr-defined]
+
     namespace = {
+        "_to_args_and_kwargs": _to_args_and_kwargs,
         "__module__": cls.__module__,
         "__qualname__": cls.__qualname__,
         "__guardrails_observed__": True,
@@ -101,10 +109,13 @@ def observed_tool(
     tool: Any,
     handle: Callable[[Any], Any],
     ahandle: Callable[[Any], Any],
+    restore: Callable[[Any], Any] | None = None,
 ) -> Any:
     """A view of ``tool`` whose raw output goes through ``handle`` (sync runs) or ``ahandle``
     (async runs, awaited) before the tool's callbacks (``on_tool_end``) and its
     ``ToolMessage`` see it. The view shares the tool's fields; the tool itself is unchanged.
+    ``restore`` (pseudonymize) turns the input into what the tool itself receives *after*
+    ``on_tool_start`` has recorded it: callbacks see placeholders, the tool real values.
 
     Example::
 
@@ -113,7 +124,7 @@ def observed_tool(
     cls: Any = _observed_class(type(tool))
     view = cls.__new__(cls)
     state = dict(tool.__dict__)
-    state[_HANDLE] = (handle, ahandle)
+    state[_HANDLE] = (handle, ahandle, restore)
     object.__setattr__(view, "__dict__", state)
     object.__setattr__(view, "__pydantic_fields_set__", set(tool.model_fields_set))
     extra = getattr(tool, "__pydantic_extra__", None)

@@ -1,0 +1,228 @@
+"""Where values go: every source of personal data and every sink it can reach, as data.
+
+The table in docs/pii.md ("Where values go") is generated from :data:`SOURCES`,
+:data:`SINKS` and :data:`COVERAGE` (``python -m guardrails.pii.inventory`` prints it; a test
+checks the page holds it), and tests/test_pii_sinks.py generates its source x sink x strategy
+matrix from the same data: a new row here is a new set of test cells.
+
+Each pair has a status:
+
+* ``covered`` - the raw value never reaches the sink (the matrix asserts it);
+* ``echo`` - the sink shows the caller's own input as the caller gave it (the graph's input,
+  the first step's node inputs, the checkpoint of the input): no middleware runs before it;
+  exporters (:func:`~guardrails.pii.observers.pii_anonymizer`,
+  :class:`~guardrails.pii.observers.PIISpanProcessor`) handle it on the way out;
+* ``declared`` - the raw value reaches the sink because the configuration says so
+  (``pseudonymize`` restores real values for the tools it may restore into);
+* ``open`` - not covered; ``how`` says why;
+* ``n/a`` - the source cannot reach the sink.
+
+Example::
+
+    from guardrails.pii.inventory import COVERAGE, cell
+    cell("tool_result", "callbacks").status  # "covered"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["COVERAGE", "SINKS", "SOURCES", "STATUSES", "Cell", "cell", "markdown_table"]
+
+STATUSES = ("covered", "echo", "declared", "open", "n/a")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One source x sink pair: its status and how (or why not)."""
+
+    status: str
+    how: str = ""
+
+
+#: name -> what it is. ``deep`` sources exist only in a deep agent.
+SOURCES: dict[str, str] = {
+    "user": "user messages (the graph's input)",
+    "system_prompt": "the static system prompt",
+    "dynamic_prompt": "text a middleware listed after PIIMiddleware adds (dynamic prompts)",
+    "tool_result": "tool results (content, artifact)",
+    "file_read": "file contents read by deepagents' read_file",
+    "memory_file": "memory files (AGENTS.md) deepagents loads into the system prompt",
+    "subagent_result": "what a subagent answers to the task tool",
+    "runtime_context": "runtime context and configurable ids (user_id, ...)",
+    "model_settings": "model settings and request keywords (model_kwargs, user, metadata)",
+}
+DEEP_SOURCES = frozenset({"file_read", "memory_file", "subagent_result"})
+
+SINKS: dict[str, str] = {
+    "provider": "the provider request (every model the agent calls)",
+    "subagent_provider": "a subagent's model (task descriptions, its own reads)",
+    "state": "graph state after the run",
+    "checkpoints": "checkpoints after the first step",
+    "input_checkpoint": "the checkpoints of the input and of the first step",
+    "stream_values": "stream_mode='values' (after the first chunk)",
+    "stream_updates": "stream_mode='updates'",
+    "stream_messages": "stream_mode='messages'",
+    "stream_debug": "stream_mode='debug', 'tasks', 'checkpoints' (after the first step)",
+    "events_v2": "astream_events(version='v2') (after the first step)",
+    "events_v1": "astream_events(version='v1') (after the first step)",
+    "callbacks": "callback handlers: on_chat_model_start, on_llm_end, on_tool_start/end, "
+    "on_chain_* after the first step",
+    "langsmith": "LangSmith run trees through Client(anonymizer=pii_anonymizer(pii))",
+    "otel": "OpenTelemetry spans through PIISpanProcessor",
+    "audit_log": "guardrails.audit events (identity fields included)",
+    "python_logging": "every other Python log record",
+    "files_written": "files the agent writes (deepagents backend)",
+    "conversation_history": "history deepagents' summarization offloads to "
+    "/conversation_history/<session>.md, and its summary",
+    "subagent_results": "the task tool's result in the caller's state",
+    "structured_response": "structured responses",
+    "interrupts": "interrupt payloads (HumanInTheLoopMiddleware)",
+    "exceptions": "exception messages (block)",
+}
+
+_INGRESS_MODEL = "the guarded model handles messages in _convert_input, before on_chat_model_start"
+_INGRESS_TOOL = "the tool view handles the output inside the run, before on_tool_end"
+_WRITE_BACK = "the handled messages replace the originals in state (same ids)"
+_ECHO = "the caller's input as given; exporters handle it (pii_anonymizer, PIISpanProcessor)"
+_EXPORT = "pii_anonymizer / PIISpanProcessor handle every string (keys too) before export"
+_CONFIG = (
+    "the caller's own config: LangChain copies configurable ids into run metadata; handled "
+    "only at export (pii_anonymizer handles metadata)"
+)
+
+
+_MEMORY = (
+    "deepagents' MemoryMiddleware copies the memory files into state (memory_contents) in its "
+    "before_agent node, where no PIIMiddleware hook runs: that copy reaches state, "
+    "checkpoints, streams and node callbacks raw (the prompt built from it is handled; "
+    "exporters handle the traces)"
+)
+_MEMORY_COPY = frozenset(
+    {
+        "state",
+        "checkpoints",
+        "stream_values",
+        "stream_updates",
+        "stream_debug",
+        "callbacks",
+        "events_v1",
+        "events_v2",
+    }
+)
+
+
+def _default(source: str, sink: str) -> Cell:
+    """The coverage of a pair nothing in :data:`_SPECIAL` names."""
+    if sink in {"langsmith", "otel"}:
+        return Cell("covered", _EXPORT)
+    if sink == "exceptions":
+        return Cell("covered", "PIIDetectionError names the type and counts, never the value")
+    if sink == "audit_log":
+        return Cell("covered", "events carry types and counts; identity fields classified")
+    if sink == "python_logging":
+        return Cell("covered", "the package logs no values")
+    if source == "runtime_context":
+        if sink in {"callbacks", "events_v1", "events_v2", "stream_debug"}:
+            return Cell("open", _CONFIG)
+        if sink == "provider":
+            return Cell("n/a", "reaches the provider only through a prompt (dynamic_prompt)")
+        return Cell("n/a", "ids do not enter messages or state by themselves")
+    if source == "model_settings":
+        if sink in {"provider", "callbacks", "events_v1", "events_v2"}:
+            return Cell("covered", "invocation parameters handled before callbacks and the wire")
+        return Cell("n/a", "request keywords are not stored")
+    if source == "memory_file" and sink in _MEMORY_COPY:
+        return Cell("open", _MEMORY)
+    if source in {"system_prompt", "dynamic_prompt", "memory_file"}:
+        if sink in {"provider", "callbacks", "events_v1", "events_v2", "subagent_provider"}:
+            return Cell("covered", _INGRESS_MODEL)
+        return Cell("n/a", "the system prompt is not part of state or streams")
+    if sink == "input_checkpoint":
+        if source == "user":
+            return Cell("echo", _ECHO)
+        return Cell("n/a", "only the input is checkpointed before a node runs")
+    if sink in {"stream_values", "stream_updates", "stream_debug", "checkpoints", "state"}:
+        how = _INGRESS_TOOL if source in {"tool_result", "file_read", "subagent_result"} else ""
+        return Cell("covered", how or _WRITE_BACK)
+    if sink in {"callbacks", "events_v1", "events_v2", "stream_messages"}:
+        if source in {"tool_result", "file_read", "subagent_result"}:
+            return Cell("covered", _INGRESS_TOOL)
+        return Cell("covered", _INGRESS_MODEL)
+    if sink in {"provider", "subagent_provider"}:
+        return Cell("covered", "scanned on every model call and at the last hop")
+    if sink == "conversation_history":
+        return Cell(
+            "covered",
+            "guardrails.deep moves deepagents' summarization after PIIMiddleware: the summarizer "
+            "and the offloaded file get the handled messages",
+        )
+    if sink == "files_written":
+        return Cell("covered", "the model only ever sees handled values; write_file args too")
+    if sink == "subagent_results":
+        return Cell("covered", "the task result is a tool result: handled inside the run")
+    if sink == "structured_response":
+        return Cell("covered", "apply_to_output handles structured responses")
+    if sink == "interrupts":
+        return Cell("covered", "interrupts carry the handled tool calls")
+    return Cell("n/a")
+
+
+#: Pairs whose coverage differs from :func:`_default`.
+_SPECIAL: dict[tuple[str, str], Cell] = {
+    ("user", "stream_values"): Cell(
+        "covered", "after the first chunk (the input echo): " + _WRITE_BACK
+    ),
+}
+
+
+#: Cells that differ under one strategy: ``{strategy: {(source, sink): Cell}}``.
+_BY_STRATEGY: dict[str, dict[tuple[str, str], Cell]] = {
+    "pseudonymize": {
+        (source, "files_written"): Cell(
+            "declared",
+            "tools receive the real values (write_file writes them); name the tools that may "
+            "have them in restore_tools=[...] to keep files pseudonymized",
+        )
+        for source in ("user", "tool_result", "file_read", "subagent_result")
+    },
+}
+
+
+def cell(source: str, sink: str, strategy: str | None = None) -> Cell:
+    """The coverage of one pair, under ``strategy`` when given (``KeyError`` for an unknown
+    source or sink)."""
+    if source not in SOURCES or sink not in SINKS:
+        raise KeyError((source, sink))
+    special = _BY_STRATEGY.get(strategy or "", {}).get((source, sink))
+    return special or _SPECIAL.get((source, sink)) or _default(source, sink)
+
+
+COVERAGE: dict[tuple[str, str], Cell] = {(so, si): cell(so, si) for so in SOURCES for si in SINKS}
+
+
+def markdown_table() -> str:
+    """The inventory as the Markdown table of docs/pii.md."""
+    marks = {"covered": "yes", "echo": "echo", "declared": "declared", "open": "**no**"}
+    head = "| source \\ sink | " + " | ".join(f"`{s}`" for s in SINKS) + " |"
+    rule = "|---" * (len(SINKS) + 1) + "|"
+    rows = [head, rule]
+    for source in SOURCES:
+        marks_row = [marks.get(COVERAGE[source, sink].status, "-") for sink in SINKS]
+        rows.append(f"| `{source}` | " + " | ".join(marks_row) + " |")
+    lines = ["\n".join(rows), "", "Sources:", ""]
+    lines += [f"- `{k}`: {v}" for k, v in SOURCES.items()]
+    lines += ["", "Sinks:", ""]
+    lines += [f"- `{k}`: {v}" for k, v in SINKS.items()]
+    lines += ["", "Not covered, and why:", ""]
+    for (source, sink), c in COVERAGE.items():
+        if c.status in {"open", "echo", "declared"}:
+            lines.append(f"- `{source}` -> `{sink}` ({c.status}): {c.how}")
+    for strategy, cells in _BY_STRATEGY.items():
+        for (source, sink), c in cells.items():
+            lines.append(f"- under `{strategy}`: `{source}` -> `{sink}` ({c.status}): {c.how}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown_table(), end="")
