@@ -616,14 +616,18 @@ def test_identity_fields_are_classified_by_the_detector(mode: str, user_id: str)
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))  # no PIISpanProcessor here
     handler = LogRecorder(seen)
-    logging.getLogger("guardrails.audit").addHandler(handler)
+    logger = logging.getLogger("guardrails.audit")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
         agent, _, _ = _agent("agent", "redact")
         config = {"configurable": {"thread_id": f"id-{mode}", "user_id": user_id}}
         with provider.get_tracer("t").start_as_current_span("request"):
             _run(agent, _input("agent"), config, mode)
     finally:
-        logging.getLogger("guardrails.audit").removeHandler(handler)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     audit = seen.texts("audit_log")
     assert audit and all(user_id not in t and json.dumps(user_id)[1:-1] not in t for t in audit)
     assert any("anon:" in t for t in audit)
