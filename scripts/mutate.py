@@ -362,12 +362,15 @@ def coverage_map(area: str, scratch: Path) -> dict[tuple[str, int], list[str]]:
         cwd=scratch,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         check=False,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     if done.returncode != 0:
-        raise SystemExit(
+        tail = "\n".join(done.stdout.splitlines()[-25:])
+        raise BaselineFailed(
             f"[{area}] the area's tests fail without any mutation (exit {done.returncode}): "
-            "fix them first, every mutant would look killed"
+            f"fix them first, every mutant would look killed\n{tail}"
         )
     import coverage
 
@@ -392,6 +395,10 @@ def _node_id(context: str) -> str:
         if candidate.exists():
             return "/".join(parts[:i]) + ".py::" + "::".join(parts[i:])
     return context
+
+
+class BaselineFailed(Exception):
+    """The area's tests fail before any edit: its mutants cannot be judged."""
 
 
 class Worker:
@@ -543,7 +550,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{m.path}:{m.line} {m.op}: {m.original!r} -> {m.replacement!r}")
             continue
         scratch = _scratch()
-        lines = coverage_map(area, scratch)
+        try:
+            lines = coverage_map(area, scratch)
+        except BaselineFailed as exc:
+            print(exc)
+            shutil.rmtree(scratch, ignore_errors=True)
+            failed_security = failed_security or AREAS[area][0]
+            continue
         workers = [Worker(scratch if i == 0 else _scratch()) for i in range(max(args.jobs, 1))]
         area_tests = _tests(area)
         rows = _run_area(area, mutants, lines, workers, area_tests)
