@@ -142,6 +142,9 @@ HARD_NEGATIVES = [
     "the token expires after one hour; reset your password in settings",
     "Token usage: prompt_tokens=1200 completion_tokens=300",
     "mysql://user:password@localhost:3306/db",
+    '{"nextPageToken": "CAESBggDEAEYAQxyzA9", "kind": "drive#fileList"}',
+    "docker run -p 8080:8080 -e PORT=8080 app:latest",
+    "<password></password>",
 ]
 
 
@@ -159,6 +162,11 @@ SHAPES = [
     ('{"name": "DB_PASSWORD", "value": "Tr0ub4dor&3"}', "Tr0ub4dor&3"),
     ("Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
     ('{"content": "OPENAI_KEY=Zx81kQ0pLmNb27VcAa\\nPORT=3000"}', "Zx81kQ0pLmNb27VcAa"),
+    ("GET /api/x?access_token=Zx81kQ0pLmNb27VcAa&channel=C1", "Zx81kQ0pLmNb27VcAa"),
+    ("<password>Tr0ub4dor&amp;3</password>", "Tr0ub4dor&amp;3"),
+    ("machine api.heroku.com login me@x.com password 01234abcdXyz", "01234abcdXyz"),
+    ("docker login -u bot -p Zk81qLm0pQ registry.example.com", "Zk81qLm0pQ"),
+    ("redis-cli -h cache -a R3d1sPass ping", "R3d1sPass"),
 ]
 
 

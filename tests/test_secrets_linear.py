@@ -52,6 +52,12 @@ def secret_adversarial() -> dict[str, str]:
         "mailchimp": _fill("0123456789abcdef0123456789abcdef-us"),
         "telegram": _fill("123456789:AA"),
         "names": _fill("API_KEY_SECRET_TOKEN_PASSWORD_"),
+        "mysql_flags": _fill("mysql -u a -p"),
+        "mysql_run": "mysql " + "x" * MB,
+        "xml_tag": _fill("<password>"),
+        "xml_open": "<password>" + "a" * MB,
+        "query": "?api_key=" + "a&b=" * (MB // 4),
+        "netrc": _fill("login a password "),
         "random_b64": "".join(rng.choice(b64) for _ in range(MB)),
         "random_words": " ".join(
             rng.choice(["key", "token", "=", "secret:", "'x'", "pass", "ghp_", "sk-"])

@@ -629,6 +629,8 @@ SHAPES: dict[str, list[str]] = {
         '{{"containerDefinitions": [{{"environment": [{{"name": "{n_upper}", "value": "{v}"}}]}}]}}',
         '{{"role": "tool", "content": "$ cat .env\\n{n}={v}\\nDEBUG=1\\n"}}',
         '<add key="{n}" value="{v}" />',
+        "<{n_camel}>{v}</{n_camel}>",
+        "GET https://api.example.com/v1/export?{n_lower}={v}&format=csv HTTP/1.1",
     ],
     "heldout": [
         "$ env | grep -i {n_grep}\n{n}={v}\nHOME=/home/app",
@@ -670,6 +672,8 @@ PASSWORD_SHAPES: dict[str, list[str]] = {
         "curl -u admin:{v} https://jenkins.example.com/api/json",
         "Server=tcp:sql01,1433;Database=Sales;User ID=sa;Password={v};Encrypt=True;",
         "my {n} is {v} but login fails",
+        "machine ftp.example.com login deploy password {v}",
+        "docker login -u ci-bot -p {v} registry.example.com",
     ],
     "heldout": [
         "redis://:{v}@cache.internal:6379/0",

@@ -587,7 +587,7 @@ _NOT_SECRET_PARTS = _words(
     "param params arg args test tests spec mock fake example sample description desc title",
     "text display visible hidden show toggle icon button form page view route handler",
     "callback endpoint method scope scopes version rotation rotate generator generate ref",
-    "refs bucket region env mode level",
+    "refs bucket region env mode level page next cursor continuation pagination sync etag nonce",
 )
 _PASSWORD_PARTS = frozenset({"pwd", "pass", "pw", "pword", "passwd", "pswd"})
 _KEY_QUALIFIERS = _words(
@@ -600,12 +600,15 @@ _ASSIGN = re.compile(
     r"""(?P<close>["'`\]]?)[ \t]{0,8}(?:(?P<op>:=|=>|=|:|,|->|\?=)|(?P<value_attr>\s+value\s*=)|"""
     r"""(?P<is>[ \t]+(?:is|was|to|are|:)[ \t]+)|(?P<flag>[ \t]+))[ \t]{0,8}"""
 )
+_TAG_OPEN = re.compile(r"(?P<op>>)")
+_NETRC = re.compile(r"\blogin[ \t]+\S+[ \t]+$")
 _PAIR_VALUE = re.compile(
     r"""(?P<close>["']?)[ \t]*[,;]?[ \t]*(?:\r?\n[ \t]*-?[ \t]*)?["']?(?i:value)["']?[ \t]*"""
     r"""(?P<op>[:=])[ \t]*"""
 )
 _SCHEME = re.compile(r"(?i)(bearer|basic|token|digest|apikey|key)[ \t]+")
 _ESCAPE = re.compile(r'\\[nrt"]')
+_NEXT_PARAM = re.compile(r"&(?:amp;)?[A-Za-z_][\w.\-\[\]]{0,40}=")
 _OPEN = {")": "(", "]": "[", "}": "{"}
 _QUOTED = {'"': '"', "'": "'", "`": "`"}
 _UNQUOTED = re.compile(r"""[^\s'"`,;<>(){}\[\]]{1,512}""")
@@ -681,6 +684,12 @@ def _read_value(text: str, pos: int, password: bool) -> tuple[int, int, bool] | 
     escape = _ESCAPE.search(text, pos, end)
     if escape is not None:  # JSON-escaped text: "NAME=value\nPORT=3000"
         end = escape.start()
+    param = _NEXT_PARAM.search(text, pos, end)
+    if param is not None:  # a query string: ?api_key=VALUE&format=json
+        end = param.start()
+    tag = text.find("</", pos, end)
+    if tag >= 0:  # <password>VALUE</password>
+        end = tag
     while (
         end > pos
         and text[end - 1] in ")]}"
@@ -690,6 +699,15 @@ def _read_value(text: str, pos: int, password: bool) -> tuple[int, int, bool] | 
     while end > pos and text[end - 1] in ".:" and not password:
         end -= 1
     return pos, end, False
+
+
+def _element(text: str, pos: int) -> tuple[int, int, bool] | None:
+    """An XML element's text: up to the next ``<`` on the same line."""
+    close = text.find("<", pos, pos + 514)
+    nl = text.find("\n", pos, pos + 514)
+    if close < 0 or (0 <= nl < close):
+        return None
+    return pos, close, True
 
 
 def _assignments(text: str, taken: list[tuple[int, int]]) -> list[Secret]:
@@ -709,10 +727,14 @@ def _assignments(text: str, taken: list[tuple[int, int]]) -> list[Secret]:
             continue
         # {"name": "DB_PASSWORD", "value": "..."} / - name: X\n  value: ... / key=".." value=".."
         a = _PAIR_VALUE.match(text, right) or _ASSIGN.match(text, right)
+        if left and text[left - 1] == "<" and text.startswith(">", right):
+            a = _TAG_OPEN.match(text, right)  # <password>value</password>
         if a is None:
             continue
         groups = a.groupdict()
         flag = groups.get("flag") is not None
+        if flag and _NETRC.search(text, max(0, left - 120), left) and kind == "password":
+            flag = False  # machine host login me password VALUE (.netrc)
         if flag and not (
             name.startswith("-")
             or name.lower() in ("bearer", "basic", "authorization")
@@ -754,7 +776,7 @@ def _assignments(text: str, taken: list[tuple[int, int]]) -> list[Secret]:
                 continue
             out.append(Secret(start, end, category, "bearer", 0.8))
             continue
-        read = _read_value(text, pos, password)
+        read = _read_value(text, pos, password) if groups.get("op") != ">" else _element(text, pos)
         if read is None:
             continue
         start, end, quoted = read
@@ -802,8 +824,10 @@ def _value_ok(value: str, name: str, kind: str, quoted: bool, a: re.Match[str]) 
                 return False  # password: Optional[str], password: String
             if _IDENT.fullmatch(value):
                 # a bare word: an identifier in code, unless an env-style line (NAME=word)
-                env_line = (op == "=" and a.start() == a.end() - 1 and name.isupper()) or bool(
-                    groups.get("is")
+                env_line = (
+                    (op == "=" and a.start() == a.end() - 1 and name.isupper())
+                    or bool(groups.get("is"))
+                    or groups.get("flag") is not None  # --password word, netrc
                 )
                 yaml_like = op == ":" and not value[0].isupper() and value.islower() is False
                 if not (env_line or yaml_like):
@@ -831,6 +855,12 @@ def _b64_text(value: str) -> str | None:
 _URL_CREDS = re.compile(r"://([^\s:/@'\"<>]{0,128}):([^\s@/'\"<>]{1,256})@(?=[\w\[])")
 _CLI_USER = re.compile(r"(?:-u|--user)(?:[ \t]+|=)['\"]?([^\s:'\"]{1,128}):([^\s'\"]{1,256})")
 _CLI_PASS = re.compile(r"(?<![\w-])-p'([^'\n]{3,128})'|(?<![\w-])-p\"([^\"\n]{3,128})\"")
+#: a password flag of a command known to take one: sshpass -p X, docker login -p X,
+#: mysql -pX / -p X, redis-cli -a X, htpasswd -b file user X
+_CLI_COMMAND_PASS = re.compile(
+    r"\b(?:sshpass|docker login|podman login|mysql|mysqldump|mysqladmin|redis-cli)\b"
+    r"[^\n|;&]{0,120}?[ \t](?:-p|-a|--pass)[ \t]?([^\s'\"-][^\s'\"]{2,127})"
+)
 
 
 def _url_credentials(text: str) -> list[Secret]:
@@ -853,6 +883,10 @@ def _url_credentials(text: str) -> list[Secret]:
                 and value.lower() not in ("password", "pass")
             ):
                 out.append(Secret(m.start(2), m.end(2), "password", "cli", 0.85))
+    for m in _CLI_COMMAND_PASS.finditer(text):
+        value = m.group(1)
+        if not placeholder(value) and not value.isdigit():
+            out.append(Secret(m.start(1), m.end(1), "password", "cli", 0.85))
     if "-p" in text:
         for m in _CLI_PASS.finditer(text):
             g = 1 if m.group(1) is not None else 2
