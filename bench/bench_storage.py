@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain.agents import create_agent
 from langgraph.checkpoint.memory import InMemorySaver
@@ -160,6 +160,38 @@ def round_trips(url: str, middleware: list[Any], mode: str, calls: int = 20) -> 
     return (health.attempts - attempts) / calls, (_server_scripts(url) - scripts) / calls
 
 
+def storage_us(url: str, number: int) -> tuple[float, float]:
+    """Microseconds of the storage work of one model call (sync, loopback): the composed
+    stack's one script vs the three scripts of the same guardrails listed separately."""
+    from bench.common import timeit_us
+    from guardrails._storage import end_batch, run_batch
+
+    class Runtime:
+        context = None
+        execution_info = None
+        server_info = None
+
+    class Req:
+        state: ClassVar[dict[str, Any]] = {}
+        model = ScriptedChatModel(responses=[], model_name="p")
+
+    Req.runtime = Runtime()  # type: ignore[attr-defined]
+    rl, limit, fb = stack(url)
+    budget = limit._budget  # keyed by a fixed thread id below (no graph runtime here)
+    assert budget is not None
+
+    def batched() -> None:
+        steps = [rl.storage_step(Req), fb.storage_step(Req), budget._engine.step("b|t", 10**9)]
+        end_batch(run_batch(steps))  # type: ignore[arg-type]
+
+    def separate() -> None:
+        rl._windows.io("|".join((rl.name, rl._key_of(Req)))).sync()
+        fb._breaker.allow(fb._key(Req.model), 3, 30.0).sync()
+        budget._engine.io("b|t", 10**9).sync()
+
+    return timeit_us(batched, number=number), timeit_us(separate, number=number)
+
+
 def run(quick: bool = False) -> list[Row]:
     rows: list[Row] = []
     number, repeat = (10, 3) if quick else (40, 7)
@@ -167,6 +199,17 @@ def run(quick: bool = False) -> list[Row]:
         if server is None:
             return rows
         url, proc = server
+        one, three = storage_us(url, 100 if quick else 1000)
+        rows.append(
+            Row(
+                "storage",
+                "storage work of one model call: 1 script (composed) vs 3 (separate)",
+                one,
+                three,
+                "us",
+                note="rate limit + thread budget + breaker allow, sync, loopback",
+            )
+        )
         for mode in ("sync", "async"):
             client, on_server = round_trips(url, [compose(*stack(url))], mode)
             rows.append(

@@ -276,3 +276,64 @@ def test_latch_setting_is_checked(value: Any) -> None:
         )
     with pytest.raises(GuardrailConfigError, match="storage_latch must be"):
         ModelFallbackMiddleware(ScriptedChatModel(responses=[]), storage_latch=value)
+
+
+LATCH_WORKER = """
+import json, sys
+from langchain.agents import create_agent
+from langgraph.checkpoint.memory import InMemorySaver
+from guardrails import ModelCallLimitMiddleware, ModelFallbackMiddleware, RateLimitMiddleware
+from guardrails._storage import StoreHealth, parse_storage
+from guardrails.testing import ScriptedChatModel
+url = sys.argv[1]
+stack = [
+    RateLimitMiddleware("1000/minute", key="global", storage=url, fail_open=True),
+    ModelCallLimitMiddleware(thread_limit=1000, thread_storage=url, thread_storage_fail_open=True),
+    ModelFallbackMiddleware(ScriptedChatModel(responses=[], default="b", model_name="b"),
+                            storage=url),
+]
+agent = create_agent(ScriptedChatModel(responses=[], default="p", model_name="p"),
+                     middleware=stack, checkpointer=InMemorySaver())
+config = {"configurable": {"thread_id": "t"}}
+agent.invoke({"messages": [("user", "x")]}, config)
+health = StoreHealth.of(parse_storage("s", url))
+attempts = health.attempts
+print("ready", flush=True)
+sys.stdin.readline()  # the test pauses Redis, then says go
+answers = [agent.invoke({"messages": [("user", "x")]}, config)["messages"][-1].content
+           for _ in range(5)]
+print(json.dumps({"answers": answers, "sent": health.attempts - attempts}), flush=True)
+"""
+
+
+def test_each_process_pays_one_timeout(own_redis: RedisServer) -> None:
+    """The latch is per process: two processes on one paused Redis each send one command."""
+    import json
+    import subprocess
+    import sys
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LATCH_WORKER, own_redis.url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        own_redis.pause()
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        done = [p.communicate(timeout=60) for p in procs]
+        outputs = [json.loads(out.strip() or "null") for out, _ in done]
+        assert None not in outputs, [err[-2000:] for _, err in done]
+    finally:
+        own_redis.resume()
+    for out in outputs:
+        assert out == {"answers": ["p"] * 5, "sent": 1}
