@@ -47,7 +47,15 @@ ASYNC_ONLY = {"events_v1", "events_v2"}
 #: Sinks observed only in deep agents.
 DEEP_ONLY = {"files_written", "subagent_provider", "subagent_results", "conversation_history"}
 #: Sinks this harness does not observe, and where they are tested instead.
+#: Sources this harness does not seed, and why (their cells are tested where named).
+UNSEEDED = {
+    "tool_error": "the default ToolNode re-raises a tool's exception and ends the run; "
+    "test_tool_error_message_is_handled_in_the_thread covers the covered cells",
+}
 ELSEWHERE = {
+    "events_v3": "tests/test_pii_wire.py (stream_events v3 through the PII transformer)",
+    "offloaded_results": "test_offloaded_tool_result_is_handled (below)",
+    "store": "not observed (inventory status open)",
     "structured_response": "tests/test_pii_wire.py (structured responses, apply_to_output)",
     "interrupts": "test_interrupt_payload_holds_handled_values (below)",
     "conversation_history": "test_deep_summarization_gets_handled_history (below)",
@@ -495,6 +503,8 @@ def _cells() -> Iterator[Any]:
                 for source, sink in COVERAGE:
                     if cell(source, sink, strategy).status != "covered" or sink in ELSEWHERE:
                         continue
+                    if source in UNSEEDED:
+                        continue
                     if source in DEEP_SOURCES and kind != "deep":
                         continue
                     if sink in DEEP_ONLY and kind != "deep":
@@ -523,6 +533,7 @@ def test_every_inventory_row_is_observed() -> None:
     run must actually reach every observed sink (an empty sink proves nothing)."""
     seen = seen_for("deep", "redact", "async")
     observed = set(seen.sinks) | set(ELSEWHERE) | {"exceptions"}
+    assert set(UNSEEDED) <= set(SOURCES)
     assert set(SINKS) - observed == set(), f"sinks nobody observes: {set(SINKS) - observed}"
     # the seeds really entered: the handled form of each source reached the provider
     provider = " ".join(seen.texts("provider") + seen.texts("subagent_provider"))
@@ -635,3 +646,63 @@ def test_identity_fields_are_classified_by_the_detector(mode: str, user_id: str)
     assert events
     for event in events:
         assert user_id not in repr(dict(event.attributes or {}))
+
+
+def test_offloaded_tool_result_is_handled(mode: str) -> None:
+    """A large tool result deepagents writes to /large_tool_results/ is the handled one."""
+    from deepagents.backends import FilesystemBackend
+
+    from guardrails.deep import create_deep_agent
+
+    @tool
+    def dump(q: str) -> str:
+        """Dump the customer table."""
+        return "row " * 25_000 + f" owner {SEEDS['tool_result']}"
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("dump", {"q": "all"})]), "done"]
+    )
+    root = _deep_root()
+    agent = create_deep_agent(
+        model,
+        tools=[dump],
+        guardrails=[PIIMiddleware("email", apply_to_tool_results=True)],
+        backend=FilesystemBackend(root_dir=root, virtual_mode=True),
+    )
+    _run(agent, _input("agent"), {"configurable": {"thread_id": f"off-{mode}"}}, mode)
+    offloaded = [p for p in root.rglob("*") if p.is_file() and "large_tool_results" in str(p)]
+    assert offloaded, "the result was not offloaded"
+    for path in offloaded:
+        text = path.read_text()
+        assert SEEDS["tool_result"] not in text and "[REDACTED_EMAIL]" in text
+    assert SEEDS["tool_result"] not in repr(model.requests)
+
+
+def test_tool_error_message_is_handled_in_the_thread(mode: str) -> None:
+    """A ToolException the tool turns into its output (handle_tool_error) is handled like a
+    result before its callbacks, the thread and the provider get it."""
+    from langchain_core.tools import ToolException
+
+    @tool
+    def failing(q: str) -> str:
+        """Always fails."""
+        raise ToolException(f"no account for {SEEDS['tool_error']}")
+
+    failing.handle_tool_error = True
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("failing", {"q": "x"})]), "done"]
+    )
+    agent = create_agent(
+        model,
+        tools=[failing],
+        middleware=[PIIMiddleware("email", apply_to_tool_results=True)],
+        checkpointer=InMemorySaver(),
+    )
+    seen = Seen()
+    config = {"configurable": {"thread_id": f"err-{mode}"}, "callbacks": [Recorder(seen)]}
+    _run(agent, _input("agent"), config, mode)
+    assert not seen.holds("callbacks", SEEDS["tool_error"])  # on_tool_end of the handled error
+    assert SEEDS["tool_error"] not in repr(model.requests)
+    assert SEEDS["tool_error"] not in repr(agent.get_state(config).values)
+    assert "[REDACTED_EMAIL]" in repr(model.requests)

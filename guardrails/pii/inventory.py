@@ -51,6 +51,7 @@ SOURCES: dict[str, str] = {
     "subagent_result": "what a subagent answers to the task tool",
     "runtime_context": "runtime context and configurable ids (user_id, ...)",
     "model_settings": "model settings and request keywords (model_kwargs, user, metadata)",
+    "tool_error": "the message of an exception a tool raises",
 }
 DEEP_SOURCES = frozenset({"file_read", "memory_file", "subagent_result"})
 
@@ -66,6 +67,7 @@ SINKS: dict[str, str] = {
     "stream_debug": "stream_mode='debug', 'tasks', 'checkpoints' (after the first step)",
     "events_v2": "astream_events(version='v2') (after the first step)",
     "events_v1": "astream_events(version='v1') (after the first step)",
+    "events_v3": "stream_events(version='v3')",
     "callbacks": "callback handlers: on_chat_model_start, on_llm_end, on_tool_start/end, "
     "on_chain_* after the first step",
     "langsmith": "LangSmith run trees through Client(anonymizer=pii_anonymizer(pii))",
@@ -73,6 +75,8 @@ SINKS: dict[str, str] = {
     "audit_log": "guardrails.audit events (identity fields included)",
     "python_logging": "every other Python log record",
     "files_written": "files the agent writes (deepagents backend)",
+    "offloaded_results": "large tool results deepagents writes to /large_tool_results/",
+    "store": "the LangGraph store (deepagents' StoreBackend, long-term memory)",
     "conversation_history": "history deepagents' summarization offloads to "
     "/conversation_history/<session>.md, and its summary",
     "subagent_results": "the task tool's result in the caller's state",
@@ -118,6 +122,23 @@ def _default(source: str, sink: str) -> Cell:
         return Cell("covered", _EXPORT)
     if sink == "exceptions":
         return Cell("covered", "PIIDetectionError names the type and counts, never the value")
+    if source == "tool_error":
+        return _tool_error(sink)
+    if sink == "store":
+        return Cell(
+            "open",
+            "not observed by the matrix: a StoreBackend receives what write_file receives "
+            "(handled, or restored under pseudonymize); what a tool puts in the store itself "
+            "is the tool's own side effect, before the guardrail sees its result",
+        )
+    if sink == "events_v3":
+        if source in {"runtime_context", "model_settings"}:
+            return Cell("n/a", "request keywords and config are not streamed by v3")
+        return Cell("covered", "the PII stream transformer (tests/test_pii_wire.py)")
+    if sink == "offloaded_results":
+        if source in {"tool_result", "file_read", "subagent_result"}:
+            return Cell("covered", _INGRESS_TOOL + "; deepagents offloads the handled result")
+        return Cell("n/a", "only tool results are offloaded")
     if sink == "audit_log":
         return Cell("covered", "events carry types and counts; identity fields classified")
     if sink == "python_logging":
@@ -165,6 +186,24 @@ def _default(source: str, sink: str) -> Cell:
         return Cell("covered", "apply_to_output handles structured responses")
     if sink == "interrupts":
         return Cell("covered", "interrupts carry the handled tool calls")
+    return Cell("n/a")
+
+
+def _tool_error(sink: str) -> Cell:
+    if sink in {"provider", "state", "checkpoints", "stream_values", "stream_updates"}:
+        return Cell(
+            "covered",
+            "when the ToolNode turns the error into a ToolMessage, the message is handled as a "
+            "tool result",
+        )
+    if sink in {"langsmith", "otel"}:
+        return Cell("covered", _EXPORT + " (LangSmith's error field included)")
+    if sink in {"callbacks", "events_v1", "events_v2", "stream_debug", "exceptions"}:
+        return Cell(
+            "open",
+            "on_tool_error and an exception that ends the run carry the tool's own exception, "
+            "raised before any middleware sees it; the guardrail does not rewrite exceptions",
+        )
     return Cell("n/a")
 
 

@@ -42,6 +42,8 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from langchain_core.tools import ToolException
+
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 
 __all__ = ["PIISpanProcessor", "observed_tool", "pii_anonymizer", "redactor"]
@@ -71,19 +73,28 @@ def _observed_class(cls: type) -> type:
 
     @functools.wraps(cls._run)  # type: ignore[attr-defined]
     def _run(self: Any, *args: Any, **kwargs: Any) -> Any:
-        output = cls._run(self, *args, **kwargs)  # type: ignore[attr-defined]
         if _HANDLING.get() == id(self):
-            return output
+            return cls._run(self, *args, **kwargs)  # type: ignore[attr-defined]
+        try:
+            output = cls._run(self, *args, **kwargs)  # type: ignore[attr-defined]
+        except ToolException as error:  # its message becomes the tool's output
+            raise type(error)(self.__dict__[_HANDLE][0](str(error))) from None
         return self.__dict__[_HANDLE][0](output)
 
     @functools.wraps(cls._arun)  # type: ignore[attr-defined]
     async def _arun(self: Any, *args: Any, **kwargs: Any) -> Any:
         token = _HANDLING.set(id(self))
+        failed: type[ToolException] | None = None
         try:
             output = await cls._arun(self, *args, **kwargs)  # type: ignore[attr-defined]
+        except ToolException as error:  # its message becomes the tool's output
+            failed, output = type(error), str(error)
         finally:
             _HANDLING.reset(token)
-        return await self.__dict__[_HANDLE][1](output)
+        handled = await self.__dict__[_HANDLE][1](output)
+        if failed is not None:
+            raise failed(handled) from None
+        return handled
 
     def _to_args_and_kwargs(self: Any, tool_input: Any, tool_call_id: Any) -> Any:
         # after ``on_tool_start`` recorded the input, before the arguments are validated
