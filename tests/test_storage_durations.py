@@ -150,3 +150,11 @@ def test_budget_ttl_is_rounded_up_never_to_zero(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     (key,) = client.keys("guardrails:budget:*")
     assert 0 < client.pttl(key) <= 1001
+
+
+@pytest.mark.parametrize("value", [0, -1, 1e300, float("nan"), float("inf"), True, "60"])
+def test_vault_ttl_within_what_redis_keeps(value: Any) -> None:
+    from guardrails.pii.vault import RedisVault
+
+    with pytest.raises(GuardrailConfigError, match="RedisVault ttl must be > 0 and <="):
+        RedisVault("redis://127.0.0.1:1", ttl=value)

@@ -122,13 +122,20 @@ class RedisVault:
         storage_connect_timeout: float = 2.0,
         storage_read_timeout: float = 1.0,
     ) -> None:
-        from guardrails._storage import RedisConnector, parse_storage
+        from guardrails._storage import MAX_DURATION, RedisConnector, parse_storage
         from guardrails.errors import GuardrailConfigError
 
         if url is None and client is None and async_client is None:
             raise GuardrailConfigError("RedisVault needs url= or client= / async_client=")
-        if ttl is not None and ttl <= 0:
-            raise GuardrailConfigError(f"RedisVault ttl must be > 0 seconds or None, got {ttl!r}")
+        if ttl is not None and (
+            isinstance(ttl, bool)
+            or not isinstance(ttl, (int, float))
+            or not 0 < ttl <= MAX_DURATION  # NaN fails too; Redis keeps expiries in int64 ms
+        ):
+            raise GuardrailConfigError(
+                f"RedisVault ttl must be > 0 and <= {MAX_DURATION:.0f} seconds (100 years) or "
+                f"None, got {ttl!r}"
+            )
         try:
             import redis
             import redis.asyncio  # noqa: F401
