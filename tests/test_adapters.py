@@ -6,6 +6,8 @@ deepagents upgrade removes or changes it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import guardrails._adapters.deepagents
 import guardrails._adapters.langchain
 
@@ -260,4 +262,37 @@ def test_deepagents_backend_retype() -> None:
     _canary(
         "a deepagents backend's __class__ swapped for a subclass (copy.copy + __class__)",
         type(clone) is Sub and type(original) is StateBackend and vars(clone) == vars(original),
+    )
+
+
+def test_langgraph_null_resume_pending() -> None:
+    """``CONFIG_KEY_SCRATCHPAD`` / ``get_null_resume``: a task sees a single-value resume."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.types import Command, interrupt
+    from typing_extensions import TypedDict
+
+    from guardrails._adapters.langgraph import null_resume_pending
+
+    seen: list[bool] = []
+
+    class State(TypedDict):
+        x: int
+
+    def node(state: State) -> State:
+        seen.append(null_resume_pending())
+        interrupt("ask")
+        return state
+
+    graph = StateGraph(State)
+    graph.add_node("n", node)
+    graph.add_edge(START, "n")
+    graph.add_edge("n", END)
+    app = graph.compile(checkpointer=InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "canary"}}
+    app.invoke({"x": 1}, config)
+    app.invoke(Command(resume="yes"), config)
+    _lc_canary(
+        "langgraph._internal._constants.CONFIG_KEY_SCRATCHPAD / PregelScratchpad.get_null_resume",
+        seen == [False, True] and null_resume_pending() is False,
     )

@@ -567,3 +567,114 @@ def test_an_unsupported_backend_is_refused_when_guarded() -> None:
     jail = FilesystemPermissionMiddleware([P(["read"], ["/secrets/**"], "deny")])
     with pytest.raises(GuardrailConfigError, match="Opaque"):
         jail.guard(Opaque())
+
+
+class _BothArgs(BaseModel):
+    model_config = {"populate_by_name": True}
+    source: str = Field(alias="from")
+
+
+def test_a_call_sending_a_path_under_both_name_and_alias_is_checked_on_both(mode: str) -> None:
+    seen: list[str] = []
+
+    def read_it(**kwargs: Any) -> str:
+        seen.append(str(kwargs))
+        return SECRET
+
+    reader = StructuredTool.from_function(
+        func=read_it, name="read_it", description="Read.", args_schema=_BothArgs
+    )
+    jail = FilesystemPermissionMiddleware(
+        [P(["read"], ["/workspace/**"])], default="deny", tool_paths={"read_it": {"source": "read"}}
+    )
+    answers = _answers(
+        [("read_it", {"source": "/workspace/ok.txt", "from": "/secrets/key.pem"})],
+        mode,
+        guardrails=[jail],
+        tools=[reader],
+    )
+    assert seen == [] and "permission denied for read on /secrets/key.pem" in answers[0], answers
+
+
+def test_plain_setup_refuses_a_subagent_whose_path_tool_is_a_plain_function(
+    tmp_path: Path, mode: str
+) -> None:
+    seen: list[str] = []
+
+    def copy_file(src: str, dst: str) -> str:
+        """Copy a file."""
+        seen.append(src)
+        return Path(src).read_text()
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SECRET)
+    jail = FilesystemPermissionMiddleware(
+        [P(["read", "write"], ["/workspace/**"])],
+        default="deny",
+        tool_paths={"copy_file": {"src": "read", "dst": "write"}},
+    )
+    model = ScriptedChatModel(
+        responses=[
+            _task("general-purpose"),
+            AIMessage("", tool_calls=[tool_call("copy_file", {"src": str(secret), "dst": "/x"})]),
+            "gp done",
+            "done",
+        ]
+    )
+    agent: Any = deepagents.create_deep_agent(
+        model=model,
+        tools=[copy_file],
+        middleware=[jail],
+        backend=jail.guard(FilesystemBackend(root_dir=tmp_path, virtual_mode=True)),
+    )
+    out = invoke(agent, {"messages": [("user", "go")]}, mode)
+    texts = [str(m.content) for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert seen == [] and "not held to the filesystem rules" in texts[0], texts
+
+
+def test_tool_paths_naming_a_tool_the_agent_lacks_warns_when_built() -> None:
+    jail = FilesystemPermissionMiddleware(
+        [P(["read"], ["/workspace/**"])], default="deny", tool_paths={"copyfile": {"src": "read"}}
+    )
+    with pytest.warns(UserWarning, match="copyfile"):
+        create_deep_agent(
+            ScriptedChatModel(responses=["done"]), [_copy_tool([])], guardrails=[jail]
+        )
+
+
+# --------------------------------------------------------------------------- interrupts
+
+
+def test_parallel_calls_needing_approval_resume_with_one_value(tmp_path: Path, mode: str) -> None:
+    """Two calls of one turn both need approval: one request, the documented resume works."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command
+
+    root = tmp_path / "root"
+    (root / "public").mkdir(parents=True)
+    jail = FilesystemPermissionMiddleware([P(["write"], ["/public/**"], "interrupt")])
+    calls = [
+        tool_call("write_file", {"file_path": "/public/a.txt", "content": "A"}),
+        tool_call("write_file", {"file_path": "/public/b.txt", "content": "B"}),
+        tool_call("write_file", {"file_path": "/other.txt", "content": "C"}),
+    ]
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=calls), "done"])
+    agent = create_deep_agent(
+        model,
+        guardrails=[jail],
+        backend=FilesystemBackend(root_dir=root, virtual_mode=True),
+        checkpointer=InMemorySaver(),
+    )
+    config = {"configurable": {"thread_id": f"t-{mode}"}}
+    out = invoke(agent, {"messages": [("user", "go")]}, mode, config)
+    (pending,) = out["__interrupt__"]
+    asked = [r["args"]["file_path"] for r in pending.value["action_requests"]]
+    assert asked == ["/public/a.txt", "/public/b.txt"]
+    assert not (root / "public" / "a.txt").exists()
+    decisions = [{"type": "approve"}, {"type": "reject", "message": "not b"}]
+    out = invoke(agent, Command(resume={"decisions": decisions}), mode, config)
+    assert (root / "public" / "a.txt").read_text() == "A"
+    assert not (root / "public" / "b.txt").exists()
+    assert (root / "other.txt").read_text() == "C"
+    texts = [str(m.content) for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert any("rejected by a reviewer: not b" in t for t in texts), texts

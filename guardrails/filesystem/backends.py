@@ -172,6 +172,12 @@ def _check(backend: Any, ctx: Context, op: str, raw: Any, method: str) -> Verdic
         return Verdict(op, raw, raw, ALLOW, "checked")  # decided by the middleware already
     verdict = judge(ctx.policy, op, raw, backend, ctx.case_insensitive,
                     machinery=ctx.machinery, listing=method in ("ls", "glob", "grep"))  # fmt: skip
+    if (
+        verdict.decision.mode == "interrupt"
+        and verdict.path is not None
+        and (op, verdict.path) in ctx.approved
+    ):
+        return Verdict(op, verdict.path, verdict.key, ALLOW, "approved")  # a reviewer said yes
     if not verdict.allowed:
         audit_denied(ctx.guardrail, runtime=None, tool=ctx.tool or None, operation=op,
                      path=verdict.key, decision=verdict.decision, reason=verdict.reason,

@@ -232,6 +232,7 @@ class Context:
     guardrail: str
     case_insensitive: bool | None = None  # None: detect per path from the backend
     checked: str | None = None  # a path the middleware decided for this call already
+    approved: frozenset[tuple[str, str]] = frozenset()  # (operation, path) a reviewer approved
     subagent: str | None = None  # the subagent a task call starts
     machinery: bool = False  # no tool call: deepagents' own reads and writes (memory, eviction)
 

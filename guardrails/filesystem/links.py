@@ -542,7 +542,7 @@ def judge(
         )
     ):
         decision, reason = Decision("allow", None, decision.layer), "scratch"
-    if decision.mode == "allow":
+    if decision.mode in ("allow", "interrupt"):  # a reviewer is not asked about a denied target
         refused = link_check(policy, op, path, backend, override)
         if refused is not None:
             decision, reason = refused

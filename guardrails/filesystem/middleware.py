@@ -14,6 +14,7 @@ from langgraph.types import interrupt
 from guardrails._adapters import deepagents as _da
 from guardrails._core import Call, Flow, Guardrail, SyncAsync
 from guardrails.errors import GuardrailConfigError
+from guardrails.filesystem.approvals import Group, publish, resume_pending, wait_for
 from guardrails.filesystem.backends import guard_backend, is_guarded, refusal
 from guardrails.filesystem.layers import (
     ACTIVE,
@@ -37,7 +38,14 @@ from guardrails.filesystem.links import (
 from guardrails.filesystem.paths import glob_root
 from guardrails.filesystem.rules import OPERATIONS, FilesystemPermission
 from guardrails.filesystem.subagents import hold_graph, task_refusal
-from guardrails.filesystem.toolargs import ABSENT, UNKNOWN, arg_value, check_tool, parse_tool_paths
+from guardrails.filesystem.toolargs import (
+    ABSENT,
+    UNKNOWN,
+    alias_keys,
+    arg_values,
+    check_tool,
+    parse_tool_paths,
+)
 
 __all__ = ["FilesystemPermissionMiddleware"]
 
@@ -83,6 +91,26 @@ def _rewrite(value: Any, done: dict[int, str], counter: list[int]) -> Any:
     index = counter[0]
     counter[0] += 1
     return done.get(index, value)
+
+
+def _tool_name(tool: Any) -> str | None:
+    name = tool.get("name") if isinstance(tool, Mapping) else getattr(tool, "name", None)
+    name = name if isinstance(name, str) else getattr(tool, "__name__", None)
+    return name if isinstance(name, str) else None
+
+
+def _graph_tool_names(runnable: Any) -> list[str]:
+    graph = runnable
+    for _ in range(16):
+        if hasattr(graph, "nodes") or not hasattr(graph, "bound"):
+            break
+        graph = graph.bound
+    names: list[str] = []
+    for node in (getattr(graph, "nodes", None) or {}).values():
+        tools = getattr(getattr(node, "bound", None), "tools_by_name", None)
+        if isinstance(tools, Mapping):
+            names.extend(str(n) for n in tools)
+    return names
 
 
 def _may_have_descendants(backend: Any, path: str) -> SyncAsync:
@@ -264,7 +292,19 @@ class FilesystemPermissionMiddleware(
         """
         if not is_guarded(setup.backend):
             setup.backend = self.guard(setup.backend)
-        self.check_tools(getattr(setup, "tools", None) or ())
+        tools = list(getattr(setup, "tools", None) or ())
+        self.check_tools(tools)
+        known = {_tool_name(t) for t in tools}
+        for runnable in setup.compiled.values():
+            known |= set(_graph_tool_names(runnable))
+        unknown = sorted(set(self._policy.tools()) - known - {None})
+        if unknown and tools:
+            warnings.warn(
+                f"tool_paths names tool(s) {unknown} that this agent was not given (tools: "
+                f"{sorted(n for n in known if n)}); a misspelt name leaves that tool unchecked",
+                UserWarning,
+                stacklevel=3,
+            )
         paths = frozenset(self._policy.tools())
         for name, runnable in setup.compiled.items():
             reason = hold_graph(runnable, paths)
@@ -392,10 +432,16 @@ class FilesystemPermissionMiddleware(
             if name == "delete" and named:
                 text += f" (matches deny rule(s): {', '.join(named)})"
             return _denied(text, name, call.get("id"))
+        approved: frozenset[tuple[str, str]] = frozenset()
         if worst is not None and worst.decision.mode == "interrupt":
-            answer = self._interrupt(request, name, worst, args)
+            answer = yield from self._interrupt(request, name, worst, args, policy, backend)
             if answer is not None:
                 return answer
+            approved = frozenset(
+                (v.op, v.path)
+                for v in verdicts
+                if v.decision.mode == "interrupt" and v.path is not None
+            )
         for v in verdicts:
             if v.decision.widened:
                 self.audit("fs.widened", runtime=request.runtime, tool=name,
@@ -403,7 +449,9 @@ class FilesystemPermissionMiddleware(
         new_request = request.override(tool_call={**call, "args": args})
         if replacement is not None:
             new_request = new_request.override(tool=replacement)
-        token = ACTIVE.set(Context(policy, name, request.runtime, self.name, override, checked))
+        token = ACTIVE.set(
+            Context(policy, name, request.runtime, self.name, override, checked, approved=approved)
+        )
         try:
             return (yield Call(new_request))
         finally:
@@ -432,22 +480,22 @@ class FilesystemPermissionMiddleware(
         missing: str | None = None
         for arg, ops in spec.items():
             keys, info = (fields[arg][1], fields[arg][2]) if fields else ((arg,), None)
-            value, used = arg_value(args, keys, info)
-            if value is ABSENT or (value is UNKNOWN and name in _FILE_TOOLS and not fields):
-                continue  # required: the call fails validation before it touches anything
-            if value is UNKNOWN:
-                if any(policy.restrictive(op) for op in ops):
-                    verdicts.append(Verdict(ops[0], None, None, DENY, "missing_argument"))
-                    missing = missing or arg
-                continue
-            done: dict[int, str] = {}
-            for index, raw in enumerate(_paths_in(value)):
-                for op in ops:
-                    verdict = check(op, raw)
-                if verdict.path is not None:
-                    done[index] = verdict.path
-            if used:
-                args[used] = _rewrite(value, done, [0])
+            for value, used in arg_values(args, keys, info):
+                if value is ABSENT or (value is UNKNOWN and name in _FILE_TOOLS and not fields):
+                    continue  # required: the call fails validation before it touches anything
+                if value is UNKNOWN:
+                    if any(policy.restrictive(op) for op in ops):
+                        verdicts.append(Verdict(ops[0], None, None, DENY, "missing_argument"))
+                        missing = missing or arg
+                    continue
+                done: dict[int, str] = {}
+                for index, raw in enumerate(_paths_in(value)):
+                    for op in ops:
+                        verdict = check(op, raw)
+                    if verdict.path is not None:
+                        done[index] = verdict.path
+                if used:
+                    args[used] = _rewrite(value, done, [0])
         return missing
 
     def check_tools(self, tools: Iterable[Any]) -> None:
@@ -489,30 +537,104 @@ class FilesystemPermissionMiddleware(
         finally:
             ACTIVE.reset(token)
 
+    def _group(self, request: Any, policy: RuleStack, backend: Any) -> Group | None:
+        """The calls of this model turn that need approval (None: cannot tell, ask alone)."""
+        call_id = request.tool_call.get("id")
+        state = getattr(request, "state", None)
+        messages = state.get("messages") if isinstance(state, Mapping) else None
+        if not isinstance(call_id, str) or not isinstance(messages, list):
+            return None
+        turn = next(
+            (m for m in reversed(messages)
+             if any(c.get("id") == call_id for c in getattr(m, "tool_calls", None) or ())),
+            None,
+        )  # fmt: skip
+        if turn is None:
+            return None
+        ids: list[str] = []
+        asks: list[dict[str, Any]] = []
+        for sibling in turn.tool_calls:
+            found = self._dry_run(sibling, policy, backend)
+            if found is not None and isinstance(sibling.get("id"), str):
+                ids.append(sibling["id"])
+                asks.append(
+                    {
+                        "name": sibling["name"],
+                        "args": dict(sibling.get("args") or {}),
+                        "description": f"Filesystem permission: {found.op} on {found.key} "
+                        "needs approval",
+                    }
+                )
+        return Group(ids, asks) if call_id in ids else None
+
+    def _dry_run(self, call: Mapping[str, Any], policy: RuleStack, backend: Any) -> Verdict | None:
+        """The verdict asking for approval that a call would get (None: it needs none)."""
+        name = call.get("name")
+        args = dict(call.get("args") or {})
+        custom = policy.tools()
+        checks: list[tuple[str, Any, bool]] = []  # (operation, raw path, listing)
+        if name == "execute":
+            checks.append(("execute", exec_dir(backend), False))
+        elif name in _BULK_TOOLS:
+            root = args.get("path")
+            if name == "glob" and root is None and str(args.get("pattern", "")).startswith("/"):
+                root = glob_root(str(args["pattern"]))
+            elif root is None and name != "ls":
+                root = search_root(backend)
+            checks.append(("read", root if root is not None else "", True))
+        elif isinstance(name, str) and (name in custom or name in _FILE_TOOLS):
+            for arg, ops in (custom.get(name) or _FILE_TOOLS[name]).items():
+                for key_name in alias_keys(name, arg):
+                    if key_name in args:
+                        checks += [(op, raw, False) for raw in _paths_in(args[key_name])
+                                   for op in ops]  # fmt: skip
+        verdicts = [
+            judge(policy, op, raw, backend, self.case_insensitive, listing=listing)
+            for op, raw, listing in checks
+        ]
+        worst = max(verdicts, key=lambda v: RANK[v.decision.mode], default=None)
+        return worst if worst is not None and worst.decision.mode == "interrupt" else None
+
     def _interrupt(
-        self, request: Any, tool: str, verdict: Verdict, args: dict[str, Any]
-    ) -> ToolMessage | None:
-        """Ask a human (HumanInTheLoopMiddleware's request shape); None when approved."""
-        payload = {
-            "action_requests": [
-                {
-                    "name": tool,
-                    "args": args,
-                    "description": f"Filesystem permission: {verdict.op} on {verdict.key} "
-                    "needs approval",
-                }
-            ],
-            "review_configs": [{"action_name": tool, "allowed_decisions": ["approve", "reject"]}],
-        }
-        try:
-            response = interrupt(payload)
-        except GraphInterrupt:
-            self.audit("fs.interrupted", runtime=request.runtime, tool=tool,
-                 operation=verdict.op, path=verdict.key, rule=verdict.decision.rule,
-                 layer=verdict.decision.layer, decision="interrupt")  # fmt: skip
-            raise
-        decisions = response.get("decisions") if isinstance(response, Mapping) else None
-        first = decisions[0] if isinstance(decisions, list) and decisions else {}
+        self,
+        request: Any,
+        tool: str,
+        verdict: Verdict,
+        args: dict[str, Any],
+        policy: RuleStack,
+        backend: Any,
+    ) -> Flow[ToolMessage | None]:
+        """Ask a human (HumanInTheLoopMiddleware's request shape); None when approved.
+
+        The calls of one model turn that need approval are asked about together, once (see
+        :mod:`~guardrails.filesystem.approvals`), so one resume value answers them all.
+        """
+        call_id = request.tool_call.get("id")
+        group = self._group(request, policy, backend)
+        if group is None or len(group.ids) == 1:
+            group = Group(
+                [str(call_id)],
+                [{"name": tool, "args": args, "description": f"Filesystem permission: "
+                  f"{verdict.op} on {verdict.key} needs approval"}],
+            )  # fmt: skip
+        index = group.ids.index(str(call_id))
+        decisions: Any
+        if index == 0:
+            try:
+                response = interrupt(group.payload())
+            except GraphInterrupt:
+                self._audit_interrupted(request, tool, verdict)
+                raise
+            decisions = response.get("decisions") if isinstance(response, Mapping) else None
+            decisions = decisions if isinstance(decisions, list) else []
+            if len(group.ids) > 1:
+                publish(group.key(), decisions)
+        else:
+            if not resume_pending():  # the first call of the group asks for all
+                self._audit_interrupted(request, tool, verdict)
+                raise GraphInterrupt(())
+            decisions = (yield wait_for(group.key())) or []
+        first = decisions[index] if index < len(decisions) else {}
         kind = first.get("type") if isinstance(first, Mapping) else None
         if kind == "approve":
             self.audit("fs.approved", runtime=request.runtime, tool=tool,
@@ -526,3 +648,8 @@ class FilesystemPermissionMiddleware(
         text = f"{refusal(verdict.op, verdict.key)} (rejected by a reviewer"
         text += f": {message})" if message else ")"
         return _denied(text, tool, request.tool_call.get("id"))
+
+    def _audit_interrupted(self, request: Any, tool: str, verdict: Verdict) -> None:
+        self.audit("fs.interrupted", runtime=request.runtime, tool=tool,
+                   operation=verdict.op, path=verdict.key, rule=verdict.decision.rule,
+                   layer=verdict.decision.layer, decision="interrupt")  # fmt: skip

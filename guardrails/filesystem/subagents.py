@@ -40,7 +40,9 @@ def _is_ours(m: Any) -> bool:
 
 
 def _path_tool(tool: Any, paths: frozenset[str]) -> str | None:
-    name = getattr(tool, "name", None)
+    name = tool.get("name") if isinstance(tool, Mapping) else getattr(tool, "name", None)
+    if not isinstance(name, str):
+        name = getattr(tool, "__name__", None)  # a plain function deepagents makes a tool of
     if isinstance(name, str) and name in paths:
         return (
             f"its tool {name!r} takes paths (tool_paths) and no FilesystemPermissionMiddleware "

@@ -19,7 +19,15 @@ from typing import Any
 from guardrails.errors import GuardrailConfigError
 from guardrails.filesystem.rules import OPERATIONS
 
-__all__ = ["ABSENT", "UNKNOWN", "ToolSpec", "arg_value", "check_tool", "parse_tool_paths"]
+__all__ = [
+    "ABSENT",
+    "UNKNOWN",
+    "ToolSpec",
+    "alias_keys",
+    "arg_values",
+    "check_tool",
+    "parse_tool_paths",
+]
 
 #: tool name -> argument name -> operations it needs
 ToolSpec = dict[str, dict[str, tuple[str, ...]]]
@@ -118,21 +126,36 @@ def check_tool(
         out[arg] = (match, keys, info)
     with contextlib.suppress(TypeError):
         _CHECKED[tool] = out
+    for arg, (_, keys, _) in out.items():
+        _KEYS_BY_NAME[(str(name), arg)] = keys
     return out
 
 
-def arg_value(call_args: Mapping[str, Any], keys: Sequence[str], info: Any) -> tuple[Any, str]:
-    """``(value, key it came under)`` of one path argument of a call.
+#: ``(tool name, configured argument) -> keys`` learned from the schemas checked so far.
+_KEYS_BY_NAME: dict[tuple[str, str], tuple[str, ...]] = {}
 
-    Omitted: its schema default when that is a value, ``ABSENT`` when required, ``UNKNOWN`` when
-    the default is None or empty or cannot be read (the tool alone knows what it then touches).
+
+def alias_keys(tool_name: str, arg: str) -> tuple[str, ...]:
+    """The keys a call of ``tool_name`` may send ``arg`` under (its aliases, once checked)."""
+    return _KEYS_BY_NAME.get((tool_name, arg), (arg,))
+
+
+def arg_values(
+    call_args: Mapping[str, Any], keys: Sequence[str], info: Any
+) -> list[tuple[Any, str]]:
+    """``[(value, key it came under)]`` for one path argument of a call.
+
+    Every key the argument may come under (its name and its aliases) is read: a call that sends
+    both is checked on both, whichever the tool's validation keeps. Omitted: its schema default
+    when that is a value, ``ABSENT`` when required, ``UNKNOWN`` when the default is None or empty
+    or cannot be read (the tool alone knows what it then touches).
     """
-    for k in keys:
-        if k in call_args:
-            return call_args[k], k
+    found = [(call_args[k], k) for k in keys if k in call_args]
+    if found:
+        return found
     if info is None:
-        return UNKNOWN, ""
+        return [(UNKNOWN, "")]
     if info.is_required():
-        return ABSENT, ""
+        return [(ABSENT, "")]
     default = info.get_default(call_default_factory=True)
-    return (default if default not in (None, "", [], {}) else UNKNOWN), ""
+    return [(default if default not in (None, "", [], {}) else UNKNOWN, "")]
