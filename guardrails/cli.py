@@ -22,10 +22,23 @@ __all__ = ["main"]
 _SCENES = ("tour", "resilience", "limits", "pii", "pseudonymize")
 
 
+def _version() -> str:
+    """The installed distribution's version (``guardrails.__version__`` from a bare checkout)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("guardrails-middleware")
+    except metadata.PackageNotFoundError:
+        from guardrails import __version__
+
+        return __version__
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="guardrails", description="Guardrails for LangChain agents."
     )
+    parser.add_argument("--version", action="version", version=f"guardrails {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run offline agents through the guardrails (no API key)")
     demo.add_argument(

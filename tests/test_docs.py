@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,10 +115,14 @@ def test_doc_block_runs_as_written(
     if block.marker == "continues":
         namespace = namespaces.get(block.page)
         assert namespace is not None, f"{block.id}: 'continues' but the previous block did not run"
-    else:
-        namespace = {"__name__": "__docs__"}
+    else:  # a module of its own, as a script would be (dataclasses look their module up)
+        namespace = types.ModuleType("__docs__").__dict__
     namespaces.pop(block.page, None)
     code = compile(block.code, f"{block.page}:{block.line}", "exec")
+    module = types.ModuleType("__docs__")
+    module.__dict__.update(namespace)
+    namespace = module.__dict__
+    monkeypatch.setitem(sys.modules, "__docs__", module)
     try:
         exec(code, namespace)
     except Exception as exc:
@@ -125,3 +131,24 @@ def test_doc_block_runs_as_written(
             "mark it <!-- fragment: why --> on the line before its fence"
         ) from exc
     namespaces[block.page] = namespace
+
+
+def test_version_option_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+
+    import guardrails
+    from guardrails.cli import main
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert guardrails.__version__ == declared
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"guardrails {declared}"
+
+
+def test_readme_install_lines_name_no_registry_package() -> None:
+    """The package is not on PyPI: the README installs from a clone."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pip install guardrails-middleware" not in readme
+    assert "pip install ." in readme

@@ -7,6 +7,7 @@ import functools
 import re
 
 from guardrails.pii.context import Span, _Scan
+from guardrails.pii.finders.spaceless import not_before
 
 _IBAN_LENGTHS = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
@@ -26,7 +27,7 @@ _IBAN = re.compile(
 )
 _ALNUM = re.compile(r"[A-Za-z0-9]")
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
-_WORD = re.compile(r"[A-Za-z0-9]+(?![\w])")
+_WORD = re.compile(r"[A-Za-z0-9]+" + not_before(r"\w"))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -12,6 +12,7 @@ from typing import Any
 
 from guardrails.errors import GuardrailConfigError
 from guardrails.pii.context import Span, _plain, _regex_finder, _Scan
+from guardrails.pii.finders.spaceless import SPACELESS, not_after, not_before
 
 #: Top-level domains accepted in emails besides the public suffix list (intranet names).
 DEFAULT_EMAIL_TLDS: frozenset[str] = frozenset(
@@ -43,11 +44,31 @@ DEFAULT_EMAIL_TLDS: frozenset[str] = frozenset(
 )
 
 _LOCAL = r"[\w.+'\-]"
+# An address written right against a script without spaces (メールはtaro@example.jpです) matches
+# with the neighbouring letters; the finder cuts them off (_spaceless_cut). An address written
+# in those scripts (用户@例子.中国) is kept whole.
 _EMAIL = re.compile(
     rf"(?<!{_LOCAL})({_LOCAL}+)([ \t]?\n[ \t]?| )?@([ \t]?\n[ \t]?| )?"
-    r"((?:[\w\-]+\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9\-]{1,59}))(?![\w\-])",
+    r"((?:[\w\-]+\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9\-]{1,59}))" + not_before(r"\w\-"),
     re.IGNORECASE,
 )
+_SPACELESS_CHAR = re.compile(f"[{SPACELESS}]")
+
+
+def _spaceless_cut(local: str, domain: str) -> tuple[int, int]:
+    """How many characters to drop from the start of ``local`` and from the end of ``domain``:
+    letters of a script without spaces glued to an address in another script."""
+    head = 0
+    if _SPACELESS_CHAR.search(local):
+        last = max(m.end() for m in _SPACELESS_CHAR.finditer(local))
+        if last < len(local):  # written-in-CJK parts before an ASCII local part
+            head = last
+    tail = 0
+    label = domain.rsplit(".", 1)[-1]
+    first = _SPACELESS_CHAR.search(label)
+    if first is not None and first.start() >= 2 and label[: first.start()].isascii():
+        tail = len(label) - first.start()  # "jpです": the top-level domain is "jp"
+    return head, tail
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,6 +92,13 @@ def _email_finder(tlds: frozenset[str] | None) -> Callable[[_Scan], list[Span]]:
         for m in _EMAIL.finditer(scan.text):
             start = m.start(1)
             local = m.group(1)
+            domain = m.group(4)
+            end = m.end()
+            if not local.isascii() or not domain.isascii():
+                head, tail = _spaceless_cut(local, domain)
+                local, start = local[head:], start + head
+                if tail:
+                    domain, end = domain[:-tail], end - tail
             trimmed = local.lstrip(".'-+")
             start += len(local) - len(trimmed)
             if not trimmed or trimmed.endswith("."):
@@ -78,11 +106,10 @@ def _email_finder(tlds: frozenset[str] | None) -> Callable[[_Scan], list[Span]]:
             left, right = m.group(2), m.group(3)
             if left == " " and not right and scan.original_char(m.start(2)) == " ":
                 continue  # "ping @example.com": a handle after a word, not an address
-            domain = m.group(4)
             tld = domain.rsplit(".", 1)[-1].lower()
             ok = True if tlds is None else tld in tlds or _public_suffix(domain.lower())
             if ok:
-                out.append((start, m.end(), 0.9))
+                out.append((start, end, 0.9))
         return out
 
     return find
@@ -112,7 +139,9 @@ _IPV4 = re.compile(
     r"(?!\d|\.\d)"
 )
 _VERSION_BEFORE = re.compile(r"(?:(?<![a-z])(?:version|ver|release|rel)\.?\s*|(?<![a-z])v)$", re.I)
-_IPV6 = re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:.]{2,45}")
+_IPV6 = re.compile(
+    not_after(r"\w:.") + r"(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:.]{2,45}"
+)
 
 
 def _ips(scan: _Scan) -> list[Span]:
@@ -182,11 +211,20 @@ def _bech32_ok(value: str) -> bool:
 
 
 _macs = _plain(
-    _regex_finder(r"(?<![\w:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![\w:-])")
+    _regex_finder(
+        not_after(r"\w:-")
+        + r"[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
+        + not_before(r"\w:-")
+    )
 )
 _urls = _plain(
     _regex_finder(
-        r"(?<![@\w.])(?:https?://|ftp://|www\.)[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]]",
+        not_after(r"@\w.")
+        + r"(?:https?://|ftp://|www\.)[^\s<>\"'`"
+        + SPACELESS
+        + r"]+[^\s<>\"'`.,;:!?)\]"
+        + SPACELESS
+        + "]",
         flags=re.I,
         check=_url_ok,
     )

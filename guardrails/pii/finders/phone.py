@@ -10,11 +10,18 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from guardrails.pii.context import _GROUP, _ID_BEFORE, CONTEXT_BOOST, THRESHOLD, Span, _Scan
+from guardrails.pii.finders.spaceless import not_after
 from guardrails.pii.phones import PhoneRules
 
+# a letter of a script written without spaces (電話番号は03-...) is a boundary, like a space
 _PHONE = re.compile(
-    r"(?:(?:(?<![\w+])\+|(?<![\w.\-/])00)[ \t]?|(?<![\w.+/\-]))"
-    r"\(?\d[\d \t().\-/]{4,22}\d(?![\dA-Za-z_])"
+    r"(?:(?:"
+    + not_after(r"\w+")
+    + r"\+|"
+    + not_after(r"\w.\-/")
+    + r"00)[ \t]?|"
+    + not_after(r"\w.+/\-")
+    + r")\(?\d[\d \t().\-/]{4,22}\d(?![\dA-Za-z_])"
 )
 _DATE_SHAPE = re.compile(
     r"\d{4}[\-/.]\d{1,2}[\-/.]\d{1,2}(?!\d)|\d{1,2}[\-/.]\d{1,2}[\-/.](?:\d{4}|\d{2})(?![\d\-/.])"
