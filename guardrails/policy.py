@@ -164,6 +164,8 @@ class MiddlewareSpec:
         return cls(*args, **kwargs)  # type: ignore[no-any-return]
 
 
+MAX_STACK = 32  # middleware per stack in a policy
+MAX_SUBAGENTS = 64  # subagents in a policy
 _TOP_KEYS = {"version", "compose", "agent", "subagents"}
 _AGENT_KEYS = {"middleware"}
 _SUB_KEYS = {"inherit", "middleware", "remove", "override", "compose"}
@@ -306,6 +308,9 @@ class Policy:
         if not isinstance(value, list):
             self._err(errors, path, "must be a list of middleware tables")
             return []
+        if len(value) > MAX_STACK:
+            self._err(errors, path, f"{len(value)} middleware; at most {MAX_STACK} per stack")
+            return []
         specs = [self._spec(errors, f"{path}[{i}]", item) for i, item in enumerate(value)]
         return [s for s in specs if s is not None]
 
@@ -326,6 +331,10 @@ class Policy:
         subagents = data.get("subagents", {})
         if not isinstance(subagents, Mapping):
             self._err(errors, "subagents", "must be a table of subagent names")
+            subagents = {}
+        if len(subagents) > MAX_SUBAGENTS:
+            # every subagent's stack is built and checked: bound the work a file can ask for
+            self._err(errors, "subagents", f"{len(subagents)} subagents; at most {MAX_SUBAGENTS}")
             subagents = {}
         for sub_name, sub in subagents.items():
             path = f"subagents.{key_text(sub_name)}"

@@ -98,6 +98,16 @@ CASES: dict[str, tuple[str, str, str]] = {
         "".join(f"k{i} = 1\n" for i in range(5000)) + RETRY_TOML,
         "unknown key",
     ),
+    "too many middleware": (
+        ".toml",
+        '[[agent.middleware]]\nuse = "PIIMiddleware"\npii_type = "email"\n' * 4000,
+        "at most 32 per stack",
+    ),
+    "too many subagents": (
+        ".toml",
+        RETRY_TOML + "".join(f"[subagents.s{i}]\ninherit = true\n" for i in range(2000)),
+        "at most 64",
+    ),
     "use as table": (".toml", "[[agent.middleware]]\nuse = { a = 1 }\n", "must be a middleware"),
     "use as list": (".yaml", "agent:\n  middleware:\n    - use: [a, b]\n", "must be a middleware"),
     "use as number": (".json", '{"agent": {"middleware": [{"use": 3}]}}', "must be a middleware"),
