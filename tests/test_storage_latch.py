@@ -337,3 +337,33 @@ def test_each_process_pays_one_timeout(own_redis: RedisServer) -> None:
         own_redis.resume()
     for out in outputs:
         assert out == {"answers": ["p"] * 5, "sent": 1}
+
+
+def test_event_loops_in_threads_share_the_latch(own_redis: RedisServer) -> None:
+    """Loops in several threads each have their own client, and one latch: once a command
+    timed out, every loop decides at once."""
+    import threading
+
+    primary = ScriptedChatModel(responses=[], default="primary", model_name="p")
+    agent = create_agent(primary, middleware=_stack(own_redis.url), checkpointer=InMemorySaver())
+    _run(agent, "async", 1)
+    health = _health(own_redis.url)
+    attempts, skipped = health.attempts, health.skipped
+    results: list[Any] = []
+    own_redis.pause()
+    try:
+        threads = [
+            threading.Thread(target=lambda: results.extend(_run(agent, "async", 3)))
+            for _ in range(3)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        own_redis.resume()
+    assert results == ["primary"] * 9
+    sent = health.attempts - attempts
+    # the commands in flight when the first timed out time out too (at most one per loop)
+    assert 1 <= sent <= 3, sent
+    assert health.skipped - skipped == 9 * 4 - sent
