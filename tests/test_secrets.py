@@ -122,6 +122,15 @@ def test_a_pem_block_is_reported_whole_and_a_truncated_one_up_to_its_body() -> N
     assert detect(public, "secret") == []
 
 
+def test_a_key_cut_at_its_start_is_reported_back_to_its_body() -> None:
+    """A long text scanned in chunks (or a key shown from its middle): the END line and the body
+    before it are reported, not the sentence in front of the body."""
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7aB3xY9\n" * 4
+    text = f"the tail of the key file:\n{body}-----END PRIVATE KEY-----\nok"
+    (m,) = detect(text, "private_key")
+    assert m["value"] == body + "-----END PRIVATE KEY-----"
+
+
 HARD_NEGATIVES = [
     "commit 3f786850e387550fdab836ed7e6dc881de23001b",
     "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
@@ -145,6 +154,10 @@ HARD_NEGATIVES = [
     '{"nextPageToken": "CAESBggDEAEYAQxyzA9", "kind": "drive#fileList"}',
     "docker run -p 8080:8080 -e PORT=8080 app:latest",
     "<password></password>",
+    '{"Key": "uploads/2024/01/report.png", "Size": 1024}',
+    '{"key": "user:1234:profile", "ttl": 60}',
+    "pass_rate: 0.93, tests_passed: 1204",
+    "secret: src/main/resources/app.yml",
 ]
 
 

@@ -369,7 +369,7 @@ def _classes(value: str) -> int:
 
 
 _EMAIL_LIKE = re.compile(r"[^@\s]+@[\w-]+(?:\.[\w-]+)+")
-_PATH = re.compile(r"(?:~|\.{1,2})?(?:/[\w.-]+)+/?")
+_PATH = re.compile(r"(?:~|\.{1,2})?/?[\w.-]+(?:/[\w.-]+)+/?")
 _FILE_NAME = re.compile(r"[\w-]+\.(?:pem|key|json|txt|crt|p12|pfx|env|yaml|yml)")
 _WORDS = re.compile(
     r"[a-z]+(?:[-_.][a-z]+)+|(?:[A-Z][a-z]+){2,}|[A-Za-z][a-z]+(?:[-_.][A-Za-z][a-z]+)+|"
@@ -379,7 +379,9 @@ _WORDS = re.compile(
 
 def random_looking(value: str) -> bool:
     """Long enough, several character classes or hex-like, and not a word or a path."""
-    if len(value) < 8 or " " in value or placeholder(value):
+    if len(value) < 8 or " " in value or (len(value) < 20 and value.isalpha()):
+        return False  # cheap rejections first: most candidates are words
+    if placeholder(value):
         return False
     if value.startswith(("http://", "https://")) or _EMAIL_LIKE.fullmatch(value):
         return False
@@ -444,11 +446,43 @@ _B64_PEM = re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{40,}={0,2}")
 MAX_PEM = 64 * 1024
 
 
+_PEM_RUN_CHARS = frozenset(string.ascii_letters + string.digits + "+/=\"'\r\n\\")
+
+
+def _pem_tails(text: str, ends: list[re.Match[str]], blocks: list[tuple[int, int]]) -> list[Secret]:
+    """An END line whose BEGIN is not in the text (a long text scanned in chunks, a key cut at
+    its start): the body before it, back to where the body run starts."""
+    out: list[Secret] = []
+    for e in ends:
+        if any(s <= e.start() < t for s, t in blocks):
+            continue
+        start = e.start()
+        limit = max(0, start - MAX_PEM, max((t for _, t in blocks if t <= start), default=0))
+        while start > limit:
+            c = text[start - 1]
+            if c in _PEM_RUN_CHARS:
+                start -= 1
+            elif c in " \t":  # indentation only (a YAML block), never spaces between words
+                k = start - 1
+                while k > limit and text[k - 1] in " \t":
+                    k -= 1
+                if k > limit and text[k - 1] != "\n":
+                    break
+                start = k
+            else:
+                break
+        while start < e.start() and not text[start].isalnum():
+            start += 1
+        if _alnum_count(text[start : e.start()]) >= 40:
+            out.append(Secret(start, e.end(), "private_key", "pem", 0.9))
+    return out
+
+
 def _pem_blocks(text: str) -> list[Secret]:
     out: list[Secret] = []
-    if "-----BEGIN" in text:
+    if "-----BEGIN" in text or "-----END" in text:
         begins = list(_BEGIN.finditer(text))
-        ends = list(_END.finditer(text)) if begins else []
+        ends = list(_END.finditer(text))
         j = 0
         used_until = 0
         for b_index, b in enumerate(begins):
@@ -472,6 +506,7 @@ def _pem_blocks(text: str) -> list[Secret]:
             if _alnum_count(text[b.end() : stop]) >= 40:
                 out.append(Secret(b.start(), stop, "private_key", "pem", 0.9))
                 used_until = stop
+        out.extend(_pem_tails(text, ends, [(s.start, s.end) for s in out]))
     if "LS0tLS1CRUdJTi" in text:
         for m in _B64_PEM.finditer(text):
             try:
@@ -588,6 +623,8 @@ _NOT_SECRET_PARTS = _words(
     "text display visible hidden show toggle icon button form page view route handler",
     "callback endpoint method scope scopes version rotation rotate generator generate ref",
     "refs bucket region env mode level page next cursor continuation pagination sync etag nonce",
+    "rate ratio percent pct score fail fails failed total num number threshold status state",
+    "result results",
 )
 _PASSWORD_PARTS = frozenset({"pwd", "pass", "pw", "pword", "passwd", "pswd"})
 _KEY_QUALIFIERS = _words(
@@ -815,8 +852,8 @@ def _value_ok(value: str, name: str, kind: str, quoted: bool, a: re.Match[str]) 
     groups = a.groupdict()
     op = groups.get("op")
     if kind == "password":
-        if len(value) < 4:
-            return False
+        if len(value) < 4 or _NUMBER.fullmatch(value):
+            return False  # "pass_rate: 0.93"
         if value.startswith("$") or value.startswith(("sha", "pbkdf2", "argon2", "{SSHA}", "md5")):
             return False
         if not quoted:
@@ -833,14 +870,20 @@ def _value_ok(value: str, name: str, kind: str, quoted: bool, a: re.Match[str]) 
                 if not (env_line or yaml_like):
                     return False
         return True
-    if kind == "weak" and (len(value) < 16 or not random_looking(value)):
-        return False
+    if kind == "weak" and not (
+        _WEAK_VALUE.fullmatch(value)
+        and any(c.isdigit() for c in value)
+        and any(c.isalpha() for c in value)
+    ):
+        return False  # "key": an S3 object key, a cache key, a path: only a token-like value
     if not random_looking(value):
         return False
     return not (not quoted and op == ":" and _TYPE_WORD.fullmatch(value))
 
 
 _CALL = re.compile(r"[A-Za-z_][\w.]*[(\[]")
+_NUMBER = re.compile(r"[-+]?\d*\.\d+(?:[eE][-+]?\d+)?%?|\d+%")
+_WEAK_VALUE = re.compile(r"[A-Za-z0-9+=_\-]{20,}")
 _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
 
 
