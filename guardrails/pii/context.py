@@ -198,6 +198,44 @@ def _standalone(text: str, start: int, end: int) -> bool:
     return not ("a" <= before <= "z" or "a" <= after <= "z")
 
 
+def _humped(text: str, lower: str, start: int, end: int) -> bool:
+    """The word at ``[start, end)`` is a standalone word, or a part of a camelCase or
+    snake_case name (``phoneNumber``, ``customerPhone``, ``social_security``)."""
+    if _standalone(lower, start, end):
+        return True
+    before = start and text[start - 1]
+    after = end < len(text) and text[end]
+    head = not before or not before.isalpha() or (text[start].isupper() and before.islower())
+    tail = not after or not after.isalpha() or (after.isupper() and text[end - 1].islower())
+    return bool(head and tail)
+
+
+_SPLIT = re.compile(r"[^\w]+|_+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_FIELDS: dict[str, str | None] = {}
+_FIELD_CHARS = 64
+
+
+def field_context(key: str) -> str | None:
+    """The name of a field as the context of the values under it: ``"phone number: "`` for
+    ``phoneNumber`` / ``phone_number`` when the name holds a context word of any type
+    (in any language the words cover), else ``None`` (the name adds nothing). The name's
+    negative words come along (``contact id: `` rules a number out as a phone)."""
+    hit = _FIELDS.get(key, "")
+    if hit != "":
+        return hit
+    words = " ".join(w for w in _SPLIT.split(key[:_FIELD_CHARS]) if w).lower()
+    found = any(
+        _standalone(words, m.start(), m.end())
+        for pattern in _CONTEXT_RES.values()
+        for m in pattern.finditer(words)
+    )
+    out = f"{words}: " if found else None
+    if len(_FIELDS) > 4096:
+        _FIELDS.clear()
+    _FIELDS[key] = out
+    return out
+
+
 def _word_search(pattern: re.Pattern[str], text: str) -> bool:
     return any(_standalone(text, m.start(), m.end()) for m in pattern.finditer(text))
 
@@ -251,13 +289,16 @@ class _Scan:
     def _positions(self, key: str, pattern: re.Pattern[str], at_end: bool) -> list[int]:
         hits = self._hits.get(key)
         if hits is None:
-            lower = self.text.lower()
-            if len(lower) != len(self.text):  # a few characters change length when lowered
-                lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in self.text)
+            text = self.text
+            lower = text.lower()
+            if len(lower) != len(text):  # a few characters change length when lowered
+                lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+            if "_" in lower:  # snake_case names: "social_security_number: ..."
+                lower = lower.replace("_", " ")
             hits = [
                 m.end() if at_end else m.start()
                 for m in pattern.finditer(lower)
-                if _standalone(lower, m.start(), m.end())
+                if _humped(text, lower, m.start(), m.end())
             ]
             self._hits[key] = hits
         return hits

@@ -8,8 +8,10 @@ What is normalized:
 
 * NFKC per character cluster (full-width ``４１１１`` and ``＠``, compatibility forms, a letter
   followed by combining marks is composed);
-* format characters (Unicode category ``Cf``: zero-width space / joiners, soft hyphen, BOM,
-  bidi marks) are removed;
+* every default-ignorable code point (the Unicode property ``Default_Ignorable_Code_Point``:
+  zero-width space / joiners, soft hyphen, BOM, bidi marks, variation selectors, the combining
+  grapheme joiner U+034F, Hangul fillers, tag characters, ...; :data:`DEFAULT_IGNORABLE`) and
+  every other format character (category ``Cf``) is removed;
 * every decimal digit of any script (Arabic-Indic ``٤``, Devanagari ``४``, ...) becomes its ASCII
   digit;
 * whitespace variants (NBSP, narrow NBSP, en/em/ideographic spaces) become a space, line and
@@ -34,7 +36,39 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Normalized", "normalize"]
+__all__ = ["DEFAULT_IGNORABLE", "Normalized", "is_default_ignorable", "normalize"]
+
+#: ``Default_Ignorable_Code_Point`` (DerivedCoreProperties.txt), as inclusive ranges.
+#: ``unicodedata`` does not expose the property; the table is checked against the ``regex``
+#: module's ``\p{Default_Ignorable_Code_Point}`` in tests/test_pii_normalize.py.
+DEFAULT_IGNORABLE: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
+_IGNORABLE_STARTS = [a for a, _ in DEFAULT_IGNORABLE]
+
+
+def is_default_ignorable(ch: str) -> bool:
+    """``ch`` has the Unicode property ``Default_Ignorable_Code_Point``."""
+    cp = ord(ch)
+    i = bisect.bisect_right(_IGNORABLE_STARTS, cp) - 1
+    return i >= 0 and cp <= DEFAULT_IGNORABLE[i][1]
+
 
 _SPECIAL_ASCII = ("%40", "&#", "&commat;", "&COMMAT;", "[@]", "[.]", "(.)", "[dot]", "(dot)")
 _LINE_BREAKS = frozenset("\u0085\u2028\u2029")
@@ -91,7 +125,7 @@ def _fold_char(ch: str) -> str:
 
 def _fold_uncached(ch: str) -> str:
     cat = unicodedata.category(ch)
-    if cat == "Cf":
+    if cat == "Cf" or is_default_ignorable(ch):
         return ""
     if cat == "Nd":
         return str(unicodedata.decimal(ch))

@@ -26,20 +26,22 @@ Example::
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
+import html
 import json
+import re
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import unquote
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
 from pydantic import BaseModel
 
 from guardrails.errors import PIIDetectionError
+from guardrails.pii import payloads
+from guardrails.pii.context import field_context
 from guardrails.pii.detect import Detector, PIIMatch
 from guardrails.pii.pseudonym import Pseudonymizer
 from guardrails.pii.strategies import Strategy
@@ -52,12 +54,88 @@ CHUNK = 8_192
 SLICE = 0.005
 #: Overlap of two chunks; a value up to half of it long is always seen whole in one chunk.
 OVERLAP = 2_048
-#: Keys of a content block that are structure, not content.
-_STRUCTURAL = frozenset(
-    {"type", "id", "index", "mime_type", "source_type", "detail", "cache_control", "format"}
-)
-_PAYLOAD_KEYS = frozenset({"data", "base64"})
-_URL_KEYS = frozenset({"url", "image_url", "file_url", "audio_url"})
+#: Layers of encoding opened inside one another at most (a data URL holding base64 holding
+#: JSON holding a percent-encoded value is four).
+MAX_DEPTH = 4
+#: Texts up to this long are keys of the clean set as they are; longer ones by a digest.
+_SHORT = 256
+#: Entries of a detector's clean set before it is emptied.
+_CLEAN_MAX = 65_536
+#: Characters of a long value read with its field name as context.
+_HEAD = 128
+#: Passes of percent / HTML-entity decoding before a text counts as unreadable.
+_PASSES = 8
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]{1,31});?")
+
+
+def _escaped(text: str) -> bool:
+    return bool(("%" in text and _PERCENT.search(text)) or ("&" in text and _ENTITY.search(text)))
+
+
+def _looks_layered(text: str) -> bool:
+    """A text that would be opened as a layer (what a scan at the depth limit cannot read)."""
+    head = text.lstrip()[:1]
+    return (
+        text.startswith("data:")
+        or _escaped(text)
+        or (head in ("{", "[") and text.rstrip()[-1:] in ("}", "]"))
+        or payloads.has_run(text)
+    )
+
+
+def _clean_of(detector: Detector) -> dict[Any, None]:
+    """The texts (with their field context) in which ``detector`` found nothing, through
+    every layer: a later scan of the same text costs one look-up."""
+    clean: dict[Any, None] | None = detector.__dict__.get("_guardrails_clean")
+    if clean is None:
+        clean = {}
+        object.__setattr__(detector, "_guardrails_clean", clean)
+    return clean
+
+
+def _noruns_of(detector: Detector) -> dict[Any, None]:
+    none: dict[Any, None] | None = detector.__dict__.get("_guardrails_noruns")
+    if none is None:
+        none = {}
+        object.__setattr__(detector, "_guardrails_noruns", none)
+    return none
+
+
+def _runs_steps(
+    detector: Detector, text: str
+) -> Generator[None, None, list[tuple[int, int, payloads.Layer]]]:
+    """:func:`payloads.base64_runs` one window at a time, remembering the texts that hold no
+    run (most of them: a later call, or the real scan after :meth:`Scan.prefetch`, costs one
+    look-up)."""
+    none = _noruns_of(detector)
+    key = _clean_key(text, None)
+    if key in none:
+        return []
+    spans = yield from payloads.run_spans(text)
+    runs = payloads.base64_runs(text, spans) if spans else []
+    if not runs:
+        if len(none) >= _CLEAN_MAX:
+            none.clear()
+        none[key] = None
+    return runs
+
+
+def _runs(detector: Detector, text: str) -> list[tuple[int, int, payloads.Layer]]:
+    steps = _runs_steps(detector, text)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def _clean_key(text: str, context: str | None) -> Any:
+    if len(text) > _SHORT:  # no long raw text kept: length, keyed hash and both ends
+        key: Any = (len(text), hash(text), text[:32], text[-32:])
+    else:
+        key = text
+    return key if context is None else (context, key)
 
 
 def find_steps(detector: Detector, text: str) -> Generator[None, None, list[PIIMatch]]:
@@ -102,11 +180,6 @@ def find_all(detector: Detector, text: str) -> Sequence[PIIMatch]:
             return done.value  # type: ignore[no-any-return]
 
 
-def _is_text_mime(mime: str) -> bool:
-    mime = mime.split(";")[0].strip().lower()
-    return not mime or mime.startswith("text/") or mime in {"application/json", "application/xml"}
-
-
 @dataclass
 class Scan:
     """The state of one scan pass (see the module docstring)."""
@@ -128,6 +201,8 @@ class Scan:
     known: dict[str, list[PIIMatch]] = field(default_factory=dict)
     #: When a list: walk only, collecting the texts a scan would look at.
     collect: list[str] | None = None
+    #: How many layers of encoding the text being scanned sits under.
+    depth: int = 0
 
     def prefetch(self, messages: Sequence[Any], extra: Any = None) -> Iterator[None]:
         """Compute the matches of every text in ``messages`` (and ``extra``) into
@@ -142,7 +217,13 @@ class Scan:
             walker.value(extra)
         known = self.known
         turn = time.perf_counter()
+        detector = self.detector
         for text in walker.collect or ():
+            if len(text) >= payloads.RUN_MIN:
+                for _ in _runs_steps(detector, text):
+                    if time.perf_counter() - turn >= SLICE:
+                        yield None
+                        turn = time.perf_counter()
             if text in known:
                 continue
             steps = find_steps(self.detector, text)
@@ -186,99 +267,192 @@ class Scan:
                 "detector_error", counts={"detector_error": 1}, where=self.where
             ) from exc
 
-    def text(self, text: str) -> str:
+    def text(self, text: str, context: str | None = None) -> str:
+        """``text`` handled, and every layer inside it (a JSON document, a ``data:`` URL,
+        base64 / hex runs, percent-encoding and HTML entities), judged by content.
+        ``context``: the words of the field the text sits under (see :func:`field_context`)."""
         if not text or text in self.produced:
             return text
         if self.collect is not None:
-            self.collect.append(text)
+            if _clean_key(text, context) not in _clean_of(self.detector):
+                self.collect.append(text)
+                if context is not None:
+                    self.collect.append(context + (text if len(text) <= _SHORT else text[:_HEAD]))
+                if self.depth < MAX_DEPTH:
+                    self._layered(text, context)
             return text
-        matches = self.find(text)
+        clean = _clean_of(self.detector)
+        key = _clean_key(text, context)
+        if key in clean:
+            return text
+        before = len(self.secrets) + sum(self.unscannable.values())
+        if self.depth < MAX_DEPTH:
+            out = self._layered(text, context)
+        else:
+            out = None
+            if _looks_layered(text):  # encoded deeper than a scan opens
+                self._unscannable("nesting")
+        if out is None:
+            out = self._plain(text, context)
+        if out is text and len(self.secrets) + sum(self.unscannable.values()) == before:
+            if len(clean) >= _CLEAN_MAX:
+                clean.clear()
+            clean[key] = None
+        return out
+
+    def _layered(self, text: str, context: str | None) -> str | None:
+        """``text`` handled as the layer it is (JSON, data URL, an escaped text holding a
+        value), else ``None`` (a plain text: :meth:`_plain`)."""
+        first = text[:1]
+        if text.lstrip()[:1] in ("{", "[") and text.rstrip()[-1:] in ("}", "]"):
+            try:
+                doc = json.loads(text)
+            except (ValueError, RecursionError):
+                doc = None
+            if isinstance(doc, dict | list):
+                self.depth += 1
+                try:
+                    handled = self.value(doc, context)
+                except RecursionError:  # nested deeper than a scan can walk
+                    self._unscannable("nesting")
+                    return text
+                finally:
+                    self.depth -= 1
+                if handled is doc or self.collect is not None:
+                    return text
+                out = json.dumps(handled, ensure_ascii=False)
+                self.produced.add(out)
+                return out
+        if first == "d" and text.startswith("data:"):
+            layer = payloads.open_data_url(text)
+            if layer is False:
+                self._unscannable(text[5:].partition(",")[0].split(";")[0] or "data")
+                return text
+            if isinstance(layer, payloads.Layer):
+                return self._open(layer) or text
+        if _escaped(text):
+            decoded = text
+            for _ in range(_PASSES):  # to a fixed point; every pass shortens the text
+                step = html.unescape(unquote(decoded, errors="replace"))
+                if step == decoded:
+                    break
+                decoded = step
+            else:
+                if _escaped(decoded):  # still encoded after as many passes: not read
+                    self._unscannable("encoding")
+            if decoded != text:
+                self.depth += 1
+                try:
+                    handled = self.text(decoded, context)
+                finally:
+                    self.depth -= 1
+                if handled != decoded:  # a value under the escapes: sent decoded and handled
+                    return handled
+        return None
+
+    def _open(self, layer: payloads.Layer, context: str | None = None) -> str | None:
+        """The layer's text handled and put back under the layer; ``None`` when unchanged."""
+        self.depth += 1
+        try:
+            handled = self.text(layer.text, context)
+        finally:
+            self.depth -= 1
+        if handled == layer.text or self.collect is not None:
+            return None
+        out = layer.close(handled)
+        self.produced.add(out)
+        return out
+
+    def _plain(self, text: str, context: str | None) -> str:
+        out = text
+        if self.depth < MAX_DEPTH and len(text) >= payloads.RUN_MIN:
+            pieces: list[str] = []
+            pos = 0
+            for start, end, layer in _runs(self.detector, text):
+                handled = self._open(layer)
+                if handled is not None:
+                    pieces += [text[pos:start], handled]
+                    pos = end
+            if pieces:
+                out = "".join([*pieces, text[pos:]])
+            elif " " not in text and payloads.is_binary_blob(text):
+                self._unscannable("binary")
+                return text
+        matches = self.find(out)
+        if context is not None:
+            matches = self._in_field(out, matches, context)
         if not matches:
-            return text
+            if out is not text:
+                self.produced.add(out)
+            return out
         for m in matches:
             self.found[m["type"]] = self.found.get(m["type"], 0) + 1
             self.secrets.append(m["value"])
         if not self.strategy.rewrites:
             return text
-        out = self.strategy.apply(text, matches, self.pseudo)
-        self.produced.add(out)
-        return out
+        handled = self.strategy.apply(out, matches, self.pseudo)
+        self.produced.add(handled)
+        return handled
+
+    def _in_field(self, text: str, matches: Sequence[PIIMatch], context: str) -> Sequence[PIIMatch]:
+        """``matches`` plus what the detector finds when the field's name is read as the
+        context of the value (``"phone: 6502530000"``); never fewer matches than without."""
+        head = text if len(text) <= _SHORT else text[:_HEAD]
+        shift = len(context)
+        limit = len(head) if head is text else _HEAD - 24  # a value cut at the head's end
+        extra = [
+            PIIMatch(
+                type=m["type"], value=m["value"], start=m["start"] - shift, end=m["end"] - shift
+            )
+            for m in self.find(context + head)
+            if m["start"] >= shift and m["end"] - shift <= limit
+        ]
+        if not extra:
+            return matches
+        kept = list(matches)
+        for m in extra:
+            if all(m["end"] <= k["start"] or m["start"] >= k["end"] for k in kept):
+                kept.append(m)
+        kept.sort(key=lambda m: m["start"])
+        return kept
 
     def url(self, url: str) -> str:
-        if url.startswith("data:"):
-            return self._data_url(url)
-        if "%" in url:
-            decoded = unquote_to_bytes(url).decode("utf-8", "replace")
-            handled = self.text(decoded)
-            return url if handled == decoded else handled
+        """A URL: :meth:`text` (percent-encoding and ``data:`` payloads are opened there)."""
         return self.text(url)
-
-    def _data_url(self, url: str) -> str:
-        header, comma, payload = url.partition(",")
-        if not comma:
-            return self.text(url)
-        meta = header[5:]
-        is_b64 = meta.endswith(";base64")
-        mime = meta[: -len(";base64")] if is_b64 else meta
-        if not _is_text_mime(mime):
-            self._unscannable(mime or "data")
-            return url
-        try:
-            raw = base64.b64decode(payload, validate=True) if is_b64 else unquote_to_bytes(payload)
-            text = raw.decode("utf-8")
-        except (binascii.Error, ValueError):
-            self._unscannable(mime or "data")
-            return url
-        handled = self.text(text)
-        if handled == text:
-            return url
-        body = (
-            base64.b64encode(handled.encode()).decode()
-            if is_b64
-            else quote(handled, safe=" ,;:/?&=+$-_.!~*'()#")
-        )
-        return f"{header},{body}"
-
-    def _payload(self, payload: str, mime: str) -> str:
-        if not _is_text_mime(mime) or not mime:
-            self._unscannable(mime or "binary")
-            return payload
-        try:
-            text = base64.b64decode(payload, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            return self.text(payload)
-        handled = self.text(text)
-        return payload if handled == text else base64.b64encode(handled.encode()).decode()
 
     def _unscannable(self, kind: str) -> None:
         self.unscannable[kind] = self.unscannable.get(kind, 0) + 1
 
+    def key(self, key: Any) -> Any:
+        """A dictionary key handled like a value (the same object when nothing changed)."""
+        if type(key) is str:
+            return self.text(key)
+        if isinstance(key, int | float) and not isinstance(key, bool):
+            as_text = str(key)
+            handled = self.text(as_text)
+            return handled if handled != as_text else key
+        return key
+
     # ------------------------------------------------------------------ values
-    def value(self, value: Any) -> Any:
-        """Strings, numbers (as text), dicts, lists and tuples, recursively; the same object
+    def value(self, value: Any, context: str | None = None) -> Any:
+        """Strings, numbers (as text), dicts (keys and values), lists and tuples,
+        recursively; a key's name is the context of the values under it. The same object
         when nothing in it changed."""
         kind = type(value)
         if kind is str:
-            return self.text(value)
+            return self.text(value, context)
         if value is None or kind is bool:
             return value
         if kind is int or kind is float:
             as_text = str(value)
-            handled = self.text(as_text)
+            handled = self.text(as_text, context)
             return handled if handled != as_text else value
         if isinstance(value, str):
-            return self.text(value)
+            return self.text(value, context)
         if isinstance(value, Mapping):
-            out: dict[Any, Any] | None = None
-            for k, v in value.items():
-                h = self.value(v)
-                if h is not v:
-                    if out is None:
-                        out = dict(value)
-                    out[k] = h
-            return value if out is None else out
+            return self._mapping(value, context)
         if isinstance(value, list | tuple):
-            items = [self.value(v) for v in value]
+            items = [self.value(v, context) for v in value]
             if all(a is b for a, b in zip(items, value, strict=True)):
                 return value
             return items if isinstance(value, list) else tuple(items)
@@ -286,56 +460,59 @@ class Scan:
             return self.message(value)
         if isinstance(value, int | float) and not isinstance(value, bool):  # IntEnum, ...
             as_text = str(value)
-            handled = self.text(as_text)
+            handled = self.text(as_text, context)
             return handled if handled != as_text else value
         return value
 
-    def block(self, block: Any) -> Any:
-        """One content block, whatever its type; the same object when nothing changed."""
+    def _mapping(
+        self, value: Mapping[Any, Any], context: str | None, walk: Callable[..., Any] | None = None
+    ) -> Any:
+        pairs: list[tuple[Any, Any, Any]] = []
+        changed = False
+        for k, v in value.items():
+            inner = (field_context(k) if type(k) is str else None) or context
+            h = walk(v, inner) if walk is not None else self.value(v, inner)
+            hk = self.key(k)
+            if h is not v or hk is not k:
+                changed = True
+            pairs.append((k, hk, h))
+        if not changed:
+            return value
+        out: dict[Any, Any] = {}
+        for k, hk, h in pairs:
+            if hk is not k:  # a renamed key never overwrites another one
+                base, n = hk, 1
+                while hk in out or hk in value:
+                    n += 1
+                    hk = f"{base} ({n})"
+            out[hk] = h
+        return out
+
+    def block(self, block: Any, context: str | None = None) -> Any:
+        """One content block, whatever its type (every key and every value, decided by
+        content); the same object when nothing changed."""
         if isinstance(block, str):
-            return self.text(block)
+            return self.text(block, context)
         if not isinstance(block, Mapping):
-            return self.value(block)
-        mime = str(block.get("mime_type") or "")
-        out: dict[str, Any] | None = None
-        for key, val in block.items():
-            if key in _STRUCTURAL:
-                continue
-            if key in _PAYLOAD_KEYS and isinstance(val, str):
-                h = self._payload(val, mime)
-            elif key in _URL_KEYS and isinstance(val, str):
-                h = self.url(val)
-            elif isinstance(val, Mapping):
-                h = self.block(val)
-            elif isinstance(val, list):
-                items = [self.block(v) for v in val]
-                h = val if all(a is b for a, b in zip(items, val, strict=True)) else items  # type: ignore[assignment]
-            else:
-                h = self.value(val)
-            if h is not val:
-                if out is None:
-                    out = dict(block)
-                out[key] = h
-        return block if out is None else out
+            return self.value(block, context)
+        return self._mapping(block, context, self._block_value)
+
+    def _block_value(self, val: Any, context: str | None) -> Any:
+        if isinstance(val, Mapping):
+            return self.block(val, context)
+        if isinstance(val, list):
+            items = [self.block(v, context) for v in val]
+            return val if all(a is b for a, b in zip(items, val, strict=True)) else items
+        return self.value(val, context)
 
     def json_text(self, text: str) -> str:
-        """A JSON document handled value by value (stays valid JSON), else :meth:`text`."""
-        if text[:1] in "{[" and text.rstrip()[-1:] in "}]":
-            try:
-                doc = json.loads(text)
-            except ValueError:
-                return self.text(text)
-            handled = self.value(doc)
-            if handled is doc:
-                return text
-            out = json.dumps(handled, ensure_ascii=False)
-            self.produced.add(out)
-            return out
+        """A JSON document handled value by value (stays valid JSON), else :meth:`text`
+        (which opens JSON documents itself)."""
         return self.text(text)
 
     def content(self, content: Any, *, json_text: bool = False) -> Any:
         if type(content) is str:
-            return self.json_text(content) if json_text else self.text(content)
+            return self.text(content)
         if isinstance(content, list):
             handled = [self.block(b) for b in content]
             if all(a is b for a, b in zip(handled, content, strict=True)):
@@ -372,9 +549,9 @@ class Scan:
         if extra and (text or calls):
             changed: dict[str, Any] | None = None
             for k, v in extra.items():
-                if k in _STRUCTURAL or not (text or k in {"tool_calls", "function_call"}):
+                if not (text or k in {"tool_calls", "function_call"}):
                     continue
-                h = self.value(v)
+                h = self.value(v, field_context(k) if type(k) is str else None)
                 if h is not v:
                     if changed is None:
                         changed = dict(extra)
