@@ -172,14 +172,24 @@ class LastHop:
         (``on_chat_model_start``, tracers, ``astream_events``) see them; marked cleared, so
         the provider-side pass does not scan (or report) them again."""
         out = list(messages)
+        scanned: set[int] = set()  # positions some guard had to scan
         for guard in self.guards:
-            if guard.input:
-                scan = guard.scan("request")
-                out = [m if guard.is_cleared(m) else scan.message(m) for m in out]
+            if not guard.input:
+                continue
+            scan: Scan | None = None
+            for i, m in enumerate(out):
+                if guard.is_cleared(m):
+                    continue
+                scan = scan or guard.scan("request")
+                out[i] = scan.message(m)
+                scanned.add(i)
+            if scan is not None:
                 scan.report(refuse_unscannable=guard.refuse_unscannable)
-        for guard in self.guards:
-            if guard.input:
-                guard.clear(out)
+        if scanned:
+            fresh = [out[i] for i in sorted(scanned)]
+            for guard in self.guards:
+                if guard.input:
+                    guard.clear(fresh)
         return out
 
     def params(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -418,7 +428,11 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         value = cls._convert_input(self, model_input)
         hop: LastHop = self._guardrails_hop
         if isinstance(value, ChatPromptValue) and any(g.input for g in hop.guards):
-            return ChatPromptValue(messages=hop.observed(value.messages))
+            messages = value.messages
+            out = hop.observed(messages)
+            if any(a is not b for a, b in zip(out, messages, strict=True)):
+                # the messages are valid already: no second validation pass
+                return ChatPromptValue.model_construct(messages=out)
         return value
 
     def _get_invocation_params(self: Any, stop: list[str] | None = None, **kwargs: Any) -> Any:
