@@ -32,6 +32,7 @@ from langchain_core.prompt_values import ChatPromptValue
 from pydantic import PrivateAttr
 
 from guardrails.errors import GuardrailConfigError
+from guardrails.pii.finders.secrets import open_secret_start
 from guardrails.pii.scan import Scan
 
 __all__ = ["LOOKBACK", "Guard", "LastHop", "guard_model", "guarded"]
@@ -284,9 +285,10 @@ class _StreamState:
         content = message.content
         if isinstance(content, str) and self.texts_only:
             self.held += content
-            handled = self.hop._text(self.held)
+            hold = open_secret_start(self.held)  # a secret still arriving is held whole
+            handled = self.hop._text(self.held[:hold])
             cut = max(0, len(handled) - LOOKBACK)
-            self.held = handled[cut:]
+            self.held = handled[cut:] + self.held[hold:]
             yield ChatGenerationChunk(
                 message=self._copy(message, handled[:cut]), generation_info=chunk.generation_info
             )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from langchain_core.messages import BaseMessage
 from langgraph.stream import StreamTransformer
 
+from guardrails.pii.finders.secrets import open_secret_start
 from guardrails.pii.lasthop import LOOKBACK
 from guardrails.pii.scan import Scan
 from guardrails.pii.strategies import Redact
@@ -130,9 +131,11 @@ class PIIStreamTransformer(StreamTransformer):
         text = container.get(field)
         if not isinstance(text, str) or not text:
             return
-        combined = self._value(self._buffers.get(key, "") + text)
+        raw = self._buffers.get(key, "") + text
+        hold = open_secret_start(raw)  # a secret still arriving is held whole (finders.secrets)
+        combined = self._value(raw[:hold])
         cut = max(0, len(combined) - LOOKBACK)
-        self._buffers[key] = combined[cut:]
+        self._buffers[key] = combined[cut:] + raw[hold:]
         container[field] = combined[:cut]
 
     # ------------------------------------------------------------------ tools channel

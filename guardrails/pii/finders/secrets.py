@@ -1059,3 +1059,25 @@ def secret_prefix(value: str) -> str:
         if value.startswith(prefix) and len(value) > len(prefix) + 8:
             return prefix
     return ""
+
+
+#: How much text a stream holds back at most for a secret that may still be growing.
+OPEN_LIMIT = 16 * 1024
+_OPEN_TAIL = " \t\r\n\"'`"
+
+
+def open_secret_start(text: str) -> int:
+    """Where a secret that reaches the end of ``text`` starts (``len(text)`` when none).
+
+    A stream releases text as it arrives: a token of open length (``sk-proj-...``, a PEM body)
+    matches as soon as enough of it has arrived, and the rest would follow unhandled. Streams
+    hold the text back from here until the secret is complete (at most :data:`OPEN_LIMIT`).
+    """
+    start = max(0, len(text) - OPEN_LIMIT)
+    window = text[start:]
+    if not window:
+        return len(text)
+    for s in reversed(find_secrets(window)):
+        if not window[s.end :].strip(_OPEN_TAIL):
+            return start + s.start
+    return len(text)
