@@ -1062,7 +1062,7 @@ def secret_prefix(value: str) -> str:
 
 
 #: How much text a stream holds back at most for a secret that may still be growing.
-OPEN_LIMIT = 16 * 1024
+OPEN_LIMIT = 8 * 1024
 _OPEN_TAIL = " \t\r\n\"'`"
 
 
