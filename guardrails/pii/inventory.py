@@ -65,6 +65,7 @@ SINKS: dict[str, str] = {
     "stream_updates": "stream_mode='updates'",
     "stream_messages": "stream_mode='messages'",
     "stream_debug": "stream_mode='debug', 'tasks', 'checkpoints' (after the first step)",
+    "stream_custom": "stream_mode='custom' (what a tool or node writes with get_stream_writer)",
     "events_v2": "astream_events(version='v2') (after the first step)",
     "events_v1": "astream_events(version='v1') (after the first step)",
     "events_v3": "stream_events(version='v3')",
@@ -131,6 +132,14 @@ def _default(source: str, sink: str) -> Cell:
             "(handled, or restored under pseudonymize); what a tool puts in the store itself "
             "is the tool's own side effect, before the guardrail sees its result",
         )
+    if sink == "stream_custom":
+        if source in {"tool_result", "file_read", "subagent_result", "tool_error"}:
+            return Cell(
+                "open",
+                "what a tool writes with get_stream_writer() is streamed as written, while it "
+                "runs; the guardrail sees only what the tool returns",
+            )
+        return Cell("n/a", "only code the application writes streams custom events")
     if sink == "events_v3":
         if source in {"runtime_context", "model_settings"}:
             return Cell("n/a", "request keywords and config are not streamed by v3")
