@@ -516,6 +516,14 @@ class Prefetch:
 
     ``owner`` is the storage engine that will look the result up (by identity and keys);
     ``decode`` turns the raw script result into what the engine's operation returns.
+
+    Example::
+
+        token = run_batch([windows.step("user:42"), budget.step("g|thread-1", 10)])
+        try:
+            ...  # windows.io("user:42") now returns the fetched result, once
+        finally:
+            end_batch(token)
     """
 
     owner: object
