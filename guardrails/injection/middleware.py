@@ -365,14 +365,32 @@ def _record_of(text: str, role: str, source: str) -> dict[str, list[str]]:
 
 
 def _tool_schema_text(tool: Any) -> str:
-    """A tool's own name, description and argument schema (written by the developer)."""
+    """The values a tool's own argument schema offers (``enum``, ``const``, ``default``).
+
+    Written by the developer, so they vouch for themselves (``sort="asc"`` is never "from
+    untrusted text"). Descriptions do not: their words would vouch for anything that reads
+    like them ("new password").
+    """
     cached = _SCHEMAS.get(id(tool))
     if cached is not None and cached[0] is tool:
         return cached[1]
-    parts = [str(getattr(tool, "name", "")), str(getattr(tool, "description", ""))]
-    with contextlib.suppress(Exception):  # a schema we cannot render vouches for nothing more
-        parts.append(str(tool.tool_call_schema.model_json_schema()))
-    text = "\n".join(parts)
+    values: list[str] = []
+    schema: Any = None
+    with contextlib.suppress(Exception):  # a schema we cannot render vouches for nothing
+        schema = tool.tool_call_schema.model_json_schema()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if key in ("enum", "const", "default"):
+                    items = value if isinstance(value, list) else [value]
+                    values.extend(str(v) for v in items if v not in (None, "", [], {}))
+                else:
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+    text = "\n".join(values)
     if len(_SCHEMAS) > 512:
         _SCHEMAS.clear()
     _SCHEMAS[id(tool)] = (tool, text)

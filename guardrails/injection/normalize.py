@@ -93,9 +93,33 @@ def number_form(raw: str | int | float | Decimal) -> str | None:
     return text if text != "-0" else "0"
 
 
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_MONTH_BEFORE = re.compile(_MONTH + r",?\s*$")
+_MONTH_AFTER = re.compile(r"^(?:st|nd|rd|th)?,?\s*(?:of\s+)?" + _MONTH + r"(?![a-z])")
+_TIME = re.compile(r"^(?::\d{2}|\s*[ap]\.?m\b|\s*o'?clock)")
+
+
+def _date_or_time(text: str, start: int, end: int) -> bool:
+    """Whether the number at ``text[start:end]`` is a day of a month or an hour (``June 13``,
+    ``13th of June``, ``13:00``, ``3 pm``): dates and times are not judged."""
+    return bool(
+        _MONTH_BEFORE.search(text[max(0, start - 12) : start])
+        or _MONTH_AFTER.match(text[end : end + 20])
+        or _TIME.match(text[end : end + 10])
+        or (start > 0 and text[start - 1] == ":")
+    )
+
+
 def numbers_in(text: str) -> frozenset[str]:
-    """Every number in a canonical text, in :func:`number_form`."""
-    raw = {m.group(1) for m in _NUMBER.finditer(text)}
+    """Every number in a canonical text, in :func:`number_form` (days and hours excluded)."""
+    raw: set[str] = set()
+    for m in _NUMBER.finditer(text):
+        item = m.group(1)
+        if item in raw:
+            continue  # one plain occurrence is enough
+        if len(item) <= 2 and _date_or_time(text, m.start(), m.end()):
+            continue  # a day or an hour
+        raw.add(item)
     found = set()
     for item in raw:
         if item.isdigit():
@@ -137,6 +161,20 @@ class Index:
 
 
 EMPTY = Index("", "", frozenset())
+
+#: Tokens in a row that make a copied passage (a title or body repeating planted text).
+GRAM = 6
+
+
+@lru_cache(maxsize=256)
+def grams(tokens: str) -> frozenset[str]:
+    """Every run of :data:`GRAM` tokens of an index's token view (cached by content)."""
+    out: set[str] = set()
+    for part in tokens.split("|"):
+        words = part.split()
+        for i in range(len(words) - GRAM + 1):
+            out.add(" ".join(words[i : i + GRAM]))
+    return frozenset(out)
 
 
 @lru_cache(maxsize=4096)

@@ -31,7 +31,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from typing_extensions import NotRequired
 
 from guardrails.injection.atoms import _WORDS, Atom
-from guardrails.injection.normalize import EMPTY, Index, index
+from guardrails.injection.normalize import EMPTY, GRAM, Index, canonical, grams, index, token_form
 
 __all__ = [
     "TAINT_KEY",
@@ -121,7 +121,7 @@ def split_structure(text: str) -> list[tuple[str, str]]:
         if isinstance(value, Mapping):
             stack.extend((str(k), v) for k, v in value.items())
         elif isinstance(value, (list, tuple)):
-            stack.extend((key, v) for v in value)
+            stack.extend((key or "item", v) for v in value)
         elif value is None or isinstance(value, bool):
             continue
         else:
@@ -236,6 +236,22 @@ class Provenance:
         if not self.untrusted or _found(self.trusted, atom):
             return []
         return [source for source, idx in self.untrusted.items() if _found(idx, atom)]
+
+    def copied_from(self, text: str) -> list[str]:
+        """The untrusted *prose* sources ``text`` copies a passage of :data:`GRAM` tokens from
+        (a passage the user, the system prompt or a trusted result also has does not count)."""
+        words = token_form(canonical(text)).split()
+        if len(words) < GRAM or not self.untrusted:
+            return []
+        mine = {" ".join(words[i : i + GRAM]) for i in range(len(words) - GRAM + 1)}
+        mine -= grams(self.trusted.tokens)
+        if not mine:
+            return []
+        return [
+            source
+            for source, idx in self.untrusted.items()
+            if "#" not in source and not mine.isdisjoint(grams(idx.tokens))
+        ]
 
     def host_sources(self, atom: Atom) -> list[str]:
         """For a URL: the untrusted sources its *host* was seen in (unless vouched for)."""
