@@ -9,6 +9,9 @@ tools, tool choice and structured output survive the switch). What ours adds:
   circuit, failure opens it again. ``failure_threshold=None`` turns the breaker off.
 * ``storage="redis://host:port"`` shares breaker state between processes (redis-py, atomic
   ``INCR`` / ``SET NX PX``); ``memory://`` keeps it in this process.
+* ``fallback.circuit_open`` is emitted once per opening (threshold reached, probe failed), the
+  same in memory and on Redis; failures of calls already in flight do not extend the cooldown.
+  A storage outage latches the store (``storage_latch``): later calls skip its timeouts.
 * A guardrail's own decision (``GuardrailError``: a PII block, a limit) is never "fallen back"
   around: it propagates at once. LangGraph interrupts propagate too.
 * Model strings ("provider:model") are checked at construction and built on first use, so a

@@ -98,6 +98,9 @@ class RateLimitMiddleware(
       ``ToolMessage`` and the next model call is replaced by that ``AIMessage``).
     * ``fail_open``: when the storage cannot be reached, ``False`` (default) refuses the call with
       :class:`~guardrails.errors.RateLimitStorageError`, ``True`` lets it through; both audited.
+    * ``storage_latch``: seconds the store counts as unreachable after a timeout or connection
+      error (shared by every guardrail on that store; a background ping ends it early): calls
+      then decide at once as ``fail_open`` says instead of waiting for a timeout each.
 
     Example::
 
