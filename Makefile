@@ -3,16 +3,33 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+PIP := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
 
 .PHONY: demo test test-slow test-all compat lint docs bench mutate clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+$(BIN)/python:
+	@echo "==> creating the virtualenv $(VENV) with $(PY)"
+	$(PY) -m venv $(VENV)
+
+# everything the tests, linters, benchmarks and docs need (Presidio and spaCy included)
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo "==> installing guardrails-middleware[dev] into $(VENV) (the first time: a few minutes)"
+	$(PIP) -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# the demo needs much less: the core, deepagents and rich (no Presidio, spaCy or dev tools)
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then \
+		echo "==> $(VENV) is set up already (make test did it)"; \
+	else \
+		echo "==> installing guardrails-middleware[demo,deepagents] into $(VENV)"; \
+		$(PIP) -e '.[demo,deepagents]'; \
+	fi
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	@echo "==> guardrails demo: an offline tour (scripted models, no API key, no server)"
 	$(BIN)/guardrails demo
 
 # `make test`: everything but the slow group (1 MB adversarial scans, several processes, loop
