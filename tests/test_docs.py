@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^```python[ \t]*$")
 MARKER = re.compile(r"^<!--\s*(fragment|continues)\b.*-->\s*$")
+#: ``<!-- example:NAME -->``: a block that tests/test_core.py reads out of the page and runs.
+EXAMPLE = re.compile(r"^<!--\s*example:[\w-]+\s*-->$")
 
 
 @dataclass
@@ -55,12 +57,15 @@ def blocks_of(path: Path) -> list[Block]:
                 i += 1
             before = next((lines[j] for j in range(start - 1, -1, -1) if lines[j].strip()), "")
             found = MARKER.match(before.strip())
+            marker = found.group(1) if found else None
+            if EXAMPLE.match(before.strip()):
+                marker = "fragment"  # tests/test_core.py runs it (and needs the marker there)
             out.append(
                 Block(
                     page=str(path.relative_to(ROOT)),
                     line=start + 1,
                     code="\n".join(body) + "\n",
-                    marker=found.group(1) if found else None,
+                    marker=marker,
                 )
             )
         i += 1

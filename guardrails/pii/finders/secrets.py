@@ -242,20 +242,20 @@ def _trie_regex(words: list[str]) -> str:
             node = node.setdefault(ch, {})
         node[""] = {}
 
-    def emit(node: dict) -> str:  # type: ignore[type-arg]
+    def alternation(node: dict) -> str:  # type: ignore[type-arg]
         alts = []
         optional = False
         for ch, child in sorted(node.items()):
             if ch == "":
                 optional = True
                 continue
-            alts.append(re.escape(ch) + emit(child))
+            alts.append(re.escape(ch) + alternation(child))
         if not alts:
             return ""
         body = alts[0] if len(alts) == 1 and not optional else "(?:" + "|".join(alts) + ")"
         return body + ("?" if optional and alts else "")
 
-    return emit(trie)
+    return alternation(trie)
 
 
 _BY_ANCHOR: dict[str, list[tuple[Rule, re.Pattern[str]]]] = {}
