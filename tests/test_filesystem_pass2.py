@@ -268,12 +268,15 @@ def test_a_jail_whose_root_sits_under_a_symlinked_folder_reads_allowed_files(
         [
             ("read_file", {"file_path": f"{root}/workspace/a.txt"}),
             ("read_file", {"file_path": f"{root}/secret.txt"}),
+            ("read_file", {"file_path": f"{tmp_path}/real/proj/workspace/a.txt"}),
+            ("ls", {"path": f"{root}/workspace"}),
         ],
         mode,
         guardrails=[jail],
         backend=FilesystemBackend(root_dir=root, virtual_mode=False),
     )
-    assert "allowed text" in answers[0], answers
+    assert "allowed text" in answers[0] and "allowed text" in answers[2], answers
+    assert "a.txt" in answers[3], answers
     _no_secret(answers)
 
 
@@ -678,3 +681,20 @@ def test_parallel_calls_needing_approval_resume_with_one_value(tmp_path: Path, m
     assert (root / "other.txt").read_text() == "C"
     texts = [str(m.content) for m in out["messages"] if isinstance(m, ToolMessage)]
     assert any("rejected by a reviewer: not b" in t for t in texts), texts
+
+
+@pytest.mark.parametrize("deep", [True, False])
+def test_a_file_tool_error_never_shows_the_host_path_behind_a_virtual_one(
+    tmp_path: Path, mode: str, deep: bool
+) -> None:
+    root = tmp_path / "root"
+    (root / "workspace" / "d").mkdir(parents=True)
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["/workspace/**"])], default="deny")
+    answers = _answers(
+        [("write_file", {"file_path": "/workspace/d", "content": "x"})],
+        mode,
+        deep=deep,
+        guardrails=[jail],
+        backend=FilesystemBackend(root_dir=root, virtual_mode=True),
+    )
+    assert str(tmp_path) not in answers[0] and "/workspace/d" in answers[0], answers

@@ -77,16 +77,28 @@ def placement_memo() -> Iterator[None]:
         _MEMO.reset(token)
 
 
+_CLASSES: dict[str, Any] = {}
+
+
 def _sandbox_class() -> Any:
-    try:
-        from deepagents.backends.sandbox import BaseSandbox
-    except ImportError:  # pragma: no cover
-        return None
-    return BaseSandbox
+    if "sandbox" not in _CLASSES:
+        try:
+            from deepagents.backends.sandbox import BaseSandbox
+        except ImportError:  # pragma: no cover
+            BaseSandbox = None  # type: ignore[assignment,misc]
+        _CLASSES["sandbox"] = BaseSandbox
+    return _CLASSES["sandbox"]
 
 
 def _virtual_classes() -> tuple[type, ...]:
     """Backends whose paths are keys (no links, no working folder): placed as written."""
+    if "virtual" not in _CLASSES:
+        _CLASSES["virtual"] = _find_virtual_classes()
+    found: tuple[type, ...] = _CLASSES["virtual"]
+    return found
+
+
+def _find_virtual_classes() -> tuple[type, ...]:
     out: list[type] = []
     for module, name in (
         ("deepagents.backends.state", "StateBackend"),
@@ -256,6 +268,13 @@ def resolve(backend: Any, path: str) -> Placed | None:
     return None
 
 
+#: Seconds a rule anchor's resolution is reused (a re-pointed anchor link is seen after this).
+ALIAS_TTL = 2.0
+_ALIASES: weakref.WeakKeyDictionary[Any, dict[int, tuple[RuleStack, float, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def aliases(policy: RuleStack, backend: Any) -> tuple[tuple[str, str], ...]:
     """``(anchor as written, where it really is)`` for rule anchors that pass through a link.
 
@@ -265,12 +284,18 @@ def aliases(policy: RuleStack, backend: Any) -> tuple[tuple[str, str], ...]:
     """
     if backend is None:
         return ()
-    memo = _MEMO.get()
-    memo_key = ("aliases", id(backend), id(policy))
-    if memo is not None and memo_key in memo:
-        cached: tuple[tuple[str, str], ...] = memo[memo_key]
-        return cached
     anchors = policy.anchors()
+    if not anchors:
+        return ()
+    now = time.monotonic()
+    try:
+        per_backend = _ALIASES.setdefault(backend, {})
+    except TypeError:  # not weak-referenceable: resolved every time
+        per_backend = {}
+    hit = per_backend.get(id(policy))
+    if hit is not None and hit[0] is policy and hit[1] > now:
+        cached: tuple[tuple[str, str], ...] = hit[2]
+        return cached
     prefetch(backend, list(anchors))
     out: list[tuple[str, str]] = []
     for written in anchors:
@@ -281,8 +306,7 @@ def aliases(policy: RuleStack, backend: Any) -> tuple[tuple[str, str], ...]:
         if placed is not None and key(placed.real) != written:
             out.append((written, key(placed.real)))
     result = tuple(out)
-    if memo is not None:
-        memo[memo_key] = result
+    per_backend[id(policy)] = (policy, now + ALIAS_TTL, result)
     return result
 
 
@@ -531,7 +555,12 @@ def judge(
         decision = _target_decision(policy, op, path_key, backend, override)
         return Verdict(op, path, path_key, decision, "rule" if decision.rule is not None else
                        "default")  # fmt: skip
-    decision = policy.decide(op, path_key, case_insensitive(backend, path_key, override))
+    ci = case_insensitive(backend, path_key, override)
+    found = aliases(policy, backend) if backend is not None else ()
+    if found:  # the path as written, and its spellings through rule anchors that are links
+        decision = policy.decide_any(op, spellings(path_key, found), ci)
+    else:
+        decision = policy.decide(op, path_key, ci)
     reason = "rule" if decision.rule is not None else "default"
     if (
         decision.mode == "deny"

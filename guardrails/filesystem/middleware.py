@@ -93,6 +93,33 @@ def _rewrite(value: Any, done: dict[int, str], counter: list[int]) -> Any:
     return done.get(index, value)
 
 
+_VERBS = {"read_file": "read", "write_file": "write", "edit_file": "edit", "delete": "delete"}
+
+
+def _single_file_error(
+    result: Any, tool: str, shown: Sequence[str], given: Sequence[str] = ()
+) -> Any:
+    """A file tool's error rebuilt when it names more than the path the caller gave.
+
+    A backend's error text may carry another coordinate system (the host path behind a virtual
+    one: ``[Errno 21] Is a directory: '/srv/agent/workspace/d'``) or another file's name: such a
+    text becomes ``Error: could not write '/workspace/d'``.
+    """
+    if not isinstance(result, ToolMessage) or not isinstance(result.content, str):
+        return result
+    text = result.content
+    if not text.startswith("Error") and result.status != "error":
+        return result
+    rest = text
+    for known in sorted({*shown, *given}, key=len, reverse=True):
+        if known:
+            rest = rest.replace(known, "")
+    if "/" not in rest and "\\" not in rest:
+        return result
+    where = f" '{shown[0]}'" if shown else ""
+    return result.model_copy(update={"content": f"Error: could not {_VERBS[tool]}{where}"})
+
+
 def _tool_name(tool: Any) -> str | None:
     name = tool.get("name") if isinstance(tool, Mapping) else getattr(tool, "name", None)
     name = name if isinstance(name, str) else getattr(tool, "__name__", None)
@@ -453,9 +480,14 @@ class FilesystemPermissionMiddleware(
             Context(policy, name, request.runtime, self.name, override, checked, approved=approved)
         )
         try:
-            return (yield Call(new_request))
+            result = yield Call(new_request)
         finally:
             ACTIVE.reset(token)
+        if name in _FILE_TOOLS and name not in custom:
+            shown = [v.path for v in verdicts if v.path is not None]
+            given = [v for v in args.values() if isinstance(v, str)]  # the caller's own text
+            return _single_file_error(result, name, shown, given)
+        return result
 
     def _check_args(
         self,
