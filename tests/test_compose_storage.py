@@ -242,3 +242,69 @@ def test_waiting_rate_limit_goes_on_with_its_own_round_trips(
     client = redis.Redis.from_url(redis_url)
     (budget,) = client.keys("guardrails:budget:*")
     assert client.get(budget) == b"2"  # one unit per model call, not one per check
+
+
+COMPOSED_WORKER = """
+import sys
+from langchain.agents import create_agent
+from langgraph.checkpoint.memory import InMemorySaver
+from guardrails import (ModelCallLimitMiddleware, ModelFallbackMiddleware, RateLimitMiddleware,
+                        compose)
+from guardrails.errors import RateLimitExceededError
+from guardrails.testing import ScriptedChatModel
+url = sys.argv[1]
+stack = compose(
+    RateLimitMiddleware("15/minute", key="global", storage=url),
+    ModelCallLimitMiddleware(thread_limit=8, thread_storage=url),
+    ModelFallbackMiddleware(ScriptedChatModel(responses=[], default="b", model_name="b"),
+                            storage=url),
+)
+agent = create_agent(ScriptedChatModel(responses=[], default="p", model_name="p"),
+                     middleware=[stack], checkpointer=InMemorySaver())
+print("ready", flush=True)
+sys.stdin.readline()
+answered = refused = 0
+for i in range(10):
+    try:
+        config = {"configurable": {"thread_id": f"shared-{i % 2}"}}
+        result = agent.invoke({"messages": [("user", "x")]}, config)
+        answered += result["messages"][-1].content == "p"
+    except RateLimitExceededError:
+        refused += 1
+print(answered, refused, flush=True)
+"""
+
+
+def test_limits_exact_across_processes_with_the_batch(redis_url: str) -> None:
+    """3 processes x 10 calls through one composed stack: 15 per minute in all, 8 per shared
+    thread in all, every refusal charged to nothing after it."""
+    import subprocess
+    import sys
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", COMPOSED_WORKER, redis_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    counts = [tuple(map(int, p.communicate(timeout=120)[0].split())) for p in procs]
+    answered = sum(a for a, _ in counts)
+    refused = sum(r for _, r in counts)
+    # the rate limit admits exactly 15 of the 30 calls; each admitted call takes one unit of its
+    # thread's budget unless that thread's 8 are spent (then the run ends with the limit text)
+    assert refused == 15, counts
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    budgets = [int(client.get(k)) for k in client.keys("guardrails:budget:*")]
+    assert sum(budgets) == answered and all(b <= 8 for b in budgets), (budgets, counts)
+    assert answered >= 15 - 7, counts  # at most 7 admitted calls can find their thread spent
