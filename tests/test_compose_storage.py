@@ -308,3 +308,24 @@ def test_limits_exact_across_processes_with_the_batch(redis_url: str) -> None:
     budgets = [int(client.get(k)) for k in client.keys("guardrails:budget:*")]
     assert sum(budgets) == answered and all(b <= 8 for b in budgets), (budgets, counts)
     assert answered >= 15 - 7, counts  # at most 7 admitted calls can find their thread spent
+
+
+def test_restarted_redis_reloads_the_batch_script(
+    mode: str, own_redis: RedisServer, audit: AuditCapture
+) -> None:
+    """After a restart the server has no scripts and the pooled connections are dead: the next
+    call reconnects, loads the batch script again and decides normally (no storage error)."""
+    agent = _agent([compose(*_members(own_redis.url, rate="3/minute"))])
+    invoke(agent, {"messages": [("user", "x")]}, mode, _cfg())
+    own_redis.restart()  # empty state: the window and the budget start again
+    results = []
+    for _ in range(4):
+        try:
+            results.append(invoke(agent, {"messages": [("user", "x")]}, mode, _cfg())["messages"])
+        except RateLimitExceededError as exc:
+            results.append(type(exc).__name__)
+    assert results[3] == "RateLimitExceededError" and all(r != results[3] for r in results[:3])
+    assert audit.of("rate_limit.storage_error") == [] and audit.of("limit.storage_error") == []
+    # one script per call (the 4th refused inside it), plus one NOSCRIPT answer: the first call
+    # after the restart tries EVALSHA, then sends the script with EVAL (once per server start)
+    assert _scripts(own_redis.url) == 5
