@@ -101,7 +101,9 @@ def test_provider_sees_placeholders_tool_gets_the_real_address(
         chat_openai(),
         tools=[box.send_email],
         checkpointer=memory_saver,
-        middleware=[PIIMiddleware(["email", "phone"], strategy="pseudonymize")],
+        middleware=[
+            PIIMiddleware(["email", "phone"], strategy="pseudonymize", restore_tools=["send_email"])
+        ],
     )
     config = cfg("t1")
     result = invoke(agent, {"messages": [("user", f"email the invoice to {JANE}")]}, mode, config)
@@ -175,7 +177,9 @@ def test_system_prompt_and_types_numbered_per_type(mode: str, memory_saver: Any)
         model,
         checkpointer=memory_saver,
         system_prompt=f"You assist {JANE}.",
-        middleware=[PIIMiddleware(["email", "phone"], strategy="pseudonymize")],
+        middleware=[
+            PIIMiddleware(["email", "phone"], strategy="pseudonymize", restore_tools=["send_email"])
+        ],
     )
     invoke(agent, {"messages": [("user", f"call +1 212 555 0143 or {BOB}")]}, mode, cfg("t"))
     invoke(agent, {"messages": [("user", "and +44 20 7946 0958")]}, mode, cfg("t"))
@@ -251,7 +255,7 @@ def test_parallel_tool_results_never_share_a_number(mode: str, memory_saver: Any
         model,
         tools=[lookup, box.send_email],
         checkpointer=memory_saver,
-        middleware=[PIIMiddleware("email", strategy="pseudonymize")],
+        middleware=[PIIMiddleware("email", strategy="pseudonymize", restore_tools=["send_email"])],
     )
     invoke(agent, {"messages": [("user", f"I am {JANE}")]}, mode, cfg("t"))
     results = [m.content for m in model.requests[1]["messages"] if isinstance(m, ToolMessage)]
@@ -324,7 +328,9 @@ print(model.requests[0]["messages"][-1].content)
             model,
             tools=[box.send_email],
             checkpointer=saver,
-            middleware=[PIIMiddleware("email", strategy="pseudonymize")],
+            middleware=[
+                PIIMiddleware("email", strategy="pseudonymize", restore_tools=["send_email"])
+            ],
         )
 
     if mode == "sync":
@@ -358,7 +364,7 @@ def test_redis_vault_keeps_mapping_out_of_state_and_expires(
             "sent",
         ]
     )
-    mw = PIIMiddleware("email", strategy="pseudonymize", vault=vault)
+    mw = PIIMiddleware("email", strategy="pseudonymize", restore_tools=["send_email"], vault=vault)
     agent = create_agent(model, tools=[box.send_email], checkpointer=memory_saver, middleware=[mw])
     config = cfg("t")
     invoke(agent, {"messages": [("user", f"mail {JANE}")]}, mode, config)
@@ -393,7 +399,12 @@ def test_redis_vault_shared_by_two_agents(mode: str, redis_url: str) -> None:
         ]
     )
     for model, text in ((first, f"mail {JANE}"), (second, "send it")):
-        mw = PIIMiddleware("email", strategy="pseudonymize", vault=RedisVault(redis_url, ttl=60))
+        mw = PIIMiddleware(
+            "email",
+            strategy="pseudonymize",
+            restore_tools=["send_email"],
+            vault=RedisVault(redis_url, ttl=60),
+        )
         agent = create_agent(model, tools=[box.send_email], middleware=[mw])
         invoke(agent, {"messages": [("user", text)]}, mode, cfg("shared"))
     assert box.sent == [JANE]
@@ -494,7 +505,9 @@ def test_deep_agent_subagent_gets_placeholders_its_tool_the_value(
 
     box = Outbox()
     vault = MemoryVault()  # shared by the main agent and the subagent (same thread)
-    pii = PIIMiddleware("email", strategy="pseudonymize", vault=vault, name="pii")
+    pii = PIIMiddleware(
+        "email", strategy="pseudonymize", restore_tools=["send_email"], vault=vault, name="pii"
+    )
 
     def delegate(messages: list[BaseMessage]) -> AIMessage:
         (placeholder,) = PLACEHOLDER.findall(str(messages[-1].content))
@@ -560,7 +573,11 @@ def test_stream_carries_no_real_value_with_a_vault(mode: str, memory_saver: Any)
         model,
         tools=[box.send_email],
         checkpointer=memory_saver,
-        middleware=[PIIMiddleware("email", strategy="pseudonymize", vault=MemoryVault())],
+        middleware=[
+            PIIMiddleware(
+                "email", strategy="pseudonymize", restore_tools=["send_email"], vault=MemoryVault()
+            )
+        ],
     )
     payload = {"messages": [("user", f"email {JANE}")]}
     modes = ["messages", "updates"]
@@ -673,7 +690,7 @@ def test_inside_compose_and_with_a_failing_tool(mode: str, memory_saver: Any) ->
         checkpointer=memory_saver,
         middleware=[
             compose(
-                PIIMiddleware("email", strategy="pseudonymize"),
+                PIIMiddleware("email", strategy="pseudonymize", restore_tools=["send_email"]),
                 ToolRetryMiddleware(max_retries=0, on_failure="continue"),
             )
         ],

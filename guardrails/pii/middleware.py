@@ -47,6 +47,7 @@ from guardrails.pii.pseudonym import (
     Pseudonymizer,
     merge_vault,
     message_texts,
+    read_back,
     restore_content,
     restore_value,
     run_thread,
@@ -124,10 +125,11 @@ class PIIMiddleware(
 
     ``pseudonymize`` is reversible: each distinct value becomes a placeholder stable within the
     thread (``<EMAIL_1>``); the mapping stays in the thread's private state (or in ``vault=``,
-    keyed by the run's ``configurable.thread_id``). Tools receive the real values (only those
-    named in ``restore_tools`` when it is set; tools that hand text to another model, such as
-    deepagents' ``task``, never), and their results are pseudonymized again before they enter
-    state; ``restore_output=True`` shows the user the final answer with real values.
+    keyed by the run's ``configurable.thread_id``). Only the tools named in ``restore_tools``
+    receive the real values (none by default); every tool's result is pseudonymized again
+    before it enters state, including the thread's real values handed back transformed
+    (reversed, spaced, re-cased, hex, base64, URL-encoded); ``restore_output=True`` shows the
+    user the final answer with real values.
 
     ``refuse_unscannable=True`` blocks requests carrying payloads that cannot be scanned
     (binary images, audio, PDFs).
@@ -198,7 +200,7 @@ class PIIMiddleware(
             isinstance(restore_tools, str) or not all(isinstance(t, str) for t in restore_tools)
         ):
             raise GuardrailConfigError(
-                f"restore_tools must be None (every tool) or a list of tool names, "
+                f"restore_tools must be None (no tool) or a list of tool names, "
                 f"got {restore_tools!r}"
             )
         if vault is not None and not isinstance(vault, PseudonymVault):
@@ -264,6 +266,8 @@ class PIIMiddleware(
         scan = Scan(self._detector, self._strategy, self.audit, where, runtime, pseudo)
         if known is not None:
             scan.known = known
+        if where == "tool_result" and pseudo is not None and pseudo.mapping:
+            scan.literals = read_back(pseudo.mapping)  # real values a tool hands back, transformed
         return scan
 
     def export_scan(self) -> Scan:
@@ -554,11 +558,8 @@ class PIIMiddleware(
                     mapping, slot=self._slot(request), texts=lambda: message_texts(state_messages)
                 )
             )
-            allowed = (
-                tool in self.restore_tools
-                if self.restore_tools is not None
-                else tool not in MODEL_FACING_TOOLS
-            )
+            # real values go only where declared: no restore_tools, no tool gets them
+            allowed = self.restore_tools is not None and tool in self.restore_tools
             if allowed:
 
                 def restore(value: Any) -> Any:

@@ -13,6 +13,8 @@ simply consecutive.
 
 from __future__ import annotations
 
+import base64
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -22,6 +24,7 @@ __all__ = [
     "Pseudonymizer",
     "merge_vault",
     "message_texts",
+    "read_back",
     "restore_content",
     "restore_text",
     "restore_value",
@@ -212,3 +215,89 @@ def run_thread(runtime: Any) -> str:
             "config={'configurable': {'thread_id': ...}}"
         )
     return str(thread)
+
+
+# ---------------------------------------------------------------------- read-back
+#: A real value shorter than this (letters and digits) is not looked for in transformed form.
+READ_BACK_MIN = 6
+_NOT_WORD = re.compile(r"[\W_]+")
+_WORD_CHAR = re.compile(r"[^\W_]")
+
+
+def _skeleton(text: str) -> str:
+    """Letters and digits only, lower case: spacing, punctuation and case undone."""
+    kept = _NOT_WORD.sub("", text)
+    low = kept.lower()
+    if len(low) != len(kept):  # a few characters change length when lowered
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in kept)
+    return low
+
+
+def _forms(value: str) -> set[str]:
+    """The value under the cheap undoable transformations a tool may apply (reversed, hex,
+    base64 / base64url; spacing, separators and case are undone by the skeleton; percent
+    and HTML escapes, and base64 / hex runs, are opened by the scan before this runs)."""
+    out: set[str] = set()
+    for form in (value, value[::-1]):
+        raw = form.encode("utf-8")
+        out.update(
+            {
+                form,
+                raw.hex(),
+                base64.b64encode(raw).decode(),
+                base64.urlsafe_b64encode(raw).decode(),
+            }
+        )
+    return {f for f in (_skeleton(f) for f in out) if len(f) >= READ_BACK_MIN}
+
+
+@functools.lru_cache(maxsize=256)
+def _read_back_pattern(
+    values: frozenset[tuple[str, str]],
+) -> tuple[re.Pattern[str], dict[str, str]] | None:
+    kinds: dict[str, str] = {}
+    for placeholder, value in values:
+        m = PLACEHOLDER.fullmatch(placeholder)
+        kind = m.group(1).lower() if m else "pii"
+        for form in _forms(value):
+            kinds.setdefault(form, kind)
+    if not kinds:
+        return None
+    alternation = "|".join(re.escape(f) for f in sorted(kinds, key=len, reverse=True))
+    return re.compile(alternation), kinds
+
+
+def read_back(mapping: Mapping[str, str]) -> Callable[[str], list[dict[str, Any]]]:
+    """A finder of the thread's real values (``mapping``: placeholder -> value) in ``text``
+    under any cheap undoable transformation: as given, reversed, spaced out or split by any
+    separators, in any case, as hex or base64 (whole or spaced). For the result of a tool
+    that received real values: what it hands back must not carry them to the model.
+
+    Example::
+
+        find = read_back({"<EMAIL_1>": "jane@example.com"})
+        find("moc.elpmaxe@enaj")  # one match, type "email"
+    """
+    compiled = _read_back_pattern(frozenset(mapping.items()))
+
+    def find(text: str) -> list[dict[str, Any]]:
+        if compiled is None or len(text) < READ_BACK_MIN:
+            return []
+        pattern, kinds = compiled
+        skeleton = _skeleton(text)
+        hits = [(m.start(), m.end(), kinds[m.group(0)]) for m in pattern.finditer(skeleton)]
+        if not hits:
+            return []
+        # skeleton offsets -> original offsets (one pass over the text's letters and digits)
+        places = [m.start() for m in _WORD_CHAR.finditer(text)]
+        if len(places) != len(skeleton):  # a character lowered into two: no exact map
+            return [
+                {"type": kind, "value": text, "start": 0, "end": len(text)} for *_, kind in hits[:1]
+            ]
+        out = []
+        for start, end, kind in hits:
+            a, b = places[start], places[end - 1] + 1
+            out.append({"type": kind, "value": text[a:b], "start": a, "end": b})
+        return out
+
+    return find

@@ -203,6 +203,9 @@ class Scan:
     collect: list[str] | None = None
     #: How many layers of encoding the text being scanned sits under.
     depth: int = 0
+    #: Extra finder of literal values (:func:`~guardrails.pii.pseudonym.read_back`: the
+    #: thread's real values in any cheap transformation, in a tool's result).
+    literals: Callable[[str], list[Any]] | None = None
 
     def prefetch(self, messages: Sequence[Any], extra: Any = None) -> Iterator[None]:
         """Compute the matches of every text in ``messages`` (and ``extra``) into
@@ -247,6 +250,27 @@ class Scan:
 
     # ------------------------------------------------------------------ strings
     def find(self, text: str) -> Sequence[PIIMatch]:
+        if self.literals is not None:
+            return self._with_literals(text, self._find(text))
+        return self._find(text)
+
+    def _with_literals(self, text: str, matches: Sequence[PIIMatch]) -> Sequence[PIIMatch]:
+        assert self.literals is not None
+        extra = self.literals(text)
+        if not extra:
+            return matches
+        kept = list(matches)
+        for m in extra:
+            clash = [k for k in kept if not (m["end"] <= k["start"] or m["start"] >= k["end"])]
+            if all(k["start"] >= m["start"] and k["end"] <= m["end"] for k in clash):
+                kept = [k for k in kept if k not in clash]  # the wider literal wins
+                kept.append(
+                    PIIMatch(type=m["type"], value=m["value"], start=m["start"], end=m["end"])
+                )
+        kept.sort(key=lambda m: m["start"])
+        return kept
+
+    def _find(self, text: str) -> Sequence[PIIMatch]:
         if self.known:
             known = self.known.get(text)
             if known is not None:
@@ -281,7 +305,7 @@ class Scan:
                 if self.depth < MAX_DEPTH:
                     self._layered(text, context)
             return text
-        clean = _clean_of(self.detector)
+        clean = _clean_of(self.detector) if self.literals is None else {}
         key = _clean_key(text, context)
         if key in clean:
             return text
