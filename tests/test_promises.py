@@ -193,6 +193,73 @@ def test_the_memory_breaker_lets_one_probe_through(mode: str, audit: AuditCaptur
     assert len(primary.calls) == 1, "more than one caller probed the half-open primary"
 
 
+class _Flaky(BaseChatModel):
+    """A primary that answers or fails as its ``plan`` says, call by call; counts its calls."""
+
+    plan: list[bool] = []  # noqa: RUF012 (set per test): True answers, False fails
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "flaky"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        from langchain_core.outputs import ChatGeneration
+
+        self.calls += 1
+        if self.plan and not self.plan.pop(0):
+            raise ConnectionError("primary down")
+        return ChatResult(generations=[ChatGeneration(message=AIMessage("from primary"))])
+
+
+def _ask(agent: Any, mode: str) -> str:
+    return str(invoke(agent, {"messages": [("user", "hi")]}, mode)["messages"][-1].content)
+
+
+def test_a_circuit_reopened_right_after_a_probe_gets_its_next_probe(mode: str) -> None:
+    """A successful probe leaves nothing behind: when the circuit opens again, the next
+    cooldown ends with a probe of the primary, not another wait."""
+    cooldown = 0.3
+    primary = _Flaky(plan=[False, True, False, True])
+    backup = ScriptedChatModel(responses=[], default="from backup", model_name="backup")
+    agent = create_agent(
+        primary,
+        middleware=[ModelFallbackMiddleware(backup, failure_threshold=1, cooldown=cooldown)],
+    )
+    assert _ask(agent, mode) == "from backup"  # fails: open
+    time.sleep(cooldown + 0.05)
+    assert _ask(agent, mode) == "from primary"  # the probe succeeds: closed
+    assert _ask(agent, mode) == "from backup"  # fails again at once: open
+    time.sleep(cooldown + 0.05)
+    assert _ask(agent, mode) == "from primary", "no probe after the second cooldown"
+    assert primary.calls == 4
+
+
+@pytest.mark.redis
+def test_closing_a_circuit_opened_at_exactly_the_threshold_is_audited_on_redis(
+    mode: str, redis_url: str, audit: AuditCapture
+) -> None:
+    cooldown = 0.3
+    primary = _Flaky(plan=[False, False, True])
+    backup = ScriptedChatModel(responses=[], default="from backup", model_name="backup")
+    fallback = ModelFallbackMiddleware(
+        backup, failure_threshold=2, cooldown=cooldown, storage=redis_url
+    )
+    agent = create_agent(primary, middleware=[fallback])
+    assert _ask(agent, mode) == "from backup"
+    assert _ask(agent, mode) == "from backup"  # two failures: exactly the threshold, open
+    assert len(audit.of("fallback.circuit_open")) == 1
+    time.sleep(cooldown + 0.1)
+    assert _ask(agent, mode) == "from primary"
+    assert len(audit.of("fallback.circuit_closed")) == 1
+
+
 class _Contact(BaseModel):
     name: str
     email: str
