@@ -229,8 +229,8 @@ _BY_STRATEGY: dict[str, dict[tuple[str, str], Cell]] = {
     "pseudonymize": {
         (source, "files_written"): Cell(
             "declared",
-            "tools receive the real values (write_file writes them); name the tools that may "
-            "have them in restore_tools=[...] to keep files pseudonymized",
+            "only the tools named in restore_tools=[...] receive the real values (none by "
+            "default); a write_file named there writes them",
         )
         for source in ("user", "tool_result", "file_read", "subagent_result")
     },
