@@ -33,23 +33,21 @@ from typing import Annotated, Any
 from langchain.agents.middleware import AgentState, ModelResponse
 from langchain.agents.middleware.types import ExtendedModelResponse, PrivateStateAttr
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.types import Command
 from typing_extensions import NotRequired
 
-from guardrails._core import Call, Flow, Guardrail, Hook, Sleep, SyncAsync, run_async, run_sync
-from guardrails._state import state_get, tool_batch, with_update
+from guardrails._core import Call, Flow, Guardrail, Hook, Sleep, SyncAsync
+from guardrails._state import state_get
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii.detect import Detector, build_detector
 from guardrails.pii.lasthop import Guard, LastHop, guarded, hop_of
-from guardrails.pii.observers import Blocked, observed_tool
 from guardrails.pii.pseudonym import (
     Pseudonymizer,
     merge_vault,
     message_texts,
     read_back,
     restore_content,
-    restore_value,
     run_thread,
 )
 from guardrails.pii.scan import Scan
@@ -61,9 +59,10 @@ from guardrails.pii.strategies import (
     check_secret_settings,
 )
 from guardrails.pii.subagents import unguarded_subagent
+from guardrails.pii.tool_side import MODEL_FACING_TOOLS, VAULT_KEY, ToolSide
 from guardrails.pii.vault import PseudonymVault
 
-__all__ = ["MODEL_FACING_TOOLS", "PIIMiddleware", "apply_strategy"]
+__all__ = ["MODEL_FACING_TOOLS", "VAULT_KEY", "PIIMiddleware", "apply_strategy"]
 
 
 def _no_audit(*args: Any, **kwargs: Any) -> None:
@@ -81,9 +80,6 @@ async def _in_async() -> bool:
 
 #: ``True`` when the flow is driven by ``run_async``, ``False`` by ``run_sync``.
 _IS_ASYNC = SyncAsync(lambda: False, _in_async)
-#: Tools whose arguments go to another model, not to the outside world: deepagents' ``task``
-#: and its async-subagent tools. Never restored into unless named in ``restore_tools``.
-MODEL_FACING_TOOLS = frozenset({"task", "start_async_task", "update_async_task"})
 
 
 class PIIState(AgentState[Any]):
@@ -94,11 +90,8 @@ class PIIState(AgentState[Any]):
     ]
 
 
-#: Private state key of the pseudonym mapping: ``{middleware name: {placeholder: value}}``.
-VAULT_KEY = "guardrails_pii_vault"
-
-
 class PIIMiddleware(
+    ToolSide,
     Guardrail,
     kind="pii",
     hooks=("model", "tool"),
@@ -372,12 +365,6 @@ class PIIMiddleware(
             return (yield from self._phase(box, thread, work))
         return work(None)
 
-    @staticmethod
-    def _slot(request: Any) -> tuple[int, int]:
-        """This tool call's place among the parallel calls of its AI message: (index, count)."""
-        index, calls = tool_batch(request)
-        return index, len(calls)
-
     def _restore_output(self, response: Any, mapping: Mapping[str, str], runtime: Any) -> Any:
         result = list(response.result)
         final = next(
@@ -539,185 +526,6 @@ class PIIMiddleware(
             return _rewrite(messages, changed, response)
         stored = {m.id for m in messages if getattr(m, "id", None)}
         return [new for new, _ in changed if new.id in stored]
-
-    # ------------------------------------------------------------------ tool calls
-    def tool_flow(self, request: Any) -> Flow[Any]:
-        runtime = request.runtime
-        call = request.tool_call
-        tool = str(call.get("name"))
-        box: list[Pseudonymizer] = []
-        thread: str | None = None
-        args = call.get("args", {})
-        restore_inside: Any = None
-        if self._strategy.needs_mapping:
-            thread = run_thread(runtime) if self.vault is not None else None
-            mapping = yield from self._load(request.state, thread)
-            state_messages = state_get(request.state, "messages") or []
-            box.append(
-                Pseudonymizer(
-                    mapping, slot=self._slot(request), texts=lambda: message_texts(state_messages)
-                )
-            )
-            # real values go only where declared: no restore_tools, no tool gets them
-            allowed = self.restore_tools is not None and tool in self.restore_tools
-            if allowed:
-
-                def restore(value: Any) -> Any:
-                    counts: dict[str, int] = {}
-                    secrets: list[str] = []
-                    restored = restore_value(value, mapping, counts, secrets)
-                    if counts:
-                        self.audit(
-                            "pii.restored",
-                            runtime=runtime,
-                            where="tool_args",
-                            tool=tool,
-                            entities=counts,
-                            secrets=secrets,
-                        )
-                    return restored
-
-                if request.tool is None:  # no tool object to restore inside: the arguments
-                    request = request.override(tool_call={**call, "args": restore(args)})
-                else:
-                    restore_inside = restore
-                handle_args = False
-            else:  # this tool never receives real values, not even ones the model wrote itself
-                handle_args = True
-        else:
-            handle_args = self.apply_to_tool_args
-        known: dict[str, Any] = {}
-        if handle_args:
-            yield from self._prefetch(known, [], args)
-            scans: list[Scan] = []
-
-            def on_args(pseudo: Pseudonymizer | None) -> Any:
-                scans[:] = [self.scan("tool_args", runtime, pseudo, known)]
-                return scans[0].value(args)
-
-            handled_args = yield from self._run(box, thread, on_args)
-            scans[0].report(tool if box else None)
-            if scans[0].found:
-                request = request.override(tool_call={**call, "args": handled_args})
-        if not (self.apply_to_tool_results or box):
-            return (yield Call(request))
-        # ingress: the tool's output is handled inside its run, before ``on_tool_end``
-        # (tracers, astream_events) and the ToolMessage see it
-        ran = _ToolRun(self, runtime, box, thread, known, tool)
-        if request.tool is not None:
-            view = observed_tool(request.tool, ran.handle, ran.ahandle, restore_inside)
-            request = request.override(tool=view)
-        result = yield Call(request)
-        if ran.blocked is not None:
-            raise ran.blocked
-        yield from self._prefetch(known, [], result)
-        scans = []
-
-        def on_result(pseudo: Pseudonymizer | None) -> Any:
-            # a backstop: what the tool's run handed over already handled (a cache hit),
-            # and what it did not (an output LangChain stringified, an error message)
-            scans[:] = [self.scan("tool_result", runtime, pseudo, known)]
-            return self._handle_result(result, scans[0])
-
-        handled = yield from self._run(box, thread, on_result)
-        scans[0].report(tool if box else None)
-        if not box or self.vault is not None or not box[0].new:
-            return handled
-        entries = {VAULT_KEY: {self.name: dict(box[0].new)}}
-        if isinstance(handled, ToolMessage):
-            return Command(update={"messages": [handled], **entries})
-        if isinstance(handled, Command):
-            return with_update(
-                handled,
-                lambda u: {**u, VAULT_KEY: merge_vault(u.get(VAULT_KEY), entries[VAULT_KEY])},
-            )
-        return handled  # pragma: no cover - a result we cannot attach state to
-
-    def output_flow(
-        self,
-        output: Any,
-        runtime: Any,
-        box: list[Pseudonymizer],
-        thread: str | None,
-        known: dict[str, Any],
-        tool: str,
-    ) -> Flow[Any]:
-        """A tool's raw output (content, ``(content, artifact)``, ToolMessage, Command)
-        handled and reported, inside the tool's run."""
-        yield from self._prefetch(known, [], output)
-        scans: list[Scan] = []
-
-        def work(pseudo: Pseudonymizer | None) -> Any:
-            scans[:] = [self.scan("tool_result", runtime, pseudo, known)]
-            return self._handle_output(output, scans[0])
-
-        handled = yield from self._run(box, thread, work)
-        scans[0].report(tool if box else None)
-        return handled
-
-    @classmethod
-    def _handle_output(cls, output: Any, scan: Scan) -> Any:
-        if isinstance(output, ToolMessage | Command):
-            return cls._handle_result(output, scan)
-        return scan.value(output)
-
-    @staticmethod
-    def _handle_result(result: Any, scan: Scan) -> Any:
-        if isinstance(result, ToolMessage):
-            return scan.message(result)
-        if isinstance(result, Command):
-            return with_update(
-                result,
-                lambda u: (
-                    {**u, "messages": scan.messages(u["messages"])}
-                    if isinstance(u.get("messages"), list)
-                    else u
-                ),
-            )
-        return result
-
-
-class _ToolRun:
-    """One tool call's output handling, run inside the tool (see
-    :func:`~guardrails.pii.observers.observed_tool`). A ``block`` is kept for the middleware
-    to raise after the run (a tool error handler must not turn it into a message)."""
-
-    def __init__(
-        self,
-        mw: PIIMiddleware,
-        runtime: Any,
-        box: list[Pseudonymizer],
-        thread: str | None,
-        known: dict[str, Any],
-        tool: str,
-    ) -> None:
-        self.args = (runtime, box, thread, known, tool)
-        self.mw = mw
-        self.blocked: PIIDetectionError | None = None
-
-    def _refused(self, error: PIIDetectionError) -> Any:
-        self.blocked = error
-        return Blocked(f"[blocked by {self.mw.name}: {error.pii_type}]")
-
-    def handle(self, output: Any) -> Any:
-        try:
-            return run_sync(self.mw.output_flow(output, *self.args), _no_call)
-        except PIIDetectionError as error:
-            return self._refused(error)
-
-    async def ahandle(self, output: Any) -> Any:
-        try:
-            return await run_async(self.mw.output_flow(output, *self.args), _no_acall)
-        except PIIDetectionError as error:
-            return self._refused(error)
-
-
-def _no_call(request: Any) -> Any:  # pragma: no cover - output flows make no calls
-    raise RuntimeError("a tool output flow made a call")
-
-
-async def _no_acall(request: Any) -> Any:  # pragma: no cover
-    raise RuntimeError("a tool output flow made a call")
 
 
 def _rewrite(messages: Sequence[Any], changed: Sequence[Any], response: Any) -> list[Any]:
