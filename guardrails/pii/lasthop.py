@@ -59,50 +59,6 @@ _STRUCTURAL_KWARGS = frozenset(
 _MODEL_FIELDS = ("model_kwargs", "extra_body")
 
 
-class _Opaque:
-    """A value whose content cannot be proven unchanged: equal to nothing (rescanned)."""
-
-    __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        return False
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-def _freeze(value: Any) -> Any:
-    """An immutable snapshot of ``value``: strings and numbers as they are, containers as
-    tuples; anything else opaque (never equal, so never taken as unchanged)."""
-    kind = type(value)
-    if kind is str or value is None or kind is int or kind is float or kind is bool:
-        return value
-    if kind is dict:
-        if not value:
-            return ()
-        return tuple([(k, _freeze(v)) for k, v in value.items()])
-    if kind is list or kind is tuple:
-        if not value:
-            return ()
-        return tuple([_freeze(v) for v in value])
-    return _Opaque()
-
-
-def fingerprint(message: BaseMessage) -> tuple[Any, ...]:
-    """The content of every field of ``message`` a scan reads, as an immutable snapshot: two
-    equal fingerprints mean the same text everywhere (strings compare by identity first, so
-    an unchanged message costs one walk without copying any text)."""
-    fields = message.__dict__
-    get = fields.get
-    return (
-        _freeze(get("content")),
-        _freeze(get("name")),
-        _freeze(get("additional_kwargs")),
-        _freeze(get("tool_calls")),
-        _freeze(get("invalid_tool_calls")),
-        _freeze(get("artifact")),
-    )
-
-
 @dataclass(eq=False)
 class Guard:
     """One middleware's part of the last hop: how to start a scan, and what it handles."""
@@ -112,22 +68,14 @@ class Guard:
     output_text: bool = False
     output_calls: bool = False
     refuse_unscannable: bool = False
-    #: Messages this guard's own scan already handled in this call, by identity, with a
-    #: :func:`fingerprint` of their content: a message counts as cleared only while its
-    #: content is proven unchanged (an in-place edit of a block, an argument, a field is
-    #: scanned again).
-    cleared: dict[int, tuple[BaseMessage, tuple[Any, ...]]] = field(default_factory=dict)
-    #: Matches of long texts computed ahead (see :meth:`Scan.prefetch`).
+    #: Matches of texts computed ahead (see :meth:`Scan.prefetch`).
     known: dict[str, Any] = field(default_factory=dict)
-
-    def clear(self, messages: Sequence[BaseMessage]) -> None:
-        cleared = self.cleared
-        for m in messages:
-            cleared[id(m)] = (m, fingerprint(m))
-
-    def is_cleared(self, message: BaseMessage) -> bool:
-        known = self.cleared.get(id(message))
-        return known is not None and known[0] is message and known[1] == fingerprint(message)
+    #: Texts this guard's passes wrote in this call (a mask can look like its input): never
+    #: scanned again by a later pass. Nothing else counts as scanned: every pass (the
+    #: callbacks' view, the provider's request, the write-back) scans every string of every
+    #: message again by content, an unchanged clean string costing one look-up, so text
+    #: edited in place, in any field, is new content and is scanned.
+    produced: set[str] = field(default_factory=set)
 
     @property
     def output(self) -> bool:
@@ -152,7 +100,7 @@ class LastHop:
             if not guard.input:
                 continue
             scan = guard.scan("request")
-            out = [m if guard.is_cleared(m) else scan.message(m) for m in out]
+            out = scan.messages(out)
             kwargs = {
                 k: (v if k in _STRUCTURAL_KWARGS else scan.value(v)) for k, v in kwargs.items()
             }
@@ -170,27 +118,15 @@ class LastHop:
 
     def observed(self, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
         """The messages as every guard hands them over, *before* the model's callbacks
-        (``on_chat_model_start``, tracers, ``astream_events``) see them; marked cleared, so
-        the provider-side pass does not scan (or report) them again."""
+        (``on_chat_model_start``, tracers, ``astream_events``) see them; what they wrote is in
+        each guard's :attr:`Guard.produced`, so the provider-side pass does not handle (or
+        report) it again."""
         out = list(messages)
-        scanned: set[int] = set()  # positions some guard had to scan
         for guard in self.guards:
-            if not guard.input:
-                continue
-            scan: Scan | None = None
-            for i, m in enumerate(out):
-                if guard.is_cleared(m):
-                    continue
-                scan = scan or guard.scan("request")
-                out[i] = scan.message(m)
-                scanned.add(i)
-            if scan is not None:
+            if guard.input:
+                scan = guard.scan("request")
+                out = scan.messages(out)
                 scan.report(refuse_unscannable=guard.refuse_unscannable)
-        if scanned:
-            fresh = [out[i] for i in sorted(scanned)]
-            for guard in self.guards:
-                if guard.input:
-                    guard.clear(fresh)
         return out
 
     def params(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -470,8 +406,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
 async def _prefetch(guards: Sequence[Guard], messages: Sequence[Any], extra: Any = None) -> None:
     """Long texts scanned on the loop one chunk at a time, the loop getting a turn after each."""
     for guard in guards:
-        fresh = [m for m in messages if not guard.is_cleared(m)]
-        for _ in guard.scan("prefetch").prefetch(fresh, extra):
+        for _ in guard.scan("prefetch").prefetch(messages, extra):
             await asyncio.sleep(0)
 
 

@@ -295,8 +295,16 @@ class PIIMiddleware(
             output_calls=self.apply_to_output or self.apply_to_tool_args,
             refuse_unscannable=self.refuse_unscannable,
         )
-        guard.scan = lambda where: self.scan(where, runtime, box[0] if box else None, guard.known)
+        guard.scan = lambda where: self._shared(
+            self.scan(where, runtime, box[0] if box else None, guard.known), guard
+        )
         return guard
+
+    @staticmethod
+    def _shared(scan: Scan, guard: Guard) -> Scan:
+        """``scan`` as one pass of ``guard``'s call: what it writes is never scanned again."""
+        scan.produced = guard.produced
+        return scan
 
     def standalone_guard(self) -> Guard:
         """This middleware's input handling for a model called outside an agent's model node
@@ -426,14 +434,12 @@ class PIIMiddleware(
             scans: list[Scan] = []
 
             def work(pseudo: Pseudonymizer | None) -> Any:
-                scans[:] = [self.scan("input", runtime, pseudo, guard.known)]
+                scans[:] = [self._shared(self.scan("input", runtime, pseudo, guard.known), guard)]
                 return scans[0].messages(fresh)
 
             handled = yield from self._run(box, thread, work)
             scans[0].report(refuse_unscannable=self.refuse_unscannable)
             handled_messages = handled[1:] if system is not None else handled
-            if hop is not None:  # what the last hop need not scan again
-                guard.clear(handled)
             if scans[0].found:
                 request = request.override(
                     messages=handled_messages,

@@ -616,7 +616,42 @@ class Scan:
         return calls if out is None else out
 
     def messages(self, messages: Sequence[BaseMessage], **kwargs: Any) -> list[BaseMessage]:
-        return [self.message(m, **kwargs) if isinstance(m, BaseMessage) else m for m in messages]
+        if kwargs:
+            return [
+                self.message(m, **kwargs) if isinstance(m, BaseMessage) else m for m in messages
+            ]
+        # the common shape inlined: a message whose only text is a string content that this
+        # call wrote or that is clean (what :meth:`text` would return untouched) costs a few
+        # look-ups; anything else takes :meth:`message`
+        clean = _clean_of(self.detector)
+        produced = self.produced
+        out: list[BaseMessage] = []
+        for m in messages:
+            if isinstance(m, BaseMessage):
+                fields = m.__dict__
+                content = fields.get("content")
+                if (
+                    type(content) is str
+                    and not (
+                        fields.get("name")
+                        or fields.get("additional_kwargs")
+                        or fields.get("tool_calls")
+                        or fields.get("invalid_tool_calls")
+                        or fields.get("tool_call_chunks")
+                        or fields.get("artifact") is not None
+                    )
+                    and (
+                        not content
+                        or content in produced
+                        or (content if len(content) <= _SHORT else _clean_key(content, None))
+                        in clean
+                    )
+                ):
+                    out.append(m)
+                    continue
+                m = self.message(m)
+            out.append(m)
+        return out
 
     def structured(self, value: Any) -> Any:
         """``structured_response`` handled field by field (a model, dataclass or dict)."""
