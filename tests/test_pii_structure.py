@@ -388,3 +388,21 @@ def test_a_structured_response_field_name_is_context(mode: str) -> None:
     result = _run(agent, {"messages": [("user", "who?")]}, mode)
     out = result["structured_response"]
     assert str(SSN) not in dumps(out) and str(PHONE) not in dumps(out)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "phoneNumber: 6502530000",
+        "customerPhone=6502530000",
+        "social_security_number: 536221234",
+        "socialSecurityNumber 536221234",
+        "Telefonnummer: 6502530000",
+    ],
+)
+def test_form_like_lines_in_free_text_use_the_name(line: str, mode: str) -> None:
+    model = ScriptedChatModel(default="done")
+    agent = create_agent(model, middleware=[PIIMiddleware(["us_ssn", "phone"])])
+    _run(agent, {"messages": [HumanMessage(f"record:\n{line}\nthanks")]}, mode)
+    sent = model.requests[0]["messages"][0].content
+    assert "6502530000" not in sent and "536221234" not in sent, sent
