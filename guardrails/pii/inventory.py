@@ -188,7 +188,11 @@ def _default(source: str, sink: str) -> Cell:
             "and the offloaded file get the handled messages",
         )
     if sink == "files_written":
-        return Cell("covered", "the model only ever sees handled values; write_file args too")
+        return Cell(
+            "covered",
+            "the model only ever sees handled values, so write_file's arguments are handled "
+            "(pseudonymize restores real values only into tools named in restore_tools)",
+        )
     if sink == "subagent_results":
         return Cell("covered", "the task result is a tool result: handled inside the run")
     if sink == "structured_response":
@@ -226,14 +230,6 @@ _SPECIAL: dict[tuple[str, str], Cell] = {
 
 #: Cells that differ under one strategy: ``{strategy: {(source, sink): Cell}}``.
 _BY_STRATEGY: dict[str, dict[tuple[str, str], Cell]] = {
-    "pseudonymize": {
-        (source, "files_written"): Cell(
-            "declared",
-            "only the tools named in restore_tools=[...] receive the real values (none by "
-            "default); a write_file named there writes them",
-        )
-        for source in ("user", "tool_result", "file_read", "subagent_result")
-    },
 }
 
 
