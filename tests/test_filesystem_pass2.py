@@ -698,3 +698,23 @@ def test_a_file_tool_error_never_shows_the_host_path_behind_a_virtual_one(
         backend=FilesystemBackend(root_dir=root, virtual_mode=True),
     )
     assert str(tmp_path) not in answers[0] and "/workspace/d" in answers[0], answers
+
+
+def test_a_route_that_takes_host_paths_is_refused(tmp_path: Path, mode: str) -> None:
+    """A routed non-virtual FilesystemBackend gets '/etc/hostname' for '/data/etc/hostname'."""
+    (tmp_path / "data").mkdir()
+    backend = CompositeBackend(
+        default=StateBackend(),
+        routes={"/data/": FilesystemBackend(root_dir=tmp_path / "data", virtual_mode=False)},
+    )
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["/data/**"])], default="deny")
+    with pytest.raises(GuardrailConfigError, match="route '/data/'"):
+        jail.guard(backend)
+    answers = _answers(
+        [("read_file", {"file_path": "/data/etc/hostname"})],
+        mode,
+        deep=False,
+        guardrails=[jail],
+        backend=backend,
+    )
+    assert answers[0].startswith("Error: permission denied"), answers

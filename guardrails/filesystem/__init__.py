@@ -9,8 +9,11 @@ construction; :class:`FilesystemPermissionMiddleware` checks every file tool cal
   is denied); the rules match its Unicode NFC form, the backend receives it as written;
 * ``*`` and ``**`` match dot-names (``deny /secrets/**`` covers ``/secrets/.env``) and ``/x/**``
   covers ``/x`` itself; matching takes time linear in the path length;
-* with a ``FilesystemBackend`` symlinks are resolved and both the link and its target must be
-  allowed; while any rule denies an operation, a file with several hard links is refused for it;
+* every path is placed where it really is, per backend (host ``realpath`` for a
+  ``FilesystemBackend``, the sandbox's own shell for a ``BaseSandbox``, per composite route;
+  other backends are refused): the link and its target must both be allowed, rule anchors that
+  are links cover the real path, a relative result path is placed in the backend's working folder
+  or withheld; while any rule denies an operation, a file with several hard links is refused for it;
   a name refused for what it links to answers like a missing one;
 * ``ls``, ``glob`` and ``grep`` run on a guarded copy of the backend that drops denied entries,
   lines and error lines *before* deepagents counts, truncates or hints;
@@ -20,8 +23,10 @@ construction; :class:`FilesystemPermissionMiddleware` checks every file tool cal
 
 Modules: :mod:`~guardrails.filesystem.paths` (normalization), :mod:`~.rules` (rules and the
 matcher), :mod:`~.layers` (decisions, layers, the active context, the ``fs.denied`` event),
-:mod:`~.links` (the one judgement: normalize, decide, check links), :mod:`~.backends` (the
-guarded backend and filters), :mod:`~.subagents` (holding subagents), :mod:`~.middleware`.
+:mod:`~.links` (placement per backend and the one judgement: normalize, decide, check links),
+:mod:`~.backends` (the guarded backend and filters), :mod:`~.subagents` (holding subagents),
+:mod:`~.toolargs` (``tool_paths`` against tool schemas), :mod:`~.approvals` (one approval
+request per model turn), :mod:`~.middleware`.
 """
 
 from guardrails.filesystem.backends import guard_backend

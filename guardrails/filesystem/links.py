@@ -124,6 +124,16 @@ def placement_gap(backend: Any) -> str | None:
     if fs is None:  # pragma: no cover
         return None
     if isinstance(backend, fs.CompositeBackend):
+        sandbox = _sandbox_class()
+        for prefix, routed in backend.routes.items():
+            host_paths = isinstance(routed, fs.FilesystemBackend) and not routed.virtual_mode
+            if host_paths or (sandbox is not None and isinstance(routed, sandbox)):
+                return (
+                    f"the CompositeBackend route {prefix!r} serves a {type(routed).__name__} "
+                    "that takes absolute host paths: the route prefix is stripped, so "
+                    f"'{prefix.rstrip('/')}/etc/passwd' would open '/etc/passwd' while rules see "
+                    "the prefixed path; give routes a FilesystemBackend(virtual_mode=True)"
+                )
         for routed in (backend.default, *backend.routes.values()):
             gap = placement_gap(routed)
             if gap is not None:

@@ -365,6 +365,8 @@ class FilesystemPermissionMiddleware(
         if owner is None:
             return None
         cached = self._fs_cache.get(owner)
+        if cached is None and placement_gap(owner.backend) is not None:
+            return owner.backend, {}  # refused in tool_flow (unsupported_backend)
         if cached is None:
             cached = (owner.backend, _da.create_fs_tools(owner, guard_backend(owner.backend)))
             self._fs_cache[owner] = cached
