@@ -229,8 +229,7 @@ _SPECIAL: dict[tuple[str, str], Cell] = {
 
 
 #: Cells that differ under one strategy: ``{strategy: {(source, sink): Cell}}``.
-_BY_STRATEGY: dict[str, dict[tuple[str, str], Cell]] = {
-}
+_BY_STRATEGY: dict[str, dict[tuple[str, str], Cell]] = {}
 
 
 def cell(source: str, sink: str, strategy: str | None = None) -> Cell:
