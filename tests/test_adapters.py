@@ -296,3 +296,18 @@ def test_langgraph_null_resume_pending() -> None:
         "langgraph._internal._constants.CONFIG_KEY_SCRATCHPAD / PregelScratchpad.get_null_resume",
         seen == [False, True] and null_resume_pending() is False,
     )
+
+
+def test_deepagents_model_resolution_canary() -> None:
+    """guardrails.deep builds the moved summarization on the model deepagents resolves:
+    ``deepagents._models.resolve_model`` and ``deepagents.graph._build_default_model``."""
+    import deepagents._models
+    import deepagents.graph
+
+    from guardrails._adapters.deepagents import resolve_chat_model
+    from guardrails.testing import ScriptedChatModel
+
+    assert callable(deepagents._models.resolve_model)
+    assert callable(deepagents.graph._build_default_model)
+    model = ScriptedChatModel(default="x")
+    assert resolve_chat_model(model) is model
