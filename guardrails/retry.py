@@ -82,7 +82,7 @@ def provider_retries(model: Any) -> int:
     return found
 
 
-_PROVIDER_CHECKED: set[tuple[int, int]] = set()
+_PROVIDER_CHECKED: set[tuple[int, str, str]] = set()
 
 RetryOn = tuple[type[Exception], ...] | Callable[[Exception], bool]
 OnFailure = Literal["error", "continue"] | Callable[[Exception], str]
@@ -361,7 +361,9 @@ class ModelRetryMiddleware(
 
     def model_flow(self, request: Any) -> Flow[Any]:
         model = getattr(request.model, "model_name", None) or type(request.model).__name__
-        key = (id(self), id(request.model))
+        # by value: a per-call copy of the model (a guard another guardrail put on it) is the
+        # same model
+        key = (id(self), str(model), type(request.model).__name__)
         if key not in _PROVIDER_CHECKED:
             self._check_provider_retries(request, str(model), key)
         result = yield from self._retrying.flow(request, self, {"model": str(model)})
@@ -375,7 +377,7 @@ class ModelRetryMiddleware(
         )
         return ModelResponse(result=[AIMessage(content=text)])
 
-    def _check_provider_retries(self, request: Any, model: str, key: tuple[int, int]) -> None:
+    def _check_provider_retries(self, request: Any, model: str, key: tuple[int, str, str]) -> None:
         """Once per model: warn and audit when the model's client retries on its own."""
         if len(_PROVIDER_CHECKED) >= 4096:
             _PROVIDER_CHECKED.clear()
