@@ -52,6 +52,7 @@ RULESETS: dict[str, list[tuple[list[str], list[str], str]]] = {
     "anywhere-env": [(RW, ["/**/.env"], "deny")],
     "star-one-level": [(["read"], ["/workspace/*"], "deny")],
     "deny-log-files": [(RW, ["/workspace/*.log"], "deny")],
+    "deny-folder-named": [(RW, ["/secrets"], "deny")],
 }
 
 CALLS: dict[str, tuple[str, dict[str, Any]]] = {
