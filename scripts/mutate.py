@@ -58,7 +58,12 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "guardrails/pii/stream.py",
             "guardrails/pii/pseudonym.py",
         ],
-        ["tests/test_pii*.py", "tests/test_pseudonymize.py", "tests/test_promises.py"],
+        [
+            "tests/test_pii*.py",
+            "tests/test_pseudonymize.py",
+            "tests/test_secrets_stream.py",
+            "tests/test_promises.py",
+        ],
     ),
     "pii_detect": (
         True,
@@ -73,7 +78,12 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
     "filesystem": (
         True,
         ["guardrails/filesystem/*.py"],
-        ["tests/test_filesystem*.py", "tests/test_subagents.py", "tests/test_promises.py"],
+        [
+            "tests/test_filesystem*.py",
+            "tests/test_subagents.py",
+            "tests/test_secrets_agents.py",
+            "tests/test_promises.py",
+        ],
     ),
     "injection": (True, ["guardrails/injection/*.py"], ["tests/test_injection*.py"]),
     "limits": (
@@ -84,17 +94,33 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "guardrails/_windows.py",
             "guardrails/_budget.py",
         ],
-        ["tests/test_call_limits*.py", "tests/test_rate_limits*.py", "tests/test_promises.py"],
+        [
+            "tests/test_call_limits*.py",
+            "tests/test_rate_limits*.py",
+            "tests/test_compose_storage.py",
+            "tests/test_storage_durations.py",
+            "tests/test_promises.py",
+        ],
     ),
     "retry": (
         False,
         ["guardrails/retry.py", "guardrails/errors.py"],
-        ["tests/test_retry.py", "tests/test_errors.py", "tests/test_compat_errors.py"],
+        [
+            "tests/test_retry.py",
+            "tests/test_errors.py",
+            "tests/test_compat_errors.py",
+            "tests/test_mistakes.py",
+        ],
     ),
     "breaker": (
         False,
         ["guardrails/fallback.py"],
-        ["tests/test_fallback*.py", "tests/test_promises.py"],
+        [
+            "tests/test_fallback*.py",
+            "tests/test_breaker_transitions.py",
+            "tests/test_storage_durations.py",
+            "tests/test_promises.py",
+        ],
     ),
     "storage": (
         False,
@@ -103,12 +129,20 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_storage.py",
             "tests/test_fallback_storage.py",
             "tests/test_rate_limits_storage.py",
+            "tests/test_storage_latch.py",
+            "tests/test_compose_storage.py",
         ],
     ),
     "config": (
         False,
-        ["guardrails/_validate.py", "guardrails/policy.py"],
-        ["tests/test_validate.py", "tests/test_policy.py", "tests/test_promises.py"],
+        ["guardrails/_validate.py", "guardrails/policy.py", "guardrails/_policy_load.py"],
+        [
+            "tests/test_validate.py",
+            "tests/test_policy*.py",
+            "tests/test_mistakes.py",
+            "tests/test_cli.py",
+            "tests/test_promises.py",
+        ],
     ),
 }
 
