@@ -61,6 +61,19 @@ def secret_adversarial() -> dict[str, str]:
         "xml_open": "<password>" + "a" * MB,
         "query": "?api_key=" + "a&b=" * (MB // 4),
         "netrc": _fill("login a password "),
+        # forms added by the outside-cases round (tests/test_secrets_outside.py)
+        "kube_data": "kind: Secret\n" + _fill("data:\n  k: QUJDREVGR0hJSktMTU5PUA==\n"),
+        "kube_nested": "kind: Secret\ndata:\n" + _fill(" data:\n"),
+        "kube_block": "kind: Secret\n" + _fill("data:\n  k: |\n"),
+        "vault_s": _fill("s."),
+        "vault_s_run": "s." + "Ab1" * (MB // 3),
+        "curl_user_quoted": _fill('-u "a:'),
+        "curl_user_mixed": _fill("--user a:'"),
+        "scheme_word": _fill("Authorization: Api-Token "),
+        "spaced_quote": _fill('apikey "'),
+        "template_open": _fill("${{"),
+        "template_run": "password = '${" + "a" * MB,
+        "angle": _fill("<a"),
         "random_b64": "".join(rng.choice(b64) for _ in range(MB)),
         "random_words": " ".join(
             rng.choice(["key", "token", "=", "secret:", "'x'", "pass", "ghp_", "sk-"])

@@ -114,6 +114,13 @@ def github_checksum_ok(token: str) -> bool:
     return out.rjust(6, "0") == body[30:]
 
 
+def _mixed(token: str) -> bool | None:
+    """Random base62: upper, lower and digits (``s.DefaultListableBeanFactory`` is not)."""
+    body = token[2:]
+    ok = any(c.isupper() for c in body) and any(c.islower() for c in body)
+    return None if ok and any(c.isdigit() for c in body) else False
+
+
 def _github(token: str) -> bool | None:
     return True if github_checksum_ok(token) else None
 
@@ -128,8 +135,8 @@ RULES: tuple[Rule, ...] = (
     Rule("aws", "ASIA", r"ASIA[A-Z0-9]{16}"),
     Rule("aws", "ABIA", r"ABIA[A-Z0-9]{16}"),
     Rule("aws", "ACCA", r"ACCA[A-Z0-9]{16}"),
-    Rule("slack", "xoxa-|xoxb-|xoxp-|xoxo-|xoxs-|xoxr-|xoxe-", rf"xox[abposre]-[{_A}-]{{10,250}}"),
-    Rule("slack", "xoxe.", rf"xoxe\.xox[bp]-[{_A}-]{{10,250}}"),
+    Rule("slack", "xoxa-|xoxb-|xoxp-|xoxo-|xoxs-|xoxr-|xoxe-", rf"xox[abposre]-[{_A}-]{{20,250}}"),
+    Rule("slack", "xoxe.", rf"xoxe\.xox[bp]-[{_A}-]{{20,250}}"),
     Rule("slack", "xapp-", rf"xapp-[{_A}/+-]{{20,250}}"),
     Rule(
         "slack",
@@ -187,6 +194,7 @@ RULES: tuple[Rule, ...] = (
         rf"dp\.(?:pt|st|sa|ct|scim|audit)\.[{_A}]{{40,44}}",
     ),
     Rule("vault", "hvs.|hvb.|hvr.", rf"hv[sbr]\.[{_U}]{{24,}}"),
+    Rule("vault", "s.", rf"s\.[{_A}]{{24}}", check=_mixed),  # pre-1.10 service tokens
     Rule("atlassian", "ATATT3", r"ATATT3[A-Za-z0-9_=-]{150,}"),
     Rule("atlassian", "ATBB", r"ATBB[A-Za-z0-9_=.-]{32,}"),
     Rule("supabase", "sbp_", r"sbp_[a-f0-9]{40}"),
@@ -269,6 +277,9 @@ _PREFIXED = {
     for a in _BY_ANCHOR
 }
 
+#: prefixes also common at the start of ordinary values (not a claim of a provider's format)
+_LOOSE_ANCHORS = frozenset({"sk-", "sk_", "SK", "pk_", "s.", "1//0"})
+
 # ----------------------------------------------------------------------------- value checks
 
 _PLACEHOLDER_WORDS = _words(
@@ -301,12 +312,7 @@ _PLACEHOLDER_MARKERS = (
     "****",
     "....",
     "\u2026",
-    "<",
-    ">",
-    "{{",
-    "}}",
-    "${",
-    "%(",
+    "####",
     "process.env",
     "os.environ",
     "os.getenv",
@@ -321,8 +327,21 @@ _PLACEHOLDER_MARKERS = (
     "changeme",
     "<your",
     "secrets.",
+    "abcdefgh",
+    "qwerty",
+    "fake",
 )
 _MARKERS = re.compile(_trie_regex(list(_PLACEHOLDER_MARKERS)))
+#: a template expression: ``${NAME}``, ``${{ secrets.X }}``, ``{{ .Values.x }}``, ``%(name)s``,
+#: ``<your key>``, ``$(cat file)``. Inside: names, dots, spaces, pipes, quotes, calls; a value
+#: that merely contains ``${`` or ``>`` among random characters is not one.
+_TEMPLATE = re.compile(
+    r"\$\{\{?[\w.\-\s|:\"'()/,=!]*\}\}?|\{\{-?[\w.\-\s|:\"'()/,=!$]*\}\}|%\([\w.]*\)"
+    r"|<[^<>\n]{1,80}>|\$\([^()\n]{1,200}\)|#\{[\w.\-\s|:\"'()]*\}"
+)
+#: the body of a prefixed token that reads as words: ``my-bot-token``, ``Slack_BOT_TOKEN``,
+#: ``SlackAppConfigurationAccessTokenHere``, ``RANDOMSTRINGHERE``
+_WORDY_PART = re.compile(r"(?:[A-Z]?[a-z]{2,}|[A-Z]{2,})")
 _CODE_VALUE = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[[^\]]*\]|\(.*\))+")
 _IDENT = re.compile(r"[A-Za-z_]+")
 
@@ -347,11 +366,31 @@ def placeholder(value: str) -> bool:
     low = value.lower()
     if low in _PLACEHOLDER_WORDS:
         return True
-    if value.startswith(("$", "%", "{", "[", "&lt;", "#{", "@")) or value.endswith("..."):
-        return True
-    if _MARKERS.search(low):
+    if value.startswith("{") and not value.startswith("{{"):
+        if not value.endswith("}"):
+            return True
+        # {password} is a template; {ZqL5kVrX1n8tA2} is a value in literal braces
+        inner = value[1:-1]
+        return not inner or "{" in inner or "}" in inner or not random_looking(inner)
+    if value.startswith("<") or value.endswith(">"):
+        return True  # <user:password>, <Openverse API token>
+    if value.startswith(("$", "%", "[", "&lt;", "#{", "@")) or value.endswith("..."):
+        if value.startswith("$") and not value.startswith(("${", "$(")) and "$" not in value[1:]:
+            return True  # $VAR, $1
+        if not value.startswith(("${", "$(", "%(")) or _TEMPLATE.search(value):
+            return True
+    if _MARKERS.search(low) or _TEMPLATE.search(value):
         return True
     return not _diverse(value)
+
+
+def _wordy(body: str) -> bool:
+    """A token body whose longest ``-`` part is made of words, not random characters."""
+    body = max(body.split("-"), key=len)
+    parts = [p for p in re.split(r"[_.]|(?<=[a-z])(?=[A-Z])", body) if p]
+    if not parts or any(c.isdigit() for c in body):
+        return False
+    return all(_WORDY_PART.fullmatch(p) for p in parts) and (len(parts) >= 2 or body.isupper())
 
 
 def _entropy(value: str) -> float:
@@ -426,12 +465,20 @@ def _try_rules(text: str, start: int, anchor: str) -> Secret | None:
         end = m.end()
         if end < len(text) and text[end] in _TAIL_CHARS:
             continue  # the token runs on: not this format
+        if text.startswith(("##", "**"), end):
+            continue  # xoxp-5723...-#### : a masked example, not a token
         value = m.group()
         verdict = rule.check(value) if rule.check else None
         if verdict is False:
             continue
-        if verdict is None and not _diverse(value[len(anchor) :]):
-            continue  # ghp_xxxx..., AKIAXXXXXXXXXXXXXXXX
+        body = value[len(anchor) :]
+        # a marker in a one-case body (AKIAIOSFODNN7EXAMPLE); a mixed-case random body may
+        # spell one by chance (...lFaKe)
+        marked = "abcdefgh" in body.lower() or (
+            (body.isupper() or body.islower()) and _MARKERS.search(body.lower())
+        )
+        if verdict is None and (not _diverse(body) or marked or _wordy(body)):
+            continue  # ghp_xxxx..., AKIAIOSFODNN7EXAMPLE, xoxb-my-bot-token
         if rule.family == "sk" and not random_looking(value[3:]):
             continue
         return Secret(start, end, rule.category, rule.family, 0.97 if verdict else 0.9)
@@ -519,7 +566,7 @@ def _pem_blocks(text: str) -> list[Secret]:
 
 
 _EYJ = re.compile("eyJ")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,4096}\.ey[A-Za-z0-9_-]{6,16384}\.[A-Za-z0-9_-]{0,4096}")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,4096}\.ey[A-Za-z0-9_-]{6,16384}(?:\.[A-Za-z0-9_-]{0,4096})?")
 _JWT_BEFORE = frozenset(string.ascii_letters + string.digits + "_-.")
 
 
@@ -534,8 +581,8 @@ def jwt_ok(token: str) -> bool:
     """A JWT's structure: the header decodes to a JSON object with ``"alg"``, the payload to a
     JSON object."""
     parts = token.split(".")
-    if len(parts) != 3:
-        return False
+    if len(parts) not in (2, 3):
+        return False  # header.payload[.signature]: an unsigned token is still a credential
     header = _b64url_decode(parts[0]).lstrip()
     payload = _b64url_decode(parts[1]).lstrip()
     return header.startswith(b"{") and b'"alg"' in header and payload.startswith(b"{")
@@ -634,8 +681,9 @@ _KEY_QUALIFIERS = _words(
 )
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_-.")
 _ASSIGN = re.compile(
-    r"""(?P<close>["'`\]]?)[ \t]{0,8}(?:(?P<op>:=|=>|=|:|,|->|\?=)|(?P<value_attr>\s+value\s*=)|"""
-    r"""(?P<is>[ \t]+(?:is|was|to|are|:)[ \t]+)|(?P<flag>[ \t]+))[ \t]{0,8}"""
+    r"""(?P<close>\[\]|["'`]?\]?)[ \t]{0,8}"""
+    r"""(?:(?P<op>:=|=>|=|:|,|->|\?=)|(?P<value_attr>\s+value\s*=)|"""
+    r"""(?P<is>[ \t]+(?:is|was|to|are|:)[ \t]+)|(?P<flag>[ \t]+))[ \t]{0,8}(?:@(?=["']))?"""
 )
 _TAG_OPEN = re.compile(r"(?P<op>>)")
 _NETRC = re.compile(r"\blogin[ \t]+\S+[ \t]+$")
@@ -643,7 +691,7 @@ _PAIR_VALUE = re.compile(
     r"""(?P<close>["']?)[ \t]*[,;]?[ \t]*(?:\r?\n[ \t]*-?[ \t]*)?["']?(?i:value)["']?[ \t]*"""
     r"""(?P<op>[:=])[ \t]*"""
 )
-_SCHEME = re.compile(r"(?i)(bearer|basic|token|digest|apikey|key)[ \t]+")
+_SCHEME = re.compile(r"(?i)([a-z][a-z0-9-]{1,30})[ \t]+")
 _ESCAPE = re.compile(r'\\[nrt"]')
 _NEXT_PARAM = re.compile(r"&(?:amp;)?[A-Za-z_][\w.\-\[\]]{0,40}=")
 _OPEN = {")": "(", "]": "[", "}": "{"}
@@ -772,12 +820,15 @@ def _assignments(text: str, taken: list[tuple[int, int]]) -> list[Secret]:
         flag = groups.get("flag") is not None
         if flag and _NETRC.search(text, max(0, left - 120), left) and kind == "password":
             flag = False  # machine host login me password VALUE (.netrc)
+        spaced_quote = False
         if flag and not (
             name.startswith("-")
             or name.lower() in ("bearer", "basic", "authorization")
             or (left and text[left - 1] == "-")
         ):
-            continue  # "token expires" — a bare space binds only CLI flags (--token abc)
+            if not (a.end() < len(text) and text[a.end()] in _QUOTED):
+                continue  # "token expires" — a bare space binds only CLI flags (--token abc)
+            spaced_quote = True  # apikey "…"; (nginx, Tcl, shell): only a random value
         if groups.get("is") is not None and kind == "weak":
             continue
         if groups.get("op") == "," and not groups.get("close"):
@@ -804,9 +855,12 @@ def _assignments(text: str, taken: list[tuple[int, int]]) -> list[Secret]:
             value = text[start:end]
             if word == "basic":
                 decoded = _b64_text(value)
-                if decoded is None or ":" not in decoded or placeholder(value):
+                if placeholder(value):
                     continue
-                category = "password"
+                if decoded is not None and ":" in decoded:
+                    category = "password"
+                elif not (len(value) >= 16 and random_looking(value)):
+                    continue  # not user:pass; a long random value is still a credential
             elif not random_looking(value) and not (
                 len(value) >= 12 and _classes(value) >= 3 and not placeholder(value)
             ):
@@ -818,6 +872,8 @@ def _assignments(text: str, taken: list[tuple[int, int]]) -> list[Secret]:
             continue
         start, end, quoted = read
         value = text[start:end]
+        if spaced_quote and not random_looking(value):
+            continue
         if not value or not _value_ok(value, name, kind, quoted, a):
             # a long value is read once: the names inside it are not tried again (linear
             # time); a short one may be a name itself (<add key="API_KEY" value="...">)
@@ -849,6 +905,9 @@ def _value_ok(value: str, name: str, kind: str, quoted: bool, a: re.Match[str]) 
         return False  # getpass(), values[0]
     if value.startswith("arn:") or "://" in value:
         return False  # an ARN or a URL (a password inside a URL is found on its own)
+    anchor = _ANCHORS.match(value)
+    if anchor is not None and anchor.group() not in _LOOSE_ANCHORS and not _prefixed(value):
+        return False  # "xoxp-1234567890": a provider's prefix on a value that fails its format
     groups = a.groupdict()
     op = groups.get("op")
     if kind == "password":
@@ -896,7 +955,11 @@ def _b64_text(value: str) -> str | None:
 
 
 _URL_CREDS = re.compile(r"://([^\s:/@'\"<>]{0,128}):([^\s@/'\"<>]{1,256})@(?=[\w\[])")
-_CLI_USER = re.compile(r"(?:-u|--user)(?:[ \t]+|=)['\"]?([^\s:'\"]{1,128}):([^\s'\"]{1,256})")
+#: curl -u user:pass, -u 'user:pass', -u ":pass", --user kevin:'pass', --user "u":"p"
+_CLI_USER = re.compile(
+    r"(?:-u|--user)(?:[ \t]+|=)(?:(['\"])[^\s:'\"]{0,128}:([^'\"\n]{1,256})\1"
+    r"|(['\"]?)[^\s:'\"]{1,128}\3:(['\"]?)([^\s'\"]{1,256})\4)"
+)
 _CLI_PASS = re.compile(r"(?<![\w-])-p'([^'\n]{3,128})'|(?<![\w-])-p\"([^\"\n]{3,128})\"")
 #: a password flag of a command known to take one: sshpass -p X, docker login -p X,
 #: mysql -pX / -p X, redis-cli -a X, htpasswd -b file user X
@@ -919,13 +982,14 @@ def _url_credentials(text: str) -> list[Secret]:
                 out.append(Secret(m.start(2), m.end(2), "password", "url", 0.85))
     if "-u" in text:
         for m in _CLI_USER.finditer(text):
-            value = m.group(2)
+            g = 2 if m.group(2) is not None else 5
+            value = m.group(g)
             if (
                 len(value) >= 3
                 and not placeholder(value)
                 and value.lower() not in ("password", "pass")
             ):
-                out.append(Secret(m.start(2), m.end(2), "password", "cli", 0.85))
+                out.append(Secret(m.start(g), m.end(g), "password", "cli", 0.85))
     for m in _CLI_COMMAND_PASS.finditer(text):
         value = m.group(1)
         if not placeholder(value) and not value.isdigit():
@@ -958,6 +1022,73 @@ def _special(text: str) -> list[Secret]:
     return out
 
 
+# ----------------------------------------------------------------------------- Kubernetes
+
+_KIND_SECRET = re.compile(r"(?im)^[ \t]*kind:[ \t]*[\"']?secret[\"']?[ \t]*$")
+_DOC_SEP = re.compile(r"(?m)^---")
+_DATA_BLOCK = re.compile(r"(?m)^([ \t]*)(data|stringData):[ \t]*$")
+_DATA_ITEM = re.compile(r"([ \t]+)[\w.\-]+:[ \t]*(?:([|>][-+]?)[ \t]*$)?")
+_B64_VALUE = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
+
+
+def _kube_secrets(text: str) -> list[Secret]:
+    """The values under ``data:`` / ``stringData:`` of a ``kind: Secret`` manifest (base64 of
+    the secret, whatever its key is called: ``key:``, ``extra:``, ``.dockercfg:``)."""
+    if "ind:" not in text or "ata:" not in text:
+        return []
+    kinds = [m.start() for m in _KIND_SECRET.finditer(text)]
+    if not kinds:
+        return []
+    seps = [m.start() for m in _DOC_SEP.finditer(text)]
+    out: list[Secret] = []
+    scanned = 0
+    for block in _DATA_BLOCK.finditer(text):
+        if block.start() < scanned:
+            continue  # a nested data: inside a block read before (linear time)
+        doc = bisect.bisect_right(seps, block.start())
+        lo = seps[doc - 1] if doc else 0
+        hi = seps[doc] if doc < len(seps) else len(text)
+        i = bisect.bisect_left(kinds, lo)
+        if i >= len(kinds) or kinds[i] >= hi:
+            continue  # kind: ExternalSecret, SopsSecret, ConfigMap: not this
+        indent = len(block.group(1).expandtabs())
+        base64_only = block.group(2) == "data"
+        pos = block.end() + 1
+        while pos < len(text):
+            nl = text.find("\n", pos)
+            line_end = nl if nl >= 0 else len(text)
+            line = text[pos:line_end]
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                if len(line.expandtabs()) - len(line.expandtabs().lstrip()) <= indent:
+                    break
+                item = _DATA_ITEM.match(text, pos, line_end)
+                if item is not None:
+                    vstart = item.end()
+                    if item.group(2):  # key: |  -> the value is on the next line
+                        nxt = text.find("\n", line_end + 1)
+                        vline_end = nxt if nxt >= 0 else len(text)
+                        vstart = line_end + 1
+                        while vstart < vline_end and text[vstart] in " \t":
+                            vstart += 1
+                        line_end = vline_end
+                    vend = line_end
+                    while vend > vstart and text[vend - 1] in " \t\r":
+                        vend -= 1
+                    if vend > vstart and text[vstart] in "'\"" and text[vend - 1] == text[vstart]:
+                        vstart, vend = vstart + 1, vend - 1
+                    value = text[vstart:vend]
+                    if base64_only:
+                        found = bool(_B64_VALUE.fullmatch(value)) and _diverse(value)
+                    else:
+                        found = len(value) >= 8 and not placeholder(value)
+                    if found:
+                        out.append(Secret(vstart, vend, "generic_secret", "kubernetes", 0.85))
+            pos = line_end + 1
+        scanned = pos
+    return out
+
+
 # ----------------------------------------------------------------------------- entry points
 
 
@@ -971,7 +1102,7 @@ def find_secrets(text: str) -> list[Secret]:
             continue
         kept.append(s)
     taken = [(s.start, s.end) for s in kept]
-    weak = _url_credentials(text) + _assignments(text, taken)
+    weak = _url_credentials(text) + _assignments(text, taken) + _kube_secrets(text)
     if weak:
         starts = [t[0] for t in taken]
         last_end = -1
