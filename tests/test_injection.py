@@ -119,7 +119,7 @@ def _tool_messages(result: dict[str, Any]) -> list[ToolMessage]:
         ATTACKER_IBAN.lower(),
         " ".join(ATTACKER_IBAN[i : i + 4] for i in range(0, len(ATTACKER_IBAN), 4)),
         "-".join(ATTACKER_IBAN[i : i + 4] for i in range(0, len(ATTACKER_IBAN), 4)).lower(),
-        quote(ATTACKER_IBAN),
+        quote(" ".join(ATTACKER_IBAN[i : i + 4] for i in range(0, len(ATTACKER_IBAN), 4))),
         json.dumps(ATTACKER_IBAN)[1:-1].replace("U", "\\u0055"),
     ],
 )

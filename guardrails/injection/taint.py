@@ -118,9 +118,9 @@ def split_structure(text: str) -> list[tuple[str, str]]:
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:
         key, value = stack.pop()
-        if isinstance(value, Mapping):
+        if type(value) is dict:  # json.loads makes only dicts, lists and scalars
             stack.extend((str(k), v) for k, v in value.items())
-        elif isinstance(value, (list, tuple)):
+        elif type(value) is list:
             stack.extend((key or "item", v) for v in value)
         elif value is None or isinstance(value, bool):
             continue
