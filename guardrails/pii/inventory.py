@@ -45,7 +45,7 @@ SOURCES: dict[str, str] = {
     "user": "user messages (the graph's input)",
     "system_prompt": "the static system prompt",
     "dynamic_prompt": "text a middleware listed after PIIMiddleware adds (dynamic prompts)",
-    "tool_result": "tool results (content, artifact)",
+    "tool_result": "tool results (content, artifact, every state key of a Command update)",
     "file_read": "file contents read by deepagents' read_file",
     "memory_file": "memory files (AGENTS.md) deepagents loads into the system prompt",
     "subagent_result": "what a subagent answers to the task tool",

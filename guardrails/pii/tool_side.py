@@ -174,15 +174,22 @@ class ToolSide:
         if isinstance(result, ToolMessage):
             return scan.message(result)
         if isinstance(result, Command):
-            return with_update(
-                result,
-                lambda u: (
-                    {**u, "messages": scan.messages(u["messages"])}
-                    if isinstance(u.get("messages"), list)
-                    else u
-                ),
-            )
+            # every key of the update, not only messages: a tool's Command can write any
+            # state key (state, checkpoints, streams and traces all see it)
+            return with_update(result, lambda u: _handle_update(u, scan))
         return result
+
+
+def _handle_update(update: dict[str, Any], scan: Scan) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in update.items():
+        if key == VAULT_KEY:
+            out[key] = value
+        elif key == "messages" and isinstance(value, list):
+            out[key] = scan.messages(value)
+        else:
+            out[key] = scan.value(value, key)
+    return out
 
 
 class _ToolRun:

@@ -1,0 +1,78 @@
+"""Red team of issue 21's inventory: sources and sinks the matrix (tests/test_pii_sinks.py)
+did not exercise, each through a real ``create_agent`` run with a scripted model."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import pytest
+from langchain.agents import AgentState, create_agent
+from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.tools import InjectedToolCallId, tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+
+from guardrails import PIIMiddleware
+from guardrails.errors import PIIDetectionError
+from guardrails.testing import ScriptedChatModel, tool_call
+
+EMAIL = "jane.doe@example.com"
+MODES = ["debug", "tasks", "checkpoints", "updates", "values"]
+
+
+class CustomerState(AgentState[Any]):
+    customer: str
+
+
+@tool
+def find_customer(q: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> Command[Any]:
+    """Find a customer; writes the customer into its own state key."""
+    return Command(
+        update={
+            "messages": [ToolMessage("found one", tool_call_id=tool_call_id)],
+            "customer": EMAIL,
+        }
+    )
+
+
+def _run(agent: Any, mode: str) -> tuple[list[str], Any, list[Any]]:
+    cfg: Any = {"configurable": {"thread_id": "t"}}
+    inputs = {"messages": [("user", "find the customer")]}
+    if mode == "sync":
+        chunks = [repr(c) for c in agent.stream(inputs, cfg, stream_mode=MODES)]
+        return chunks, agent.get_state(cfg), list(agent.get_state_history(cfg))
+
+    async def go() -> tuple[list[str], Any, list[Any]]:
+        chunks = [repr(c) async for c in agent.astream(inputs, cfg, stream_mode=MODES)]
+        history = [h async for h in agent.aget_state_history(cfg)]
+        return chunks, await agent.aget_state(cfg), history
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("strategy", ["redact", "mask", "block"])
+def test_command_update_state_keys_are_handled(mode: str, strategy: str) -> None:
+    """A tool's Command(update=...) writes keys besides ``messages``: the value must not reach
+    state, checkpoints (history) or any stream mode (debug, tasks, checkpoints, updates, values)."""
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("find_customer", {"q": "x"})]), "done"]
+    )
+    pii = PIIMiddleware("email", strategy=strategy, apply_to_tool_results=True)
+    agent = create_agent(
+        model,
+        tools=[find_customer],
+        state_schema=CustomerState,
+        middleware=[pii],
+        checkpointer=InMemorySaver(),
+    )
+    if strategy == "block":
+        with pytest.raises(PIIDetectionError) as info:
+            _run(agent, mode)
+        assert EMAIL not in str(info.value)
+        return
+    chunks, state, history = _run(agent, mode)
+    assert state.values["customer"] != EMAIL
+    assert "customer" in state.values
+    assert [c[:200] for c in chunks if EMAIL in c] == []
+    assert [h.config for h in history if EMAIL in repr(h.values)] == []
