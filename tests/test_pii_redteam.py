@@ -76,3 +76,39 @@ def test_command_update_state_keys_are_handled(mode: str, strategy: str) -> None
     assert "customer" in state.values
     assert [c[:200] for c in chunks if EMAIL in c] == []
     assert [h.config for h in history if EMAIL in repr(h.values)] == []
+
+
+@tool
+def lookup_owner(q: str) -> str:
+    """Look up the owner of an account."""
+    return f"the owner is {EMAIL}"
+
+
+@pytest.mark.parametrize("vault", [False, True])
+def test_pseudonymize_mapping_in_state_is_declared(mode: str, vault: bool) -> None:
+    """The matrix runs pseudonymize with a vault; without one (the default) the mapping, real
+    values included, is checkpointed in state: the inventory must say so (declared), and a vault
+    must keep it out of every state sink."""
+    from guardrails.pii.inventory import cell
+    from guardrails.pii.vault import MemoryVault
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("lookup_owner", {"q": "x"})]), "done"]
+    )
+    pii = PIIMiddleware(
+        "email",
+        strategy="pseudonymize",
+        apply_to_tool_results=True,
+        vault=MemoryVault() if vault else None,
+    )
+    agent = create_agent(
+        model, tools=[lookup_owner], middleware=[pii], checkpointer=InMemorySaver()
+    )
+    chunks, state, history = _run(agent, mode)
+    leaked = EMAIL in repr(state.values) or any(EMAIL in repr(h.values) for h in history)
+    leaked = leaked or any(EMAIL in c for c in chunks)
+    assert leaked is not vault
+    expected = "covered" if vault else "declared"
+    strategy = "pseudonymize" if vault else "pseudonymize (no vault)"
+    for sink in ("state", "checkpoints", "stream_debug", "stream_values"):
+        assert cell("tool_result", sink, strategy).status == expected

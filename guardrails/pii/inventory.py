@@ -229,7 +229,37 @@ _SPECIAL: dict[tuple[str, str], Cell] = {
 
 
 #: Cells that differ under one strategy: ``{strategy: {(source, sink): Cell}}``.
-_BY_STRATEGY: dict[str, dict[tuple[str, str], Cell]] = {}
+_VAULT_IN_STATE = Cell(
+    "declared",
+    "without vault=, the pseudonym mapping (placeholder -> real value) is kept in the state key "
+    "guardrails_pii_vault: state, checkpoints, streams and node callbacks carry the real values "
+    "there (exporters handle the traces); pass vault= (MemoryVault, RedisVault) to keep it out",
+)
+_VAULT_SOURCES = (
+    "user",
+    "system_prompt",
+    "dynamic_prompt",
+    "tool_result",
+    "file_read",
+    "memory_file",
+    "subagent_result",
+)
+_VAULT_SINKS = (
+    "state",
+    "checkpoints",
+    "stream_values",
+    "stream_updates",
+    "stream_debug",
+    "callbacks",
+    "events_v1",
+    "events_v2",
+)
+_BY_STRATEGY: dict[str, dict[tuple[str, str], Cell]] = {
+    # the matrix runs pseudonymize with a vault; this is the default (no vault)
+    "pseudonymize (no vault)": {
+        (source, sink): _VAULT_IN_STATE for source in _VAULT_SOURCES for sink in _VAULT_SINKS
+    },
+}
 
 
 def cell(source: str, sink: str, strategy: str | None = None) -> Cell:
