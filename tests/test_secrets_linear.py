@@ -74,6 +74,9 @@ def secret_adversarial() -> dict[str, str]:
         "template_open": _fill("${{"),
         "template_run": "password = '${" + "a" * MB,
         "angle": _fill("<a"),
+        "session": _fill("session="),
+        "session_run": "PHPSESSID=" + "Ab1%" * (MB // 4),
+        "telegram_bot": _fill("bot123456789:AA"),
         "random_b64": "".join(rng.choice(b64) for _ in range(MB)),
         "random_words": " ".join(
             rng.choice(["key", "token", "=", "secret:", "'x'", "pass", "ghp_", "sk-"])

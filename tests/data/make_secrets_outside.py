@@ -566,6 +566,51 @@ for text in (
 ):
     fp(text, S)
 
+# --- round 2, gathered after the fixes above and measured before any further change ---------
+S = DS + "gitlab_token_test.py"
+tp("glpat-hellOworld380_testin", "glpat-hellOworld380_testin", S)
+tp("gldt-HwllOuhfw-wu0rlD_yep", "gldt-HwllOuhfw-wu0rlD_yep", S)
+tp(
+    "glsoat-PREfix_helloworld380_testin_pretty_long_token_long",
+    "glsoat-PREfix_helloworld380_testin_pretty_long_token_long",
+    S,
+)
+fp("glpat-hellOWorld380 testin", S)
+fp("glpat_hellOworld380_testin", S)
+fp("gldt-seems_too000Sshorty", S)
+fp("foo_hello-world80_testin", S)
+S = DS + "openai_test.py"
+tp(
+    "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",
+    "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",
+    S,
+)
+tp(
+    "sk-proj-Xi8tdMjHV6pmbBbwilTeT3BlbkFJ3UDnpdEwNNm6wVBpYM0o",
+    "sk-proj-Xi8tdMjHV6pmbBbwilTeT3BlbkFJ3UDnpdEwNNm6wVBpYM0o",
+    S,
+)
+S = DS + "github_token_test.py"
+tp("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", "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", S)
+fp("foo_wWPw5k4aXcaT4fNP0UcnZwJUVFk6LO0pINUx", S)
+S = DS + "telegram_token_test.py"
+tp(
+    "bot110201543:AAHdqTcvCH1vGWJxfSe1ofSAs0K5PALDsaw",
+    "110201543:AAHdqTcvCH1vGWJxfSe1ofSAs0K5PALDsaw",
+    S,
+)
+tp(
+    "110201543:AAHdqTcvCH1vGWJxfSe1ofSAs0K5PALDsaw",
+    "110201543:AAHdqTcvCH1vGWJxfSe1ofSAs0K5PALDsaw",
+    S,
+)
+tp(
+    "7213808860:AAH1bjqpKKW3maRSPAxzIU-0v6xNuq2-NjM",
+    "7213808860:AAH1bjqpKKW3maRSPAxzIU-0v6xNuq2-NjM",
+    S,
+)
+fp("foo:AAH1bjqpKKW3maRSPAxzIU-0v6xNuq2-NjM", S)
+
 OUT = Path(__file__).with_name("secrets_outside.jsonl")
 
 

@@ -1006,10 +1006,28 @@ _SPECIAL: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("-us", re.compile(r"(?<![A-Za-z0-9])[0-9a-f]{32}-us\d{1,2}(?![A-Za-z0-9])"), "mailchimp"),
     (
         ":AA",
-        re.compile(r"(?<![A-Za-z0-9])\d{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])"),
+        # also in the Bot API's URL form: https://api.telegram.org/bot<token>/getMe
+        re.compile(r"(?:(?<=bot)|(?<![A-Za-z0-9]))\d{8,10}:AA[A-Za-z0-9_-]{33}(?![A-Za-z0-9_-])"),
         "telegram",
     ),
 )
+
+
+#: a session cookie or parameter: _gitlab_session=, PHPSESSID=, JSESSIONID=, connect.sid=,
+#: session_id= (a literal search, then the value: linear time)
+_SESSION = re.compile(r"(?i)(?:session(?:_?id)?|sessid|\.sid)=([^\s;,\"'&<>]{16,512})")
+
+
+def _sessions(text: str) -> list[Secret]:
+    low = text.lower()
+    if "sess" not in low and ".sid" not in low:
+        return []
+    out: list[Secret] = []
+    for m in _SESSION.finditer(text):
+        value = m.group(1)
+        if random_looking(value) or (len(value) >= 24 and value.isalnum() and _diverse(value)):
+            out.append(Secret(m.start(1), m.end(1), "generic_secret", "session", 0.8))
+    return out
 
 
 def _special(text: str) -> list[Secret]:
@@ -1103,6 +1121,7 @@ def find_secrets(text: str) -> list[Secret]:
         kept.append(s)
     taken = [(s.start, s.end) for s in kept]
     weak = _url_credentials(text) + _assignments(text, taken) + _kube_secrets(text)
+    weak += _sessions(text)
     if weak:
         starts = [t[0] for t in taken]
         last_end = -1
