@@ -16,6 +16,9 @@ import pytest
 from bench.bench_injection import CONFIGS, evaluate
 from bench.injection_scenarios import DOMAINS
 
+#: replays the whole scenario set / 1 MB inputs: in the slow group (make test-slow, CI)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def figures() -> Any:

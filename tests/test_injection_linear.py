@@ -10,6 +10,9 @@ from guardrails.injection.atoms import addresses, atoms_of, is_content
 from guardrails.injection.normalize import canonical, index
 from guardrails.injection.taint import split_structure
 
+#: replays the whole scenario set / 1 MB inputs: in the slow group (make test-slow, CI)
+pytestmark = pytest.mark.slow
+
 MB = 1_000_000
 ADVERSARIAL = {
     "dots": "a." * (MB // 2),
