@@ -77,6 +77,8 @@ def secret_adversarial() -> dict[str, str]:
         "session": _fill("session="),
         "session_run": "PHPSESSID=" + "Ab1%" * (MB // 4),
         "telegram_bot": _fill("bot123456789:AA"),
+        "password_semicolons": "DB_PASSWORD=" + "a;" * (MB // 2),
+        "password_commas": _fill("password=a,b,"),
         "random_b64": "".join(rng.choice(b64) for _ in range(MB)),
         "random_words": " ".join(
             rng.choice(["key", "token", "=", "secret:", "'x'", "pass", "ghp_", "sk-"])

@@ -611,6 +611,47 @@ tp(
 )
 fp("foo:AAH1bjqpKKW3maRSPAxzIU-0v6xNuq2-NjM", S)
 
+# --- round 3, gathered after round 2's fixes and measured before any further change ---------
+S = GL + "anthropic.go"
+for tok in (
+    "sk-ant-api03-abc123xyz-456def789ghij-klmnopqrstuvwx-3456yza789bcde-1234fghijklmnopby56aaaogaopaaaabc123xyzAA",
+    "sk-ant-admin01-abc12fake-456def789ghij-klmnopqrstuvwx-3456yza789bcde-12fakehijklmnopby56aaaogaopaaaabc123xyzAA",
+):
+    tp(tok, tok, S)
+fp('anthropic_token = "sk-ant-oat01-tooShort"', S)
+fp('anthropic_token = "sk-ant-ort01-tooShort"', S)
+S = GL + "heroku.go"
+tp(
+    'const HEROKU_KEY = "63866443-cb87-446f-8bf0-80e9be787301"',
+    "63866443-cb87-446f-8bf0-80e9be787301",
+    S,
+)
+tp(
+    'heroku_api_key = "832d2129-a846-4e27-99f4-7004b6ad53ef"',
+    "832d2129-a846-4e27-99f4-7004b6ad53ef",
+    S,
+)
+tp(
+    'const KEY = "HRKU-AAlQ1aVoHDujJ9QsDHdHlHO0hbzhoERRSO45ZQusSYHg_____w4_hLrAym_u""',
+    "HRKU-AAlQ1aVoHDujJ9QsDHdHlHO0hbzhoERRSO45ZQusSYHg_____w4_hLrAym_u",
+    S,
+)
+tp(
+    'API_Key = "HRKU-AAy9Ppr_HD2pPuTyIiTYInO0hbzhoERRSO93ZQusSYHgaD7_WQ07FnF7L9FX"',
+    "HRKU-AAy9Ppr_HD2pPuTyIiTYInO0hbzhoERRSO93ZQusSYHgaD7_WQ07FnF7L9FX",
+    S,
+)
+fp('const HEROKU_KEY = "12345678-ABCD-ABCD-ABCD-1234567890AB"', S)
+S = GL + "database.go"
+_DBC = string.ascii_letters + string.digits + ":;<@=},!$?^"
+for name, n in (("DB_PASSWORD", 20), ("db_password", 6), ("DB_PASSWD", 10)):
+    v = _r(n, _DBC)
+    tp(f"{name}={v}", v, S)
+v = _r(20, _DBC)
+tp("pwd = " + v, v, S)
+fp("DB_PASSWORD=[value]", S)
+fp("somepwd=XXXXXXXXXXXXXXX", S)
+
 OUT = Path(__file__).with_name("secrets_outside.jsonl")
 
 

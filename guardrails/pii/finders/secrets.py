@@ -698,6 +698,7 @@ _OPEN = {")": "(", "]": "[", "}": "{"}
 _QUOTED = {'"': '"', "'": "'", "`": "`"}
 _UNQUOTED = re.compile(r"""[^\s'"`,;<>(){}\[\]]{1,512}""")
 _UNQUOTED_PASSWORD = re.compile(r"""[^\s'"`,;]{1,256}""")
+_NEXT_KEY = re.compile(r"[A-Za-z_][\w.\- ]{0,40}=")
 _TYPE_WORD = re.compile(r"(?:[A-Z][a-z]+)+(?:\[.*\])?\??|[a-z]+\[.*\]|[a-z]+\??")
 
 
@@ -766,6 +767,17 @@ def _read_value(text: str, pos: int, password: bool) -> tuple[int, int, bool] | 
     if m is None:
         return None
     end = m.end()
+    # DB_PASSWORD=zJBm;@U,x : a ; or , inside a password, unless another key=value follows
+    # (Server=h;Password=p;Database=d) or the line ends there (password = abc;)
+    while (
+        password
+        and end < len(text)
+        and text[end] in ",;"
+        and end - pos < 256
+        and (nxt := _UNQUOTED_PASSWORD.match(text, end + 1, min(len(text), pos + 257))) is not None
+        and _NEXT_KEY.match(text, end + 1) is None
+    ):
+        end = nxt.end()
     escape = _ESCAPE.search(text, pos, end)
     if escape is not None:  # JSON-escaped text: "NAME=value\nPORT=3000"
         end = escape.start()
