@@ -4,14 +4,17 @@ did not exercise, each through a real ``create_agent`` run with a scripted model
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pytest
 from langchain.agents import AgentState, create_agent
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import InjectedToolCallId, tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
+from pydantic import BaseModel
 
 from guardrails import PIIMiddleware
 from guardrails.errors import PIIDetectionError
@@ -112,3 +115,63 @@ def test_pseudonymize_mapping_in_state_is_declared(mode: str, vault: bool) -> No
     strategy = "pseudonymize" if vault else "pseudonymize (no vault)"
     for sink in ("state", "checkpoints", "stream_debug", "stream_values"):
         assert cell("tool_result", sink, strategy).status == expected
+
+
+class OwnerModel(BaseModel):
+    email: str
+
+
+@dataclass
+class OwnerRecord:
+    email: str
+
+
+@tool
+def owner_model(q: str) -> OwnerModel:
+    """Return the owner as a pydantic model."""
+    return OwnerModel(email=EMAIL)
+
+
+@tool
+def owner_record(q: str) -> Any:
+    """Return the owner as a dataclass."""
+    return OwnerRecord(email=EMAIL)
+
+
+class ToolEnd(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def on_tool_end(self, output: Any, **kw: Any) -> None:
+        self.seen.append(repr(output))
+
+    def on_chain_end(self, outputs: Any, **kw: Any) -> None:
+        self.seen.append(repr(outputs))
+
+
+@pytest.mark.parametrize("name", ["owner_model", "owner_record"])
+def test_object_tool_output_is_handled_before_callbacks(mode: str, name: str) -> None:
+    """A tool returning an object (LangChain stringifies it into the ToolMessage): on_tool_end,
+    the tools node's outputs and astream_events v2 must not carry the raw value."""
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call(name, {"q": "x"})]), "done"]
+    )
+    pii = PIIMiddleware("email", strategy="redact", apply_to_tool_results=True)
+    agent = create_agent(model, tools=[owner_model, owner_record], middleware=[pii])
+    recorder = ToolEnd()
+    cfg: Any = {"callbacks": [recorder]}
+    inputs = {"messages": [("user", "who owns it")]}
+    if mode == "sync":
+        result = agent.invoke(inputs, cfg)
+        events: list[str] = []
+    else:
+
+        async def go() -> list[str]:
+            return [repr(e) async for e in agent.astream_events(inputs, cfg, version="v2")]
+
+        events = asyncio.run(go())
+        result = {}
+    assert [s[:200] for s in recorder.seen if EMAIL in s] == []
+    assert [e[:200] for e in events if EMAIL in e] == []
+    assert EMAIL not in repr(result)
+    assert any("REDACTED" in s for s in recorder.seen)

@@ -8,6 +8,7 @@ request, a different run, the tool view of :mod:`guardrails.pii.observers`.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from langchain_core.messages import ToolMessage
@@ -167,7 +168,15 @@ class ToolSide:
     def _handle_output(cls, output: Any, scan: Scan) -> Any:
         if isinstance(output, ToolMessage | Command):
             return cls._handle_result(output, scan)
-        return scan.value(output)
+        handled = scan.value(output)
+        if handled is output and not isinstance(output, _PLAIN):
+            # an object (a pydantic model, a dataclass, ...): LangChain stringifies it into
+            # the ToolMessage after this point (json, else str), so handle that text here or
+            # on_tool_end and the tool's run outputs carry it raw
+            text = _stringify(output)
+            handled_text = scan.value(text)
+            return handled_text if handled_text != text else output
+        return handled
 
     @staticmethod
     def _handle_result(result: Any, scan: Scan) -> Any:
@@ -178,6 +187,17 @@ class ToolSide:
             # state key (state, checkpoints, streams and traces all see it)
             return with_update(result, lambda u: _handle_update(u, scan))
         return result
+
+
+_PLAIN = (str, int, float, bool, dict, list, tuple, type(None))
+
+
+def _stringify(output: Any) -> str:
+    """The text LangChain makes of a tool's non-message output (json, else ``str``)."""
+    try:
+        return json.dumps(output, ensure_ascii=False)
+    except Exception:
+        return str(output)
 
 
 def _handle_update(update: dict[str, Any], scan: Scan) -> dict[str, Any]:
