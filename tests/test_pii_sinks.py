@@ -49,6 +49,8 @@ DEEP_ONLY = {"files_written", "subagent_provider", "subagent_results", "conversa
 #: Sinks this harness does not observe, and where they are tested instead.
 #: Sources this harness does not seed, and why (their cells are tested where named).
 UNSEEDED = {
+    "tool_artifact_object": "no covered cells but exports (inventory status open); "
+    "tests/test_pii_redteam.py::test_object_artifact_is_handled (xfail)",
     "tool_error": "the default ToolNode re-raises a tool's exception and ends the run; "
     "test_tool_error_message_is_handled_in_the_thread covers the covered cells",
 }

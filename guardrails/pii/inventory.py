@@ -45,7 +45,9 @@ SOURCES: dict[str, str] = {
     "user": "user messages (the graph's input)",
     "system_prompt": "the static system prompt",
     "dynamic_prompt": "text a middleware listed after PIIMiddleware adds (dynamic prompts)",
-    "tool_result": "tool results (content, artifact, every state key of a Command update)",
+    "tool_result": "tool results (content, a str/dict/list artifact, every state key of a "
+    "Command update)",
+    "tool_artifact_object": "a tool's artifact that is an object (a pydantic model, a dataclass)",
     "file_read": "file contents read by deepagents' read_file",
     "memory_file": "memory files (AGENTS.md) deepagents loads into the system prompt",
     "subagent_result": "what a subagent answers to the task tool",
@@ -121,6 +123,8 @@ def _default(source: str, sink: str) -> Cell:
     """The coverage of a pair nothing in :data:`_SPECIAL` names."""
     if sink in {"langsmith", "otel"}:
         return Cell("covered", _EXPORT)
+    if source == "tool_artifact_object":
+        return _artifact_object(sink)
     if sink == "exceptions":
         return Cell("covered", "PIIDetectionError names the type and counts, never the value")
     if source == "tool_error":
@@ -200,6 +204,19 @@ def _default(source: str, sink: str) -> Cell:
     if sink == "interrupts":
         return Cell("covered", "interrupts carry the handled tool calls")
     return Cell("n/a")
+
+
+def _artifact_object(sink: str) -> Cell:
+    if sink in {"provider", "subagent_provider", "input_checkpoint", "stream_custom"}:
+        return Cell("n/a", "an artifact is not sent to a model")
+    if sink in {"exceptions", "audit_log", "python_logging", "events_v3"}:
+        return Cell("n/a", "not carried there")
+    return Cell(
+        "open",
+        "the guardrail handles strings, numbers, dicts, lists and tuples; an object artifact "
+        "is kept as the object (ToolMessage.artifact) and reaches state, checkpoints, streams "
+        "and callbacks raw (tests/test_pii_redteam.py, xfail)",
+    )
 
 
 def _tool_error(sink: str) -> Cell:
