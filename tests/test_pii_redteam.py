@@ -198,3 +198,26 @@ def test_object_artifact_is_handled(mode: str) -> None:
     chunks, state, _history = _run(agent, mode)
     assert EMAIL not in repr(state.values)
     assert [c[:200] for c in chunks if EMAIL in c] == []
+
+
+@tool
+def note_customer(q: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> Command[Any]:
+    """Answer, and add a note as a dict message (add_messages coerces it)."""
+    note = {"role": "user", "content": f"note: {EMAIL}"}
+    return Command(update={"messages": [ToolMessage("ok", tool_call_id=tool_call_id), note]})
+
+
+def test_command_dict_messages_are_handled(mode: str) -> None:
+    """Messages a tool's Command adds as dicts: the tools node's update (stream updates,
+    debug, checkpoints) must not carry them raw."""
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("note_customer", {"q": "x"})]), "done"]
+    )
+    pii = PIIMiddleware("email", strategy="redact", apply_to_tool_results=True)
+    agent = create_agent(
+        model, tools=[note_customer], middleware=[pii], checkpointer=InMemorySaver()
+    )
+    chunks, state, history = _run(agent, mode)
+    assert [c[:200] for c in chunks if EMAIL in c] == []
+    assert [h.config for h in history if EMAIL in repr(h.values)] == []
+    assert "[REDACTED_EMAIL]" in repr(state.values)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from langchain_core.messages import ToolMessage
+from langchain_core.messages import BaseMessage, ToolMessage
 from langgraph.types import Command
 
 from guardrails._core import Call, Flow, run_async, run_sync
@@ -206,7 +206,10 @@ def _handle_update(update: dict[str, Any], scan: Scan) -> dict[str, Any]:
         if key == VAULT_KEY:
             out[key] = value
         elif key == "messages" and isinstance(value, list):
-            out[key] = scan.messages(value)
+            # messages as dicts, tuples or strings (add_messages coerces them) as values
+            out[key] = [
+                m if isinstance(m, BaseMessage) else scan.value(m) for m in scan.messages(value)
+            ]
         else:
             out[key] = scan.value(value, key)
     return out
