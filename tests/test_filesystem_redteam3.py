@@ -1,0 +1,118 @@
+"""Red-team pass 3 on filesystem permissions (issue 22): other coordinate systems and aliases.
+
+Each test is one probe through a real deep agent with a scripted model, sync and async. Probes that
+held are kept as regressions; a leak not fixed in time is ``xfail(strict=True)`` and listed under
+"Not covered" in docs/filesystem.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
+from tests.test_filesystem import SECRET, SECRETS_DENIED, _tree, run_calls
+
+deepagents = pytest.importorskip("deepagents")
+from deepagents.backends import (  # noqa: E402
+    CompositeBackend,
+    FilesystemBackend,
+    StateBackend,
+)
+
+P = FilesystemPermission
+
+
+def _leaks(answers: list[str]) -> bool:
+    return any(SECRET in a for a in answers)
+
+
+@pytest.mark.parametrize("virtual", [True, False])
+@pytest.mark.parametrize(
+    "path",
+    ["/./secret.txt", "secret.txt", "//secret.txt", "/public/../secret.txt", "/secrets/./key.pem"],
+)
+def test_other_spellings_of_a_denied_path_are_denied(
+    tmp_path: Path, mode: str, virtual: bool, path: str
+) -> None:
+    backend = FilesystemBackend(root_dir=_tree(tmp_path / "root"), virtual_mode=virtual)
+    answers = run_calls(
+        [("read_file", {"file_path": path})],
+        mode,
+        middleware=[FilesystemPermissionMiddleware(SECRETS_DENIED)],
+        backend=backend,
+    )
+    assert len(answers) == 1 and "permission denied" in answers[0], answers
+    assert not _leaks(answers)
+
+
+@pytest.mark.parametrize("virtual", [True, False])
+def test_a_symlink_chain_into_a_denied_folder_answers_like_a_missing_name(
+    tmp_path: Path, mode: str, virtual: bool
+) -> None:
+    root = _tree(tmp_path / "root")
+    os.symlink(root / "secrets", root / "public" / "l1")
+    os.symlink(root / "public" / "l1", root / "public" / "l2")
+    os.symlink("../secret.txt", root / "public" / "rel")
+    backend = FilesystemBackend(root_dir=root, virtual_mode=virtual)
+    answers = run_calls(
+        [
+            ("read_file", {"file_path": "/public/l2/key.pem"}),
+            ("read_file", {"file_path": "/public/rel"}),
+            ("grep", {"pattern": "hunter2", "path": "/public", "output_mode": "count"}),
+            ("glob", {"pattern": "**", "path": "/public"}),
+        ],
+        mode,
+        middleware=[FilesystemPermissionMiddleware(SECRETS_DENIED)],
+        backend=backend,
+    )
+    assert len(answers) == 4 and not _leaks(answers), answers
+    assert "key.pem" not in answers[2] and "l2" not in answers[3] and "rel" not in answers[3]
+
+
+@pytest.mark.parametrize("prefix", ["/disk/", "/disk"])
+def test_composite_route_with_and_without_trailing_slash(
+    tmp_path: Path, mode: str, prefix: str
+) -> None:
+    routed = FilesystemBackend(root_dir=_tree(tmp_path / "root"), virtual_mode=True)
+    backend = CompositeBackend(default=StateBackend(), routes={prefix: routed})
+    rules = [P(["read", "write"], ["/disk/secrets/**", "/disk/secret.txt"], "deny")]
+    answers = run_calls(
+        [
+            ("read_file", {"file_path": "/disk/public/../secret.txt"}),
+            ("grep", {"pattern": "hunter2", "output_mode": "count"}),
+            ("grep", {"pattern": "hunter2", "path": "/disk", "output_mode": "files_with_matches"}),
+        ],
+        mode,
+        middleware=[FilesystemPermissionMiddleware(rules)],
+        backend=backend,
+    )
+    assert "permission denied" in answers[0], answers
+    for answer in answers[1:]:
+        assert "secret.txt" not in answer and "key.pem" not in answer and ".env" not in answer
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="two CompositeBackend routes serving the same host folder are aliases the rules "
+    "(which name virtual paths) do not see; not fixed in time (docs/filesystem.md, Not covered)",
+)
+def test_two_routes_to_the_same_folder_are_one_file(tmp_path: Path, mode: str) -> None:
+    root = _tree(tmp_path / "root")
+    backend = CompositeBackend(
+        default=StateBackend(),
+        routes={
+            "/a/": FilesystemBackend(root_dir=root, virtual_mode=True),
+            "/b/": FilesystemBackend(root_dir=root, virtual_mode=True),
+        },
+    )
+    rules = [P(["read", "write"], ["/a/secret.txt", "/a/secrets/**"], "deny")]
+    answers = run_calls(
+        [("read_file", {"file_path": "/b/secret.txt"})],
+        mode,
+        middleware=[FilesystemPermissionMiddleware(rules)],
+        backend=backend,
+    )
+    assert not _leaks(answers), answers
