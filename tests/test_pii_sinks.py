@@ -406,6 +406,13 @@ def run_matrix(kind: str, strategy: str, mode: str) -> Seen:
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    # the audit logger directly too: an earlier guardrails.audit.configure() in the same
+    # process (the demo, a docs block) stops it propagating to the root logger
+    audit_logger = logging.getLogger("guardrails.audit")
+    audit_saved = (audit_logger.level, audit_logger.propagate)
+    audit_logger.setLevel(logging.DEBUG)
+    if not audit_logger.propagate:
+        audit_logger.addHandler(handler)
     state = _input(kind)
     config = _config(f"{kind}-{strategy}-{mode}", [Recorder(seen), LangSmithRecorder(seen, pii)])
     modes = ["values", "updates", "messages", "debug", "checkpoints"]
@@ -431,6 +438,8 @@ def run_matrix(kind: str, strategy: str, mode: str) -> Seen:
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
+        audit_logger.removeHandler(handler)
+        audit_logger.setLevel(audit_saved[0])
     snapshot = agent.get_state(config)
     threshold = seen.first_model_step
     for past in agent.get_state_history(config):
