@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from guardrails.errors import GuardrailConfigError
 from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
 from tests.test_filesystem import SECRET, SECRETS_DENIED, _tree, run_calls
 
@@ -94,25 +96,49 @@ def test_composite_route_with_and_without_trailing_slash(
         assert "secret.txt" not in answer and "key.pem" not in answer and ".env" not in answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two CompositeBackend routes serving the same host folder are aliases the rules "
-    "(which name virtual paths) do not see; not fixed in time (docs/filesystem.md, Not covered)",
-)
-def test_two_routes_to_the_same_folder_are_one_file(tmp_path: Path, mode: str) -> None:
-    root = _tree(tmp_path / "root")
-    backend = CompositeBackend(
+def _two_routes(root: Path) -> CompositeBackend:
+    return CompositeBackend(
         default=StateBackend(),
         routes={
             "/a/": FilesystemBackend(root_dir=root, virtual_mode=True),
             "/b/": FilesystemBackend(root_dir=root, virtual_mode=True),
         },
     )
-    rules = [P(["read", "write"], ["/a/secret.txt", "/a/secrets/**"], "deny")]
+
+
+def _route_inside_default(root: Path) -> CompositeBackend:
+    return CompositeBackend(
+        default=FilesystemBackend(root_dir=root, virtual_mode=True),
+        routes={"/b/": FilesystemBackend(root_dir=root, virtual_mode=True)},
+    )
+
+
+def _route_nested(root: Path) -> CompositeBackend:
+    return CompositeBackend(
+        default=StateBackend(),
+        routes={
+            "/a/": FilesystemBackend(root_dir=root, virtual_mode=True),
+            "/b/secrets/": FilesystemBackend(root_dir=root / "secrets", virtual_mode=True),
+        },
+    )
+
+
+@pytest.mark.parametrize("make", [_two_routes, _route_inside_default, _route_nested])
+def test_two_routes_to_the_same_folder_are_refused(tmp_path: Path, mode: str, make: Any) -> None:
+    """Aliases through two routes: rules name virtual paths, so such a composite is refused."""
+    backend = make(_tree(tmp_path / "root"))
+    rules = [P(["read", "write"], ["/a/secret.txt", "/a/secrets/**", "/secret.txt"], "deny")]
+    with pytest.raises(GuardrailConfigError, match="same or nested host folders"):
+        FilesystemPermissionMiddleware(rules, backend=backend)
     answers = run_calls(
-        [("read_file", {"file_path": "/b/secret.txt"})],
+        [
+            ("read_file", {"file_path": "/b/secret.txt"}),
+            ("read_file", {"file_path": "/b/secrets/key.pem"}),
+            ("grep", {"pattern": "hunter2", "path": "/b"}),
+        ],
         mode,
         middleware=[FilesystemPermissionMiddleware(rules)],
         backend=backend,
     )
     assert not _leaks(answers), answers
+    assert all("secret.txt" not in a and "key.pem" not in a for a in answers[2:]), answers

@@ -134,6 +134,8 @@ def placement_gap(backend: Any) -> str | None:
                     f"'{prefix.rstrip('/')}/etc/passwd' would open '/etc/passwd' while rules see "
                     "the prefixed path; give routes a FilesystemBackend(virtual_mode=True)"
                 )
+        if (overlap := _overlapping_roots(backend, fs.FilesystemBackend)) is not None:
+            return overlap
         for routed in (backend.default, *backend.routes.values()):
             gap = placement_gap(routed)
             if gap is not None:
@@ -151,6 +153,24 @@ def placement_gap(backend: Any) -> str | None:
         "(FilesystemBackend, CompositeBackend, StateBackend, StoreBackend, a BaseSandbox, or a "
         f"backend with a {HOOK}(paths) method)"
     )
+
+
+def _overlapping_roots(backend: Any, fs_class: type) -> str | None:
+    """Two virtual-mode roots of one composite that are the same or nested host folder (aliases)."""
+    roots: list[tuple[str, str]] = []
+    for label, routed in (("the default", backend.default), *backend.routes.items()):
+        if isinstance(routed, fs_class) and getattr(routed, "virtual_mode", False):
+            roots.append((str(label), os.path.realpath(str(getattr(routed, "cwd", "")))))
+    for i, (label_a, root_a) in enumerate(roots):
+        for label_b, root_b in roots[i + 1 :]:
+            if within(root_a, root_b) or within(root_b, root_a):
+                return (
+                    f"the CompositeBackend routes {label_a!r} and {label_b!r} serve the same or "
+                    f"nested host folders ({root_a!r}, {root_b!r}): one file would have two "
+                    "virtual paths and a rule naming one would not cover the other; give each "
+                    "host folder one route"
+                )
+    return None
 
 
 _PLACE_SCRIPT = (
