@@ -142,3 +142,39 @@ def test_two_routes_to_the_same_folder_are_refused(tmp_path: Path, mode: str, ma
     )
     assert not _leaks(answers), answers
     assert all("secret.txt" not in a and "key.pem" not in a for a in answers[2:]), answers
+
+
+@pytest.mark.parametrize("path", ["/disksecret.txt", "/disksecrets/key.pem", "/disk.secret.txt"])
+def test_a_route_prefix_without_slash_does_not_strip_into_a_sibling_name(
+    tmp_path: Path, mode: str, path: str
+) -> None:
+    routed = FilesystemBackend(root_dir=_tree(tmp_path / "root"), virtual_mode=True)
+    backend = CompositeBackend(default=StateBackend(), routes={"/disk": routed})
+    rules = [P(["read", "write"], ["/disk/secrets/**", "/disk/secret.txt"], "deny")]
+    answers = run_calls(
+        [
+            ("read_file", {"file_path": path}),
+            ("grep", {"pattern": "hunter2", "path": path.rsplit("/", 1)[0] or "/"}),
+        ],
+        mode,
+        middleware=[FilesystemPermissionMiddleware(rules)],
+        backend=backend,
+    )
+    assert not _leaks(answers), answers
+
+
+def test_state_backend_nfd_key_under_an_nfc_rule(mode: str) -> None:
+    nfd, nfc = "/se\u0301cret.txt", "/s\u00e9cret.txt"
+    answers = run_calls(
+        [
+            ("read_file", {"file_path": nfd}),
+            ("grep", {"pattern": "hunter2", "path": "/", "output_mode": "files_with_matches"}),
+            ("glob", {"pattern": "**"}),
+        ],
+        mode,
+        middleware=[FilesystemPermissionMiddleware([P(["read"], [nfc], "deny")])],
+        backend=StateBackend(),
+        files={nfd: SECRET, "/ok.txt": "fine"},
+    )
+    assert "permission denied" in answers[0], answers
+    assert not _leaks(answers) and "cret" not in answers[1] and "cret" not in answers[2], answers
