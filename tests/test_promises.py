@@ -452,3 +452,29 @@ def test_every_boolean_setting_refuses_a_non_boolean(
 def _accepts_none(cls: type[Guardrail], setting: str) -> bool:
     annotation = inspect.signature(cls.__init__).parameters[setting].annotation
     return "None" in str(annotation)
+
+
+# --------------------------------------------------------------------------- streamed answers
+
+
+@pytest.mark.parametrize("how", ["messages", "invoke"])
+def test_a_streamed_answer_is_whole_handled_and_audited(
+    how: str, mode: str, openai_mock: Any, chat_openai: Any, audit: AuditCapture
+) -> None:
+    """The last hop holds back the tail of a streamed answer: the tail still comes out (sync
+    and async), the value in it is handled, and the handling is one audit event."""
+    from tests.test_pii_wire import answer, drive
+
+    tail = "END-OF-ANSWER-MARKER"
+    text = "word " * 60 + f"write to {EMAIL} please " + "more " * 10 + tail
+    openai_mock.post("/chat/completions").mock(side_effect=answer((text, [])))
+    agent = create_agent(
+        chat_openai(streaming=True), middleware=[PIIMiddleware("email", apply_to_output=True)]
+    )
+    result, seen = drive(agent, {"messages": [("user", "hi")]}, mode, how)
+    assert EMAIL not in seen
+    assert tail in seen, "the held-back tail of the stream never came out"
+    if result is not None:
+        assert result["messages"][-1].content.endswith(tail)
+    detected = [e for e in audit.of("pii.detected") if e.get("entities", {}).get("email")]
+    assert detected, "the answer's email was handled without an audit event"
