@@ -478,3 +478,48 @@ def test_a_streamed_answer_is_whole_handled_and_audited(
         assert result["messages"][-1].content.endswith(tail)
     detected = [e for e in audit.of("pii.detected") if e.get("entities", {}).get("email")]
     assert detected, "the answer's email was handled without an audit event"
+
+
+# --------------------------------------------------------------------------- layered payloads
+
+
+def _nest(depth: int, kind: str) -> str:
+    import base64
+
+    text = f"mail {EMAIL} now"
+    for _ in range(depth):
+        text = (
+            base64.b64encode(text.encode()).decode()
+            if kind == "base64"
+            else json.dumps({"v": text})
+        )
+    return text
+
+
+def _unnest(text: str, depth: int, kind: str) -> str:
+    import base64
+
+    for _ in range(depth):
+        text = base64.b64decode(text).decode() if kind == "base64" else json.loads(text)["v"]
+    return text
+
+
+@pytest.mark.parametrize("kind", ["base64", "json"])
+def test_layers_a_scan_opens_are_handled_and_deeper_ones_refused_on_request(
+    kind: str, mode: str
+) -> None:
+    """Within the documented depth the value is handled inside its layers; past it, the text
+    is unscannable, which ``refuse_unscannable=True`` refuses rather than sends."""
+    for depth in (2, 4):
+        model = ScriptedChatModel(responses=["ok"])
+        agent = create_agent(model, middleware=[PIIMiddleware("email", refuse_unscannable=True)])
+        invoke(agent, {"messages": [("user", _nest(depth, kind))]}, mode)
+        sent = model.requests[0]["messages"][-1].content
+        inner = _unnest(sent, depth, kind)
+        assert EMAIL not in inner and "[REDACTED_EMAIL]" in inner, (depth, inner)
+    for depth in (5, 7):
+        model = ScriptedChatModel(responses=["ok"])
+        agent = create_agent(model, middleware=[PIIMiddleware("email", refuse_unscannable=True)])
+        with pytest.raises(PIIDetectionError, match="unscannable"):
+            invoke(agent, {"messages": [("user", _nest(depth, kind))]}, mode)
+        assert not model.requests, "an unscannable text reached the model"
