@@ -25,22 +25,21 @@ Where things are: the scoring constants, context words and the per-text ``_Scan`
 :mod:`guardrails.pii.context`; one module per family of types in ``guardrails.pii.finders``
 (``cards``, ``iban``, ``ssn``, ``phone``, ``net`` for email / IP / MAC / URL / crypto,
 ``custom`` for ``detector=``, Presidio entities and NLP types); text normalization in
-:mod:`guardrails.pii.normalize`, phone metadata per region in :mod:`guardrails.pii.phones`. This
-module holds the type table, the byte-bounded cache, :class:`Detector`, :func:`build_detector` and
-:func:`detect`, and re-exports the names above that were always importable from here.
+:mod:`guardrails.pii.normalize`, phone metadata per region in :mod:`guardrails.pii.phones`, the
+byte-bounded result cache in :mod:`guardrails.pii.cache`. This module holds the type table,
+:class:`Detector`, :func:`build_detector` and :func:`detect`, and re-exports the names above that
+were always importable from here.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from guardrails.errors import GuardrailConfigError
+from guardrails.pii.cache import _ByteLRU, _cache_key
 
 # a name imported `as` itself moved to another module and stays importable from here
 from guardrails.pii.context import (
@@ -190,51 +189,6 @@ def _builtin_find(
 @functools.lru_cache(maxsize=16)
 def _phone_rules(regions: tuple[str, ...]) -> PhoneRules:
     return PhoneRules(regions)
-
-
-def _cache_key(text: str) -> str | bytes:
-    # long texts are kept as a 16-byte digest, not as text: the cache holds no raw document
-    if len(text) <= 256:
-        return text
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-
-class _ByteLRU:
-    """A least-recently-used map bounded by the bytes its keys and values take."""
-
-    ENTRY_OVERHEAD = 120  # the dict slot, the tuple and the key object's header
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._data: OrderedDict[str | bytes, tuple[tuple[PIIMatch, ...], int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str | bytes) -> tuple[PIIMatch, ...] | None:
-        with self._lock:
-            hit = self._data.get(key)
-            if hit is None:
-                return None
-            self._data.move_to_end(key)
-            return hit[0]
-
-    def put(self, key: str | bytes, value: tuple[PIIMatch, ...]) -> None:
-        size = (
-            self.ENTRY_OVERHEAD
-            + len(key)
-            + sum(self.ENTRY_OVERHEAD + 2 * len(m["value"]) for m in value)
-        )
-        if size > self.max_bytes // 16:
-            return  # one huge result would evict everything else
-        with self._lock:
-            old = self._data.pop(key, None)
-            if old is not None:
-                self.bytes -= old[1]
-            self._data[key] = (value, size)
-            self.bytes += size
-            while self.bytes > self.max_bytes and self._data:
-                _, (_, dropped) = self._data.popitem(last=False)
-                self.bytes -= dropped
 
 
 @dataclass(frozen=True)
