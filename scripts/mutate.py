@@ -57,12 +57,14 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "guardrails/pii/middleware.py",
             "guardrails/pii/stream.py",
             "guardrails/pii/pseudonym.py",
+            "guardrails/pii/holdback.py",
         ],
         [
             "tests/test_pii*.py",
             "tests/test_pseudonymize.py",
             "tests/test_secrets_stream.py",
             "tests/test_promises.py",
+            "tests/test_promises_pii*.py",
         ],
     ),
     "pii_detect": (

@@ -33,12 +33,11 @@ from pydantic import PrivateAttr
 
 from guardrails.errors import GuardrailConfigError
 from guardrails.pii.finders.secrets import open_secret_start
+from guardrails.pii.holdback import LOOKBACK, release_point
 from guardrails.pii.scan import Scan
 
 __all__ = ["LOOKBACK", "Guard", "LastHop", "guard_model", "guarded"]
 
-#: Characters of streamed text held back so a value split across tokens is seen whole.
-LOOKBACK = 128
 #: Request keywords that are schemas and switches, not content.
 _STRUCTURAL_KWARGS = frozenset(
     {
@@ -166,6 +165,9 @@ class LastHop:
         ]
         return ChatResult(generations=generations, llm_output=result.llm_output)
 
+    def _text_scans(self) -> list[Scan]:
+        return [guard.scan("output") for guard in self.guards if guard.output_text]
+
     def _text(self, text: str) -> str:
         for guard in self.guards:
             if guard.output_text:
@@ -220,13 +222,14 @@ class _StreamState:
         self.last = chunk
         content = message.content
         if isinstance(content, str) and self.texts_only:
-            self.held += content
-            hold = open_secret_start(self.held)  # a secret still arriving is held whole
-            handled = self.hop._text(self.held[:hold])
-            cut = max(0, len(handled) - LOOKBACK)
-            self.held = handled[cut:] + self.held[hold:]
+            raw = self.held + content
+            hold = open_secret_start(raw)  # a secret still arriving is held whole
+            # the held tail stays raw: a value reaching into it may still be growing
+            cut = release_point(raw[:hold], self.hop._text_scans())
+            self.held = raw[cut:]
             yield ChatGenerationChunk(
-                message=self._copy(message, handled[:cut]), generation_info=chunk.generation_info
+                message=self._copy(message, self.hop._text(raw[:cut]) if cut else ""),
+                generation_info=chunk.generation_info,
             )
         else:
             self.texts_only = False

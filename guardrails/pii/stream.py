@@ -23,6 +23,7 @@ from langchain_core.messages import BaseMessage
 from langgraph.stream import StreamTransformer
 
 from guardrails.pii.finders.secrets import open_secret_start
+from guardrails.pii.holdback import release_point
 from guardrails.pii.lasthop import LOOKBACK
 from guardrails.pii.scan import Scan
 from guardrails.pii.strategies import Redact
@@ -133,10 +134,10 @@ class PIIStreamTransformer(StreamTransformer):
             return
         raw = self._buffers.get(key, "") + text
         hold = open_secret_start(raw)  # a secret still arriving is held whole (finders.secrets)
-        combined = self._value(raw[:hold])
-        cut = max(0, len(combined) - LOOKBACK)
-        self._buffers[key] = combined[cut:] + raw[hold:]
-        container[field] = combined[:cut]
+        # the held tail stays raw: a value reaching into it may still be growing (holdback)
+        cut = release_point(raw[:hold], [self._scan()])
+        self._buffers[key] = raw[cut:]
+        container[field] = self._value(raw[:cut]) if cut else ""
 
     # ------------------------------------------------------------------ tools channel
     def _tools(self, data: dict[str, Any]) -> None:
