@@ -75,7 +75,12 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "guardrails/pii/normalize.py",
             "guardrails/pii/finders/*.py",
         ],
-        ["tests/test_pii_detect*.py", "tests/test_pii.py", "tests/test_secrets*.py"],
+        [
+            "tests/test_pii_detect*.py",
+            "tests/test_pii.py",
+            "tests/test_secrets*.py",
+            "tests/test_promises_detect*.py",
+        ],
     ),
     "filesystem": (
         True,
@@ -87,7 +92,11 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_promises.py",
         ],
     ),
-    "injection": (True, ["guardrails/injection/*.py"], ["tests/test_injection*.py"]),
+    "injection": (
+        True,
+        ["guardrails/injection/*.py"],
+        ["tests/test_injection*.py", "tests/test_promises_injection*.py"],
+    ),
     "limits": (
         False,
         [

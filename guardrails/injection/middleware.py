@@ -156,8 +156,8 @@ class PromptInjectionMiddleware(
         return self.protected_tools.match(tool) or not self._declared(tool)
 
     def _is_untrusted(self, tool: str) -> bool:
-        if self.trusted_tools.match(tool):
-            return False
+        # a tool that patterns put in both lists (``read_*`` and ``*_iban``) is untrusted:
+        # construction refuses the overlaps it can see, a name met later fails closed
         return self.untrusted_tools.match(tool) or not self._declared(tool)
 
     def _undeclared(self, tool: str, runtime: Any) -> None:

@@ -70,7 +70,9 @@ def is_default_ignorable(ch: str) -> bool:
     return i >= 0 and cp <= DEFAULT_IGNORABLE[i][1]
 
 
-_SPECIAL_ASCII = ("%40", "&#", "&commat;", "&COMMAT;", "[@]", "[.]", "(.)", "[dot]", "(dot)")
+#: what an ASCII text must hold to need work (the patterns below ignore case; ``[DOT]`` too)
+_SPECIAL_ASCII: tuple[str, ...] = ("%40", "&#", "&commat;", "&COMMAT;", "[@]", "[.]", "(.)")
+_SPECIAL_ASCII += ("[dot]", "(dot)", "[DOT]", "(DOT)", "[Dot]", "(Dot)")
 _LINE_BREAKS = frozenset("\u0085\u2028\u2029")
 
 
@@ -133,7 +135,7 @@ def _fold_uncached(ch: str) -> str:
         return "\n"
     if cat == "Zs" or ch.isspace():
         return " "
-    if cat == "Pd":
+    if cat == "Pd" or ch == "\u2212":  # the minus sign is a math symbol (Sm), written as a dash
         return "-"
     out = unicodedata.normalize("NFKC", ch)
     if out.isascii():
