@@ -12,11 +12,12 @@ Usage::
     python scripts/mutate.py filesystem pii -j 2  # some areas, two workers
     python scripts/mutate.py pii --sample 80      # a seeded sample of 80 mutants per area
     python scripts/mutate.py --list pii           # the mutants, not run
+    python scripts/mutate.py limits --ops all     # also the extended operators (docs/mutation.md)
 
 The report gives the score per area (killed / mutants not known to be equivalent) and lists the
 survivors; ``scripts/mutate_equivalent.toml`` holds the survivors judged equivalent, each with
 its reason, keyed by the stable id the report prints (file, function, operator, the edit).
-``--write-docs`` rewrites the table in docs/mutation.md.
+``--table RESULTS.json ...`` prints the score table of saved runs (for docs/mutation.md).
 
 How it runs quickly: a worker process imports the heavy third-party packages once, then forks
 one child per mutant; the child imports ``guardrails`` fresh from its scratch copy (no bytecode
@@ -111,6 +112,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_compose_storage.py",
             "tests/test_storage_durations.py",
             "tests/test_promises.py",
+            "tests/test_promises_limits.py",
         ],
     ),
     "retry": (
@@ -121,6 +123,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_errors.py",
             "tests/test_compat_errors.py",
             "tests/test_mistakes.py",
+            "tests/test_promises_retry.py",
         ],
     ),
     "breaker": (
@@ -172,6 +175,31 @@ _NEGATE = {
 _BOUNDARY = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt}
 _SKIP_FUNCS = {"__repr__", "__str__", "__rich__", "__init_subclass__"}
 
+#: the operators, by family. ``classic`` is the default set (the samples drawn before the
+#: ``extended`` family existed are drawn again, mutant for mutant, by the same seed);
+#: ``--ops all`` adds the kinds of careless edit the extended family stands for.
+OPS: dict[str, tuple[str, ...]] = {
+    "classic": (
+        "compare_negate",
+        "compare_boundary",
+        "bool_op",
+        "drop_not",
+        "negate_condition",
+        "flip_bool",
+        "drop_raise",
+        "drop_call",
+        "continue_break",
+    ),
+    "extended": (
+        "const_condition",
+        "drop_operand",
+        "early_return",
+        "const_offset",
+        "flip_default",
+    ),
+}
+ALL_OPS = OPS["classic"] + OPS["extended"]
+
 
 @dataclasses.dataclass(frozen=True)
 class Mutant:
@@ -210,6 +238,7 @@ class _Finder(ast.NodeVisitor):
         self.stack: list[str] = []
         self.stmts: list[int] = [0]
         self.found: list[Mutant] = []
+        self.quiet = 0  # > 0 inside text (messages, f-strings): no const_offset there
 
     def visit(self, node: ast.AST) -> Any:
         if isinstance(node, ast.stmt):
@@ -255,9 +284,70 @@ class _Finder(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self.stack.append(node.name)
-        for stmt in node.body:  # decorators and defaults are configuration, not decisions
+        self._flip_defaults(node)
+        self._early_return(node)
+        for stmt in node.body:  # decorators are configuration, not decisions
             self.visit(stmt)
         self.stack.pop()
+
+    def _flip_defaults(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """A boolean default swapped (``fail_open: bool = False`` -> ``True``): the documented
+        setup silently becoming the other one."""
+        for default in [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]:
+            if isinstance(default, ast.Constant) and isinstance(default.value, bool):
+                self._add(default, "flip_default", str(not default.value))
+
+    def _early_return(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """``return <neutral value>`` before the body: a check that no longer checks, a
+        decision that always says the harmless-looking thing."""
+        if node.name.startswith("__") or not node.body:
+            return
+        body = node.body
+        if (
+            isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            body = body[1:]  # after the docstring
+        if not body or body[0].lineno == node.lineno:
+            return
+        first = body[0]
+        if isinstance(first, ast.Return | ast.Pass | ast.Raise):
+            return  # already returns (or refuses) at once
+        value = _neutral(node)
+        if value is None:
+            return
+        indent = " " * first.col_offset
+        where = (first.lineno, first.col_offset)
+        self._add_text(where, where, first.lineno, "early_return", "", f"return {value}\n{indent}")
+
+    def _add_text(
+        self,
+        start: tuple[int, int],
+        end: tuple[int, int],
+        stmt_line: int,
+        op: str,
+        original: str,
+        replacement: str,
+    ) -> None:
+        if not self.stack or self.stack[-1] in _SKIP_FUNCS:
+            return
+        if "pragma: no mutate" in self.lines[start[0] - 1]:
+            return
+        self.found.append(
+            Mutant(
+                self.area,
+                self.path,
+                start[0],
+                ".".join(self.stack),
+                op,
+                start,
+                end,
+                original,
+                replacement,
+                stmt_line,
+            )
+        )
 
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
@@ -277,6 +367,11 @@ class _Finder(ast.NodeVisitor):
     def visit_BoolOp(self, node: ast.BoolOp) -> None:
         other = ast.Or() if isinstance(node.op, ast.And) else ast.And()
         self._add(node, "bool_op", f"({ast.unparse(ast.BoolOp(op=other, values=node.values))})")
+        # one operand no longer checked: ``a and b`` -> ``a and True``, ``a or b`` -> ``a or False``
+        neutral = "True" if isinstance(node.op, ast.And) else "False"
+        for value in node.values:
+            if not isinstance(value, ast.Constant):
+                self._add(value, "drop_operand", neutral)
         self.generic_visit(node)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
@@ -289,22 +384,57 @@ class _Finder(ast.NodeVisitor):
             return  # drop_not / compare_negate already make this edit
         self._add(test, "negate_condition", f"(not ({self._segment(test)}))")
 
+    def _const_test(self, test: ast.expr, *, values: tuple[bool, ...] = (True, False)) -> None:
+        """A condition that is no longer evaluated: a skipped check (``True``: always taken,
+        ``False``: never taken)."""
+        if isinstance(test, ast.Constant):
+            return
+        for value in values:
+            self._add(test, "const_condition", str(value))
+
     def visit_If(self, node: ast.If) -> None:
         if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
             self._negate_test(node.test)
+            self._const_test(node.test)
         self.generic_visit(node)
 
     def visit_While(self, node: ast.While) -> None:
         self._negate_test(node.test)
+        self._const_test(node.test, values=(False,))  # ``while True`` only hangs
         self.generic_visit(node)
 
     def visit_IfExp(self, node: ast.IfExp) -> None:
         self._negate_test(node.test)
+        self._const_test(node.test)
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if node.value is True or node.value is False:
             self._add(node, "flip_bool", str(not node.value))
+        elif (
+            isinstance(node.value, int | float)
+            and not isinstance(node.value, bool)
+            and not self.quiet
+        ):
+            for delta in (1, -1):
+                self._add(node, "const_offset", repr(node.value + delta))
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        """Text of a message (numbers in a format spec, widths): not a decision."""
+        self.quiet += 1
+        self.generic_visit(node)
+        self.quiet -= 1
+
+    def visit_Call(self, node: ast.Call) -> None:
+        """Numbers in a refusal's message or a log line are text, not thresholds."""
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name.endswith(("Error", "Exception", "Warning")) or name in _TEXT_CALLS:
+            self.quiet += 1
+            self.generic_visit(node)
+            self.quiet -= 1
+        else:
+            self.generic_visit(node)
 
     def visit_Raise(self, node: ast.Raise) -> None:
         if node.exc is not None:  # a bare ``raise`` re-raises: dropping it changes flow only
@@ -325,6 +455,65 @@ class _Finder(ast.NodeVisitor):
         self.generic_visit(node)
 
 
+#: calls whose numeric arguments are text or cosmetics, not decisions
+_TEXT_CALLS = {"audit", "emit", "debug", "info", "warning", "error", "exception", "log", "round"}
+
+_NEUTRAL_BY_ANNOTATION = {
+    "bool": "False",
+    "int": "0",
+    "float": "0.0",
+    "str": "''",
+    "None": "None",
+}
+
+
+def _neutral(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The falsy / neutral value a function could return at once, or None when there is none
+    (a generator, a function that must return an object of its own)."""
+    own = _own_nodes(node)
+    if any(isinstance(n, ast.Yield | ast.YieldFrom) for n in own):
+        return None  # a flow: an early return would end it without an answer (always caught)
+    ann = node.returns
+    if ann is None:
+        returns = [n for n in own if isinstance(n, ast.Return)]
+        if all(r.value is None for r in returns):
+            return "None"
+        if any(
+            isinstance(r.value, ast.Compare | ast.BoolOp)
+            or (isinstance(r.value, ast.Constant) and isinstance(r.value.value, bool))
+            for r in returns
+        ):
+            return "False"
+        return None
+    text = ast.unparse(ann).replace("'", "").replace('"', "")
+    if text in _NEUTRAL_BY_ANNOTATION:
+        return _NEUTRAL_BY_ANNOTATION[text]
+    if text.endswith("| None") or text.startswith(("None |", "Optional[")):
+        return "None"
+    if text.startswith(("list[", "List[")) or text == "list":
+        return "[]"
+    if text.startswith(("dict[", "Dict[")) or text == "dict":
+        return "{}"
+    if text.startswith(("set[", "frozenset[")):
+        return "set()"
+    if text.startswith(("tuple[", "Tuple[")) and "..." in text:
+        return "()"
+    return None
+
+
+def _own_nodes(func: ast.AST) -> list[ast.AST]:
+    """The nodes of ``func`` itself, not of a function or lambda defined inside it."""
+    out: list[ast.AST] = []
+    todo = list(ast.iter_child_nodes(func))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        out.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
 def _expand(globs: list[str]) -> list[Path]:
     out: list[Path] = []
     for pattern in globs:
@@ -332,7 +521,7 @@ def _expand(globs: list[str]) -> list[Path]:
     return [p for p in dict.fromkeys(out) if p.is_file()]
 
 
-def mutants_of(area: str) -> list[Mutant]:
+def mutants_of(area: str, ops: tuple[str, ...] = OPS["classic"]) -> list[Mutant]:
     _, sources, _ = AREAS[area]
     found: list[Mutant] = []
     for path in _expand(sources):
@@ -340,8 +529,26 @@ def mutants_of(area: str) -> list[Mutant]:
         source = path.read_text()
         finder = _Finder(area, rel, source)
         finder.visit(ast.parse(source))
-        found.extend(finder.found)
+        found.extend(m for m in finder.found if m.op in ops)
     return found
+
+
+def parse_ops(text: str) -> tuple[str, ...]:
+    """``classic`` | ``extended`` | ``all`` | a comma list of families and operator names."""
+    out: list[str] = []
+    for word in (w.strip() for w in text.split(",")):
+        if word == "all":
+            out.extend(ALL_OPS)
+        elif word in OPS:
+            out.extend(OPS[word])
+        elif word in ALL_OPS:
+            out.append(word)
+        else:
+            raise ValueError(
+                f"unknown operator {word!r}: the families are {sorted(OPS)} and 'all', "
+                f"the operators {list(ALL_OPS)}"
+            )
+    return tuple(dict.fromkeys(out))
 
 
 # ------------------------------------------------------------------------------- running
@@ -569,24 +776,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=0, help="mutants per area (seeded)")
     parser.add_argument("--seed", type=int, default=29)
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
+    parser.add_argument(
+        "--ops",
+        default="classic",
+        help="operators: classic (default), extended, all, or a comma list of families/names",
+    )
+    parser.add_argument(
+        "--match", help="only the mutants whose key or file:line contains this text"
+    )
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        metavar="TEST",
+        help="run the mutants against these tests only (no coverage map): to check that a new "
+        "test kills the mutants it is meant for",
+    )
     parser.add_argument("--json", type=Path, help="write every result to this file")
+    parser.add_argument(
+        "--table",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="print the score table (markdown) of results written by --json, and stop",
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve)
         return 0
+    if args.table:
+        print(score_table(args.table))
+        return 0
     unknown = [a for a in args.areas if a not in AREAS]
     if unknown:
         parser.error(f"unknown area(s) {unknown}; the areas are {list(AREAS)}")
     areas = args.areas or list(AREAS)
+    try:
+        ops = parse_ops(args.ops)
+    except ValueError as exc:
+        parser.error(str(exc))
     equivalent = _equivalent()
     results: list[dict[str, Any]] = []
     failed_security = False
     for area in areas:
-        mutants = mutants_of(area)
+        mutants = mutants_of(area, ops)
         if not mutants:
             print(f"[{area}] no source files here; skipped")
             continue
+        if args.match:
+            mutants = [m for m in mutants if args.match in f"{m.key} {m.path}:{m.line}"]
         if args.sample and len(mutants) > args.sample:
             mutants = random.Random(f"{args.seed}:{area}").sample(mutants, args.sample)
             mutants.sort(key=lambda m: (m.path, m.line))
@@ -596,7 +834,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         scratch = _scratch()
         try:
-            lines = coverage_map(area, scratch)
+            lines = _fixed(mutants, args.tests) if args.tests else coverage_map(area, scratch)
         except BaselineFailed as exc:
             print(exc)
             shutil.rmtree(scratch, ignore_errors=True)
@@ -605,6 +843,8 @@ def main(argv: list[str] | None = None) -> int:
         workers = [Worker(scratch if i == 0 else _scratch()) for i in range(max(args.jobs, 1))]
         area_tests = _tests(area)
         rows = _run_area(area, mutants, lines, workers, area_tests)
+        for r in rows:
+            r.update(seed=args.seed, sample=args.sample, ops=args.ops)
         for w in workers:
             w.close()
         security = AREAS[area][0]
@@ -628,6 +868,43 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 1 if failed_security else 0
+
+
+def _fixed(mutants: list[Mutant], tests: list[str]) -> dict[tuple[str, int], list[str]]:
+    """A coverage map that sends every mutant to the same tests (``--tests``)."""
+    return {(m.path, m.stmt_line): list(tests) for m in mutants}
+
+
+def score_table(paths: list[Path]) -> str:
+    """A markdown row per (area, run) of ``--json`` results; equivalents do not count."""
+    equivalent = _equivalent()
+    out = [
+        "| area | run | mutants | equivalent | killed | survived (not covered) | score |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for path in paths:
+        rows = json.loads(path.read_text())
+        by_area: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            by_area[r["area"]].append(r)
+        for area, group in by_area.items():
+            first = group[0]
+            run = (
+                f"seed {first.get('seed', '?')}, sample {first.get('sample') or 'all'}, "
+                f"ops {first.get('ops', 'classic')}"
+                if "seed" in first
+                else path.name
+            )
+            counted = [r for r in group if r["key"] not in equivalent]
+            killed = sum(1 for r in counted if r["result"].startswith("killed"))
+            lived = [r for r in counted if not r["result"].startswith("killed")]
+            uncovered = sum(1 for r in lived if r["result"].endswith("not_covered"))
+            score = killed / len(counted) if counted else 1.0
+            out.append(
+                f"| `{area}` | {run} | {len(group)} | {len(group) - len(counted)} | {killed} "
+                f"| {len(lived)} ({uncovered}) | {score:.1%} |"
+            )
+    return "\n".join(out)
 
 
 def _run_area(
