@@ -134,6 +134,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_breaker_transitions.py",
             "tests/test_storage_durations.py",
             "tests/test_promises.py",
+            "tests/test_promises_breaker.py",
         ],
     ),
     "storage": (
@@ -309,9 +310,11 @@ class _Finder(ast.NodeVisitor):
             and isinstance(body[0].value.value, str)
         ):
             body = body[1:]  # after the docstring
-        if not body or body[0].lineno == node.lineno:
+        if not body:
             return
         first = body[0]
+        if self.lines[first.lineno - 1][: first.col_offset].strip():
+            return  # the body starts on the line of the signature (``-> float: ...``)
         if isinstance(first, ast.Return | ast.Pass | ast.Raise):
             return  # already returns (or refuses) at once
         value = _neutral(node)
