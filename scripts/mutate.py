@@ -146,6 +146,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_rate_limits_storage.py",
             "tests/test_storage_latch.py",
             "tests/test_compose_storage.py",
+            "tests/test_promises_storage.py",
         ],
     ),
     "config": (
@@ -157,6 +158,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_mistakes.py",
             "tests/test_cli.py",
             "tests/test_promises.py",
+            "tests/test_promises_config.py",
         ],
     ),
 }
@@ -524,12 +526,17 @@ def _expand(globs: list[str]) -> list[Path]:
     return [p for p in dict.fromkeys(out) if p.is_file()]
 
 
+#: the sources as the mutants were found in them: a mutant is applied to the text its offsets
+#: came from, even if the tree changes during a run (a rebase)
+_SNAPSHOT: dict[str, str] = {}
+
+
 def mutants_of(area: str, ops: tuple[str, ...] = OPS["classic"]) -> list[Mutant]:
     _, sources, _ = AREAS[area]
     found: list[Mutant] = []
     for path in _expand(sources):
         rel = path.relative_to(ROOT).as_posix()
-        source = path.read_text()
+        source = _SNAPSHOT.setdefault(rel, path.read_text())
         finder = _Finder(area, rel, source)
         finder.visit(ast.parse(source))
         found.extend(m for m in finder.found if m.op in ops)
@@ -674,7 +681,7 @@ class Worker:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         job = {
             "path": mutant.path,
-            "source": mutant.apply((ROOT / mutant.path).read_text()),
+            "source": mutant.apply(_SNAPSHOT.get(mutant.path) or (ROOT / mutant.path).read_text()),
             "tests": tests,
             "timeout": timeout,
         }
