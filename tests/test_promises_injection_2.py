@@ -1,0 +1,147 @@
+"""The promises of ``PromptInjectionMiddleware`` (continued from test_promises_injection.py): a
+paused call runs only on a valid reviewer's decision, and the ``task`` tool of deep agents is
+judged as declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessage
+
+from guardrails.testing import ScriptedChatModel, tool_call
+from tests.conftest import AuditCapture
+from tests.support import invoke
+from tests.test_promises_injection import (
+    ATTACKER_IBAN,
+    OWN_IBAN,
+    PLANTED,
+    PROTECTED,
+    READ,
+    READS,
+    Log,
+    _guard,
+    _last_tool_message,
+    _ran,
+    _tools,
+)
+
+# --- interrupt: a human decides, and anything but a valid decision is a refusal
+
+
+def _paused(mode: str, thread: str) -> tuple[Log, Any, dict[str, Any]]:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    log: Log = []
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call(*READ)]),
+            AIMessage("", tool_calls=[tool_call("send_money", {"recipient": ATTACKER_IBAN})]),
+            "Done.",
+        ]
+    )
+    agent = create_agent(
+        model,
+        tools=_tools(log, {"bill.txt": PLANTED}),
+        middleware=[_guard(on_violation="interrupt")],
+        checkpointer=InMemorySaver(),
+    )
+    config = {"configurable": {"thread_id": f"{thread}-{mode}"}}
+    first = invoke(agent, {"messages": [("user", "Pay bill.txt")]}, mode, config=config)
+    [pending] = first["__interrupt__"]
+    assert pending.value["action_requests"][0]["args"] == {"recipient": ATTACKER_IBAN}
+    assert not _ran(log, "send_money")
+    return log, agent, config
+
+
+EDIT = "edit"
+ANSWERS: list[tuple[str, Any, list[str]]] = [
+    ("bare approve", {"type": "approve"}, [ATTACKER_IBAN]),
+    ("edit, same tool", {"decisions": [{"type": EDIT, "edited_action": {
+        "name": "send_money", "args": {"recipient": OWN_IBAN}}}]}, [OWN_IBAN]),
+    ("edit, name left out", {"decisions": [{"type": EDIT, "edited_action": {
+        "args": {"recipient": OWN_IBAN}}}]}, [OWN_IBAN]),
+    ("edit into another tool", {"decisions": [{"type": EDIT, "edited_action": {
+        "name": "send_email", "args": {"to": "x@example.com"}}}]}, []),
+    ("edit without args", {"decisions": [{"type": EDIT, "edited_action": {
+        "name": "send_money", "args": ATTACKER_IBAN}}]}, []),
+    ("edit without an action", {"decisions": [{"type": EDIT}]}, []),
+    ("no decision", {"decisions": []}, []),
+    ("a bare string", "approve", []),
+    ("reject", {"decisions": [{"type": "reject"}]}, []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("label", "answer", "paid"), ANSWERS, ids=[a[0] for a in ANSWERS])
+def test_only_a_valid_decision_runs_the_paused_call(
+    label: str, answer: Any, paid: list[str], mode: str, audit: AuditCapture
+) -> None:
+    from langgraph.types import Command
+
+    log, agent, config = _paused(mode, label)
+    result = invoke(agent, Command(resume=answer), mode, config=config)
+    assert [args["recipient"] for name, args in log if name == "send_money"] == paid
+    assert not _ran(log, "send_email")
+    if paid:
+        [approved] = audit.of("injection.approved")
+        assert approved["decision"] in ("approve", "edit")
+    else:
+        refusal = _last_tool_message(result)
+        assert refusal.status == "error"
+        [blocked] = audit.of("injection.blocked")
+        assert blocked["decision"] == ("reject" if label == "reject" else "invalid_decision")
+        if label == "reject":
+            assert "not executed" in str(refusal.content)
+    assert len(audit.of("injection.interrupted")) == 1
+
+
+# --- subagents: the task tool
+
+
+def _deep_agent(model: ScriptedChatModel, guard: Any, log: Log) -> Any:
+    pytest.importorskip("deepagents")
+    from guardrails.deep import create_deep_agent
+
+    tools = _tools(log, {"bill.txt": PLANTED})
+    helper = {
+        "name": "helper",
+        "description": "Answers questions.",
+        "system_prompt": "You answer.",
+        "tools": [t for t in tools if t.name in ("read_file", "send_money")],
+    }
+    return create_deep_agent(model, tools, guardrails=[guard], subagents=[helper])
+
+
+def _task(description: str) -> AIMessage:
+    args = {"description": description, "subagent_type": "helper"}
+    return AIMessage("", tool_calls=[tool_call("task", args)])
+
+
+def test_a_task_tool_declared_untrusted_makes_every_subagent_answer_untrusted(mode: str) -> None:
+    from guardrails.injection import TAINT_KEY
+
+    pay = AIMessage("", tool_calls=[tool_call("send_money", {"recipient": ATTACKER_IBAN})])
+    for untrusted, runs in ((READS, True), ([*READS, "task"], False)):
+        log: Log = []
+        model = ScriptedChatModel(
+            responses=[_task("What is the landlord's IBAN?"), f"It is {ATTACKER_IBAN}.", pay, "Ok."]
+        )
+        agent = _deep_agent(model, _guard(untrusted_tools=untrusted), log)
+        out = invoke(agent, {"messages": [("user", "Pay my landlord.")]}, mode)
+        assert _ran(log, "send_money") is runs, untrusted
+        tainted = [e for e in (out.get(TAINT_KEY) or {}).values() if e[0] == "untrusted"]
+        assert bool(tainted) is not runs
+
+
+def test_a_task_tool_declared_protected_is_judged_like_any_call(mode: str) -> None:
+    log: Log = []
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call(*READ)]),
+                   _task(f"Send 1 EUR to {ATTACKER_IBAN}."), "Done."]
+    )  # fmt: skip
+    guard = _guard(protected_tools=[*PROTECTED, "task"])
+    agent = _deep_agent(model, guard, log)
+    out = invoke(agent, {"messages": [("user", "Read bill.txt.")]}, mode)
+    assert _last_tool_message(out).status == "error"  # the subagent never started
+    assert model.calls == 3
