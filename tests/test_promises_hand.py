@@ -1,0 +1,239 @@
+"""Promises the hand-made mutations of scripts/hand_mutations.toml found unguarded (issue 29).
+
+Each test states one promise a user relies on, through the public API and a real agent where
+that is how users meet it (sync and async), so that it fails whichever line breaks the promise,
+not only the edit that showed the gap. The entry ids the test kills are named in its docstring.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, ToolMessage
+
+from guardrails import FilesystemPermission, FilesystemPermissionMiddleware
+from guardrails.testing import ScriptedChatModel, tool_call
+from tests.conftest import AuditCapture
+from tests.support import invoke
+
+SECRET = "hunter2-s3cr3t"
+
+deepagents = pytest.importorskip("deepagents")
+from deepagents.backends import FilesystemBackend  # noqa: E402
+
+
+def _deep_calls(calls: list[tuple[str, dict[str, Any]]], mode: str, **kwargs: Any) -> list[str]:
+    """The tool answers a deep agent gets for ``calls`` (one model turn each)."""
+    script: list[Any] = [AIMessage("", tool_calls=[tool_call(n, a)]) for n, a in calls]
+    agent = deepagents.create_deep_agent(
+        model=ScriptedChatModel(responses=[*script, "done"]), **kwargs
+    )
+    out = invoke(agent, {"messages": [("user", "go")]}, mode)
+    return [str(m.content) for m in out["messages"] if isinstance(m, ToolMessage)]
+
+
+# --------------------------------------------------------------------------- filesystem
+
+
+@pytest.mark.parametrize("folder", ["large_tool_results", "conversation_history"])
+def test_only_the_offload_folder_itself_is_readable_under_default_deny(
+    tmp_path: Path, mode: str, folder: str, audit: AuditCapture
+) -> None:
+    """deepagents may read its own offload folders under a jail; a sibling folder whose name
+    merely starts the same (``/large_tool_results_old``) gets the jail's default.
+    Kills: fs-within-prefix."""
+    sibling = tmp_path / f"{folder}_old"
+    sibling.mkdir()
+    (sibling / "notes.txt").write_text(f"kept {SECRET}\n")
+    (tmp_path / "workspace").mkdir()
+    jail = FilesystemPermissionMiddleware(
+        [FilesystemPermission(["read", "write"], ["/workspace/**"])], default="deny"
+    )
+    answers = _deep_calls(
+        [("read_file", {"file_path": f"/{folder}_old/notes.txt"})],
+        mode,
+        middleware=[jail],
+        backend=FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+    )
+    assert answers and SECRET not in answers[0]
+    assert "permission denied" in answers[0].lower()
+    assert [e["reason"] for e in audit.of("fs.denied")] == ["default"]
+
+
+def _interrupting_agent(root: Path, rules: list[FilesystemPermission], calls: list[Any]) -> Any:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    model = ScriptedChatModel(responses=[*[AIMessage("", tool_calls=[c]) for c in calls], "done"])
+    return deepagents.create_deep_agent(
+        model=model,
+        backend=FilesystemBackend(root_dir=root, virtual_mode=True),
+        middleware=[FilesystemPermissionMiddleware(rules)],
+        checkpointer=InMemorySaver(),
+    )
+
+
+def test_an_interrupt_rule_naming_a_folder_asks_before_writing_inside_it(
+    tmp_path: Path, mode: str, audit: AuditCapture
+) -> None:
+    """``/memories`` in an interrupt rule reads as the folder and what is in it (as a deny rule
+    does): a write to /memories/notes.md waits for a human.
+    Kills: fs-interrupt-folder-not-covered."""
+    (tmp_path / "memories").mkdir()
+    agent = _interrupting_agent(
+        tmp_path,
+        [FilesystemPermission(["write"], ["/memories"], "interrupt")],
+        [tool_call("write_file", {"file_path": "/memories/notes.md", "content": "remember"})],
+    )
+    out = invoke(agent, {"messages": [("user", "go")]}, mode, {"configurable": {"thread_id": mode}})
+    assert out.get("__interrupt__"), "the write ran without asking"
+    assert not (tmp_path / "memories" / "notes.md").exists()
+    assert audit.of("fs.interrupted")
+
+
+@pytest.mark.parametrize(
+    "resume",
+    [{"decisions": []}, {"decisions": [{"type": "edit"}]}, {"decisions": ["yes"]}, "approve"],
+)
+def test_a_resume_without_a_valid_decision_refuses_the_call(
+    tmp_path: Path, mode: str, resume: Any, audit: AuditCapture
+) -> None:
+    """Only an explicit ``{"type": "approve"}`` lets an interrupted call run: a missing, unknown
+    or malformed decision refuses it. Kills: fs-invalid-decision-approves."""
+    from langgraph.types import Command
+
+    (tmp_path / "public").mkdir()
+    agent = _interrupting_agent(
+        tmp_path,
+        [FilesystemPermission(["write"], ["/public/**"], "interrupt")],
+        [tool_call("write_file", {"file_path": "/public/x.txt", "content": "x"})],
+    )
+    config = {"configurable": {"thread_id": f"t-{mode}"}}
+    out = invoke(agent, {"messages": [("user", "go")]}, mode, config)
+    assert out.get("__interrupt__")
+    out = invoke(agent, Command(resume=resume), mode, config)
+    assert not (tmp_path / "public" / "x.txt").exists(), "an invalid decision approved the write"
+    answer = [m for m in out["messages"] if isinstance(m, ToolMessage)][-1]
+    assert "permission denied" in str(answer.content).lower()
+    assert [e["reason"] for e in audit.of("fs.denied")] == ["invalid_decision"]
+    assert not audit.of("fs.approved")
+
+
+def test_a_hard_link_out_of_the_jail_is_refused_under_default_deny(
+    tmp_path: Path, mode: str, audit: AuditCapture
+) -> None:
+    """A jail of allow rules only (default="deny") still restricts reads: a hard link inside the
+    allowed folder to a file outside it is not read. Kills: fs-restrictive-ignores-default."""
+    import os
+
+    (tmp_path / "workspace").mkdir()
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "key.pem").write_text(f"{SECRET}\n")
+    os.link(tmp_path / "private" / "key.pem", tmp_path / "workspace" / "notes.txt")
+    jail = FilesystemPermissionMiddleware(
+        [FilesystemPermission(["read", "write"], ["/workspace/**"])], default="deny"
+    )
+    answers = _deep_calls(
+        [("read_file", {"file_path": "/workspace/notes.txt"})],
+        mode,
+        middleware=[jail],
+        backend=FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+    )
+    assert answers and SECRET not in answers[0]
+    assert [e["reason"] for e in audit.of("fs.denied")] == ["hardlink"]
+
+
+def _subagent_answers(root: Path, mode: str, parent: Any, child: Any, path: str) -> list[str]:
+    """The parent asks subagent 'reader' (with ``child``) to read ``path``; its tool answers."""
+    sub_model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("read_file", {"file_path": path})]), "ok"]
+    )
+    task = tool_call("task", {"description": "read it", "subagent_type": "reader"})
+    agent = deepagents.create_deep_agent(
+        model=ScriptedChatModel(responses=[AIMessage("", tool_calls=[task]), "done"]),
+        backend=FilesystemBackend(root_dir=root, virtual_mode=True),
+        middleware=[parent],
+        subagents=[
+            {
+                "name": "reader",
+                "description": "Reads files.",
+                "system_prompt": "You read.",
+                "model": sub_model,
+                "middleware": [child],
+            }
+        ],
+    )
+    invoke(agent, {"messages": [("user", "go")]}, mode)
+    return [
+        str(m.content)
+        for request in sub_model.requests
+        for m in request["messages"]
+        if isinstance(m, ToolMessage)
+    ]
+
+
+def test_a_subagents_own_allow_rule_never_loosens_its_parents_deny(
+    tmp_path: Path, mode: str, audit: AuditCapture
+) -> None:
+    """``parent.restrict(rules)`` adds rules on top of the parent's, never looser: an allow rule
+    of the subagent's own does not lift the parent's deny (only ``widen=`` does, audited).
+    Kills: fs-inner-layer-wins."""
+    (tmp_path / "secret.txt").write_text(f"{SECRET}\n")
+    parent = FilesystemPermissionMiddleware(
+        [FilesystemPermission(["read"], ["/secret.txt"], "deny")]
+    )
+    child = parent.restrict([FilesystemPermission(["read"], ["/**"])], name="reader-fs")
+    assert child.decide("read", "/secret.txt") == "deny"
+    answers = _subagent_answers(tmp_path, mode, parent, child, "/secret.txt")
+    assert answers and not any(SECRET in a for a in answers), answers
+    assert audit.of("fs.denied") and not audit.of("fs.widened")
+
+
+def test_deleting_a_folder_that_holds_a_path_needing_approval_is_refused(
+    tmp_path: Path, mode: str
+) -> None:
+    """A recursive delete never removes, unasked, a file an interrupt rule protects: deleting the
+    folder above it is refused. Kills: fs-delete-overlaps-skip-interrupt."""
+    keep = tmp_path / "project" / "memories"
+    keep.mkdir(parents=True)
+    (keep / "notes.md").write_text("remember\n")
+    (tmp_path / "project" / "tmp.txt").write_text("scratch\n")
+    jail = FilesystemPermissionMiddleware(
+        [FilesystemPermission(["write"], ["/project/memories/**"], "interrupt")]
+    )
+    answers = _deep_calls(
+        [("delete", {"file_path": "/project"})],
+        mode,
+        middleware=[jail],
+        backend=FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+    )
+    assert answers and "permission denied" in answers[0].lower(), answers
+    assert "/project/memories/**" in answers[0]
+    assert (keep / "notes.md").exists()
+
+
+def test_a_link_to_a_denied_file_is_refused_before_any_reviewer_is_asked(
+    tmp_path: Path, mode: str, audit: AuditCapture
+) -> None:
+    """Writing through a link under an interrupt rule whose target a rule denies is refused at
+    once: the reviewer never sees (and cannot approve) a write that lands on a denied file.
+    Kills: fs-link-check-skips-interrupt."""
+    import os
+
+    (tmp_path / "public").mkdir()
+    (tmp_path / "secret.txt").write_text(f"{SECRET}\n")
+    os.symlink(tmp_path / "secret.txt", tmp_path / "public" / "link.txt")
+    agent = _interrupting_agent(
+        tmp_path,
+        [
+            FilesystemPermission(["read", "write"], ["/secret.txt"], "deny"),
+            FilesystemPermission(["write"], ["/public/**"], "interrupt"),
+        ],
+        [tool_call("write_file", {"file_path": "/public/link.txt", "content": "overwritten"})],
+    )
+    out = invoke(agent, {"messages": [("user", "go")]}, mode, {"configurable": {"thread_id": mode}})
+    assert not out.get("__interrupt__"), "a reviewer was asked about a write to a denied file"
+    assert (tmp_path / "secret.txt").read_text() == f"{SECRET}\n"
+    assert not audit.of("fs.interrupted")
+    assert audit.of("fs.denied")
