@@ -248,3 +248,62 @@ def test_a_tool_batch_runs_exactly_as_many_calls_as_the_limit_leaves(
         assert event["count"] == batch and event["scope"] == "run"
     else:
         assert events == []
+
+
+# ------------------------------------------------------------------ the documented defaults
+
+
+def _closed_port() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"redis://127.0.0.1:{port}"  # nothing listens there: connection refused at once
+
+
+def test_by_default_a_rate_limit_refuses_when_its_store_is_unreachable(
+    mode: str, audit: AuditCapture
+) -> None:
+    from guardrails.errors import RateLimitStorageError
+
+    model = ScriptedChatModel(default="hi")
+    agent = _agent(RateLimitMiddleware("5/minute", key="global", storage=_closed_port()), model)
+    with pytest.raises(RateLimitStorageError, match="fail_open=False"):
+        invoke(agent, {"messages": [("user", "x")]}, mode)
+    assert model.calls == 0
+    (event,) = audit.of("rate_limit.storage_error")
+    assert event["decision"] == "deny" and event["storage"] == "redis"
+
+
+@pytest.mark.parametrize("kind", ["model", "tool"])
+def test_by_default_a_shared_thread_budget_refuses_when_its_store_is_unreachable(
+    mode: str, kind: str, audit: AuditCapture
+) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from guardrails.errors import RateLimitStorageError
+
+    ran: list[str] = []
+
+    @tool
+    def work(q: str) -> str:
+        """Work."""
+        ran.append(q)
+        return q
+
+    uri = _closed_port()
+    mw: Any = (
+        ModelCallLimitMiddleware(thread_limit=5, thread_storage=uri)
+        if kind == "model"
+        else ToolCallLimitMiddleware(thread_limit=5, thread_storage=uri)
+    )
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("work", {"q": "a"})]), "done"]
+    )
+    agent = create_agent(model, tools=[work], middleware=[mw], checkpointer=InMemorySaver())
+    with pytest.raises(RateLimitStorageError, match="thread_storage_fail_open=False"):
+        invoke(agent, {"messages": [("user", "x")]}, mode, {"configurable": {"thread_id": "t"}})
+    assert ran == [] and model.calls == (0 if kind == "model" else 1)
+    (event,) = audit.of("limit.storage_error")
+    assert event["decision"] == "deny"

@@ -227,3 +227,47 @@ def test_tool_exhaustion_is_reported_with_its_tool_and_reason(
     (event,) = audit.of("retry.exhausted")
     assert event["reason"] == "max_retries" and event["tool"] == "flaky"
     assert event["attempts"] == 2 and event["decision"] == "continue"
+
+
+def test_by_default_delays_are_jittered_and_retry_after_is_respected(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
+    mw = ModelRetryMiddleware(max_retries=30, initial_delay=1, backoff_factor=1)
+    clock = FakeTime(mw)
+    assert _run(mw, _failing(30), mode)["messages"][-1].content == "ok"
+    assert len(set(clock.slept)) > 1 and all(0.75 <= s <= 1.25 for s in clock.slept)
+
+    openai_mock.post("/chat/completions").mock(
+        side_effect=[error(429, {"Retry-After": "7"}), ok("done")]
+    )
+    plain = ModelRetryMiddleware(initial_delay=0.1)
+    other = FakeTime(plain)
+    agent = create_agent(chat_openai(), middleware=[plain])
+    assert invoke(agent, {"messages": [("user", "hi")]}, mode)["messages"][-1].content == "done"
+    assert other.slept == [7.0]
+
+
+def test_tool_retry_defaults_are_the_same(mode: str) -> None:
+    from langchain_core.messages import AIMessage
+    from langchain_core.tools import tool
+
+    from guardrails.testing import tool_call
+
+    attempts: list[str] = []
+
+    @tool
+    def flaky(q: str) -> str:
+        """Fails 20 times."""
+        attempts.append(q)
+        if len(attempts) <= 20:
+            raise ConnectionError("tool down")
+        return "fine"
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("flaky", {"q": "a"})]), "done"]
+    )
+    mw = ToolRetryMiddleware(max_retries=20, initial_delay=1, backoff_factor=1)
+    clock = FakeTime(mw)
+    invoke(create_agent(model, tools=[flaky], middleware=[mw]), {"messages": [("user", "x")]}, mode)
+    assert len(attempts) == 21
+    assert len(set(clock.slept)) > 1 and all(0.75 <= s <= 1.25 for s in clock.slept)
