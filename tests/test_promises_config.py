@@ -261,3 +261,102 @@ def test_compose_in_the_file_gives_one_middleware_and_a_subagent_may_opt_out() -
     assert len(policy.middleware()) == 1
     assert len(policy.middleware("inherits")) == 1
     assert len(policy.middleware("plain")) == 2
+
+
+# ------------------------------------------------------------------ the shared validators' edges
+
+
+def test_number_bounds_are_inclusive_unless_told_otherwise() -> None:
+    from guardrails import _validate as v
+    from guardrails.errors import GuardrailConfigError
+
+    assert v.number("x", 0) == 0.0  # the default minimum 0 is allowed
+    assert v.number("x", 5, minimum=1, maximum=5) == 5.0
+    assert v.number("x", 1, minimum=1, maximum=5) == 1.0
+    assert v.number("x", 1.000001, minimum=1, exclusive_minimum=True) == 1.000001
+    assert v.number("x", None, optional=True) is None
+    assert v.number("x", -5, minimum=None) == -5.0
+    for bad, kwargs, allowed in [
+        (-0.001, {}, ">= 0 (a finite number)"),
+        (1, {"minimum": 1, "exclusive_minimum": True}, "> 1 (a finite number)"),
+        (5.001, {"minimum": 1, "maximum": 5}, ">= 1 and <= 5 (a finite number)"),
+        (None, {}, ">= 0 (a finite number)"),
+        (float("inf"), {"minimum": None}, "a finite number"),
+        (True, {"optional": True}, ">= 0 (a finite number or None)"),
+    ]:
+        with pytest.raises(GuardrailConfigError) as info:
+            v.number("x", bad, **kwargs)
+        assert str(info.value).startswith(f"x must be {allowed}; got "), str(info.value)
+
+
+def test_whole_numbers_at_their_bounds() -> None:
+    from guardrails import _validate as v
+    from guardrails.errors import GuardrailConfigError
+
+    assert v.whole_number("n", 0) == 0
+    assert v.whole_number("n", 3, minimum=3, maximum=3) == 3
+    assert v.whole_number("n", None, optional=True) is None
+    assert v.positive_int("n", 1) == 1 and v.positive_int("n", None, optional=True) is None
+    for bad, kwargs in [
+        (-1, {}),
+        (2, {"minimum": 3}),
+        (4, {"minimum": 3, "maximum": 3}),
+        (1.0, {}),
+        (True, {}),
+        (None, {}),
+    ]:
+        with pytest.raises(GuardrailConfigError, match="n must be >= "):
+            v.whole_number("n", bad, **kwargs)
+    with pytest.raises(GuardrailConfigError, match=r"n must be >= 1 \(a whole number\)"):
+        v.positive_int("n", 0)
+
+
+def test_one_of_matches_type_and_value() -> None:
+    from guardrails import _validate as v
+    from guardrails.errors import GuardrailConfigError
+
+    assert v.one_of("k", "b", ("a", "b")) == "b"
+    assert v.one_of("k", 1, (True, 1)) == 1 and type(v.one_of("k", 1, (True, 1))) is int
+    for bad in ("c", 1.0, True, None):
+        with pytest.raises(GuardrailConfigError, match="k must be one of 'a', 'b'; got"):
+            v.one_of("k", bad, ("a", "b"))
+
+
+def test_tool_names_keep_order_drop_repeats_and_refuse_empties_when_asked() -> None:
+    from langchain_core.tools import tool
+
+    from guardrails import _validate as v
+    from guardrails.errors import GuardrailConfigError
+
+    @tool
+    def fetch(q: str) -> str:
+        """Fetch."""
+        return q
+
+    assert v.tool_names("t", ["b", fetch, "a", "b"]) == ("b", "fetch", "a")
+    assert v.tool_names("t", []) == ()
+    assert v.tool_names("t", None, optional=True) is None
+    for bad, kwargs, text in [
+        ([], {"allow_empty": False}, "a non-empty list"),
+        ("fetch", {}, "not a bare string"),
+        ({"a": 1}, {}, "a list of tool names"),
+        (["a", ""], {}, "non-empty names"),
+        (None, {}, "a list of tool names"),
+        ([3], {}, "neither"),
+    ]:
+        with pytest.raises(GuardrailConfigError, match=text):
+            v.tool_names("t", bad, **kwargs)
+
+
+def test_strict_bool_hints_only_for_strings_that_look_like_booleans() -> None:
+    from guardrails import _validate as v
+    from guardrails.errors import GuardrailConfigError
+
+    for value in ("true", " False ", "yes", "0"):
+        with pytest.raises(GuardrailConfigError, match="a string is not a boolean"):
+            v.strict_bool("flag", value)
+    for value in ("maybe", 1, None):
+        with pytest.raises(GuardrailConfigError) as info:
+            v.strict_bool("flag", value)
+        assert "a string is not a boolean" not in str(info.value)
+        assert str(info.value).startswith("flag must be a boolean, True or False; got")
