@@ -32,11 +32,17 @@ demo: $(DEMO_STAMP)
 	@echo "==> guardrails demo: an offline tour (scripted models, no API key, no server)"
 	$(BIN)/guardrails demo
 
-# `make test`: everything but the slow group (1 MB adversarial scans, several processes, loop
-# lag under load); `make test-slow` runs that group, `make test-all` both; .ci/run runs both.
+# `make test`: everything but the slow group (1 MB adversarial scans, other processes, loop
+# lag under load, waits on real clocks); `make test-slow` runs that group, `make test-all` both;
+# .ci/run runs both. `make test` runs one pytest-xdist worker per core, each test file whole in
+# one worker (--dist loadfile); on one core, or with JOBS=0, it runs in one process. The slow
+# group always runs in one process: its timings are not shared with another worker.
+JOBS ?= $(shell n=$$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); [ "$$n" -gt 1 ] && echo $$n || echo 0)
+XDIST := $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadfile)
+
 test: $(STAMP)
 	bash scripts/ensure-redis.sh
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" $(XDIST)
 
 test-slow: $(STAMP)
 	bash scripts/ensure-redis.sh

@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,20 @@ import respx
 from guardrails.audit import AUDIT_ATTR, LOGGER_NAME
 from guardrails.testing import ScriptedChatModel
 from tests.support import OPENAI_BASE
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Commands the tests start find this interpreter's folder first, as in an activated
+    virtualenv: deepagents' sandbox runs ``python3 -c ...`` for every file operation, and a
+    version manager's shim in front of it (pyenv: a shell script) costs ~10x the interpreter's
+    own start. Each test module runs whole in one process, in file order, also under
+    ``make test``'s pytest-xdist workers (``--dist loadfile``): module-level state is safe,
+    state shared across modules is not (each worker has its own session and its own Redis)."""
+    del config
+    folder = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != folder:
+        os.environ["PATH"] = folder + os.pathsep + path if path else folder
 
 
 @pytest.fixture(params=["sync", "async"])

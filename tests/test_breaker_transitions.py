@@ -138,6 +138,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # other processes (pyproject: the slow group)
 @pytest.mark.redis
 def test_one_opening_across_processes(redis_url: str) -> None:
     start = time.time() + 3

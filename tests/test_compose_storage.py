@@ -275,6 +275,7 @@ print(answered, refused, flush=True)
 """
 
 
+@pytest.mark.slow  # other processes (pyproject: the slow group)
 def test_limits_exact_across_processes_with_the_batch(redis_url: str) -> None:
     """3 processes x 10 calls through one composed stack: 15 per minute in all, 8 per shared
     thread in all, every refusal charged to nothing after it."""

@@ -70,6 +70,7 @@ def run_python(code: str, tmp_path: Path, *, env: dict[str, str] | None = None) 
     return result
 
 
+@pytest.mark.slow  # a fresh interpreter each (pyproject: the slow group)
 def test_builtin_types_never_import_presidio_or_spacy(tmp_path: Path) -> None:
     out = run_python(
         """
@@ -92,6 +93,7 @@ def test_builtin_types_never_import_presidio_or_spacy(tmp_path: Path) -> None:
     assert out["loaded"] == []
 
 
+@pytest.mark.slow  # a fresh interpreter each (pyproject: the slow group)
 def test_without_presidio_entity_names_and_nlp_ask_for_the_extra(tmp_path: Path) -> None:
     out = run_python(
         HIDE_PRESIDIO
@@ -133,6 +135,7 @@ def test_misspelled_type_suggests_the_builtin_name_with_presidio_installed() -> 
         PIIMiddleware("credit_crad")
 
 
+@pytest.mark.slow  # a fresh interpreter each (pyproject: the slow group)
 def test_presidio_entity_names_never_touch_the_network_nor_the_home_folder(
     tmp_path: Path,
 ) -> None:

@@ -51,6 +51,7 @@ def test_a_refused_call_is_charged_to_no_limit_memory(mode: str, strategy: str) 
     assert _admitted(agent, 5, mode) == 1
 
 
+@pytest.mark.slow  # waits out real windows on Redis server time (pyproject: the slow group)
 @pytest.mark.redis
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_refused_call_is_charged_to_no_limit_redis(

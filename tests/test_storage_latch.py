@@ -306,6 +306,7 @@ print(json.dumps({"answers": answers, "sent": health.attempts - attempts}), flus
 """
 
 
+@pytest.mark.slow  # other processes (pyproject: the slow group)
 def test_each_process_pays_one_timeout(own_redis: RedisServer) -> None:
     """The latch is per process: two processes on one paused Redis each send one command."""
     import json
