@@ -4,11 +4,13 @@ judged as declared."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.tools import InjectedToolCallId, tool
+from langgraph.types import Command
 
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
@@ -145,3 +147,25 @@ def test_a_task_tool_declared_protected_is_judged_like_any_call(mode: str) -> No
     out = invoke(agent, {"messages": [("user", "Read bill.txt.")]}, mode)
     assert _last_tool_message(out).status == "error"  # the subagent never started
     assert model.calls == 3
+
+
+# --- tools that answer with a command
+
+
+def test_an_untrusted_result_delivered_in_a_command_is_recorded(mode: str) -> None:
+    @tool
+    def read_mail(tool_call_id: Annotated[str, InjectedToolCallId]) -> Command:  # type: ignore[type-arg]
+        """Read the newest e-mail (answers with a state update, as deepagents' tools do)."""
+        return Command(update={"messages": [ToolMessage(PLANTED, tool_call_id=tool_call_id)]})
+
+    pay = AIMessage("", tool_calls=[tool_call("send_money", {"recipient": ATTACKER_IBAN})])
+    for untrusted, runs in ((["lookup"], True), (["read_mail"], False)):
+        log: Log = []
+        model = ScriptedChatModel(
+            responses=[AIMessage("", tool_calls=[tool_call("read_mail", {})]), pay, "Done."]
+        )
+        guard = _guard(untrusted_tools=untrusted, trusted_tools=["read_mail"] if runs else [])
+        tools = [*_tools(log, {"bill.txt": PLANTED}), read_mail]
+        agent = create_agent(model, tools=tools, middleware=[guard])
+        invoke(agent, {"messages": [("user", "Handle my newest e-mail.")]}, mode)
+        assert _ran(log, "send_money") is runs
