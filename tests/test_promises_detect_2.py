@@ -212,3 +212,61 @@ def test_a_custom_detector_span_outside_the_text_fails_closed() -> None:
     find = build_detector("ticket", detector=lambda text: [{"start": 0, "end": len(text) + 5}])
     with pytest.raises(ValueError, match="outside"):
         find("T-1")
+
+
+# ----------------------------------------------------------------------------- addresses
+
+# public examples: the genesis block's address, BIP 13's P2SH example, BIP 173's and BIP 350's
+# test vectors (bech32, bech32m)
+BITCOIN = [
+    "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+    "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+    "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+    "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0",
+]
+
+
+@pytest.mark.parametrize("address", BITCOIN)
+def test_a_bitcoin_address_is_reported_only_with_a_valid_checksum(address: str) -> None:
+    assert [m["value"] for m in detect(f"send to {address} now", "crypto")] == [address]
+    last = address[-1]
+    swap = "q" if last != "q" else "p"
+    if address[0] in "13":
+        swap = "z" if last != "z" else "y"
+    broken = address[:-1] + swap
+    assert detect(f"send to {broken} now", "crypto") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("host 81.2.69.142 down", "81.2.69.142"),
+        ("host 255.255.255.255 down", "255.255.255.255"),
+        ("host 2001:db8::1 down", "2001:db8::1"),
+        ("host 256.1.1.1 down", None),
+        ("host 81.2.69.1420 down", None),
+        ("host 2001:db8:::1 down", None),
+        ("host 1:2:3:4:5:6:7:8:9 down", None),
+        ("upgraded to v1.2.3.4", None),
+        ("upgraded to version 1.2.3.4", None),
+    ],
+)
+def test_an_ip_address_must_be_a_valid_one(text: str, value: str | None) -> None:
+    assert [m["value"] for m in detect(text, "ip")] == ([value] if value else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("nic 00:1A:2B:3C:4D:5E up", "00:1A:2B:3C:4D:5E"),
+        ("nic 00-1a-2b-3c-4d-5e up", "00-1a-2b-3c-4d-5e"),
+        ("nic 00:1A-2B:3C:4D:5E up", None),  # one separator throughout
+        ("nic 00:1A:2B:3C:4D:5E:6F up", None),  # eight groups: no MAC
+        ("see https://example.com/a up", "https://example.com/a"),
+        ("see http://localhost:8080/x up", "http://localhost:8080/x"),
+        ("see https://intranet/x up", None),  # a host without a dot
+    ],
+)
+def test_mac_and_url_shapes(text: str, value: str | None) -> None:
+    kind = "url" if "://" in text else "mac_address"
+    assert [m["value"] for m in detect(text, kind)] == ([value] if value else [])
