@@ -88,6 +88,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
         ["guardrails/filesystem/*.py"],
         [
             "tests/test_filesystem*.py",
+            "tests/test_promises_filesystem*.py",
             "tests/test_subagents.py",
             "tests/test_secrets_agents.py",
             "tests/test_promises.py",

@@ -326,17 +326,23 @@ def aliases(policy: RuleStack, backend: Any) -> tuple[tuple[str, str], ...]:
     if hit is not None and hit[0] is policy and hit[1] > now:
         cached: tuple[tuple[str, str], ...] = hit[2]
         return cached
-    prefetch(backend, list(anchors))
+    failed = False  # an anchor the backend could not place now: not remembered as unaliased
+    try:
+        prefetch(backend, list(anchors))
+    except (ValueError, OSError, RuntimeError, PathRejectedError):
+        failed = True  # each anchor is asked again below (and fails the same way)
     out: list[tuple[str, str]] = []
     for written in anchors:
         try:
             placed = resolve(backend, written)
         except (ValueError, OSError, RuntimeError, PathRejectedError):
+            failed = True
             continue
         if placed is not None and key(placed.real) != written:
             out.append((written, key(placed.real)))
     result = tuple(out)
-    per_backend[id(policy)] = (policy, now + ALIAS_TTL, result)
+    if not failed:
+        per_backend[id(policy)] = (policy, now + ALIAS_TTL, result)
     return result
 
 
@@ -350,25 +356,29 @@ def spellings(real: str, found: tuple[tuple[str, str], ...]) -> list[str]:
 
 
 _CI_CACHE: dict[str, bool] = {}
+#: One probe at a time: two parallel tool calls probing one folder would otherwise share the
+#: probe file, and the second could look after the first removed it (and cache "sensitive").
+_CI_LOCK = threading.Lock()
 
 
 def _case_insensitive_dir(folder: Path) -> bool:
     """Whether ``folder`` sits on a case-insensitive volume (probed once per folder)."""
     name = str(folder)
-    if name not in _CI_CACHE:
-        probe = folder / ".guardrails-case-Probe"
-        result = False
-        try:
-            probe.touch(exist_ok=True)
+    with _CI_LOCK:
+        if name not in _CI_CACHE:
+            probe = folder / ".guardrails-case-Probe"
+            result = False
             try:
-                result = (folder / ".GUARDRAILS-CASE-PROBE").exists()
-            finally:
-                probe.unlink(missing_ok=True)
-        except OSError:
-            swapped = name.swapcase()
-            result = swapped != name and os.path.exists(swapped)
-        _CI_CACHE[name] = result
-    return _CI_CACHE[name]
+                probe.touch(exist_ok=True)
+                try:
+                    result = (folder / ".GUARDRAILS-CASE-PROBE").exists()
+                finally:
+                    probe.unlink(missing_ok=True)
+            except OSError:
+                swapped = name.swapcase()
+                result = swapped != name and os.path.exists(swapped)
+            _CI_CACHE[name] = result
+        return _CI_CACHE[name]
 
 
 _CI_BY_BACKEND: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
@@ -490,12 +500,17 @@ def offload_target(path: str, backend: Any) -> bool:
     return False
 
 
-def exec_dir(backend: Any) -> str:
-    """The folder ``execute`` runs in, in the rules' coordinates (``/`` when unknown)."""
+def exec_dir(backend: Any) -> str | None:
+    """The folder ``execute`` runs in, in the rules' coordinates.
+
+    ``/`` for a backend without a working folder of its own (virtual mode, a state backend);
+    None when the backend has one but cannot say which (a sandbox without ``python3``): then no
+    rule can be shown to allow it, and :func:`judge` refuses it (``unresolvable``).
+    """
     try:
         folder = working_folder(backend)
-    except (OSError, ValueError, RuntimeError):
-        return "/"
+    except (OSError, ValueError, RuntimeError, PathRejectedError):
+        return None
     return folder if folder is not None else "/"
 
 
@@ -576,6 +591,8 @@ def judge(
     ``machinery``: deepagents itself calls (no tool call of the model). ``listing``: the root of
     a listing or search (deepagents' offload folders are read one file at a time, never listed).
     """
+    if op == "execute" and raw is None:  # the working folder could not be placed
+        return Verdict(op, None, None, DENY, "unresolvable")
     try:
         path = backend_path(raw)
     except PathRejectedError:
