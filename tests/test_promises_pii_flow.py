@@ -562,3 +562,94 @@ def test_read_back_of_a_value_whose_end_is_spaced_out(mode: str) -> None:
     invoke(create_agent(model, tools=[echo], middleware=[mw]), {"messages": [f"x {value}"]}, mode)
     result = str(model.requests[1]["messages"][-1].content)
     assert "au" not in result and "example" not in result, result
+
+
+# --------------------------------------------------------------------------- fail closed
+
+
+def _crashing(text: str) -> list[Any]:
+    if "trigger" in text:
+        raise RuntimeError("detector down")
+    return []
+
+
+@pytest.mark.parametrize("channel", ["input", "output", "tool_args", "tool_results"])
+def test_a_detector_crash_on_any_channel_blocks(
+    channel: str, mode: str, audit: AuditCapture
+) -> None:
+    """Fail closed: wherever the scan runs, a crashing detector refuses the call; the text it
+    could not scan goes nowhere."""
+    received: list[str] = []
+
+    @tool
+    def send(to: str) -> str:
+        """Send a message."""
+        received.append(to)
+        return "sent trigger" if channel == "tool_results" else "sent"
+
+    text = "trigger" if channel == "input" else "hello"
+    answer = AIMessage(
+        "trigger" if channel == "output" else "",
+        tool_calls=[tool_call("send", {"to": "trigger" if channel == "tool_args" else "x"})],
+    )
+    model = ScriptedChatModel(responses=[answer, "done"])
+    flags = {
+        "input": {},
+        "output": {"apply_to_input": False, "apply_to_output": True},
+        "tool_args": {"apply_to_input": False, "apply_to_tool_args": True},
+        "tool_results": {"apply_to_input": False, "apply_to_tool_results": True},
+    }[channel]
+    mw = PIIMiddleware("thing", detector=_crashing, **flags)
+    agent = create_agent(model, tools=[send], middleware=[mw])
+    with pytest.raises(PIIDetectionError, match="detector_error"):
+        invoke(agent, {"messages": [HumanMessage(text)]}, mode)
+    assert audit.of("pii.detector_error")
+    if channel == "input":
+        assert model.calls == 0
+    if channel in {"output", "tool_args"}:
+        assert received == [], "the tool ran on an answer that could not be scanned"
+    if channel == "tool_results":
+        assert model.calls == 1, "the unscanned result reached the model"
+
+
+def test_a_detector_crash_in_the_stream_transformer_blocks() -> None:
+    mw = PIIMiddleware("thing", detector=_crashing, apply_to_tool_results=True)
+    (factory,) = mw.transformers
+    event = {"type": "event", "method": "values", "params": {"data": {"x": "trigger"}}}
+    with pytest.raises(PIIDetectionError):
+        factory(()).process(event)
+
+
+def test_an_unscannable_payload_added_after_the_guardrail_is_refused(mode: str) -> None:
+    import base64
+    import os
+
+    blob = base64.b64encode(os.urandom(200)).decode()
+
+    class AddImage(AgentMiddleware):
+        def _add(self, request: Any) -> Any:
+            image = HumanMessage(
+                [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{blob}"}}]
+            )
+            return request.override(messages=[*request.messages, image])
+
+        def wrap_model_call(self, request: Any, handler: Any) -> Any:
+            return handler(self._add(request))
+
+        async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+            return await handler(self._add(request))
+
+    model = ScriptedChatModel(responses=["ok"])
+    mw = PIIMiddleware("email", refuse_unscannable=True)
+    agent = create_agent(model, middleware=[mw, AddImage()])
+    with pytest.raises(PIIDetectionError, match="unscannable"):
+        invoke(agent, {"messages": ["hello"]}, mode)
+    assert model.calls == 0
+    # without the setting it is sent (documented: binary payloads are counted, not refused)
+    model = ScriptedChatModel(responses=["ok"])
+    invoke(
+        create_agent(model, middleware=[PIIMiddleware("email"), AddImage()]),
+        {"messages": ["hello"]},
+        mode,
+    )
+    assert model.calls == 1

@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from guardrails import PIIDetectionError, PIIMiddleware
-from guardrails.testing import tool_call
+from guardrails.testing import ScriptedChatModel, tool_call
 from tests.support import invoke
 from tests.test_promises_pii import EMAIL, OTHER, SSN, _dumps
 
@@ -163,8 +163,13 @@ def test_cumulative_block_delta_arguments_are_handled_and_their_tail_held() -> N
             "content": {"type": "text", "text": f"hi {EMAIL}"},
         },
         {"event": "message-start", "message": {"role": "ai", "content": f"hi {EMAIL}"}},
+        {
+            "event": "message-finish",
+            "metadata": {"finish_reason": "stop"},
+            "additional_kwargs": {"function_call": {"name": "send", "arguments": EMAIL}},
+        },
     ],
-    ids=["other delta type", "finished tool call", "finished text", "message start"],
+    ids=["other delta type", "finished tool call", "finished text", "message start", "finish"],
 )
 def test_every_other_message_event_is_handled(payload: dict[str, Any]) -> None:
     t = _transformer()
@@ -503,3 +508,28 @@ def test_without_output_handling_the_stream_passes_whole(
     final = stored[-1]
     assert final.content == whole.content
     assert [c["args"] for c in final.tool_calls] == [c["args"] for c in whole.tool_calls]
+
+
+def test_the_v3_projections_never_hold_a_value(mode: str) -> None:
+    """``run.values`` (a built-in projection LangGraph fills as events pass) holds the handled
+    state only: the transformer runs before the built-ins snapshot anything, the caller's own
+    input echoed in the first snapshot included."""
+    import asyncio
+
+    model = ScriptedChatModel(responses=[f"noted {EMAIL}"])
+    agent = create_agent(model, middleware=[PIIMiddleware("email", apply_to_output=True)])
+    payload = {"messages": [HumanMessage(f"remember {EMAIL}")]}
+    snapshots: list[Any] = []
+    if mode == "sync":
+        run = agent.stream_events(payload, version="v3")
+        snapshots.extend(run.values)
+    else:
+
+        async def consume() -> None:
+            run = await agent.astream_events(payload, version="v3")
+            async for snapshot in run.values:
+                snapshots.append(snapshot)
+
+        asyncio.run(consume())
+    assert snapshots
+    assert EMAIL not in _dumps(snapshots), "a values snapshot held the raw value"

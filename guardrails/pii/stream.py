@@ -102,6 +102,8 @@ class PIIStreamTransformer(StreamTransformer):
         elif kind in {"message-finish", "error"}:
             for key in [k for k in self._buffers if k[0] == run]:
                 del self._buffers[key]
+            if payload.get("additional_kwargs"):  # the provider's extra fields, merged
+                payload["additional_kwargs"] = self._value(payload["additional_kwargs"])
         elif kind == "message-start" and "message" in payload:
             payload["message"] = self._value(payload["message"])
 
