@@ -233,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tests", nargs="+", default=[], help="run these tests instead of the entries' own"
     )
+    parser.add_argument(
+        "--without",
+        nargs="+",
+        default=[],
+        help="leave these test files out (the suite before them)",
+    )
     parser.add_argument("--check", action="store_true", help="staleness check only, no tests")
     parser.add_argument("--list", action="store_true", help="list the entries and stop")
     parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run")
@@ -257,6 +263,12 @@ def main(argv: list[str] | None = None) -> int:
         mutants = [m for m in mutants if m.security]
     if args.tests:  # e.g. check that a new test kills the entries it was written for
         mutants = [dataclasses.replace(m, tests=tuple(args.tests)) for m in mutants]
+    if args.without:
+        drop = set(args.without)
+        mutants = [
+            dataclasses.replace(m, tests=tuple(t for t in m.tests if t not in drop))
+            for m in mutants
+        ]
     if args.list or args.check:
         stale = 0
         for m in mutants:

@@ -237,3 +237,41 @@ def test_a_link_to_a_denied_file_is_refused_before_any_reviewer_is_asked(
     assert (tmp_path / "secret.txt").read_text() == f"{SECRET}\n"
     assert not audit.of("fs.interrupted")
     assert audit.of("fs.denied")
+
+
+# --------------------------------------------------------------------------- PII detection
+
+UNSIGNED_JWT = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMjM0NTY3ODkwIiwiYWRtaW4iOnRydWV9"
+#: (types, text, the value that must not reach the provider, the entry ids it kills)
+DETECTED = [
+    (["us_ssn"], "soc_sec_no: 536221234", "536221234", "det-snake-case-context"),
+    (["us_ssn"], "see 536 22 1234 on file", "536 22 1234", "det-ssn-dash-only"),
+    (["us_ssn"], "see 536.22.1234 on file", "536.22.1234", "det-ssn-dash-only"),
+    (["password"], "DATABASE_URL=postgres://app:hunter2@db.internal/app", "hunter2",
+     "det-url-password-min-8"),
+    (["jwt"], f"Authorization: Bearer {UNSIGNED_JWT}", UNSIGNED_JWT, "det-jwt-unsigned"),
+    (["generic_secret"], "Cookie: PHPSESSID=k3l8qhv2m9d0c1r7u5t4a6e2b8; path=/",
+     "k3l8qhv2m9d0c1r7u5t4a6e2b8", "det-session-id-min-32"),
+    (["generic_secret"], 'api_key = "k3yk3yb0ard9"', "k3yk3yb0ard9",
+     "det-entropy-threshold-raised"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("types", "text", "value", "kills"), DETECTED)
+def test_the_provider_never_gets_a_value_of_a_guarded_type(
+    mode: str, types: list[str], text: str, value: str, kills: str
+) -> None:
+    """Each shape is one a user's data really has (a snake_case form field, an SSN with spaces,
+    a short password in a connection URL, an unsigned JWT, a PHP session cookie, an assigned key
+    of moderate randomness): the request the model gets has the value redacted."""
+    from langchain.agents import create_agent
+
+    from guardrails import PIIMiddleware
+    from guardrails.pii import detect
+
+    assert [m["value"] for m in detect(text, types)] == [value]
+    model = ScriptedChatModel(responses=["ok"])
+    agent = create_agent(model, middleware=[PIIMiddleware(types, strategy="redact")])
+    invoke(agent, {"messages": [("user", text)]}, mode)
+    sent = " ".join(str(m.content) for m in model.requests[0]["messages"])
+    assert value not in sent and "[REDACTED_" in sent, sent
