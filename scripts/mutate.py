@@ -527,6 +527,10 @@ def _expand(globs: list[str]) -> list[Path]:
     return [p for p in dict.fromkeys(out) if p.is_file()]
 
 
+#: extra pytest arguments for every run (``--deselect``): a test that fails here for reasons
+#: of its own (a timing test on a loaded machine) must not stop a whole area
+PYTEST_EXTRA: list[str] = []
+
 #: the sources as the mutants were found in them: a mutant is applied to the text its offsets
 #: came from, even if the tree changes during a run (a rebase)
 _SNAPSHOT: dict[str, str] = {}
@@ -590,6 +594,7 @@ def _fingerprint(area: str) -> str:
     for path in _expand(["guardrails/**/*.py", *tests]):
         digest.update(path.as_posix().encode())
         digest.update(path.read_bytes())
+    digest.update(" ".join(PYTEST_EXTRA).encode())
     return digest.hexdigest()[:16]
 
 
@@ -620,6 +625,7 @@ def coverage_map(area: str, scratch: Path) -> dict[tuple[str, int], list[str]]:
             "no:cacheprovider",
             "-x",
             "--timeout=300",
+            *PYTEST_EXTRA,
             *_tests(area),
         ],
         cwd=scratch,
@@ -685,6 +691,7 @@ class Worker:
             "source": mutant.apply(_SNAPSHOT.get(mutant.path) or (ROOT / mutant.path).read_text()),
             "tests": tests,
             "timeout": timeout,
+            "extra": PYTEST_EXTRA,
         }
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
@@ -719,13 +726,15 @@ def serve(scratch: Path) -> None:
         original = target.read_text()
         target.write_text(job["source"])
         try:
-            verdict = _fork_pytest(scratch, job["tests"], float(job["timeout"]))
+            verdict = _fork_pytest(
+                scratch, job["tests"], float(job["timeout"]), job.get("extra", [])
+            )
         finally:
             target.write_text(original)
         print(verdict, flush=True)
 
 
-def _fork_pytest(scratch: Path, tests: list[str], timeout: float) -> str:
+def _fork_pytest(scratch: Path, tests: list[str], timeout: float, extra: list[str]) -> str:
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:  # child
@@ -748,6 +757,7 @@ def _fork_pytest(scratch: Path, tests: list[str], timeout: float) -> str:
                         "-p",
                         "no:randomly",
                         f"--timeout={max(int(timeout), 30)}",
+                        *extra,
                         *tests,
                     ]
                 )
@@ -802,6 +812,13 @@ def main(argv: list[str] | None = None) -> int:
         help="run the mutants against these tests only (no coverage map): to check that a new "
         "test kills the mutants it is meant for",
     )
+    parser.add_argument(
+        "--deselect",
+        action="append",
+        default=[],
+        metavar="NODEID",
+        help="leave this test out of every run (say why in the report); may be repeated",
+    )
     parser.add_argument("--json", type=Path, help="write every result to this file")
     parser.add_argument(
         "--table",
@@ -822,6 +839,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown area(s) {unknown}; the areas are {list(AREAS)}")
     areas = args.areas or list(AREAS)
+    for node in args.deselect:
+        PYTEST_EXTRA.extend(["--deselect", node])
     try:
         ops = parse_ops(args.ops)
     except ValueError as exc:
@@ -832,7 +851,7 @@ def main(argv: list[str] | None = None) -> int:
     for area in areas:
         mutants = mutants_of(area, ops)
         if not mutants:
-            print(f"[{area}] no source files here; skipped")
+            print(f"[{area}] no mutants (no source files here, or none of these operators)")
             continue
         if args.match:
             mutants = [m for m in mutants if args.match in f"{m.key} {m.path}:{m.line}"]
@@ -876,6 +895,8 @@ def main(argv: list[str] | None = None) -> int:
         if security and survivors:
             failed_security = True
         results.extend(rows)
+        if args.json:  # after each area: a long run that is stopped keeps what it measured
+            args.json.write_text(json.dumps(results, indent=1))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 1 if failed_security else 0
