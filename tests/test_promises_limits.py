@@ -115,10 +115,10 @@ def test_a_sliding_window_weighs_the_previous_window_by_the_time_left(mode: str)
     clock.now = T0 + 240.0  # one window on: 1 call weighs 1, one more fits
     assert _call(agent, mode) is None
     assert _call(agent, mode) is not None
-    clock.now = T0 + 300.0
+    clock.now = T0 + 360.0  # two windows on: nothing weighs, this window fills up (2)
     assert _call(agent, mode) is None
-    assert _call(agent, mode) is None  # this window is full (2)
-    clock.now = T0 + 420.0  # two windows later: the full one weighs nothing, 2 fit, not 3
+    assert _call(agent, mode) is None
+    clock.now = T0 + 480.0  # two windows later: the full one weighs nothing, 2 fit, not 3
     assert [_call(agent, mode) is None for _ in range(3)] == [True, True, False]
 
 
