@@ -271,3 +271,33 @@ def test_tool_retry_defaults_are_the_same(mode: str) -> None:
     invoke(create_agent(model, tools=[flaky], middleware=[mw]), {"messages": [("user", "x")]}, mode)
     assert len(attempts) == 21
     assert len(set(clock.slept)) > 1 and all(0.75 <= s <= 1.25 for s in clock.slept)
+
+
+def test_a_tool_retry_respects_retry_after_by_default(mode: str, audit: AuditCapture) -> None:
+    import httpx
+    from langchain_core.messages import AIMessage
+    from langchain_core.tools import tool
+
+    from guardrails.testing import tool_call
+
+    attempts: list[str] = []
+
+    @tool
+    def api(q: str) -> str:
+        """Calls an API that is rate limited once."""
+        attempts.append(q)
+        if len(attempts) == 1:
+            request = httpx.Request("GET", "http://api.test/x")
+            response = httpx.Response(429, headers={"Retry-After": "7"}, request=request)
+            raise httpx.HTTPStatusError("429", request=request, response=response)
+        return "fine"
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("api", {"q": "a"})]), "done"]
+    )
+    mw = ToolRetryMiddleware(initial_delay=0.1)
+    clock = FakeTime(mw)
+    invoke(create_agent(model, tools=[api], middleware=[mw]), {"messages": [("user", "x")]}, mode)
+    assert len(attempts) == 2 and clock.slept == [7.0]
+    (event,) = audit.of("retry.attempt")
+    assert event["retry_after_s"] == 7.0 and event["status"] == 429 and event["tool"] == "api"
