@@ -499,3 +499,25 @@ def test_a_bad_mask_style_is_refused_whatever_the_strategy(strategy: str) -> Non
 def test_restore_tools_must_be_a_list_of_names(bad: Any) -> None:
     with pytest.raises(GuardrailConfigError, match="restore_tools must be None"):
         PIIMiddleware("email", strategy="pseudonymize", restore_tools=bad)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        [{"type": "text", "text": f"hi {EMAIL}"}],
+        [{"type": "text", "text": "clean"}, {"type": "text", "text": f"hi {EMAIL}"}],
+        [{"type": "image_url", "image_url": {"url": "https://img.example/a.png"}}, f"hi {EMAIL}"],
+    ],
+    ids=["one block", "second of two", "after an image"],
+)
+def test_content_blocks_are_handled_one_or_many(content: list[Any], mode: str) -> None:
+    model = ScriptedChatModel(responses=["ok"])
+    invoke(
+        create_agent(model, middleware=[PIIMiddleware("email")]),
+        {"messages": [HumanMessage(content)]},
+        mode,
+    )
+    sent = _sent(model)[-1].content
+    assert isinstance(sent, list) and len(sent) == len(content)
+    assert EMAIL not in _dumps(sent) and "[REDACTED_EMAIL]" in _dumps(sent)
+    assert sent[0] == content[0] or len(content) == 1  # untouched blocks stay as they were

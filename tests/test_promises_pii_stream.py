@@ -178,6 +178,19 @@ def test_every_other_message_event_is_handled(payload: dict[str, Any]) -> None:
     assert EMAIL not in _dumps(event) and "[REDACTED_EMAIL]" in _dumps(event)
 
 
+def test_a_whole_message_chunk_with_tool_call_chunks_is_handled() -> None:
+    t = _transformer()
+    args = json.dumps({"to": EMAIL})
+    chunk = AIMessageChunk(
+        content="", tool_call_chunks=[{"name": "send", "args": args, "id": "c1", "index": 0}]
+    )
+    event = _msg_event(chunk)
+    t.process(event)
+    message, _ = event["params"]["data"]
+    assert EMAIL not in _dumps(message.model_dump())
+    assert "[REDACTED_EMAIL]" in message.tool_call_chunks[0]["args"]
+
+
 def test_a_whole_message_on_the_messages_channel_is_handled() -> None:
     t = _transformer()
     event = _msg_event(AIMessage(f"hi {EMAIL}", tool_calls=[tool_call("s", {"to": EMAIL}, "c")]))
