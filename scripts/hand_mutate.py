@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -44,6 +45,7 @@ import mutate
 
 ROOT = mutate.ROOT
 DATA = ROOT / "scripts" / "hand_mutations.toml"
+_WORKERS: list[mutate.Worker] = []
 FIELDS = ("id", "area", "security", "kind", "file", "old", "new", "promise", "tests")
 
 
@@ -154,6 +156,7 @@ def run(mutants: list[HandMutant], jobs: int, timeout: float) -> list[dict[str, 
     if not todo:
         return rows
     workers = [mutate.Worker(mutate._scratch()) for _ in range(max(1, min(jobs, len(todo))))]
+    _WORKERS.extend(workers)
     free: Queue[mutate.Worker] = Queue()
     for w in workers:
         free.put(w)
@@ -164,7 +167,13 @@ def run(mutants: list[HandMutant], jobs: int, timeout: float) -> list[dict[str, 
         w = free.get()
         start = time.monotonic()
         try:
-            row["result"] = w.run(m, list(m.tests), timeout)  # type: ignore[arg-type]
+            # one test file at a time, in order: a kill in the first file costs only that
+            # file's collection, not the whole list's
+            for test in m.tests:
+                row["result"] = w.run(m, [test], timeout)  # type: ignore[arg-type]
+                if row["result"].startswith("killed"):
+                    row["killed_by"] = test
+                    break
         finally:
             free.put(w)
         row["seconds"] = round(time.monotonic() - start, 1)
@@ -222,6 +231,13 @@ def report(rows: list[dict[str, Any]]) -> bool:
     return failed
 
 
+def _terminated(*_: Any) -> None:
+    for w in _WORKERS:
+        w.proc.kill()
+        shutil.rmtree(w.scratch, ignore_errors=True)
+    os._exit(143)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/hand_mutate.py", description=__doc__.split("\n")[0]
@@ -246,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per mutant")
     parser.add_argument("--json", type=Path, help="write every result to this file")
     args = parser.parse_args(argv)
-    # a terminated run still closes its workers and removes their scratch trees
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # a terminated run still stops its workers and removes their scratch trees
+    signal.signal(signal.SIGTERM, _terminated)
 
     mutants = load()
     if args.area:

@@ -275,3 +275,55 @@ def test_the_provider_never_gets_a_value_of_a_guarded_type(
     invoke(agent, {"messages": [("user", text)]}, mode)
     sent = " ".join(str(m.content) for m in model.requests[0]["messages"])
     assert value not in sent and "[REDACTED_" in sent, sent
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+def test_max_wait_bounds_the_total_wait_of_one_call(mode: str, audit: AuditCapture) -> None:
+    """``on_limit="wait", max_wait=1.5`` on "1/second": of three calls at once, one runs now,
+    one after a second, and the third, which would wait a second and then another (2 s in
+    all), gives up instead of waiting past max_wait. Kills: lim-wait-not-cumulative."""
+    import asyncio
+    import threading
+
+    from langchain.agents import create_agent
+
+    from guardrails import RateLimitMiddleware
+    from guardrails.errors import RateLimitExceededError
+
+    mw = RateLimitMiddleware("1/second", key="global", on_limit="wait", max_wait=1.5)
+    agent = create_agent(ScriptedChatModel(responses=[], default="ok"), middleware=[mw])
+    payload = {"messages": [("user", "hi")]}
+    outcomes: list[str] = []
+
+    def record(call: Any) -> None:
+        try:
+            call()
+            outcomes.append("ran")
+        except RateLimitExceededError:
+            outcomes.append("refused")
+
+    if mode == "sync":
+        threads = [
+            threading.Thread(target=record, args=(lambda: agent.invoke(payload),)) for _ in range(3)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    else:
+
+        async def one() -> None:
+            try:
+                await agent.ainvoke(payload)
+                outcomes.append("ran")
+            except RateLimitExceededError:
+                outcomes.append("refused")
+
+        async def three() -> None:
+            await asyncio.gather(one(), one(), one())
+
+        asyncio.run(three())
+    assert sorted(outcomes) == ["ran", "ran", "refused"], outcomes
+    assert len(audit.of("rate_limit.exceeded")) == 1
