@@ -171,6 +171,19 @@ def test_wait_waits_up_to_exactly_max_wait_and_no_longer(mode: str, audit: Audit
     assert refused["decision"] == "error" and refused["reset_in_s"] == pytest.approx(60.0)
 
 
+def test_max_wait_bounds_all_the_waits_of_one_call_together(mode: str) -> None:
+    # a sliding window still weighs the previous minute when it ends: a call may have to wait
+    # twice, and the two waits together must fit in max_wait
+    mw = RateLimitMiddleware(
+        "1/minute", key="global", strategy="sliding-window-counter", on_limit="wait", max_wait=100
+    )
+    clock = Clock(mw, T0)
+    agent = _agent(mw)
+    assert _call(agent, mode) is None
+    assert _call(agent, mode) == pytest.approx(T0 + 120.0)  # 60 s waited, 60 more would be 120
+    assert clock.slept == [pytest.approx(60.0)]
+
+
 def test_wait_without_max_wait_waits_as_long_as_the_window_needs(mode: str) -> None:
     mw = RateLimitMiddleware("1/hour", key="global", strategy="fixed-window", on_limit="wait")
     clock = Clock(mw, 3600.0 * 300)
@@ -227,9 +240,10 @@ def test_answers_without_usage_count_no_tokens(mode: str) -> None:
     assert model.calls == 4 and result["messages"][-1].content == "done"
 
 
+@pytest.mark.parametrize("scope", ["run", "thread"])
 @pytest.mark.parametrize(("limit", "batch"), [(1, 2), (2, 2), (2, 3), (3, 5)])
 def test_a_tool_batch_runs_exactly_as_many_calls_as_the_limit_leaves(
-    mode: str, limit: int, batch: int, audit: AuditCapture
+    mode: str, limit: int, batch: int, scope: str, audit: AuditCapture
 ) -> None:
     ran: list[str] = []
 
@@ -241,16 +255,17 @@ def test_a_tool_batch_runs_exactly_as_many_calls_as_the_limit_leaves(
 
     calls = [tool_call("count", {"q": str(i)}) for i in range(batch)]
     model = ScriptedChatModel(responses=[AIMessage("", tool_calls=calls), "done"])
-    agent = create_agent(
-        model, tools=[count], middleware=[ToolCallLimitMiddleware(run_limit=limit)]
-    )
-    invoke(agent, {"messages": [("user", "go")]}, mode)
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    mw = ToolCallLimitMiddleware(**{f"{scope}_limit": limit})
+    agent = create_agent(model, tools=[count], middleware=[mw], checkpointer=InMemorySaver())
+    invoke(agent, {"messages": [("user", "go")]}, mode, {"configurable": {"thread_id": "t"}})
     assert sorted(ran) == [str(i) for i in range(min(limit, batch))]
     events = audit.of("limit.exceeded")
     if batch > limit:
         (event,) = events
         assert event["blocked"] == batch - limit and event["limit"] == limit
-        assert event["count"] == batch and event["scope"] == "run"
+        assert event["count"] == batch and event["scope"] == scope
     else:
         assert events == []
 
