@@ -14,6 +14,7 @@ import zlib
 import pytest
 
 from guardrails.pii import detect
+from tests.test_promises_detect import _break_last, _faker, _grouped
 
 _RNG = random.Random(29)
 ALNUM = string.ascii_letters + string.digits
@@ -270,3 +271,76 @@ def test_an_ip_address_must_be_a_valid_one(text: str, value: str | None) -> None
 def test_mac_and_url_shapes(text: str, value: str | None) -> None:
     kind = "url" if "://" in text else "mac_address"
     assert [m["value"] for m in detect(text, kind)] == ([value] if value else [])
+
+
+# ----------------------------------------------------------------------------- where users meet it
+
+
+def _mixed_message() -> tuple[str, list[str]]:
+    """A message with one value of each type (Faker's and phonenumbers' values) and the
+    values that must not reach the model."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+    fake = _faker("en_US", 7)
+    card = fake.credit_card_number("visa16")
+    ssn = next(s for s in (fake.ssn() for _ in range(50)) if not s.startswith("9"))
+    iban = _faker("de_DE", 7).iban()
+    email = fake.email()
+    gb = phonenumbers.example_number_for_type("GB", PhoneNumberType.MOBILE)
+    phone = phonenumbers.format_number(gb, PhoneNumberFormat.INTERNATIONAL)
+    ip = fake.ipv4_public()
+    text = (
+        f"Hi, I'm moving. New card {_grouped(card)}, SSN {ssn}, pay into {_grouped(iban)}. "
+        f"Mail me at {email} or call {phone}; my router is {ip}."
+    )
+    return text, [_grouped(card), ssn, _grouped(iban), email, phone, ip]
+
+
+def test_no_value_reaches_the_model_through_a_real_agent(mode: str) -> None:
+    from langchain.agents import create_agent
+
+    from guardrails.pii import PIIMiddleware
+    from guardrails.testing import ScriptedChatModel
+    from tests.support import invoke
+
+    text, values = _mixed_message()
+    model = ScriptedChatModel(default="noted")
+    types = ["credit_card", "us_ssn", "iban", "email", "phone", "ip"]
+    agent = create_agent(model, middleware=[PIIMiddleware(types, strategy="redact")])
+    invoke(agent, {"messages": [("user", text)]}, mode)
+    sent = str(model.requests[0]["messages"][-1].content)
+    for value in values:
+        assert value not in sent
+    for kind in types:
+        assert f"[REDACTED_{kind.upper()}]" in sent
+    assert sent.startswith("Hi, I'm moving. New card [REDACTED_CREDIT_CARD], SSN ")
+
+
+def test_the_scan_command_reports_and_checks(tmp_path: object) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    text, values = _mixed_message()
+    dirty = folder / "dirty.txt"
+    dirty.write_text(text + "\n", encoding="utf-8")
+    clean = folder / "clean.txt"
+    clean.write_text(f"card {_break_last(values[0])}, ssn 000-12-3456\n", encoding="utf-8")
+    types = "credit_card,us_ssn,iban,email,phone,ip"
+
+    def scan(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "guardrails.cli", "scan", "--types", types, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    out = scan("--check", str(dirty))
+    assert out.returncode == 1
+    for value in values:
+        assert value not in out.stdout
+    assert scan("--check", str(clean)).returncode == 0
+    assert scan("--check", str(clean)).stdout.strip() == clean.read_text().strip()
