@@ -169,3 +169,28 @@ def test_an_untrusted_result_delivered_in_a_command_is_recorded(mode: str) -> No
         agent = create_agent(model, tools=tools, middleware=[guard])
         invoke(agent, {"messages": [("user", "Handle my newest e-mail.")]}, mode)
         assert _ran(log, "send_money") is runs
+
+
+# --- what is not judged
+
+
+def test_dates_and_times_from_untrusted_text_are_not_judged(mode: str) -> None:
+    """Documented: a model rewrites dates and times from the user's words; they choose no
+    recipient. A date-shaped value is not refused, an id of the same digits is."""
+    files = {"invite.txt": "Team offsite on 2024-05-13 at 10:30, ref 20240513."}
+    user = "Read invite.txt and pay the offsite deposit to my account " + OWN_IBAN
+    for subject, runs in (("2024-05-13", True), ("10:30", True), ("20240513", False)):
+        log: Log = []
+        model = ScriptedChatModel(
+            responses=[
+                AIMessage("", tool_calls=[tool_call("read_file", {"path": "invite.txt"})]),
+                AIMessage("", tool_calls=[tool_call("send_money", {
+                    "recipient": OWN_IBAN, "subject": subject})]),
+                "Done.",
+            ]
+        )  # fmt: skip
+        agent = create_agent(
+            model, tools=_tools(log, {"bill.txt": PLANTED, **files}), middleware=[_guard()]
+        )
+        invoke(agent, {"messages": [("user", user)]}, mode)
+        assert _ran(log, "send_money") is runs, subject
