@@ -255,7 +255,8 @@ class PromptInjectionMiddleware(
             k not in before and isinstance(v, (list, tuple)) and v and v[0] == "untrusted"
             for k, v in returned.items()
         )
-        if new_taint or not seen or self.untrusted_tools.exact(_TASK):
+        # (a `task` tool named in a list never comes here: it is judged and recorded as listed)
+        if new_taint or not seen:
             return _with_entry(result, "untrusted", f"task:{subagent or '?'}")
         return result
 
