@@ -447,3 +447,102 @@ def test_the_first_rule_matching_any_spelling_of_a_file_decides(
     assert answers[0] == "Error: permission denied for read on /app/releases/v42/secret.txt"
     assert SECRET not in answers[1], answers
     assert "release notes" in answers[2], answers  # the allow written through the link
+
+
+# --------------------------------------------------------------------------- offload folders
+
+
+@pytest.mark.parametrize("folder", ["large_tool_results", "conversation_history"])
+def test_an_explicit_deny_on_an_offload_folder_holds_through_stacked_layers(
+    tmp_path: Path, mode: str, audit: AuditCapture, folder: str
+) -> None:
+    """deepagents may read back its offload files when no rule decides them, but an explicit
+    deny in the parent's rules still holds in a subagent's stricter middleware (``restrict``),
+    whose own default denies the rest: the refusal names the parent's rule, not a default."""
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / "call_abc").write_text(f"offloaded {SECRET}\n")
+    (tmp_path / "workspace").mkdir()
+    (tmp_path / "workspace" / "ok.txt").write_text("fine\n")
+    parent = FilesystemPermissionMiddleware(
+        [P(["read", "write"], [f"/{folder}/**"], "deny"), P(["read", "write"], ["/workspace/**"])],
+        default="deny",
+    )
+    child = parent.restrict([P(["read"], ["/workspace/**"])], default="deny")
+    open_parent = FilesystemPermissionMiddleware([P(["read", "write"], ["/workspace/**"])],
+                                                 default="deny")  # fmt: skip
+    open_child = open_parent.restrict([P(["read"], ["/workspace/**"])], default="deny")
+    backend = FilesystemBackend(root_dir=tmp_path, virtual_mode=True)
+    denied = _answers([("read_file", {"file_path": f"/{folder}/call_abc"})], mode,
+                      guardrails=[child], backend=backend)  # fmt: skip
+    assert denied == [f"Error: permission denied for read on /{folder}/call_abc"], denied
+    assert [(e["rule"], e["reason"]) for e in audit.of("fs.denied")] == [(0, "rule")]
+    read_back = _answers([("read_file", {"file_path": f"/{folder}/call_abc"})], mode,
+                         guardrails=[open_child], backend=backend)  # fmt: skip
+    assert "offloaded" in read_back[0], read_back  # no rule decides it: deepagents reads it back
+
+
+# --------------------------------------------------------------------------- rule objects
+
+
+def test_a_rule_cannot_be_changed_after_it_is_compiled() -> None:
+    """A rule's patterns compile at construction: changing its paths or mode afterwards would
+    leave the matcher judging the old ones, so a rule is immutable (and a value: equal rules
+    are equal, hash alike, and show only what was written)."""
+    import dataclasses
+
+    rule = P(["read"], ["/secrets/**"], "deny")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.paths = ["/other/**"]  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.mode = "allow"  # type: ignore[misc]
+    same = P(["read"], ["/secrets/**"], "deny")
+    assert rule == same and hash(rule) == hash(same) and len({rule, same}) == 1
+    assert (
+        repr(rule)
+        == "FilesystemPermission(operations=('read',), paths=('/secrets/**',), mode='deny')"
+    )
+    jail = FilesystemPermissionMiddleware([rule])
+    assert jail.decide("read", "/secrets/key.pem") == "deny"
+
+
+@pytest.mark.parametrize("where", ["conversation_history", "elsewhere"])
+def test_deepagents_own_writes_reach_only_its_offload_files(
+    tmp_path: Path, mode: str, where: str
+) -> None:
+    """Outside any tool call (deepagents' own machinery: summarization), a guarded backend lets
+    deepagents write a history file named as deepagents names them, and nothing else the rules
+    deny: not another name in that folder, not a path elsewhere."""
+    import asyncio
+
+    (tmp_path / "workspace").mkdir()
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["/workspace/**"])], default="deny")
+    guarded = jail.guard(FilesystemBackend(root_dir=tmp_path, virtual_mode=True))
+    top = "/conversation_history" if where == "conversation_history" else "/etc"
+    named = f"{top}/session_{'a1' * 16}.md"
+    other = f"{top}/notes.md"
+
+    def write(path: str) -> Any:
+        if mode == "sync":
+            return guarded.write(path, "summary")
+        return asyncio.run(guarded.awrite(path, "summary"))
+
+    results = [write(named), write(other)]
+    written = [p for p in (named, other) if (tmp_path / p.lstrip("/")).exists()]
+    if where == "conversation_history":
+        assert written == [named], results
+    else:
+        assert written == [], results
+    assert "permission denied" in str(results[1].error), results
+
+
+def test_restrict_keeps_the_parent_name_unless_given_one() -> None:
+    """``restrict`` keeps the parent's name (it then replaces the inherited jail in a subagent);
+    an explicit ``name`` is used as given; either way it is never looser than the parent."""
+    parent = FilesystemPermissionMiddleware([P(["read"], ["/secrets/**"], "deny")], name="jail")
+    kept = parent.restrict([P(["write"], ["/**"], "deny")])
+    named = parent.restrict([], name="reader-fs")
+    assert (kept.name, named.name) == ("jail", "reader-fs")
+    for child in (kept, named):
+        assert child.decide("read", "/secrets/key.pem") == "deny"
+    assert kept.decide("write", "/notes.txt") == "deny"
+    assert named.decide("write", "/notes.txt") == "allow"
