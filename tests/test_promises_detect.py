@@ -532,3 +532,4 @@ def test_a_defanged_dot_is_a_dot(dot: str) -> None:
     for text, kind, value in ((f"mail {email}", "email", email), (f"ioc {ip}", "ip", ip)):
         assert found(text, kind) == [(kind, value)], text
         assert found(text + " café", kind) == [(kind, value)], text  # non-ASCII text too
+        assert found(text + " \ufb01le", kind) == [(kind, value)], text  # a ligature: "fi"
