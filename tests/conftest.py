@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -93,6 +95,13 @@ def openai_mock() -> Iterator[respx.MockRouter]:
         yield router
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's own default TLS context, built once per process: loading the CA bundle cost
+    ~50 ms of CPU per client, two clients per model, and respx answers before any TLS."""
+    return httpx.create_ssl_context()
+
+
 @pytest.fixture
 def chat_openai() -> Callable[..., Any]:
     """Factory for a real ``ChatOpenAI`` whose HTTP goes through httpx (so respx serves it).
@@ -104,8 +113,8 @@ def chat_openai() -> Callable[..., Any]:
     clients: list[Any] = []
 
     def make(model: str = "gpt-test", base_url: str = OPENAI_BASE, **kwargs: Any) -> Any:
-        sync_client = httpx.Client()
-        async_client = httpx.AsyncClient()
+        sync_client = httpx.Client(verify=_tls_context())
+        async_client = httpx.AsyncClient(verify=_tls_context())
         clients.append(sync_client)
         kwargs.setdefault("max_retries", 0)
         kwargs.setdefault("timeout", 5.0)
