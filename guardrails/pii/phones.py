@@ -1,9 +1,11 @@
 """Phone-number validation per region, fast enough to try every configured region on a candidate.
 
-``phonenumbers.parse`` costs about 60 us per region tried; the national check here reads the same
-metadata (national prefix, transform rule, number patterns and lengths per number type) once per
-region, compiled, and costs a few microseconds. International numbers (``+44 ...``) still go
-through ``phonenumbers.parse``.
+``phonenumbers.parse`` costs about 60 us per region tried (and recompiles its patterns once
+they fall out of the ``re`` module's cache); the checks here read the same metadata (national
+prefix, transform rule, number patterns and lengths per number type, leading digits) once per
+region, compiled, and cost a few microseconds. International numbers (``+44 ...``) follow
+phonenumbers' own parse and validation steps (:func:`international_valid`);
+tests/test_pii_phones.py holds the two to the same answers.
 
 Example::
 
@@ -18,8 +20,9 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["DEFAULT_REGIONS", "PhoneRules", "validate_regions"]
+__all__ = ["DEFAULT_REGIONS", "PhoneRules", "international_valid", "validate_regions"]
 
 #: The regions whose national formats are recognised when ``regions=`` is not given: North
 #: America, the British Isles, western and central Europe, India, east Asia, Oceania, Latin
@@ -74,17 +77,23 @@ class _Region:
     country_code: int
     prefix: re.Pattern[str] | None
     transform: str | None
-    general: re.Pattern[str]
+    general: re.Pattern[str] | None
     types: tuple[tuple[frozenset[int], re.Pattern[str]], ...]
     #: every length a number type allows (``None`` when a type does not say)
     lengths: frozenset[int] | None = None
+    #: the general description's possible lengths, sorted (empty: it does not say)
+    possible: tuple[int, ...] = ()
+    #: lengths possible for local dialling only
+    local_only: frozenset[int] = frozenset()
+    #: the leading digits that pick this region among those sharing its country code
+    leading: re.Pattern[str] | None = None
 
     def _viable(self, number: str) -> bool:
-        return self.general.fullmatch(number) is not None
+        return self.general is not None and self.general.fullmatch(number) is not None
 
     def strip_prefix(self, number: str) -> str:
         """The national significant number, the way phonenumbers strips the trunk prefix."""
-        if self.prefix is None:
+        if self.prefix is None or not number:
             return number
         m = self.prefix.match(number)
         if m is None:
@@ -99,10 +108,25 @@ class _Region:
             return number
         return stripped
 
+    def keeps_stripped(self, n: int) -> bool:
+        """phonenumbers' ``_test_number_length`` of a stripped number of length ``n`` is not
+        TOO_SHORT, IS_POSSIBLE_LOCAL_ONLY or INVALID_LENGTH (so parsing keeps it stripped)."""
+        possible = self.possible
+        if n in self.local_only or not possible:
+            return False
+        if n == possible[0]:
+            return True
+        if possible[0] > n:
+            return False
+        return possible[-1] < n or n in possible[1:]
+
     def valid(self, national: str) -> bool:
+        """phonenumbers' ``_number_type_helper(national) != UNKNOWN``."""
         n = len(national)
         if self.lengths is not None and n not in self.lengths:
             return False  # no number type of the region has this length
+        if self.possible and n not in self.possible:
+            return False  # the general description's lengths
         if not self._viable(national):
             return False
         return any(
@@ -110,19 +134,14 @@ class _Region:
         )
 
 
-@functools.cache
-def _region(code: str) -> _Region | None:
-    from phonenumbers import PhoneMetadata
-
-    md = PhoneMetadata.metadata_for_region(code)
-    if md is None or md.general_desc is None or not md.general_desc.national_number_pattern:
-        return None
+def _compile(md: Any, code: str) -> _Region:
     types = []
     for name in _TYPES:
         desc = getattr(md, name, None)
         if desc is not None and desc.national_number_pattern:
             lengths = frozenset(x for x in (desc.possible_length or ()) if x > 0)
             types.append((lengths, re.compile(desc.national_number_pattern)))
+    general = md.general_desc
     return _Region(
         code=code,
         country_code=md.country_code or 0,
@@ -130,12 +149,81 @@ def _region(code: str) -> _Region | None:
         if md.national_prefix_for_parsing
         else None,
         transform=md.national_prefix_transform_rule or None,
-        general=re.compile(md.general_desc.national_number_pattern),
+        general=re.compile(general.national_number_pattern)
+        if general is not None and general.national_number_pattern
+        else None,
         types=tuple(types),
         lengths=None
         if not types or any(not lengths for lengths, _ in types)
         else frozenset().union(*(lengths for lengths, _ in types)),
+        possible=tuple(general.possible_length or ()) if general is not None else (),
+        local_only=frozenset(general.possible_length_local_only or ())
+        if general is not None
+        else frozenset(),
+        leading=re.compile(md.leading_digits) if md.leading_digits is not None else None,
     )
+
+
+@functools.cache
+def _compiled(code: str, country_code: int = 0) -> _Region | None:
+    """The compiled metadata of a region (``001`` with ``country_code``: a non-geographic
+    calling code), or ``None`` when phonenumbers has none."""
+    from phonenumbers import PhoneMetadata
+
+    md = PhoneMetadata.metadata_for_region_or_calling_code(country_code, code)
+    return None if md is None else _compile(md, code)
+
+
+def _region(code: str) -> _Region | None:
+    region = _compiled(code, 0)
+    return None if region is None or region.general is None else region
+
+
+def _calling_code_region(country_code: int, code: str) -> _Region | None:
+    """A region of a calling code as phonenumbers reads it (``001``: a non-geographic code)."""
+    return _compiled(code, country_code if code == "001" else 0)
+
+
+def international_valid(digits: str) -> bool:
+    """``phonenumbers.is_valid_number(phonenumbers.parse("+" + digits))`` (``False`` where
+    parsing fails) for a string of ASCII digits, on the same metadata, compiled once per region:
+    the country code (1 to 3 digits), the main region's trunk prefix stripped when the rest keeps
+    a possible length, then the region the number belongs to (by its leading digits, or the
+    first whose patterns accept it) and that region's number patterns."""
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+    if len(digits) <= 2 or len(digits) >= 250 or digits[0] == "0":
+        return False  # too short after the "+"; no country code starts with 0
+    for width in (1, 2, 3):
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:width]))
+        if regions is not None:
+            break
+    else:
+        return False  # no such country code
+    country_code = int(digits[:width])
+    national = digits[width:]
+    if len(national) < 2:
+        return False
+    main = _calling_code_region(country_code, regions[0])
+    if main is None:  # pragma: no cover - every calling code has metadata
+        return False
+    stripped = main.strip_prefix(national)
+    if main.keeps_stripped(len(stripped)):
+        national = stripped
+    if not 2 <= len(national) <= 17:
+        return False
+    if len(regions) == 1:
+        return main.valid(national)
+    for code in regions:
+        region = _calling_code_region(country_code, code)
+        if region is None:
+            continue
+        if region.leading is not None:
+            if region.leading.match(national):
+                return region.valid(national)
+        elif region.valid(national):
+            return True
+    return False
 
 
 def validate_regions(regions: object) -> tuple[str, ...]:
@@ -168,17 +256,15 @@ class PhoneRules:
     """National and international phone validation for a fixed list of regions."""
 
     def __init__(self, regions: tuple[str, ...]) -> None:
-        import phonenumbers
-
         self.regions = regions
         self._regions = tuple(r for r in (_region(code) for code in regions) if r is not None)
         self._by_cc: dict[str, list[_Region]] = {}
         for r in self._regions:
             self._by_cc.setdefault(str(r.country_code), []).append(r)
         self._national = functools.lru_cache(maxsize=16384)(self._national_uncached)
-        self._intl = functools.lru_cache(maxsize=16384)(self._international_uncached)
-        # load phonenumbers' own lazily-loaded parts now, not on the first message
-        phonenumbers.is_valid_number(phonenumbers.parse("+442079460958"))
+        self._intl = functools.lru_cache(maxsize=16384)(international_valid)
+        # compile the metadata of the most common calling code now, not on the first message
+        self._intl("442079460958")
 
     def national(self, digits: str) -> int | None:
         """The rank (in ``regions``) of the first region where ``digits``, as written
@@ -199,12 +285,3 @@ class PhoneRules:
     def international(self, digits: str) -> bool:
         """``digits`` after ``+`` or ``00``: valid for the country code it starts with."""
         return self._intl(digits)
-
-    def _international_uncached(self, digits: str) -> bool:
-        import phonenumbers
-
-        try:
-            number = phonenumbers.parse("+" + digits, None)
-        except phonenumbers.NumberParseException:
-            return False
-        return bool(phonenumbers.is_valid_number(number))
