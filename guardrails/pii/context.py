@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from guardrails.pii.normalize import Normalized, normalize
 
@@ -184,9 +185,32 @@ NEGATIVE_WORDS = (
 
 
 def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
-    # a plain alternation: the regex engine skips ahead on its first characters; whole-word
-    # checks for ASCII words are done on each hit (see _standalone)
-    return re.compile("|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)))
+    """The words as one pattern that matches, at each position, the longest word there (what
+    an alternation sorted longest first matches), written as a trie: the engine reads each
+    character once instead of trying every word in turn. Whole-word checks for ASCII words are
+    done on each hit (see _standalone)."""
+    return re.compile(_trie(sorted(set(words))))
+
+
+def _trie(words: list[str]) -> str:
+    tree: dict[str, dict] = {}  # type: ignore[type-arg]
+    for word in words:
+        node = tree
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def alternation(node: dict) -> str:  # type: ignore[type-arg]
+        # longer words first: a greedy optional tail tries the longer word before the shorter
+        alts = [re.escape(ch) + alternation(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        if "" in node:
+            return "(?:" + body + ")?" if len(alts) == 1 else body + "?"
+        return body
+
+    return alternation(tree)
 
 
 def _standalone(text: str, start: int, end: int) -> bool:
@@ -257,7 +281,7 @@ class _Scan:
     position, so a text with many candidates costs one pass per word list.
     """
 
-    __slots__ = ("_digits", "_header", "_hits", "norm", "original", "text")
+    __slots__ = ("_digits", "_header", "_hits", "norm", "original", "secrets", "text")
 
     def __init__(self, norm: Normalized, original: str) -> None:
         self.norm = norm
@@ -266,6 +290,8 @@ class _Scan:
         self._header: tuple[int, str] | None = None
         self._hits: dict[str, list[int]] = {}
         self._digits = -1
+        #: the secrets in the text, once searched (guardrails.pii.finders.secrets.scan_secrets)
+        self.secrets: list[Any] | None = None
 
     def digits(self) -> int:
         """How many ASCII digits the normalized text holds (a cheap gate for the finders)."""
@@ -329,11 +355,19 @@ class _Scan:
 
 
 class _Builtin:
-    """A built-in type: finds scored spans in the normalized text."""
+    """A built-in type: finds scored spans in the normalized text. ``secret``: for a secret
+    type, which of the secrets found in the text are of this type (a detector searches the text
+    for secrets once, for all its secret types)."""
 
-    def __init__(self, find: Callable[[_Scan], list[Span]], needs: Callable[[_Scan], bool]) -> None:
+    def __init__(
+        self,
+        find: Callable[[_Scan], list[Span]],
+        needs: Callable[[_Scan], bool],
+        secret: Callable[[Any], bool] | None = None,
+    ) -> None:
         self.find = find
         self.needs = needs
+        self.secret = secret
 
     def spans(self, scan: _Scan) -> list[Span]:
         return self.find(scan) if self.needs(scan) else []
@@ -353,7 +387,10 @@ def _has_digit(text: str) -> bool:
 
 
 def _regex_finder(
-    pattern: str, flags: int = 0, group: int = 0, check: Callable[[str], bool] | None = None
+    pattern: str | re.Pattern[str],
+    flags: int = 0,
+    group: int = 0,
+    check: Callable[[str], bool] | None = None,
 ) -> Finder:
     compiled = re.compile(pattern, flags)
 

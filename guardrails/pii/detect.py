@@ -34,6 +34,7 @@ were always importable from here.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -73,12 +74,20 @@ from guardrails.pii.finders.net import (
     _ips,
     _macs,
     _urls,
+    suffix_labels,
 )
 from guardrails.pii.finders.net import (
     _tld as _tld,
 )
 from guardrails.pii.finders.phone import _phone_finder
-from guardrails.pii.finders.secrets import SECRET_TYPES, secret_finder
+from guardrails.pii.finders.secrets import (
+    SECRET_TYPES,
+    Secret,
+    has_secrets,
+    scan_secrets,
+    secret_filter,
+    secret_finder,
+)
 from guardrails.pii.finders.ssn import _ssns
 from guardrails.pii.finders.ssn import ssn_ok as ssn_ok
 from guardrails.pii.normalize import normalize
@@ -129,18 +138,34 @@ BUILTIN_TYPES: dict[str, str] = {
 }
 _NLP_TYPES = {"person", "location", "PERSON", "LOCATION", "NRP", "ORGANIZATION"}
 
+_WWW = re.compile(r"[wW][wW][wW]\.")  # "www." as the URL pattern reads it (any case)
+
+#: What a text must hold for a type's pattern to match anywhere in it: each gate is implied by
+#: the pattern (a literal it always contains, a count of digits or separators it cannot do
+#: without), so skipping a text that fails it drops nothing. tests/test_pii_fast_patterns.py
+#: checks every match of every finder passes its gate.
 _NEEDS: dict[str, Callable[[_Scan], bool]] = {
     "email": lambda s: "@" in s.text,
-    "url": lambda s: "://" in s.text or "www." in s.text or "WWW." in s.text,
-    "mac_address": lambda s: ":" in s.text or "-" in s.text,
+    "url": lambda s: "://" in s.text or _WWW.search(s.text) is not None,
+    "mac_address": lambda s: s.text.count(":") >= 5 or s.text.count("-") >= 5,
     "iban": lambda s: s.digits() >= 8,
     "crypto": lambda s: True,
     "credit_card": lambda s: s.digits() >= 12,
     "us_ssn": lambda s: s.digits() >= 9,
     "phone": lambda s: s.digits() >= 6,
-    "ip": lambda s: ":" in s.text or ("." in s.text and s.digits() >= 4),
-    **{name: (lambda s: True) for name in SECRET_TYPES},
+    "ip": lambda s: (s.text.count(".") >= 3 and s.digits() >= 4) or s.text.count(":") >= 2,
+    **{name: has_secrets for name in SECRET_TYPES},
 }
+
+
+# (?<!\d)(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}\.\d{1,2}\.\d{4}|(?:Jan|...|Dec)
+# [a-z]*\.? \d{1,2},? \d{4})(?!\d), written first character first so the regex engine skips to
+# the characters that can start a date (tests/test_pii_fast_patterns.py holds it to that form)
+_DATE = re.compile(
+    r"[\dJFMASOND](?<!\d[\s\S])(?:(?<=\d)(?:\d{3}-\d{2}-\d{2}|\d?/\d{1,2}/\d{2,4}|"
+    r"\d?\.\d{1,2}\.\d{4})|(?:(?<=J)an|(?<=F)eb|(?<=M)ar|(?<=A)pr|(?<=M)ay|(?<=J)un|"
+    r"(?<=J)ul|(?<=A)ug|(?<=S)ep|(?<=O)ct|(?<=N)ov|(?<=D)ec)[a-z]*\.? \d{1,2},? \d{4})(?!\d)"
+)
 
 
 def _digit_gate(scan: _Scan) -> bool:
@@ -149,7 +174,11 @@ def _digit_gate(scan: _Scan) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _builtin(name: str, regions: tuple[str, ...], tlds: frozenset[str] | None) -> _Builtin:
-    return _Builtin(_builtin_find(name, regions, tlds), _NEEDS.get(name, _digit_gate))
+    return _Builtin(
+        _builtin_find(name, regions, tlds),
+        _NEEDS.get(name, _digit_gate),
+        secret_filter(name) if name in SECRET_TYPES else None,
+    )
 
 
 def _builtin_find(
@@ -176,13 +205,7 @@ def _builtin_find(
     if name in SECRET_TYPES:
         return secret_finder(name)
     if name == "date":
-        return _plain(
-            _regex_finder(
-                r"(?<!\d)(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}\.\d{1,2}\.\d{4}|"
-                r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4})"
-                r"(?!\d)"
-            )
-        )
+        return _plain(_regex_finder(_DATE))
     raise KeyError(name)
 
 
@@ -212,6 +235,7 @@ class Detector:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_cache", _ByteLRU(self.CACHE_BYTES))
+        object.__setattr__(self, "_plan", _plan(self.finders))
 
     @property
     def cache_bytes(self) -> int:
@@ -232,61 +256,95 @@ class Detector:
         return hit
 
     def steps(self, text: str) -> Generator[None, None, tuple[PIIMatch, ...]]:
-        """:meth:`matches` one type at a time: yields after each type's finder (so an async
-        caller can give the event loop a turn), returns the same matches (cached alike)."""
+        """:meth:`matches` one step at a time: yields after each type's finder (the secret
+        types share one step: one search finds them all), so an async caller can give the event
+        loop a turn; returns the same matches (cached alike)."""
         cache: _ByteLRU = self._cache  # type: ignore[attr-defined]
         key = _cache_key(text)
         hit = cache.get(key)
         if hit is not None:
             return hit
-        found: list[tuple[int, int, float, str]] = []
+        found: list[_Found] = []
         scan: _Scan | None = None
-        for name, finder in self.finders:
-            scan = self._find(name, finder, text, scan, found)
+        for step in self._plan:  # type: ignore[attr-defined]
+            scan = _run(step, text, scan, found)
             yield None
         hit = _resolve(text, found)
         cache.put(key, hit)
         return hit
 
     def _scan(self, text: str) -> tuple[PIIMatch, ...]:
-        found: list[tuple[int, int, float, str]] = []
+        found: list[_Found] = []
         scan: _Scan | None = None
-        for name, finder in self.finders:
-            scan = self._find(name, finder, text, scan, found)
+        for step in self._plan:  # type: ignore[attr-defined]
+            scan = _run(step, text, scan, found)
         return _resolve(text, found)
-
-    @staticmethod
-    def _find(
-        name: str,
-        finder: Finder,
-        text: str,
-        scan: _Scan | None,
-        found: list[tuple[int, int, float, str]],
-    ) -> _Scan | None:
-        """Add what ``finder`` accepts in ``text`` to ``found``; the normalized text is made
-        once per text (``scan``, returned for the next finder)."""
-        if isinstance(finder, _Builtin):
-            if scan is None:
-                scan = _Scan(normalize(text), text)
-            span = scan.norm.span
-            for s, e, score in finder.spans(scan):
-                if score >= THRESHOLD:
-                    start, end = span(s, e)
-                    found.append((start, end, score, name))
-        else:
-            for start, end in finder(text):
-                found.append((start, end, 1.0, name))
-        return scan
 
     _cached = _scan  # the uncached scan (benchmarks measure detection, not the cache)
 
 
-def _resolve(text: str, found: list[tuple[int, int, float, str]]) -> tuple[PIIMatch, ...]:
+#: an accepted span: start, end (original offsets), score, type name, the type's place in the
+#: detector's list (ties between equal spans go to the type listed first, whatever step ran first)
+_Found = tuple[int, int, float, str, int]
+#: a step of a detector's plan: (_BUILTIN, order, name, _Builtin), (_PLAIN, order, name, a plain
+#: finder: custom, Presidio, NLP) or (_SECRETS, ((order, name, filter), ...)): the secret types
+#: together (one search of the text serves every one of them)
+_Step = tuple[Any, ...]
+_BUILTIN, _PLAIN, _SECRETS = 0, 1, 2
+
+
+def _plan(finders: tuple[tuple[str, Finder], ...]) -> tuple[_Step, ...]:
+    """The steps that run the ``finders``: one each, but the secret types share one step at the
+    place of the first of them."""
+    steps: list[_Step | None] = []
+    secret: list[tuple[int, str, Callable[[Secret], bool]]] = []
+    for order, (name, finder) in enumerate(finders):
+        if isinstance(finder, _Builtin) and finder.secret is not None:
+            if not secret:
+                steps.append(None)  # the shared step goes here
+            secret.append((order, name, finder.secret))
+        elif isinstance(finder, _Builtin):
+            steps.append((_BUILTIN, order, name, finder))
+        else:
+            steps.append((_PLAIN, order, name, finder))
+    return tuple((_SECRETS, tuple(secret)) if s is None else s for s in steps)
+
+
+def _run(step: _Step, text: str, scan: _Scan | None, found: list[_Found]) -> _Scan | None:
+    """Add what one step accepts in ``text`` to ``found``; the normalized text is made once per
+    text (``scan``, returned for the next step)."""
+    if step[0] == _PLAIN:
+        _, order, name, finder = step
+        for start, end in finder(text):
+            found.append((start, end, 1.0, name, order))
+        return scan
+    if scan is None:
+        scan = _Scan(normalize(text), text)
+    span = scan.norm.span
+    if step[0] == _SECRETS:
+        secrets = scan_secrets(scan)
+        if secrets:
+            for order, name, wanted in step[1]:
+                for s in secrets:
+                    if wanted(s) and s.score >= THRESHOLD:
+                        start, end = span(s.start, s.end)
+                        found.append((start, end, s.score, name, order))
+        return scan
+    _, order, name, builtin = step
+    if builtin.needs(scan):
+        for s, e, score in builtin.find(scan):
+            if score >= THRESHOLD:
+                start, end = span(s, e)
+                found.append((start, end, score, name, order))
+    return scan
+
+
+def _resolve(text: str, found: list[_Found]) -> tuple[PIIMatch, ...]:
     """The accepted spans of every type, overlaps resolved, as matches of ``text``."""
     if not found:
         return ()
-    found.sort(key=lambda f: (f[0], f[0] - f[1]))
-    kept: list[tuple[int, int, float, str]] = []
+    found.sort(key=lambda f: (f[0], f[0] - f[1], f[4]))
+    kept: list[_Found] = []
     for item in found:  # sorted by start, the longest first
         if kept and item[0] < kept[-1][1]:
             last = kept[-1]
@@ -299,7 +357,7 @@ def _resolve(text: str, found: list[tuple[int, int, float, str]]) -> tuple[PIIMa
                 kept[-1] = item
             continue
         kept.append(item)
-    return tuple(PIIMatch(type=name, value=text[s:e], start=s, end=e) for s, e, _, name in kept)
+    return tuple(PIIMatch(type=name, value=text[s:e], start=s, end=e) for s, e, _, name, _ in kept)
 
 
 def build_detector(
@@ -348,6 +406,7 @@ def build_detector(
             finders.append((name, _presidio_entity_finder(name, BUILTIN_TYPES)))
     if detector is None and "email" in names and tlds:
         _tld()  # load the suffix list now, not on the first message
+        suffix_labels()
     return Detector(tuple(finders))
 
 

@@ -148,30 +148,75 @@ def _fold_uncached(ch: str) -> str:
     )
 
 
-def _needs_work(text: str) -> bool:
-    if not text.isascii():
-        return True
-    return any(token in text for token in _SPECIAL_ASCII)
+def _special(text: str) -> bool:
+    """``text`` holds one of ``_SPECIAL_ASCII`` (each looked for only when its first character
+    is in the text)."""
+    return (
+        "%40" in text
+        or ("&" in text and ("&#" in text or "&commat;" in text or "&COMMAT;" in text))
+        or ("[" in text and ("[@]" in text or "[.]" in text or "[dot]" in text))
+        or ("(" in text and ("(.)" in text or "(dot)" in text))
+    )
 
 
-def normalize(text: str) -> Normalized:
-    """Normalize ``text`` for detection; see the module docstring for what changes."""
-    if not _needs_work(text):
-        return Normalized(text)
-    special = any(token in text for token in _SPECIAL_ASCII)
-    table: dict[int, str | None] = {}
-    odd: list[str] = []  # characters that do not map to exactly one character
-    for ch in set(text):
+# Every non-ASCII character seen, sorted once into: folds to itself (nothing to do), folds to
+# one other character (_CHANGED, a translate table) or not one for one (_ODD: removed, several
+# characters, a combining mark). A text is then sorted with set operations, in C. The sets only
+# grow (a character is filed under its kind before it is marked known, so another thread never
+# sees it known and unfiled), up to _KNOWN_MAX characters; past that, new ones are sorted per text.
+_KNOWN: set[str] = set(map(chr, range(128)))  # ASCII: nothing to do
+_CHANGED: dict[int, str] = {}
+_CHANGED_CHARS: set[str] = set()
+_ODD: set[str] = set()
+_KNOWN_MAX = 65536 + 128
+
+
+def _learn(chars: set[str]) -> tuple[dict[int, str], set[str]]:
+    """Sort the non-ASCII ``chars`` not seen before: those that fold to one other character
+    (with it) and those that do not fold one for one; remembered while there is room."""
+    changed: dict[int, str] = {}
+    odd: set[str] = set()
+    keep = len(_KNOWN) < _KNOWN_MAX
+    for ch in chars:
         if ch.isascii():
             continue
         folded = _fold_char(ch)
         if len(folded) == 1 and not unicodedata.combining(ch):
             if folded != ch:
-                table[ord(ch)] = folded
+                changed[ord(ch)] = folded
+                if keep:
+                    _CHANGED[ord(ch)] = folded
+                    _CHANGED_CHARS.add(ch)
         else:
-            odd.append(ch)
-    if not special and not odd:  # one character for one: the same offsets
-        return Normalized(text.translate(table))
+            odd.add(ch)
+            if keep:
+                _ODD.add(ch)
+        if keep:
+            _KNOWN.add(ch)
+    return changed, odd
+
+
+def normalize(text: str) -> Normalized:
+    """Normalize ``text`` for detection; see the module docstring for what changes."""
+    table: dict[int, str | None] = {}
+    odd: list[str] = []  # characters that do not map to exactly one character
+    if text.isascii():
+        if not _special(text):
+            return Normalized(text)
+        special = True
+    else:
+        special = _special(text)
+        chars = set(text)
+        unknown = chars - _KNOWN
+        new_changed, new_odd = _learn(unknown) if unknown else ({}, set())
+        changed = chars & _CHANGED_CHARS
+        odd = list((chars & _ODD) | new_odd)
+        if not special and not odd:  # one character for one: the same offsets
+            if new_changed:
+                return Normalized(text.translate({**_CHANGED, **new_changed}))
+            return Normalized(text.translate(_CHANGED) if changed else text)
+        table = {ord(c): _CHANGED[ord(c)] for c in changed}
+        table.update(new_changed)
     if all(_fold_char(c) == "" and not unicodedata.combining(c) for c in odd):
         return _sparse(text, table, odd, special)
     parts = [r"%40|&#0*64;|&#[xX]0*40;|&commat;|\[@\]|\[\.\]|\(\.\)|\[dot\]|\(dot\)"]

@@ -9,7 +9,8 @@ import re
 from guardrails.pii.context import _GROUP, _ID_BEFORE, CONTEXT_BOOST, THRESHOLD, Span, _Scan
 
 _SEP = r"(?:[ \t]{0,2}(?:\r?\n|[\-./])[ \t]{0,2}|[ \t]{1,2})"
-_CARD = re.compile(rf"(?<!\d)\d{{3,19}}(?:{_SEP}\d{{3,19}}){{0,5}}(?:{_SEP}\d{{1,2}})?(?!\d)")
+# (?<!\d)\d{3,19}...: written first digit first, so the regex engine skips to digits
+_CARD = re.compile(rf"\d(?<!\d\d)\d{{2,18}}(?:{_SEP}\d{{3,19}}){{0,5}}(?:{_SEP}\d{{1,2}})?(?!\d)")
 _DOUBLED = str.maketrans("0123456789", "0246813579")
 
 # issued IIN ranges: (low, high, prefix width, allowed lengths)

@@ -21,8 +21,9 @@ _IBAN_LENGTHS = {
     "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
 }  # fmt: skip
+# (?<![A-Za-z0-9])[A-Za-z]{2}...: written first letter first (the engine skips to letters)
 _IBAN = re.compile(
-    r"(?<![A-Za-z0-9])[A-Za-z]{2}[ \t]?\d[ \t.\-]?\d"
+    r"[A-Za-z](?<![A-Za-z0-9][A-Za-z])[A-Za-z][ \t]?\d[ \t.\-]?\d"
     r"(?:(?:[ \t]{1,2}|[.\-/]|[ \t]?\r?\n[ \t]?)?[A-Za-z0-9]{1,4}){2,9}"
 )
 _ALNUM = re.compile(r"[A-Za-z0-9]")

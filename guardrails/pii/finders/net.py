@@ -12,7 +12,7 @@ from typing import Any
 
 from guardrails.errors import GuardrailConfigError
 from guardrails.pii.context import Span, _plain, _regex_finder, _Scan
-from guardrails.pii.finders.spaceless import SPACELESS, not_after, not_before
+from guardrails.pii.finders.spaceless import SPACELESS, not_after_first, not_before
 
 #: Top-level domains accepted in emails besides the public suffix list (intranet names).
 DEFAULT_EMAIL_TLDS: frozenset[str] = frozenset(
@@ -86,6 +86,15 @@ def _public_suffix(domain: str) -> bool:
     return bool(_tld()(domain).suffix)
 
 
+@functools.lru_cache(maxsize=1)
+def suffix_labels() -> frozenset[str]:
+    """The top-level labels that are a rule of the bundled public suffix list by themselves
+    (``com``, ``uk``, ``dev``, ...): a domain ending in one has a public suffix, so the full
+    look-up (about 40 us) is needed only for the others (tests/test_pii_fast_patterns.py checks
+    each label against the look-up)."""
+    return frozenset(r for r in _tld().tlds if "." not in r and not r.startswith(("*", "!")))
+
+
 def _email_finder(tlds: frozenset[str] | None) -> Callable[[_Scan], list[Span]]:
     def find(scan: _Scan) -> list[Span]:
         out: list[Span] = []
@@ -107,7 +116,12 @@ def _email_finder(tlds: frozenset[str] | None) -> Callable[[_Scan], list[Span]]:
             if left == " " and not right and scan.original_char(m.start(2)) == " ":
                 continue  # "ping @example.com": a handle after a word, not an address
             tld = domain.rsplit(".", 1)[-1].lower()
-            ok = True if tlds is None else tld in tlds or _public_suffix(domain.lower())
+            ok = (
+                tlds is None
+                or tld in tlds
+                or tld in suffix_labels()
+                or _public_suffix(domain.lower())
+            )
             if ok:
                 out.append((start, end, 0.9))
         return out
@@ -138,20 +152,34 @@ _IPV4 = re.compile(
     r"(?<![\d.])(?:0{0,2}(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}0{0,2}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
     r"(?!\d|\.\d)"
 )
+#: where an IPv4 address can start: the start of a run of digits and dots (the look-behind of
+#: _IPV4 is "not after a digit or a dot" and every character of an address is one), 7 long at
+#: least ("1.2.3.4"); _IPV4 is tried only there
+_IPV4_RUN = re.compile(r"\d(?<![\d.]\d)[\d.]{6,}")
 _VERSION_BEFORE = re.compile(r"(?:(?<![a-z])(?:version|ver|release|rel)\.?\s*|(?<![a-z])v)$", re.I)
+# not_after(\w:.) (?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:) [0-9A-Fa-f:.]{2,45}, written first
+# character first (a hex digit or ":") so the regex engine skips to the characters that can
+# start an address (tests/test_pii_fast_patterns.py holds it to that plain form)
 _IPV6 = re.compile(
-    not_after(r"\w:.") + r"(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:.]{2,45}"
+    r"[0-9A-Fa-f:]"
+    + not_after_first(r"\w:.")
+    + r"(?:(?<=:)(?=[0-9A-Fa-f]{0,4}:)|(?<=[0-9A-Fa-f])(?=[0-9A-Fa-f]{0,3}:[0-9A-Fa-f]{0,4}:))"
+    + r"[0-9A-Fa-f:.]{1,44}"
 )
 
 
 def _ips(scan: _Scan) -> list[Span]:
     text = scan.text
     out: list[Span] = []
-    for m in _IPV4.finditer(text):
+    # an IPv4 address holds three dots, an IPv6 one two colons (the look-ahead of _IPV6)
+    for run in _IPV4_RUN.finditer(text) if text.count(".") >= 3 else ():
+        m = _IPV4.match(text, run.start())
+        if m is None:
+            continue
         if _VERSION_BEFORE.search(text[max(0, m.start() - 10) : m.start()]):
             continue  # "version 1.2.3.4", "v1.2.3.4"
         out.append((m.start(), m.end(), 0.9))
-    if ":" in text:
+    if text.count(":") >= 2:
         for m in _IPV6.finditer(text):
             value = m.group(0)
             end = m.end()
@@ -210,28 +238,30 @@ def _bech32_ok(value: str) -> bool:
     return chk in (1, 0x2BC830A3)
 
 
-_macs = _plain(
-    _regex_finder(
-        not_after(r"\w:-")
-        + r"[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
-        + not_before(r"\w:-")
-    )
+# Each pattern starts with its first character (a class the regex engine skips to) and checks
+# what came before it afterwards (not_after_first); tests/test_pii_fast_patterns.py holds each to
+# its plain form: not_after(\w:-) [0-9A-Fa-f]{2}..., not_after(@\w.) (?i:https?://|ftp://|www\.)...,
+# (?<![A-Za-z0-9])(?:bc1...|[13]...).
+_MAC = re.compile(
+    r"[0-9A-Fa-f]"
+    + not_after_first(r"\w:-")
+    + r"[0-9A-Fa-f]([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
+    + not_before(r"\w:-")
 )
-_urls = _plain(
-    _regex_finder(
-        not_after(r"@\w.")
-        + r"(?:https?://|ftp://|www\.)[^\s<>\"'`"
-        + SPACELESS
-        + r"]+[^\s<>\"'`.,;:!?)\]"
-        + SPACELESS
-        + "]",
-        flags=re.I,
-        check=_url_ok,
-    )
+_macs = _plain(_regex_finder(_MAC))
+# under re.I only "h", "f", "w" and their capitals fold to h / f / w (checked in the tests)
+_URL = re.compile(
+    r"[hHfFwW]"
+    + not_after_first(r"@\w.")
+    + r"(?i:(?<=[hH])ttps?://|(?<=[fF])tp://|(?<=[wW])ww\.)[^\s<>\"'`"
+    + SPACELESS
+    + r"]+[^\s<>\"'`.,;:!?)\]"
+    + SPACELESS
+    + "]"
 )
-_cryptos = _plain(
-    _regex_finder(
-        r"(?<![A-Za-z0-9])(?:bc1[a-z0-9]{25,59}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})(?![A-Za-z0-9])",
-        check=_crypto_ok,
-    )
+_urls = _plain(_regex_finder(_URL, check=_url_ok))
+_CRYPTO = re.compile(
+    r"[13b](?<![A-Za-z0-9][\s\S])"
+    r"(?:(?<=b)c1[a-z0-9]{25,59}|(?<=[13])[a-km-zA-HJ-NP-Z1-9]{25,34})(?![A-Za-z0-9])"
 )
+_cryptos = _plain(_regex_finder(_CRYPTO, check=_crypto_ok))

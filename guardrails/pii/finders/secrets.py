@@ -1002,7 +1002,8 @@ def _url_credentials(text: str) -> list[Secret]:
                 and value.lower() not in ("password", "pass")
             ):
                 out.append(Secret(m.start(g), m.end(g), "password", "cli", 0.85))
-    for m in _CLI_COMMAND_PASS.finditer(text):
+    # the flag is " -p", " -a" or " --pass": a text without "-p" or "-a" has none
+    for m in _CLI_COMMAND_PASS.finditer(text) if "-p" in text or "-a" in text else ():
         value = m.group(1)
         if not placeholder(value) and not value.isdigit():
             out.append(Secret(m.start(1), m.end(1), "password", "cli", 0.85))
@@ -1149,14 +1150,24 @@ def find_secrets(text: str) -> list[Secret]:
     return kept
 
 
-def _scan_secrets(scan: _Scan) -> list[Secret]:
+def scan_secrets(scan: _Scan) -> list[Secret]:
     """``find_secrets`` once per scanned text, whatever number of secret types asks for it
-    (kept in the scan's own per-text memo, which lives as long as the scan)."""
-    memo: dict[str, object] = scan._hits  # type: ignore[assignment]
-    found = memo.get(" secrets")
+    (kept on the scan, which lives as long as the text is being scanned)."""
+    found: list[Secret] | None = scan.secrets
     if found is None:
-        found = memo[" secrets"] = find_secrets(scan.text)
-    return found  # type: ignore[return-value]
+        found = scan.secrets = find_secrets(scan.text)
+    return found
+
+
+def has_secrets(scan: _Scan) -> bool:
+    """The text holds a secret of some category (found once per text, for every secret type):
+    the gate of each secret type, so a text without one costs the other types nothing."""
+    return bool(scan_secrets(scan))
+
+
+def secret_filter(name: str) -> Callable[[Secret], bool]:
+    """Which secrets are of the secret type ``name`` (``secret``: all of them)."""
+    return _wanted(name)
 
 
 def _wanted(name: str) -> Callable[[Secret], bool]:
@@ -1173,7 +1184,7 @@ def secret_finder(name: str) -> Callable[[_Scan], list[Span]]:
     wanted = _wanted(name)
 
     def find(scan: _Scan) -> list[Span]:
-        return [(s.start, s.end, s.score) for s in _scan_secrets(scan) if wanted(s)]
+        return [(s.start, s.end, s.score) for s in scan_secrets(scan) if wanted(s)]
 
     return find
 

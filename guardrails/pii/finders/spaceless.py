@@ -18,7 +18,7 @@ Example::
 
 from __future__ import annotations
 
-__all__ = ["SPACELESS", "not_after", "not_before", "word_char"]
+__all__ = ["SPACELESS", "not_after", "not_after_first", "not_before", "word_char"]
 
 #: Character ranges (for a regex class) of the scripts written without spaces between words.
 SPACELESS = (
@@ -42,6 +42,15 @@ def not_after(chars: str) -> str:
     """A look-behind: not right after one of ``chars`` (a regex class body such as ``\\w.+``),
     unless that character is a letter of a script written without spaces."""
     return rf"(?:(?<![{chars}])|(?<=[{SPACELESS}]))"
+
+
+def not_after_first(chars: str) -> str:
+    """:func:`not_after` placed right after the first character of a match: the character
+    before that one is not one of ``chars`` (unless it is a letter of a script written without
+    spaces). ``C`` + ``not_after_first(X)`` matches exactly where ``not_after(X)`` + ``C`` does,
+    and a pattern that starts with a character class lets the regex engine skip to the
+    characters that can start a match instead of trying every position."""
+    return rf"(?:(?<![{chars}][\s\S])|(?<=[{SPACELESS}][\s\S]))"
 
 
 def not_before(chars: str) -> str:
