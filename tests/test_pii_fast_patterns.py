@@ -349,8 +349,7 @@ def _normalize_one_text_at_a_time(text: str) -> object:
 
     from guardrails.pii import normalize as n
 
-    tokens = ("%40", "&#", "&commat;", "&COMMAT;", "[@]", "[.]", "(.)", "[dot]", "(dot)")
-    special = any(token in text for token in tokens)
+    special = any(token in text for token in n._SPECIAL_ASCII) or bool(n._ANY_TOKEN.search(text))
     if text.isascii() and not special:
         return n.Normalized(text)
     table: dict[int, str | None] = {}
