@@ -81,6 +81,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_pii.py",
             "tests/test_secrets*.py",
             "tests/test_promises_detect*.py",
+            "tests/test_promises_hand.py",
         ],
     ),
     "filesystem": (
@@ -89,6 +90,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
         [
             "tests/test_filesystem*.py",
             "tests/test_promises_filesystem*.py",
+            "tests/test_promises_hand.py",
             "tests/test_subagents.py",
             "tests/test_secrets_agents.py",
             "tests/test_promises.py",
@@ -114,6 +116,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_storage_durations.py",
             "tests/test_promises.py",
             "tests/test_promises_limits.py",
+            "tests/test_promises_hand.py",
         ],
     ),
     "retry": (

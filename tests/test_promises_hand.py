@@ -327,3 +327,63 @@ def test_max_wait_bounds_the_total_wait_of_one_call(mode: str, audit: AuditCaptu
         asyncio.run(three())
     assert sorted(outcomes) == ["ran", "ran", "refused"], outcomes
     assert len(audit.of("rate_limit.exceeded")) == 1
+
+
+def test_a_negated_class_decides_a_deep_path_as_it_decides_a_short_one(
+    tmp_path: Path, mode: str
+) -> None:
+    """``**/[!_]*.pem`` denies key files whose name does not start with ``_``, however deep the
+    file sits (past 24 folders the matcher changes, not the decision).
+    Kills: fs-negated-class-deep."""
+    deep = tmp_path.joinpath(*["d"] * 30)
+    deep.mkdir(parents=True)
+    (deep / "server.pem").write_text(f"{SECRET}\n")
+    (tmp_path / "server.pem").write_text(f"{SECRET}\n")
+    jail = FilesystemPermissionMiddleware(
+        [FilesystemPermission(["read"], ["**/[!_]*.pem"], "deny")]
+    )
+    virtual = "/" + "/".join(["d"] * 30) + "/server.pem"
+    assert jail.decide("read", "/server.pem") == "deny"
+    assert jail.decide("read", virtual) == "deny"
+    assert jail.decide("read", virtual.replace("server", "_public")) == "allow"
+    answers = _deep_calls(
+        [("read_file", {"file_path": virtual})],
+        mode,
+        middleware=[jail],
+        backend=FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+    )
+    assert answers and SECRET not in answers[0] and "permission denied" in answers[0].lower()
+
+
+# --------------------------------------------------------------------------- compose
+
+
+def test_composed_guardrails_on_two_stores_each_keep_their_state_in_their_own(
+    mode: str, redis_url: str, own_redis: Any
+) -> None:
+    """``compose`` batches the storage work of guardrails on one store into one round trip;
+    guardrails on two different stores each still write their own store.
+    Kills: cmp-batch-across-stores."""
+    import redis
+    from langchain.agents import create_agent
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from guardrails import ModelCallLimitMiddleware, RateLimitMiddleware, compose
+
+    first, second = redis.Redis.from_url(redis_url), redis.Redis.from_url(own_redis.url)
+    first.flushall()
+    composed = compose(
+        RateLimitMiddleware("1000/minute", key="global", storage=redis_url),
+        ModelCallLimitMiddleware(thread_limit=1000, thread_storage=own_redis.url),
+    )
+    agent = create_agent(
+        ScriptedChatModel(responses=[], default="ok"),
+        middleware=[composed],
+        checkpointer=InMemorySaver(),
+    )
+    invoke(agent, {"messages": [("user", "hi")]}, mode, {"configurable": {"thread_id": "t-1"}})
+    invoke(agent, {"messages": [("user", "hi")]}, mode, {"configurable": {"thread_id": "t-1"}})
+    budget = [k for k in second.keys("guardrails:budget*")]
+    assert budget, "the thread budget was not kept in its own store"
+    assert not first.keys("guardrails:budget*"), "the thread budget landed in the other store"
+    assert first.keys("*") and int(second.get(budget[0]) or 0) == 2
