@@ -521,3 +521,27 @@ def test_content_blocks_are_handled_one_or_many(content: list[Any], mode: str) -
     assert isinstance(sent, list) and len(sent) == len(content)
     assert EMAIL not in _dumps(sent) and "[REDACTED_EMAIL]" in _dumps(sent)
     assert sent[0] == content[0] or len(content) == 1  # untouched blocks stay as they were
+
+
+def test_side_by_side_values_in_a_long_text_are_each_handled(
+    mode: str, audit: AuditCapture
+) -> None:
+    text = "x " * 3_000 + "EMP-123456EMP-654321" + " y" * 3_000
+    model = ScriptedChatModel(responses=["ok"])
+    mw = PIIMiddleware("employee", detector=r"EMP-\d{6}")
+    invoke(create_agent(model, middleware=[mw]), {"messages": [HumanMessage(text)]}, mode)
+    sent = _sent(model)[-1].content
+    assert "EMP-" not in sent and sent.count("[REDACTED_EMPLOYEE]") == 2
+    assert _counts(audit) == {"employee": 2}
+
+
+def test_a_secret_is_masked_to_its_prefix_and_other_types_keep_their_format() -> None:
+    key = "sk-proj-" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0"
+    text = f"key {key} mail {EMAIL}"
+    matches = [
+        _m("api_key", 4, 4 + len(key), text),
+        _m("email", text.index(EMAIL), len(text), text),
+    ]
+    masked = apply_strategy(text, matches, "mask")
+    assert masked == "key sk-proj-**** mail jane.doe@****.com"
+    assert apply_strategy(text, matches, "mask", mask_style="shape").startswith("key sk-proj-**** ")

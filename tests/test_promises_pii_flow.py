@@ -654,3 +654,74 @@ def test_an_unscannable_payload_added_after_the_guardrail_is_refused(mode: str) 
         mode,
     )
     assert model.calls == 1
+
+
+# --------------------------------------------------------------------------- seed-2 sample promises
+
+
+def test_a_request_field_handled_at_the_last_hop_is_audited(mode: str, audit: AuditCapture) -> None:
+    model = ScriptedChatModel(responses=["ok"])
+    agent = create_agent(model, middleware=[PIIMiddleware("email"), _Settings(f"u {EMAIL}")])
+    invoke(agent, {"messages": [HumanMessage("hello")]}, mode)
+    events = [e for e in audit.of("pii.detected") if e.get("where") == "request"]
+    assert [e["entities"] for e in events] == [{"email": 1}]
+
+
+def test_a_placeholder_minted_at_the_last_hop_that_conflicts_is_refused(mode: str) -> None:
+    """Text added after the guardrail gets its placeholder at the last hop; when the vault
+    says another writer took that number, the call is refused (a tool would otherwise get
+    the other writer's value for it)."""
+    from collections.abc import Mapping
+
+    from guardrails.pii import MemoryVault
+
+    class AlwaysTaken(MemoryVault):
+        def add(self, thread_id: str, namespace: str, entries: Mapping[str, str]) -> list[str]:
+            super().add(thread_id, namespace, {k: "other@example.net" for k in entries})
+            return super().add(thread_id, namespace, entries)
+
+        async def aadd(
+            self, thread_id: str, namespace: str, entries: Mapping[str, str]
+        ) -> list[str]:
+            return self.add(thread_id, namespace, entries)
+
+    class AddValue(AgentMiddleware):
+        def wrap_model_call(self, request: Any, handler: Any) -> Any:
+            return handler(request.override(messages=[*request.messages, HumanMessage(EMAIL)]))
+
+        async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+            return await handler(
+                request.override(messages=[*request.messages, HumanMessage(EMAIL)])
+            )
+
+    model = ScriptedChatModel(default="ok")
+    mw = PIIMiddleware("email", strategy="pseudonymize", vault=AlwaysTaken())
+    agent = create_agent(model, middleware=[mw, AddValue()])
+    with pytest.raises(PIIDetectionError, match="pseudonym_conflict"):
+        invoke(agent, {"messages": ["hello"]}, mode, {"configurable": {"thread_id": "t"}})
+
+
+def test_read_back_of_a_value_of_exactly_six_letters_and_digits(mode: str) -> None:
+    """Values of 6 letters and digits and more are looked for (docs: Read-back)."""
+
+    @tool
+    def echo(text: str) -> str:
+        """Echo a text."""
+        return "AB1234"[::-1]
+
+    model = ScriptedChatModel(responses=[_first_placeholder_call("echo"), "done"])
+    mw = PIIMiddleware("code", detector=r"AB\d{4}", strategy="pseudonymize", restore_tools=["echo"])
+    invoke(create_agent(model, tools=[echo], middleware=[mw]), {"messages": ["see AB1234"]}, mode)
+    result = str(model.requests[1]["messages"][-1].content)
+    assert "4321BA" not in result, result
+
+
+def test_an_unguarded_subagent_is_refused_and_audited(mode: str, audit: AuditCapture) -> None:
+    deepagents = pytest.importorskip("deepagents")
+    model = ScriptedChatModel(default="ok")
+    agent = deepagents.create_deep_agent(model=model, middleware=[PIIMiddleware("email")])
+    with pytest.raises(GuardrailConfigError, match="general-purpose"):
+        invoke(agent, {"messages": [HumanMessage("hi")]}, mode)
+    assert model.calls == 0
+    (event,) = audit.of("pii.blocked")
+    assert event["where"] == "subagent"

@@ -546,3 +546,19 @@ def test_the_v3_projections_never_hold_a_value(mode: str) -> None:
         asyncio.run(consume())
     assert snapshots
     assert EMAIL not in _dumps(snapshots), "a values snapshot held the raw value"
+
+
+def test_a_streamed_answers_provider_fields_are_kept_handled(mode: str, memory_saver: Any) -> None:
+    chunks = [
+        AIMessageChunk(content="hello ", id="run-s"),
+        AIMessageChunk(content="there", id="run-s", additional_kwargs={"note": f"to {EMAIL}"}),
+    ]
+    agent = create_agent(
+        Streamer(chunks=chunks),
+        checkpointer=memory_saver,
+        middleware=[PIIMiddleware("email", apply_to_output=True)],
+    )
+    _, stored = _stream_run(agent, mode)
+    final = stored[-1]
+    assert final.content == "hello there"
+    assert final.additional_kwargs.get("note") == "to [REDACTED_EMAIL]"
