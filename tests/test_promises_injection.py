@@ -590,26 +590,3 @@ def test_a_final_answer_without_untrusted_reads_is_left_alone(mode: str) -> None
     answer = f"Visit https://www.{ATTACKER_HOST}/login."
     _, result = _run([], mode, final=answer, user="hello")
     assert str(result["messages"][-1].content) == answer
-
-
-def test_a_system_prompt_that_changes_during_the_run_vouches_at_once(mode: str) -> None:
-    """The system prompt of the call being answered vouches for the links in that answer, even
-    when it was set for this call only (a dynamic prompt) and is not recorded yet."""
-    from langchain.agents.middleware import dynamic_prompt
-
-    url = f"https://www.{ATTACKER_HOST}/login"
-
-    @dynamic_prompt
-    def portal(request: Any) -> str:
-        read = any(isinstance(m, ToolMessage) for m in request.messages)
-        return f"The biller's portal is {url}." if read else "You pay bills."
-
-    log: Log = []
-    model = ScriptedChatModel(
-        responses=[AIMessage("", tool_calls=[tool_call(*READ)]), f"Pay at {url} as usual."]
-    )
-    agent = create_agent(
-        model, tools=_tools(log, {"bill.txt": PLANTED}), middleware=[portal, _guard()]
-    )
-    result = invoke(agent, {"messages": [("user", "Pay the bill in bill.txt.")]}, mode)
-    assert str(result["messages"][-1].content) == f"Pay at {url} as usual."

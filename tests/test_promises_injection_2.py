@@ -16,6 +16,7 @@ from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
 from tests.support import invoke
 from tests.test_promises_injection import (
+    ATTACKER_HOST,
     ATTACKER_IBAN,
     OWN_IBAN,
     PLANTED,
@@ -194,3 +195,29 @@ def test_dates_and_times_from_untrusted_text_are_not_judged(mode: str) -> None:
         )
         invoke(agent, {"messages": [("user", user)]}, mode)
         assert _ran(log, "send_money") is runs, subject
+
+
+# --- final answers
+
+
+def test_a_system_prompt_that_changes_during_the_run_vouches_at_once(mode: str) -> None:
+    """The system prompt of the call being answered vouches for the links in that answer, even
+    when it was set for this call only (a dynamic prompt) and is not recorded yet."""
+    from langchain.agents.middleware import dynamic_prompt
+
+    url = f"https://www.{ATTACKER_HOST}/login"
+
+    @dynamic_prompt
+    def portal(request: Any) -> str:
+        read = any(isinstance(m, ToolMessage) for m in request.messages)
+        return f"The biller's portal is {url}." if read else "You pay bills."
+
+    log: Log = []
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call(*READ)]), f"Pay at {url} as usual."]
+    )
+    agent = create_agent(
+        model, tools=_tools(log, {"bill.txt": PLANTED}), middleware=[portal, _guard()]
+    )
+    result = invoke(agent, {"messages": [("user", "Pay the bill in bill.txt.")]}, mode)
+    assert str(result["messages"][-1].content) == f"Pay at {url} as usual."
