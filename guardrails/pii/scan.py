@@ -27,8 +27,11 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html
 import json
+import marshal
+import operator
 import re
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -61,6 +64,8 @@ MAX_DEPTH = 4
 _SHORT = 256
 #: Entries of a detector's clean set before it is emptied.
 _CLEAN_MAX = 65_536
+#: Entries of a detector's set of clean messages (:func:`fingerprint`) before it is emptied.
+_MEMO_MAX = 8_192
 #: Characters of a long value read with its field name as context.
 _HEAD = 128
 #: Passes of percent / HTML-entity decoding before a text counts as unreadable.
@@ -92,6 +97,72 @@ def _clean_of(detector: Detector) -> dict[Any, None]:
         clean = {}
         object.__setattr__(detector, "_guardrails_clean", clean)
     return clean
+
+
+def _memo_of(detector: Detector) -> dict[Any, None]:
+    """The :func:`fingerprint` of every message in which ``detector`` found nothing."""
+    memo: dict[Any, None] | None = detector.__dict__.get("_guardrails_clean_messages")
+    if memo is None:
+        memo = {}
+        object.__setattr__(detector, "_guardrails_clean_messages", memo)
+    return memo
+
+
+def fingerprint(message: BaseMessage) -> Any:
+    """An immutable key of everything a scan of ``message`` reads (its class, ``content``,
+    ``name``, ``additional_kwargs``, ``tool_calls``, ``invalid_tool_calls``,
+    ``tool_call_chunks``, ``artifact``), or ``None`` when a field holds a value this key
+    cannot write exactly.
+
+    The key is :mod:`marshal`'s encoding, made in C: it writes builtin types only and only
+    *exact* ones (a ``str`` / ``dict`` / ``int`` subclass, a pydantic model, any other object
+    is refused: ``None``, and the message is walked), each value with its type, containers
+    element by element in order. Two messages with the same key hold equal values of the same
+    types in every field a scan reads, whatever was edited in place in between: the key is the
+    proof that the content is unchanged (issue 29: nothing mutable counts as scanned on its
+    identity). Keys over 256 bytes are kept as a 16-byte BLAKE2b digest (no long raw text)."""
+    fields = message.__dict__
+    try:
+        raw = marshal.dumps(
+            (
+                fields.get("content"),
+                fields.get("name"),
+                fields.get("additional_kwargs"),
+                fields.get("tool_calls"),
+                fields.get("invalid_tool_calls"),
+                fields.get("tool_call_chunks"),
+                fields.get("artifact"),
+            ),
+            2,  # version 2 writes no back-references: the same value, the same bytes
+        )
+    except (ValueError, RecursionError):
+        return None
+    if len(raw) > _SHORT:
+        raw = hashlib.blake2b(raw, digest_size=16).digest()
+    return type(message), raw
+
+
+#: The fields a scan reads besides ``content`` and ``artifact``.
+_OTHER_FIELDS = (
+    "name",
+    "additional_kwargs",
+    "tool_calls",
+    "invalid_tool_calls",
+    "tool_call_chunks",
+)
+#: Per message class: a getter of those of :data:`_OTHER_FIELDS` the class has (one C call,
+#: a tuple), and whether the class has an ``artifact``.
+_SHAPES: dict[type, tuple[Callable[[dict[str, Any]], tuple[Any, ...]], bool]] = {}
+
+
+def _shape(cls: type) -> tuple[Callable[[dict[str, Any]], tuple[Any, ...]], bool]:
+    fields = getattr(cls, "model_fields", {})
+    # every message class has name and additional_kwargs: the getter always makes a tuple
+    names = {"name", "additional_kwargs"} | {n for n in _OTHER_FIELDS if n in fields}
+    shape = (operator.itemgetter(*sorted(names)), "artifact" in fields)
+    if len(_SHAPES) < 256:
+        _SHAPES[cls] = shape
+    return shape
 
 
 def _noruns_of(detector: Detector) -> dict[Any, None]:
@@ -206,6 +277,9 @@ class Scan:
     #: Extra finder of literal values (:func:`~guardrails.pii.pseudonym.read_back`: the
     #: thread's real values in any cheap transformation, in a tool's result).
     literals: Callable[[str], list[Any]] | None = None
+    #: Strings this pass passed on without proving them clean (texts it wrote itself): a
+    #: message holding one is not remembered as clean.
+    unproven: int = 0
 
     def prefetch(self, messages: Sequence[Any], extra: Any = None) -> Iterator[None]:
         """Compute the matches of every text in ``messages`` (and ``extra``) into
@@ -295,7 +369,10 @@ class Scan:
         """``text`` handled, and every layer inside it (a JSON document, a ``data:`` URL,
         base64 / hex runs, percent-encoding and HTML entities), judged by content.
         ``context``: the words of the field the text sits under (see :func:`field_context`)."""
-        if not text or text in self.produced:
+        if not text:
+            return text
+        if text in self.produced:
+            self.unproven += 1
             return text
         if self.collect is not None:
             if _clean_key(text, context) not in _clean_of(self.detector):
@@ -622,36 +699,56 @@ class Scan:
             ]
         # the common shape inlined: a message whose only text is a string content that this
         # call wrote or that is clean (what :meth:`text` would return untouched) costs a few
-        # look-ups; anything else takes :meth:`message`
+        # look-ups; any other message already proven clean costs its :func:`fingerprint` and
+        # one look-up; anything else takes :meth:`message`
         clean = _clean_of(self.detector)
+        memo = _memo_of(self.detector) if self.literals is None else None
         produced = self.produced
+        shapes = _SHAPES
         out: list[BaseMessage] = []
         for m in messages:
-            if isinstance(m, BaseMessage):
-                fields = m.__dict__
-                content = fields.get("content")
-                if (
-                    type(content) is str
-                    and not (
-                        fields.get("name")
-                        or fields.get("additional_kwargs")
-                        or fields.get("tool_calls")
-                        or fields.get("invalid_tool_calls")
-                        or fields.get("tool_call_chunks")
-                        or fields.get("artifact") is not None
-                    )
-                    and (
-                        not content
-                        or content in produced
-                        or (content if len(content) <= _SHORT else _clean_key(content, None))
-                        in clean
-                    )
-                ):
+            shape = shapes.get(type(m))
+            if shape is None:
+                if not isinstance(m, BaseMessage):
                     out.append(m)
                     continue
+                shape = _shape(type(m))
+            fields = m.__dict__
+            try:
+                content = fields["content"]
+                others = shape[0](fields)
+                plain = type(content) is str and not any(others)
+                if plain and shape[1]:
+                    plain = fields["artifact"] is None
+            except KeyError:  # a field deleted: the whole walk
+                plain = False
+            if plain and (
+                not content
+                or content in produced
+                or (content if len(content) <= _SHORT else _clean_key(content, None)) in clean
+            ):
+                out.append(m)
+                continue
+            key = fingerprint(m) if memo is not None else None
+            if key is not None:
+                if key in memo:  # type: ignore[operator]
+                    out.append(m)
+                    continue
+                marks = self._marks()
+                handled = self.message(m)
+                if handled is m and self.collect is None and self._marks() == marks:
+                    if len(memo) >= _MEMO_MAX:  # type: ignore[arg-type]
+                        memo.clear()  # type: ignore[union-attr]
+                    memo[key] = None  # type: ignore[index]
+                m = handled
+            else:
                 m = self.message(m)
             out.append(m)
         return out
+
+    def _marks(self) -> tuple[int, int, int]:
+        """What this pass has found, could not scan, or passed on unproven, so far."""
+        return len(self.secrets), sum(self.unscannable.values()), self.unproven
 
     def structured(self, value: Any) -> Any:
         """``structured_response`` handled field by field (a model, dataclass or dict)."""
