@@ -546,3 +546,22 @@ def test_restrict_keeps_the_parent_name_unless_given_one() -> None:
         assert child.decide("read", "/secrets/key.pem") == "deny"
     assert kept.decide("write", "/notes.txt") == "deny"
     assert named.decide("write", "/notes.txt") == "allow"
+
+
+def test_every_use_of_a_widening_grant_is_audited_and_only_those(
+    tmp_path: Path, mode: str, audit: AuditCapture
+) -> None:
+    """``widen=`` may overrule the parent's denial, and every use says so (``fs.widened`` with
+    the tool, operation, path and layer); a call the grant does not touch emits nothing."""
+    (tmp_path / "secret.txt").write_text(SECRET)
+    (tmp_path / "notes.txt").write_text("notes\n")
+    parent = FilesystemPermissionMiddleware([P(["read"], ["/secret.txt"], "deny")], name="jail")
+    child = parent.restrict([], widen=[P(["read"], ["/secret.txt"])], name="reader-fs")
+    answers = _answers(
+        [("read_file", {"file_path": "/secret.txt"}), ("read_file", {"file_path": "/notes.txt"})],
+        mode, guardrails=[child],
+        backend=FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+    )  # fmt: skip
+    assert SECRET in answers[0] and "notes" in answers[1], answers
+    widened = [(e["tool"], e["operation"], e["path"], e["layer"]) for e in audit.of("fs.widened")]
+    assert widened == [("read_file", "read", "/secret.txt", "reader-fs")]
