@@ -387,3 +387,91 @@ def test_composed_guardrails_on_two_stores_each_keep_their_state_in_their_own(
     assert budget, "the thread budget was not kept in its own store"
     assert not first.keys("guardrails:budget*"), "the thread budget landed in the other store"
     assert first.keys("*") and int(second.get(budget[0]) or 0) == 2
+
+
+def test_edit_file_needs_write_as_well_as_read(tmp_path: Path, mode: str) -> None:
+    """A file the agent may read but not write cannot be changed through ``edit_file`` (which
+    reads, then writes). Kills: fs-edit-checks-read-only."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "policy.md").write_text("refunds: 30 days\n")
+    jail = FilesystemPermissionMiddleware(
+        [
+            FilesystemPermission(["write"], ["/docs/**"], "deny"),
+            FilesystemPermission(["read", "write"], ["/**"]),
+        ]
+    )
+    answers = _deep_calls(
+        [
+            ("read_file", {"file_path": "/docs/policy.md"}),
+            (
+                "edit_file",
+                {"file_path": "/docs/policy.md", "old_string": "30", "new_string": "365"},
+            ),
+        ],
+        mode,
+        middleware=[jail],
+        backend=FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+    )
+    assert "30 days" in answers[0]
+    assert "permission denied for write" in answers[1].lower(), answers
+    assert (tmp_path / "docs" / "policy.md").read_text() == "refunds: 30 days\n"
+
+
+# --------------------------------------------------------------------------- deep agents
+
+
+def test_a_subagent_a_policy_does_not_name_runs_with_the_main_guardrails(
+    tmp_path: Path, mode: str
+) -> None:
+    """With a policy, a subagent the policy has no section for gets the main agent's stack
+    (never an empty one): its file reads are held to the main rules.
+    Kills: deep-policy-unnamed-subagent-bare."""
+    from guardrails.deep import create_deep_agent, subagent_stacks
+    from guardrails.policy import Policy
+
+    policy = Policy.from_dict(
+        {
+            "agent": {
+                "middleware": [
+                    {
+                        "use": "FilesystemPermissionMiddleware",
+                        "rules": [
+                            {"operations": ["read"], "paths": ["/secret.txt"], "mode": "deny"}
+                        ],
+                    }
+                ]
+            },
+            "subagents": {"writer": {}},
+        }
+    )
+    main, stacks = subagent_stacks(policy, ["reader", "writer"])
+    assert [m.name for m in stacks["reader"]] == [m.name for m in main] != []
+    (tmp_path / "secret.txt").write_text(f"{SECRET}\n")
+    sub_model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("read_file", {"file_path": "/secret.txt"})]),
+            "ok",
+        ]
+    )
+    task = tool_call("task", {"description": "read it", "subagent_type": "reader"})
+    agent = create_deep_agent(
+        ScriptedChatModel(responses=[AIMessage("", tool_calls=[task]), "done"]),
+        guardrails=policy,
+        backend=FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+        subagents=[
+            {
+                "name": "reader",
+                "description": "Reads.",
+                "system_prompt": "Read.",
+                "model": sub_model,
+            }
+        ],
+    )
+    invoke(agent, {"messages": [("user", "go")]}, mode)
+    seen = [
+        str(m.content)
+        for request in sub_model.requests
+        for m in request["messages"]
+        if isinstance(m, ToolMessage)
+    ]
+    assert seen and not any(SECRET in s for s in seen), seen
