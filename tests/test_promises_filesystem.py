@@ -565,3 +565,33 @@ def test_every_use_of_a_widening_grant_is_audited_and_only_those(
     assert SECRET in answers[0] and "notes" in answers[1], answers
     widened = [(e["tool"], e["operation"], e["path"], e["layer"]) for e in audit.of("fs.widened")]
     assert widened == [("read_file", "read", "/secret.txt", "reader-fs")]
+
+
+# --------------------------------------------------------------------------- approvals
+
+
+def test_a_turn_asks_once_for_every_call_needing_approval_listings_included(
+    tmp_path: Path, mode: str
+) -> None:
+    """A ``glob`` given a ``path`` is judged on that path, also when its pattern is absolute:
+    with another call of the same turn needing approval, both are in one request, in order."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    (tmp_path / "asked").mkdir()
+    (tmp_path / "asked" / "a.txt").write_text("asked\n")
+    (tmp_path / "public").mkdir()
+    jail = FilesystemPermissionMiddleware([P(["read"], ["/asked/**"], "interrupt")])
+    calls = [
+        tool_call("glob", {"pattern": "/public/*.txt", "path": "/asked"}),
+        tool_call("read_file", {"file_path": "/asked/a.txt"}),
+    ]
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=calls), "done"])
+    agent = deepagents.create_deep_agent(
+        model=model,
+        middleware=[jail],
+        backend=FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+        checkpointer=InMemorySaver(),
+    )
+    out = invoke(agent, {"messages": [("user", "go")]}, mode, {"configurable": {"thread_id": "t"}})
+    (pending,) = out["__interrupt__"]
+    assert [r["name"] for r in pending.value["action_requests"]] == ["glob", "read_file"]
