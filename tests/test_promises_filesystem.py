@@ -595,3 +595,13 @@ def test_a_turn_asks_once_for_every_call_needing_approval_listings_included(
     out = invoke(agent, {"messages": [("user", "go")]}, mode, {"configurable": {"thread_id": "t"}})
     (pending,) = out["__interrupt__"]
     assert [r["name"] for r in pending.value["action_requests"]] == ["glob", "read_file"]
+
+
+@pytest.mark.parametrize("args", [{}, "src", ["src"], None])
+def test_a_tool_paths_entry_that_names_no_argument_is_refused(args: Any) -> None:
+    """A tool listed in ``tool_paths`` with no argument (or not a mapping) would be checked on
+    nothing: refused at construction, naming the tool."""
+    from guardrails.errors import GuardrailConfigError
+
+    with pytest.raises(GuardrailConfigError, match=r"tool_paths\['copy_file'\] must map"):
+        FilesystemPermissionMiddleware([], tool_paths={"copy_file": args})
