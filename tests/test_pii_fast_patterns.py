@@ -299,8 +299,9 @@ def _one_finder_at_a_time(detector: object, text: str) -> list[tuple[str, str, i
             if item[1] <= last[1]:
                 if item[:2] == last[:2] and item[2] > last[2]:
                     kept[-1] = item
-            elif item[2] > last[2]:
-                kept[-1] = item
+            else:  # a partial overlap: one span over both, named by the higher score
+                best = item if item[2] > last[2] else last
+                kept[-1] = (last[0], item[1], best[2], best[3])
             continue
         kept.append(item)
     return [(name, text[s:e], s, e) for s, e, _, name in kept]

@@ -353,8 +353,11 @@ def _resolve(text: str, found: list[_Found]) -> tuple[PIIMatch, ...]:
                 # the same span with a higher score (a card read as a phone)
                 if item[:2] == last[:2] and item[2] > last[2]:
                     kept[-1] = item
-            elif item[2] > last[2]:  # a partial overlap: the higher score
-                kept[-1] = item
+            else:
+                # a partial overlap: one span over both (no fragment of either is left),
+                # named by the higher score
+                best = item if item[2] > last[2] else last
+                kept[-1] = (last[0], item[1], best[2], best[3], best[4])
             continue
         kept.append(item)
     return tuple(PIIMatch(type=name, value=text[s:e], start=s, end=e) for s, e, _, name, _ in kept)

@@ -11,6 +11,7 @@ from guardrails.pii.context import _GROUP, _ID_BEFORE, CONTEXT_BOOST, THRESHOLD,
 _SEP = r"(?:[ \t]{0,2}(?:\r?\n|[\-./])[ \t]{0,2}|[ \t]{1,2})"
 # (?<!\d)\d{3,19}...: written first digit first, so the regex engine skips to digits
 _CARD = re.compile(rf"\d(?<!\d\d)\d{{2,18}}(?:{_SEP}\d{{3,19}}){{0,5}}(?:{_SEP}\d{{1,2}})?(?!\d)")
+_IBAN_HEAD = re.compile(r"[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4})* $")
 _DOUBLED = str.maketrans("0123456789", "0246813579")
 
 # issued IIN ranges: (low, high, prefix width, allowed lengths)
@@ -75,7 +76,7 @@ def _cards(scan: _Scan) -> list[Span]:
             pos = m.end()
             continue
         groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, m.start(), m.end())]
-        found = _card_window(scan, groups)
+        found = _card_window(scan, groups, out[-1][1] if out else -1)
         if found is None:
             pos = m.end()
             continue
@@ -83,7 +84,24 @@ def _cards(scan: _Scan) -> list[Span]:
         pos = found[1]
 
 
-def _card_window(scan: _Scan, groups: list[tuple[int, int]]) -> Span | None:
+def _id_before(text: str, start: int, previous_end: int) -> bool:
+    """Whether the number at ``start`` reads as the tail of an account number or an IBAN.
+
+    The token right before it (one space apart) decides: an IBAN's head, or a token of 3 to 11
+    digits that could be a group of the same number. A card found just before (a list of cards,
+    "4111... 5555..."), a whole number of 12 digits or more and a short number ("qty 2", "v2")
+    do not hide a card.
+    """
+    hit = _ID_BEFORE.search(text, max(0, start - 40), start)
+    if hit is None:
+        return False
+    if previous_end >= 0 and not text[previous_end:start].strip(" \t,;"):
+        return False  # the previous card itself: a list of cards
+    token = hit.group()
+    return _IBAN_HEAD.match(token) is not None or 3 <= sum(c.isdigit() for c in token) < 12
+
+
+def _card_window(scan: _Scan, groups: list[tuple[int, int]], previous_end: int = -1) -> Span | None:
     """The longest valid card in ``groups`` that starts at the first or the second group.
 
     Several groups make a card only when each has 3 digits or more ("1 2 3 4 ..." is not how
@@ -105,7 +123,8 @@ def _card_window(scan: _Scan, groups: list[tuple[int, int]]) -> Span | None:
             if total > 19:
                 break
             # a short window inside a longer run of groups is a piece of another number
-            if total >= 16 or (total >= 12 and j == len(groups) - 1 and i == 0):
+            # a group of 12 digits or more is a whole number, never a piece of one
+            if total >= 16 or (total >= 12 and ((j == len(groups) - 1 and i == 0) or j == i)):
                 ends.append(j)
         for j in reversed(ends):
             digits = "".join(text[g0:g1] for g0, g1 in groups[i : j + 1])
@@ -113,7 +132,7 @@ def _card_window(scan: _Scan, groups: list[tuple[int, int]]) -> Span | None:
             if score == 0.0:
                 continue
             s, e = groups[i][0], groups[j][1]
-            if _ID_BEFORE.search(text[max(0, s - 40) : s]) or (score < 0.9 and scan.negative(s)):
+            if _id_before(text, s, previous_end) or (score < 0.9 and scan.negative(s)):
                 continue  # the tail of an account number or IBAN; "tracking 591264198092"
             if scan.context("credit_card", s, e):
                 score += CONTEXT_BOOST  # also ranks a card above a phone reading of it
