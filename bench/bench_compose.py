@@ -1,11 +1,15 @@
 """compose(): cost of N pass-through guardrails listed separately vs composed, per agent run;
-the six real guardrails (call limits, retries, fallback, PII) composed vs LangChain's six listed,
-beside the floor of one pass-through hook pair; what PII adds inside each stack, on a short and
-on a 40-turn history, sync and async."""
+then issue 24's figures, each agent measured in every round: what PII adds alone and inside a
+composed stack, what the six real guardrails (call limits, retries, fallback, PII) composed
+add vs LangChain's six listed, and the floor of one pass-through hook pair; short (3
+messages) and 40-turn (161 messages) histories, sync and async.
+
+``python -m bench.bench_compose [--quick] [--rounds N] [--number N] [--turns 0 40] [--modes
+sync async]`` runs the issue 24 rows alone."""
 
 from __future__ import annotations
 
-import time
+import statistics
 from typing import Any
 
 from langchain.agents import create_agent
@@ -15,7 +19,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
 import guardrails as ours
-from bench.common import Row, compare_agents
+from bench.common import Rounds, Row, compare_agents, interleaved_rounds, median_share
 from guardrails._core import Call, Flow, ModelHook, ToolHook
 from guardrails.compose import compose
 from guardrails.testing import ScriptedChatModel, tool_call
@@ -79,73 +83,94 @@ def _history(turns: int) -> list[Any]:
     return out
 
 
-def _share(ours: float, theirs: float) -> str:
-    return f"{ours / theirs:.2f}x" if theirs > 0 else "-"
+def _fmt(share: tuple[float, float, float]) -> str:
+    mid, lo, hi = share
+    return f"{mid:.2f}x ({lo:.2f}-{hi:.2f})"
 
 
-def _stacks(quick: bool) -> list[Row]:
-    """Six guardrails composed (ours) vs LangChain's six listed, what PII adds in each, and the
-    floor of one pass-through hook pair; CPU time (``process_time``), best of interleaved
-    rounds."""
-    number, repeat = (10, 3) if quick else (30, 7)
-    rows: list[Row] = []
-    for turns in (0, 40):
-        payload = {"messages": [*_history(turns), HumanMessage("mail jane@example.com: go")]}
-        for mode in ("sync", "async"):
-            t = compare_agents(
-                {
-                    "bare": lambda: create_agent(_model(), tools=[noop]),
-                    "floor": lambda: create_agent(
-                        _model(), tools=[noop], middleware=[compose(_layer(0))]
-                    ),
-                    "ours5": lambda: create_agent(
-                        _model(), tools=[noop], middleware=[compose(*_six(ours, False))]
-                    ),
-                    "ours6": lambda: create_agent(
-                        _model(), tools=[noop], middleware=[compose(*_six(ours, True))]
-                    ),
-                    "lc5": lambda: create_agent(_model(), tools=[noop], middleware=_six(lc, False)),
-                    "lc6": lambda: create_agent(_model(), tools=[noop], middleware=_six(lc, True)),
-                },
-                payload,
-                mode=mode,
-                number=number,
-                repeat=repeat,
-                clock=time.process_time,
+def _stack_builds() -> dict[str, Any]:
+    """The agents of :func:`_stacks`, measured interleaved in every round."""
+
+    def agent(middleware: list[Any]) -> Any:
+        return create_agent(_model(), tools=[noop], middleware=middleware)
+
+    return {
+        "bare": lambda: agent([]),
+        "floor": lambda: agent([compose(_layer(0))]),
+        "ours_pii": lambda: agent([ours.PIIMiddleware("email")]),
+        "lc_pii": lambda: agent([lc.PIIMiddleware("email")]),
+        "ours5": lambda: agent([compose(*_six(ours, False))]),
+        "ours6": lambda: agent([compose(*_six(ours, True))]),
+        "lc5": lambda: agent(_six(lc, False)),
+        "lc6": lambda: agent(_six(lc, True)),
+    }
+
+
+def _stack_rows(r: Rounds, mode: str, history: str) -> list[Row]:
+    """The four figures of issue 24 (added cost = agent minus the bare agent, per round), each
+    as the median over rounds of ours, of theirs and of the per-round ratio ours / theirs."""
+    bare = r.added
+    pii_in = [a - b for a, b in zip(bare("ours6"), bare("ours5"), strict=True)]
+    lc_pii_in = [a - b for a, b in zip(bare("lc6"), bare("lc5"), strict=True)]
+    floor, lc6 = bare("floor"), bare("lc6")
+    figures = [
+        ("PII (email) alone", bare("ours_pii"), bare("lc_pii"), "each listed alone"),
+        ("PII (email) inside the stack", pii_in, lc_pii_in, "six minus five, each stack"),
+        ("six guardrails with PII", bare("ours6"), lc6, "ours composed, LangChain's listed"),
+        ("floor: one pass-through hook pair", floor, lc6, "vs LangChain's six"),
+    ]
+    load = f"load {r.load[0]:.1f}-{r.load[1]:.1f}"
+    rows = []
+    for what, ours_us, theirs_us, how in figures:
+        share = median_share(ours_us, theirs_us)
+        main_thread: tuple[float, float, float] | None = None
+        if what.startswith("PII (email) alone"):
+            main_thread = median_share(
+                r.added("ours_pii", clock="thread"), r.added("lc_pii", clock="thread")
             )
-            added = {k: max(v - t["bare"], 0.0) for k, v in t.items()}
-            history = f"{turns}-turn history" if turns else "short history"
-            pii_ours = max(t["ours6"] - t["ours5"], 0.0)
-            pii_theirs = max(t["lc6"] - t["lc5"], 0.0)
-            rows += [
-                Row(
-                    "compose",
-                    f"six guardrails with PII, added us/run ({mode}, {history})",
-                    added["ours6"],
-                    added["lc6"],
-                    "us/run",
-                    note=f"ours composed, LangChain's listed: ours/theirs "
-                    f"{_share(added['ours6'], added['lc6'])}, goal <= 0.20x (ratio >= 5x)",
-                ),
-                Row(
-                    "compose",
-                    f"  PII (email) inside the stack, added us/run ({mode}, {history})",
-                    pii_ours,
-                    pii_theirs,
-                    "us/run",
-                    note=f"six minus five: ours/theirs {_share(pii_ours, pii_theirs)}, goal <= "
-                    "0.20x; LangChain's scans the last user message only",
-                ),
-                Row(
-                    "compose",
-                    f"  floor: one pass-through hook pair, added us/run ({mode}, {history})",
-                    added["floor"],
-                    added["lc6"],
-                    "us/run",
-                    note="the least a composed stack can add: "
-                    f"{_share(added['floor'], added['lc6'])} of LangChain's six",
-                ),
-            ]
+        note = (
+            f"{how}; ours/theirs median of {len(ours_us)} rounds {_fmt(share)}"
+            f"{'' if main_thread is None else f', main thread {_fmt(main_thread)}'}; "
+            f"floor {statistics.median(floor):,.0f}; {load}"
+        )
+        rows.append(
+            Row(
+                "compose",
+                f"{what}, added us/run ({mode}, {history})",
+                statistics.median(ours_us),
+                statistics.median(theirs_us),
+                "us/run",
+                note=note,
+                share=share[0],
+            )
+        )
+    return rows
+
+
+def _stacks(
+    quick: bool,
+    *,
+    rounds: int = 0,
+    number: int = 0,
+    turns: tuple[int, ...] = (0, 40),
+    modes: tuple[str, ...] = ("sync", "async"),
+) -> list[Row]:
+    """Issue 24's figures (items 1 and 4): what PII adds alone and inside a composed stack,
+    what six guardrails composed add, beside LangChain's, and the one-hook-pair floor; short
+    and 40-turn histories, sync and async. CPU time of the process, every agent measured in
+    every round (:func:`~bench.common.interleaved_rounds`); a ratio is the median of per-round
+    ratios, with its 25th-75th percentiles."""
+    rounds = rounds or (8 if quick else 40)
+    number = number or (2 if quick else 3)
+    rows: list[Row] = []
+    for n in turns:
+        payload = {"messages": [*_history(n), HumanMessage("mail jane@example.com: go")]}
+        history = f"{n}-turn history" if n else "short history"
+        for mode in modes:
+            r = interleaved_rounds(
+                _stack_builds(), payload, mode=mode, rounds=rounds, number=number
+            )
+            rows += _stack_rows(r, mode, history)
     return rows
 
 
@@ -182,3 +207,25 @@ def run(quick: bool = False) -> list[Row]:
         )
     rows.extend(_stacks(quick))
     return rows
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from bench.common import print_table
+
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_compose")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=0, help="rounds per row")
+    parser.add_argument("--number", type=int, default=0, help="runs per agent per round")
+    parser.add_argument("--turns", type=int, nargs="*", default=[0, 40])
+    parser.add_argument("--modes", nargs="*", default=["sync", "async"])
+    args = parser.parse_args()
+    rows = _stacks(
+        args.quick,
+        rounds=args.rounds,
+        number=args.number,
+        turns=tuple(args.turns),
+        modes=tuple(args.modes),
+    )
+    print_table(rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,9 +27,15 @@ class Row:
     unit: str
     higher_is_better: bool = False
     note: str = ""
+    #: ours / theirs as the median of per-round ratios (:func:`interleaved_rounds`), when the
+    #: row has one: the ratio column then shows its inverse instead of theirs / ours of the
+    #: two medians.
+    share: float | None = None
 
     @property
     def ratio(self) -> float | None:
+        if self.share is not None:
+            return 1 / self.share if self.share > 0 else None
         if self.theirs is None or self.ours == 0 or self.theirs == 0:
             return None
         return self.ours / self.theirs if self.higher_is_better else self.theirs / self.ours
@@ -143,6 +150,107 @@ def compare_agents(
                 gc.collect()
                 best[label] = min(best[label], sround(agent) / number * 1e6)
     return best
+
+
+@dataclass
+class Rounds:
+    """Per-round CPU microseconds per ``invoke`` of interleaved agents.
+
+    ``process[label][i]`` is round ``i``'s figure on the process's CPU time (every thread:
+    the async model and tool calls run in worker threads), ``thread[label][i]`` on the main
+    thread's; ``load`` the 1-minute load average before and after.
+    """
+
+    process: dict[str, list[float]]
+    thread: dict[str, list[float]]
+    load: tuple[float, float]
+
+    def added(self, label: str, base: str = "bare", *, clock: str = "process") -> list[float]:
+        """Per round: ``label`` minus ``base`` (what ``label`` adds, measured in that round)."""
+        table = self.process if clock == "process" else self.thread
+        return [a - b for a, b in zip(table[label], table[base], strict=True)]
+
+
+def interleaved_rounds(
+    builds: dict[str, Callable[[], Any]],
+    payload: Any,
+    *,
+    mode: str = "sync",
+    rounds: int = 30,
+    number: int = 10,
+    warmup: int = 5,
+) -> Rounds:
+    """CPU microseconds per ``invoke`` of each agent in each of ``rounds`` rounds.
+
+    Every round runs every agent ``number`` times, in an order rotated each round (no agent
+    always follows the same one), after a ``gc.collect()``; a figure is compared only with
+    figures of the same round (:func:`median_share`), so drift and load hit both sides of a
+    ratio alike. Async: one event loop for the warm-up and every round (its executor threads
+    started by the warm-up). Each agent is built once and warmed up ``warmup`` times; what the
+    warm-up leaves is frozen out of the collector (``gc.freeze``), so a full collection
+    costs the same in every round.
+    """
+    agents = {label: build() for label, build in builds.items()}
+    labels = list(agents)
+    process: dict[str, list[float]] = {label: [] for label in labels}
+    thread: dict[str, list[float]] = {label: [] for label in labels}
+    load_before = os.getloadavg()[0]
+
+    def order(i: int) -> list[str]:
+        k = i % len(labels)
+        return labels[k:] + labels[:k]
+
+    def record(label: str, p: float, t: float) -> None:
+        process[label].append(p / number * 1e6)
+        thread[label].append(t / number * 1e6)
+
+    if mode == "async":
+
+        async def amain() -> None:
+            for agent in agents.values():
+                for _ in range(warmup):
+                    await agent.ainvoke(payload)
+            gc.collect()
+            gc.freeze()  # what the warm-up built is never collected again: no full collection
+            # walks it in the middle of a round
+            for i in range(rounds):
+                for label in order(i):
+                    agent = agents[label]
+                    gc.collect()
+                    p0, t0 = time.process_time(), time.thread_time()
+                    for _ in range(number):
+                        await agent.ainvoke(payload)
+                    record(label, time.process_time() - p0, time.thread_time() - t0)
+
+        asyncio.run(amain())
+    else:
+        for agent in agents.values():
+            for _ in range(warmup):
+                agent.invoke(payload)
+        gc.collect()
+        gc.freeze()
+        for i in range(rounds):
+            for label in order(i):
+                agent = agents[label]
+                gc.collect()
+                p0, t0 = time.process_time(), time.thread_time()
+                for _ in range(number):
+                    agent.invoke(payload)
+                record(label, time.process_time() - p0, time.thread_time() - t0)
+    gc.unfreeze()
+    return Rounds(process, thread, (load_before, os.getloadavg()[0]))
+
+
+def median_share(ours: Sequence[float], theirs: Sequence[float]) -> tuple[float, float, float]:
+    """The median of per-round ratios ``ours[i] / theirs[i]`` and its spread (the 25th and
+    75th percentiles); rounds where theirs is not above zero are left out."""
+    shares = sorted(o / t for o, t in zip(ours, theirs, strict=True) if t > 0)
+    if not shares:
+        return float("nan"), float("nan"), float("nan")
+    if len(shares) < 4:
+        return statistics.median(shares), shares[0], shares[-1]
+    q = statistics.quantiles(shares, n=4)
+    return statistics.median(shares), q[0], q[2]
 
 
 def print_table(rows: Sequence[Row]) -> None:
