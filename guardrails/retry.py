@@ -156,18 +156,21 @@ class _Retrying:
         jitter = v.strict_bool("jitter", jitter)
         respect_retry_after = v.strict_bool("respect_retry_after", respect_retry_after)
         legacy: Any = on_failure
+        # the caller's line: _Retrying.__init__ <- _configure <- the middleware's __init__ <-
+        # the metaclass's __call__ <- the user (DeprecationWarning is shown where it is raised
+        # from the user's own code, hidden when attributed to this package)
         if legacy == "raise":  # LangChain's deprecated spellings
             warnings.warn(
                 "on_failure='raise' is deprecated; use on_failure='error'",
                 DeprecationWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
             on_failure = "error"
         elif legacy == "return_message":
             warnings.warn(
                 "on_failure='return_message' is deprecated; use on_failure='continue'",
                 DeprecationWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
             on_failure = "continue"
         if not (callable(on_failure) or on_failure in ("continue", "error")):
