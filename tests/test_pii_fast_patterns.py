@@ -49,6 +49,12 @@ PLAIN: dict[str, tuple[str, int]] = {
         0,
     ),
     "card": (rf"(?<!\d)\d{{3,19}}(?:{_SEP}\d{{3,19}}){{0,5}}(?:{_SEP}\d{{1,2}})?(?!\d)", 0),
+    # the card pattern where 12 digits and separators in a row start (the finder skips shorter)
+    "card_long": (
+        rf"(?<!\d)(?=[\d \t\r\n\-./]{{12}})\d{{3,19}}(?:{_SEP}\d{{3,19}}){{0,5}}"
+        rf"(?:{_SEP}\d{{1,2}})?(?!\d)",
+        0,
+    ),
     "ssn": (r"(?<![\d\-./])(\d{3})([ \-./]?)(\d{2})([ \-./]?)(\d{4})(?![\d\-]|[./]\d)", 0),
     "iban": (
         r"(?<![A-Za-z0-9])[A-Za-z]{2}[ \t]?\d[ \t.\-]?\d"
@@ -88,6 +94,7 @@ PLAIN: dict[str, tuple[str, int]] = {
 FAST: dict[str, re.Pattern[str]] = {
     "phone": phone._PHONE,
     "card": cards._CARD,
+    "card_long": cards._CARD_LONG,
     "ssn": ssn._SSN,
     "iban": iban._IBAN,
     "ipv6": net._IPV6,
@@ -415,6 +422,7 @@ def test_normalize_sorts_characters_past_its_memory_bound_per_text(
     monkeypatch.setattr(n, "_CHANGED", {})
     monkeypatch.setattr(n, "_CHANGED_CHARS", set())
     monkeypatch.setattr(n, "_ODD", set())
+    monkeypatch.setattr(n, "_SAME", set(map(chr, range(128))))
     monkeypatch.setattr(n, "_KNOWN_MAX", 0)
     for text in ("\U0001d7e4\U0001d7e5\U0001d7e6", "\u16a0\u00ad\u16a1 \U0001d7e7", "\u2167x"):
         fresh = _normalize_one_text_at_a_time(text)
@@ -461,3 +469,83 @@ def test_a_domain_ending_in_a_suffix_label_has_a_public_suffix() -> None:
             domain = m.group(4).lower()
             if domain.rsplit(".", 1)[-1] in labels:
                 assert extract(domain).suffix, domain
+
+
+def _cards_one_match_at_a_time(scan: _Scan) -> list[tuple[int, int, float]]:
+    """The card finder's loop as it was written before (the specification): every match of the
+    card pattern, the short ones skipped one by one in Python."""
+    from guardrails.pii.context import _GROUP
+
+    text = scan.text
+    out: list[tuple[int, int, float]] = []
+    pos = 0
+    while True:
+        m = cards._CARD.search(text, pos)
+        if m is None:
+            return out
+        if m.end() - m.start() < 12:
+            pos = m.end()
+            continue
+        groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, m.start(), m.end())]
+        found = cards._card_window(scan, groups, out[-1][1] if out else -1)
+        if found is None:
+            pos = m.end()
+            continue
+        out.append(found)
+        pos = found[1]
+
+
+def test_the_card_finder_finds_what_its_one_match_at_a_time_loop_finds() -> None:
+    hits = 0
+    for text in corpus():
+        expected = _cards_one_match_at_a_time(_Scan(normalize(text), text))
+        assert cards._cards(_Scan(normalize(text), text)) == expected, text[:200]
+        hits += len(expected)
+    assert hits > 100
+
+
+def test_the_ipv6_search_from_colon_pairs_finds_what_finditer_finds() -> None:
+    rng = random.Random(6)
+    texts = list(corpus())
+    texts += [":".join(rng.choice(["", "a", "1f", "::", "ab:", "x", " "]) for _ in range(9))]
+    for text in texts:
+        spans = [m.span() for m in net._IPV6.finditer(text)]
+        assert [m.span() for m in net._ipv6_candidates(text)] == spans, text[:200]
+
+
+def test_an_ipv6_address_has_eight_groups_or_a_double_colon_or_an_ipv4_tail() -> None:
+    """The shape check the IP finder makes before ``ipaddress`` only drops what ``ipaddress``
+    refuses: every candidate shape it skips is invalid."""
+    import ipaddress
+
+    rng = random.Random(8)
+    for _ in range(20000):
+        parts = [
+            "".join(rng.choice(_HEX) for _ in range(rng.randrange(0, 5)))
+            for _ in range(rng.randrange(3, 10))
+        ]
+        if rng.random() < 0.3:
+            parts[-1] = "1.2.3.4"
+        value = ":".join(parts)
+        colons = value.count(":")
+        if "::" in value or colons == 7 or (colons == 6 and "." in value):
+            continue
+        with pytest.raises(ValueError):
+            ipaddress.IPv6Address(value)
+
+
+def test_the_iin_table_answers_what_the_issued_ranges_answer() -> None:
+    """The lookup by the first four digits gives what the ranges of ``_IIN`` give, for every
+    head of four digits and every card length."""
+
+    def by_ranges(digits: str) -> bool:  # the specification: each range, in turn
+        n = len(digits)
+        return any(
+            n in lengths and low <= int(digits[:width]) <= high
+            for low, high, width, lengths in cards._IIN
+        )
+
+    for head in range(10000):
+        for n in range(12, 20):
+            digits = f"{head:04d}" + "7" * (n - 4)
+            assert cards._iin_ok(digits) == by_ranges(digits), digits

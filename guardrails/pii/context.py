@@ -300,6 +300,12 @@ class _Scan:
             self._digits = sum(map(text.count, "0123456789")) if _has_digit(text) else 0
         return self._digits
 
+    def any_digit(self) -> bool:
+        """Whether the normalized text holds an ASCII digit (cheaper than :meth:`digits`)."""
+        if self._digits < 0:
+            return _has_digit(self.text)
+        return self._digits > 0
+
     def header(self) -> tuple[int, str]:
         """The first line (lower case) when the text looks like a table, and where it ends."""
         if self._header is None:

@@ -34,7 +34,6 @@ import bisect
 import itertools
 import re
 import unicodedata
-from dataclasses import dataclass
 
 __all__ = ["DEFAULT_IGNORABLE", "Normalized", "is_default_ignorable", "normalize"]
 
@@ -76,19 +75,45 @@ _SPECIAL_ASCII += ("[dot]", "(dot)", "[DOT]", "(DOT)", "[Dot]", "(Dot)")
 _LINE_BREAKS = frozenset("\u0085\u2028\u2029")
 
 
-@dataclass(frozen=True)
 class Normalized:
     """The normalized ``text`` and, per normalized character, the original ``[start, end)``.
 
     ``starts`` is ``None`` when offsets did not change (identity map); ``ends`` is ``None`` when
     every normalized character comes from exactly one original character (``start + 1``).
+    (A plain class with slots, not a frozen dataclass: one is made per text scanned, and a
+    frozen dataclass's ``__init__`` costs about 15 times as much.)
     """
 
-    text: str
-    starts: list[int] | None = None
-    ends: list[int] | None = None
-    #: sparse map: per replaced token, its normalized [n0, n1) and original [o0, o1)
-    tokens: tuple[list[int], list[int], list[int], list[int]] | None = None
+    __slots__ = ("ends", "starts", "text", "tokens")
+
+    def __init__(
+        self,
+        text: str,
+        starts: list[int] | None = None,
+        ends: list[int] | None = None,
+        tokens: tuple[list[int], list[int], list[int], list[int]] | None = None,
+    ) -> None:
+        self.text = text
+        self.starts = starts
+        self.ends = ends
+        #: sparse map: per replaced token, its normalized [n0, n1) and original [o0, o1)
+        self.tokens = tokens
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Normalized) and (
+            self.text,
+            self.starts,
+            self.ends,
+            self.tokens,
+        ) == (other.text, other.starts, other.ends, other.tokens)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Normalized(text={self.text!r}, starts={self.starts!r}, ends={self.ends!r}, "
+            f"tokens={self.tokens!r})"
+        )
 
     def _char(self, i: int) -> tuple[int, int]:
         assert self.tokens is not None
@@ -151,7 +176,9 @@ def _fold_uncached(ch: str) -> str:
 def _special(text: str) -> bool:
     """``text`` holds an encoded ``@`` or a defanged ``.`` in any case (``[DOT]``, ``[dOt]``):
     exactly the tokens the decoding patterns below replace (one search; every token starts with
-    ``%``, ``&``, ``[`` or ``(``, which the regex engine skips to)."""
+    ``%``, ``&``, ``[`` or ``(``: a text with none of them is settled by four substring tests)."""
+    if "%" not in text and "&" not in text and "[" not in text and "(" not in text:
+        return False
     return _ANY_TOKEN.search(text) is not None
 
 
@@ -161,6 +188,9 @@ def _special(text: str) -> bool:
 # grow (a character is filed under its kind before it is marked known, so another thread never
 # sees it known and unfiled), up to _KNOWN_MAX characters; past that, new ones are sorted per text.
 _KNOWN: set[str] = set(map(chr, range(128)))  # ASCII: nothing to do
+#: the known characters that fold to themselves (ASCII included): a text made of them only is
+#: settled by one subset test
+_SAME: set[str] = set(_KNOWN)
 _CHANGED: dict[int, str] = {}
 _CHANGED_CHARS: set[str] = set()
 _ODD: set[str] = set()
@@ -183,6 +213,8 @@ def _learn(chars: set[str]) -> tuple[dict[int, str], set[str]]:
                 if keep:
                     _CHANGED[ord(ch)] = folded
                     _CHANGED_CHARS.add(ch)
+            elif keep:
+                _SAME.add(ch)
         else:
             odd.add(ch)
             if keep:
@@ -201,8 +233,10 @@ def normalize(text: str) -> Normalized:
             return Normalized(text)
         special = True
     else:
-        special = _special(text)
         chars = set(text)
+        if chars <= _SAME and not _special(text):
+            return Normalized(text)  # every character folds to itself
+        special = _special(text)
         unknown = chars - _KNOWN
         new_changed, new_odd = _learn(unknown) if unknown else ({}, set())
         changed = chars & _CHANGED_CHARS

@@ -120,18 +120,40 @@ class _Region:
             return False
         return possible[-1] < n or n in possible[1:]
 
+    @functools.cached_property
+    def _by_length(self) -> dict[int, tuple[re.Pattern[str], ...]]:
+        """Per length a valid number can have: the patterns of the number types that allow it
+        (a length no type allows, or the general description does not, is absent)."""
+        out: dict[int, tuple[re.Pattern[str], ...]] = {}
+        for n in range(18):
+            if self.lengths is not None and n not in self.lengths:
+                continue  # no number type of the region has this length
+            if self.possible and n not in self.possible:
+                continue  # the general description's lengths
+            patterns = tuple(p for lengths, p in self.types if not lengths or n in lengths)
+            if patterns:
+                out[n] = patterns
+        return out
+
+    def _valid_by_types(self, national: str) -> bool:
+        n = len(national)
+        if self.lengths is not None and n not in self.lengths:
+            return False
+        if self.possible and n not in self.possible:
+            return False
+        return self._viable(national) and any(
+            (not lengths or n in lengths) and p.fullmatch(national) for lengths, p in self.types
+        )
+
     def valid(self, national: str) -> bool:
         """phonenumbers' ``_number_type_helper(national) != UNKNOWN``."""
         n = len(national)
-        if self.lengths is not None and n not in self.lengths:
-            return False  # no number type of the region has this length
-        if self.possible and n not in self.possible:
-            return False  # the general description's lengths
-        if not self._viable(national):
+        if n > 17:  # past the longest national number: the table does not go there
+            return self._valid_by_types(national)
+        patterns = self._by_length.get(n)
+        if patterns is None or not self._viable(national):
             return False
-        return any(
-            (not lengths or n in lengths) and p.fullmatch(national) for lengths, p in self.types
-        )
+        return any(p.fullmatch(national) for p in patterns)
 
 
 def _compile(md: Any, code: str) -> _Region:

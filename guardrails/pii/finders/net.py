@@ -7,7 +7,7 @@ import functools
 import hashlib
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from guardrails.errors import GuardrailConfigError
@@ -168,6 +168,27 @@ _IPV6 = re.compile(
 )
 
 
+#: what the look-ahead of _IPV6 needs within four characters of an address's start: two colons
+#: with at most four hex digits between them
+_COLON_PAIR = re.compile(r":[0-9A-Fa-f]{0,4}:")
+
+
+def _ipv6_candidates(text: str) -> Iterator[re.Match[str]]:
+    """``_IPV6.finditer(text)``, searching only from four characters before each colon pair
+    (the look-ahead of _IPV6 puts one within four characters of every match's start), so the
+    regex engine does not try the pattern at every hex letter of the prose in between."""
+    pos = 0
+    while True:
+        hint = _COLON_PAIR.search(text, pos)
+        if hint is None:
+            return
+        m = _IPV6.search(text, max(pos, hint.start() - 4))
+        if m is None:
+            return
+        yield m
+        pos = m.end()
+
+
 def _ips(scan: _Scan) -> list[Span]:
     text = scan.text
     out: list[Span] = []
@@ -180,7 +201,7 @@ def _ips(scan: _Scan) -> list[Span]:
             continue  # "version 1.2.3.4", "v1.2.3.4"
         out.append((m.start(), m.end(), 0.9))
     if text.count(":") >= 2:
-        for m in _IPV6.finditer(text):
+        for m in _ipv6_candidates(text):
             value = m.group(0)
             end = m.end()
             while value.endswith(".") or (value.endswith(":") and not value.endswith("::")):
@@ -188,8 +209,11 @@ def _ips(scan: _Scan) -> list[Span]:
                 end -= 1
             if end < len(text) and (text[end].isalnum() or text[end] == "_"):
                 continue
-            if value.count(":") < 2 or not any(c.isalnum() for c in value):
+            colons = value.count(":")
+            if colons < 2 or not any(c.isalnum() for c in value):
                 continue
+            if "::" not in value and colons != 7 and not (colons == 6 and "." in value):
+                continue  # "10:30:00": eight groups, or six and an IPv4 tail, or "::" (RFC 4291)
             try:
                 ipaddress.IPv6Address(value)
             except ValueError:
