@@ -101,6 +101,17 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
         ["guardrails/injection/*.py"],
         ["tests/test_injection*.py", "tests/test_promises_injection*.py"],
     ),
+    "deep": (
+        True,
+        ["guardrails/deep.py"],
+        [
+            "tests/test_promises_deep*.py",
+            "tests/test_subagents.py",
+            "tests/test_secrets_agents.py",
+            "tests/test_filesystem_pass2.py",
+            "tests/test_pii_sinks.py",
+        ],
+    ),
     "limits": (
         False,
         [

@@ -590,44 +590,63 @@ class FilesystemPermissionMiddleware(
         for sibling in turn.tool_calls:
             found = self._dry_run(sibling, policy, backend)
             if found is not None and isinstance(sibling.get("id"), str):
+                verdict, clean = found
                 ids.append(sibling["id"])
                 asks.append(
                     {
                         "name": sibling["name"],
-                        "args": dict(sibling.get("args") or {}),
-                        "description": f"Filesystem permission: {found.op} on {found.key} "
+                        "args": clean,  # as the call will run: normalized paths, as asked alone
+                        "description": f"Filesystem permission: {verdict.op} on {verdict.key} "
                         "needs approval",
                     }
                 )
         return Group(ids, asks) if call_id in ids else None
 
-    def _dry_run(self, call: Mapping[str, Any], policy: RuleStack, backend: Any) -> Verdict | None:
-        """The verdict asking for approval that a call would get (None: it needs none)."""
+    def _dry_run(
+        self, call: Mapping[str, Any], policy: RuleStack, backend: Any
+    ) -> tuple[Verdict, dict[str, Any]] | None:
+        """The verdict asking for approval that a call would get, and its arguments as they
+        would run (paths normalized, as :meth:`_tool_flow` rewrites them); None: no approval."""
         name = call.get("name")
         args = dict(call.get("args") or {})
         custom = policy.tools()
-        checks: list[tuple[str, Any, bool]] = []  # (operation, raw path, listing)
+        verdicts: list[Verdict] = []
+
+        def check(op: str, raw: Any, listing: bool = False) -> Verdict:
+            verdict = judge(policy, op, raw, backend, self.case_insensitive, listing=listing)
+            verdicts.append(verdict)
+            return verdict
+
         if name == "execute":
-            checks.append(("execute", exec_dir(backend), False))
+            check("execute", exec_dir(backend))
         elif name in _BULK_TOOLS:
-            root = args.get("path")
+            root, root_arg = args.get("path"), "path"
             if name == "glob" and root is None and str(args.get("pattern", "")).startswith("/"):
-                root = glob_root(str(args["pattern"]))
+                pattern = str(args["pattern"])
+                root = glob_root(pattern)
+                rest = pattern[len(root.rstrip("/")) :]
+                args["pattern"] = rest if rest.startswith("/") else "/" + rest
             elif root is None and name != "ls":
-                root = search_root(backend)
-            checks.append(("read", root if root is not None else "", True))
+                root, root_arg = search_root(backend), ""
+            verdict = check("read", root if root is not None else "", True)
+            if verdict.path is not None and root_arg:
+                args[root_arg] = verdict.path
         elif isinstance(name, str) and (name in custom or name in _FILE_TOOLS):
             for arg, ops in (custom.get(name) or _FILE_TOOLS[name]).items():
                 for key_name in alias_keys(name, arg):
-                    if key_name in args:
-                        checks += [(op, raw, False) for raw in _paths_in(args[key_name])
-                                   for op in ops]  # fmt: skip
-        verdicts = [
-            judge(policy, op, raw, backend, self.case_insensitive, listing=listing)
-            for op, raw, listing in checks
-        ]
+                    if key_name not in args:
+                        continue
+                    done: dict[int, str] = {}
+                    for index, raw in enumerate(_paths_in(args[key_name])):
+                        for op in ops:
+                            verdict = check(op, raw)
+                        if verdict.path is not None:
+                            done[index] = verdict.path
+                    args[key_name] = _rewrite(args[key_name], done, [0])
         worst = max(verdicts, key=lambda v: RANK[v.decision.mode], default=None)
-        return worst if worst is not None and worst.decision.mode == "interrupt" else None
+        if worst is None or worst.decision.mode != "interrupt":
+            return None
+        return worst, args
 
     def _interrupt(
         self,
