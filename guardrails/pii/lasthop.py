@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,11 +95,29 @@ class LastHop:
         """The final messages and request keywords handled by every guard; request fields
         the model itself adds (``model_kwargs``, ``extra_body``) handled on ``model`` (the
         guarded view, never the original)."""
+        done = self.first_request(messages, kwargs, model, None)
+        assert done is not None  # nothing is deferred without ``defer``
+        return done
+
+    def first_request(
+        self,
+        messages: Sequence[BaseMessage],
+        kwargs: dict[str, Any],
+        model: Any,
+        defer: dict[Guard, list[str]] | None,
+    ) -> tuple[list[BaseMessage], dict[str, Any]] | None:
+        """:meth:`request`; with ``defer`` (async, on the event loop) a first pass that
+        leaves long texts unscanned (:attr:`~guardrails.pii.scan.Scan.defer`): when a guard
+        left any, they are listed there and the result is ``None`` (nothing reported):
+        compute them ahead, then call :meth:`request`."""
         out = list(messages)
+        reports: list[tuple[Scan, Guard]] = []
         for guard in self.guards:
             if not guard.input:
                 continue
             scan = guard.scan("request")
+            if defer is not None:
+                scan.defer = []
             out = scan.messages(out)
             kwargs = {
                 k: (v if k in _STRUCTURAL_KWARGS else scan.value(v)) for k, v in kwargs.items()
@@ -112,6 +131,14 @@ class LastHop:
                     }
                     if handled != value:
                         model.__dict__[name] = handled
+            if defer is not None and scan.defer:
+                defer[guard] = scan.defer
+                return None
+            if defer is None:
+                scan.report(refuse_unscannable=guard.refuse_unscannable)
+            else:
+                reports.append((scan, guard))
+        for scan, guard in reports:  # the first pass left nothing out: it is the pass
             scan.report(refuse_unscannable=guard.refuse_unscannable)
         return out, kwargs
 
@@ -371,7 +398,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         if isinstance(value, ChatPromptValue) and any(g.input for g in hop.guards):
             messages = value.messages
             out = hop.observed(messages)
-            if any(a is not b for a, b in zip(out, messages, strict=True)):
+            if any(map(operator.is_not, out, messages)):  # (same length: one per message)
                 # the messages are valid already: no second validation pass
                 return ChatPromptValue.model_construct(messages=out)
         return value
@@ -416,6 +443,16 @@ async def _prefetch(guards: Sequence[Guard], messages: Sequence[Any], extra: Any
 async def _arequest(
     hop: LastHop, messages: list[BaseMessage], kwargs: dict[str, Any], model: Any
 ) -> tuple[list[BaseMessage], dict[str, Any]]:
+    """The request handled on the loop: one pass, unless it leaves long texts, which are then
+    computed a slice at a time before a full pass."""
+    deferred: dict[Guard, list[str]] = {}
+    done = hop.first_request(messages, kwargs, model, deferred)
+    if done is not None:
+        return done
+    for guard, texts in deferred.items():
+        for _ in guard.scan("prefetch").prefetch((), texts=texts):
+            await asyncio.sleep(0)
+    # guards after the one that deferred did not run: the whole request computed ahead
     await _prefetch([g for g in hop.guards if g.input], messages, kwargs)
     return hop.request(messages, kwargs, model)
 

@@ -27,6 +27,7 @@ streamed. A detector that crashes blocks too (fail closed), with a ``pii.detecto
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any
 
@@ -284,7 +285,14 @@ class PIIMiddleware(
         texts in place (the walk that looks for them would be spent for nothing)."""
         if not (yield _IS_ASYNC):
             return
-        for _ in self.scan("prefetch", known=known).prefetch(messages, extra):
+        yield from self._ahead(known, messages, extra)
+
+    def _ahead(
+        self, known: dict[str, Any], messages: Sequence[Any], extra: Any = None, **more: Any
+    ) -> Flow[None]:
+        """:meth:`~guardrails.pii.scan.Scan.prefetch` on the event loop, a turn after each
+        slice."""
+        for _ in self.scan("prefetch", known=known).prefetch(messages, extra, **more):
             yield Sleep(_TURN)
 
     def _guard(self, runtime: Any, box: list[Pseudonymizer]) -> Guard:
@@ -430,14 +438,24 @@ class PIIMiddleware(
         if self.apply_to_input:
             system = request.system_message
             fresh = ([system] if system is not None else []) + original
-            yield from self._prefetch(guard.known, fresh)
             scans: list[Scan] = []
 
-            def work(pseudo: Pseudonymizer | None) -> Any:
-                scans[:] = [self._shared(self.scan("input", runtime, pseudo, guard.known), guard)]
-                return scans[0].messages(fresh)
+            def work(pseudo: Pseudonymizer | None, defer: list[str] | None = None) -> Any:
+                scan = self._shared(self.scan("input", runtime, pseudo, guard.known), guard)
+                scan.defer = defer
+                scans[:] = [scan]
+                return scan.messages(fresh)
 
-            handled = yield from self._run(box, thread, work)
+            if box or not (yield _IS_ASYNC):
+                if box:  # pseudonymize in async: a pass mints placeholders, never thrown away
+                    yield from self._prefetch(guard.known, fresh)
+                handled = yield from self._run(box, thread, work)
+            else:  # async: one pass, unless it leaves long texts to compute a slice at a time
+                deferred: list[str] = []
+                handled = work(None, deferred)
+                if deferred:
+                    yield from self._ahead(guard.known, (), texts=deferred)
+                    handled = work(None)
             scans[0].report(refuse_unscannable=self.refuse_unscannable)
             handled_messages = handled[1:] if system is not None else handled
             if scans[0].found:
@@ -524,9 +542,9 @@ class PIIMiddleware(
             for g in guards:
                 if g.input:
                     handled = g.scan("input").messages(handled)
+        if handled is original or not any(map(operator.is_not, handled, original)):
+            return []  # (one handled message per original)
         changed = [(new, old) for new, old in zip(handled, original, strict=True) if new is not old]
-        if not changed:
-            return []
         messages = state_get(state, "messages") or []
         if any(new.id is None for new, _ in changed):
             return _rewrite(messages, changed, response)

@@ -60,6 +60,12 @@ OVERLAP = 2_048
 #: Layers of encoding opened inside one another at most (a data URL holding base64 holding
 #: JSON holding a percent-encoded value is four).
 MAX_DEPTH = 4
+#: A first async pass (:attr:`Scan.defer`) leaves texts longer than this to be computed ahead,
+#: a slice at a time (:meth:`Scan.prefetch`) ...
+INLINE = 2_048
+#: ... and any text once this many characters were scanned in the pass: a pass holds the event
+#: loop for at most about this much detection.
+INLINE_BUDGET = 16_384
 #: Texts up to this long are keys of the clean set as they are; longer ones by a digest.
 _SHORT = 256
 #: Entries of a detector's clean set before it is emptied.
@@ -111,8 +117,8 @@ def _memo_of(detector: Detector) -> dict[Any, None]:
 def fingerprint(message: BaseMessage) -> Any:
     """An immutable key of everything a scan of ``message`` reads (its class, ``content``,
     ``name``, ``additional_kwargs``, ``tool_calls``, ``invalid_tool_calls``,
-    ``tool_call_chunks``, ``artifact``), or ``None`` when a field holds a value this key
-    cannot write exactly.
+    ``tool_call_chunks``, ``artifact``: those its class has), or ``None`` when a field holds a
+    value this key cannot write exactly.
 
     The key is :mod:`marshal`'s encoding, made in C: it writes builtin types only and only
     *exact* ones (a ``str`` / ``dict`` / ``int`` subclass, a pydantic model, any other object
@@ -121,25 +127,23 @@ def fingerprint(message: BaseMessage) -> Any:
     types in every field a scan reads, whatever was edited in place in between: the key is the
     proof that the content is unchanged (issue 29: nothing mutable counts as scanned on its
     identity). Keys over 256 bytes are kept as a 16-byte BLAKE2b digest (no long raw text)."""
-    fields = message.__dict__
+    cls = type(message)
+    shape = _SHAPES.get(cls) or _shape(cls)
     try:
-        raw = marshal.dumps(
-            (
-                fields.get("content"),
-                fields.get("name"),
-                fields.get("additional_kwargs"),
-                fields.get("tool_calls"),
-                fields.get("invalid_tool_calls"),
-                fields.get("tool_call_chunks"),
-                fields.get("artifact"),
-            ),
-            2,  # version 2 writes no back-references: the same value, the same bytes
-        )
-    except (ValueError, RecursionError):
+        return _key(cls, shape[2](message.__dict__))
+    except KeyError:  # a field deleted
+        return None
+
+
+def _key(cls: type, values: tuple[Any, ...]) -> Any:
+    """:func:`fingerprint` of the values its class's getter read."""
+    try:
+        raw = marshal.dumps(values, 2)  # version 2 writes no back-references: same value,
+    except (ValueError, RecursionError):  # same bytes
         return None
     if len(raw) > _SHORT:
         raw = hashlib.blake2b(raw, digest_size=16).digest()
-    return type(message), raw
+    return cls, raw
 
 
 #: The fields a scan reads besides ``content`` and ``artifact``.
@@ -150,16 +154,20 @@ _OTHER_FIELDS = (
     "invalid_tool_calls",
     "tool_call_chunks",
 )
+_Getter = Callable[[dict[str, Any]], tuple[Any, ...]]
 #: Per message class: a getter of those of :data:`_OTHER_FIELDS` the class has (one C call,
-#: a tuple), and whether the class has an ``artifact``.
-_SHAPES: dict[type, tuple[Callable[[dict[str, Any]], tuple[Any, ...]], bool]] = {}
+#: a tuple), whether the class has an ``artifact``, and a getter of every field a scan reads
+#: (``content``, those others, ``artifact``): what :func:`fingerprint` writes.
+_SHAPES: dict[type, tuple[_Getter, bool, _Getter]] = {}
 
 
-def _shape(cls: type) -> tuple[Callable[[dict[str, Any]], tuple[Any, ...]], bool]:
+def _shape(cls: type) -> tuple[_Getter, bool, _Getter]:
     fields = getattr(cls, "model_fields", {})
-    # every message class has name and additional_kwargs: the getter always makes a tuple
-    names = {"name", "additional_kwargs"} | {n for n in _OTHER_FIELDS if n in fields}
-    shape = (operator.itemgetter(*sorted(names)), "artifact" in fields)
+    # every message class has name and additional_kwargs: the getters always make tuples
+    names = sorted({"name", "additional_kwargs"} | {n for n in _OTHER_FIELDS if n in fields})
+    artifact = "artifact" in fields
+    every = ["content", *names, *(["artifact"] if artifact else [])]
+    shape = (operator.itemgetter(*names), artifact, operator.itemgetter(*every))
     if len(_SHAPES) < 256:
         _SHAPES[cls] = shape
     return shape
@@ -280,18 +288,33 @@ class Scan:
     #: Strings this pass passed on without proving them clean (texts it wrote itself): a
     #: message holding one is not remembered as clean.
     unproven: int = 0
+    #: When a list: a first pass on the event loop. Texts longer than :data:`INLINE`, and every
+    #: text once :data:`INLINE_BUDGET` characters were scanned, are not scanned but listed
+    #: here (and count as unproven); a pass that lists any is thrown away, the listed texts
+    #: are computed ahead a slice at a time (:meth:`prefetch`) and a full pass follows. A
+    #: request of short or known texts costs one pass and no look-ahead walk.
+    defer: list[str] | None = None
+    #: Characters scanned so far by a pass with :attr:`defer`.
+    inline: int = 0
 
-    def prefetch(self, messages: Sequence[Any], extra: Any = None) -> Iterator[None]:
-        """Compute the matches of every text in ``messages`` (and ``extra``) into
-        :attr:`known`, yielding once :data:`SLICE` seconds of scanning have passed: the async
-        paths run it on the event loop and give the loop a turn at each yield, so a request
-        of any shape (one long text, many texts of a few KB) never holds the loop for more
-        than a slice plus one type of one chunk (a worker thread would, through the
-        interpreter lock). The scan that follows finds every text in :attr:`known`."""
-        walker = dataclasses.replace(self, found={}, secrets=[], collect=[], unscannable={})
+    def prefetch(
+        self, messages: Sequence[Any], extra: Any = None, texts: Sequence[str] = ()
+    ) -> Iterator[None]:
+        """Compute the matches of every text in ``messages`` (and ``extra``, and ``texts``:
+        what a first pass deferred, see :attr:`defer`) into :attr:`known`, yielding once
+        :data:`SLICE` seconds of scanning have passed: the async paths run it on the event
+        loop and give the loop a turn at each yield, so a request of any shape (one long
+        text, many texts of a few KB) never holds the loop for more than a slice plus one
+        type of one chunk (a worker thread would, through the interpreter lock). The scan
+        that follows finds every text in :attr:`known`."""
+        walker = dataclasses.replace(
+            self, found={}, secrets=[], collect=[], unscannable={}, defer=None
+        )
         walker.messages([m for m in messages if isinstance(m, BaseMessage)])
         if extra is not None:
             walker.value(extra)
+        for text in texts:
+            walker.text(text)
         known = self.known
         turn = time.perf_counter()
         detector = self.detector
@@ -386,6 +409,13 @@ class Scan:
         key = _clean_key(text, context)
         if key in clean:
             return text
+        if self.defer is not None and self.depth == 0 and text not in self.known:
+            size = len(text)
+            if size > INLINE or self.inline + size > INLINE_BUDGET:
+                self.defer.append(text)
+                self.unproven += 1
+                return text
+            self.inline += size
         before = len(self.secrets) + sum(self.unscannable.values())
         if self.depth < MAX_DEPTH:
             out = self._layered(text, context)
@@ -700,24 +730,26 @@ class Scan:
         # the common shape inlined: a message whose only text is a string content that this
         # call wrote or that is clean (what :meth:`text` would return untouched) costs a few
         # look-ups; any other message already proven clean costs its :func:`fingerprint` and
-        # one look-up; anything else takes :meth:`message`
+        # one look-up; anything else takes :meth:`message`. The list is copied only from the
+        # first message that changes.
         clean = _clean_of(self.detector)
         memo = _memo_of(self.detector) if self.literals is None else None
         produced = self.produced
         shapes = _SHAPES
-        out: list[BaseMessage] = []
-        for m in messages:
-            shape = shapes.get(type(m))
+        out: list[BaseMessage] | None = None
+        for i, m in enumerate(messages):
+            cls = type(m)
+            shape = shapes.get(cls)
             if shape is None:
                 if not isinstance(m, BaseMessage):
-                    out.append(m)
+                    if out is not None:
+                        out.append(m)
                     continue
-                shape = _shape(type(m))
+                shape = _shape(cls)
             fields = m.__dict__
             try:
                 content = fields["content"]
-                others = shape[0](fields)
-                plain = type(content) is str and not any(others)
+                plain = type(content) is str and not any(shape[0](fields))
                 if plain and shape[1]:
                     plain = fields["artifact"] is None
             except KeyError:  # a field deleted: the whole walk
@@ -727,12 +759,19 @@ class Scan:
                 or content in produced
                 or (content if len(content) <= _SHORT else _clean_key(content, None)) in clean
             ):
-                out.append(m)
+                if out is not None:
+                    out.append(m)
                 continue
-            key = fingerprint(m) if memo is not None else None
+            key = None
+            if memo is not None:
+                try:
+                    key = _key(cls, shape[2](fields))
+                except KeyError:
+                    key = None
             if key is not None:
                 if key in memo:  # type: ignore[operator]
-                    out.append(m)
+                    if out is not None:
+                        out.append(m)
                     continue
                 marks = self._marks()
                 handled = self.message(m)
@@ -740,11 +779,14 @@ class Scan:
                     if len(memo) >= _MEMO_MAX:  # type: ignore[arg-type]
                         memo.clear()  # type: ignore[union-attr]
                     memo[key] = None  # type: ignore[index]
-                m = handled
             else:
-                m = self.message(m)
-            out.append(m)
-        return out
+                handled = self.message(m)
+            if out is not None:
+                out.append(handled)
+            elif handled is not m:
+                out = list(messages[:i])
+                out.append(handled)
+        return list(messages) if out is None else out
 
     def _marks(self) -> tuple[int, int, int]:
         """What this pass has found, could not scan, or passed on unproven, so far."""
