@@ -74,6 +74,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "guardrails/pii/detect.py",
             "guardrails/pii/context.py",
             "guardrails/pii/normalize.py",
+            "guardrails/pii/phones.py",
             "guardrails/pii/finders/*.py",
         ],
         [

@@ -154,7 +154,7 @@ _NEEDS: dict[str, Callable[[_Scan], bool]] = {
     "email": lambda s: "@" in s.text,
     "url": lambda s: "://" in s.text or (_has_w_dot(s.text) and _WWW.search(s.text) is not None),
     "mac_address": lambda s: s.text.count(":") >= 5 or s.text.count("-") >= 5,
-    "iban": lambda s: s.digits() >= 8,
+    "iban": lambda s: s.digits() >= 2,  # the check digits: a BBAN may be all letters
     "crypto": lambda s: True,
     # the card pattern itself needs 12 digits and separators in a row: its search is the gate
     "credit_card": lambda s: s.any_digit(),
@@ -250,10 +250,13 @@ class Detector:
         return self._cache.bytes  # type: ignore[attr-defined,no-any-return]
 
     def __call__(self, text: str) -> list[PIIMatch]:
-        return list(self.matches(text))
+        """The matches of ``text``: new dicts on every call, so a caller that edits them
+        (``m["value"] = ...``, ``del m["start"]``) never changes what the cache answers next."""
+        return [m.copy() for m in self.matches(text)]
 
     def matches(self, text: str) -> tuple[PIIMatch, ...]:
-        """The matches of ``text`` (cached by content)."""
+        """The matches of ``text`` (cached by content): the cache's own dicts, read-only (call
+        the detector for copies a caller may edit)."""
         cache: _ByteLRU = self._cache  # type: ignore[attr-defined]
         key = _cache_key(text)
         hit = cache.get(key)

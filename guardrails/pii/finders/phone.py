@@ -102,13 +102,15 @@ def _readings(rules: PhoneRules, raw: str) -> tuple[_Reading, ...]:
         total.append(total[-1] + g1 - g0)
     last = len(groups)
     international = raw.startswith("+") or (raw.startswith("00") and raw[2:3] in "123456789")
+    # "00" stands for "+": it is not one of the number's at most 15 digits
+    lead = 2 if international and raw.startswith("00") else 0
     out: list[_Reading] = []
     for k in range(last, max(0, last - 3), -1):
         if k < last:  # only a short trailing group that breaks the grouping is dropped
             dropped = groups[k][1] - groups[k][0]
             if dropped > 2 or all(g1 - g0 == dropped for g0, g1 in groups[1:k]):
                 break
-        n = total[k]
+        n = total[k] - lead
         if n > 15:
             continue
         if n < 6:
@@ -131,7 +133,7 @@ def _validated(rules: PhoneRules, raw: str, groups: list[str], international: bo
     """What the phone rules say of ``raw`` (split into digit ``groups``), context aside:
     0 when its shape says it is something else."""
     digits = "".join(groups)
-    n = len(digits)
+    n = len(digits) - (2 if international and raw.startswith("00") else 0)
     if not 6 <= n <= 15 or len(groups) > 7 or sum(len(g) == 1 for g in groups) > 2:
         return 0.0  # too short, too long, or digits scattered in prose
     if (

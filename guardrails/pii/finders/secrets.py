@@ -217,7 +217,8 @@ RULES: tuple[Rule, ...] = (
     Rule("newrelic", "NRAK-|NRJS-|NRII-", r"NR(?:AK|JS|II)-[A-Za-z0-9]{19,27}"),
     Rule("dynatrace", "dt0c01.", r"dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64}"),
     Rule("pulumi", "pul-", r"pul-[a-f0-9]{40}"),
-    Rule("terraform", ".atlasv1.", rf"\.atlasv1\.[{_U}]{{60,70}}"),
+    # <14>.atlasv1.<60-70>: found by its literal, then read from its 14-character head (_HEADS)
+    Rule("terraform", ".atlasv1.", rf"(?:[{_A}]{{14}})?\.atlasv1\.[{_U}=]{{60,70}}"),
     Rule("cloudflare", "v1.0-", r"v1\.0-[a-f0-9]{24}-[a-f0-9]{146}"),
     Rule("mapbox", "sk.eyJ", rf"sk\.eyJ[{_U}]{{20,}}\.[{_U}]{{20,}}"),
     Rule("alibaba", "LTAI", rf"LTAI[{_A}]{{12,20}}"),
@@ -234,7 +235,8 @@ RULES: tuple[Rule, ...] = (
     Rule("resend", "re_", rf"re_[{_A}]{{8}}_[{_A}]{{24}}"),
     Rule("fireworks", "fw_", rf"fw_[{_A}]{{24}}"),
     Rule("jina", "jina_", rf"jina_[{_U}]{{50,}}"),
-    Rule("azure_ad", "Q~", r"Q~[A-Za-z0-9_~.-]{31,34}"),
+    # Azure AD client secrets: three characters, a digit, "Q~" and 31 to 34 more (_HEADS)
+    Rule("azure_ad", "Q~", r"(?:[A-Za-z0-9_~.]{3}\d)?Q~[A-Za-z0-9_~.-]{31,34}"),
 )
 
 _TAIL_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
@@ -275,6 +277,13 @@ _ANCHORS = re.compile(_trie_regex(sorted(_BY_ANCHOR, key=len, reverse=True)))
 _PREFIXED = {
     a: sorted([b for b in _BY_ANCHOR if b != a and b.startswith(a)], key=len, reverse=True)
     for a in _BY_ANCHOR
+}
+
+#: anchors that stand inside their token, after a head of fixed width and shape: the token is
+#: read from the head's start
+_HEADS: dict[str, tuple[int, re.Pattern[str]]] = {
+    ".atlasv1.": (14, re.compile(r"[A-Za-z0-9]{14}")),
+    "Q~": (4, re.compile(r"[A-Za-z0-9_~.]{3}\d")),
 }
 
 #: prefixes also common at the start of ordinary values (not a claim of a provider's format)
@@ -443,9 +452,18 @@ def _prefixed(text: str) -> list[Secret]:
         start = m.start()
         if start < pos:
             continue
-        if start and text[start - 1] in _ANCHOR_BEFORE:
-            continue
         anchor = m.group()
+        if start and text[start - 1] in _ANCHOR_BEFORE:
+            head = _HEADS.get(anchor)
+            if head is None:
+                continue
+            start -= head[0]
+            if (
+                start < pos
+                or not head[1].fullmatch(text, start, start + head[0])
+                or (start and text[start - 1] in _ANCHOR_BEFORE)
+            ):
+                continue
         for candidate in (*_PREFIXED[anchor], anchor):
             if candidate != anchor and not text.startswith(candidate, start):
                 continue
