@@ -1,0 +1,182 @@
+"""Promises of the shared plumbing: audit events, their JSON lines, order warnings, ``compose``.
+
+Public behaviour only (another helper may rewrite ``_core.py``, ``compose.py`` and ``audit.py``
+for speed):
+
+- an audit field is a scalar or a list/dict of scalars (bytes are refused, not spread into a list
+  of numbers), nested at most two levels;
+- ``JsonFormatter`` names the exception of a record that has one and nothing else (a record made
+  with ``exc_info=(None, None, None)``, what ``logger.exception`` outside ``except`` gives, is
+  formatted, not a crash);
+- ``audit.configure()`` replaces only the handler it installed itself: a user's own handler on the
+  audit logger stays;
+- order warnings point at the caller's line; a retry that answers with a message
+  (``on_failure='continue'``) inside a fallback warns, one that raises (``'error'``) or that sits
+  outside the fallback, or a stack without a fallback, does not; a plain ``middleware=[...]`` list
+  in a known-bad order warns at its first call, whichever of the two is the inner one;
+- a middleware that happens to have a ``members`` tuple is not looked into as if it were a
+  composed stack.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+import warnings
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
+
+import guardrails.audit as audit_mod
+from guardrails import (
+    ModelCallLimitMiddleware,
+    ModelFallbackMiddleware,
+    ModelRetryMiddleware,
+    compose,
+)
+from guardrails.audit import JsonFormatter, emit
+from guardrails.order import GuardrailOrderWarning, check_order
+from guardrails.testing import ScriptedChatModel
+from tests.conftest import AuditCapture
+from tests.support import invoke
+
+# ------------------------------------------------------------------ audit fields
+
+
+@pytest.mark.parametrize("value", [b"raw bytes", bytearray(b"x"), {1, 2}.__iter__()])
+def test_an_audit_field_that_is_not_plain_is_refused(value: Any) -> None:
+    with pytest.raises(TypeError, match="audit field values"):
+        emit("x.y", "G", thing=value)
+
+
+def test_lists_in_a_dict_and_dicts_in_a_list_are_two_levels_and_allowed(
+    audit: AuditCapture,
+) -> None:
+    emit("x.y", "G", by_type={"email": [1, 2]}, pairs=[{"a": 1}], tags=("t1", "t2"))
+    (event,) = audit.of("x.y")
+    assert event["by_type"] == {"email": [1, 2]}
+    assert event["pairs"] == [{"a": 1}] and event["tags"] == ["t1", "t2"]
+
+
+# ------------------------------------------------------------------ JSON lines
+
+
+def _record(exc_info: Any) -> logging.LogRecord:
+    return logging.LogRecord("guardrails.audit", logging.ERROR, __file__, 1, "m", (), exc_info)
+
+
+def test_json_lines_name_the_exception_of_a_record() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        line = json.loads(JsonFormatter().format(_record(sys.exc_info())))
+    assert line["exception"] == "ValueError"
+
+
+def test_a_record_without_an_exception_is_formatted_without_one() -> None:
+    line = json.loads(JsonFormatter().format(_record((None, None, None))))
+    assert "exception" not in line and line["message"] == "m"
+
+
+def test_configure_keeps_a_handler_the_user_added() -> None:
+    logger = logging.getLogger(audit_mod.LOGGER_NAME)
+    before = list(logger.handlers)
+    mine = logging.StreamHandler(io.StringIO())
+    logger.addHandler(mine)
+    level, propagate = logger.level, logger.propagate
+    try:
+        first = audit_mod.configure(io.StringIO())
+        second = audit_mod.configure(io.StringIO())
+        assert mine in logger.handlers and second in logger.handlers
+        assert first not in logger.handlers
+    finally:
+        for handler in list(logger.handlers):
+            if handler not in before:
+                logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+# ------------------------------------------------------------------ order warnings
+
+
+def _backup() -> ScriptedChatModel:
+    return ScriptedChatModel(responses=[], default="from backup", model_name="backup")
+
+
+def test_an_order_warning_points_at_the_callers_line() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_order([ModelRetryMiddleware(), ModelCallLimitMiddleware(run_limit=3)])
+    (warning,) = [w for w in caught if issubclass(w.category, GuardrailOrderWarning)]
+    assert warning.filename == __file__
+
+
+def _order(stack: list[Any]) -> list[str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return check_order(stack, warn=False)
+
+
+def test_a_retry_that_answers_inside_a_fallback_is_reported() -> None:
+    (problem,) = _order(
+        [ModelFallbackMiddleware(_backup()), ModelRetryMiddleware(on_failure="continue")]
+    )
+    assert "needs on_failure='error'" in problem
+
+
+def _retry(on_failure: str) -> Any:
+    return ModelRetryMiddleware(on_failure=on_failure)  # type: ignore[arg-type]
+
+
+FINE_STACKS = {
+    "error": lambda: [ModelFallbackMiddleware(_backup()), _retry("error")],
+    "outside": lambda: [_retry("continue"), ModelFallbackMiddleware(_backup())],
+    "no-fallback": lambda: [_retry("continue")],
+    "other-kind": lambda: [ModelCallLimitMiddleware(run_limit=3), _retry("continue")],
+}
+
+
+@pytest.mark.parametrize("stack", FINE_STACKS.values(), ids=FINE_STACKS.keys())
+def test_a_retry_that_raises_or_sits_outside_the_fallback_is_not_reported(stack: Any) -> None:
+    assert _order(stack()) == []
+
+
+def _limit_inside_retry() -> tuple[list[Any], str]:
+    stack = [ModelRetryMiddleware(max_retries=0), ModelCallLimitMiddleware(run_limit=9)]
+    return stack, "ModelCallLimitMiddleware should be listed before ModelRetryMiddleware"
+
+
+def _answering_retry_inside_fallback() -> tuple[list[Any], str]:
+    stack = [ModelFallbackMiddleware(_backup()), ModelRetryMiddleware(on_failure="continue")]
+    return stack, "needs on_failure='error'"
+
+
+@pytest.mark.parametrize("case", [_limit_inside_retry, _answering_retry_inside_fallback])
+def test_a_plain_list_in_a_bad_order_warns_at_its_first_call(mode: str, case: Any) -> None:
+    stack, expected = case()
+    model = ScriptedChatModel(responses=[], default="ok")
+    agent = create_agent(model, middleware=stack)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert invoke(agent, {"messages": [("user", "hi")]}, mode)["messages"][-1].content == "ok"
+    texts = [str(w.message) for w in caught if issubclass(w.category, GuardrailOrderWarning)]
+    assert any(expected in t for t in texts), texts
+
+
+class HasMembers(AgentMiddleware[Any, Any, Any]):
+    """Not a composed stack: a middleware with an attribute that happens to be called members."""
+
+    def __init__(self, *members: Any) -> None:
+        super().__init__()
+        self.members = tuple(members)
+
+
+def test_a_middleware_with_a_members_tuple_is_not_looked_into() -> None:
+    bad_pair = (ModelRetryMiddleware(), ModelCallLimitMiddleware(run_limit=3))
+    assert _order([HasMembers(*bad_pair)]) == []
+    assert len(_order([compose(*bad_pair)])) == 1  # a composed stack is looked into
