@@ -135,8 +135,16 @@ def carry_guards(current: Any, replacement: Any) -> Any:
     :mod:`guardrails.pii.lasthop`) goes with the request instead of being dropped. A model
     without guards is returned as it is.
     """
-    carry = getattr(type(current), "_guardrails_carry", None)
+    cls = type(current)
+    carry = _CARRY.get(cls, _CARRY)
+    if carry is _CARRY:  # looked up once per class (a pydantic class's missing attribute
+        carry = getattr(cls, "_guardrails_carry", None)  # costs its metaclass __getattr__)
+        if len(_CARRY) < 1024:
+            _CARRY[cls] = carry
     return carry(current, replacement) if carry is not None else replacement
+
+
+_CARRY: dict[type, Any] = {}
 
 
 def run_sync(
@@ -239,7 +247,7 @@ def _enter(guard: Any, hook: str, request: Any) -> contextvars.Token[tuple[_Entr
     if stack:
         outers = [g for g, h, r in stack if h == hook and r == runtime]
         if outers:
-            key = (id(guard), *(id(g) for g in outers))
+            key = (id(guard), *map(id, outers))
             if key not in _NESTINGS_SEEN:
                 if len(_NESTINGS_SEEN) >= _NESTINGS_MAX:
                     _NESTINGS_SEEN.clear()

@@ -218,3 +218,33 @@ def test_a_request_keyword_is_handled_and_reported_once_by_the_last_hop(
     request_events = [e for e in audit.of("pii.detected") if e.get("where") == "request"]
     assert len(request_events) == 1, audit.events
     assert request_events[0]["entities"] == {"email": 1}
+
+
+def test_only_a_pseudonymizing_guardrail_keeps_a_state_channel_for_its_mapping(
+    mode: str,
+) -> None:
+    """A state channel costs every step of every run: redact/mask/hash/block keep no mapping
+    and add none; pseudonymize keeps its mapping in the thread's state, across turns."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from guardrails.pii.tool_side import VAULT_KEY
+
+    for strategy in ("redact", "mask", "hash", "block"):
+        kwargs: dict[str, Any] = {"hash_key": b"k" * 16} if strategy == "hash" else {}
+        agent = create_agent(
+            ScriptedChatModel(default="ok"),
+            middleware=[PIIMiddleware("email", strategy=strategy, **kwargs)],
+        )
+        assert VAULT_KEY not in agent.channels, strategy
+    model = ScriptedChatModel(default="ok")
+    agent = create_agent(
+        model,
+        middleware=[PIIMiddleware("email", strategy="pseudonymize")],
+        checkpointer=InMemorySaver(),
+    )
+    assert VAULT_KEY in agent.channels
+    config = {"configurable": {"thread_id": "t"}}
+    invoke(agent, {"messages": [HumanMessage(f"mail {EMAIL}")]}, mode, config)
+    invoke(agent, {"messages": [HumanMessage(f"again {EMAIL}")]}, mode, config)
+    sent = dumps(model.requests[1]["messages"])
+    assert EMAIL not in sent and sent.count("<EMAIL_1>") == 2  # one mapping across turns

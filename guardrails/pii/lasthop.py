@@ -311,8 +311,31 @@ class _StreamState:
 _CLASSES: dict[type, type] = {}
 
 
+#: Per model class: whether it is a guarded class (``getattr`` on a pydantic model class that
+#: lacks the attribute goes through its metaclass's ``__getattr__``: microseconds per call).
+_IS_GUARDED: dict[type, bool] = {}
+
+
+def _is_guarded(cls: type) -> bool:
+    known = _IS_GUARDED.get(cls)
+    if known is None:
+        known = bool(getattr(cls, "__guardrails_guarded__", False))
+        if len(_IS_GUARDED) < 1024:
+            _IS_GUARDED[cls] = known
+    return known
+
+
+def _hop(view: Any) -> LastHop:
+    """The hop of a guarded view (its private dict holds it: no pydantic ``__getattr__``)."""
+    private = view.__pydantic_private__
+    if type(private) is _Private:
+        return private.hop
+    hop: LastHop = view._guardrails_hop
+    return hop
+
+
 def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
-    if getattr(cls, "__guardrails_guarded__", False):
+    if _is_guarded(cls):
         return cls
     known = _CLASSES.get(cls)
     if known is not None:
@@ -334,7 +357,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         run_manager: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
-        hop: LastHop = self._guardrails_hop
+        hop = _hop(self)
         messages, kwargs = hop.request(messages, kwargs, self)
         return hop.result(cls._generate(self, messages, stop, run_manager, **kwargs))
 
@@ -345,7 +368,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         run_manager: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
-        hop: LastHop = self._guardrails_hop
+        hop = _hop(self)
         messages, kwargs = await _arequest(hop, messages, kwargs, self)
         result = await cls._agenerate(self, messages, stop, run_manager, **kwargs)
         return await _aresult(hop, result)
@@ -357,7 +380,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         run_manager: Any = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        hop: LastHop = self._guardrails_hop
+        hop = _hop(self)
         messages, kwargs = hop.request(messages, kwargs, self)
         chunks = cls._stream(self, messages, stop, run_manager, **kwargs)
         if not any(g.output for g in hop.guards):
@@ -372,7 +395,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         run_manager: Any = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        hop: LastHop = self._guardrails_hop
+        hop = _hop(self)
         messages, kwargs = await _arequest(hop, messages, kwargs, self)
         chunks = cls._astream(self, messages, stop, run_manager, **kwargs)
         if not any(g.output for g in hop.guards):
@@ -394,7 +417,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         # every public entry (invoke, stream, astream, stream_events v3) converts its input
         # here, before ``on_chat_model_start``: observers get the handled messages
         value = cls._convert_input(self, model_input)
-        hop: LastHop = self._guardrails_hop
+        hop = _hop(self)
         if isinstance(value, ChatPromptValue) and any(g.input for g in hop.guards):
             messages = value.messages
             out = hop.observed(messages)
@@ -405,7 +428,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
 
     def _get_invocation_params(self: Any, stop: list[str] | None = None, **kwargs: Any) -> Any:
         params = cls._get_invocation_params(self, stop=stop, **kwargs)
-        hop: LastHop = self._guardrails_hop
+        hop = _hop(self)
         return hop.params(params) if isinstance(params, dict) else params
 
     namespace: dict[str, Any] = {
@@ -464,9 +487,8 @@ async def _aresult(hop: LastHop, result: ChatResult) -> ChatResult:
 
 def hop_of(model: Any) -> LastHop | None:
     """The :class:`LastHop` of an already guarded model, else None."""
-    if getattr(type(model), "__guardrails_guarded__", False):
-        hop: LastHop | None = model._guardrails_hop
-        return hop
+    if _is_guarded(type(model)):
+        return _hop(model)
     return None
 
 

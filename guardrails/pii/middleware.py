@@ -233,6 +233,10 @@ class PIIMiddleware(
         self._hash_key = key
         types = [pii_type] if isinstance(pii_type, str) else list(pii_type)
         self._name = name or f"PIIMiddleware[{','.join(types)}]"
+        if not self._strategy.needs_mapping:
+            # no pseudonym mapping to keep: no state channel for it (a channel costs every
+            # step of every run of the graph)
+            self.state_schema = AgentState  # type: ignore[assignment]
         if apply_to_output or apply_to_tool_results:
             from guardrails.pii.stream import PIIStreamTransformer
 

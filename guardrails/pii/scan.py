@@ -155,19 +155,34 @@ _OTHER_FIELDS = (
     "tool_call_chunks",
 )
 _Getter = Callable[[dict[str, Any]], tuple[Any, ...]]
-#: Per message class: a getter of those of :data:`_OTHER_FIELDS` the class has (one C call,
-#: a tuple), whether the class has an ``artifact``, and a getter of every field a scan reads
-#: (``content``, those others, ``artifact``): what :func:`fingerprint` writes.
-_SHAPES: dict[type, tuple[_Getter, bool, _Getter]] = {}
+#: The value of each of those fields (and ``artifact``) on a message that sets none of them.
+_EMPTY: dict[str, Any] = {
+    "name": None,
+    "additional_kwargs": {},
+    "tool_calls": [],
+    "invalid_tool_calls": [],
+    "tool_call_chunks": [],
+    "artifact": None,
+}
+#: Per message class: a getter of those of :data:`_OTHER_FIELDS` the class has and of its
+#: ``artifact`` (one C call, a tuple), that tuple on a message that sets none of them (a
+#: message whose getter returns it and whose content is a string holds no other text: one
+#: tuple comparison), and a getter of every field a scan reads (``content``, those others,
+#: ``artifact``): what :func:`fingerprint` writes.
+_SHAPES: dict[type, tuple[_Getter, tuple[Any, ...], _Getter]] = {}
 
 
-def _shape(cls: type) -> tuple[_Getter, bool, _Getter]:
+def _shape(cls: type) -> tuple[_Getter, tuple[Any, ...], _Getter]:
     fields = getattr(cls, "model_fields", {})
     # every message class has name and additional_kwargs: the getters always make tuples
     names = sorted({"name", "additional_kwargs"} | {n for n in _OTHER_FIELDS if n in fields})
-    artifact = "artifact" in fields
-    every = ["content", *names, *(["artifact"] if artifact else [])]
-    shape = (operator.itemgetter(*names), artifact, operator.itemgetter(*every))
+    if "artifact" in fields:
+        names.append("artifact")
+    shape = (
+        operator.itemgetter(*names),
+        tuple(_EMPTY[n] for n in names),
+        operator.itemgetter("content", *names),
+    )
     if len(_SHAPES) < 256:
         _SHAPES[cls] = shape
     return shape
@@ -259,7 +274,7 @@ def find_all(detector: Detector, text: str) -> Sequence[PIIMatch]:
             return done.value  # type: ignore[no-any-return]
 
 
-@dataclass
+@dataclass(slots=True)
 class Scan:
     """The state of one scan pass (see the module docstring)."""
 
@@ -749,9 +764,7 @@ class Scan:
             fields = m.__dict__
             try:
                 content = fields["content"]
-                plain = type(content) is str and not any(shape[0](fields))
-                if plain and shape[1]:
-                    plain = fields["artifact"] is None
+                plain = type(content) is str and shape[0](fields) == shape[1]
             except KeyError:  # a field deleted: the whole walk
                 plain = False
             if plain and (
