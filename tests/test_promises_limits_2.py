@@ -1,0 +1,68 @@
+"""More promises of the limits (issue 29, seed-7 survivors of ``limits``).
+
+- In memory (bounded), a user's calls keep counting for as long as they can refuse a call: a sliding
+  window's previous window still weighs in after a quiet spell in which only other users called
+  (state is forgotten only when it can no longer refuse anything), and users calling in turns each
+  keep their own count.
+
+Time is the middleware's clock (``_clock``), as in tests/test_promises_limits.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+
+from guardrails.errors import RateLimitExceededError
+from guardrails.rate_limits import RateLimitMiddleware
+from guardrails.testing import ScriptedChatModel
+from tests.support import invoke
+from tests.test_promises_limits import T0, Clock
+
+
+def _call_as(agent: Any, mode: str, user: str) -> bool:
+    """True when the call of ``user`` is admitted."""
+    try:
+        invoke(agent, {"messages": [("user", "x")]}, mode, {"configurable": {"user_id": user}})
+    except RateLimitExceededError:
+        return False
+    return True
+
+
+def test_a_sliding_window_remembers_a_user_through_a_quiet_spell(mode: str) -> None:
+    mw = RateLimitMiddleware("2/minute", strategy="sliding-window-counter")
+    clock = Clock(mw, T0 + 10.0)
+    agent = create_agent(ScriptedChatModel(default="hi"), middleware=[mw])
+    assert _call_as(agent, mode, "bob")  # t0+10: someone else's call
+    clock.now = T0 + 65.0  # the next minute: alice's two calls
+    assert [_call_as(agent, mode, "alice") for _ in range(2)] == [True, True]
+    clock.now = T0 + 130.0  # a minute on, 10 s in: her 2 calls weigh 2 x 50/60 = 1.67
+    assert not _call_as(agent, mode, "alice")
+    assert _call_as(agent, mode, "bob")
+
+
+@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window", "sliding-window-counter"])
+def test_users_calling_in_turns_each_keep_their_count(mode: str, strategy: str) -> None:
+    mw = RateLimitMiddleware("2/minute", strategy=strategy)
+    clock = Clock(mw, T0 + 1.0)
+    agent = create_agent(ScriptedChatModel(default="hi"), middleware=[mw])
+    seen = []
+    for user in ["a", "b", "c", "a", "b", "c", "a", "b", "c"]:
+        clock.now += 0.5
+        seen.append(_call_as(agent, mode, user))
+    assert seen == [True] * 6 + [False] * 3
+
+
+@pytest.mark.parametrize("strategy", ["moving-window", "fixed-window", "sliding-window-counter"])
+def test_memory_forgets_users_whose_calls_can_no_longer_refuse(mode: str, strategy: str) -> None:
+    mw = RateLimitMiddleware("2/minute", strategy=strategy)
+    clock = Clock(mw, T0 + 1.0)
+    agent = create_agent(ScriptedChatModel(default="hi"), middleware=[mw])
+    for i in range(30):
+        assert _call_as(agent, mode, f"user-{i}")
+    assert len(mw._windows) == 30
+    clock.now += 241.0  # longer than two windows (a sliding window's state lives two)
+    assert _call_as(agent, mode, "late")
+    assert len(mw._windows) == 1
