@@ -180,3 +180,71 @@ def test_a_middleware_with_a_members_tuple_is_not_looked_into() -> None:
     bad_pair = (ModelRetryMiddleware(), ModelCallLimitMiddleware(run_limit=3))
     assert _order([HasMembers(*bad_pair)]) == []
     assert len(_order([compose(*bad_pair)])) == 1  # a composed stack is looked into
+
+
+# ------------------------------------------------------------------ tool batches
+
+
+def test_a_tool_call_outside_the_latest_batch_is_a_batch_of_one(mode: str) -> None:
+    """A tool run outside the agent loop (its call is not in the latest AI message with tool
+    calls) is judged alone: an older message that happens to hold its id is not its batch."""
+    import asyncio
+
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+    from langgraph.prebuilt.tool_node import ToolCallRequest
+
+    from guardrails import ToolCallLimitMiddleware
+    from guardrails.testing import tool_call
+
+    c1, c2, c3 = (tool_call("t", {"q": i}, id=f"c{i}") for i in (1, 2, 3))
+    state = {
+        "messages": [
+            HumanMessage("hi"),
+            AIMessage("", tool_calls=[c1, c2]),
+            ToolMessage("r", tool_call_id="c1"),
+            ToolMessage("r", tool_call_id="c2"),
+            AIMessage("", tool_calls=[c3]),
+        ]
+    }
+    request = ToolCallRequest(tool_call=c2, tool=None, state=state, runtime=None)  # type: ignore[arg-type]
+    mw = ToolCallLimitMiddleware(run_limit=1)
+
+    def ran(r: Any) -> ToolMessage:
+        return ToolMessage("ran", tool_call_id=r.tool_call["id"])
+
+    async def aran(r: Any) -> ToolMessage:
+        return ran(r)
+
+    if mode == "sync":
+        result = mw.wrap_tool_call(request, ran)
+    else:
+        result = asyncio.run(mw.awrap_tool_call(request, aran))
+    messages = result.update["messages"]  # type: ignore[union-attr]
+    assert [m.content for m in messages] == ["ran"]
+
+
+# ------------------------------------------------------------------ telemetry
+
+
+def test_a_meter_provider_named_by_the_environment_is_listened_to() -> None:
+    """``OTEL_PYTHON_METER_PROVIDER`` (OpenTelemetry's own setting) names the provider: the
+    counters go there, though the application never called ``set_meter_provider``."""
+    import os
+    import subprocess
+
+    script = (
+        "import guardrails.telemetry as t\n"
+        "found = t.targets()\n"
+        "assert found is not None and found.counters, found\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "OTEL_PYTHON_METER_PROVIDER": "sdk_meter_provider"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=".",
+        env=env,
+    )
+    assert done.stdout.strip() == "ok", done.stderr
