@@ -37,6 +37,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.errors import GraphBubbleUp
+from pydantic import BaseModel
 
 from guardrails import _validate as v
 from guardrails._adapters.langchain import (
@@ -101,12 +102,42 @@ def missing_provider_package(position: int, model: str, provider: str) -> None:
         )
 
 
+_MISSING = object()
+_PYDANTIC_GETATTR = getattr(BaseModel, "__getattr__", None)
+#: Per (model class, attribute): whether the class itself has the attribute (a property, a
+#: class attribute); ``None`` when the class resolves missing attributes its own way.
+_ON_CLASS: dict[tuple[type, str], bool | None] = {}
+
+
+def _attr(model: Any, attr: str) -> Any:
+    """``getattr(model, attr, None)``, without pydantic's ``__getattr__`` for an attribute a
+    model does not have (it raises a formatted error: tens of microseconds, for each of the
+    attributes :func:`_endpoint` tries on every model call). Same result: a pydantic model's
+    fields are in its ``__dict__``, extras in ``__pydantic_extra__``, the rest on its class."""
+    cls = type(model)
+    on_class = _ON_CLASS.get((cls, attr), _MISSING)
+    if on_class is _MISSING:
+        own = _PYDANTIC_GETATTR is not None and getattr(cls, "__getattr__", None) is (
+            _PYDANTIC_GETATTR
+        )
+        on_class = hasattr(cls, attr) if own else None
+        if len(_ON_CLASS) < 4096:
+            _ON_CLASS[(cls, attr)] = on_class
+    if on_class is False:
+        value = model.__dict__.get(attr, _MISSING)
+        if value is not _MISSING:
+            return value
+        extra = model.__pydantic_extra__
+        return extra.get(attr) if extra else None
+    return getattr(model, attr, None)
+
+
 def _endpoint(model: Any) -> str:
     """Where a chat model sends its requests: base URL, deployment, region (no credentials)."""
     parts: list[str] = []
     for attr in _ENDPOINT_ATTRS:
         try:
-            value = getattr(model, attr, None)
+            value = _attr(model, attr)
         except Exception:  # a property that needs credentials
             value = None
         if value is None or callable(value):

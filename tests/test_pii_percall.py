@@ -248,3 +248,37 @@ def test_only_a_pseudonymizing_guardrail_keeps_a_state_channel_for_its_mapping(
     invoke(agent, {"messages": [HumanMessage(f"again {EMAIL}")]}, mode, config)
     sent = dumps(model.requests[1]["messages"])
     assert EMAIL not in sent and sent.count("<EMAIL_1>") == 2  # one mapping across turns
+
+
+def test_the_breaker_reads_a_model_endpoint_as_getattr_does() -> None:
+    """``ModelFallbackMiddleware`` names a model's breaker by its endpoint on every call; the
+    attributes a model lacks are found missing without pydantic's ``__getattr__`` (it raises a
+    formatted error each time), with the same result as ``getattr``: fields, properties,
+    extras, a guarded view."""
+    from langchain_openai import ChatOpenAI
+    from pydantic import ConfigDict
+
+    from guardrails.fallback import _ENDPOINT_ATTRS, _attr, _model_key
+    from guardrails.pii.lasthop import LastHop, guarded
+
+    class Regional(ScriptedChatModel):
+        model_config = ConfigDict(extra="allow")
+        region_name: str = "eu-west-1"
+
+        @property
+        def endpoint(self) -> str:
+            return "https://regional.example/v1"
+
+    models: list[Any] = [
+        ChatOpenAI(model="gpt-4o-mini", api_key="k", base_url="http://one.test/v1"),
+        Regional(default="ok", deployment_name="blue"),
+        ScriptedChatModel(default="ok"),
+    ]
+    models.append(guarded(models[1], LastHop()))
+    for model in models:
+        for attr in _ENDPOINT_ATTRS:
+            assert _attr(model, attr) == getattr(model, attr, None), (type(model), attr)
+    assert _model_key(models[0]).endswith("@http://one.test/v1")
+    key = _model_key(models[1])
+    assert "regional.example" in key and "eu-west-1" in key and "blue" in key
+    assert _model_key(models[3]) == key
