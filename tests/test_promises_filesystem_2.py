@@ -831,3 +831,226 @@ def test_a_subagent_without_our_middleware_cannot_write_where_a_human_must_appro
     invoke(agent, {"messages": [("user", "go")]}, mode, {"configurable": {"thread_id": "c"}})
     assert not (tmp_path / "memories" / "a.md").exists()
     assert (tmp_path / "notes.md").read_text() == "fine"
+
+
+# --------------------------------------------------------------------------- survivors (seed 7)
+
+
+def _compiled_run(
+    tmp_path: Path, mode: str, jail: FilesystemPermissionMiddleware, calls: list[Call]
+) -> list[str]:
+    """What a compiled subagent (no middleware of ours, held by the guarded backend) saw."""
+    sub = _script(calls)
+    backend = FilesystemBackend(root_dir=tmp_path, virtual_mode=True)
+    compiled = deepagents.create_deep_agent(model=sub, backend=backend, name="compiled")
+    task = ("task", {"description": "do it", "subagent_type": "compiled"})
+    agent = create_deep_agent(
+        _script([task]),
+        guardrails=[jail],
+        backend=backend,
+        subagents=[{"name": "compiled", "description": "c", "runnable": compiled}],
+    )
+    invoke(agent, {"messages": [("user", "go")]}, mode)
+    return [str(m.content) for m in sub.requests[-1]["messages"] if isinstance(m, ToolMessage)]
+
+
+def test_the_guarded_backend_refuses_a_subagents_write_through_a_link_and_a_denied_glob(
+    tmp_path: Path, mode: str
+) -> None:
+    """A compiled subagent's write through a link to a denied file is refused (not a crash, the
+    target untouched); a search in a folder a rule denies is refused as such, not answered as
+    an empty result."""
+    _tree(tmp_path)
+    os.symlink("../secret.txt", tmp_path / "workspace" / "link.txt")
+    answers = _compiled_run(
+        tmp_path,
+        mode,
+        _jail(),
+        [
+            ("write_file", {"file_path": "/workspace/link.txt", "content": "overwritten"}),
+            ("glob", {"pattern": "*", "path": "/workspace/private"}),
+            ("read_file", {"file_path": "/workspace/ok.txt"}),
+            ("read_file", {"file_path": "/workspace/private/key.txt"}),
+        ],
+    )
+    assert len(answers) == 4, answers
+    assert "permission denied for write" in answers[0], answers
+    assert (tmp_path / "secret.txt").read_text() == f"{SECRET}-root\n"
+    assert "permission denied for read on /workspace/private" in answers[1], answers
+    assert "ok-content" in answers[2], answers
+    # a rule's denial says so (only a name refused for what it links to reads as missing)
+    assert "permission denied for read on /workspace/private/key.txt" in answers[3], answers
+
+
+def test_a_listing_that_withholds_entries_is_audited_with_how_many(
+    tmp_path: Path, mode: str
+) -> None:
+    """``fs.filtered`` says how many entries a listing or search withheld (never which)."""
+    from tests.conftest import AuditCapture
+
+    _tree(tmp_path)
+    (tmp_path / "workspace" / "private" / "b.txt").write_text("b\n")
+    capture = AuditCapture()
+    import logging
+
+    logger = logging.getLogger("guardrails.audit")
+    logger.addHandler(capture)
+    logger.setLevel(logging.INFO)
+    try:
+        jail = FilesystemPermissionMiddleware([P(["read"], ["/workspace/private"], "deny")])
+        backend = FilesystemBackend(root_dir=tmp_path, virtual_mode=True)
+        _answers(
+            [("glob", {"pattern": "**/*.txt", "path": "/workspace"}),
+             ("grep", {"pattern": "-", "path": "/workspace"})],
+            mode, jail, backend,
+        )  # fmt: skip
+    finally:
+        logger.removeHandler(capture)
+    events = capture.of("fs.filtered")
+    assert [(e["backend_method"], e["withheld"], e["path"]) for e in events] == [
+        ("glob", 2, "/workspace"),
+        ("grep", 1, "/workspace"),
+    ], events
+    assert all("private" not in str(e) for e in events)
+
+
+def test_a_search_without_a_path_on_a_sandbox_is_judged_in_its_working_folder(
+    tmp_path: Path, mode: str
+) -> None:
+    """A sandbox's ``grep`` without ``path`` searches its working folder: a jail allowing that
+    folder lets it run (judged at ``/`` it would be refused), and denied files stay out."""
+    from tests.test_promises_filesystem import LocalSandbox
+
+    work = tmp_path / "box" / "work"
+    (work / "secrets").mkdir(parents=True)
+    (work / "notes.txt").write_text("needle in notes\n")
+    (work / "secrets" / "key.txt").write_text("needle secret\n")
+    here = work.as_posix()
+    jail = FilesystemPermissionMiddleware(
+        [P(["read"], [f"{here}/secrets"], "deny"), P(["read"], [f"{here}/**"])], default="deny"
+    )
+    answers = _answers(
+        [("grep", {"pattern": "needle"})], mode, jail, LocalSandbox(work), guarded=False
+    )
+    assert "permission denied" not in answers[0], answers
+    assert "notes.txt" in answers[0] and "key.txt" not in answers[0], answers
+
+
+def test_a_listing_given_a_relative_or_unclean_path_lists_the_folder_it_names(
+    tmp_path: Path, mode: str
+) -> None:
+    """The backend receives the normalized path the rules judged (``workspace/./`` is
+    ``/workspace``), not the raw text."""
+    _tree(tmp_path)
+    jail = FilesystemPermissionMiddleware([P(["read"], ["/secrets"], "deny")])
+    backend = FilesystemBackend(root_dir=tmp_path, virtual_mode=True)
+    answers = _answers(
+        [("ls", {"path": "workspace/./"}), ("glob", {"pattern": "*.txt", "path": "workspace//"})],
+        mode,
+        jail,
+        backend,
+        guarded=False,
+    )
+    assert "/workspace/ok.txt" in answers[0], answers
+    assert "/workspace/ok.txt" in answers[1], answers
+
+
+@tool
+def grep(pattern: str) -> str:
+    """A search tool of the user's own, named like deepagents' (not a deepagents file tool)."""
+    return f"own grep: {pattern}"
+
+
+def test_a_listing_tool_we_cannot_filter_runs_only_while_no_rule_restricts_reads(
+    mode: str,
+) -> None:
+    """A tool named ``grep`` that is not deepagents' cannot be filtered: refused while a rule
+    restricts reads, run as usual when the rules restrict only writes."""
+    from langchain.agents import create_agent
+
+    for rules, runs in (
+        ([P(["write"], ["/**"], "deny")], True),
+        ([P(["read"], ["/secrets"], "deny")], False),
+    ):
+        agent = create_agent(
+            _script([("grep", {"pattern": "x"})]),
+            tools=[grep],
+            middleware=[FilesystemPermissionMiddleware(rules)],
+        )
+        out = invoke(agent, {"messages": [("user", "go")]}, mode)
+        answer = next(str(m.content) for m in out["messages"] if isinstance(m, ToolMessage))
+        assert (answer == "own grep: x") is runs, (rules, answer)
+
+
+class _Opaque:
+    """A backend whose paths the guardrail cannot place (no resolve hook, unknown class)."""
+
+    def read(self, *a: Any, **k: Any) -> Any:  # pragma: no cover - never reached
+        raise AssertionError("the backend was called")
+
+
+def test_a_backend_the_guardrail_cannot_place_is_refused_with_the_reason(mode: str) -> None:
+    """``FilesystemPermissionMiddleware(backend=...)`` refuses it at construction; deepagents'
+    file tools on such a backend are denied, naming why (not a bare permission text)."""
+    with pytest.raises(GuardrailConfigError, match="not a backend whose paths"):
+        FilesystemPermissionMiddleware([], backend=_Opaque())
+    from deepagents.backends.protocol import BackendProtocol
+
+    class Opaque(BackendProtocol):  # type: ignore[misc]
+        pass
+
+    jail = FilesystemPermissionMiddleware([P(["read"], ["/secrets"], "deny")])
+    model = _script([("read_file", {"file_path": "/notes.txt"})])
+    agent = deepagents.create_deep_agent(model=model, middleware=[jail], backend=Opaque())
+    out = invoke(agent, {"messages": [("user", "go")]}, mode)
+    answer = next(str(m.content) for m in out["messages"] if isinstance(m, ToolMessage))
+    assert answer.startswith("Error: permission denied: Opaque is not a backend"), answer
+
+
+def test_a_compiled_subagent_with_file_tools_on_an_unguarded_backend_is_not_run(
+    tmp_path: Path, mode: str
+) -> None:
+    """With deepagents' own ``create_deep_agent(middleware=[jail])``, a compiled subagent (a
+    ``create_agent`` graph with deepagents' file tools on a backend of its own) is not held to
+    the rules: its ``task`` call is refused and it never reads the secret."""
+    from deepagents.middleware.filesystem import FilesystemMiddleware
+    from langchain.agents import create_agent
+
+    _tree(tmp_path)
+    sub = _script([("read_file", {"file_path": "/secret.txt"})])
+    compiled = create_agent(
+        sub,
+        middleware=[
+            FilesystemMiddleware(backend=FilesystemBackend(root_dir=tmp_path, virtual_mode=True))
+        ],
+    )
+    model = _script([("task", {"description": "read", "subagent_type": "compiled"})])
+    agent = deepagents.create_deep_agent(
+        model=model,
+        middleware=[_jail()],
+        backend=FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+        subagents=[{"name": "compiled", "description": "c", "runnable": compiled}],
+    )
+    out = invoke(agent, {"messages": [("user", "go")]}, mode)
+    answers = [str(m.content) for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert "is not held to the filesystem rules" in answers[0], answers
+    assert sub.requests == [], "the subagent ran"
+
+
+def test_tool_paths_of_a_tool_without_a_pydantic_schema_are_checked() -> None:
+    """A ``BaseTool`` without ``args_schema`` is checked by the arguments it takes: a misspelt
+    argument is refused, a right one accepted."""
+    from langchain_core.tools import BaseTool
+
+    class Copy(BaseTool):  # type: ignore[misc]
+        name: str = "copy"
+        description: str = "copy a file"
+
+        def _run(self, src: str, dst: str) -> str:
+            return "copied"
+
+    jail = FilesystemPermissionMiddleware([], tool_paths={"copy": {"src": "read"}})
+    jail.check_tools([Copy()])
+    wrong = FilesystemPermissionMiddleware([], tool_paths={"copy": {"source": "read"}})
+    with pytest.raises(GuardrailConfigError, match="its arguments are: dst, src"):
+        wrong.check_tools([Copy()])
