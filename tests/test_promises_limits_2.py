@@ -14,10 +14,14 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
+from langchain_core.messages import AIMessage
+from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
 
+from guardrails.call_limits import ModelCallLimitMiddleware
 from guardrails.errors import RateLimitExceededError
 from guardrails.rate_limits import RateLimitMiddleware
-from guardrails.testing import ScriptedChatModel
+from guardrails.testing import ScriptedChatModel, tool_call
 from tests.support import invoke
 from tests.test_promises_limits import T0, Clock
 
@@ -66,3 +70,41 @@ def test_memory_forgets_users_whose_calls_can_no_longer_refuse(mode: str, strate
     clock.now += 241.0  # longer than two windows (a sliding window's state lives two)
     assert _call_as(agent, mode, "late")
     assert len(mw._windows) == 1
+
+
+# ------------------------------------------------------------------ call limits
+
+
+@tool
+def search(q: str) -> str:
+    """Search."""
+    return f"found {q}"
+
+
+def test_the_limit_message_names_only_the_limits_reached(mode: str) -> None:
+    step = AIMessage("", tool_calls=[tool_call("search", {"q": "x"})])
+    model = ScriptedChatModel(default=step)
+    mw = ModelCallLimitMiddleware(
+        run_limit=2, run_token_limit=1000, thread_limit=50, thread_token_limit=5000
+    )
+    agent = create_agent(model, tools=[search], middleware=[mw], checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "msg"}}
+    result = invoke(agent, {"messages": [("user", "go")]}, mode, config)
+    assert model.calls == 2
+    assert result["messages"][-1].content == "Model call limits exceeded: run limit (2/2)"
+
+
+def test_a_shared_memory_budget_admits_exactly_its_limit_across_agents(mode: str) -> None:
+    """Two agents (their own checkpointers: no shared state) on one thread_id share the budget
+    of ``thread_storage='memory://'`` in this process: exactly ``thread_limit`` calls."""
+    mw = ModelCallLimitMiddleware(thread_limit=3, thread_storage="memory://")
+    models = [ScriptedChatModel(default="hi"), ScriptedChatModel(default="hi")]
+    agents = [create_agent(m, middleware=[mw], checkpointer=InMemorySaver()) for m in models]
+    config = {"configurable": {"thread_id": f"shared-{mode}"}}
+    answers = [
+        invoke(agents[i % 2], {"messages": [("user", "x")]}, mode, config)["messages"][-1].content
+        for i in range(5)
+    ]
+    assert models[0].calls + models[1].calls == 3
+    assert answers[:3] == ["hi"] * 3
+    assert all("thread limit (3/3)" in a for a in answers[3:]), answers
