@@ -206,13 +206,13 @@ def test_a_redis_uri_with_decode_responses_works(
     agent, _ = _agent(
         Actions(False, True),
         threshold=1,
-        cooldown=1.0,
+        cooldown=3.0,
         storage=f"{redis_url}/0?decode_responses=true",
     )
     assert _ask(agent, mode) == "from backup"
     assert len(audit.of("fallback.circuit_open")) == 1
     assert _ask(agent, mode) == "from backup"  # open: the primary is skipped
     assert audit.of("fallback.storage_error") == []
-    time.sleep(1.05)  # the cooldown is over: the probe closes it
+    time.sleep(3.05)  # the cooldown is over: the probe closes it
     assert _ask(agent, mode) == "from primary"
     assert len(audit.of("fallback.circuit_closed")) == 1

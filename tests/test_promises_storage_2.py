@@ -71,11 +71,11 @@ def _until(check: Any, timeout: float = 3.0) -> bool:
 
 def test_latch_zero_never_latches_even_while_another_guardrail_probes() -> None:
     health = _health("zero")
-    health.failed(ConnectionError("down"), 0.2, _never)
-    assert health.latched(0.2) and not health.latched(0)
-    time.sleep(0.25)
-    assert not health.latched(0.2)  # the interval is over: this caller probes
-    assert health.latched(0.2)  # others wait for the probe
+    health.failed(ConnectionError("down"), 1.0, _never)
+    assert health.latched(1.0) and not health.latched(0)
+    time.sleep(1.05)
+    assert not health.latched(1.0)  # the interval is over: this caller probes
+    assert health.latched(1.0)  # others wait for the probe (up to two intervals)
     assert not health.latched(0)  # a guardrail with the latch off always goes to the store
     health.ok()
 
@@ -97,7 +97,6 @@ def test_the_ping_starts_again_on_a_second_outage() -> None:
     health = _health("again")
     for _ in range(2):
         health.failed(ConnectionError("down"), 30.0, lambda: None)  # answers at once
-        assert health.latched(30.0)
         assert _until(lambda: health.failed_at is None), "no ping cleared this outage"
         assert not health.latched(30.0)
 
