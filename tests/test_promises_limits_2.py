@@ -18,8 +18,8 @@ from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
-from guardrails.call_limits import ModelCallLimitMiddleware
-from guardrails.errors import RateLimitExceededError
+from guardrails.call_limits import ModelCallLimitMiddleware, ToolCallLimitMiddleware
+from guardrails.errors import GuardrailConfigError, RateLimitExceededError
 from guardrails.rate_limits import RateLimitMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.support import invoke
@@ -108,3 +108,27 @@ def test_a_shared_memory_budget_admits_exactly_its_limit_across_agents(mode: str
     assert models[0].calls + models[1].calls == 3
     assert answers[:3] == ["hi"] * 3
     assert all("thread limit (3/3)" in a for a in answers[3:]), answers
+
+
+# ------------------------------------------------------------------ waits
+
+
+def test_a_wait_lasts_as_long_as_the_window_needs_even_under_a_second(mode: str) -> None:
+    mw = RateLimitMiddleware("1/second", key="global", strategy="fixed-window", on_limit="wait")
+    clock = Clock(mw, T0 + 0.75)
+    agent = create_agent(ScriptedChatModel(default="hi"), middleware=[mw])
+    assert _call_as(agent, mode, "u") and _call_as(agent, mode, "u")
+    assert clock.slept == [pytest.approx(0.25)]  # to the next second's edge, not a whole second
+
+
+# ------------------------------------------------------------------ settings
+
+
+@pytest.mark.parametrize("cls", [ModelCallLimitMiddleware, ToolCallLimitMiddleware])
+@pytest.mark.parametrize("setting", ["thread_limit", "run_limit"])
+@pytest.mark.parametrize("bad", [-1, True, 2.0, "3"])
+def test_a_limit_that_is_not_a_whole_number_is_refused_by_name(
+    cls: Any, setting: str, bad: Any
+) -> None:
+    with pytest.raises(GuardrailConfigError, match=setting):
+        cls(**{setting: bad})
