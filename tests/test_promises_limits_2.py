@@ -1,9 +1,13 @@
 """More promises of the limits (issue 29, seed-7 survivors of ``limits``).
 
-- In memory (bounded), a user's calls keep counting for as long as they can refuse a call: a sliding
-  window's previous window still weighs in after a quiet spell in which only other users called
-  (state is forgotten only when it can no longer refuse anything), and users calling in turns each
-  keep their own count.
+- In memory (bounded), a user's calls keep counting for as long as they can refuse a call: a
+  sliding window's previous window still weighs in after a quiet spell in which only other users
+  called (state is forgotten only when it can no longer refuse anything), and users calling in
+  turns each keep their own count.
+- The call-limit message names only the limits reached (LangChain's text).
+- A shared ``memory://`` thread budget admits exactly ``thread_limit`` calls across agents.
+- A wait shorter than a second lasts what the window needs (no rounding up to a second).
+- ``thread_limit`` / ``run_limit`` that are not whole numbers are refused by name.
 
 Time is the middleware's clock (``_clock``), as in tests/test_promises_limits.py.
 """
