@@ -12,6 +12,7 @@ Everything goes through the public API (``detect``, ``build_detector``, ``PIIMid
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import string
@@ -296,16 +297,31 @@ def test_two_values_of_different_types_side_by_side_are_both_found() -> None:
         assert text[m["start"] : m["end"]] == m["value"]
 
 
-def test_a_partial_overlap_becomes_one_span_over_both() -> None:
-    """A URL whose end runs into an e-mail's start: neither part is left raw."""
-    text = "see https://example.com/a@jane.roe@example.org now"
-    matches = detect(text, ["url", "email"])
-    covered = set()
-    for m in matches:
+@pytest.mark.parametrize(
+    ("text", "types"),
+    [
+        ("reach me: tel:+14155550132@example.com today", ["phone", "email"]),
+        ("reach me: tel:+14155550132@example.com today", ["email", "phone"]),
+        ("see https://example.com/x?mail=jane@example.org&y=1 now", ["email", "url"]),
+    ],
+)
+def test_overlapping_values_leave_no_character_of_either_uncovered(
+    text: str, types: list[str]
+) -> None:
+    """Whatever each type finds on its own is covered by the matches of the types together:
+    a partial overlap becomes one span over both, never one of them with the other's tail."""
+    together = detect(text, types)
+    covered: set[int] = set()
+    for m in together:
+        assert text[m["start"] : m["end"]] == m["value"]
         covered.update(range(m["start"], m["end"]))
-    for value in ("https://example.com/a", "jane.roe@example.org"):
-        start = text.index(value)
-        assert set(range(start, start + len(value))) <= covered, value
+    alone = [m for kind in types for m in detect(text, kind)]
+    assert len(alone) >= 2
+    for m in alone:
+        assert set(range(m["start"], m["end"])) <= covered, m
+    # and the matches do not overlap one another
+    spans = sorted((m["start"], m["end"]) for m in together)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
 
 
 def test_the_same_span_read_as_two_types_is_reported_once_by_the_better_reading() -> None:

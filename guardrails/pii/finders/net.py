@@ -223,7 +223,12 @@ def _ips(scan: _Scan) -> list[Span]:
 
 
 def _url_ok(value: str) -> bool:
-    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value, flags=re.I).split("/", 1)[0]
+    authority = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value, flags=re.I)
+    authority = re.split(r"[/?#]", authority, maxsplit=1)[0]
+    # the host comes after the user information (user:password@), before the port
+    host = authority.rsplit("@", 1)[-1]
+    if host.startswith("["):  # an IPv6 literal: http://[2001:db8::1]:8080/
+        return "]" in host
     host = host.split(":", 1)[0]
     return bool(host) and ("." in host or host == "localhost")
 

@@ -1073,10 +1073,11 @@ def _special(text: str) -> list[Secret]:
 
 # ----------------------------------------------------------------------------- Kubernetes
 
-_KIND_SECRET = re.compile(r"(?im)^[ \t]*kind:[ \t]*[\"']?secret[\"']?[ \t]*$")
+# (a manifest with CRLF line ends reads the same: "\r" before each line end)
+_KIND_SECRET = re.compile(r"(?im)^[ \t]*kind:[ \t]*[\"']?secret[\"']?[ \t\r]*$")
 _DOC_SEP = re.compile(r"(?m)^---")
-_DATA_BLOCK = re.compile(r"(?m)^([ \t]*)(data|stringData):[ \t]*$")
-_DATA_ITEM = re.compile(r"([ \t]+)[\w.\-]+:[ \t]*(?:([|>][-+]?)[ \t]*$)?")
+_DATA_BLOCK = re.compile(r"(?m)^([ \t]*)(data|stringData):[ \t\r]*$")
+_DATA_ITEM = re.compile(r"([ \t]+)[\w.\-]+:[ \t]*(?:([|>][-+]?)[ \t\r]*$)?")
 _B64_VALUE = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
 
 
