@@ -61,6 +61,10 @@ _UNITS = {
     "defanged": "1[.]",
     "percent40": "a%40",
     "bc1": "bc1q",
+    # numbers side by side: every run parts into numbers (the phone finder's split, issue 24)
+    "phone_list": "415-555-0132 ",
+    "bracket_list": "(11) 2345-6789/",
+    "pairs_list": "01 23 45 67 89  ",
 }
 #: inputs that are not a repeated unit
 _MADE = ("percent_then_at", "random_digits", "random_digit_groups", "random_mixed")

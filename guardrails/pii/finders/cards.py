@@ -19,6 +19,8 @@ _CARD_LONG = re.compile(
     rf"\d(?<!\d\d)(?=[\d \t\r\n\-./]{{11}})\d{{2,18}}(?:{_SEP}\d{{3,19}}){{0,5}}"
     rf"(?:{_SEP}\d{{1,2}})?(?!\d)"
 )
+#: what joins the groups of one number (a space, a tab or a line break may also part two values)
+_JOINERS = frozenset("-./")
 _IBAN_HEAD = re.compile(r"[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4})* $")
 _DOUBLED = str.maketrans("0123456789", "0246813579")
 
@@ -122,13 +124,18 @@ def _id_before(text: str, start: int, previous_end: int) -> bool:
 def _card_window(scan: _Scan, groups: list[tuple[int, int]], previous_end: int = -1) -> Span | None:
     """The longest valid card in ``groups`` that starts at the first or the second group.
 
-    Several groups make a card only when each has 3 digits or more ("1 2 3 4 ..." is not how
-    a card is written); one group is a card of 12 to 19 digits.
+    Several groups make a card only when the first has 4 digits or more (an issuer's prefix:
+    "415-555-0132 415-555-0199" holds no card) and each other 3 or more ("1 2 3 4 ..." is not
+    how a card is written); one group is a card of 12 to 19 digits.
     """
     text = scan.text
     lens = [e - s for s, e in groups]
     for i in range(min(2, len(groups))):
-        if lens[i] < 3:
+        if lens[i] < 4:
+            continue  # a card's first group has 4 digits or more (its issuer's prefix)
+        if i == 1 and 3 <= lens[0] < 12 and text[groups[0][1] : groups[1][0]] in _JOINERS:
+            # a group joined to it by "-", "." or "/" ("415-555-0132 415-555-0199"): the tail
+            # of that number, as _id_before reads a group one space before
             continue
         total = 0
         ends: list[int] = []

@@ -57,28 +57,231 @@ def _phone_finder(rules: PhoneRules) -> Callable[[_Scan], list[Span]]:
     def find(scan: _Scan) -> list[Span]:
         text = scan.text
         out: list[Span] = []
-        # a candidate's readings depend on its own characters only: a text that repeats one
-        # (adversarial input, a table) validates it once
-        known: dict[str, tuple[_Reading, ...]] = {}
+        sinces: list[int] = []  # per number found: where its context could start
+        known = _Memo()
         pos = 0
+        unsplit = 0  # where the run a split failed in ends
+        listed = -1  # where a number written right after the one just found starts
         while True:
-            m = _PHONE.search(text, pos)
+            m = _LISTED.match(text, listed) if listed >= 0 else None
+            after_one = m is not None
+            listed = -1
             if m is None:
-                return out
+                m = _PHONE.search(text, pos)
+                if m is None:
+                    return out
             start, end = m.span()
             raw = text[start:end]
-            readings = known.get(raw)
-            if readings is None:
-                readings = known[raw] = _readings(rules, raw)
+            readings = _readings_of(rules, known, raw)
             since = out[-1][1] if out else 0
-            found = _best(scan, readings, start, since) if readings else None
-            if found is None:
-                pos = end
-            else:
+            found = None
+            if out and readings and _LIST_GAP.fullmatch(text, since, start):
+                # a list of numbers alike: a context word before the list covers all of it
+                found = _best(scan, readings, start, sinces[-1], after_one)
+                if found is not None and _alike(known, text, out[-1], found):
+                    since = sinces[-1]
+                else:
+                    found = None
+            if found is None and readings:
+                found = _best(scan, readings, start, since, after_one)
+            # the run may go on past the candidate (which stops at 24 characters, at a digit
+            # not followed by another): more digits than one number holds, it may be two
+            run = raw + text[end : _RUN_ON.match(text, end).end()]  # type: ignore[union-attr]
+            if (
+                (after_one or start >= unsplit)
+                and not (after_one and found is not None and _alike(known, text, out[-1], found))
+                and sum(known.layout(run)) > _MAX_DIGITS
+            ):
+                split = _split(scan, rules, known, run, start, since, after_one)
+                if split is not None:
+                    found, listed = split
+                elif not after_one:
+                    # not two numbers side by side: the rest of this run is not tried again
+                    # (each character of a run is read by one split attempt at most)
+                    unsplit = _RUN.match(text, start).end()  # type: ignore[union-attr]
+            if found is not None:
                 out.append(found)
+                sinces.append(since)
                 pos = found[1]
+            elif not after_one:
+                pos = end
+            # a listed candidate that reads as no number: the search goes on from ``pos``
 
     return find
+
+
+#: what parts the numbers of a list: a comma, a semicolon, a slash or a line break
+_LIST_GAP = re.compile(r"[ \t]*[,;/\n]?[ \t]*")
+#: a whole run of digits and separators
+_RUN = re.compile(r"[\d \t().\-/+]*")
+#: the run of digits and separators a candidate stops in (up to 24 characters more)
+_RUN_ON = re.compile(r"[\d \t().\-/]{0,24}")
+#: the most groups of digits a number is written in (_validated refuses more)
+_MAX_GROUPS = 7
+#: how unlike two numbers side by side may be (:func:`_unlike`)
+_UNLIKE_MAX = 4
+#: the most digits a phone number has (E.164)
+_MAX_DIGITS = 15
+#: what parts two numbers written side by side: a space or a slash between two groups (a
+#: closing bracket of the first, an opening bracket of the second around it)
+_PARTS = re.compile(r"\)?(?:[ \t]+|[ \t]*/[ \t]*)\(?")
+#: a candidate that starts where a split says the next number starts (after a space or a slash,
+#: where _PHONE does not start one: "12/05/2024" is not a phone number)
+_LISTED = re.compile(r"\(?\d" + _PHONE_REST)
+
+
+#: two letters (an IBAN's country code) right before a run
+_COUNTRY_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[ \t]?$")
+
+
+def _readings_of(rules: PhoneRules, memo: _Memo, raw: str) -> tuple[_Reading, ...]:
+    readings = memo.readings.get(raw)
+    if readings is None:
+        readings = memo.readings[raw] = _readings(rules, raw)
+    return readings
+
+
+def _heads(raw: str) -> list[tuple[int, int]]:
+    """Where a run of digit groups too long to be one number can part in two: per parting
+    gap (a space or a slash between two groups) after 6 to 15 digits, the end of the head and
+    where the next number starts, both from the start of ``raw``."""
+    groups = [g.span() for g in _GROUP.finditer(raw)]
+    out = []
+    digits = singles = 0
+    for k in range(min(len(groups) - 1, _MAX_GROUPS)):
+        size = groups[k][1] - groups[k][0]
+        digits += size
+        singles += size == 1
+        if digits > _MAX_DIGITS or singles > 2:
+            break  # past what one number holds (_validated refuses it too)
+        gap = raw[groups[k][1] : groups[k + 1][0]]
+        opened = groups[k][0] > 0 and raw[groups[k][0] - 1] == "("
+        # a bracketed group is an area code: it begins a number, never ends one
+        if digits >= 6 and not opened and _PARTS.fullmatch(gap):
+            out.append((groups[k][1] + (gap[0] == ")"), groups[k + 1][0] - (gap[-1] == "(")))
+        if size >= 7:
+            break  # a block of 7 digits or more ends a number ("+21312345678 2131 4977...")
+    return out
+
+
+class _Memo:
+    """What depends on a candidate's characters only, per text scanned: a text that repeats
+    one (adversarial input, a table) validates it once."""
+
+    __slots__ = ("heads", "layouts", "readings")
+
+    def __init__(self) -> None:
+        self.readings: dict[str, tuple[_Reading, ...]] = {}
+        self.heads: dict[str, list[tuple[int, int]]] = {}
+        self.layouts: dict[str, tuple[int, ...]] = {}
+
+    def layout(self, raw: str) -> tuple[int, ...]:
+        """The lengths of the digit groups of ``raw``."""
+        hit = self.layouts.get(raw)
+        if hit is None:
+            hit = self.layouts[raw] = tuple(map(len, _GROUP.findall(raw)))
+        return hit
+
+
+def _viable_heads(rules: PhoneRules, memo: _Memo, raw: str) -> list[tuple[int, int]]:
+    """The parting gaps of ``raw`` (:func:`_heads`) whose head has a reading at all: those
+    the rules accept without a context word first, then the longest."""
+    heads = memo.heads.get(raw)
+    if heads is None:
+        scored = []
+        for head_end, next_start in _heads(raw):
+            readings = _readings_of(rules, memo, raw[:head_end])
+            if readings:
+                settled = max(r.score for r in readings) >= THRESHOLD
+                scored.append((settled, head_end, next_start))
+        scored.sort(reverse=True)  # settled by the rules first, then the longest
+        heads = memo.heads[raw] = [(h, n) for _, h, n in scored]
+    return heads
+
+
+def _split(
+    scan: _Scan,
+    rules: PhoneRules,
+    known: _Memo,
+    raw: str,
+    start: int,
+    since: int,
+    after_one: bool,
+) -> tuple[Span, int] | None:
+    """Two numbers side by side read as one run too long to be a number ("415-555-0132
+    415-555-0199", "020 7946 0958 / 020 7946 0959"): the head that reads as a number whole, at
+    a parting gap where what follows starts a number too (the highest score; of equal ones the
+    longest head), and where that next number starts. A run that does not part into two numbers
+    is not split, nor one in a card's layout (four groups of four digits first: "4111 1111 1111
+    1112" is a mistyped card, not two numbers of eight digits), nor one right after a country
+    code's two letters (an IBAN written in pairs of digits)."""
+    if known.layout(raw)[:4] == (4, 4, 4, 4):
+        return None
+    if _COUNTRY_BEFORE.search(scan.text, max(0, start - 4), start):
+        return None  # "DE 35 00 02 41 34 07 03 45 30 00": the body of an IBAN
+    # heads the rules accept without context first, then the longest; of those whose reading
+    # in place ends at the gap and whose next number stands, the one most alike to that number
+    # (the first exactly alike ends the search)
+    best: tuple[int, Span, int] | None = None
+    for head_end, next_start in _viable_heads(rules, known, raw):
+        found = _best(scan, known.readings[raw[:head_end]], start, since, after_one)
+        if found is None or found[1] != start + head_end:
+            continue  # not a number, or one without its last group: not where the run parts
+        after = _stands(scan, rules, known, start + next_start, since)
+        if after is None:
+            continue
+        gap = _unlike(known, scan.text, found, after)
+        if gap == 0:
+            return found, start + next_start
+        if gap <= _UNLIKE_MAX and (best is None or gap < best[0]):
+            best = (gap, found, start + next_start)
+    return None if best is None else (best[1], best[2])
+
+
+def _stands(
+    scan: _Scan,
+    rules: PhoneRules,
+    known: _Memo,
+    at: int,
+    since: int,
+) -> Span | None:
+    """The number that starts at ``at`` (right after another one), if its candidate reads as
+    one, whole or at a parting gap of its own (a third number may follow)."""
+    m = _LISTED.match(scan.text, at)
+    if m is None:
+        return None
+    raw = m.group()
+    found = _best(scan, _readings_of(rules, known, raw), at, since, True)
+    if found is not None or sum(known.layout(raw)) <= _MAX_DIGITS:
+        return found
+    for head_end, _ in _viable_heads(rules, known, raw):
+        found = _best(scan, known.readings[raw[:head_end]], at, since, True)
+        if found is not None:
+            return found
+    return None
+
+
+def _alike(memo: _Memo, text: str, one: Span, other: Span) -> bool:
+    """Two numbers listed side by side are alike (:func:`_unlike` within bounds)."""
+    return _unlike(memo, text, one, other) <= _UNLIKE_MAX
+
+
+def _unlike(memo: _Memo, text: str, one: Span, other: Span) -> int:
+    """How unlike two numbers side by side are: 0 for the same groups, else the difference of
+    their national lengths (a run that parts into a 12-digit and an 8-digit number is more
+    likely one number of 20; "+49 30 123456 / 01512 3456789" differ by 4)."""
+    a = memo.layout(text[one[0] : one[1]])
+    b = memo.layout(text[other[0] : other[1]])
+    if a == b:
+        return 0
+    return abs(_national_length(text, one, a) - _national_length(text, other, b))
+
+
+def _national_length(text: str, span: Span, groups: tuple[int, ...]) -> int:
+    """Digits of a number as written nationally, about: a country code after "+" or "00"
+    stands for a trunk prefix, two digits fewer."""
+    head = text[span[0] : span[0] + 2]
+    return sum(groups) - (4 if head == "00" else 2 if head[:1] == "+" else 0)
 
 
 def _readings(rules: PhoneRules, raw: str) -> tuple[_Reading, ...]:
@@ -178,11 +381,18 @@ def _validated(rules: PhoneRules, raw: str, groups: list[str], international: bo
     return 0.35  # bare digits valid somewhere: context decides
 
 
-def _best(scan: _Scan, readings: tuple[_Reading, ...], start: int, since: int) -> Span | None:
+def _best(
+    scan: _Scan,
+    readings: tuple[_Reading, ...],
+    start: int,
+    since: int,
+    after_one: bool = False,
+) -> Span | None:
     """The best reading of the candidate at ``start`` in its place: a context word raises a
     reading the rules do not settle; a unit after a national-looking number leaves it to context;
-    an amount after it, an id or a negative word before it rule it out. The cheap context
-    look-up runs first: most candidates stop there."""
+    an amount after it, an id or a negative word before it rule it out (unless ``after_one``:
+    the number right before it is a phone number of its own, not an id it is the tail of).
+    The cheap context look-up runs first: most candidates stop there."""
     text = scan.text
     best: Span | None = None
     for reading in readings:
@@ -203,7 +413,7 @@ def _best(scan: _Scan, readings: tuple[_Reading, ...], start: int, since: int) -
             ):
                 continue
             score += CONTEXT_BOOST
-        if not reading.international and (
+        if not (reading.international or after_one) and (
             _ID_BEFORE.search(text[max(0, start - 40) : start]) or scan.negative(start)
         ):
             continue  # the tail of an account number / IBAN; "order 0207946095", "$ 415 ..."
