@@ -56,6 +56,8 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "guardrails/pii/strategies.py",
             "guardrails/pii/lasthop.py",
             "guardrails/pii/middleware.py",
+            "guardrails/pii/mapping.py",
+            "guardrails/pii/writeback.py",
             "guardrails/pii/stream.py",
             "guardrails/pii/pseudonym.py",
             "guardrails/pii/holdback.py",

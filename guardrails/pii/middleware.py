@@ -27,8 +27,7 @@ streamed. A detector that crashes blocks too (fail closed), with a ``pii.detecto
 from __future__ import annotations
 
 import functools
-import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 from langchain.agents.middleware import AgentState, ModelResponse
@@ -39,16 +38,15 @@ from langgraph.types import Command
 from typing_extensions import NotRequired
 
 from guardrails._core import Call, Flow, Guardrail, Hook, Sleep, SyncAsync
-from guardrails._state import state_get
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii.detect import Detector, build_detector
 from guardrails.pii.lasthop import Guard, LastHop, guarded, hop_of
+from guardrails.pii.mapping import MappingPhases
 from guardrails.pii.pseudonym import (
     Pseudonymizer,
     merge_vault,
     message_texts,
     read_back,
-    restore_content,
     run_thread,
 )
 from guardrails.pii.scan import Scan
@@ -62,6 +60,7 @@ from guardrails.pii.strategies import (
 from guardrails.pii.subagents import unguarded_subagent
 from guardrails.pii.tool_side import MODEL_FACING_TOOLS, VAULT_KEY, ToolSide
 from guardrails.pii.vault import PseudonymVault
+from guardrails.pii.writeback import write_back
 
 __all__ = ["MODEL_FACING_TOOLS", "VAULT_KEY", "PIIMiddleware", "apply_strategy"]
 
@@ -70,7 +69,6 @@ def _no_audit(*args: Any, **kwargs: Any) -> None:
     return None
 
 
-_VAULT_ATTEMPTS = 5
 #: The wait that hands the event loop a turn between two chunks of a long text.
 _TURN = 1e-6
 
@@ -93,6 +91,7 @@ class PIIState(AgentState[Any]):
 
 class PIIMiddleware(
     ToolSide,
+    MappingPhases,
     Guardrail,
     kind="pii",
     hooks=("model", "tool"),
@@ -341,73 +340,6 @@ class PIIMiddleware(
                 "middleware list and pass it as a declarative subagent spec instead"
             )
 
-    # ------------------------------------------------------------------ pseudonym mapping
-    def _load(self, state: Any, thread: str | None) -> Flow[dict[str, str]]:
-        """The thread's mapping: from graph state, or from the vault."""
-        if self.vault is None or thread is None:
-            return dict((state_get(state, VAULT_KEY) or {}).get(self.name) or {})
-        vault, name = self.vault, self.name
-        mapping: dict[str, str] = yield SyncAsync(
-            lambda: vault.get(thread, name), lambda: vault.aget(thread, name)
-        )
-        return mapping
-
-    def _store(self, thread: str | None, fresh: dict[str, str]) -> Flow[Any]:
-        if self.vault is None or thread is None or not fresh:
-            return []
-        conflicts = yield SyncAsync(
-            functools.partial(self.vault.add, thread, self.name, fresh),
-            functools.partial(self.vault.aadd, thread, self.name, fresh),
-        )
-        return conflicts
-
-    def _phase(self, box: list[Pseudonymizer], thread: str | None, work: Any) -> Flow[Any]:
-        """Run ``work(pseudonymizer)``; with a vault,
-        store what it minted, and on a conflict (a concurrent writer took a number) reload the
-        mapping and run it again."""
-        for _ in range(_VAULT_ATTEMPTS):
-            pseudo = box[0]
-            before = set(pseudo.new)
-            result = work(pseudo)
-            fresh = {k: v for k, v in pseudo.new.items() if k not in before}
-            conflicts = yield from self._store(thread, fresh)
-            if not conflicts:
-                return result
-            mapping = yield from self._load(None, thread)
-            box[0] = Pseudonymizer(mapping, slot=pseudo.slot, texts=pseudo.texts)
-        raise PIIDetectionError(
-            "pseudonym_conflict", counts={"pseudonym_conflict": 1}, where="vault"
-        )
-
-    def _run(self, box: list[Pseudonymizer], thread: str | None, work: Any) -> Flow[Any]:
-        """``work`` once (no mapping), or through :meth:`_phase` (pseudonymize)."""
-        if box:
-            return (yield from self._phase(box, thread, work))
-        return work(None)
-
-    def _restore_output(self, response: Any, mapping: Mapping[str, str], runtime: Any) -> Any:
-        result = list(response.result)
-        final = next(
-            (i for i in range(len(result) - 1, -1, -1) if isinstance(result[i], AIMessage)), None
-        )
-        if final is None or result[final].tool_calls:
-            return response
-        counts: dict[str, int] = {}
-        secrets: list[str] = []
-        message = result[final]
-        content = restore_content(message.content, mapping, counts, secrets)
-        if not counts:
-            return response
-        result[final] = message.model_copy(update={"content": content})
-        self.audit(
-            "pii.restored",
-            runtime=runtime,
-            where="output",
-            entities=counts,
-            secrets=secrets,
-        )
-        return ModelResponse(result=result, structured_response=response.structured_response)
-
     # ------------------------------------------------------------------ model calls
     def model_flow(self, request: Any) -> Flow[Any]:
         runtime = request.runtime
@@ -481,7 +413,7 @@ class PIIMiddleware(
                 response = self._restore_output(response, box[0].mapping, runtime)
             if self.vault is None and box[0].new:
                 update[VAULT_KEY] = {self.name: dict(box[0].new)}
-        replaced = self._write_back(request.state, original, hop, guard, handled_messages, response)
+        replaced = write_back(request.state, original, hop, guard, handled_messages, response)
         if replaced:
             update["messages"] = replaced
         if update:
@@ -524,54 +456,3 @@ class PIIMiddleware(
         if scans[0].found:
             return ModelResponse(result=result, structured_response=structured)
         return response
-
-    def _write_back(
-        self,
-        state: Any,
-        original: list[BaseMessage],
-        hop: LastHop | None,
-        guard: Guard,
-        handled: list[BaseMessage] | None,
-        response: Any = None,
-    ) -> list[BaseMessage]:
-        """The stored messages as every guard of this call handles them (same ids), so the
-        thread keeps what the provider got, whichever ``PIIMiddleware`` is listed first.
-
-        ``handled`` is this middleware's own input scan, reused when it is the only guard."""
-        guards = hop.guards if hop is not None else [guard]
-        if not any(g.input for g in guards):
-            return []
-        if handled is None or len(guards) != 1 or guards[0] is not guard:
-            handled = original
-            for g in guards:
-                if g.input:
-                    handled = g.scan("input").messages(handled)
-        if handled is original or not any(map(operator.is_not, handled, original)):
-            return []  # (one handled message per original)
-        changed = [(new, old) for new, old in zip(handled, original, strict=True) if new is not old]
-        messages = state_get(state, "messages") or []
-        if any(new.id is None for new, _ in changed):
-            return _rewrite(messages, changed, response)
-        stored = {m.id for m in messages if getattr(m, "id", None)}
-        return [new for new, _ in changed if new.id in stored]
-
-
-def _rewrite(messages: Sequence[Any], changed: Sequence[Any], response: Any) -> list[Any]:
-    """The whole stored thread, handled, for a thread holding messages without ids (the
-    caller's ``("user", ...)`` tuples in a deepagents graph, whose reducer assigns none): a
-    message without an id cannot be replaced by id, so the thread is written again
-    (``REMOVE_ALL_MESSAGES``), followed by this call's answer (whose own write the reset
-    drops). Nothing when a changed message is not in the stored thread."""
-    by_object = {id(old): new for new, old in changed}
-    if not any(id(m) in by_object for m in messages if getattr(m, "id", None) is None):
-        stored = {m.id for m in messages if getattr(m, "id", None)}
-        return [new for new, _ in changed if new.id is not None and new.id in stored]
-    from langchain_core.messages import RemoveMessage
-    from langgraph.graph.message import REMOVE_ALL_MESSAGES
-
-    answer = list(getattr(response, "result", None) or [])
-    return [
-        RemoveMessage(id=REMOVE_ALL_MESSAGES),
-        *(by_object.get(id(m), m) for m in messages),
-        *answer,
-    ]
