@@ -7,7 +7,8 @@ Through a real ``create_agent`` streaming (``stream_mode="messages"``), sync and
   released misaligned and never opened;
 * a run longer than the run limit is still released as it arrives (the stream is not held to
   its end);
-* a streamed answer made of content blocks keeps the provider's usage and metadata.
+* a streamed answer made of content blocks keeps the provider's usage and metadata;
+* a value in an ``int`` subclass (an ``IntEnum``) is handled like a number.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+from enum import IntEnum
 from typing import Any
 
 from langchain.agents import create_agent
-from langchain_core.messages import AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain_core.tools import tool
 
 from guardrails import PIIMiddleware
+from guardrails.testing import ScriptedChatModel, tool_call
+from tests.support import invoke
 from tests.test_promises_pii_stream import Streamer
 
 JANE = "jane.doe@example.com"
@@ -122,3 +127,34 @@ def test_a_streamed_answer_of_content_blocks_keeps_usage_and_metadata(
     assert {k: final.usage_metadata[k] for k in usage} == usage  # type: ignore[literal-required]
     assert final.response_metadata.get("model_name") == "streamer-1"
     assert final.response_metadata.get("finish_reason") == "stop"
+
+
+# --------------------------------------------------------------------------- int subclasses
+
+
+class _Code(IntEnum):
+    CARD = 4111111111111111  # a valid card number, as an enum member
+    ONE = 1
+
+
+def test_a_value_in_an_int_subclass_is_handled_and_a_clean_one_kept(mode: str) -> None:
+    """An ``IntEnum`` member is a number like any other: a card in it is handled, a clean one
+    stays the same object (not turned into text)."""
+
+    @tool(response_format="content_and_artifact")
+    def lookup(q: str) -> tuple[str, dict[str, Any]]:
+        """Look it up."""
+        return "found", {"card": _Code.CARD, "count": _Code.ONE}
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("lookup", {"q": "x"})]), "done"]
+    )
+    agent = create_agent(
+        model,
+        tools=[lookup],
+        middleware=[PIIMiddleware("credit_card", apply_to_tool_results=True)],
+    )
+    out = invoke(agent, {"messages": [HumanMessage("go")]}, mode)
+    (result,) = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert result.artifact["card"] == "[REDACTED_CREDIT_CARD]"
+    assert result.artifact["count"] is _Code.ONE
