@@ -1054,3 +1054,40 @@ def test_tool_paths_of_a_tool_without_a_pydantic_schema_are_checked() -> None:
     wrong = FilesystemPermissionMiddleware([], tool_paths={"copy": {"source": "read"}})
     with pytest.raises(GuardrailConfigError, match="its arguments are: dst, src"):
         wrong.check_tools([Copy()])
+
+
+@tool
+def copy_out(src: str) -> str:
+    """Copy a file somewhere else (a tool of the user's own that opens ``src`` itself)."""
+    return f"copied {src}"
+
+
+def test_a_subagent_given_a_path_tool_by_its_middleware_is_not_held_by_the_backend_alone(
+    tmp_path: Path, mode: str
+) -> None:
+    """A guarded backend cannot check a ``tool_paths`` tool (it opens files itself): a subagent
+    whose own middleware brings such a tool, with no middleware of ours, is not run."""
+    from langchain.agents.middleware import AgentMiddleware
+
+    class Provider(AgentMiddleware):  # type: ignore[type-arg]
+        def __init__(self) -> None:
+            super().__init__()
+            self.tools = [copy_out]
+
+    _tree(tmp_path)
+    jail = FilesystemPermissionMiddleware(
+        [P(["read"], ["/secret.txt"], "deny")], tool_paths={"copy_out": {"src": "read"}}
+    )
+    sub = _script([("copy_out", {"src": "/secret.txt"})])
+    model = _script([("task", {"description": "copy", "subagent_type": "helper"})])
+    agent = deepagents.create_deep_agent(
+        model=model,
+        middleware=[jail],
+        backend=jail.guard(FilesystemBackend(root_dir=tmp_path, virtual_mode=True)),
+        subagents=[{"name": "helper", "description": "h", "system_prompt": "h", "model": sub,
+                    "middleware": [Provider()]}],
+    )  # fmt: skip
+    out = invoke(agent, {"messages": [("user", "go")]}, mode)
+    answers = [str(m.content) for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert "is not held to the filesystem rules" in answers[0], answers
+    assert sub.requests == [], "the subagent ran"
