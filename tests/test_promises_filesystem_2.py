@@ -477,6 +477,13 @@ def test_case_insensitive_matching_denies_every_case_of_a_denied_name(
     deep = "/SECRETS/" + "/".join(["d"] * 30) + "/key.pem"
     assert folded.decide("read", deep) == "deny"  # the segment matcher folds case too
     assert FilesystemPermissionMiddleware(rules).decide("read", spelling) == "allow"
+    classes = FilesystemPermissionMiddleware(
+        [P(["read"], ["/**/id_[r]sa", "/**/[!x]ey.pem"], "deny")], case_insensitive=True
+    )  # character classes fold case too, on short and on deep paths
+    for base in ("", "/" + "/".join(["d"] * 30)):
+        assert classes.decide("read", f"{base}/home/ID_RSA") == "deny"
+        assert classes.decide("read", f"{base}/home/KEY.PEM") == "deny"
+        assert classes.decide("read", f"{base}/home/XEY.PEM") == "allow"
     backend = StateBackend()
     answers = _answers(
         [("read_file", {"file_path": spelling}),
