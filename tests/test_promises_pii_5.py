@@ -158,3 +158,29 @@ def test_a_value_in_an_int_subclass_is_handled_and_a_clean_one_kept(mode: str) -
     (result,) = [m for m in out["messages"] if isinstance(m, ToolMessage)]
     assert result.artifact["card"] == "[REDACTED_CREDIT_CARD]"
     assert result.artifact["count"] is _Code.ONE
+
+
+def test_the_v3_messages_projection_holds_the_handled_answer_only(mode: str) -> None:
+    """``run.messages`` (a built-in projection that snapshots each answer as its events pass)
+    never holds the raw value: the PII transformer runs before the built-ins."""
+    text = f"noted {JANE} " + "and more words " * 12
+    chunks = [AIMessageChunk(content=text[i : i + 5], id="run-v") for i in range(0, len(text), 5)]
+    agent = create_agent(
+        Streamer(chunks=chunks), middleware=[PIIMiddleware("email", apply_to_output=True)]
+    )
+    payload = {"messages": [HumanMessage("hi")]}
+    outputs: list[Any] = []
+    if mode == "sync":
+        run = agent.stream_events(payload, version="v3")
+        outputs.extend(stream.output for stream in run.messages)
+    else:
+
+        async def consume() -> None:
+            run = await agent.astream_events(payload, version="v3")
+            async for stream in run.messages:
+                outputs.append(await stream)
+
+        asyncio.run(consume())
+    assert outputs
+    seen = repr(outputs)
+    assert JANE not in seen and "[REDACTED_EMAIL]" in seen

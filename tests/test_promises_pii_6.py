@@ -91,3 +91,21 @@ def test_an_unpadded_base64url_token_is_put_back_unpadded_in_its_own_alphabet(mo
     handled = "mail [REDACTED_EMAIL] >?>"
     assert out == base64.urlsafe_b64encode(handled.encode()).decode().rstrip("=")
     assert "=" not in out and "/" not in out and "+" not in out
+
+
+@pytest.mark.parametrize("pad", [1, 2])
+def test_an_unpadded_data_url_is_opened_and_handled(pad: int, mode: str) -> None:
+    """A ``data:`` URL whose base64 payload lost its ``=`` padding is still text: opened,
+    handled, never waved through as undecodable."""
+    inner = f"mail {JANE}" + "!" * (2 - pad)
+    body = base64.b64encode(inner.encode()).decode()
+    assert body.count("=") == pad
+    url = "data:text/plain;base64," + body.rstrip("=")
+    model = ScriptedChatModel(default="ok")
+    agent = create_agent(model, middleware=[PIIMiddleware("email")])
+    invoke(agent, {"messages": [HumanMessage(url)]}, mode)
+    sent = str(model.requests[0]["messages"][-1].content)
+    assert sent.startswith("data:text/plain;base64,")
+    payload = sent.split(",", 1)[1]
+    decoded = base64.b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    assert decoded == "mail [REDACTED_EMAIL]" + "!" * (2 - pad)
