@@ -26,6 +26,7 @@ from guardrails.call_limits import ModelCallLimitMiddleware, ToolCallLimitMiddle
 from guardrails.errors import GuardrailConfigError, RateLimitExceededError
 from guardrails.rate_limits import RateLimitMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
+from tests.conftest import AuditCapture
 from tests.support import invoke
 from tests.test_promises_limits import T0, Clock
 
@@ -136,3 +137,47 @@ def test_a_limit_that_is_not_a_whole_number_is_refused_by_name(
 ) -> None:
     with pytest.raises(GuardrailConfigError, match=setting):
         cls(**{setting: bad})
+
+
+# ------------------------------------------------------------------ tool limits: what is reported
+
+
+def _batch_model(n: int) -> ScriptedChatModel:
+    calls = [tool_call("search", {"q": str(i)}) for i in range(n)]
+    return ScriptedChatModel(responses=[AIMessage("", tool_calls=calls)], default="done")
+
+
+def test_a_batch_refused_with_error_is_one_event(mode: str, audit: AuditCapture) -> None:
+    from guardrails.errors import ToolCallLimitExceededError
+
+    mw = ToolCallLimitMiddleware(run_limit=1, exit_behavior="error")
+    agent = create_agent(_batch_model(3), tools=[search], middleware=[mw])
+    with pytest.raises(ToolCallLimitExceededError):
+        invoke(agent, {"messages": [("user", "go")]}, mode)
+    (event,) = audit.of("limit.exceeded")
+    assert (event["scope"], event["limit"], event["blocked"], event["decision"]) == (
+        "run",
+        1,
+        2,
+        "error",
+    )
+
+
+def test_a_thread_limit_is_reported_with_its_own_value(mode: str, audit: AuditCapture) -> None:
+    mw = ToolCallLimitMiddleware(thread_limit=1, run_limit=None, exit_behavior="continue")
+    agent = create_agent(_batch_model(2), tools=[search], middleware=[mw])
+    invoke(agent, {"messages": [("user", "go")]}, mode)
+    (event,) = audit.of("limit.exceeded")
+    assert (event["scope"], event["limit"], event["tool"]) == ("thread", 1, "search")
+
+
+def test_a_refusal_by_the_shared_budget_names_the_tool(mode: str, audit: AuditCapture) -> None:
+    mw = ToolCallLimitMiddleware(thread_limit=1, thread_storage="memory://")
+    config = {"configurable": {"thread_id": f"budget-tool-{mode}"}}
+    for _ in range(2):  # two agents, their own checkpointers: only the budget is shared
+        agent = create_agent(
+            _batch_model(1), tools=[search], middleware=[mw], checkpointer=InMemorySaver()
+        )
+        invoke(agent, {"messages": [("user", "go")]}, mode, config)
+    (event,) = audit.of("limit.exceeded")
+    assert (event["scope"], event["tool"], event["limit"]) == ("thread", "search", 1)
