@@ -7,7 +7,10 @@
   another caller: only the probe's own outcome does.
 - ``breaker_key`` must be a plain callable returning a non-empty str: an ``async def`` is refused at
   construction, a non-str key at the first call (sync and async).
-- The breaker's identity names the model's endpoint as given (a region stays ``eu-west-1``).
+- The breaker's identity names the model's endpoint as given (a region stays ``eu-west-1``; a
+  blank attribute is no part of it).
+- In a composed stack on Redis the half-open probe reaches the primary (the allow check batched
+  with the other guardrails' is the one the call uses).
 - When every model fails, the error raised is the last model's own, with its own cause chain; the
   fallbacks that could not be built are named in its notes, the last one as its context when it
   had none.
@@ -141,6 +144,7 @@ def test_a_breaker_key_that_is_not_a_non_empty_str_is_refused(mode: str, bad: An
 
 class RegionalModel(ScriptedChatModel):
     region_name: str = ""
+    endpoint: str = "  "  # blank: not an endpoint
 
 
 def test_the_breaker_names_a_region_as_it_is(mode: str, audit: AuditCapture) -> None:
@@ -216,3 +220,37 @@ def test_a_redis_uri_with_decode_responses_works(
     time.sleep(3.05)  # the cooldown is over: the probe closes it
     assert _ask(agent, mode) == "from primary"
     assert len(audit.of("fallback.circuit_closed")) == 1
+
+
+@pytest.mark.redis
+def test_in_a_composed_stack_the_half_open_probe_reaches_the_primary(
+    mode: str, redis_url: str, audit: AuditCapture
+) -> None:
+    """``compose(rate limit, call limit, fallback)`` on one Redis batches the breaker's allow
+    check with the others: the probe lease it takes there is the one the call uses."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from guardrails import ModelCallLimitMiddleware, RateLimitMiddleware, compose
+
+    primary = ScriptedChatModel(
+        responses=[ModelAPIError("503")], default="from primary", model_name="p"
+    )
+    backup = ScriptedChatModel(responses=[], default="from backup", model_name="b")
+    stack = compose(
+        RateLimitMiddleware("1000/minute", key="global", storage=redis_url),
+        ModelCallLimitMiddleware(thread_limit=1000, thread_storage=redis_url),
+        ModelFallbackMiddleware(backup, storage=redis_url, failure_threshold=1, cooldown=1.0),
+    )
+    agent = create_agent(primary, middleware=[stack], checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": f"half-open-{mode}"}}
+
+    def ask() -> str:
+        result = invoke(agent, {"messages": [("user", "hi")]}, mode, config)
+        return str(result["messages"][-1].content)
+
+    assert ask() == "from backup"  # the primary failed: open for 1 s
+    assert len(audit.of("fallback.circuit_open")) == 1
+    time.sleep(1.1)
+    assert ask() == "from primary"  # the probe
+    assert len(audit.of("fallback.circuit_closed")) == 1
+    assert primary.calls == 2
