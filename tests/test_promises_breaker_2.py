@@ -254,3 +254,17 @@ def test_in_a_composed_stack_the_half_open_probe_reaches_the_primary(
     assert ask() == "from primary"  # the probe
     assert len(audit.of("fallback.circuit_closed")) == 1
     assert primary.calls == 2
+
+
+def test_with_the_primary_open_and_no_fallback_buildable_the_last_build_error_is_raised(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _unbuildable(monkeypatch)
+    primary = ScriptedChatModel(responses=[], default=ModelAPIError("primary down"), model_name="p")
+    mw = ModelFallbackMiddleware("openai:gpt-a", "openai:gpt-b", failure_threshold=1)
+    agent = create_agent(primary, middleware=[mw])
+    with pytest.raises(ModelAPIError, match="primary down"):
+        _ask(agent, mode)  # the primary's own error; its circuit is now open
+    with pytest.raises(RuntimeError, match="cannot build openai:gpt-b"):
+        _ask(agent, mode)  # nothing was called: the last fallback's build error
+    assert primary.calls == 1
