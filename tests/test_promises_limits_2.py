@@ -181,3 +181,18 @@ def test_a_refusal_by_the_shared_budget_names_the_tool(mode: str, audit: AuditCa
         invoke(agent, {"messages": [("user", "go")]}, mode, config)
     (event,) = audit.of("limit.exceeded")
     assert (event["scope"], event["tool"], event["limit"]) == ("thread", "search", 1)
+
+
+def test_a_run_limit_error_counts_this_runs_calls_not_the_threads(mode: str) -> None:
+    from guardrails.errors import ToolCallLimitExceededError
+
+    one = AIMessage("", tool_calls=[tool_call("search", {"q": "first"})])
+    three = AIMessage("", tool_calls=[tool_call("search", {"q": str(i)}) for i in range(3)])
+    model = ScriptedChatModel(responses=[one, "done", three], default="done")
+    mw = ToolCallLimitMiddleware(run_limit=1, exit_behavior="error")
+    agent = create_agent(model, tools=[search], middleware=[mw], checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": f"run-count-{mode}"}}
+    invoke(agent, {"messages": [("user", "go")]}, mode, config)  # 1 call on the thread
+    with pytest.raises(ToolCallLimitExceededError) as caught:
+        invoke(agent, {"messages": [("user", "again")]}, mode, config)
+    assert (caught.value.scope, caught.value.count, caught.value.limit) == ("run", 3, 1)
