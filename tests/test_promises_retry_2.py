@@ -189,3 +189,13 @@ def test_pii_detection_error_built_as_langchains_keeps_its_matches() -> None:
     assert exc.matches == matches
     assert exc.counts == {"email": 2}
     assert "email=2" in str(exc) and "a@example.com" not in str(exc)
+
+
+@pytest.mark.parametrize("cls", [ModelRetryMiddleware, ToolRetryMiddleware])
+def test_the_defaults_are_langchains(cls: Any) -> None:
+    """LangChain's defaults (a drop-in), and ours where LangChain has no such setting:
+    Retry-After respected, no deadline."""
+    mw = cls()
+    assert (mw.max_retries, mw.jitter, mw.respect_retry_after) == (2, True, True)
+    assert (mw.backoff_factor, mw.initial_delay, mw.max_delay) == (2.0, 1.0, 60.0)
+    assert (mw.on_failure, mw.max_elapsed) == ("continue", None)
