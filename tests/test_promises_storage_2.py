@@ -168,3 +168,12 @@ def test_a_redis_restart_between_two_calls_costs_nothing(mode: str, own_redis: R
         assert connector.health.failed_at is None and connector.health.trips == 0
 
     _in_mode(mode, steps)
+
+
+@pytest.mark.parametrize("uri", [42, None, b"redis://127.0.0.1:6379", "127.0.0.1:6379", "redis"])
+def test_a_storage_that_is_not_a_uri_is_refused_by_name(uri: Any) -> None:
+    from guardrails import RateLimitMiddleware
+
+    with pytest.raises(GuardrailConfigError, match="storage must be a storage URI, one of") as e:
+        RateLimitMiddleware("1/second", storage=uri)
+    assert "unknown scheme" not in str(e.value)
