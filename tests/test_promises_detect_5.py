@@ -191,3 +191,26 @@ def test_bare_digits_starting_with_00_are_no_trunk_prefix() -> None:
         assert found(f"x {number} y", "phone") == [], number
         assert found(f"phone {number}", "phone") == [number], number
     assert found("x 07700900123 y", "phone") == ["07700900123"]
+
+
+# ----------------------------------------------------------------------------- streams
+
+
+def test_a_complete_secret_does_not_hold_back_the_stream_after_it() -> None:
+    """A stream holds back a secret still arriving (an open-ended token), and only that: once
+    the token is complete and text follows, the text after it is released as it comes (with
+    the secret redacted), not kept until the stream ends."""
+    from guardrails.pii import PIIMiddleware
+    from guardrails.pii.stream import PIIStreamTransformer
+
+    ghp = "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"
+    text = f"config loaded; the token {ghp} was rotated. " + "Ordinary deploy log text. " * 12
+    stream = PIIStreamTransformer(middleware=PIIMiddleware("secret", apply_to_tool_results=True))
+    released = []
+    for i in range(0, len(text), 16):
+        data = {"event": "tool-output-delta", "tool_call_id": "c1", "delta": text[i : i + 16]}
+        stream.process({"method": "tools", "params": {"data": data}})  # type: ignore[arg-type]
+        released.append(data["delta"])
+    out = "".join(released)
+    assert ghp[:8] not in out
+    assert out.startswith("config loaded; the token [REDACTED_SECRET] was rotated. Ordinary")

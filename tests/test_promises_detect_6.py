@@ -156,3 +156,23 @@ def test_an_xml_element_under_a_secret_name_is_read_up_to_513_characters() -> No
             assert found(text, "secret") == [body[:n]], (name, n)
         assert found(f"<{name}>{body[:514]}</{name}>", "secret") == [], name
         assert found(f"<{name}>{body[:20]}\n</{name}>", "secret") == [], name  # not one line
+
+
+# ----------------------------------------------------------------------------- card groups
+
+
+def test_card_groups_are_3_digits_or_more_with_a_short_tail_only_after_fours() -> None:
+    """docs/pii.md: groups of 3 digits or more; a short last group only after groups of four
+    (``3056-9309-0259-04``); a group of more than 8 digits is the start of no grouped card."""
+
+    def cards(text: str) -> list[str]:
+        return found(text, "credit_card")
+
+    assert cards("card 411 111 111 111 1111") == ["411 111 111 111 1111"]
+    assert cards("x 3056-9309-0259-04 y") == ["3056-9309-0259-04"]
+    assert cards("card 41 11 11 11 11 11 11 11") == []
+    assert cards("x 30569-30902-59-04 y") == []
+    assert cards("x 305-693-090-259-04 y") == []
+    assert cards("card 4111 1111 1111 111 1") == []
+    assert cards("x 411111111 1111111 y") == []
+    assert cards("x 411111111111 1111 y") == []
