@@ -336,3 +336,15 @@ def test_the_same_span_read_as_two_types_is_reported_once_by_the_better_reading(
         assert [(m["type"], m["value"]) for m in detect(f"phone or ssn {ssn}", types)] == [
             ("us_ssn", ssn)
         ]
+
+
+def test_of_two_values_that_start_together_the_longer_names_the_match() -> None:
+    """docs/pii.md: a match that contains the other wins. A Slack webhook URL with a query
+    string: the URL (longer) is the match, whatever the secret's higher score and whatever
+    order the types are listed in."""
+    hook = "https://hooks.slack.com/services/T01ABCDEF/B01ABCDEF/aZ3kLm9Qx2Vb7Np4TwEr5Yu8"
+    url = f"{hook}?thread=1&x=2"
+    text = f"see {url} now"
+    assert [m["value"] for m in detect(text, "slack_token")] == [hook]
+    for types in (["url", "slack_token"], ["slack_token", "url"], ["secret", "url"]):
+        assert [(m["type"], m["value"]) for m in detect(text, types)] == [("url", url)], types
