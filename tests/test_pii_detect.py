@@ -259,7 +259,11 @@ def test_email_tlds_setting() -> None:
     assert [m["value"] for m in detect(text, ["email"])] == ["ops@build.internal"]
     assert detect(text, ["email"], email_tlds="public") == []
     assert len(detect(text, ["email"], email_tlds="any")) == 2
-    assert [m["value"] for m in detect(text, ["email"], email_tlds=["zzzz"])] == ["a@b.zzzz"]
+    # a list adds to the defaults: the internal domain stays found
+    assert [m["value"] for m in detect(text, ["email"], email_tlds=["zzzz"])] == [
+        "ops@build.internal",
+        "a@b.zzzz",
+    ]
     with pytest.raises(GuardrailConfigError, match="email_tlds"):
         build_detector("email", email_tlds=42)
 

@@ -833,3 +833,15 @@ def test_obfuscated_values_do_not_reach_the_model_through_a_real_agent(mode: str
     for digit_run in ("1111", "example", "1234", "7946", "3704", "ZJDeVREh"):
         assert digit_run not in sent
     assert sent.startswith("Here: [REDACTED_CREDIT_CARD]; [REDACTED_EMAIL]; ")
+
+
+def test_a_list_of_email_tlds_adds_to_the_defaults_never_drops_them() -> None:
+    # a setting never silently weakens a guardrail: naming your own domain keeps the
+    # internal ones found (docs: `email_tlds=` "adds your own")
+    from guardrails.pii.finders.net import DEFAULT_EMAIL_TLDS
+
+    for tld in sorted(DEFAULT_EMAIL_TLDS):
+        text = f"mail ops@build.{tld} now"
+        assert found(text, "email") == [f"ops@build.{tld}"], tld
+        assert found(text, "email", email_tlds=["acme"]) == [f"ops@build.{tld}"], tld
+    assert found("mail ops@build.acme now", "email") == []

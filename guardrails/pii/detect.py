@@ -400,8 +400,9 @@ def build_detector(
 
     ``regions``: the regions whose national phone formats are recognised (default
     :data:`DEFAULT_REGIONS`). ``email_tlds``: top-level domains accepted in emails besides the
-    public suffix list (default :data:`DEFAULT_EMAIL_TLDS`; ``"public"`` for none, ``"any"`` to
-    accept every alphabetic one).
+    public suffix list: :data:`DEFAULT_EMAIL_TLDS`, plus those of a list given here (a list
+    adds, never replaces); ``"public"`` for the suffix list only, ``"any"`` to accept every
+    alphabetic one.
 
     Example::
 

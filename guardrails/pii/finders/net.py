@@ -145,7 +145,9 @@ def _email_tlds(value: object) -> frozenset[str] | None:
             "email_tlds must be 'public' (the public suffix list only), 'any' (every alphabetic "
             f"top-level domain) or a list of extra top-level domains, got {value!r}"
         )
-    return frozenset(v.lower().lstrip(".") for v in value)
+    # a list ADDS to the defaults (as documented): naming your own domain never silently
+    # drops the internal ones (`.internal`, `.corp`, ...); "public" is the one way to drop them
+    return DEFAULT_EMAIL_TLDS | frozenset(v.lower().lstrip(".") for v in value)
 
 
 _IPV4 = re.compile(
