@@ -33,7 +33,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/guardrails demo
 
 # `make test`: everything but the slow group (1 MB adversarial scans, other processes, loop
-# lag under load, waits on real clocks); `make test-slow` runs that group, `make test-all` both;
+# lag under load, waits on real clocks, memory plateaus, whole-set equivalence sweeps); `make test-slow` runs that group, `make test-all` both;
 # .ci/run runs both. `make test` runs one pytest-xdist worker per core, each test file whole in
 # one worker (--dist loadfile); on one core, or with JOBS=0, it runs in one process. The slow
 # group always runs in one process: its timings are not shared with another worker.

@@ -27,6 +27,7 @@ def _demo(*args: str) -> tuple[list[dict[str, object]], str]:
     return events, proc.stdout
 
 
+@pytest.mark.slow  # a CLI process playing the whole tour
 def test_demo_plays_the_tour_offline() -> None:
     from guardrails.demo_scenes.tour import EXPECTED_EVENTS
 
@@ -35,6 +36,7 @@ def test_demo_plays_the_tour_offline() -> None:
     assert "researcher (subagent)" in stdout
 
 
+@pytest.mark.slow  # a CLI process playing every scene
 def test_demo_classic_scenes() -> None:
     from guardrails.cli import _SCENES
     from guardrails.demo import ALL_SCENES

@@ -302,6 +302,7 @@ def test_tour_without_deepagents_says_what_to_install(
     assert "pip install 'guardrails-middleware[deepagents]'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # another process
 def test_rich_is_optional() -> None:
     import subprocess
 

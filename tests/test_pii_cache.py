@@ -59,6 +59,7 @@ def _fill(kind: str) -> tuple[int, int, int]:
     return cache.bytes, traced, len(cache._data)
 
 
+@pytest.mark.slow  # fills the cache to its plateau and reads RSS (memory, ~20 s)
 @pytest.mark.parametrize("kind", ["chat", "wide", "long"])
 def test_the_cache_accounts_the_memory_it_keeps(kind: str) -> None:
     accounted, traced, entries = _fill(kind)

@@ -32,6 +32,9 @@ from guardrails.pii.finders.spaceless import SPACELESS, not_after, not_before
 from guardrails.pii.normalize import normalize
 from tests.test_pii_detect_linear import _UNITS
 
+#: whole sweeps over the evaluation sets and random text (~20 s idle): `make test-slow` and .ci/run
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).parent / "data"
 detect_module = __import__("guardrails.pii.detect", fromlist=["_NEEDS"])
 

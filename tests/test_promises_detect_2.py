@@ -317,6 +317,7 @@ def test_no_value_reaches_the_model_through_a_real_agent(mode: str) -> None:
     assert sent.startswith("Hi, I'm moving. New card [REDACTED_CREDIT_CARD], SSN ")
 
 
+@pytest.mark.slow  # four CLI processes
 def test_the_scan_command_reports_and_checks(tmp_path: object) -> None:
     import subprocess
     import sys

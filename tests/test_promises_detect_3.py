@@ -209,6 +209,7 @@ SCAN_DEFAULT = {
 }
 
 
+@pytest.mark.slow  # a CLI process
 def test_guardrails_scan_looks_for_every_documented_default_type(tmp_path: Path) -> None:
     sample = tmp_path / "notes.txt"
     sample.write_text("\n".join(SCAN_DEFAULT.values()) + "\n", encoding="utf-8")
