@@ -171,6 +171,197 @@ _AGENT_KEYS = {"middleware"}
 _SUB_KEYS = {"inherit", "middleware", "remove", "override", "compose"}
 
 
+@dataclass(frozen=True)
+class _SubagentStack:
+    """A subagent's validated entries and whether they are composed into one middleware."""
+
+    specs: list[MiddlewareSpec]
+    compose: bool
+
+
+class _Reader:
+    """Reads a policy mapping into validated stacks, collecting every mistake at once.
+
+    Each mistake is one ``file: key.path: text`` line in :attr:`errors`; :class:`Policy` raises
+    them together. Every middleware entry is built once here, so a bad parameter value is
+    reported at load time, not when an agent is made.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.errors: list[str] = []
+
+    def _err(self, path: str, text: str) -> None:
+        self.errors.append(f"{self.source}: {path}: {text}")
+
+    def _unknown(self, path: str, mapping: Mapping[str, Any], allowed: set[str]) -> None:
+        for key in mapping:
+            if key not in allowed:
+                shown = key_text(key)
+                self._err(
+                    f"{path}.{shown}" if path else shown,
+                    f"unknown key; allowed: {', '.join(sorted(allowed))}",
+                )
+
+    def _spec(self, path: str, item: Any) -> MiddlewareSpec | None:
+        if not isinstance(item, Mapping):
+            self._err(path, "each middleware must be a table with a 'use' key")
+            return None
+        use = item.get("use")
+        if not isinstance(use, str) or use not in REGISTRY:
+            what = (
+                f"unknown middleware {short(use)}"
+                if isinstance(use, str)
+                else f"must be a middleware name (a string), got a {type(use).__name__}"
+            )
+            self._err(f"{path}.use", f"{what}; allowed: {', '.join(sorted(REGISTRY))}")
+            return None
+        params = {k: v for k, v in item.items() if k != "use"}
+        spec = MiddlewareSpec(str(use), params, path)
+        self._check_params(spec)
+        return spec
+
+    def _check_params(self, spec: MiddlewareSpec) -> None:
+        entry = REGISTRY[spec.use]
+        try:
+            cls = _import(entry.target)
+        except GuardrailConfigError as exc:
+            self._err(f"{spec.path}.use", f"{spec.use} is not available: {exc}")
+            return
+        signature = inspect.signature(cls.__init__)
+        accepted = {
+            name
+            for name, p in signature.parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
+        if entry.varargs:
+            accepted.add(entry.varargs)
+        for key in spec.params:
+            if key not in accepted:
+                self._err(
+                    f"{spec.path}.{key_text(key)}",
+                    f"{spec.use} has no parameter {short(key)}"
+                    f"{_did_you_mean(key, accepted) if len(key) <= 100 else ''}; "
+                    f"allowed: {', '.join(sorted(accepted))}",
+                )
+                return
+        listed = ([entry.varargs] if entry.varargs else []) + list(entry.tables)
+        for key in listed:
+            if key in spec.params and not isinstance(spec.params[key], list):
+                self._err(
+                    f"{spec.path}.{key}",
+                    f"must be a list, got a {type(spec.params[key]).__name__}",
+                )
+                return
+        try:
+            spec.build()
+        except (GuardrailConfigError, ValueError, TypeError) as exc:
+            self._err(spec.path, line(f"{spec.use}: {exc}"))
+
+    def _stack(self, path: str, value: Any) -> list[MiddlewareSpec]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self._err(path, "must be a list of middleware tables")
+            return []
+        if len(value) > MAX_STACK:
+            self._err(path, f"{len(value)} middleware; at most {MAX_STACK} per stack")
+            return []
+        specs = [self._spec(f"{path}[{i}]", item) for i, item in enumerate(value)]
+        return [s for s in specs if s is not None]
+
+    def read(
+        self, data: Mapping[str, Any]
+    ) -> tuple[list[MiddlewareSpec], dict[str, _SubagentStack]]:
+        """The main stack and each subagent's, validated (mistakes go to :attr:`errors`)."""
+        self._unknown("", data, _TOP_KEYS)
+        version = data.get("version", 1)
+        if type(version) is not int or version != 1:  # True == 1: a bool is not a version
+            self._err("version", f"unsupported version {short(version)}; allowed: 1")
+        compose_all = data.get("compose", False)
+        if not isinstance(compose_all, bool):
+            self._err("compose", "must be true or false")
+            compose_all = bool(compose_all)
+        agent = data.get("agent", {})
+        if not isinstance(agent, Mapping):
+            self._err("agent", "must be a table")
+            agent = {}
+        self._unknown("agent", agent, _AGENT_KEYS)
+        main = self._stack("agent.middleware", agent.get("middleware"))
+        subagents = data.get("subagents", {})
+        if not isinstance(subagents, Mapping):
+            self._err("subagents", "must be a table of subagent names")
+            subagents = {}
+        if len(subagents) > MAX_SUBAGENTS:
+            # every subagent's stack is built and checked: bound the work a file can ask for
+            self._err("subagents", f"{len(subagents)} subagents; at most {MAX_SUBAGENTS}")
+            subagents = {}
+        stacks: dict[str, _SubagentStack] = {}
+        for sub_name, sub in subagents.items():
+            path = f"subagents.{key_text(sub_name)}"
+            if not isinstance(sub, Mapping):
+                self._err(path, "must be a table")
+                continue
+            stacks[str(sub_name)] = self._subagent(path, sub, main, compose_all)
+        return main, stacks
+
+    def _subagent(
+        self,
+        path: str,
+        sub: Mapping[str, Any],
+        main: list[MiddlewareSpec],
+        compose_all: bool,
+    ) -> _SubagentStack:
+        """A subagent's stack: the inherited one less ``remove``, with ``override``, and its own."""
+        self._unknown(path, sub, _SUB_KEYS)
+        inherit = sub.get("inherit", True)
+        if not isinstance(inherit, bool):
+            self._err(f"{path}.inherit", "must be true or false")
+            inherit = True
+        if "compose" in sub and not isinstance(sub["compose"], bool):
+            self._err(f"{path}.compose", "must be true or false")
+        base = list(main) if inherit else []
+        remove = sub.get("remove", [])
+        if not isinstance(remove, list):
+            self._err(f"{path}.remove", "must be a list of middleware names")
+            remove = []
+        for i, name in enumerate(remove):
+            if not isinstance(name, str) or name not in [s.use for s in base]:
+                self._err(
+                    f"{path}.remove[{i}]",
+                    f"{short(name)} is not in the inherited stack; allowed: "
+                    f"{', '.join(s.use for s in base) or '(nothing inherited)'}",
+                )
+        base = [s for s in base if s.use not in [r for r in remove if isinstance(r, str)]]
+        override = sub.get("override", {})
+        if not isinstance(override, Mapping):
+            self._err(f"{path}.override", "must be a table of middleware names")
+            override = {}
+        merged: list[MiddlewareSpec] = []
+        for spec in base:
+            if spec.use in override:
+                extra = override[spec.use]
+                opath = f"{path}.override.{spec.use}"
+                if not isinstance(extra, Mapping):
+                    self._err(opath, "must be a table of parameters")
+                    merged.append(spec)
+                    continue
+                new = MiddlewareSpec(spec.use, {**spec.params, **extra}, opath)
+                self._check_params(new)
+                merged.append(new)
+            else:
+                merged.append(spec)
+        for name in override:
+            if name not in [s.use for s in base]:
+                self._err(
+                    f"{path}.override.{key_text(name)}",
+                    f"{short(name)} is not in the inherited stack; allowed: "
+                    f"{', '.join(s.use for s in base) or '(nothing inherited)'}",
+                )
+        merged.extend(self._stack(f"{path}.middleware", sub.get("middleware")))
+        return _SubagentStack(merged, bool(sub.get("compose", compose_all)))
+
+
 class Policy:
     """Middleware stacks for a main agent and its named subagents, validated up front.
 
@@ -184,14 +375,11 @@ class Policy:
 
     def __init__(self, data: Mapping[str, Any], source: str = "<policy>") -> None:
         self.source = source
-        errors: list[str] = []
-        self._data = dict(data)
         self._compose = bool(data.get("compose", False))
-        self._agent: list[MiddlewareSpec] = []
-        self._subagents: dict[str, dict[str, Any]] = {}
-        self._validate(errors)
-        if errors:
-            raise PolicyError(errors)
+        reader = _Reader(source)
+        self._agent, self._subagents = reader.read(data)
+        if reader.errors:
+            raise PolicyError(reader.errors)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -222,177 +410,12 @@ class Policy:
     @property
     def configures_anything(self) -> bool:
         """Whether the main stack or any subagent's stack has at least one middleware."""
-        return bool(self._agent) or any(sub["specs"] for sub in self._subagents.values())
+        return bool(self._agent) or any(sub.specs for sub in self._subagents.values())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<policy>") -> Policy:
         """Build a policy from a mapping shaped like the file."""
         return cls(data, source=source)
-
-    # ------------------------------------------------------------------ validation
-    def _err(self, errors: list[str], path: str, text: str) -> None:
-        errors.append(f"{self.source}: {path}: {text}")
-
-    def _unknown(
-        self, errors: list[str], path: str, mapping: Mapping[str, Any], allowed: set[str]
-    ) -> None:
-        for key in mapping:
-            if key not in allowed:
-                shown = key_text(key)
-                self._err(
-                    errors,
-                    f"{path}.{shown}" if path else shown,
-                    f"unknown key; allowed: {', '.join(sorted(allowed))}",
-                )
-
-    def _spec(self, errors: list[str], path: str, item: Any) -> MiddlewareSpec | None:
-        if not isinstance(item, Mapping):
-            self._err(errors, path, "each middleware must be a table with a 'use' key")
-            return None
-        use = item.get("use")
-        if not isinstance(use, str) or use not in REGISTRY:
-            what = (
-                f"unknown middleware {short(use)}"
-                if isinstance(use, str)
-                else f"must be a middleware name (a string), got a {type(use).__name__}"
-            )
-            self._err(errors, f"{path}.use", f"{what}; allowed: {', '.join(sorted(REGISTRY))}")
-            return None
-        params = {k: v for k, v in item.items() if k != "use"}
-        spec = MiddlewareSpec(str(use), params, path)
-        self._check_params(errors, spec)
-        return spec
-
-    def _check_params(self, errors: list[str], spec: MiddlewareSpec) -> None:
-        entry = REGISTRY[spec.use]
-        try:
-            cls = _import(entry.target)
-        except GuardrailConfigError as exc:
-            self._err(errors, f"{spec.path}.use", f"{spec.use} is not available: {exc}")
-            return
-        signature = inspect.signature(cls.__init__)
-        accepted = {
-            name
-            for name, p in signature.parameters.items()
-            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        }
-        if entry.varargs:
-            accepted.add(entry.varargs)
-        for key in spec.params:
-            if key not in accepted:
-                self._err(
-                    errors,
-                    f"{spec.path}.{key_text(key)}",
-                    f"{spec.use} has no parameter {short(key)}"
-                    f"{_did_you_mean(key, accepted) if len(key) <= 100 else ''}; "
-                    f"allowed: {', '.join(sorted(accepted))}",
-                )
-                return
-        listed = ([entry.varargs] if entry.varargs else []) + list(entry.tables)
-        for key in listed:
-            if key in spec.params and not isinstance(spec.params[key], list):
-                self._err(
-                    errors,
-                    f"{spec.path}.{key}",
-                    f"must be a list, got a {type(spec.params[key]).__name__}",
-                )
-                return
-        try:
-            spec.build()
-        except (GuardrailConfigError, ValueError, TypeError) as exc:
-            self._err(errors, spec.path, line(f"{spec.use}: {exc}"))
-
-    def _stack(self, errors: list[str], path: str, value: Any) -> list[MiddlewareSpec]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self._err(errors, path, "must be a list of middleware tables")
-            return []
-        if len(value) > MAX_STACK:
-            self._err(errors, path, f"{len(value)} middleware; at most {MAX_STACK} per stack")
-            return []
-        specs = [self._spec(errors, f"{path}[{i}]", item) for i, item in enumerate(value)]
-        return [s for s in specs if s is not None]
-
-    def _validate(self, errors: list[str]) -> None:
-        data = self._data
-        self._unknown(errors, "", data, _TOP_KEYS)
-        version = data.get("version", 1)
-        if type(version) is not int or version != 1:  # True == 1: a bool is not a version
-            self._err(errors, "version", f"unsupported version {short(version)}; allowed: 1")
-        if not isinstance(data.get("compose", False), bool):
-            self._err(errors, "compose", "must be true or false")
-        agent = data.get("agent", {})
-        if not isinstance(agent, Mapping):
-            self._err(errors, "agent", "must be a table")
-            agent = {}
-        self._unknown(errors, "agent", agent, _AGENT_KEYS)
-        self._agent = self._stack(errors, "agent.middleware", agent.get("middleware"))
-        subagents = data.get("subagents", {})
-        if not isinstance(subagents, Mapping):
-            self._err(errors, "subagents", "must be a table of subagent names")
-            subagents = {}
-        if len(subagents) > MAX_SUBAGENTS:
-            # every subagent's stack is built and checked: bound the work a file can ask for
-            self._err(errors, "subagents", f"{len(subagents)} subagents; at most {MAX_SUBAGENTS}")
-            subagents = {}
-        for sub_name, sub in subagents.items():
-            path = f"subagents.{key_text(sub_name)}"
-            if not isinstance(sub, Mapping):
-                self._err(errors, path, "must be a table")
-                continue
-            self._unknown(errors, path, sub, _SUB_KEYS)
-            inherit = sub.get("inherit", True)
-            if not isinstance(inherit, bool):
-                self._err(errors, f"{path}.inherit", "must be true or false")
-                inherit = True
-            if "compose" in sub and not isinstance(sub["compose"], bool):
-                self._err(errors, f"{path}.compose", "must be true or false")
-            base = list(self._agent) if inherit else []
-            remove = sub.get("remove", [])
-            if not isinstance(remove, list):
-                self._err(errors, f"{path}.remove", "must be a list of middleware names")
-                remove = []
-            for i, name in enumerate(remove):
-                if not isinstance(name, str) or name not in [s.use for s in base]:
-                    self._err(
-                        errors,
-                        f"{path}.remove[{i}]",
-                        f"{short(name)} is not in the inherited stack; allowed: "
-                        f"{', '.join(s.use for s in base) or '(nothing inherited)'}",
-                    )
-            base = [s for s in base if s.use not in [r for r in remove if isinstance(r, str)]]
-            override = sub.get("override", {})
-            if not isinstance(override, Mapping):
-                self._err(errors, f"{path}.override", "must be a table of middleware names")
-                override = {}
-            merged: list[MiddlewareSpec] = []
-            for spec in base:
-                if spec.use in override:
-                    extra = override[spec.use]
-                    opath = f"{path}.override.{spec.use}"
-                    if not isinstance(extra, Mapping):
-                        self._err(errors, opath, "must be a table of parameters")
-                        merged.append(spec)
-                        continue
-                    new = MiddlewareSpec(spec.use, {**spec.params, **extra}, opath)
-                    self._check_params(errors, new)
-                    merged.append(new)
-                else:
-                    merged.append(spec)
-            for name in override:
-                if name not in [s.use for s in base]:
-                    self._err(
-                        errors,
-                        f"{path}.override.{key_text(name)}",
-                        f"{short(name)} is not in the inherited stack; allowed: "
-                        f"{', '.join(s.use for s in base) or '(nothing inherited)'}",
-                    )
-            merged.extend(self._stack(errors, f"{path}.middleware", sub.get("middleware")))
-            self._subagents[str(sub_name)] = {
-                "specs": merged,
-                "compose": sub.get("compose", self._compose),
-            }
 
     # ------------------------------------------------------------------ building
     @property
@@ -411,14 +434,14 @@ class Policy:
                     f"{', '.join(self._subagents) or '(none)'}"
                 ]
             )
-        return list(self._subagents[subagent]["specs"])
+        return list(self._subagents[subagent].specs)
 
     def middleware(self, subagent: str | None = None) -> list[AgentMiddleware[Any, Any, Any]]:
         """Fresh middleware instances for the main agent (or ``subagent``), composed if asked."""
         specs = self.specs(subagent)
         stack = [spec.build() for spec in specs]
         check_order(stack)
-        do_compose = self._compose if subagent is None else self._subagents[subagent]["compose"]
+        do_compose = self._compose if subagent is None else self._subagents[subagent].compose
         if do_compose and stack:
             return [compose(*stack)]
         return stack
