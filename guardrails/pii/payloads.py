@@ -66,9 +66,8 @@ _BOMS = (
 
 
 def _texty(text: str) -> bool:
-    """Reads as text: at most one control character in 100 (none in a short text)."""
-    if not text:
-        return False
+    """Reads as text: at most one control character in 100 (none in a short text). Zero bytes
+    read as an empty text (``data:,``): nothing can hide in them, so they are not binary."""
     controls = len(_CONTROL.findall(text))
     return controls * 100 <= len(text) if len(text) >= 100 else controls == 0
 
@@ -85,7 +84,7 @@ def as_text(raw: bytes) -> tuple[str, bytes, str] | None:
                 text = raw[len(bom) :].decode(codec)
             except UnicodeDecodeError:
                 break
-            return (text, bom, codec) if _texty(text) or not text else None
+            return (text, bom, codec) if _texty(text) else None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -1,0 +1,297 @@
+"""PII promises of streams, tool commands and encoded payloads a careless edit would break
+unnoticed (issue 29, areas ``pii`` and ``pii_flow``: the survivors left open by the last round).
+
+* ``stream_events(version="v3")``: LangGraph's built-in projections (``run.values``) keep what
+  the event held when *they* saw it, so the middleware's stream transformer must run before
+  them (``before_builtins``): a tool result, raw in the snapshot taken after the tools node,
+  reaches no projection raw;
+* a tool that answers with a ``Command`` under ``pseudonymize`` (no vault): the mapping of the
+  placeholders minted for its output is written with that ``Command`` (the thread keeps it), so
+  ``restore_output`` and ``restore_tools`` still give the real value back;
+* an answer a later middleware makes without the model (a cache, a canned reply) is handled
+  by the backstop pass as configured: under ``apply_to_output`` every message of it, also when
+  no later model call's input pass comes after it (the run's last answer); under
+  ``apply_to_tool_args`` alone only its tool calls (its text and structured response are left
+  as configured);
+* an empty ``data:`` URL (``data:,``) carries no bytes, so nothing can hide in it: it is text
+  (empty), not an unscannable binary payload, and ``refuse_unscannable=True`` does not refuse it
+  (a ``data:`` URL of binary bytes still is).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Annotated, Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware, ModelResponse
+from langchain.agents.structured_output import ToolStrategy
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import InjectedToolCallId, tool
+from langgraph.types import Command
+from pydantic import BaseModel
+
+from guardrails import PIIDetectionError, PIIMiddleware
+from guardrails.testing import ScriptedChatModel, tool_call
+from tests.support import invoke
+
+EMAIL = "jane.doe@example.com"
+VAULT_KEY = "guardrails_pii_vault"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=lambda o: getattr(o, "__dict__", repr(o)), ensure_ascii=False)
+
+
+# ------------------------------------------------------------------ v3 stream projections
+
+
+@tool
+def lookup(q: str) -> str:
+    """Look a contact up."""
+    return f"contact {EMAIL}"
+
+
+def _lookup_agent() -> Any:
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("lookup", {"q": "jane"})]), "done"]
+    )
+    # the tool result is raw in the snapshot taken right after the tools node (the next model
+    # call's input pass handles it in the thread later): the stream must handle it first
+    return create_agent(
+        model, tools=[lookup], middleware=[PIIMiddleware("email", apply_to_output=True)]
+    )
+
+
+def _projections(mode: str) -> dict[str, list[Any]]:
+    payload = {"messages": [HumanMessage("find jane")]}
+    seen: dict[str, list[Any]] = {"values": [], "events": []}
+    if mode == "sync":
+        run = _lookup_agent().stream_events(payload, version="v3")
+        seen["values"].extend(run.values)
+        run = _lookup_agent().stream_events(payload, version="v3")
+        seen["events"].extend(run)
+        return seen
+
+    async def consume() -> None:
+        run = await _lookup_agent().astream_events(payload, version="v3")
+        async for snapshot in run.values:
+            seen["values"].append(snapshot)
+        run = await _lookup_agent().astream_events(payload, version="v3")
+        async for event in run:
+            seen["events"].append(event)
+
+    asyncio.run(consume())
+    return seen
+
+
+def test_a_raw_tool_result_reaches_no_v3_projection(mode: str) -> None:
+    """``run.values`` holds the state snapshots LangGraph's built-in transformer kept as the
+    events passed: the tool's email was replaced before it kept them."""
+    seen = _projections(mode)
+    assert seen["values"], "no snapshot was streamed"
+    assert seen["events"], "no event was streamed"
+    assert any("[REDACTED_EMAIL]" in _dumps(s) for s in seen["values"]), "nothing was handled"
+    assert EMAIL not in _dumps(seen["values"]), "a values snapshot held the tool's raw value"
+    assert EMAIL not in _dumps(seen["events"]), "an event held the tool's raw value"
+
+
+# ------------------------------------------------------------------ a tool's Command, pseudonymized
+
+
+@tool
+def save_contact(name: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> Command:
+    """Save a contact and say where it was saved."""
+    return Command(
+        update={"messages": [ToolMessage(f"saved {name} as {EMAIL}", tool_call_id=tool_call_id)]}
+    )
+
+
+def _answer_with_placeholder(messages: list[Any]) -> AIMessage:
+    """The model answers with the placeholder the tool's output got (whatever its number)."""
+    (result,) = [m for m in messages if isinstance(m, ToolMessage)]
+    placeholder = str(result.content).rsplit(" ", 1)[-1]
+    assert placeholder.startswith("<EMAIL_"), result.content
+    return AIMessage(f"I saved it as {placeholder}")
+
+
+def test_a_tool_command_keeps_its_pseudonym_mapping(mode: str, memory_saver: Any) -> None:
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("save_contact", {"name": "jane"})]),
+            _answer_with_placeholder,
+        ]
+    )
+    agent = create_agent(
+        model,
+        tools=[save_contact],
+        checkpointer=memory_saver,
+        middleware=[PIIMiddleware("email", strategy="pseudonymize", restore_output=True)],
+    )
+    config = {"configurable": {"thread_id": "cmd"}}
+    out = invoke(agent, {"messages": [HumanMessage("save jane")]}, mode, config)
+    (result,) = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert EMAIL not in str(result.content)
+    placeholder = str(result.content).rsplit(" ", 1)[-1]
+    # the model saw the placeholder only; the caller gets the real value back
+    assert EMAIL not in str(model.requests[1]["messages"])
+    assert out["messages"][-1].content == f"I saved it as {EMAIL}"
+    mapping = agent.get_state(config).values[VAULT_KEY]["PIIMiddleware[email]"]
+    assert mapping == {placeholder: EMAIL}
+
+
+def test_a_tool_command_placeholder_is_restored_for_a_restore_tool(
+    mode: str, memory_saver: Any
+) -> None:
+    sent: list[str] = []
+
+    @tool
+    def send_email(to: str) -> str:
+        """Send an email."""
+        sent.append(to)
+        return "sent"
+
+    def send_to_placeholder(messages: list[Any]) -> AIMessage:
+        (result,) = [m for m in messages if isinstance(m, ToolMessage) and "saved" in m.text]
+        placeholder = str(result.content).rsplit(" ", 1)[-1]
+        return AIMessage("", tool_calls=[tool_call("send_email", {"to": placeholder})])
+
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("save_contact", {"name": "jane"})]),
+            send_to_placeholder,
+            "done",
+        ]
+    )
+    agent = create_agent(
+        model,
+        tools=[save_contact, send_email],
+        checkpointer=memory_saver,
+        middleware=[PIIMiddleware("email", strategy="pseudonymize", restore_tools=["send_email"])],
+    )
+    invoke(agent, {"messages": [HumanMessage("save jane, then mail her")]}, mode, {
+        "configurable": {"thread_id": "cmd2"}
+    })  # fmt: skip
+    assert sent == [EMAIL]  # the tool declared to get real values got the one the placeholder names
+
+
+# ------------------------------------------------------------------ answers made without the model
+
+
+class Contact(BaseModel):
+    to: str
+
+
+class _Canned(AgentMiddleware):
+    """Listed after the guardrail: answers without calling the model, from a script."""
+
+    def __init__(self, *answers: ModelResponse) -> None:
+        super().__init__()
+        self.answers = list(answers)
+
+    def wrap_model_call(self, request: Any, handler: Any) -> Any:
+        return self.answers.pop(0)
+
+    async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+        return self.wrap_model_call(request, handler)
+
+
+@pytest.mark.parametrize("apply_to_input", [True, False])
+def test_every_message_of_a_last_answer_made_without_the_model_is_handled(
+    mode: str, apply_to_input: bool
+) -> None:
+    """The run's last answer: no model call comes after it, so no input pass repairs it."""
+    final = ModelResponse(result=[AIMessage(f"done, {EMAIL}"), HumanMessage(f"noted: {EMAIL}")])
+    agent = create_agent(
+        ScriptedChatModel(responses=[]),
+        middleware=[
+            PIIMiddleware("email", apply_to_output=True, apply_to_input=apply_to_input),
+            _Canned(final),
+        ],
+    )
+    out = invoke(agent, {"messages": [HumanMessage("go")]}, mode)
+    texts = [m.text for m in out["messages"][1:]]
+    assert texts == ["done, [REDACTED_EMAIL]", "noted: [REDACTED_EMAIL]"]
+
+
+def test_tool_args_alone_handle_the_calls_not_the_text_nor_the_structured_response(
+    mode: str,
+) -> None:
+    sent: list[str] = []
+
+    @tool
+    def send(to: str) -> str:
+        """Send a note."""
+        sent.append(to)
+        return "sent"
+
+    call = tool_call("send", {"to": EMAIL})
+    agent = create_agent(
+        ScriptedChatModel(responses=[]),
+        tools=[send],
+        response_format=ToolStrategy(Contact),
+        middleware=[
+            PIIMiddleware("email", apply_to_input=False, apply_to_tool_args=True),
+            _Canned(
+                ModelResponse(result=[AIMessage(f"writing to {EMAIL}", tool_calls=[call])]),
+                ModelResponse(result=[AIMessage("ok")], structured_response=Contact(to=EMAIL)),
+            ),
+        ],
+    )
+    out = invoke(agent, {"messages": [HumanMessage("go")]}, mode)
+    assert sent == ["[REDACTED_EMAIL]"]  # the call: handled
+    assert out["messages"][1].text == f"writing to {EMAIL}"  # the text: left as configured
+    assert out["structured_response"] == Contact(to=EMAIL)  # left as configured
+
+
+def test_output_handles_the_structured_response_of_such_an_answer(mode: str) -> None:
+    # the control of the test above: the same answer under apply_to_output
+    agent = create_agent(
+        ScriptedChatModel(responses=[]),
+        response_format=ToolStrategy(Contact),
+        middleware=[
+            PIIMiddleware("email", apply_to_output=True),
+            _Canned(ModelResponse(result=[AIMessage("ok")], structured_response=Contact(to=EMAIL))),
+        ],
+    )
+    out = invoke(agent, {"messages": [HumanMessage("go")]}, mode)
+    assert out["structured_response"] == Contact(to="[REDACTED_EMAIL]")
+
+
+# ------------------------------------------------------------------ an empty data URL
+
+
+def _request_with(url: str) -> dict[str, Any]:
+    return {
+        "messages": [
+            HumanMessage(
+                content=[
+                    {"type": "text", "text": "see the attachment"},
+                    {"type": "image_url", "image_url": {"url": url}},
+                ]
+            )
+        ]
+    }
+
+
+@pytest.mark.parametrize("url", ["data:,", "data:text/plain;base64,", "data:text/plain,"])
+def test_an_empty_data_url_is_not_refused_as_unscannable(url: str, mode: str) -> None:
+    model = ScriptedChatModel(responses=["ok"])
+    agent = create_agent(model, middleware=[PIIMiddleware("email", refuse_unscannable=True)])
+    out = invoke(agent, _request_with(url), mode)
+    assert out["messages"][-1].content == "ok"
+    assert url in str(model.requests[0]["messages"])
+
+
+def test_a_binary_data_url_is_still_refused(mode: str) -> None:
+    # the control: the refusal is on, and binary bytes are what it refuses
+    png = "data:image/png;base64," + base64.b64encode(bytes(range(256)) * 2).decode()
+    agent = create_agent(
+        ScriptedChatModel(responses=["ok"]),
+        middleware=[PIIMiddleware("email", refuse_unscannable=True)],
+    )
+    with pytest.raises(PIIDetectionError):
+        invoke(agent, _request_with(png), mode)
