@@ -18,6 +18,8 @@ Example::
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -162,7 +164,41 @@ _WARNED: set[tuple[int, int, str]] = set()
 _WARNED_MAX = 4096
 
 
+def _package_dir(name: str) -> str | None:
+    module = sys.modules.get(name)
+    file = getattr(module, "__file__", None)
+    return os.path.dirname(file) + os.sep if file else None
+
+
+#: frames in these packages are the machinery between the user's line and the warning
+_MACHINERY = ("guardrails", "langchain", "langchain_core", "langgraph", "langsmith", "deepagents")
+
+
+def _caller_level(fallback: int) -> int:
+    """The ``stacklevel`` of the first frame outside the pack and LangChain's machinery.
+
+    ``compose(...)``, ``Policy.middleware()`` and ``create_deep_agent(...)`` reach the check
+    through several of our frames: the warning should name the user's line, not ours. When no
+    such frame is on the stack (a hook run by an event loop), ``fallback`` is used.
+    """
+    dirs = tuple(d for d in map(_package_dir, _MACHINERY) if d is not None)
+    frame = sys._getframe(2)  # the caller of _warn
+    level = 2
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith(dirs):
+            # a frame of the standard library (asyncio, threading) is not the user's line either
+            return level if not name.startswith(_STDLIB) else fallback
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return fallback
+
+
+_STDLIB = os.path.dirname(os.__file__) + os.sep
+
+
 def _warn(found: list[tuple[Any, Any, str]], stacklevel: int) -> None:
+    level = _caller_level(stacklevel + 1) if found else stacklevel + 1
     for outer, inner, text in found:
         key = (id(outer), id(inner), text)
         if key in _WARNED:
@@ -170,7 +206,7 @@ def _warn(found: list[tuple[Any, Any, str]], stacklevel: int) -> None:
         if len(_WARNED) >= _WARNED_MAX:
             _WARNED.clear()
         _WARNED.add(key)
-        warnings.warn(text, GuardrailOrderWarning, stacklevel=stacklevel + 1)
+        warnings.warn(text, GuardrailOrderWarning, stacklevel=level)
 
 
 def check_order(stack: Sequence[AgentMiddleware[Any, Any, Any]], *, warn: bool = True) -> list[str]:

@@ -226,6 +226,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_mistakes.py",
             "tests/test_promises.py",
             "tests/test_promises_core.py",
+            "tests/test_order_warning_lines.py",
         ],
     ),
 }
