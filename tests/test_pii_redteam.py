@@ -4,7 +4,7 @@ did not exercise, each through a real ``create_agent`` run with a scripted model
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import pytest
@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import InjectedToolCallId, tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from guardrails import PIIMiddleware
 from guardrails.errors import PIIDetectionError
@@ -183,10 +183,6 @@ def owner_artifact(q: str) -> tuple[str, OwnerModel]:
     return ("found the owner", OwnerModel(email=EMAIL))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inventory tool_artifact_object: an object artifact is kept as the object, raw",
-)
 def test_object_artifact_is_handled(mode: str) -> None:
     model = ScriptedChatModel(
         responses=[AIMessage("", tool_calls=[tool_call("owner_artifact", {"q": "x"})]), "done"]
@@ -198,6 +194,56 @@ def test_object_artifact_is_handled(mode: str) -> None:
     chunks, state, _history = _run(agent, mode)
     assert EMAIL not in repr(state.values)
     assert [c[:200] for c in chunks if EMAIL in c] == []
+    (artifact,) = [m.artifact for m in state.values["messages"] if isinstance(m, ToolMessage)]
+    assert "[REDACTED_EMAIL]" in repr(artifact)  # handled, not dropped
+
+
+class StrictOwner(BaseModel):
+    """A model whose validation refuses a handled value (no "@" in a redacted email)."""
+
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _has_at(cls, value: str) -> str:
+        if "@" not in value:
+            raise ValueError("not an email")
+        return value
+
+
+@dataclass(frozen=True)
+class SealedOwner:
+    """A dataclass ``dataclasses.replace`` cannot rebuild (a field its __init__ does not take)."""
+
+    email: str
+    seen: int = field(default=0, init=False)
+
+
+@tool(response_format="content_and_artifact")
+def sealed_owners(q: str) -> tuple[str, dict[str, Any]]:
+    """Return owners as objects that refuse to be rebuilt with a handled value."""
+    return ("found", {"strict": StrictOwner(email=EMAIL), "sealed": [SealedOwner(EMAIL)]})
+
+
+@pytest.mark.parametrize("strategy", ["redact", "hash"])
+def test_an_artifact_object_that_refuses_its_handled_value_is_never_kept_raw(
+    mode: str, strategy: str
+) -> None:
+    """A model's validator or a dataclass's __init__ that refuses the handled value: the
+    handled fields are kept (model_construct, or the fields as a dict), never the raw object."""
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("sealed_owners", {"q": "x"})]), "done"]
+    )
+    pii = PIIMiddleware("email", strategy=strategy, apply_to_tool_results=True)
+    agent = create_agent(
+        model, tools=[sealed_owners], middleware=[pii], checkpointer=InMemorySaver()
+    )
+    chunks, state, history = _run(agent, mode)
+    assert EMAIL not in repr(state.values)
+    assert EMAIL not in repr([h.values for h in history])
+    assert [c[:200] for c in chunks if EMAIL in c] == []
+    (artifact,) = [m.artifact for m in state.values["messages"] if isinstance(m, ToolMessage)]
+    assert "@" not in repr(artifact)
 
 
 @tool

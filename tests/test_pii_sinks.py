@@ -29,6 +29,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import tool
 from langchain_core.tracers.base import BaseTracer
 from langgraph.checkpoint.memory import InMemorySaver
+from pydantic import BaseModel
 
 from guardrails import PIIMiddleware
 from guardrails.errors import PIIDetectionError
@@ -49,8 +50,6 @@ DEEP_ONLY = {"files_written", "subagent_provider", "subagent_results", "conversa
 #: Sinks this harness does not observe, and where they are tested instead.
 #: Sources this harness does not seed, and why (their cells are tested where named).
 UNSEEDED = {
-    "tool_artifact_object": "no covered cells but exports (inventory status open); "
-    "tests/test_pii_redteam.py::test_object_artifact_is_handled (xfail)",
     "tool_error": "the default ToolNode re-raises a tool's exception and ends the run; "
     "test_tool_error_message_is_handled_in_the_thread covers the covered cells",
 }
@@ -198,6 +197,26 @@ def lookup(query: str) -> str:
     return f"the owner of {query!r} is {SEEDS['tool_result']}"
 
 
+class OwnerCard(BaseModel):
+    """A pydantic model a tool returns as its artifact."""
+
+    email: str
+
+
+@dataclass
+class OwnerRow:
+    """A dataclass a tool returns as its artifact."""
+
+    email: str
+
+
+@tool(response_format="content_and_artifact")
+def owner_card(query: str) -> tuple[str, list[Any]]:
+    """The owner's card, as objects (the model sees only the text)."""
+    seed = SEEDS["tool_artifact_object"]
+    return "found the owner's card", [OwnerCard(email=seed), OwnerRow(email=seed)]
+
+
 class DynamicPrompt(AgentMiddleware[Any, Any, Any]):
     """A middleware listed after PIIMiddleware: adds text (and a request keyword) the
     PIIMiddleware's own wrap never saw."""
@@ -228,7 +247,10 @@ def _main_model(kind: str) -> ScriptedChatModel:
     with everything it saw: the model repeats only what the guardrail let through."""
 
     def first(messages: list[BaseMessage]) -> AIMessage:
-        calls = [tool_call("lookup", {"query": _texts(messages)[-200:]})]
+        calls = [
+            tool_call("lookup", {"query": _texts(messages)[-200:]}),
+            tool_call("owner_card", {"query": "owner"}),
+        ]
         if kind == "deep":
             calls.append(tool_call("read_file", {"file_path": "/notes.txt"}))
             calls.append(
@@ -261,7 +283,7 @@ def _build(kind: str, pii: PIIMiddleware, model: ScriptedChatModel, sub: Scripte
     if kind == "agent":
         return create_agent(
             model,
-            tools=[lookup],
+            tools=[lookup, owner_card],
             system_prompt=system,
             middleware=[pii, DynamicPrompt()],
             checkpointer=InMemorySaver(),
@@ -273,7 +295,7 @@ def _build(kind: str, pii: PIIMiddleware, model: ScriptedChatModel, sub: Scripte
     root = _deep_root()
     return create_deep_agent(
         model,
-        tools=[lookup],
+        tools=[lookup, owner_card],
         system_prompt=system,
         guardrails=[pii],
         middleware=[DynamicPrompt()],

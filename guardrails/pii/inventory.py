@@ -206,17 +206,30 @@ def _default(source: str, sink: str) -> Cell:
     return Cell("n/a")
 
 
+_OBJECT = (
+    "a pydantic model or dataclass artifact is handled field by field and rebuilt as its class "
+    "(model_validate, else model_construct; dataclasses.replace, else the handled fields), in "
+    "a list or dict too; an object of any other class is kept as it is, unscanned"
+)
+
+
 def _artifact_object(sink: str) -> Cell:
-    if sink in {"provider", "subagent_provider", "input_checkpoint", "stream_custom"}:
-        return Cell("n/a", "an artifact is not sent to a model")
-    if sink in {"exceptions", "audit_log", "python_logging", "events_v3"}:
+    if sink in {"provider", "subagent_provider", "input_checkpoint", "offloaded_results"}:
+        return Cell("n/a", "an artifact is not sent to a model nor offloaded")
+    if sink in {"exceptions", "audit_log", "python_logging", "events_v3", "stream_custom"}:
         return Cell("n/a", "not carried there")
-    return Cell(
-        "open",
-        "the guardrail handles strings, numbers, dicts, lists and tuples; an object artifact "
-        "is kept as the object (ToolMessage.artifact) and reaches state, checkpoints, streams "
-        "and callbacks raw (tests/test_pii_redteam.py, xfail)",
-    )
+    if sink in {
+        "files_written",
+        "conversation_history",
+        "subagent_results",
+        "structured_response",
+        "interrupts",
+    }:
+        return Cell("n/a", "the model never sees an artifact: it cannot write or answer it")
+    base = _default("tool_result", sink)
+    if base.status == "covered":
+        return Cell("covered", f"{base.how}; {_OBJECT}")
+    return base
 
 
 def _tool_error(sink: str) -> Cell:
@@ -257,6 +270,7 @@ _VAULT_SOURCES = (
     "system_prompt",
     "dynamic_prompt",
     "tool_result",
+    "tool_artifact_object",
     "file_read",
     "memory_file",
     "subagent_result",

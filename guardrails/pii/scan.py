@@ -608,6 +608,10 @@ class Scan:
             as_text = str(value)
             handled = self.text(as_text, context)
             return handled if handled != as_text else value
+        if isinstance(value, BaseModel) or (
+            dataclasses.is_dataclass(value) and not isinstance(value, type)
+        ):
+            return self.structured(value)  # a tool's artifact, an object in a list, ...
         return value
 
     def _mapping(
@@ -821,7 +825,10 @@ class Scan:
             handled = self.value(data)
             if handled is data:
                 return value
-            return dataclasses.replace(value, **handled)
+            try:
+                return dataclasses.replace(value, **handled)
+            except Exception:  # a field its __init__ does not take, a check that refuses
+                return handled  # the handled fields, not the raw object
         return self.value(value)
 
     # ------------------------------------------------------------------ the decision
