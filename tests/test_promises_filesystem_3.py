@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
+from tests.support import invoke
 from tests.test_promises_filesystem import SECRET, LocalSandbox, _answers
 
 deepagents = pytest.importorskip("deepagents")
@@ -123,3 +124,116 @@ def test_a_listing_root_on_state_is_normalized_too(mode: str) -> None:
         mode, guardrails=[jail], backend=StateBackend(),
     )  # fmt: skip
     assert all("/docs/guide.md" in a for a in answers[1:]), answers
+
+
+# --------------------------------------------------------------------------- sandbox placement
+
+
+@pytest.mark.parametrize(
+    "python",
+    [
+        "true",  # an interpreter that answers nothing, successfully
+        "trap 'exit 3' EXIT; python3",  # the placement printed, then the command failed
+    ],
+)
+def test_a_sandbox_placement_that_did_not_succeed_is_not_trusted(
+    tmp_path: Path, mode: str, python: str
+) -> None:
+    """Paths are placed in a sandbox by one command of ours; an answer without its result
+    line, or with a failing exit code, places nothing: what depends on it is refused (as
+    ``unresolvable``), the run goes on."""
+    work = tmp_path / "box" / "work"
+    (work / "secrets").mkdir(parents=True)
+    (work / "secrets" / "key.pem").write_text(SECRET)
+    here = work.as_posix()
+    carved = FilesystemPermissionMiddleware(
+        [P(["execute", "read"], [f"{here}/secrets/**"], "deny"), P(["execute", "read"], ["/**"])]
+    )
+    answers = _answers(
+        [("execute", {"command": "touch ran"}),
+         ("read_file", {"file_path": f"{here}/secrets/key.pem"})],
+        mode, guardrails=[carved], backend=LocalSandbox(work, python=python),
+    )  # fmt: skip
+    assert answers[0].startswith("Error: permission denied for execute"), answers
+    assert not (work / "ran").exists(), "the command ran"
+    assert SECRET not in answers[1], answers
+
+
+# --------------------------------------------------------------------------- guarded backend
+
+
+def test_a_guarded_backend_answers_each_transfer_in_its_own_type(tmp_path: Path, mode: str) -> None:
+    """``upload_files`` answers ``FileUploadResponse`` per file and ``download_files``
+    ``FileDownloadResponse``, refused ones included (callers match on the type)."""
+    import asyncio
+
+    from deepagents.backends.protocol import FileDownloadResponse, FileUploadResponse
+
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "key.pem").write_text(SECRET)
+    (tmp_path / "public").mkdir()
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["/secrets/**"], "deny")])
+    guarded = jail.guard(FilesystemBackend(root_dir=tmp_path, virtual_mode=True))
+    uploads = [("/secrets/new.pem", b"x"), ("/public/ok.txt", b"y")]
+    downloads = ["/secrets/key.pem", "/public/ok.txt"]
+    if mode == "sync":
+        up = guarded.upload_files(uploads)
+        down = guarded.download_files(downloads)
+    else:
+
+        async def both() -> tuple[Any, Any]:
+            return await guarded.aupload_files(uploads), await guarded.adownload_files(downloads)
+
+        up, down = asyncio.run(both())
+    assert [type(r) for r in up] == [FileUploadResponse, FileUploadResponse], up
+    assert up[0].error is not None and up[1].error is None
+    assert not (tmp_path / "secrets" / "new.pem").exists()
+    assert [type(r) for r in down] == [FileDownloadResponse, FileDownloadResponse], down
+    assert down[0].content is None and down[1].content == b"y"
+
+
+# --------------------------------------------------------------------------- nested subagent graphs
+
+
+def _nested_run(tmp_path: Path, mode: str) -> list[str]:
+    """A compiled subagent whose graph runs a whole deep agent as one of its nodes; that inner
+    agent has a backend of its own (not the parent's)."""
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    from guardrails.deep import create_deep_agent
+    from tests.test_promises_filesystem_2 import _script
+
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "key.pem").write_text(SECRET)
+    (tmp_path / "notes.txt").write_text("notes\n")
+    sub = _script(
+        [("read_file", {"file_path": "/secrets/key.pem"}),
+         ("read_file", {"file_path": "/notes.txt"})]
+    )  # fmt: skip
+    inner = deepagents.create_deep_agent(
+        model=sub, backend=FilesystemBackend(root_dir=tmp_path, virtual_mode=True), name="inner"
+    )
+    builder = StateGraph(MessagesState)
+    builder.add_node("inner", inner)
+    builder.add_edge(START, "inner")
+    wrapper = builder.compile(name="wrapper")
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["/secrets/**"], "deny")])
+    task = ("task", {"description": "read it", "subagent_type": "wrapped"})
+    agent = create_deep_agent(
+        _script([task]),
+        guardrails=[jail],
+        backend=StateBackend(),
+        subagents=[{"name": "wrapped", "description": "w", "runnable": wrapper}],
+    )
+    invoke(agent, {"messages": [("user", "go")]}, mode)
+    from langchain_core.messages import ToolMessage
+
+    return [str(m.content) for m in sub.requests[-1]["messages"] if isinstance(m, ToolMessage)]
+
+
+def test_a_deep_agent_nested_in_a_compiled_subagent_is_held_to_the_rules(
+    tmp_path: Path, mode: str
+) -> None:
+    seen = _nested_run(tmp_path, mode)
+    assert seen and SECRET not in " ".join(seen), seen
+    assert "notes" in seen[1], seen  # held, not broken: what the rules allow still reads
