@@ -9,7 +9,9 @@ sync async]`` runs the issue 24 rows alone."""
 
 from __future__ import annotations
 
+import random
 import statistics
+from collections.abc import Sequence
 from typing import Any
 
 from langchain.agents import create_agent
@@ -19,7 +21,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
 import guardrails as ours
-from bench.common import Rounds, Row, compare_agents, interleaved_rounds, median_share
+from bench.common import Rounds, Row, compare_agents, interleaved_rounds
 from guardrails._core import Call, Flow, ModelHook, ToolHook
 from guardrails.compose import compose
 from guardrails.testing import ScriptedChatModel, tool_call
@@ -88,6 +90,33 @@ def _fmt(share: tuple[float, float, float]) -> str:
     return f"{mid:.2f}x ({lo:.2f}-{hi:.2f})"
 
 
+def ratio_of_medians(
+    ours: Sequence[float], theirs: Sequence[float], *, resamples: int = 400
+) -> tuple[float, float, float]:
+    """median(ours) / median(theirs) of per-round figures, with the 25th-75th percentiles of
+    that ratio over rounds resampled with replacement (a bootstrap, fixed seed).
+
+    Each figure is already a difference measured within one round (an agent minus the bare
+    agent, a stack minus the same stack without PII): a per-round *ratio* of two such
+    differences explodes whenever the denominator's round was disturbed, a ratio of the
+    medians does not."""
+    if not ours or statistics.median(theirs) <= 0:
+        return float("nan"), float("nan"), float("nan")
+    mid = statistics.median(ours) / statistics.median(theirs)
+    rng = random.Random(24)
+    n = len(ours)
+    boot = []
+    for _ in range(resamples):
+        picks = [rng.randrange(n) for _ in range(n)]
+        den = statistics.median([theirs[i] for i in picks])
+        if den > 0:
+            boot.append(statistics.median([ours[i] for i in picks]) / den)
+    if len(boot) < 4:
+        return mid, mid, mid
+    q = statistics.quantiles(boot, n=4)
+    return mid, q[0], q[2]
+
+
 def _stack_builds() -> dict[str, Any]:
     """The agents of :func:`_stacks`, measured interleaved in every round."""
 
@@ -107,8 +136,9 @@ def _stack_builds() -> dict[str, Any]:
 
 
 def _stack_rows(r: Rounds, mode: str, history: str) -> list[Row]:
-    """The four figures of issue 24 (added cost = agent minus the bare agent, per round), each
-    as the median over rounds of ours, of theirs and of the per-round ratio ours / theirs."""
+    """The four figures of issue 24, each per round (an agent minus the bare agent, or a
+    stack minus the same stack without PII, in the same round): the median over rounds of
+    ours and of theirs, and their ratio with its bootstrap spread (:func:`ratio_of_medians`)."""
     bare = r.added
     pii_in = [a - b for a, b in zip(bare("ours6"), bare("ours5"), strict=True)]
     lc_pii_in = [a - b for a, b in zip(bare("lc6"), bare("lc5"), strict=True)]
@@ -122,16 +152,17 @@ def _stack_rows(r: Rounds, mode: str, history: str) -> list[Row]:
     load = f"load {r.load[0]:.1f}-{r.load[1]:.1f}"
     rows = []
     for what, ours_us, theirs_us, how in figures:
-        share = median_share(ours_us, theirs_us)
+        share = ratio_of_medians(ours_us, theirs_us)
         main_thread: tuple[float, float, float] | None = None
-        if what.startswith("PII (email) alone"):
-            main_thread = median_share(
+        if what.startswith("PII (email) alone") and mode == "sync":
+            main_thread = ratio_of_medians(
                 r.added("ours_pii", clock="thread"), r.added("lc_pii", clock="thread")
             )
+        floor_share = ratio_of_medians(floor, lc6)[0]
         note = (
-            f"{how}; ours/theirs median of {len(ours_us)} rounds {_fmt(share)}"
+            f"{how}; ours/theirs {_fmt(share)} over {len(ours_us)} rounds"
             f"{'' if main_thread is None else f', main thread {_fmt(main_thread)}'}; "
-            f"floor {statistics.median(floor):,.0f}; {load}"
+            f"floor {statistics.median(floor):,.0f} us = {floor_share:.2f}x; {load}"
         )
         rows.append(
             Row(
@@ -158,10 +189,11 @@ def _stacks(
     """Issue 24's figures (items 1 and 4): what PII adds alone and inside a composed stack,
     what six guardrails composed add, beside LangChain's, and the one-hook-pair floor; short
     and 40-turn histories, sync and async. CPU time of the process, every agent measured in
-    every round (:func:`~bench.common.interleaved_rounds`); a ratio is the median of per-round
-    ratios, with its 25th-75th percentiles."""
-    rounds = rounds or (8 if quick else 40)
-    number = number or (2 if quick else 3)
+    every round (:func:`~bench.common.interleaved_rounds`), one run per agent per round so
+    that the agents compared are measured milliseconds apart; a ratio is the ratio of the
+    medians of per-round figures, with its bootstrap 25th-75th percentiles."""
+    rounds = rounds or (12 if quick else 150)
+    number = number or 1
     rows: list[Row] = []
     for n in turns:
         payload = {"messages": [*_history(n), HumanMessage("mail jane@example.com: go")]}

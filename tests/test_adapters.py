@@ -57,6 +57,72 @@ def test_langchain_chain_model_call_handlers() -> None:
     )
 
 
+def test_langchain_model_node_handler() -> None:
+    """The innermost wrap_model_call of a create_agent run is handed the node's own execution
+    (create_agent.<locals>._execute_model_sync / _execute_model_async), sync and async; the
+    handler a middleware hands on is not it."""
+    import asyncio
+
+    from langchain.agents import create_agent
+    from langchain.agents.middleware import AgentMiddleware
+
+    from guardrails._adapters.langchain import is_model_node_handler
+    from guardrails.testing import ScriptedChatModel
+
+    handlers: list[Any] = []
+
+    class Record(AgentMiddleware):  # type: ignore[type-arg]
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self._name = name
+
+        @property
+        def name(self) -> str:
+            return self._name
+
+        def wrap_model_call(self, request: Any, handler: Any) -> Any:
+            handlers.append(handler)
+            return handler(request)
+
+        async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+            handlers.append(handler)
+            return await handler(request)
+
+    agent = create_agent(
+        ScriptedChatModel(default="ok"), middleware=[Record("outer"), Record("inner")]
+    )
+    agent.invoke({"messages": [("user", "hi")]})
+    asyncio.run(agent.ainvoke({"messages": [("user", "hi")]}))
+    _lc_canary(
+        "langchain.agents.factory.create_agent.<locals>._execute_model_sync/_async",
+        [is_model_node_handler(h) for h in handlers] == [False, True, False, True],
+    )
+    _lc_canary("a plain function is no model node", not is_model_node_handler(lambda r: r))
+
+
+def test_langchain_known_observers() -> None:
+    """The callback handlers read as non-editing: LangGraph's StreamMessagesHandler (whose
+    on_chat_model_start keeps metadata only) and LangSmith's LangChainTracer; a subclass of
+    either is not known. (Tracers are not initialised: a LangSmith client would reach out.)"""
+    from langchain_core.tracers.langchain import LangChainTracer
+    from langgraph.pregel._messages import StreamMessagesHandler
+
+    from guardrails._adapters.langchain import known_observer
+
+    class Sub(LangChainTracer):
+        pass
+
+    _lc_canary(
+        "langgraph.pregel._messages.StreamMessagesHandler",
+        known_observer(StreamMessagesHandler(lambda c: None, False)),
+    )
+    _lc_canary(
+        "langchain_core.tracers.langchain.LangChainTracer",
+        known_observer(object.__new__(LangChainTracer)),
+    )
+    _lc_canary("a subclass of a known observer", not known_observer(object.__new__(Sub)))
+
+
 def test_langchain_chain_tool_call_wrappers() -> None:
     from guardrails._adapters.langchain import (
         chain_async_tool_call_wrappers,

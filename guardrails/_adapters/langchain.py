@@ -16,6 +16,8 @@ __all__ = [
     "chain_async_tool_call_wrappers",
     "chain_model_call_handlers",
     "chain_tool_call_wrappers",
+    "is_model_node_handler",
+    "known_observer",
     "parse_model",
     "provider_module",
     "sanitize_request_for_fallback",
@@ -55,6 +57,65 @@ chain_model_call_handlers: Callable[[list[Any]], Any] = _chain_model_call_handle
 chain_async_model_call_handlers: Callable[[list[Any]], Any] = _chain_async_model_call_handlers
 chain_tool_call_wrappers: Callable[[list[Any]], Any] = _chain_tool_call_wrappers
 chain_async_tool_call_wrappers: Callable[[list[Any]], Any] = _chain_async_tool_call_wrappers
+
+
+# --- langchain.agents.factory: the model node's own execution, the innermost handler ----------
+# ``create_agent`` hands the innermost ``wrap_model_call`` the node's ``_execute_model_sync`` /
+# ``_execute_model_async`` closures. Between them and ``model.invoke(messages)`` the node only
+# binds tools (``_get_bound_model``) and puts the system message first: no code of anyone else
+# sees the messages. Known by their code objects (constants of ``create_agent``'s own code).
+# None found (a refactored upstream): nothing is recognised, every pass runs (slower, never
+# less safe); the canary in tests/test_adapters.py fails.
+def _node_codes() -> frozenset[Any]:
+    from types import CodeType
+
+    from langchain.agents import factory
+
+    names = {"_execute_model_sync", "_execute_model_async"}
+    codes = frozenset(
+        c
+        for c in factory.create_agent.__code__.co_consts
+        if isinstance(c, CodeType) and c.co_name in names
+    )
+    return codes if len(codes) == len(names) else frozenset()
+
+
+_NODE_CODES = _node_codes()
+
+
+def is_model_node_handler(handler: Any) -> bool:
+    """Whether ``handler`` (what a ``wrap_model_call`` is given) is ``create_agent``'s own
+    model execution (``langchain.agents.factory.create_agent.<locals>._execute_model_sync`` /
+    ``_execute_model_async``): nothing but the node runs between the middleware and the model."""
+    return getattr(handler, "__code__", None) in _NODE_CODES
+
+
+# --- callback handlers known to only read what on_chat_model_start hands them ---------------
+# ``langgraph.pregel._messages.StreamMessagesHandler`` (stream_mode="messages") keeps the run's
+# metadata; ``langchain_core.tracers.langchain.LangChainTracer`` serializes the messages
+# (``dumpd``). Neither edits a message. Exact types only (a subclass may do anything).
+def _observers() -> frozenset[type]:
+    found: set[type] = set()
+    try:
+        from langgraph.pregel._messages import StreamMessagesHandler
+
+        found.add(StreamMessagesHandler)
+    except ImportError:  # pragma: no cover - depends on the installed langgraph
+        pass
+    from langchain_core.tracers.langchain import LangChainTracer
+
+    found.add(LangChainTracer)
+    return frozenset(found)
+
+
+_OBSERVERS = _observers()
+
+
+def known_observer(handler: Any) -> bool:
+    """Whether ``handler`` (a callback handler) is one whose ``on_chat_model_start`` is known
+    not to edit the messages it receives (exact type; see :data:`_OBSERVERS`)."""
+    return type(handler) in _OBSERVERS
+
 
 # --- langchain.agents.middleware.model_fallback: strip provider-only settings before a switch --
 try:

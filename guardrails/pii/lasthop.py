@@ -30,8 +30,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.prompt_values import ChatPromptValue
+from langchain_core.runnables import RunnableBinding
 from pydantic import PrivateAttr
 
+from guardrails._adapters.langchain import known_observer
 from guardrails.errors import GuardrailConfigError
 from guardrails.pii.finders.secrets import open_secret_start
 from guardrails.pii.holdback import LOOKBACK, release_point
@@ -76,6 +78,11 @@ class Guard:
     #: message again by content, an unchanged clean string costing one look-up, so text
     #: edited in place, in any field, is new content and is scanned.
     produced: set[str] = field(default_factory=set)
+    #: The messages (system message first) this guard's own pass handed *directly* to the
+    #: agent's model node (its handler was the node's, see
+    #: :func:`~guardrails._adapters.langchain.is_model_node_handler`): taken once by the
+    #: callbacks' view (:meth:`LastHop.observed`).
+    handed: list[BaseMessage] | None = None
 
     @property
     def output(self) -> bool:
@@ -87,15 +94,25 @@ class LastHop:
     """The guards of one model call, applied to the final request and the answer."""
 
     guards: list[Guard] = field(default_factory=list)
+    #: The model node bound the guarded view the plain way (``bind_tools`` / ``bind`` made a
+    #: ``RunnableBinding`` of the view itself): its ``invoke`` reaches the view's own.
+    bound: bool = False
+    #: The messages the callbacks' view took as handed over (no pass of its own), for the
+    #: provider-side pass of the same call (taken once, see :meth:`_proven`).
+    proven: list[BaseMessage] | None = None
 
     # ------------------------------------------------------------------ request
     def request(
-        self, messages: Sequence[BaseMessage], kwargs: dict[str, Any], model: Any = None
+        self,
+        messages: Sequence[BaseMessage],
+        kwargs: dict[str, Any],
+        model: Any = None,
+        run_manager: Any = None,
     ) -> tuple[list[BaseMessage], dict[str, Any]]:
         """The final messages and request keywords handled by every guard; request fields
         the model itself adds (``model_kwargs``, ``extra_body``) handled on ``model`` (the
         guarded view, never the original)."""
-        done = self.first_request(messages, kwargs, model, None)
+        done = self.first_request(messages, kwargs, model, None, run_manager)
         assert done is not None  # nothing is deferred without ``defer``
         return done
 
@@ -105,12 +122,14 @@ class LastHop:
         kwargs: dict[str, Any],
         model: Any,
         defer: dict[Guard, list[str]] | None,
+        run_manager: Any = None,
     ) -> tuple[list[BaseMessage], dict[str, Any]] | None:
         """:meth:`request`; with ``defer`` (async, on the event loop) a first pass that
         leaves long texts unscanned (:attr:`~guardrails.pii.scan.Scan.defer`): when a guard
         left any, they are listed there and the result is ``None`` (nothing reported):
         compute them ahead, then call :meth:`request`."""
         out = list(messages)
+        proven = self._proven(out, run_manager)
         reports: list[tuple[Scan, Guard]] = []
         for guard in self.guards:
             if not guard.input:
@@ -118,7 +137,8 @@ class LastHop:
             scan = guard.scan("request")
             if defer is not None:
                 scan.defer = []
-            out = scan.messages(out)
+            if not proven:
+                out = scan.messages(out)
             kwargs = {
                 k: (v if k in _STRUCTURAL_KWARGS else scan.value(v)) for k, v in kwargs.items()
             }
@@ -142,12 +162,47 @@ class LastHop:
             scan.report(refuse_unscannable=guard.refuse_unscannable)
         return out, kwargs
 
-    def observed(self, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    def _proven(self, messages: list[BaseMessage], run_manager: Any) -> bool:
+        """Whether ``messages`` (the provider-side request) are the very messages the
+        callbacks' view took as handed over, with only known observers in between (the
+        callback handlers of this call, see
+        :func:`~guardrails._adapters.langchain.known_observer`): then they need no second
+        proof. Taken once."""
+        proven, self.proven = self.proven, None
+        if proven is None or run_manager is None or len(proven) != len(messages):
+            return False
+        handlers = getattr(run_manager, "handlers", None)
+        if handlers is None or not all(map(known_observer, handlers)):
+            return False
+        return all(map(operator.is_, proven, messages))
+
+    def handed_over(self, messages: Sequence[BaseMessage]) -> bool:
+        """Whether ``messages`` (what the model's ``invoke`` got) are exactly what the one
+        input guard of this call handed to the model node, with nobody else's code in
+        between: the guard's handler was the node's own, the node bound the view the plain
+        way (:attr:`bound`), and the model's class runs LangChain's own ``invoke`` path (see
+        :func:`_plain_entry`, checked by the caller). Then no pass is needed: the guard's
+        own pass proved these objects, and nobody could edit them since. Taken once."""
+        guards = [g for g in self.guards if g.input]
+        if len(guards) != 1:
+            return False
+        guard = guards[0]
+        handed, guard.handed = guard.handed, None
+        bound, self.bound = self.bound, False
+        if handed is None or not bound or len(handed) != len(messages):
+            return False
+        return all(map(operator.is_, handed, messages))
+
+    def observed(self, messages: Sequence[BaseMessage], direct: bool = False) -> list[BaseMessage]:
         """The messages as every guard hands them over, *before* the model's callbacks
         (``on_chat_model_start``, tracers, ``astream_events``) see them; what they wrote is in
         each guard's :attr:`Guard.produced`, so the provider-side pass does not handle (or
-        report) it again."""
+        report) it again. ``direct``: the model's class runs LangChain's own ``invoke`` path;
+        messages :meth:`handed_over` are passed on as they are."""
         out = list(messages)
+        if direct and self.handed_over(out):
+            self.proven = out
+            return out
         for guard in self.guards:
             if guard.input:
                 scan = guard.scan("request")
@@ -310,6 +365,34 @@ class _StreamState:
 # ---------------------------------------------------------------------- the guarded model
 _CLASSES: dict[type, type] = {}
 
+#: The methods of ``BaseChatModel`` between ``invoke`` and ``_generate`` (and their async and
+#: streaming twins): a model class that overrides none runs LangChain's own path, on which
+#: only callback handlers see the messages.
+_ENTRY = (
+    "invoke",
+    "ainvoke",
+    "stream",
+    "astream",
+    "_convert_input",
+    "generate_prompt",
+    "agenerate_prompt",
+    "generate",
+    "agenerate",
+    "_generate_with_cache",
+    "_agenerate_with_cache",
+)
+_PLAIN_ENTRY: dict[type, bool] = {}
+
+
+def _plain_entry(cls: type) -> bool:
+    """Whether the model class ``cls`` overrides none of :data:`_ENTRY` (cached per class)."""
+    known = _PLAIN_ENTRY.get(cls)
+    if known is None:
+        known = all(getattr(cls, n, None) is getattr(BaseChatModel, n) for n in _ENTRY)
+        if len(_PLAIN_ENTRY) < 1024:
+            _PLAIN_ENTRY[cls] = known
+    return known
+
 
 #: Per model class: whether it is a guarded class (``getattr`` on a pydantic model class that
 #: lacks the attribute goes through its metaclass's ``__getattr__``: microseconds per call).
@@ -358,7 +441,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         **kwargs: Any,
     ) -> ChatResult:
         hop = _hop(self)
-        messages, kwargs = hop.request(messages, kwargs, self)
+        messages, kwargs = hop.request(messages, kwargs, self, run_manager)
         return hop.result(cls._generate(self, messages, stop, run_manager, **kwargs))
 
     async def _agenerate(
@@ -369,7 +452,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         **kwargs: Any,
     ) -> ChatResult:
         hop = _hop(self)
-        messages, kwargs = await _arequest(hop, messages, kwargs, self)
+        messages, kwargs = await _arequest(hop, messages, kwargs, self, run_manager)
         result = await cls._agenerate(self, messages, stop, run_manager, **kwargs)
         return await _aresult(hop, result)
 
@@ -381,7 +464,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         hop = _hop(self)
-        messages, kwargs = hop.request(messages, kwargs, self)
+        messages, kwargs = hop.request(messages, kwargs, self, run_manager)
         chunks = cls._stream(self, messages, stop, run_manager, **kwargs)
         if not any(g.output for g in hop.guards):
             yield from chunks
@@ -396,7 +479,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         hop = _hop(self)
-        messages, kwargs = await _arequest(hop, messages, kwargs, self)
+        messages, kwargs = await _arequest(hop, messages, kwargs, self, run_manager)
         chunks = cls._astream(self, messages, stop, run_manager, **kwargs)
         if not any(g.output for g in hop.guards):
             async for chunk in chunks:
@@ -420,7 +503,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         hop = _hop(self)
         if isinstance(value, ChatPromptValue) and any(g.input for g in hop.guards):
             messages = value.messages
-            out = hop.observed(messages)
+            out = hop.observed(messages, _plain_entry(cls))
             if any(map(operator.is_not, out, messages)):  # (same length: one per message)
                 # the messages are valid already: no second validation pass
                 return ChatPromptValue.model_construct(messages=out)
@@ -431,7 +514,25 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         hop = _hop(self)
         return hop.params(params) if isinstance(params, dict) else params
 
+    def _bound(self: Any, out: Any) -> Any:
+        # the model node's binding of this view: a binding with RunnableBinding's own
+        # ``invoke`` / ``ainvoke`` hands its input to the view itself
+        _hop(self).bound = (
+            isinstance(out, RunnableBinding)
+            and type(out).invoke is RunnableBinding.invoke
+            and type(out).ainvoke is RunnableBinding.ainvoke
+            and out.bound is self
+        )
+        return out
+
+    def bind_tools(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _bound(self, cls.bind_tools(self, *args, **kwargs))
+
+    def bind(self: Any, **kwargs: Any) -> Any:
+        return _bound(self, cls.bind(self, **kwargs))
+
     namespace: dict[str, Any] = {
+        "bind": bind,
         "_convert_input": _convert_input,
         "_get_invocation_params": _get_invocation_params,
         "__setattr__": __setattr__,
@@ -445,6 +546,8 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
     }
     # only what the model itself implements: BaseChatModel decides whether to stream (and
     # whether to run ``_generate`` in a thread) by looking for these overrides
+    if cls.bind_tools is not BaseChatModel.bind_tools:  # (LangChain reads "not overridden"
+        namespace["bind_tools"] = bind_tools  # as "no tool calling")
     if cls._agenerate is not BaseChatModel._agenerate:
         namespace["_agenerate"] = _agenerate
     if cls._stream is not BaseChatModel._stream:
@@ -464,12 +567,16 @@ async def _prefetch(guards: Sequence[Guard], messages: Sequence[Any], extra: Any
 
 
 async def _arequest(
-    hop: LastHop, messages: list[BaseMessage], kwargs: dict[str, Any], model: Any
+    hop: LastHop,
+    messages: list[BaseMessage],
+    kwargs: dict[str, Any],
+    model: Any,
+    run_manager: Any = None,
 ) -> tuple[list[BaseMessage], dict[str, Any]]:
     """The request handled on the loop: one pass, unless it leaves long texts, which are then
     computed a slice at a time before a full pass."""
     deferred: dict[Guard, list[str]] = {}
-    done = hop.first_request(messages, kwargs, model, deferred)
+    done = hop.first_request(messages, kwargs, model, deferred, run_manager)
     if done is not None:
         return done
     for guard, texts in deferred.items():

@@ -27,7 +27,7 @@ streamed. A detector that crashes blocks too (fail closed), with a ``pii.detecto
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Annotated, Any
 
 from langchain.agents.middleware import AgentState, ModelResponse
@@ -37,7 +37,19 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.types import Command
 from typing_extensions import NotRequired
 
-from guardrails._core import Call, Flow, Guardrail, Hook, Sleep, SyncAsync
+from guardrails._adapters.langchain import is_model_node_handler
+from guardrails._core import (
+    _ENCLOSING,
+    Call,
+    Flow,
+    Guardrail,
+    Hook,
+    Sleep,
+    SyncAsync,
+    _enter,
+    run_async,
+    run_sync,
+)
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii.detect import Detector, build_detector
 from guardrails.pii.lasthop import Guard, LastHop, guarded, hop_of
@@ -341,7 +353,28 @@ class PIIMiddleware(
             )
 
     # ------------------------------------------------------------------ model calls
+    def wrap_model_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+        token = _enter(self, "model", request)
+        try:
+            flow = self._model_flow(request, is_model_node_handler(handler))
+            return run_sync(flow, handler, self._sleep)
+        finally:
+            _ENCLOSING.reset(token)
+
+    async def awrap_model_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        token = _enter(self, "model", request)
+        try:
+            flow = self._model_flow(request, is_model_node_handler(handler))
+            return await run_async(flow, handler, self._asleep)
+        finally:
+            _ENCLOSING.reset(token)
+
     def model_flow(self, request: Any) -> Flow[Any]:
+        return self._model_flow(request, False)
+
+    def _model_flow(self, request: Any, at_node: bool) -> Flow[Any]:
+        """The model call; ``at_node``: the handler is the agent's model node itself
+        (nothing else runs between this pass and the model: see :attr:`Guard.handed`)."""
         runtime = request.runtime
         if request.tools and self.apply_to_input:
             why = unguarded_subagent(request.tools, self)
@@ -393,6 +426,8 @@ class PIIMiddleware(
                     yield from self._ahead(guard.known, (), texts=deferred)
                     handled = work(None)
             scans[0].report(refuse_unscannable=self.refuse_unscannable)
+            if at_node:
+                guard.handed = handled
             handled_messages = handled[1:] if system is not None else handled
             if scans[0].found:
                 request = request.override(
