@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -119,6 +120,30 @@ class _Region:
         if possible[0] > n:
             return False
         return possible[-1] < n or n in possible[1:]
+
+    @functools.cached_property
+    def stripped_lengths(self) -> tuple[int, int] | None:
+        """The fewest and the most characters :meth:`strip_prefix` takes off a number: the
+        widths of the trunk prefix pattern (``None`` when they are unknown, or a transform rule
+        may write other characters in their place)."""
+        if self.prefix is None:
+            return (0, 0)
+        if self.transform:
+            return None
+        try:
+            _, high = importlib.import_module("re._parser").parse(self.prefix.pattern).getwidth()
+        except Exception:  # pragma: no cover - an unreadable pattern: no length gate
+            return None
+        return (0, high) if high < 64 else None
+
+    def admits(self, n: int) -> bool:
+        """Whether a number of ``n`` digits can be valid here once its trunk prefix is stripped
+        (a length gate: ``False`` means ``valid(strip_prefix(number))`` is ``False``)."""
+        widths = self.stripped_lengths
+        if widths is None or n > 17:
+            return True
+        lengths = self._by_length
+        return any(n - k in lengths for k in range(widths[0], widths[1] + 1))
 
     @functools.cached_property
     def _by_length(self) -> dict[int, tuple[re.Pattern[str], ...]]:
@@ -283,6 +308,12 @@ class PhoneRules:
         self._by_cc: dict[str, list[_Region]] = {}
         for r in self._regions:
             self._by_cc.setdefault(str(r.country_code), []).append(r)
+        #: per number length: the regions (with their rank) where a number that long can be
+        #: valid, in the order listed (the rest cannot: :meth:`_Region.admits`)
+        self._ranked = tuple(enumerate(self._regions))
+        self._by_length = {
+            n: tuple((rank, r) for rank, r in self._ranked if r.admits(n)) for n in range(18)
+        }
         self._national = functools.lru_cache(maxsize=16384)(self._national_uncached)
         self._intl = functools.lru_cache(maxsize=16384)(international_valid)
         # compile the metadata of the most common calling code now, not on the first message
@@ -294,7 +325,7 @@ class PhoneRules:
         return self._national(digits)
 
     def _national_uncached(self, digits: str) -> int | None:
-        for rank, r in enumerate(self._regions):
+        for rank, r in self._by_length.get(len(digits), self._ranked):
             if r.valid(r.strip_prefix(digits)):
                 return rank
         return None

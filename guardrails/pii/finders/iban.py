@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 
 from guardrails.pii.context import Span, _Scan
 from guardrails.pii.finders.spaceless import not_before
@@ -31,6 +32,10 @@ _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 _WORD = re.compile(r"[A-Za-z0-9]+" + not_before(r"\w"))
 
 
+#: an ASCII letter as the number ISO 13616 gives it (``int(c, 36)``: A or a = 10 ... Z = 35)
+_AS_DIGITS = {ord(c): str(int(c, 36)) for c in string.ascii_letters}
+
+
 @functools.lru_cache(maxsize=4096)
 def iban_ok(compact: str, strict: bool = True) -> bool:
     """The ISO 13616 mod-97 check of an upper-case IBAN without separators (``strict``: and
@@ -41,6 +46,8 @@ def iban_ok(compact: str, strict: bool = True) -> bool:
     if not strict and (length < 0 or not 15 <= len(compact) <= 34):
         return False
     moved = compact[4:] + compact[:4]
+    if moved.isascii() and moved.isalnum():  # each letter as its two digits, in C
+        return int(moved.translate(_AS_DIGITS)) % 97 == 1
     try:
         return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
     except ValueError:

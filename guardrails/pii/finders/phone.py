@@ -88,7 +88,8 @@ def _phone_finder(rules: PhoneRules) -> Callable[[_Scan], list[Span]]:
             # not followed by another): more digits than one number holds, it may be two
             run = raw + text[end : _RUN_ON.match(text, end).end()]  # type: ignore[union-attr]
             if (
-                (after_one or start >= unsplit)
+                len(run) > _MAX_DIGITS  # fewer characters than that: fewer digits too
+                and (after_one or start >= unsplit)
                 and not (after_one and found is not None and _alike(known, text, out[-1], found))
                 and sum(known.layout(run)) > _MAX_DIGITS
             ):

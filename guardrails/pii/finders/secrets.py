@@ -36,6 +36,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from guardrails.pii.context import Span, _Scan
 
@@ -445,8 +446,77 @@ def random_looking(value: str) -> bool:
 # ----------------------------------------------------------------------------- structured finders
 
 
+def _token_run(patterns: list[re.Pattern[str]]) -> re.Pattern[str] | None:
+    """A pattern that finds, in a text where one of ``patterns`` matches, a run of the
+    characters they can match as long as their shortest match (each match is such a run):
+    a text without one holds no match of any. ``None`` when a pattern holds more than literal
+    characters and character classes (a look-around, ``.``, a negated class: no such gate)."""
+    import importlib
+
+    c = importlib.import_module("re._constants")  # the standard library's own pattern parser
+    parser = importlib.import_module("re._parser")
+
+    categories = {c.CATEGORY_DIGIT: r"\d", c.CATEGORY_WORD: r"\w"}
+    chars: set[str] = set()
+    classes: set[str] = set()
+    shortest = 1 << 30
+
+    def walk(items: Any) -> bool:
+        for op, av in items:
+            if op == c.LITERAL:
+                chars.add(chr(av))
+            elif op == c.IN:
+                for item_op, item in av:
+                    if item_op == c.LITERAL:
+                        chars.add(chr(item))
+                    elif item_op == c.RANGE:
+                        chars.update(map(chr, range(item[0], item[1] + 1)))
+                    elif item_op == c.CATEGORY and item in categories:
+                        classes.add(categories[item])
+                    else:
+                        return False  # a negated class or another kind of item
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
+                if not walk(av[2]):
+                    return False
+            elif op == c.SUBPATTERN:
+                if not walk(av[-1]):
+                    return False
+            elif op == c.BRANCH:
+                if not all(walk(branch) for branch in av[1]):
+                    return False
+            else:
+                return False
+        return True
+
+    try:
+        for pattern in patterns:
+            parsed = parser.parse(pattern.pattern, pattern.flags & ~re.UNICODE)
+            if pattern.flags & re.IGNORECASE or not walk(parsed):
+                return None
+            shortest = min(shortest, parsed.getwidth()[0])
+    except Exception:  # pragma: no cover - a pattern the parser reads otherwise
+        return None
+    if not 2 <= shortest < 1 << 30:
+        return None
+    body = "".join(sorted(classes)) + "".join(re.escape(ch) for ch in sorted(chars))
+    return re.compile(rf"(?<![{body}])[{body}]{{{shortest}}}")
+
+
+#: a run of the characters some provider's token can hold, as long as the shortest token:
+#: a text without one holds no prefixed token (the anchor search below is skipped)
+_TOKEN_RUN = _token_run([p for rules in _BY_ANCHOR.values() for _, p in rules])
+#: how long that run is (its characters are never whitespace)
+_TOKEN_RUN_LENGTH = 0 if _TOKEN_RUN is None else int(_TOKEN_RUN.pattern.rsplit("{", 1)[1][:-1])
+
+
 def _prefixed(text: str) -> list[Secret]:
     out: list[Secret] = []
+    if _TOKEN_RUN is not None and (
+        # no whitespace-free stretch that long (split and len in C), or no such run in one
+        max(map(len, text.split()), default=0) < _TOKEN_RUN_LENGTH
+        or _TOKEN_RUN.search(text) is None
+    ):
+        return out
     pos = 0
     for m in _ANCHORS.finditer(text):
         start = m.start()
@@ -669,11 +739,19 @@ _SECRET_WORDS = (
     "salt",
 )
 #: searched in the lower-cased text (a literal trie: much faster than an ignore-case pattern)
-_NAME_WORDS = re.compile(
-    _trie_regex(
-        ["pass", "pwd", "pw", "secret", "token", "key", "auth", "credential", "bearer", "basic"]
-    )
-)
+_NAME_WORD_LIST = [
+    "pass",
+    "pwd",
+    "pw",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "credential",
+    "bearer",
+    "basic",
+]
+_NAME_WORDS = re.compile(_trie_regex(_NAME_WORD_LIST))
 #: Parts of a name (split at ``_ - .`` and camelCase) that say it holds something else.
 _NOT_SECRET_PARTS = _words(
     "hash hashed digest checksum sha sha1 sha256 sha512 md5 fingerprint id ids name names",
@@ -831,6 +909,11 @@ def _assignments(text: str, taken: list[tuple[int, int]]) -> list[Secret]:
     lower = text.lower()
     if len(lower) != len(text):  # a few characters change length when lowered
         lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    for word in _NAME_WORD_LIST:  # a substring test per word in C settles most texts
+        if word in lower:
+            break
+    else:
+        return out
     for m in _NAME_WORDS.finditer(lower):
         if m.start() < seen_until:
             continue
