@@ -53,6 +53,8 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
         True,
         [
             "guardrails/pii/scan.py",
+            "guardrails/pii/walk.py",
+            "guardrails/pii/layers.py",
             "guardrails/pii/strategies.py",
             "guardrails/pii/lasthop.py",
             "guardrails/pii/middleware.py",
