@@ -396,9 +396,10 @@ class PIIMiddleware(
             box.append(Pseudonymizer(mapping, texts=lambda: message_texts(everything)))
         # the last hop: a guarded model shared by every PIIMiddleware of this call
         hop = hop_of(request.model)
+        changes: dict[str, Any] = {}  # of the request, made once before the call
         if hop is None and isinstance(request.model, BaseChatModel):
             hop = LastHop()
-            request = request.override(model=guarded(request.model, hop))
+            changes["model"] = guarded(request.model, hop)
         guard = self._guard(runtime, box)
         if hop is not None:
             hop.guards.append(guard)
@@ -430,10 +431,10 @@ class PIIMiddleware(
                 guard.handed = handled
             handled_messages = handled[1:] if system is not None else handled
             if scans[0].found:
-                request = request.override(
-                    messages=handled_messages,
-                    system_message=handled[0] if system is not None else None,
-                )
+                changes["messages"] = handled_messages
+                changes["system_message"] = handled[0] if system is not None else None
+        if changes:
+            request = request.override(**changes)
         response: ModelResponse[Any] = yield Call(request)
         if self.apply_to_output or self.apply_to_tool_args:
             response = yield from self._output(response, runtime, box, thread, guard.known)
