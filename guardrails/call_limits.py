@@ -64,6 +64,18 @@ THREAD_KEY = "guardrails_thread_counts"
 RUN_KEY = "guardrails_run_counts"
 
 
+def _tokens_of(usage: Any) -> int:
+    """The tokens an answer used: ``total_tokens``, else ``input_tokens + output_tokens`` (a
+    provider that reports only the parts would otherwise count nothing and never reach a token
+    limit)."""
+    if not usage:
+        return 0
+    total = usage.get("total_tokens")
+    if total is None:
+        total = (usage.get("input_tokens") or 0) + (usage.get("output_tokens") or 0)
+    return int(total or 0)
+
+
 def _thread_budget(
     thread_storage: str | None, thread_limit: int | None, **settings: Any
 ) -> SharedBudget | None:
@@ -122,7 +134,8 @@ class ModelCallLimitMiddleware(
 
     ``exit_behavior="end"`` stops the agent with an ``AIMessage`` that says which limit was hit;
     ``"error"`` raises :class:`~guardrails.errors.ModelCallLimitExceededError`. Token limits
-    count ``usage_metadata["total_tokens"]`` of the model's answers: once a limit is reached,
+    count ``usage_metadata["total_tokens"]`` of the model's answers (input plus output tokens
+    when a provider reports only those): once a limit is reached,
     the next call is refused. Thread limits need a checkpointer.
 
     Thread counts live in graph state, so concurrent runs on one ``thread_id`` each see the last
@@ -279,9 +292,7 @@ class ModelCallLimitMiddleware(
         response: ModelResponse[Any] = yield Call(request)
         tokens = 0
         for answer in response.result:
-            usage = getattr(answer, "usage_metadata", None)
-            if usage:
-                tokens += int(usage.get("total_tokens", 0) or 0)
+            tokens += _tokens_of(getattr(answer, "usage_metadata", None))
         update = {
             THREAD_KEY: {
                 self._calls: counts["thread_calls"] + 1,

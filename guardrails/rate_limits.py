@@ -275,10 +275,10 @@ class RateLimitMiddleware(
                     )
                 return None
             delay = max(0.0, reset_at - self._clock())
+            wait_for = max(delay, 0.01)  # a window that frees up now: look again shortly
             if self.on_limit == "wait" and (
-                self.max_wait is None or waited + delay <= self.max_wait
+                self.max_wait is None or waited + wait_for <= self.max_wait
             ):
-                wait_for = max(delay, 0.01)
                 waited += wait_for
                 yield Sleep(wait_for)
                 continue
