@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from guardrails.pii.finders import iban, secrets
+from guardrails.pii.finders import cards, iban, secrets
 from guardrails.pii.phones import DEFAULT_REGIONS, PhoneRules, _region
 
 DATA = Path(__file__).parent / "data"
@@ -225,3 +225,47 @@ def test_the_token_run_gate_scans_1mb_in_linear_time(unit: str) -> None:
     took = time.perf_counter() - start
     if took > BOUND_S * 3:
         assert took <= BOUND_S * 3 * _slowdown(), f"{unit!r}: {took:.2f} s"
+
+
+# ------------------------------------------------------------------------------ Luhn checksum
+
+
+def _luhn_per_digit(digits: str) -> bool:
+    """luhn_ok as it was written: each digit through ``int``."""
+    odd = sum(map(int, digits[-1::-2]))
+    even = sum(map(int, digits[-2::-2].translate(cards._DOUBLED)))
+    return (odd + even) % 10 == 0
+
+
+def _answer(check: object, value: str) -> object:
+    try:
+        return check(value)  # type: ignore[operator]
+    except ValueError as exc:
+        return type(exc)
+
+
+def test_the_luhn_sum_of_bytes_answers_what_the_per_digit_sum_answers() -> None:
+    from faker import Faker
+
+    fake = Faker()
+    fake.seed_instance(5)
+    rng = random.Random(5)
+    values = [fake.credit_card_number() for _ in range(2000)]
+    values += [
+        "".join(rng.choice(string.digits) for _ in range(n)) for n in range(25) for _ in range(400)
+    ]
+    # not ASCII digits: Unicode digits are read as digits, anything else is refused alike
+    values += [
+        "\u0664\u0661\u0661\u0661" * 4,
+        "4111 1111",
+        "12a4",
+        "\u00b2\u00b2",
+        "",
+        "\uff14\uff11",
+    ]
+    valid = 0
+    for value in values:
+        expected = _answer(_luhn_per_digit, value)
+        assert _answer(cards.luhn_ok, value) == expected, value
+        valid += expected is True
+    assert valid > 2000

@@ -288,21 +288,32 @@ class Detector:
         # type per text: its overhead is a fair part of scanning a short text)
         found: list[_Found] = []
         scan: _Scan | None = None
+        same = False  # normalization kept every offset: a span needs no mapping back
         for step in self._plan:  # type: ignore[attr-defined]
             if step[0] != _BUILTIN:
+                had = scan
                 scan = _run(step, text, scan, found)
+                if had is None and scan is not None:
+                    same = scan.norm.tokens is None and scan.norm.starts is None
                 continue
             if scan is None:
-                scan = _Scan(normalize(text), text)
+                norm = normalize(text)
+                scan = _Scan(norm, text)
+                same = norm.tokens is None and norm.starts is None
             builtin = step[3]
             if builtin.needs(scan):
                 spans = builtin.find(scan)
-                if spans:
-                    span = scan.norm.span
-                    for s, e, score in spans:
-                        if score >= THRESHOLD:
-                            start, end = span(s, e)
-                            found.append((start, end, score, step[2], step[1]))
+                if not spans:
+                    continue
+                if same:
+                    name, order = step[2], step[1]
+                    found += [(s, e, v, name, order) for s, e, v in spans if v >= THRESHOLD]
+                    continue
+                span = scan.norm.span
+                for s, e, score in spans:
+                    if score >= THRESHOLD:
+                        start, end = span(s, e)
+                        found.append((start, end, score, step[2], step[1]))
         return _resolve(text, found) if found else ()
 
     _cached = _scan  # the uncached scan (benchmarks measure detection, not the cache)
@@ -368,7 +379,10 @@ def _resolve(text: str, found: list[_Found]) -> tuple[PIIMatch, ...]:
     """The accepted spans of every type, overlaps resolved, as matches of ``text``."""
     if not found:
         return ()
-    found.sort(key=lambda f: (f[0], f[0] - f[1], f[4]))
+    if len(found) == 1:  # most texts with a match hold one
+        s, e, _, name, _ = found[0]
+        return ({"type": name, "value": text[s:e], "start": s, "end": e},)
+    found.sort(key=_by_place)
     kept: list[_Found] = []
     for item in found:  # sorted by start, the longest first
         if kept and item[0] < kept[-1][1]:
@@ -385,7 +399,14 @@ def _resolve(text: str, found: list[_Found]) -> tuple[PIIMatch, ...]:
                 kept[-1] = (last[0], item[1], best[2], best[3], best[4])
             continue
         kept.append(item)
-    return tuple(PIIMatch(type=name, value=text[s:e], start=s, end=e) for s, e, _, name, _ in kept)
+    return tuple(
+        {"type": name, "value": text[s:e], "start": s, "end": e} for s, e, _, name, _ in kept
+    )
+
+
+def _by_place(found: _Found) -> tuple[int, int, int]:
+    """By start, the longest first, then the type listed first."""
+    return found[0], found[0] - found[1], found[4]
 
 
 def build_detector(
