@@ -269,3 +269,29 @@ def test_the_luhn_sum_of_bytes_answers_what_the_per_digit_sum_answers() -> None:
         assert _answer(cards.luhn_ok, value) == expected, value
         valid += expected is True
     assert valid > 2000
+
+
+# ------------------------------------------------------------------------------ id before a number
+
+
+def test_the_id_before_search_from_the_run_start_finds_what_searching_every_position_finds() -> (
+    None
+):
+    from guardrails.pii.context import _ID_BEFORE, id_before
+
+    rng = random.Random(11)
+    alphabet = "aZ09 4 \n-.:#\u0663\uff11\u3042"
+    texts = [t for t in corpus() if len(t) < 400][:6000]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(60))) for _ in range(20000)]
+    texts += ["DE89 3704 0044 0532 0130 00 ", "acct 12345 ", "GB82 WEST 1234 \n", "x \u0663\u0663 "]
+    hits = 0
+    for text in texts:
+        for hi in range(0, len(text) + 1, 1 if len(text) < 60 else 7):
+            lo = max(0, hi - 40)
+            expected = _ID_BEFORE.search(text, lo, hi)
+            got = id_before(text, lo, hi)
+            assert (got and (got.span(), got.group())) == (
+                expected and (expected.span(), expected.group())
+            ), (text, hi)
+            hits += expected is not None
+    assert hits > 10_000

@@ -272,6 +272,24 @@ _CURRENCY_BEFORE = re.compile(r"[$€£¥₹]\s?$|\b(?:usd|eur|gbp|chf|jpy|inr|a
 _GROUP = re.compile(r"\d+")
 #: right before a number: the tail of an account number or IBAN ("DE89 3704 0044 0532 0130 00")
 _ID_BEFORE = re.compile(r"(?:[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4})*|[A-Za-z0-9]*\d[A-Za-z0-9]*) $")
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 "
+
+
+def id_before(text: str, lo: int, hi: int) -> re.Match[str] | None:
+    """``_ID_BEFORE.search(text, lo, hi)``, tried only where it can match: every match ends
+    with a space right at ``hi`` and holds only ASCII letters, digits and spaces (in an ASCII
+    stretch), so it starts in the run of those that ends at ``hi`` (stripped in C), and the
+    search starts there instead of trying each of up to 40 positions."""
+    if hi <= lo:
+        return None  # nothing to match: the pattern needs a space
+    last = text[hi - 1]
+    if last != " ":
+        # ``$`` matches at ``hi``, or before a line break there: the space must come first
+        return _ID_BEFORE.search(text, lo, hi) if last == "\n" else None
+    stretch = text[lo:hi]
+    if not stretch.isascii():  # \d also matches the digits of other scripts
+        return _ID_BEFORE.search(text, lo, hi)
+    return _ID_BEFORE.search(text, lo + len(stretch.rstrip(_ID_CHARS)), hi)
 
 
 class _Scan:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import re
 
-from guardrails.pii.context import _GROUP, _ID_BEFORE, CONTEXT_BOOST, THRESHOLD, Span, _Scan
+from guardrails.pii.context import _GROUP, CONTEXT_BOOST, THRESHOLD, Span, _Scan, id_before
 
 _SEP = r"(?:[ \t]{0,2}(?:\r?\n|[\-./])[ \t]{0,2}|[ \t]{1,2})"
 # (?<!\d)\d{3,19}...: written first digit first, so the regex engine skips to digits
@@ -117,7 +117,7 @@ def _id_before(text: str, start: int, previous_end: int) -> bool:
     "4111... 5555..."), a whole number of 12 digits or more and a short number ("qty 2", "v2")
     do not hide a card.
     """
-    hit = _ID_BEFORE.search(text, max(0, start - 40), start)
+    hit = id_before(text, max(0, start - 40), start)
     if hit is None:
         return False
     if previous_end >= 0 and not text[previous_end:start].strip(" \t,;"):

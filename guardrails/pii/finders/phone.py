@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from guardrails.pii.context import _GROUP, _ID_BEFORE, CONTEXT_BOOST, THRESHOLD, Span, _Scan
+from guardrails.pii.context import _GROUP, CONTEXT_BOOST, THRESHOLD, Span, _Scan, id_before
 from guardrails.pii.finders.spaceless import not_after_first
 from guardrails.pii.phones import PhoneRules
 
@@ -415,7 +415,7 @@ def _best(
                 continue
             score += CONTEXT_BOOST
         if not (reading.international or after_one) and (
-            _ID_BEFORE.search(text[max(0, start - 40) : start]) or scan.negative(start)
+            id_before(text, max(0, start - 40), start) or scan.negative(start)
         ):
             continue  # the tail of an account number / IBAN; "order 0207946095", "$ 415 ..."
         score -= reading.penalty
