@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import re
 import string
 import time
 from pathlib import Path
@@ -164,9 +165,75 @@ def _prefixed_ungated(monkeypatch: pytest.MonkeyPatch, text: str) -> list[secret
         return secrets._prefixed(text)
 
 
-def test_the_token_run_gate_is_built_and_as_long_as_the_shortest_token() -> None:
-    assert secrets._TOKEN_RUN is not None
-    assert secrets._TOKEN_RUN_LENGTH == 16  # LTAI + 12: the shortest provider token
+def _derived_token_run(patterns: list[re.Pattern[str]]) -> re.Pattern[str] | None:
+    """A pattern that finds, in a text where one of ``patterns`` matches, a run of the
+    characters they can match as long as their shortest match (each match is such a run):
+    a text without one holds no match of any. ``None`` when a pattern holds more than literal
+    characters and character classes (a look-around, ``.``, a negated class: no such gate)."""
+    import importlib
+
+    c = importlib.import_module("re._constants")  # the standard library's own pattern parser
+    parser = importlib.import_module("re._parser")
+
+    categories = {c.CATEGORY_DIGIT: r"\d", c.CATEGORY_WORD: r"\w"}
+    chars: set[str] = set()
+    classes: set[str] = set()
+    shortest = 1 << 30
+
+    def walk(items: object) -> bool:
+        for op, av in items:  # type: ignore[attr-defined]
+            if op == c.LITERAL:
+                chars.add(chr(av))
+            elif op == c.IN:
+                for item_op, item in av:
+                    if item_op == c.LITERAL:
+                        chars.add(chr(item))
+                    elif item_op == c.RANGE:
+                        chars.update(map(chr, range(item[0], item[1] + 1)))
+                    elif item_op == c.CATEGORY and item in categories:
+                        classes.add(categories[item])
+                    else:
+                        return False  # a negated class or another kind of item
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
+                if not walk(av[2]):
+                    return False
+            elif op == c.SUBPATTERN:
+                if not walk(av[-1]):
+                    return False
+            elif op == c.BRANCH:
+                if not all(walk(branch) for branch in av[1]):
+                    return False
+            else:
+                return False
+        return True
+
+    try:
+        for pattern in patterns:
+            parsed = parser.parse(pattern.pattern, pattern.flags & ~re.UNICODE)
+            if pattern.flags & re.IGNORECASE or not walk(parsed):
+                return None
+            shortest = min(shortest, parsed.getwidth()[0])
+    except Exception:  # pragma: no cover - a pattern the parser reads otherwise
+        return None
+    if not 2 <= shortest < 1 << 30:
+        return None
+    body = "".join(sorted(classes)) + "".join(re.escape(ch) for ch in sorted(chars))
+    return re.compile(rf"(?<![{body}])[{body}]{{{shortest}}}")
+
+
+def test_the_token_run_gate_holds_every_character_and_length_the_rules_allow() -> None:
+    """The gate written in secrets.py is the one derived from the rules' patterns: the same
+    characters (every code point) and the shortest token's length."""
+    derived = _derived_token_run([p for rules in secrets._BY_ANCHOR.values() for _, p in rules])
+    assert derived is not None and secrets._TOKEN_RUN is not None
+    length = int(derived.pattern.rsplit("{", 1)[1][:-1])
+    assert length == secrets._TOKEN_RUN_LENGTH == 16  # LTAI + 12: the shortest provider token
+    run_class = re.compile(r"^\(\?<!\[.*\]\)(\[.*\])\{\d+\}$")  # (?<![C])[C]{n}: the class C
+    ours = re.compile(run_class.fullmatch(secrets._TOKEN_RUN.pattern).group(1))  # type: ignore[union-attr]
+    theirs = re.compile(run_class.fullmatch(derived.pattern).group(1))  # type: ignore[union-attr]
+    for code in range(0x110000):
+        c = chr(code)
+        assert (ours.fullmatch(c) is None) == (theirs.fullmatch(c) is None), hex(code)
 
 
 def test_a_prefixed_token_is_found_with_and_without_the_token_run_gate(

@@ -36,7 +36,6 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from guardrails.pii.context import Span, _Scan
 
@@ -446,67 +445,15 @@ def random_looking(value: str) -> bool:
 # ----------------------------------------------------------------------------- structured finders
 
 
-def _token_run(patterns: list[re.Pattern[str]]) -> re.Pattern[str] | None:
-    """A pattern that finds, in a text where one of ``patterns`` matches, a run of the
-    characters they can match as long as their shortest match (each match is such a run):
-    a text without one holds no match of any. ``None`` when a pattern holds more than literal
-    characters and character classes (a look-around, ``.``, a negated class: no such gate)."""
-    import importlib
-
-    c = importlib.import_module("re._constants")  # the standard library's own pattern parser
-    parser = importlib.import_module("re._parser")
-
-    categories = {c.CATEGORY_DIGIT: r"\d", c.CATEGORY_WORD: r"\w"}
-    chars: set[str] = set()
-    classes: set[str] = set()
-    shortest = 1 << 30
-
-    def walk(items: Any) -> bool:
-        for op, av in items:
-            if op == c.LITERAL:
-                chars.add(chr(av))
-            elif op == c.IN:
-                for item_op, item in av:
-                    if item_op == c.LITERAL:
-                        chars.add(chr(item))
-                    elif item_op == c.RANGE:
-                        chars.update(map(chr, range(item[0], item[1] + 1)))
-                    elif item_op == c.CATEGORY and item in categories:
-                        classes.add(categories[item])
-                    else:
-                        return False  # a negated class or another kind of item
-            elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
-                if not walk(av[2]):
-                    return False
-            elif op == c.SUBPATTERN:
-                if not walk(av[-1]):
-                    return False
-            elif op == c.BRANCH:
-                if not all(walk(branch) for branch in av[1]):
-                    return False
-            else:
-                return False
-        return True
-
-    try:
-        for pattern in patterns:
-            parsed = parser.parse(pattern.pattern, pattern.flags & ~re.UNICODE)
-            if pattern.flags & re.IGNORECASE or not walk(parsed):
-                return None
-            shortest = min(shortest, parsed.getwidth()[0])
-    except Exception:  # pragma: no cover - a pattern the parser reads otherwise
-        return None
-    if not 2 <= shortest < 1 << 30:
-        return None
-    body = "".join(sorted(classes)) + "".join(re.escape(ch) for ch in sorted(chars))
-    return re.compile(rf"(?<![{body}])[{body}]{{{shortest}}}")
-
-
-#: a run of the characters some provider's token can hold, as long as the shortest token:
-#: a text without one holds no prefixed token (the anchor search below is skipped)
-_TOKEN_RUN = _token_run([p for rules in _BY_ANCHOR.values() for _, p in rules])
-#: how long that run is (its characters are never whitespace)
-_TOKEN_RUN_LENGTH = 0 if _TOKEN_RUN is None else int(_TOKEN_RUN.pattern.rsplit("{", 1)[1][:-1])
+#: a run of the characters some provider's token can hold (``\w`` and ``+,-./:=~``: every
+#: character class and literal of the rules' patterns), as long as the shortest token (16,
+#: ``LTAI`` and 12): a text without one holds no prefixed token, and the anchor search below is
+#: skipped. tests/test_pii_fast_gates.py derives both from the rules' patterns (so a new rule
+#: that needs another character or a shorter token fails it until they are updated here).
+_TOKEN_RUN_LENGTH = 16
+_TOKEN_RUN: re.Pattern[str] | None = re.compile(
+    rf"(?<![\w+,\-./:=~])[\w+,\-./:=~]{{{_TOKEN_RUN_LENGTH}}}"
+)
 
 
 def _prefixed(text: str) -> list[Secret]:
