@@ -36,6 +36,7 @@ from pydantic import BaseModel
 
 from guardrails import PIIDetectionError, PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
+from tests.conftest import AuditCapture
 from tests.support import invoke
 
 EMAIL = "jane.doe@example.com"
@@ -295,3 +296,79 @@ def test_a_binary_data_url_is_still_refused(mode: str) -> None:
     )
     with pytest.raises(PIIDetectionError):
         invoke(agent, _request_with(png), mode)
+
+
+# ------------------------------------------------------------------ seed-11 sample of ``pii``
+
+
+def test_pseudonymize_is_audited_as_pseudonymized(mode: str, audit: AuditCapture) -> None:
+    """What the audit trail says happened to a value is the strategy that ran: a pseudonymized
+    value is ``pii.pseudonymized`` (never reported as merely ``pii.detected``)."""
+    model = ScriptedChatModel(responses=["ok"])
+    agent = create_agent(model, middleware=[PIIMiddleware("email", strategy="pseudonymize")])
+    invoke(agent, {"messages": [HumanMessage(f"mail {EMAIL}")]}, mode)
+    assert "<EMAIL_1>" in str(model.requests[0]["messages"])
+    (event,) = audit.of("pii.pseudonymized")
+    assert event["entities"] == {"email": 1}
+    assert not audit.of("pii.detected")
+
+
+def test_redact_is_audited_as_detected(mode: str, audit: AuditCapture) -> None:
+    # the control: the other strategies report pii.detected
+    agent = create_agent(ScriptedChatModel(responses=["ok"]), middleware=[PIIMiddleware("email")])
+    invoke(agent, {"messages": [HumanMessage(f"mail {EMAIL}")]}, mode)
+    assert [e["entities"] for e in audit.of("pii.detected")] == [{"email": 1}]
+    assert not audit.of("pii.pseudonymized")
+
+
+OBFUSCATED = r"[a-z.]+ \(at\) [a-z]+ \(dot\) [a-z]+"
+
+
+@pytest.mark.parametrize("style", ["langchain", "shape"])
+def test_mask_of_an_email_a_custom_detector_finds_without_an_at_hides_it_all(
+    mode: str, style: str
+) -> None:
+    """``detector=`` for ``email`` (an obfuscated address: ``jane.doe (at) example (dot)
+    com``): the mask keeps none of a value it cannot split at ``@``."""
+    value = "jane.doe (at) example (dot) com"
+    model = ScriptedChatModel(responses=["ok"])
+    mw = PIIMiddleware("email", detector=OBFUSCATED, strategy="mask", mask_style=style)
+    agent = create_agent(model, middleware=[mw])
+    invoke(agent, {"messages": [HumanMessage(f"write to {value} today")]}, mode)
+    sent = str(model.requests[0]["messages"][0].content)
+    assert "jane" not in sent and "example" not in sent, sent
+    assert sent.startswith("write to ") and sent.endswith(" today"), sent
+
+
+class _Reshape(AgentMiddleware):
+    """Listed after the guardrail: replaces a message's content in place with another shape
+    (a dict, a tuple of blocks) before the model is called."""
+
+    def __init__(self, shape: str) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def _edit(self, request: Any) -> None:
+        message = request.messages[-1]
+        if self.shape == "dict":
+            message.content = {"note": f"mail {EMAIL}"}
+        else:
+            message.content = ({"type": "text", "text": f"mail {EMAIL}"},)
+
+    def wrap_model_call(self, request: Any, handler: Any) -> Any:
+        self._edit(request)
+        return handler(request)
+
+    async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+        self._edit(request)
+        return await handler(request)
+
+
+@pytest.mark.parametrize("shape", ["dict", "tuple"])
+def test_content_reshaped_in_place_after_the_guardrail_is_scanned(mode: str, shape: str) -> None:
+    model = ScriptedChatModel(responses=["ok"])
+    agent = create_agent(model, middleware=[PIIMiddleware("email"), _Reshape(shape)])
+    invoke(agent, {"messages": [HumanMessage("hello")]}, mode)
+    sent = _dumps([m.content for m in model.requests[0]["messages"]])
+    assert EMAIL not in sent, sent
+    assert "[REDACTED_EMAIL]" in sent, sent
