@@ -40,6 +40,17 @@ _DELEGATED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
 _SUBAGENT_SEEN: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
     "guardrails_injection_subagent_seen", default=None
 )
+#: Marked by a guarded subagent that records an untrusted result while a ``task`` call runs
+#: (also content its caller had read before: that entry is not new in the returned state).
+_SUBAGENT_READ: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "guardrails_injection_subagent_read", default=None
+)
+
+
+def _mark_read() -> None:
+    read = _SUBAGENT_READ.get()
+    if read is not None:
+        read.append(True)
 
 
 def _refusal(tool: str, call_id: str | None, findings: list[Finding], extra: str = "") -> Any:
@@ -229,6 +240,7 @@ class PromptInjectionMiddleware(
         """Record an untrusted (or trusted) tool's result in state."""
         if self._is_untrusted(tool):
             role = "untrusted"
+            _mark_read()
         elif self.trusted_tools.match(tool):
             role = "trusted"
         else:
@@ -241,12 +253,15 @@ class PromptInjectionMiddleware(
         description = str(args.get("description", "")) if isinstance(args, Mapping) else ""
         subagent = str(args.get("subagent_type", "")) if isinstance(args, Mapping) else ""
         seen: list[bool] = []
+        read: list[bool] = []
         token_seen = _SUBAGENT_SEEN.set(seen)
+        token_read = _SUBAGENT_READ.set(read)
         token_del = _DELEGATED.set(_DELEGATED.get() | {description})
         try:
             result = yield Call(request)
         finally:
             _DELEGATED.reset(token_del)
+            _SUBAGENT_READ.reset(token_read)
             _SUBAGENT_SEEN.reset(token_seen)
         before = _get(request.state, TAINT_KEY) or {}
         update = result.update if isinstance(result, Command) else None
@@ -256,7 +271,8 @@ class PromptInjectionMiddleware(
             for k, v in returned.items()
         )
         # (a `task` tool named in a list never comes here: it is judged and recorded as listed)
-        if new_taint or not seen:
+        if new_taint or read or not seen:
+            _mark_read()  # a subagent of a subagent: the caller's subagent read this answer
             return _with_entry(result, "untrusted", f"task:{subagent or '?'}")
         return result
 
