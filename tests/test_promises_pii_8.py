@@ -372,3 +372,53 @@ def test_content_reshaped_in_place_after_the_guardrail_is_scanned(mode: str, sha
     sent = _dumps([m.content for m in model.requests[0]["messages"]])
     assert EMAIL not in sent, sent
     assert "[REDACTED_EMAIL]" in sent, sent
+
+
+# ------------------------------------------------------------------ seed-11 sample of ``pii_flow``
+
+
+def test_the_strategy_cells_of_the_inventory_are_judged_under_that_strategy() -> None:
+    """Without a vault, ``pseudonymize`` keeps the mapping in the state: the inventory judges
+    the pairs that carry the state as ``declared`` under that strategy (docs/pii.md), and
+    every other strategy as the default cell."""
+    from guardrails.pii.inventory import cell
+
+    for source, sink in [
+        ("user", "state"),
+        ("tool_result", "checkpoints"),
+        ("file_read", "events_v2"),
+    ]:
+        under = cell(source, sink, "pseudonymize (no vault)")
+        assert under.status == "declared", (source, sink, under)
+        assert "guardrails_pii_vault" in under.how
+        assert under != cell(source, sink)
+        assert cell(source, sink, "redact") == cell(source, sink)
+
+
+def _sent_layer(agent_input: str, mode: str) -> str:
+    model = ScriptedChatModel(responses=["ok"])
+    agent = create_agent(model, middleware=[PIIMiddleware("email")])
+    invoke(agent, {"messages": [HumanMessage(agent_input)]}, mode)
+    return str(model.requests[0]["messages"][0].content)
+
+
+def test_a_hundred_character_text_with_one_control_character_is_text(mode: str) -> None:
+    """ "Almost no control characters" is one in 100: a 100-character payload holding one (a
+    bell, a form of padding some encoders leave) is text, opened and handled."""
+    text = f"contact {EMAIL}\x07 " + "x" * 100
+    text = text[:100]
+    assert len(text) == 100 and EMAIL in text
+    token = base64.b64encode(text.encode()).decode()
+    sent = _sent_layer(f"see {token}", mode)
+    assert token not in sent
+    decoded = base64.b64decode(sent.split()[-1]).decode()
+    assert EMAIL not in decoded and "[REDACTED_EMAIL]" in decoded
+
+
+@pytest.mark.parametrize("codec", ["utf-32-le", "utf-32-be", "utf-16-le"])
+def test_a_wide_encoding_without_a_byte_order_mark_is_opened(mode: str, codec: str) -> None:
+    text = f"please write to {EMAIL} about the invoice"
+    token = base64.b64encode(text.encode(codec)).decode()
+    sent = _sent_layer(f"see {token}", mode)
+    decoded = base64.b64decode(sent.split()[-1]).decode(codec)
+    assert EMAIL not in decoded and "[REDACTED_EMAIL]" in decoded, decoded
