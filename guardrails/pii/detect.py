@@ -288,32 +288,21 @@ class Detector:
         # type per text: its overhead is a fair part of scanning a short text)
         found: list[_Found] = []
         scan: _Scan | None = None
-        same = False  # normalization kept every offset: a span needs no mapping back
         for step in self._plan:  # type: ignore[attr-defined]
             if step[0] != _BUILTIN:
-                had = scan
                 scan = _run(step, text, scan, found)
-                if had is None and scan is not None:
-                    same = scan.norm.tokens is None and scan.norm.starts is None
                 continue
             if scan is None:
-                norm = normalize(text)
-                scan = _Scan(norm, text)
-                same = norm.tokens is None and norm.starts is None
+                scan = _Scan(normalize(text), text)
             builtin = step[3]
             if builtin.needs(scan):
                 spans = builtin.find(scan)
-                if not spans:
-                    continue
-                if same:
-                    name, order = step[2], step[1]
-                    found += [(s, e, v, name, order) for s, e, v in spans if v >= THRESHOLD]
-                    continue
-                span = scan.norm.span
-                for s, e, score in spans:
-                    if score >= THRESHOLD:
-                        start, end = span(s, e)
-                        found.append((start, end, score, step[2], step[1]))
+                if spans:
+                    span = scan.norm.span
+                    for s, e, score in spans:
+                        if score >= THRESHOLD:
+                            start, end = span(s, e)
+                            found.append((start, end, score, step[2], step[1]))
         return _resolve(text, found) if found else ()
 
     _cached = _scan  # the uncached scan (benchmarks measure detection, not the cache)
