@@ -408,19 +408,23 @@ class History(Walker):
             except KeyError:  # a field deleted: the whole walk
                 plain = False
             if plain and (
-                not content
+                content in clean  # (a short text is its own key: no length asked)
+                or not content
                 or content in produced
-                or (content if len(content) <= _SHORT else _clean_key(content, None)) in clean
+                or (len(content) > _SHORT and _clean_key(content, None) in clean)
             ):
                 if out is not None:
                     out.append(m)
                 continue
             key = None
-            if memo is not None:
+            if memo is not None:  # (:func:`_key` inlined: it runs for most tool-call messages)
                 try:
-                    key = _key(cls, shape[2](fields))
-                except KeyError:
-                    key = None
+                    raw = marshal.dumps(shape[2](fields), 2)
+                    if len(raw) > _SHORT:
+                        raw = hashlib.blake2b(raw, digest_size=16).digest()
+                    key = (cls, raw)
+                except (KeyError, ValueError, RecursionError):  # a field deleted, or a value
+                    key = None  # marshal cannot write exactly: the whole walk
             if key is not None:
                 if key in memo:  # type: ignore[operator]
                     if out is not None:
