@@ -192,7 +192,7 @@ def _stacks(
     every round (:func:`~bench.common.interleaved_rounds`), one run per agent per round so
     that the agents compared are measured milliseconds apart; a ratio is the ratio of the
     medians of per-round figures, with its bootstrap 25th-75th percentiles."""
-    rounds = rounds or (12 if quick else 150)
+    rounds = rounds or (12 if quick else 120)
     number = number or 1
     rows: list[Row] = []
     for n in turns:
