@@ -81,19 +81,37 @@ def digit_strings() -> list[str]:
     return out
 
 
-def test_a_region_refused_by_length_never_validates_a_number_that_long() -> None:
-    from phonenumbers import SUPPORTED_REGIONS
-
+def _refused_by_length(codes: list[str]) -> int:
+    by_length: dict[int, list[str]] = {}
+    for digits in digit_strings():
+        by_length.setdefault(len(digits), []).append(digits)
     refused = 0
-    for code in sorted(SUPPORTED_REGIONS):
+    for code in codes:
         region = _region(code)
         if region is None:
             continue
-        for digits in digit_strings():
-            if not region.admits(len(digits)):
+        for n, numbers in by_length.items():
+            if region.admits(n):
+                continue
+            for digits in numbers:
                 refused += 1
                 assert not region.valid(region.strip_prefix(digits)), (code, digits)
-    assert refused > 100_000  # the gate does refuse: it is not a no-op
+    return refused
+
+
+def test_a_default_region_refused_by_length_never_validates_a_number_that_long() -> None:
+    from phonenumbers import SUPPORTED_REGIONS
+
+    others = sorted(set(SUPPORTED_REGIONS) - set(DEFAULT_REGIONS))
+    sample = list(DEFAULT_REGIONS) + random.Random(2).sample(others, 24)
+    assert _refused_by_length(sample) > 100_000  # the gate does refuse: it is not a no-op
+
+
+@pytest.mark.slow
+def test_any_region_refused_by_length_never_validates_a_number_that_long() -> None:
+    from phonenumbers import SUPPORTED_REGIONS
+
+    assert _refused_by_length(sorted(SUPPORTED_REGIONS)) > 1_000_000
 
 
 @pytest.mark.parametrize(
@@ -349,7 +367,7 @@ def test_the_id_before_search_from_the_run_start_finds_what_searching_every_posi
     rng = random.Random(11)
     alphabet = "aZ09 4 \n-.:#\u0663\uff11\u3042"
     texts = [t for t in corpus() if len(t) < 400][:6000]
-    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(60))) for _ in range(20000)]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(60))) for _ in range(6000)]
     texts += ["DE89 3704 0044 0532 0130 00 ", "acct 12345 ", "GB82 WEST 1234 \n", "x \u0663\u0663 "]
     hits = 0
     for text in texts:
@@ -361,4 +379,4 @@ def test_the_id_before_search_from_the_run_start_finds_what_searching_every_posi
                 expected and (expected.span(), expected.group())
             ), (text, hi)
             hits += expected is not None
-    assert hits > 10_000
+    assert hits > 5_000
