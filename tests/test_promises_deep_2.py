@@ -260,3 +260,34 @@ def test_the_guardrails_run_ahead_of_the_agents_own_middleware(mode: str) -> Non
     invoke(agent, {"messages": [("user", "Write to jane.doe@example.com today.")]}, mode)
     assert spy.seen and all("jane.doe@example.com" not in s for s in spy.seen), spy.seen
     assert any("[REDACTED_EMAIL]" in s for s in spy.seen), spy.seen
+
+
+def test_without_a_profile_the_general_purpose_subagent_has_deepagents_own_prompt(
+    mode: str,
+) -> None:
+    from deepagents.middleware.subagents import GENERAL_PURPOSE_SUBAGENT
+
+    task = AIMessage("", tool_calls=[tool_call(
+        "task", {"description": "do it", "subagent_type": GENERAL_PURPOSE})])  # fmt: skip
+    model = ScriptedChatModel(responses=[task, "gp done", "done"])
+    invoke(create_deep_agent(model, guardrails=[Counter()], subagents=SPECS),
+           {"messages": [("user", "go")]}, mode)  # fmt: skip
+    own = str(GENERAL_PURPOSE_SUBAGENT["system_prompt"])
+    assert own[:80] in _system(model.requests[1])
+
+
+class _OnlyMiddleware:
+    """Looks a little like a policy (a ``middleware()`` method) but is not one."""
+
+    def middleware(self, name: str | None = None) -> list[Any]:
+        return []
+
+
+class _OnlyNames:
+    subagent_names = ("researcher",)
+
+
+@pytest.mark.parametrize("guardrails", [_OnlyMiddleware(), _OnlyNames()], ids=["method", "names"])
+def test_what_is_neither_a_list_nor_a_policy_is_refused(guardrails: Any) -> None:
+    with pytest.raises(GuardrailConfigError, match="guardrails must be a list"):
+        create_deep_agent(ScriptedChatModel(default="x"), guardrails=guardrails, subagents=SPECS)

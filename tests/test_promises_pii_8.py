@@ -415,10 +415,43 @@ def test_a_hundred_character_text_with_one_control_character_is_text(mode: str) 
     assert EMAIL not in decoded and "[REDACTED_EMAIL]" in decoded
 
 
-@pytest.mark.parametrize("codec", ["utf-32-le", "utf-32-be", "utf-16-le"])
+@pytest.mark.parametrize("codec", ["utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be"])
 def test_a_wide_encoding_without_a_byte_order_mark_is_opened(mode: str, codec: str) -> None:
     text = f"please write to {EMAIL} about the invoice"
     token = base64.b64encode(text.encode(codec)).decode()
     sent = _sent_layer(f"see {token}", mode)
     decoded = base64.b64decode(sent.split()[-1]).decode(codec)
     assert EMAIL not in decoded and "[REDACTED_EMAIL]" in decoded, decoded
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_mark_is_read_in_the_byte_order_its_zero_bytes_show(
+    mode: str, codec: str
+) -> None:
+    """Compact JSON (no spaces) in UTF-16 also reads as printable CJK in the other byte order:
+    the order the zero bytes point to is tried first, so the value is found."""
+    text = json.dumps({"to": EMAIL, "subject": "invoice", "ref": "INV-7734"}, separators=(",", ":"))
+    token = base64.b64encode(text.encode(codec)).decode()
+    sent = _sent_layer(f"see {token}", mode)
+    decoded = base64.b64decode(sent.split()[-1]).decode(codec)
+    assert EMAIL not in decoded and "[REDACTED_EMAIL]" in decoded, decoded
+
+
+def test_a_hex_encoded_text_is_opened(mode: str) -> None:
+    text = f"please write to {EMAIL} about the invoice"
+    token = text.encode().hex()
+    sent = _sent_layer(f"see {token}", mode)
+    decoded = bytes.fromhex(sent.split()[-1]).decode()
+    assert EMAIL not in decoded and "[REDACTED_EMAIL]" in decoded, decoded
+
+
+@pytest.mark.parametrize("token", ["A1B2C3D4" * 9, "QW7B3PDKHX4PY8GPAN0R" * 4])
+def test_a_long_token_without_both_cases_is_not_counted_unscannable(mode: str, token: str) -> None:
+    """Only a run with digits *and both cases* (as real base64 payloads are) that decodes to
+    binary is an unscannable payload: an upper-case id or serial is text as it stands, and
+    ``refuse_unscannable=True`` lets it through."""
+    model = ScriptedChatModel(responses=["ok"])
+    agent = create_agent(model, middleware=[PIIMiddleware("email", refuse_unscannable=True)])
+    out = invoke(agent, {"messages": [HumanMessage(token)]}, mode)  # a whole string
+    assert out["messages"][-1].content == "ok"
+    assert token in str(model.requests[0]["messages"])
