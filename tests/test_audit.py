@@ -333,3 +333,57 @@ def test_identity_hashes_are_stable_per_key_and_opaque_ids_stay(audit: AuditCapt
             audit_mod.set_identity_key("short")
     finally:
         audit_mod.set_identity_key(None)
+
+
+def _identity_of(user: str, **extra: Any) -> dict[str, Any]:
+    runtime = SimpleNamespace(
+        execution_info=SimpleNamespace(thread_id="t-1", run_id="r-1"),
+        server_info=None,
+        context={"user_id": user},
+    )
+    payload = emit("limit.exceeded", "G", runtime=runtime, **extra)
+    assert payload is not None
+    return payload
+
+
+@pytest.mark.parametrize(
+    "secrets",
+    [["sk-live-4242", "sk-live-4242-SECRETTAIL"], ["sk-live-4242-SECRETTAIL", "sk-live-4242"]],
+    ids=["short-first", "long-first"],
+)
+def test_a_secret_containing_another_is_scrubbed_whole(
+    audit: AuditCapture, secrets: list[str]
+) -> None:
+    """Whatever order the caller lists them in, no part of a longer secret stays behind
+    because a shorter one inside it was replaced first."""
+    payload = _identity_of(
+        "u-42", secrets=secrets, reason="key sk-live-4242-SECRETTAIL refused", where=[secrets[1]]
+    )
+    dumped = json.dumps(payload)
+    assert "SECRETTAIL" not in dumped and "4242" not in dumped, dumped
+    assert payload["reason"] == "key [SCRUBBED] refused"
+    # an identity holding the longer secret is hashed whole too
+    assert _identity_of("sk-live-4242-SECRETTAIL", secrets=secrets)["user_id"].startswith("anon:")
+
+
+@pytest.mark.parametrize(
+    ("user", "kept"),
+    [
+        ("u-123456", True),  # six digits: an opaque id
+        ("u-1234567", False),  # seven: a phone number without separators, say
+        ("acct5550123", False),
+        ("a" * 512, True),  # at the string cap
+        ("a" * 513, False),  # past it: could hold anything
+        ("u" * 2000, False),
+    ],
+)
+def test_identity_fields_with_seven_digits_or_past_the_cap_are_hashed(
+    audit: AuditCapture, user: str, kept: bool
+) -> None:
+    """An identity value (user id, thread id, ...) is written as given only when it is short,
+    has fewer than 7 digits, no @, no space and nothing a detector finds; otherwise a keyed hash."""
+    payload = _identity_of(user)
+    if kept:
+        assert payload["user_id"] == user
+    else:
+        assert payload["user_id"].startswith("anon:") and user not in json.dumps(payload)

@@ -21,7 +21,7 @@ from guardrails.fallback import ModelFallbackMiddleware
 from guardrails.pii.vault import RedisVault
 from guardrails.rate_limits import RateLimitMiddleware
 from guardrails.testing import ScriptedChatModel
-from tests.conftest import RedisServer, _free_port
+from tests.conftest import AuditCapture, RedisServer, _free_port
 
 
 def _every_user(uri: str) -> list[Any]:
@@ -228,6 +228,40 @@ def test_redis_cluster(mode: str, cluster: list[RedisServer]) -> None:
     primary = ScriptedChatModel(responses=[], default="p")
     result = create_agent(primary, middleware=[mw]).invoke({"messages": [("user", "x")]})
     assert result["messages"][-1].content == "p"
+
+
+@pytest.mark.redis
+def test_a_composed_stack_on_a_cluster_decides_as_its_members_do(
+    mode: str, cluster: list[RedisServer], audit: AuditCapture
+) -> None:
+    """Several guardrails composed on one Cluster keep exact limits and never hit the store's
+    own errors: their keys live in several hash slots, so their pre-call work is never sent as
+    one script (CROSSSLOT) and no call is decided on a storage failure."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from guardrails import compose
+
+    uri = f"redis+cluster://127.0.0.1:{cluster[0].port},127.0.0.1:{cluster[1].port}"
+    stack = compose(
+        RateLimitMiddleware("1000/minute", key="global", storage=uri),
+        ModelCallLimitMiddleware(thread_limit=3, thread_storage=uri, exit_behavior="end"),
+    )
+    agent = create_agent(
+        ScriptedChatModel(responses=[], default="hi"),
+        middleware=[stack],
+        checkpointer=InMemorySaver(),
+    )
+    config = {"configurable": {"thread_id": "cluster-thread"}}
+    answers = []
+    for _ in range(4):
+        if mode == "sync":
+            out = agent.invoke({"messages": [("user", "x")]}, config)
+        else:
+            out = asyncio.run(agent.ainvoke({"messages": [("user", "x")]}, config))
+        answers.append(out["messages"][-1].content)
+    assert answers[:3] == ["hi"] * 3 and "thread limit" in answers[3], answers
+    troubles = [e for e in audit.events if "storage" in str(e.get("event"))]
+    assert troubles == [], troubles
 
 
 # ----------------------------------------------------------------------------- the vault
