@@ -48,3 +48,58 @@ def test_a_subagent_with_everything_removed_gets_no_middleware(compose: bool) ->
     assert policy.middleware("helper") == []
     (main,) = policy.middleware()
     assert type(main).__name__ == ("ComposedMiddleware" if compose else "ModelRetryMiddleware")
+
+
+def test_a_table_parameter_is_given_as_a_table_and_only_import_tables_are_imported() -> None:
+    """A parameter written as a table (``tool_paths``) reaches the middleware as that table;
+    only a table whose one key is ``import`` names an object to import."""
+    policy = Policy.from_dict(
+        {
+            "agent": {
+                "middleware": [
+                    {
+                        "use": "FilesystemPermissionMiddleware",
+                        "rules": [{"operations": ["read"], "paths": ["/data/**"]}],
+                        "tool_paths": {"fetch_doc": {"doc_path": "read"}},
+                    }
+                ]
+            }
+        }
+    )
+    (fs,) = policy.middleware()
+    assert "fetch_doc" in str(fs.tool_paths)
+
+
+def test_every_bad_override_of_a_subagent_is_reported_at_once() -> None:
+    """Two overrides that are not tables: both are named in one error, not only the first."""
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_dict(
+            {
+                "agent": {
+                    "middleware": [
+                        {"use": "ModelRetryMiddleware"},
+                        {"use": "ModelCallLimitMiddleware", "run_limit": 3},
+                    ]
+                },
+                "subagents": {
+                    "helper": {
+                        "override": {"ModelRetryMiddleware": 1, "ModelCallLimitMiddleware": 2}
+                    }
+                },
+            }
+        )
+    text = str(caught.value)
+    assert "override.ModelRetryMiddleware" in text and "override.ModelCallLimitMiddleware" in text
+
+
+def test_rules_given_as_objects_in_a_mapping_policy_are_kept() -> None:
+    """``Policy.from_dict`` built in Python may hold ``FilesystemPermission`` objects as rules
+    (not only tables): they are used as they are."""
+    from guardrails.filesystem import FilesystemPermission
+
+    rule = FilesystemPermission(operations=["read"], paths=["/data/**"], mode="deny")
+    policy = Policy.from_dict(
+        {"agent": {"middleware": [{"use": "FilesystemPermissionMiddleware", "rules": [rule]}]}}
+    )
+    (fs,) = policy.middleware()
+    assert rule in list(fs.rules)

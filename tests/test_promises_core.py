@@ -223,6 +223,109 @@ def test_a_tool_call_outside_the_latest_batch_is_a_batch_of_one(mode: str) -> No
     assert [m.content for m in messages] == ["ran"]
 
 
+def test_parallel_tool_calls_of_one_message_are_judged_as_one_batch(mode: str) -> None:
+    """Three calls the model makes at once, under a run limit of two: exactly two run, whatever
+    order the tool node starts them in (each call is judged with its batch, not alone against a
+    state no parallel call has updated yet)."""
+    from langchain_core.messages import AIMessage, ToolMessage
+    from langchain_core.tools import tool
+
+    from guardrails import ToolCallLimitMiddleware
+    from guardrails.testing import ScriptedChatModel, tool_call
+    from tests.support import invoke
+
+    ran: list[int] = []
+
+    @tool
+    def lookup(q: int) -> str:
+        """Look something up."""
+        ran.append(q)
+        return f"r{q}"
+
+    calls = [tool_call("lookup", {"q": i}, id=f"c{i}") for i in (1, 2, 3)]
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=calls), "done"])
+    agent = create_agent(model, tools=[lookup], middleware=[ToolCallLimitMiddleware(run_limit=2)])
+    out = invoke(agent, {"messages": [("user", "go")]}, mode)
+    assert sorted(ran) == [1, 2], ran
+    results = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert [m.content for m in results if m.content.startswith("r")] == ["r1", "r2"]
+    assert sum("limit" in str(m.content).lower() for m in results) == 1
+
+
+@pytest.mark.parametrize("behind", ["result", "ai-text"])
+def test_a_tool_call_finds_its_batch_behind_results_already_in_the_state(
+    mode: str, behind: str
+) -> None:
+    """The batch of a call is found in the latest AI message with tool calls even when results
+    of that batch already follow it: under a run limit of one, the second call of the pair is
+    the one refused."""
+    import asyncio
+
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+    from langgraph.prebuilt.tool_node import ToolCallRequest
+
+    from guardrails import ToolCallLimitMiddleware
+    from guardrails.testing import tool_call
+
+    c3, c4 = (tool_call("t", {"q": i}, id=f"c{i}") for i in (3, 4))
+    after = [ToolMessage("r", tool_call_id="c3")]
+    if behind == "ai-text":  # an AI message without tool calls is not a batch
+        after.append(AIMessage("thinking"))
+    state = {"messages": [HumanMessage("hi"), AIMessage("", tool_calls=[c3, c4]), *after]}
+    request = ToolCallRequest(tool_call=c4, tool=None, state=state, runtime=None)  # type: ignore[arg-type]
+
+    def ran(r: Any) -> ToolMessage:
+        return ToolMessage("ran", tool_call_id=r.tool_call["id"])
+
+    async def aran(r: Any) -> ToolMessage:
+        return ran(r)
+
+    mw = ToolCallLimitMiddleware(run_limit=1)
+    if mode == "sync":
+        result = mw.wrap_tool_call(request, ran)
+    else:
+        result = asyncio.run(mw.awrap_tool_call(request, aran))
+    messages = result.update["messages"]  # type: ignore[union-attr]
+    assert [m.content for m in messages] != ["ran"] and "limit" in str(messages[0].content).lower()
+
+
+@pytest.mark.parametrize("state", ["shows-1", "no-messages", "empty"])
+def test_a_tool_run_alone_mints_the_next_placeholder(mode: str, state: str) -> None:
+    """A tool call outside any batch of the state (run by hand, or with no messages at all) is
+    a batch of one: under ``pseudonymize`` its first new value gets the number after the
+    highest one the conversation shows, never one already bound to someone else."""
+    import asyncio
+
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+    from langgraph.prebuilt.tool_node import ToolCallRequest
+
+    from guardrails import PIIMiddleware
+    from guardrails.testing import tool_call
+
+    c1, c9 = tool_call("t", {}, id="c1"), tool_call("t", {}, id="c9")
+    states: dict[str, Any] = {
+        "shows-1": {"messages": [HumanMessage("hi <EMAIL_1>"), AIMessage("", tool_calls=[c1])]},
+        "no-messages": {"messages": []},
+        "empty": {},
+    }
+    request = ToolCallRequest(tool_call=c9, tool=None, state=states[state], runtime=None)  # type: ignore[arg-type]
+    mw = PIIMiddleware("email", strategy="pseudonymize", apply_to_tool_results=True)
+
+    def ran(r: Any) -> ToolMessage:
+        return ToolMessage("write to bob@example.com", tool_call_id=r.tool_call["id"])
+
+    async def aran(r: Any) -> ToolMessage:
+        return ran(r)
+
+    if mode == "sync":
+        result = mw.wrap_tool_call(request, ran)
+    else:
+        result = asyncio.run(mw.awrap_tool_call(request, aran))
+    (message,) = result.update["messages"]  # type: ignore[union-attr]
+    expected = "<EMAIL_2>" if state == "shows-1" else "<EMAIL_1>"
+    assert message.content == f"write to {expected}"
+
+
 # ------------------------------------------------------------------ telemetry
 
 
