@@ -888,6 +888,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NODEID",
         help="leave this test out of every run (say why in the report); may be repeated",
     )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=240.0,
+        help="seconds per mutant before it counts as killed:timeout (raise it with a long "
+        "--tests list on a loaded machine, or survivors read as timeouts)",
+    )
     parser.add_argument("--json", type=Path, help="write every result to this file")
     parser.add_argument(
         "--table",
@@ -941,7 +948,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         workers = [Worker(scratch if i == 0 else _scratch()) for i in range(max(args.jobs, 1))]
         area_tests = _tests(area)
-        rows = _run_area(area, mutants, lines, workers, area_tests)
+        rows = _run_area(area, mutants, lines, workers, area_tests, args.timeout)
         for r in rows:
             r.update(seed=args.seed, sample=args.sample, ops=args.ops)
         for w in workers:
@@ -1014,6 +1021,7 @@ def _run_area(
     lines: dict[tuple[str, int], list[str]],
     workers: list[Worker],
     area_tests: list[str],
+    timeout: float = 240.0,
 ) -> list[dict[str, Any]]:
     from concurrent.futures import ThreadPoolExecutor
     from queue import Queue
@@ -1032,7 +1040,7 @@ def _run_area(
             return row
         w = free.get()
         try:
-            row["result"] = w.run(m, tests, timeout=240.0)
+            row["result"] = w.run(m, tests, timeout=timeout)
         finally:
             free.put(w)
         return row
