@@ -46,7 +46,9 @@ def test_an_anchor_that_failed_to_resolve_is_asked_again_on_the_next_call(
     tmp_path: Path, mode: str
 ) -> None:
     # a virtual-mode backend cannot place a looping link (the loop is an error there); on the
-    # host the loop places as itself (no link), an answer reused for ALIAS_TTL like any other
+    # host the loop places as itself (no link), an answer reused for ALIAS_TTL like any other.
+    # Mid-swap no path is judged without the anchor (the secret may be below its real folder):
+    # refused as missing, the run goes on; the next call asks again (nothing was remembered).
     root = tmp_path / "root"
     current = _loop_then_release(root)
     head = ""
@@ -56,10 +58,12 @@ def test_an_anchor_that_failed_to_resolve_is_asked_again_on_the_next_call(
     )
     real = f"{head}/app/releases/v42"
     first = _answers(
-        [("read_file", {"file_path": f"{real}/readme.txt"})],
+        [("read_file", {"file_path": f"{real}/readme.txt"}),
+         ("read_file", {"file_path": f"{real}/secret.txt"})],
         mode, guardrails=[jail], backend=backend,
     )  # fmt: skip
-    assert "release notes" in first[0], first
+    assert first == [f"Error: File '{real}/readme.txt' not found",
+                     f"Error: File '{real}/secret.txt' not found"], first  # fmt: skip
     current.unlink()
     current.symlink_to("releases/v42")  # the swap is done: current -> v42
     second = _answers(

@@ -24,9 +24,10 @@ from typing import Any
 from guardrails._adapters import deepagents as _da
 from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError
-from guardrails.filesystem.layers import ACTIVE, ALLOW, Context, audit_denied
+from guardrails.filesystem.layers import ACTIVE, ALLOW, DENY, Context, audit_denied
 from guardrails.filesystem.links import (
     Verdict,
+    case_insensitive,
     deepagents_fs,
     exec_dir,
     judge,
@@ -35,7 +36,7 @@ from guardrails.filesystem.links import (
     placement_memo,
     prefetch,
 )
-from guardrails.filesystem.paths import PathRejectedError, backend_path
+from guardrails.filesystem.paths import PathRejectedError, backend_path, key
 
 __all__ = ["guard_backend", "is_guarded", "rebuild_error", "refusal"]
 
@@ -266,6 +267,32 @@ def _execute_pre(self: Any, ctx: Context, command: str, *a: Any, **k: Any) -> An
     return _protocol().ExecuteResponse(output=refusal("execute", None), exit_code=126), (), {}, None
 
 
+def _delete_overlaps(backend: Any, ctx: Context, raw: Any) -> tuple[str, list[str]] | None:
+    """``(path, rule paths)`` when deleting ``raw`` could remove a file those rules protect.
+
+    A backend's ``delete`` removes a folder with everything in it: a write-deny (or interrupt)
+    rule rooted below it, or reaching below it (``**/.env``), would be bypassed. After a
+    reviewer approved the delete, only deny rules count.
+    """
+    try:
+        path = backend_path(raw)
+    except PathRejectedError:
+        return None
+    path_key = key(path)
+    ci = case_insensitive(backend, path_key, ctx.case_insensitive)
+    modes = ("deny",) if ("write", path) in ctx.approved else ("deny", "interrupt")
+    named = ctx.policy.delete_overlaps(path_key, ci, modes)
+    return (path, named) if named else None
+
+
+def _delete_refused(ctx: Context, path: str, named: list[str]) -> Any:
+    audit_denied(ctx.guardrail, runtime=None, tool=ctx.tool or None, operation="write",
+                 path=key(path), decision=DENY, reason="descendants",
+                 backend_method="delete")  # fmt: skip
+    text = f"{refusal('write', key(path))} (matches deny rule(s): {', '.join(named)})"
+    return _protocol().DeleteResult(error=text)
+
+
 def _route_prefix(backend: Any, path: Any) -> str | None:
     """The route a composite serves ``path`` from (None: the default backend, or not composite)."""
     fs = deepagents_fs()
@@ -401,6 +428,13 @@ def _method(name: str, pre: Callable[..., Any], post: Callable[..., Any], compos
                 return early
             token = _INSIDE.set(True)
             try:
+                if name == "delete" and (found := _delete_overlaps(self, ctx, args[0])):
+                    try:
+                        folder = _da.delete_may_have_descendants(self, found[0])
+                    except Exception:  # cannot tell: treat it as a folder
+                        folder = True
+                    if folder:
+                        return _delete_refused(ctx, *found)
                 if composite and name == "grep":
                     result = _composite_grep(self, args[0], kwargs.get("path"), kwargs.get("glob"))
                 else:
@@ -420,6 +454,13 @@ def _method(name: str, pre: Callable[..., Any], post: Callable[..., Any], compos
                 return early
             token = _INSIDE.set(True)
             try:
+                if name == "delete" and (found := _delete_overlaps(self, ctx, args[0])):
+                    try:
+                        folder = await _da.adelete_may_have_descendants(self, found[0])
+                    except Exception:  # cannot tell: treat it as a folder
+                        folder = True
+                    if folder:
+                        return _delete_refused(ctx, *found)
                 if composite and name == "grep":
                     result = await _composite_agrep(self, args[0], kwargs.get("path"),
                                                     kwargs.get("glob"))  # fmt: skip

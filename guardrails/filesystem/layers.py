@@ -190,8 +190,10 @@ class RuleStack:
             return Decision(worst.mode, worst.rule, worst.layer, widened, explicit)
         return worst
 
-    def delete_overlaps(self, path: str, ci: bool) -> list[str]:
-        """Write rule paths (deny or interrupt) that could match something below folder ``path``.
+    def delete_overlaps(
+        self, path: str, ci: bool, modes: tuple[str, ...] = ("deny", "interrupt")
+    ) -> list[str]:
+        """Write rule paths (of ``modes``) that could match something below folder ``path``.
 
         A rule rooted below ``path`` (``/a/keep/**`` for a delete of ``/a``), or one rooted above
         it with wildcards that reach below (``**/.env``), could match a descendant: a recursive
@@ -200,7 +202,7 @@ class RuleStack:
         found: list[str] = []
         for layer in self.layers:
             for _, rule in layer.by_op["write"]:
-                if rule.mode == "allow":
+                if rule.mode not in modes:
                     continue
                 for pattern, root in rule.anchors:
                     below = root != path and within(root, path)

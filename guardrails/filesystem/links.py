@@ -310,7 +310,8 @@ def aliases(policy: RuleStack, backend: Any) -> tuple[tuple[str, str], ...]:
 
     A rule written through a symlinked folder (``/app/current/** -> releases/v42``) also covers
     the files under the folder's real path; so does one on a system alias (``/etc`` ->
-    ``/private/etc``).
+    ``/private/etc``). Raises ``OSError`` when an anchor cannot be placed now (a sandbox or a
+    resolve hook failing): callers refuse the path (``unresolvable``), and nothing is cached.
     """
     if backend is None:
         return ()
@@ -326,23 +327,20 @@ def aliases(policy: RuleStack, backend: Any) -> tuple[tuple[str, str], ...]:
     if hit is not None and hit[0] is policy and hit[1] > now:
         cached: tuple[tuple[str, str], ...] = hit[2]
         return cached
-    failed = False  # an anchor the backend could not place now: not remembered as unaliased
-    try:
-        prefetch(backend, list(anchors))
-    except (ValueError, OSError, RuntimeError, PathRejectedError):
-        failed = True  # each anchor is asked again below (and fails the same way)
+    with contextlib.suppress(ValueError, OSError, RuntimeError, PathRejectedError):
+        prefetch(backend, list(anchors))  # if this failed, each anchor is asked again below
     out: list[tuple[str, str]] = []
     for written in anchors:
         try:
             placed = resolve(backend, written)
-        except (ValueError, OSError, RuntimeError, PathRejectedError):
-            failed = True
-            continue
+        except (ValueError, OSError, RuntimeError, PathRejectedError) as exc:
+            # not remembered, and no decision without it: the path judged now may be below
+            # the anchor's real folder, which only this resolution would show
+            raise OSError(f"the rule anchor {written!r} could not be placed") from exc
         if placed is not None and key(placed.real) != written:
             out.append((written, key(placed.real)))
     result = tuple(out)
-    if not failed:
-        per_backend[id(policy)] = (policy, now + ALIAS_TTL, result)
+    per_backend[id(policy)] = (policy, now + ALIAS_TTL, result)
     return result
 
 
@@ -534,14 +532,6 @@ class Verdict:
         return self.reason in ("symlink", "hardlink", "unresolvable")
 
 
-def _target_decision(
-    policy: RuleStack, op: str, real: str, backend: Any, override: bool | None
-) -> Decision:
-    """The decision on a resolved path: first rule matching it or a spelling through an alias."""
-    ci = case_insensitive(backend, real, override)
-    return policy.decide_any(op, spellings(real, aliases(policy, backend)), ci)
-
-
 def link_check(
     policy: RuleStack, op: str, path: str, backend: Any, override: bool | None
 ) -> tuple[Decision, str] | None:
@@ -555,7 +545,10 @@ def link_check(
     if found is None:
         return None
     real_key = key(found.real)
-    names = spellings(real_key, aliases(policy, backend))
+    try:
+        names = spellings(real_key, aliases(policy, backend))
+    except OSError:
+        return DENY, "unresolvable"
     ci = case_insensitive(backend, real_key, override)
     target = ALLOW if names == [key(path)] else policy.decide_any(op, names, ci)
     if target.mode != "allow":
@@ -598,12 +591,19 @@ def judge(
     except PathRejectedError:
         return Verdict(op, None, None, DENY, "invalid_path")
     path_key = key(path)
+    ci = case_insensitive(backend, path_key, override)
+    try:
+        found = aliases(policy, backend)
+    except OSError:  # a rule anchor the backend cannot place now: only a denial is safe
+        as_written = policy.decide(op, path_key, ci)
+        if as_written.mode == "deny":
+            return Verdict(op, path, path_key, as_written, "rule" if as_written.rule is not None
+                           else "default")  # fmt: skip
+        return Verdict(op, path, path_key, DENY, "unresolvable")
     if op == "execute":  # ``path`` is the folder commands run in, already resolved
-        decision = _target_decision(policy, op, path_key, backend, override)
+        decision = policy.decide_any(op, spellings(path_key, found), ci)
         return Verdict(op, path, path_key, decision, "rule" if decision.rule is not None else
                        "default")  # fmt: skip
-    ci = case_insensitive(backend, path_key, override)
-    found = aliases(policy, backend) if backend is not None else ()
     if found:  # the path as written, and its spellings through rule anchors that are links
         decision = policy.decide_any(op, spellings(path_key, found), ci)
     else:

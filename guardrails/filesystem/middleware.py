@@ -433,16 +433,24 @@ class FilesystemPermissionMiddleware(
                 verdicts.append(Verdict("read", verdict.path, verdict.key, DENY, "unfilterable"))
         else:
             missing = yield from self._check_args(request, name, args, policy, check, verdicts)
-            last = verdicts[-1] if verdicts else None
-            if name == "delete" and last is not None and all(v.allowed for v in verdicts):
-                assert last.path is not None and last.key is not None
-                ci = case_insensitive(backend, last.key, override)
-                named = policy.delete_overlaps(last.key, ci)
-                if named and (yield _may_have_descendants(backend, last.path)):
-                    verdicts.append(Verdict("write", last.path, last.key, DENY, "descendants"))
-            elif name == "delete" and last is not None and last.key is not None:
-                ci = case_insensitive(backend, last.key, override)
-                named = policy.matching_denials("write", last.key, ci)
+            if name == "delete" and verdicts and all(v.decision.mode != "deny" for v in verdicts):
+                # allowed or asking a human: a folder delete must not remove what a rule denies
+                for each in list(verdicts):  # every path a delete names (a tool of your own
+                    assert each.path is not None and each.key is not None  # may take several)
+                    ci = case_insensitive(backend, each.key, override)
+                    # a delete a human approves may still not remove what a deny rule protects
+                    modes = (
+                        ("deny",) if each.decision.mode == "interrupt" else ("deny", "interrupt")
+                    )
+                    named = policy.delete_overlaps(each.key, ci, modes)
+                    if named and (yield _may_have_descendants(backend, each.path)):
+                        verdicts.append(Verdict("write", each.path, each.key, DENY, "descendants"))
+                        break
+            elif name == "delete":
+                refused = next((v for v in verdicts if not v.allowed and v.key is not None), None)
+                if refused is not None and refused.key is not None:
+                    ci = case_insensitive(backend, refused.key, override)
+                    named = policy.matching_denials("write", refused.key, ci)
         worst = max(verdicts, key=lambda v: RANK[v.decision.mode], default=None)
         if worst is not None and worst.decision.mode == "deny":
             audit_denied(self.name, via=self.audit, runtime=request.runtime, tool=name,
