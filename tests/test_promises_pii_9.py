@@ -354,3 +354,64 @@ def test_an_object_artifact_is_handled_field_by_field_and_keeps_its_class(
     assert type(handled) is type(_the_object(original))
     assert handled.email == "[REDACTED_EMAIL]"
     assert handled.name == "Jane" and handled.visits == 3
+
+
+# ------------------------------------------------------------------ lists: every item or one
+
+OTHER = "john.roe@example.org"
+
+
+def _content(where: str, items: list[str]) -> Any:
+    """A message content with the list ``items`` at ``where``."""
+    if where == "content blocks":
+        return [{"type": "text", "text": f"mail {v}"} for v in items]
+    if where == "a list in a block":
+        return [{"type": "text", "text": "the list", "recipients": items}]
+    if where == "a list in a list in a block":
+        return [{"type": "text", "text": "the list", "groups": [items, ["x"]]}]
+    raise AssertionError(where)
+
+
+@pytest.mark.parametrize(
+    "where", ["content blocks", "a list in a block", "a list in a list in a block"]
+)
+@pytest.mark.parametrize("which", ["every item", "one item"])
+def test_a_list_is_handled_whether_every_item_or_one_holds_a_value(
+    where: str, which: str, mode: str
+) -> None:
+    """A list whose items all hold a value is handled like one where a single item does (a
+    "nothing changed, keep the original" shortcut must compare item by item)."""
+    items = [f"to {EMAIL}", f"cc {OTHER}"] if which == "every item" else ["hello", f"to {EMAIL}"]
+    model = ScriptedChatModel(default="ok")
+    agent = create_agent(model, middleware=[PIIMiddleware("email")])
+    invoke(agent, {"messages": [HumanMessage(_content(where, items))]}, mode)
+    sent = json.dumps(model.requests[0]["messages"][-1].content)
+    assert EMAIL not in sent and OTHER not in sent, sent
+    assert "[REDACTED_EMAIL]" in sent
+
+
+@pytest.mark.parametrize("which", ["every item", "one item"])
+def test_a_list_argument_of_a_tool_call_is_handled_whether_every_item_or_one_holds_a_value(
+    which: str, mode: str
+) -> None:
+    items = [EMAIL, OTHER] if which == "every item" else ["nobody", EMAIL]
+    received: list[Any] = []
+
+    @tool
+    def notify(to: list[str], groups: list[list[str]]) -> str:
+        """Notify people."""
+        received.append((to, groups))
+        return "sent"
+
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("notify", {"to": items, "groups": [items]})]),
+            "done",
+        ]
+    )
+    agent = create_agent(
+        model, tools=[notify], middleware=[PIIMiddleware("email", apply_to_output=True)]
+    )
+    invoke(agent, {"messages": [HumanMessage("notify them")]}, mode)
+    assert EMAIL not in json.dumps(received) and OTHER not in json.dumps(received), received
+    assert EMAIL not in str(model.requests[1]["messages"])
