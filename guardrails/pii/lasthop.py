@@ -38,6 +38,7 @@ from guardrails.errors import GuardrailConfigError
 from guardrails.pii.finders.secrets import open_secret_start
 from guardrails.pii.holdback import LOOKBACK, release_point
 from guardrails.pii.scan import Scan
+from guardrails.pii.walk import _SHORT, _clean_of
 
 __all__ = ["LOOKBACK", "Guard", "LastHop", "guard_model", "guarded"]
 
@@ -83,10 +84,50 @@ class Guard:
     #: :func:`~guardrails._adapters.langchain.is_model_node_handler`): taken once by the
     #: callbacks' view (:meth:`LastHop.observed`).
     handed: list[BaseMessage] | None = None
+    #: The detector of :attr:`scan`'s passes: request keywords and invocation parameters that
+    #: its clean set settles need no pass at all (:func:`_settled`).
+    detector: Any = None
 
     @property
     def output(self) -> bool:
         return self.output_text or self.output_calls
+
+
+def _settled(values: dict[Any, Any], guard: Guard) -> bool:
+    """Whether a pass of ``guard`` over ``values`` (request keywords, invocation parameters, a
+    model field) would hand every value back as it is *from its first look-up*, so that no
+    pass (no :class:`~guardrails.pii.scan.Scan`, no report) is needed: each value not under a
+    structural key is ``None``, a ``bool``, or an *exact* ``str`` that is empty or a key of the
+    detector's clean set as it is (at most :data:`~guardrails.pii.walk._SHORT` characters: the
+    text itself is the key, compared by content; what :meth:`Scan.text` looks up first).
+    Anything else (a number, a container, a ``str`` subclass, a longer or unknown text) takes
+    the pass. Nothing is remembered: the values are read again on every call."""
+    detector = guard.detector
+    if detector is None:
+        return False
+    clean = _clean_of(detector)
+    for k, v in values.items():
+        if v is None or k in _STRUCTURAL_KWARGS:
+            continue
+        kind = type(v)
+        if kind is str:
+            if v and (len(v) > _SHORT or v not in clean):
+                return False
+        elif kind is not bool:
+            return False
+    return True
+
+
+def _model_fields_settled(model: Any, guard: Guard) -> bool:
+    """:func:`_settled` for the request fields ``model`` itself adds (:data:`_MODEL_FIELDS`)."""
+    if model is None:
+        return True
+    fields = model.__dict__
+    for name in _MODEL_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, dict) and value and not _settled(value, guard):
+            return False
+    return True
 
 
 @dataclass(eq=False)
@@ -134,6 +175,8 @@ class LastHop:
         for guard in self.guards:
             if not guard.input:
                 continue
+            if proven and _settled(kwargs, guard) and _model_fields_settled(model, guard):
+                continue  # nothing a pass would read: no scan, nothing to report
             scan = guard.scan("request")
             if defer is not None:
                 scan.defer = []
@@ -215,8 +258,8 @@ class LastHop:
         handled; a ``block`` raises here, before any callback sees them. Reported once, by
         the provider-side pass."""
         for guard in self.guards:
-            if not guard.input:
-                continue
+            if not guard.input or _settled(params, guard):
+                continue  # nothing a pass would read: no scan, nothing to report
             scan = guard.scan("request")
             params = {
                 k: (v if k in _STRUCTURAL_KWARGS else scan.value(v)) for k, v in params.items()

@@ -317,6 +317,7 @@ class PIIMiddleware(
             output_text=self.apply_to_output,
             output_calls=self.apply_to_output or self.apply_to_tool_args,
             refuse_unscannable=self.refuse_unscannable,
+            detector=self._detector,
         )
         guard.scan = lambda where: self._shared(
             self.scan(where, runtime, box[0] if box else None, guard.known), guard

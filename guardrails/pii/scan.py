@@ -210,6 +210,10 @@ class Scan(Layers, History):
         """``text`` handled, and every layer inside it (a JSON document, a ``data:`` URL,
         base64 / hex runs, percent-encoding and HTML entities), judged by content.
         ``context``: the words of the field the text sits under (see :func:`field_context`)."""
+        if type(text) is not str:  # a subclass is read as the exact text it holds: its own
+            exact = str.__str__(text)  # methods (__hash__, __eq__, __contains__, lower, ...)
+            handled = self.text(exact, context)  # answer neither a look-up nor a detector
+            return text if handled is exact else handled
         if not text:
             return text
         if text in self.produced:

@@ -171,7 +171,7 @@ class Walker:
 
     def key(self, key: Any) -> Any:
         """A dictionary key handled like a value (the same object when nothing changed)."""
-        if type(key) is str:
+        if issubclass(type(key), str):  # (a subclass too: :meth:`text` reads its text)
             return self.text(key)
         if isinstance(key, int | float) and not isinstance(key, bool):
             as_text = str(key)
