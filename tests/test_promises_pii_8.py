@@ -243,7 +243,8 @@ def test_tool_args_alone_handle_the_calls_not_the_text_nor_the_structured_respon
         ],
     )
     out = invoke(agent, {"messages": [HumanMessage("go")]}, mode)
-    assert sent == ["[REDACTED_EMAIL]"]  # the call: handled
+    assert sent == ["[REDACTED_EMAIL]"]  # the call: handled, in what the tool receives
+    assert out["messages"][1].tool_calls[0]["args"] == {"to": "[REDACTED_EMAIL]"}  # and in state
     assert out["messages"][1].text == f"writing to {EMAIL}"  # the text: left as configured
     assert out["structured_response"] == Contact(to=EMAIL)  # left as configured
 

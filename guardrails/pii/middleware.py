@@ -33,7 +33,7 @@ from typing import Annotated, Any
 from langchain.agents.middleware import AgentState, ModelResponse
 from langchain.agents.middleware.types import ExtendedModelResponse, PrivateStateAttr
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import BaseMessage
 from langgraph.types import Command
 from typing_extensions import NotRequired
 
@@ -472,6 +472,8 @@ class PIIMiddleware(
         def work(pseudo: Pseudonymizer | None) -> Any:
             scan = self.scan("output", runtime, pseudo, known)
             scans[:] = [scan]
+            # every message of the answer (a middleware may answer with more than one): its
+            # text under apply_to_output, tool-call fields under either setting
             result = [
                 scan.message(
                     m,
@@ -479,8 +481,6 @@ class PIIMiddleware(
                     calls=self.apply_to_output or self.apply_to_tool_args,
                     json_text=True,
                 )
-                if isinstance(m, AIMessage) or self.apply_to_output
-                else m
                 for m in response.result
             ]
             structured = response.structured_response
