@@ -158,3 +158,35 @@ def test_vault_ttl_within_what_redis_keeps(value: Any) -> None:
 
     with pytest.raises(GuardrailConfigError, match="RedisVault ttl must be > 0 and <="):
         RedisVault("redis://127.0.0.1:1", ttl=value)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("bad_at", [0, 1])
+def test_a_batch_checks_every_steps_arguments_before_any_step_writes(
+    redis_url: str, bad_at: int
+) -> None:
+    """The one script of a composed stack validates the arguments of each of its steps before
+    the first one runs: a bad argument anywhere writes nothing at all."""
+    import redis
+
+    from guardrails._storage import Prefetch, _batch_call
+    from guardrails._windows import HIT, TAKE
+
+    redis.Redis.from_url(redis_url).flushall()
+    good = [("moving-window", 3, 60_000), (3, 60_000)]
+    bad = [("moving-window", 3, "1" + "0" * 303), (3, -5)]
+    args = [bad[i] if i == bad_at else good[i] for i in range(2)]
+    batch = [
+        Prefetch(object(), None, HIT, ("guardrails:test:{a}:0",), args[0], None),  # type: ignore[arg-type]
+        Prefetch(object(), None, TAKE, ("guardrails:test:{a}:1",), args[1], None),  # type: ignore[arg-type]
+    ]
+    source, keys, argv = _batch_call(batch)
+    connector = RedisConnector(parse_storage("s", redis_url))
+    with pytest.raises(redis.exceptions.ResponseError, match="bad arguments"):
+        connector.eval(source, keys, argv)
+    assert redis.Redis.from_url(redis_url).keys("*") == []
+    ok = [
+        Prefetch(p.owner, p.connector, p.step, p.keys, good[i], None) for i, p in enumerate(batch)
+    ]
+    connector.eval(*_batch_call(ok))  # the same batch with good arguments runs and writes
+    assert len(redis.Redis.from_url(redis_url).keys("*")) == 2

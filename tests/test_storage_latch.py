@@ -368,3 +368,56 @@ def test_event_loops_in_threads_share_the_latch(own_redis: RedisServer) -> None:
     # the commands in flight when the first timed out time out too (at most one per loop)
     assert 1 <= sent <= 3, sent
     assert health.skipped - skipped == 9 * 4 - sent
+
+
+def test_a_store_still_down_after_its_interval_is_no_longer_pinged() -> None:
+    """The background ping runs only while the store is latched: once the interval is over with
+    the store still down it stops (the next call probes), instead of pinging a dead server for
+    the life of the process."""
+    from guardrails._storage import PING_EVERY, RedisConnector
+    from tests.conftest import _free_port
+
+    spec = parse_storage("storage", f"redis://127.0.0.1:{_free_port()}", latch=0.3)
+    connector = RedisConnector(spec)
+    health = connector.health
+    with pytest.raises(Exception) as first:  # nothing listens: refused at once
+        connector.eval("return 1", [], [])
+    assert not isinstance(first.value, StorageUnreachableError)
+    assert health.failed_at is not None and health._pinging
+    deadline = time.monotonic() + 0.3 + 10 * PING_EVERY
+    while health._pinging and time.monotonic() < deadline:
+        time.sleep(PING_EVERY / 2)
+    assert not health._pinging
+    assert health.failed_at is not None  # still down: the next call is the probe
+
+
+def test_the_background_ping_paces_itself_and_ends_quietly() -> None:
+    """While latched, the store is pinged once every ``PING_EVERY`` (not in a tight loop); a
+    latch cleared by another caller ends the ping without an error in its thread."""
+    import threading
+
+    from guardrails._storage import PING_EVERY
+
+    pings: list[float] = []
+
+    def down() -> None:
+        pings.append(time.monotonic())
+        raise ConnectionError("down")
+
+    errors: list[Any] = []
+    previous = threading.excepthook
+    threading.excepthook = errors.append
+    try:
+        paced = StoreHealth()
+        paced.failed(ConnectionError("down"), 0.5, down)
+        cleared = StoreHealth()
+        cleared.failed(ConnectionError("down"), 60.0, down)
+        cleared.ok()  # another caller saw the store answer
+        deadline = time.monotonic() + 0.5 + 10 * PING_EVERY
+        while (paced._pinging or cleared._pinging) and time.monotonic() < deadline:
+            time.sleep(PING_EVERY / 2)
+    finally:
+        threading.excepthook = previous
+    assert not paced._pinging and not cleared._pinging
+    assert errors == []
+    assert 1 <= len(pings) <= 0.5 / PING_EVERY + 1, len(pings)
