@@ -16,7 +16,7 @@ from guardrails._state import with_update
 from guardrails._validate import one_of
 from guardrails.errors import GuardrailConfigError
 from guardrails.injection.judge import Finding, judge
-from guardrails.injection.relay import redact_links, relayed_links
+from guardrails.injection.relay import may_hold_link, redact_links, relayed_links
 from guardrails.injection.review import ask_reviewer
 from guardrails.injection.rules import Allowances, ToolPatterns
 from guardrails.injection.taint import (
@@ -312,7 +312,7 @@ class PromptInjectionMiddleware(
         changed: dict[int, AIMessage] = {}
         for message in finals:
             text = message_text(message.content)
-            if "." not in text and "@" not in text:
+            if not may_hold_link(text):
                 continue
             if prov is None:
                 prov = self.provenance(request.state, request.messages, None).with_trusted(

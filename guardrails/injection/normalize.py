@@ -26,6 +26,7 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 __all__ = [
+    "DOTS",
     "Index",
     "canonical",
     "index",
@@ -43,11 +44,15 @@ _NUMBER = re.compile(
     r"(?<![\w.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?:st|nd|rd|th)?(?![\w])"
 )
 _MAX_DECODE = 3
+#: The label separators IDNA (UTS #46) reads as ``.`` in a host name: ``evil。com`` is
+#: ``evil.com`` to a browser or an HTTP client.
+DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 
 def canonical(text: str) -> str:
     """``text`` decoded (percent, JSON ``\\uXXXX``, HTML entities), NFKC, invisible marks
-    removed and case-folded: the one form both sides are compared in.
+    removed, IDNA's other full stops (:data:`DOTS`) read as ``.``, and case-folded: the one
+    form both sides are compared in.
 
     Example::
 
@@ -65,7 +70,7 @@ def canonical(text: str) -> str:
             break
     text = unicodedata.normalize("NFKC", text)
     if not text.isascii():
-        text = _INVISIBLE.sub("", text)
+        text = _INVISIBLE.sub("", text).translate(DOTS)
     return text.casefold()
 
 

@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from functools import lru_cache
+
 from guardrails.injection.atoms import _DOMAIN, _EMAIL, _URL, Atom, addresses
-from guardrails.injection.normalize import canonical
+from guardrails.injection.normalize import DOTS, canonical
 from guardrails.injection.taint import Provenance
 
-__all__ = ["REDACTED", "redact_links", "relayed_links"]
+__all__ = ["REDACTED", "may_hold_link", "redact_links", "relayed_links"]
 
 REDACTED = "[link removed: it came from untrusted content]"
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@lru_cache(maxsize=4096)
+def _one(ch: str) -> str:
+    form = unicodedata.normalize("NFKC", ch)
+    return form if len(form) == 1 else ch
+
+
+def _view(text: str) -> str:
+    """The text links are searched in: each character in its compatibility form when that is
+    one character (``ｅｖｉｌ．ｃｏｍ``, ``mark＠evil.com``), IDNA's other full stops read as ``.``
+    (``evil。com``), case-folded. Offsets are the text's own unless case folding changed the
+    length (then :func:`redact_links` edits this view instead)."""
+    if not text.isascii():
+        text = _NON_ASCII.sub(lambda m: _one(m.group(0)), text).translate(DOTS)
+    return text.casefold()
+
+
+def may_hold_link(text: str) -> bool:
+    """A cheap gate: whether ``text`` can hold an address at all: a dot (every domain and
+    e-mail address has one) or a scheme's ``://`` (``http://intranet/``, ``http://2130706433/``),
+    in any of the forms :func:`_view` reads."""
+    view = _view(text)
+    return "." in view or "://" in view
 
 
 def relayed_links(text: str, provenance: Provenance) -> list[tuple[tuple[int, int], str]]:
     """``[(span, source)]``: the addresses in ``text`` seen only in untrusted content.
 
-    Spans index ``text`` itself when case-folding keeps its length (almost always); otherwise
-    they index the case-folded text, which :func:`redact_links` then edits instead.
+    Spans index ``text`` itself when the view keeps its length (almost always); otherwise
+    they index the view, which :func:`redact_links` then edits instead.
     """
     found: list[tuple[tuple[int, int], str]] = []
-    for atom, span in _spans(text.casefold()):
+    for atom, span in _spans(_view(text)):
         sources = provenance.sources_of(atom) or provenance.host_sources(atom)
         if sources:
             found.append((span, sources[0]))
@@ -42,8 +73,9 @@ def _spans(text: str) -> list[tuple[Atom, tuple[int, int]]]:
 
 def redact_links(text: str, spans: list[tuple[int, int]]) -> str:
     """``text`` with each span replaced by :data:`REDACTED`."""
-    if len(text.casefold()) != len(text):
-        text = text.casefold()
+    view = _view(text)
+    if len(view) != len(text):
+        text = view
     for start, end in sorted(set(spans), reverse=True):
         text = text[:start] + REDACTED + text[end:]
     return text
