@@ -27,7 +27,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 from langchain.agents import create_agent
-from langchain.agents.middleware import AgentMiddleware
+from langchain.agents.middleware import AgentMiddleware, ModelResponse
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatResult
 from langchain_core.tools import tool
@@ -415,3 +415,69 @@ def test_a_list_argument_of_a_tool_call_is_handled_whether_every_item_or_one_hol
     invoke(agent, {"messages": [HumanMessage("notify them")]}, mode)
     assert EMAIL not in json.dumps(received) and OTHER not in json.dumps(received), received
     assert EMAIL not in str(model.requests[1]["messages"])
+
+
+# ------------------------------------------------------------ an answer made without the model
+
+
+class _CannedAnswer(AgentMiddleware):
+    """Listed after the guardrail: answers without calling the model (a cache)."""
+
+    def wrap_model_call(self, request: Any, handler: Any) -> Any:
+        return ModelResponse(result=[AIMessage(f"cached: write to {EMAIL}")])
+
+    async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+        return self.wrap_model_call(request, handler)
+
+
+def test_block_refuses_an_answer_made_without_the_model(mode: str, audit: AuditCapture) -> None:
+    """The backstop pass decides like every other pass: under ``block`` the answer is refused
+    (and audited), it never reaches the caller or the conversation."""
+    agent = create_agent(
+        ScriptedChatModel(responses=[]),
+        middleware=[
+            PIIMiddleware("email", strategy="block", apply_to_output=True),
+            _CannedAnswer(),
+        ],
+    )
+    with pytest.raises(PIIDetectionError):
+        invoke(agent, {"messages": [HumanMessage("hello")]}, mode)
+    (event,) = audit.of("pii.blocked")
+    assert event["entities"] == {"email": 1}
+
+
+def test_redact_audits_an_answer_made_without_the_model(mode: str, audit: AuditCapture) -> None:
+    agent = create_agent(
+        ScriptedChatModel(responses=[]),
+        middleware=[PIIMiddleware("email", apply_to_output=True), _CannedAnswer()],
+    )
+    out = invoke(agent, {"messages": [HumanMessage("hello")]}, mode)
+    assert out["messages"][-1].content == "cached: write to [REDACTED_EMAIL]"
+    assert [e["entities"] for e in audit.of("pii.detected")] == [{"email": 1}]
+
+
+# ------------------------------------------------------------------ the sink inventory (pii_flow)
+
+#: a covered cell's ``how`` names the mechanism of *its* sink (docs/pii.md, "Where values go")
+_MECHANISM = {
+    "conversation_history": "summarization",
+    "files_written": "write_file",
+    "subagent_results": "task result",
+    "structured_response": "structured response",
+    "interrupts": "interrupts",
+    "exceptions": "PIIDetectionError",
+    "audit_log": "events",
+    "python_logging": "logs no values",
+    "langsmith": "pii_anonymizer",
+    "otel": "PIISpanProcessor",
+}
+
+
+@pytest.mark.parametrize("sink", list(_MECHANISM))
+def test_a_covered_cell_of_the_inventory_names_its_own_sinks_mechanism(sink: str) -> None:
+    from guardrails.pii.inventory import SOURCES, cell
+
+    covered = [s for s in SOURCES if cell(s, sink).status == "covered"]
+    assert covered, sink
+    for source in covered:
+        assert _MECHANISM[sink] in cell(source, sink).how, (source, sink, cell(source, sink))
