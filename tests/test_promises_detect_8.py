@@ -7,6 +7,10 @@
 * **Overlaps are resolved among neighbours**: a value found inside another (an email in a URL's
   path) after an earlier, unrelated value is one match with the value around it; the words
   between the earlier value and it are never part of a match.
+* **A candidate out of a checksum's range is text**: a Base58 run of an address's shape whose
+  value is too large for the 25 bytes of an address, or a ``bc1`` run holding characters outside
+  the bech32 alphabet (``b``, ``i``, ``o``, ``1``), is no address, and it never breaks the scan
+  (a finder that raised would block the call as a detector error).
 """
 
 from __future__ import annotations
@@ -108,3 +112,15 @@ def test_a_value_inside_another_after_an_earlier_value_keeps_the_words_between(
     text: str, values: list[str]
 ) -> None:
     assert [m["value"] for m in detect(text, ["email", "url"])] == values
+
+
+#: the crypto pattern's longest runs (35 characters) with the largest digits: over 200 bits
+TOO_LARGE = ["3" + "z" * 34, "3" + "zy" * 17, "3" + "x" * 34]
+#: bc1 runs the crypto pattern takes whose characters are not all bech32
+NOT_BECH32 = ["bc1q" + "b" * 35, "bc1qi" + "o" * 33, "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kb8f3t4"]
+
+
+@pytest.mark.parametrize("run", TOO_LARGE + NOT_BECH32)
+def test_a_crypto_run_out_of_its_checksums_range_is_text(run: str, mode: str) -> None:
+    assert detect(f"pay to {run} now", "crypto") == []
+    assert _sent(f"pay to {run} now", mode) == f"pay to {run} now"
