@@ -84,7 +84,8 @@ PLAIN: dict[str, tuple[str, int]] = {
         re.I,
     ),
     "crypto": (
-        r"(?<![A-Za-z0-9])(?:bc1[a-z0-9]{25,59}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})(?![A-Za-z0-9])",
+        r"(?<![A-Za-z0-9])(?:bc1[a-z0-9]{25,59}|BC1[A-Z0-9]{25,59}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})"
+        r"(?![A-Za-z0-9])",
         0,
     ),
     "date": (
@@ -131,9 +132,10 @@ def _value(rng: random.Random) -> str:
         if rng.random() < 0.3:
             return rng.choice(_BITCOIN)
         if rng.random() < 0.5:
-            return "bc1" + "".join(
+            bech = "bc1" + "".join(
                 rng.choice("qpzry9x8gf2tvdw0s3jn54khce6mua7l") for _ in range(rng.randrange(20, 64))
             )
+            return bech.upper() if rng.random() < 0.3 else bech
         return rng.choice("13") + "".join(rng.choice(_B58) for _ in range(rng.randrange(22, 38)))
     if kind == 1:  # a MAC address shape
         sep = rng.choice(":-")

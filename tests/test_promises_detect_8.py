@@ -11,6 +11,8 @@
   value is too large for the 25 bytes of an address, or a ``bc1`` run holding characters outside
   the bech32 alphabet (``b``, ``i``, ``o``, ``1``), is no address, and it never breaks the scan
   (a finder that raised would block the call as a detector error).
+* **A bech32 address in upper case is an address** (BIP 173: QR codes write it so): found like
+  its lower-case form; one in mixed case is not.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from tests.test_promises_detect_3 import (
     SSN_ONLY_WITH_CONTEXT,
 )
 
-TYPES = ["phone", "us_ssn", "credit_card"]
+TYPES = ["phone", "us_ssn", "credit_card", "crypto"]
 # (field name, value, type): names of every case style, some met by no other test
 NAMED = [
     ("phoneNumber", PHONE_ONLY_WITH_CONTEXT, "PHONE"),
@@ -124,3 +126,19 @@ NOT_BECH32 = ["bc1q" + "b" * 35, "bc1qi" + "o" * 33, "bc1qw508d6qejxtdg4y5r3zarv
 def test_a_crypto_run_out_of_its_checksums_range_is_text(run: str, mode: str) -> None:
     assert detect(f"pay to {run} now", "crypto") == []
     assert _sent(f"pay to {run} now", mode) == f"pay to {run} now"
+
+
+BECH32 = [
+    "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+    "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+    "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0",
+]
+
+
+@pytest.mark.parametrize("address", BECH32)
+def test_a_bech32_address_in_upper_case_is_found(address: str, mode: str) -> None:
+    upper = address.upper()
+    assert [m["value"] for m in detect(f"send to {upper} now", "crypto")] == [upper]
+    assert _sent(f"send to {upper} now", mode) == "send to [REDACTED_CRYPTO] now"
+    mixed = address[:10] + address[10:].upper()
+    assert detect(f"send to {mixed} now", "crypto") == []

@@ -291,8 +291,11 @@ _URL = re.compile(
     + "]"
 )
 _urls = _plain(_regex_finder(_URL, check=_url_ok))
+# a bech32 address is written all in lower case or all in upper case (BIP 173: QR codes use
+# upper case); mixed case is no address
 _CRYPTO = re.compile(
-    r"[13b](?<![A-Za-z0-9][\s\S])"
-    r"(?:(?<=b)c1[a-z0-9]{25,59}|(?<=[13])[a-km-zA-HJ-NP-Z1-9]{25,34})(?![A-Za-z0-9])"
+    r"[13bB](?<![A-Za-z0-9][\s\S])"
+    r"(?:(?<=b)c1[a-z0-9]{25,59}|(?<=B)C1[A-Z0-9]{25,59}|(?<=[13])[a-km-zA-HJ-NP-Z1-9]{25,34})"
+    r"(?![A-Za-z0-9])"
 )
 _cryptos = _plain(_regex_finder(_CRYPTO, check=_crypto_ok))
