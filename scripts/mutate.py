@@ -193,6 +193,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_fallback_storage.py",
             "tests/test_rate_limits_storage.py",
             "tests/test_storage_latch.py",
+            "tests/test_storage_durations.py",
             "tests/test_compose_storage.py",
             "tests/test_promises_storage*.py",
         ],

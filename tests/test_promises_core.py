@@ -185,10 +185,26 @@ def test_a_middleware_with_a_members_tuple_is_not_looked_into() -> None:
 # ------------------------------------------------------------------ tool batches
 
 
+def _run_tool(mw: Any, request: Any, mode: str, text: str) -> Any:
+    """``mw``'s tool hook around a tool that answers ``text`` (sync or async)."""
+    import asyncio
+
+    from langchain_core.messages import ToolMessage
+
+    def ran(r: Any) -> ToolMessage:
+        return ToolMessage(text, tool_call_id=r.tool_call["id"])
+
+    async def aran(r: Any) -> ToolMessage:
+        return ran(r)
+
+    if mode == "sync":
+        return mw.wrap_tool_call(request, ran)
+    return asyncio.run(mw.awrap_tool_call(request, aran))
+
+
 def test_a_tool_call_outside_the_latest_batch_is_a_batch_of_one(mode: str) -> None:
     """A tool run outside the agent loop (its call is not in the latest AI message with tool
     calls) is judged alone: an older message that happens to hold its id is not its batch."""
-    import asyncio
 
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
     from langgraph.prebuilt.tool_node import ToolCallRequest
@@ -209,16 +225,7 @@ def test_a_tool_call_outside_the_latest_batch_is_a_batch_of_one(mode: str) -> No
     request = ToolCallRequest(tool_call=c2, tool=None, state=state, runtime=None)  # type: ignore[arg-type]
     mw = ToolCallLimitMiddleware(run_limit=1)
 
-    def ran(r: Any) -> ToolMessage:
-        return ToolMessage("ran", tool_call_id=r.tool_call["id"])
-
-    async def aran(r: Any) -> ToolMessage:
-        return ran(r)
-
-    if mode == "sync":
-        result = mw.wrap_tool_call(request, ran)
-    else:
-        result = asyncio.run(mw.awrap_tool_call(request, aran))
+    result = _run_tool(mw, request, mode, "ran")
     messages = result.update["messages"]  # type: ignore[union-attr]
     assert [m.content for m in messages] == ["ran"]
 
@@ -259,7 +266,6 @@ def test_a_tool_call_finds_its_batch_behind_results_already_in_the_state(
     """The batch of a call is found in the latest AI message with tool calls even when results
     of that batch already follow it: under a run limit of one, the second call of the pair is
     the one refused."""
-    import asyncio
 
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
     from langgraph.prebuilt.tool_node import ToolCallRequest
@@ -274,17 +280,8 @@ def test_a_tool_call_finds_its_batch_behind_results_already_in_the_state(
     state = {"messages": [HumanMessage("hi"), AIMessage("", tool_calls=[c3, c4]), *after]}
     request = ToolCallRequest(tool_call=c4, tool=None, state=state, runtime=None)  # type: ignore[arg-type]
 
-    def ran(r: Any) -> ToolMessage:
-        return ToolMessage("ran", tool_call_id=r.tool_call["id"])
-
-    async def aran(r: Any) -> ToolMessage:
-        return ran(r)
-
     mw = ToolCallLimitMiddleware(run_limit=1)
-    if mode == "sync":
-        result = mw.wrap_tool_call(request, ran)
-    else:
-        result = asyncio.run(mw.awrap_tool_call(request, aran))
+    result = _run_tool(mw, request, mode, "ran")
     messages = result.update["messages"]  # type: ignore[union-attr]
     assert [m.content for m in messages] != ["ran"] and "limit" in str(messages[0].content).lower()
 
@@ -294,9 +291,8 @@ def test_a_tool_run_alone_mints_the_next_placeholder(mode: str, state: str) -> N
     """A tool call outside any batch of the state (run by hand, or with no messages at all) is
     a batch of one: under ``pseudonymize`` its first new value gets the number after the
     highest one the conversation shows, never one already bound to someone else."""
-    import asyncio
 
-    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+    from langchain_core.messages import AIMessage, HumanMessage
     from langgraph.prebuilt.tool_node import ToolCallRequest
 
     from guardrails import PIIMiddleware
@@ -311,16 +307,7 @@ def test_a_tool_run_alone_mints_the_next_placeholder(mode: str, state: str) -> N
     request = ToolCallRequest(tool_call=c9, tool=None, state=states[state], runtime=None)  # type: ignore[arg-type]
     mw = PIIMiddleware("email", strategy="pseudonymize", apply_to_tool_results=True)
 
-    def ran(r: Any) -> ToolMessage:
-        return ToolMessage("write to bob@example.com", tool_call_id=r.tool_call["id"])
-
-    async def aran(r: Any) -> ToolMessage:
-        return ran(r)
-
-    if mode == "sync":
-        result = mw.wrap_tool_call(request, ran)
-    else:
-        result = asyncio.run(mw.awrap_tool_call(request, aran))
+    result = _run_tool(mw, request, mode, "write to bob@example.com")
     (message,) = result.update["messages"]  # type: ignore[union-attr]
     expected = "<EMAIL_2>" if state == "shows-1" else "<EMAIL_1>"
     assert message.content == f"write to {expected}"
