@@ -318,6 +318,17 @@ def test_a_search_that_needs_no_approval_is_not_in_the_turns_request(
     assert [r["name"] for r in requests] == ["read_file"], requests
 
 
+def test_a_call_refused_before_asking_is_not_in_the_turns_request(
+    tmp_path: Path, mode: str
+) -> None:
+    """Under a rule that asks before any read, an ``ls`` without a path (no path to judge: it
+    is refused at once) is not put before the reviewer with the read of its turn."""
+    rules = [P(["read"], ["/**"], "interrupt"), P(["write"], ["/**"])]
+    calls = [("read_file", {"file_path": "/memories/a.md"}), ("ls", {})]
+    requests, _, _ = _turn_approval(tmp_path, mode, rules, calls)
+    assert [r["name"] for r in requests] == ["read_file"], requests
+
+
 def test_a_grouped_request_shows_a_relative_glob_as_it_will_run(tmp_path: Path, mode: str) -> None:
     """Under a rule that asks before any read, a ``glob("*.md")`` without a path is shown to the
     reviewer with the arguments it will run with, unchanged (no folder invented for it)."""
@@ -501,3 +512,58 @@ def test_a_compiled_subagent_cannot_delete_a_folder_holding_a_protected_path(
     assert (tmp_path / "data" / "keep" / "a.txt").exists(), seen
     assert "permission denied" in seen[0], seen
     assert not (tmp_path / "data" / "old.txt").exists(), seen
+
+
+# --------------------------------------------------------------------------- errors kept
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_a_listing_error_about_the_callers_own_path_is_deepagents_own(
+    tmp_path: Path, mode: str, guarded: bool
+) -> None:
+    """``ls`` of a missing path or of a file answers with deepagents' own error about that path
+    (``path_not_found``, ``not_a_directory``: the caller named it, nothing leaks), and a file
+    delete under a rule reaching below every folder (``**/.env``) still works: deepagents' probe
+    of whether it is a folder reads that answer through the guard."""
+    (tmp_path / "workspace").mkdir()
+    (tmp_path / "workspace" / "ok.txt").write_text("ok\n")
+    (tmp_path / "workspace" / "old.txt").write_text("old\n")
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["**/.env"], "deny")])
+    answers = _answers(
+        [
+            ("ls", {"path": "/nope"}),
+            ("ls", {"path": "/workspace/ok.txt"}),
+            ("delete", {"file_path": "/workspace/old.txt"}),
+        ],
+        mode,
+        jail,
+        FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+        guarded=guarded,
+    )
+    assert "Path '/nope': path_not_found" in answers[0], answers
+    assert "Path '/workspace/ok.txt': not_a_directory" in answers[1], answers
+    assert "permission denied" not in answers[2], answers
+    assert not (tmp_path / "workspace" / "old.txt").exists(), answers
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_a_listing_error_is_rebuilt_naming_only_the_callers_path(
+    tmp_path: Path, mode: str, guarded: bool
+) -> None:
+    """A backend's own error text names host paths (a symlink loop in a virtual-mode folder:
+    ``cannot resolve '/tmp/.../loops/loop'``): what reaches the model names the folder the
+    caller listed, and nothing else."""
+    import os
+
+    (tmp_path / "loops").mkdir()
+    os.symlink("loop", tmp_path / "loops" / "loop")
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["**/.env"], "deny")])
+    (answer,) = _answers(
+        [("ls", {"path": "/loops"})],
+        mode,
+        jail,
+        FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+        guarded=guarded,
+    )
+    assert "some files under /loops could not be listed" in answer, answer
+    assert str(tmp_path) not in answer, answer
