@@ -11,6 +11,8 @@
   value is too large for the 25 bytes of an address, or a ``bc1`` run holding characters outside
   the bech32 alphabet (``b``, ``i``, ``o``, ``1``), is no address, and it never breaks the scan
   (a finder that raised would block the call as a detector error).
+* **The longest number E.164 allows is a number**: 15 digits with its country code (a German
+  toll-free number, phonenumbers' own example), written with ``+`` or ``00``, grouped or not.
 * **A bech32 address in upper case is an address** (BIP 173: QR codes write it so): found like
   its lower-case form; one in mixed case is not.
 """
@@ -142,3 +144,20 @@ def test_a_bech32_address_in_upper_case_is_found(address: str, mode: str) -> Non
     assert _sent(f"send to {upper} now", mode) == "send to [REDACTED_CRYPTO] now"
     mixed = address[:10] + address[10:].upper()
     assert detect(f"send to {mixed} now", "crypto") == []
+
+
+#: +49 800 1234567890: 2 + 13 digits, the E.164 maximum
+LONGEST = [
+    "+49 8001234567890",
+    "+49 800 1234567890",
+    "+49 800 123 456 7890",
+    "+498001234567890",
+    "0049 8001234567890",
+    "0049 800 1234567890",
+]
+
+
+@pytest.mark.parametrize("number", LONGEST)
+def test_a_number_of_fifteen_digits_is_found_whole(number: str, mode: str) -> None:
+    assert [m["value"] for m in detect(f"call {number} now", "phone")] == [number]
+    assert _sent(f"call {number} now", mode) == "call [REDACTED_PHONE] now"
