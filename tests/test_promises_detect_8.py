@@ -13,6 +13,7 @@
   (a finder that raised would block the call as a detector error).
 * **The longest number E.164 allows is a number**: 15 digits with its country code (a German
   toll-free number, phonenumbers' own example), written with ``+`` or ``00``, grouped or not.
+  And the shortest: 6 digits after a phone word (``phone: +12 3456``, ``00`` not counted), not 5.
 * **A bech32 address in upper case is an address** (BIP 173: QR codes write it so): found like
   its lower-case form; one in mixed case is not.
 """
@@ -161,3 +162,13 @@ LONGEST = [
 def test_a_number_of_fifteen_digits_is_found_whole(number: str, mode: str) -> None:
     assert [m["value"] for m in detect(f"call {number} now", "phone")] == [number]
     assert _sent(f"call {number} now", mode) == "call [REDACTED_PHONE] now"
+
+
+@pytest.mark.parametrize("number", ["+12 3456", "+123 456", "+123456", "0012 3456"])
+def test_a_number_of_six_digits_after_a_phone_word_is_found(number: str) -> None:
+    assert [m["value"] for m in detect(f"phone: {number} now", "phone")] == [number]
+
+
+@pytest.mark.parametrize("number", ["+12 345", "+1 2345", "0012 345"])
+def test_five_digits_are_not_a_number_even_after_a_phone_word(number: str) -> None:
+    assert detect(f"phone: {number} now", "phone") == []
