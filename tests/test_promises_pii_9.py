@@ -481,3 +481,22 @@ def test_a_covered_cell_of_the_inventory_names_its_own_sinks_mechanism(sink: str
     assert covered, sink
     for source in covered:
         assert _MECHANISM[sink] in cell(source, sink).how, (source, sink, cell(source, sink))
+
+
+# ------------------------------------------------------------ Windows-1252 payloads (pii_flow)
+
+CP1252 = f"Ren\u00e9e M\u00fcller \u2013 {EMAIL} \u20ac 12"  # accents, an en dash, the euro sign
+
+
+@pytest.mark.parametrize("where", ["blob", "data URL"])
+def test_a_windows_1252_payload_is_opened_and_handled(where: str, mode: str) -> None:
+    """docs/pii.md: payloads are read as Unicode or Windows-1252 text; bytes that are not
+    UTF-8 (a cp1252 accent) but hold no zero byte are Windows-1252, not binary."""
+    blob = base64.b64encode(CP1252.encode("cp1252")).decode()
+    payload = blob if where == "blob" else f"data:application/octet-stream;base64,{blob}"
+    sent = _sent(f"attached {payload}", mode, refuse_unscannable=True)  # not refused
+    opened = sent.rsplit(",", 1)[-1] if where == "data URL" else sent.split(" ", 1)[1]
+    text = base64.b64decode(opened).decode("utf-8", "replace") + base64.b64decode(opened).decode(
+        "cp1252", "replace"
+    )
+    assert EMAIL not in text and "[REDACTED_EMAIL]" in text, sent
