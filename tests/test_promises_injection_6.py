@@ -514,3 +514,18 @@ def test_a_pseudonymized_value_is_judged_as_its_real_value(where: str) -> None:
                          allow=Allowances.parse(None))  # fmt: skip
         refused = where == "untrusted-result" if with_vault else where == "user-message"
         assert bool(findings) is refused, (where, with_vault)
+
+
+def test_an_answer_linking_elsewhere_on_a_planted_host_is_redacted(mode: str) -> None:
+    """The page planted ``https://www.<host>/login``; the answer links to another path on the
+    same host (a link the model built on it). The host came from untrusted content, so the
+    link is removed. Control: a user who named the host keeps it."""
+    answer = f"Reset it at https://{ATTACKER_HOST}/reset-password?u=ana today."
+    for user, kept in (
+        ("Pay the bill in bill.txt.", False),
+        (f"Pay the bill in bill.txt; my biller is {ATTACKER_HOST}.", True),
+    ):
+        _, result = _run([READ], mode, user=user, final=answer)
+        text = str(result["messages"][-1].content)
+        assert (text == answer) is kept, text
+        assert (ATTACKER_HOST in text) is kept, text
