@@ -21,6 +21,7 @@ import base64
 import dataclasses
 import itertools
 import json
+import random
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote
@@ -500,3 +501,17 @@ def test_a_windows_1252_payload_is_opened_and_handled(where: str, mode: str) -> 
         "cp1252", "replace"
     )
     assert EMAIL not in text and "[REDACTED_EMAIL]" in text, sent
+
+
+#: bytes with no zero byte that read as no text: high bytes in random order (an odd count: no
+#: UTF-16 or UTF-32 reading)
+NOT_TEXT = bytes(random.Random(13).choice(range(0x80, 0x100)) for _ in range(97))
+
+
+def test_a_payload_of_bytes_without_zeros_that_read_as_no_text_is_binary(mode: str) -> None:
+    """Windows-1252 decodes any byte but zero: only a reading that looks like text (seven in
+    ten characters ASCII) is text; a ``data:`` URL of these bytes is binary, refused under
+    refuse_unscannable."""
+    payload = "data:application/octet-stream;base64," + base64.b64encode(NOT_TEXT).decode()
+    with pytest.raises(PIIDetectionError, match="unscannable"):
+        _sent(payload, mode, refuse_unscannable=True)
