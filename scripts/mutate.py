@@ -826,7 +826,10 @@ def _fork_pytest(scratch: Path, tests: list[str], timeout: float, extra: list[st
                         "no:cacheprovider",
                         "-p",
                         "no:randomly",
-                        f"--timeout={max(int(timeout), 30)}",
+                        # the suite's own bound per test (pyproject: 300 s), never more than
+                        # the mutant's: a mutant that breaks a bounded wait fails its test as
+                        # in `make test` instead of hanging until the mutant's hard limit
+                        f"--timeout={min(max(int(timeout), 30), 300)}",
                         *extra,
                         *tests,
                     ]
