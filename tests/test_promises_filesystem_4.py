@@ -567,3 +567,34 @@ def test_a_listing_error_is_rebuilt_naming_only_the_callers_path(
     )
     assert "some files under /loops could not be listed" in answer, answer
     assert str(tmp_path) not in answer, answer
+
+
+_PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5Er"
+    "kJggg=="
+)
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_an_image_the_rules_allow_reads_as_deepagents_image_block(
+    tmp_path: Path, mode: str, guarded: bool
+) -> None:
+    """``read_file`` of an image answers with content blocks, not text: through the jail it
+    reaches the model as deepagents gives it (the image block), and a denied image is refused."""
+    import base64
+
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "pic.png").write_bytes(base64.b64decode(_PNG))
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "pic.png").write_bytes(base64.b64decode(_PNG))
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["/secrets/**"], "deny")])
+    answers = _answers(
+        [("read_file", {"file_path": "/w/pic.png"}),
+         ("read_file", {"file_path": "/secrets/pic.png"})],
+        mode,
+        jail,
+        FilesystemBackend(root_dir=tmp_path, virtual_mode=True),
+        guarded=guarded,
+    )  # fmt: skip
+    assert "'type': 'image'" in answers[0] and _PNG in answers[0], answers
+    assert answers[1] == "Error: permission denied for read on /secrets/pic.png", answers
