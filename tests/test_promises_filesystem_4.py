@@ -598,3 +598,108 @@ def test_an_image_the_rules_allow_reads_as_deepagents_image_block(
     )  # fmt: skip
     assert "'type': 'image'" in answers[0] and _PNG in answers[0], answers
     assert answers[1] == "Error: permission denied for read on /secrets/pic.png", answers
+
+
+# --------------------------------------------------------------------------- hand-made survivors
+
+
+def test_a_subagents_stacked_rules_never_allow_execute_without_a_rule(
+    tmp_path: Path, mode: str
+) -> None:
+    """``execute`` needs a rule allowing it also when a subagent's stricter middleware
+    (``restrict``) stacks on its parent's and neither names ``execute``."""
+    from deepagents.backends import LocalShellBackend
+
+    parent = FilesystemPermissionMiddleware([P(["read", "write"], ["/**"])])
+    child = parent.restrict([P(["write"], ["/secrets/**"], "deny")])
+    assert child.decide("execute", "/") == "deny"
+    (answer,) = _answers(
+        [("execute", {"command": "touch ran"})],
+        mode,
+        child,
+        LocalShellBackend(root_dir=tmp_path, virtual_mode=True),
+    )
+    assert "permission denied for execute" in answer, answer
+    assert not (tmp_path / "ran").exists()
+
+
+def _plant_run(tmp_path: Path, mode: str, target: str) -> None:
+    """A compiled subagent (held only by the guarded backend) writes ``target``."""
+    sub = _script([("write_file", {"file_path": target, "content": "planted"})])
+    backend = FilesystemBackend(root_dir=tmp_path, virtual_mode=True)
+    compiled = deepagents.create_deep_agent(model=sub, backend=backend, name="compiled")
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["/workspace/**"])], default="deny")
+    agent = create_deep_agent(
+        _script([("task", {"description": "write", "subagent_type": "compiled"})]),
+        guardrails=[jail],
+        backend=backend,
+        subagents=[{"name": "compiled", "description": "c", "runnable": compiled}],
+    )
+    invoke(agent, {"messages": [("user", "go")]}, mode)
+
+
+def test_a_subagents_tool_call_cannot_write_a_history_file_under_default_deny(
+    tmp_path: Path, mode: str
+) -> None:
+    """deepagents' summarization may write ``/conversation_history/session_<hex>.md``; a tool
+    call (a compiled subagent's ``write_file``, in its tools node) may not, even under that
+    exact name."""
+    name = f"/conversation_history/session_{'ab' * 16}.md"
+    _plant_run(tmp_path, mode, name)
+    assert not (tmp_path / name.lstrip("/")).exists()
+
+
+@pytest.mark.parametrize(
+    "name", [f"session_{'ab' * 16}x.md", "session_evil.md", f"{'ab' * 16}.md", "media/x.png"]
+)
+def test_deepagents_own_history_writes_take_only_its_own_names(
+    tmp_path: Path, mode: str, name: str
+) -> None:
+    """Outside any tool call (deepagents' own summarization), a guarded backend under default
+    deny lets deepagents write a history file only under the names deepagents gives them
+    (``session_<32 hex>.md``, ``<uuid4>.md``, ``media/<16 hex>.<ext>``)."""
+    import asyncio
+
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["/workspace/**"])], default="deny")
+    guarded = jail.guard(FilesystemBackend(root_dir=tmp_path, virtual_mode=True))
+    path = f"/conversation_history/{name}"
+    if mode == "sync":
+        result = guarded.write(path, "summary")
+    else:
+        result = asyncio.run(guarded.awrite(path, "summary"))
+    assert "permission denied" in str(result.error), result
+    assert not (tmp_path / path.lstrip("/")).exists()
+
+
+def test_deepagents_may_write_a_calls_offload_file_once(tmp_path: Path, mode: str) -> None:
+    """After a tool call ends under the jail, deepagents may write that call's offload file
+    (``/large_tool_results/<call id>``) once, outside any tool call; a second write of the same
+    name (an upload that would overwrite it) is judged by the rules: under default deny,
+    refused."""
+    import asyncio
+
+    from langchain_core.tools import tool
+
+    @tool
+    def ping() -> str:
+        """Answer pong."""
+        return "pong"
+
+    jail = FilesystemPermissionMiddleware([P(["read", "write"], ["/workspace/**"])], default="deny")
+    guarded = jail.guard(FilesystemBackend(root_dir=tmp_path, virtual_mode=True))
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("ping", {}, id="call_once1")]), "done"]
+    )
+    agent = create_deep_agent(model, [ping], guardrails=[jail], backend=guarded)
+    invoke(agent, {"messages": [("user", "go")]}, mode)
+    path = "/large_tool_results/call_once1"
+
+    def upload(content: bytes) -> Any:
+        if mode == "sync":
+            return guarded.upload_files([(path, content)])[0]
+        return asyncio.run(guarded.aupload_files([(path, content)]))[0]
+
+    first, second = upload(b"offloaded result"), upload(b"planted")
+    assert first.error is None, first
+    assert second.error == "permission_denied", second
+    assert (tmp_path / "large_tool_results" / "call_once1").read_bytes() == b"offloaded result"
