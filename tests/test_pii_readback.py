@@ -35,7 +35,7 @@ TRANSFORMS: dict[str, Callable[[str], str]] = {
     "dashed": lambda v: "-".join(v),
     "upper case": lambda v: v.upper(),
     # a letter that lowers into two characters (U+0130) in the same text: case is still undone
-    "upper case beside a dotted I": lambda v: f"\u0130stanbul office: {v.upper()}",
+    "reversed upper case beside a dotted I": lambda v: f"\u0130stanbul: {v[::-1].upper()}",
     "swapped case": lambda v: v.swapcase(),
     "hex": lambda v: v.encode().hex(),
     "spaced hex": lambda v: " ".join(f"{b:02x}" for b in v.encode()),
