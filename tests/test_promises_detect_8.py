@@ -172,3 +172,50 @@ def test_a_number_of_six_digits_after_a_phone_word_is_found(number: str) -> None
 @pytest.mark.parametrize("number", ["+12 345", "+1 2345", "0012 345"])
 def test_five_digits_are_not_a_number_even_after_a_phone_word(number: str) -> None:
     assert detect(f"phone: {number} now", "phone") == []
+
+
+# ------------------------------------------------------------ secrets in more of their shapes
+
+
+def _secrets(text: str) -> list[str]:
+    return [m["value"] for m in detect(text, "secret")]
+
+
+@pytest.mark.parametrize(
+    "text", ["<password>\n  line one\n  line two\n</password>", "<password>\n</password>"]
+)
+def test_an_element_of_several_lines_or_none_is_no_password(text: str) -> None:
+    """docs/secrets.md: an element's text is read on one line (the bound keeps the scan linear)."""
+    assert _secrets(text) == []
+
+
+@pytest.mark.parametrize("q", ['"', "'"])
+def test_an_empty_quoted_password_takes_nothing_after_it(q: str) -> None:
+    """``password = ""`` holds no secret: the text that follows (another setting, a name) is
+    not read as its value up to the next quote."""
+    assert _secrets(f"password = {q}{q} and name = {q}bob smith{q}") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'curl -u "admin:s3cretPa55" https://api.example.com',
+        "curl -u 'admin:s3cretPa55' https://api.example.com",
+        "curl -u admin:s3cretPa55 https://api.example.com",
+        'curl --user="admin":"s3cretPa55" https://api.example.com',
+    ],
+)
+def test_a_command_line_password_is_found_in_each_quoting(text: str) -> None:
+    assert _secrets(text) == ["s3cretPa55"]
+
+
+def test_two_private_keys_in_one_text_are_each_reported_whole() -> None:
+    """Each block from its BEGIN line to its own END line: the first key is not cut at the
+    second one's END, nor left without its END line."""
+    k1 = (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA"
+        + "B" * 60
+        + "\n-----END RSA PRIVATE KEY-----"
+    )
+    k2 = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIC" + "C" * 60 + "\n-----END EC PRIVATE KEY-----"
+    assert _secrets(f"{k1}\n\nand the other one:\n\n{k2}") == [k1, k2]
