@@ -38,7 +38,7 @@ def may_hold_link(text: str) -> bool:
     """A cheap gate: whether ``text`` can hold an address at all: a dot (every domain and
     e-mail address has one) or a scheme's ``://`` (``http://intranet/``, ``http://2130706433/``),
     in any of the forms :func:`_view` reads."""
-    view = _view(text)
+    view = text if text.isascii() else _view(text)  # case folding moves no ASCII "." or "://"
     return "." in view or "://" in view
 
 
