@@ -139,19 +139,23 @@ def subagent_stacks(
 
         main, per_name = subagent_stacks(policy, ["researcher", "general-purpose"])
     """
-    if _is_policy(guardrails):
-        configured = set(guardrails.subagent_names)
-        main = _check_stack(guardrails.middleware(), "guardrails")
-        stacks = {
-            name: _check_stack(
-                guardrails.middleware(name) if name in configured else guardrails.middleware(),
-                f"guardrails (subagent {name!r})",
-            )
-            for name in names
-        }
-        return main, stacks
-    main = _check_stack(guardrails, "guardrails")
-    return main, {name: list(main) for name in names}
+    main = _check_stack(
+        guardrails.middleware() if _is_policy(guardrails) else guardrails, "guardrails"
+    )
+    return main, {name: _stack_for(guardrails, main, name) for name in names}
+
+
+def _stack_for(guardrails: Any, main: list[Any], name: str) -> list[AgentMiddleware[Any, Any, Any]]:
+    """The stack of subagent ``name``: a policy's ``subagents.NAME`` section (fresh instances),
+    else the main stack (a policy builds it afresh; a list gives the same instances)."""
+    if not _is_policy(guardrails):
+        return list(main)
+    built = (
+        guardrails.middleware(name)
+        if name in set(guardrails.subagent_names)
+        else guardrails.middleware()
+    )
+    return _check_stack(built, f"guardrails (subagent {name!r})")
 
 
 def _merge(inherited: Sequence[Any], own: Sequence[Any]) -> list[Any]:
@@ -245,8 +249,8 @@ def create_deep_agent(
     declarative_ids = {id(s) for s in declarative}
     added_gp, gp_description, gp_prompt = _da.general_purpose_profile(model)
     add_gp = added_gp and not any(s["name"] == GENERAL_PURPOSE for s in specs)
-    names = [s["name"] for s in declarative] + ([GENERAL_PURPOSE] if add_gp else [])
-    main, stacks = subagent_stacks(guardrails, names)
+    # the general-purpose subagent's stack is built below, only when it is added
+    main, stacks = subagent_stacks(guardrails, [s["name"] for s in declarative])
 
     setup = DeepAgentSetup(
         backend=backend if backend is not None else StateBackend(),
@@ -270,7 +274,7 @@ def create_deep_agent(
             spec = {**spec, "middleware": merged}
         out.append(spec)
     if add_gp:
-        gp_stack = list(stacks[GENERAL_PURPOSE])
+        gp_stack = _stack_for(guardrails, main, GENERAL_PURPOSE)
         gp_stack += _summarization_after_pii(gp_stack, model, setup.backend)
         gp: dict[str, Any] = {**GENERAL_PURPOSE_SUBAGENT, "middleware": gp_stack}
         if gp_description is not None:

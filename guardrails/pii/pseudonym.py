@@ -97,7 +97,8 @@ class Pseudonymizer:
             for placeholder in self.mapping:
                 parsed = _number(placeholder)
                 if parsed is not None:
-                    base[parsed[0]] = max(base.get(parsed[0], 0), parsed[1])
+                    tag, number = parsed
+                    base[tag] = max(base.get(tag, 0), number)
             # placeholders still visible in the conversation are never reused, even when the
             # mapping that bound them is gone (an expired vault entry)
             for text in self.texts() if self.texts is not None else ():

@@ -1,0 +1,322 @@
+"""PII promises, round 6 of issue 29 (mutation survivors of the ``pii_flow`` and ``pii`` areas).
+
+* **Text or binary, at every threshold** (docs/pii.md, "Layers of encoding"): the bytes under a
+  layer are text when some Unicode or Windows-1252 reading of them reads as text, else binary,
+  and binary is unscannable (refused under ``refuse_unscannable=True``). Each rule of "reads as
+  text" has a threshold, and each is tested on both sides, at the exact edge: at most one control
+  character in 100 (none in a text shorter than 100); a UTF-16/32 reading without a byte-order
+  mark needs three in ten ASCII characters or 32 printable ones; a Windows-1252 reading needs
+  seven in ten ASCII characters; a whole string of base64 is counted as a binary payload from 64
+  characters on (a shorter one is an id, a key, a digest: sent as it is, never refused); a
+  base64 run of 16 characters and a hex string of 16 digits are opened.
+* **Case in read-back** (pseudonymize with ``restore_tools``): a restored tool's result that
+  holds a letter lowering into two characters (U+0130) still has its case undone, whatever else
+  the tool did to the value (spaced out, dashed, reversed).
+
+Through a real ``create_agent`` graph with a scripted model, sync and async.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import re
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.tools import tool
+
+from guardrails import PIIDetectionError, PIIMiddleware
+from guardrails.testing import ScriptedChatModel, tool_call
+from tests.support import invoke
+from tests.test_pii_wire import dumps
+
+EMAIL = "jane.doe@example.com"
+
+
+def _sent(agent_input: str, mode: str, *types: str, **settings: Any) -> str:
+    """What the model receives for ``agent_input`` (refuse_unscannable=True)."""
+    model = ScriptedChatModel(default="ok")
+    agent = create_agent(
+        model,
+        middleware=[PIIMiddleware(*(types or ("email",)), refuse_unscannable=True, **settings)],
+    )
+    invoke(agent, {"messages": [HumanMessage(agent_input)]}, mode)
+    return str(model.requests[0]["messages"][-1].content)
+
+
+def _data_url(raw: bytes) -> str:
+    return "data:application/octet-stream;base64," + base64.b64encode(raw).decode()
+
+
+def _payload(sent: str) -> bytes:
+    return base64.b64decode(sent.partition(",")[2])
+
+
+def _assert_binary(raw: bytes, mode: str) -> None:
+    with pytest.raises(PIIDetectionError) as caught:
+        _sent(_data_url(raw), mode)
+    assert caught.value.counts == {"unscannable": 1}
+
+
+# ------------------------------------------------- control characters: one in 100, none below 100
+
+
+def _with_controls(size: int, controls: int) -> str:
+    """An ASCII text of ``size`` characters holding the email and ``controls`` U+0001."""
+    head = f"mail {EMAIL} now "
+    body = (head + "please read this note and reply " * 40)[: size - controls]
+    return body[:40] + "\x01" * controls + body[40:]
+
+
+@pytest.mark.parametrize(("size", "controls"), [(100, 1), (200, 2), (1000, 10)])
+def test_one_control_character_in_100_is_still_text(size: int, controls: int, mode: str) -> None:
+    text = _with_controls(size, controls)
+    assert len(text) == size
+    sent = _sent(_data_url(text.encode()), mode)
+    opened = _payload(sent).decode()
+    assert EMAIL not in opened and "[REDACTED_EMAIL]" in opened
+
+
+@pytest.mark.parametrize(
+    ("size", "controls"),
+    [(99, 1), (20, 1), (101, 2), (199, 2), (999, 10)],  # odd sizes: no UTF-16/32 reading
+)
+def test_more_control_characters_than_one_in_100_is_binary(
+    size: int, controls: int, mode: str
+) -> None:
+    text = _with_controls(size, controls)
+    assert len(text) == size
+    _assert_binary(text.encode(), mode)
+
+
+# ---------------------------------------------- UTF-16 without a byte-order mark: 3 in 10 ASCII
+
+#: Hangul syllables whose two UTF-16 bytes are both >= 0x80: no UTF-8 reading, no zero byte
+_HANGUL = [chr(c) for c in range(0xB880, 0xBC00) if (c & 0xFF) >= 0x80][:64]
+
+
+def _wide(size: int, ascii_count: int) -> bytes:
+    """UTF-16-LE without a byte-order mark: ``ascii_count`` ASCII letters among Hangul."""
+    text = "".join(_HANGUL[i % len(_HANGUL)] for i in range(size - ascii_count)) + "a" * ascii_count
+    return text.encode("utf-16-le")
+
+
+@pytest.mark.parametrize(("size", "ascii_count"), [(20, 6), (31, 10), (10, 3), (32, 0), (40, 0)])
+def test_a_utf16_reading_with_three_in_ten_ascii_or_32_printable_characters_is_text(
+    size: int, ascii_count: int, mode: str
+) -> None:
+    raw = _wide(size, ascii_count)
+    sent = _sent(_data_url(raw), mode)  # not refused
+    assert _payload(sent) == raw
+
+
+@pytest.mark.parametrize(("size", "ascii_count"), [(20, 5), (31, 9), (10, 2), (31, 0), (20, 0)])
+def test_a_short_utf16_reading_under_three_in_ten_ascii_is_binary(
+    size: int, ascii_count: int, mode: str
+) -> None:
+    _assert_binary(_wide(size, ascii_count), mode)
+
+
+# ------------------------------------------------------ Windows-1252: 7 in 10 characters ASCII
+
+
+def _cp1252(size: int, ascii_count: int) -> bytes:
+    """``ascii_count`` ASCII characters (the email among them), then accents: bytes that are
+    no UTF-8, hold no zero byte, and have no UTF-16/32 reading (a private-use pair)."""
+    head = f"to {EMAIL} from Ren"
+    text = (head + " and so on" * 20)[:ascii_count] + "\u00e9" * (size - ascii_count)
+    raw = text.encode("cp1252")
+    assert len(raw) == size and 0 not in raw
+    return raw
+
+
+@pytest.mark.parametrize(("size", "ascii_count"), [(100, 70), (101, 71), (50, 35), (200, 140)])
+def test_a_windows_1252_reading_with_seven_in_ten_ascii_is_text(
+    size: int, ascii_count: int, mode: str
+) -> None:
+    sent = _sent(_data_url(_cp1252(size, ascii_count)), mode)
+    opened = _payload(sent).decode("cp1252")
+    assert EMAIL not in opened and "[REDACTED_EMAIL]" in opened
+
+
+@pytest.mark.parametrize(("size", "ascii_count"), [(100, 69), (101, 70), (50, 34), (200, 139)])
+def test_a_windows_1252_reading_under_seven_in_ten_ascii_is_binary(
+    size: int, ascii_count: int, mode: str
+) -> None:
+    _assert_binary(_cp1252(size, ascii_count), mode)
+
+
+# ------------------------------------------------- a whole base64 string: binary from 64 on
+
+#: bytes that read as no text in any encoding (zero bytes and controls everywhere)
+_BINARY = random.Random(29).randbytes(160)
+
+
+def _token(size: int) -> str:
+    """A base64 string of ``size`` characters (no padding) of binary bytes, digits and both
+    cases in it (as real payloads have)."""
+    for offset in range(64):
+        token = base64.b64encode(_BINARY[offset : offset + 72]).decode()[:size]
+        if (
+            any(c.isdigit() for c in token)
+            and any(c.isupper() for c in token)
+            and any(c.islower() for c in token)
+        ):
+            return token
+    raise AssertionError("no mixed token")
+
+
+@pytest.mark.parametrize("size", [64, 66, 96])
+def test_a_whole_base64_string_of_64_or_more_characters_of_binary_is_unscannable(
+    size: int, mode: str
+) -> None:
+    with pytest.raises(PIIDetectionError) as caught:
+        _sent(_token(size), mode)
+    assert caught.value.counts == {"unscannable": 1}
+
+
+@pytest.mark.parametrize("size", [63, 60, 40])
+def test_a_shorter_base64_string_of_binary_is_an_id_sent_as_it_is(size: int, mode: str) -> None:
+    token = _token(size)
+    assert _sent(token, mode) == token
+
+
+# ---------------------------------------------- a base64 run of 16, a hex string of 16 digits
+
+BADGE = r"QX\d{6}"  # a custom type short enough to fit in 8 and 12 bytes
+
+
+def test_a_base64_run_of_16_characters_is_opened(mode: str) -> None:
+    run = base64.b64encode(b"id: QX123456").decode()
+    assert len(run) == 16
+    sent = _sent(f"see {run} here", mode, "badge", detector=BADGE)
+    opened = base64.b64decode(sent.split()[1] + "==").decode()
+    assert "QX123456" not in opened and "[REDACTED_BADGE]" in opened
+
+
+def test_a_hex_string_of_16_digits_is_opened(mode: str) -> None:
+    token = b"QX123456".hex()
+    assert len(token) == 16
+    sent = _sent(token, mode, "badge", detector=BADGE)
+    assert bytes.fromhex(sent).decode() == "[REDACTED_BADGE]"
+
+
+@pytest.mark.timeout(20)
+def test_base64_runs_finds_the_runs_of_a_text_given_alone() -> None:
+    """``payloads.base64_runs(text)`` (public, ``spans`` optional): the runs of a text whose
+    bytes are text, found in one call, on a text longer than one search window too."""
+    from guardrails.pii import payloads
+
+    run = base64.b64encode(f"mail {EMAIL} now".encode()).decode()
+    for text in (f"see {run} here", "x " * payloads.WINDOW + run):
+        found = payloads.base64_runs(text)
+        assert [(text[a:b], layer.text) for a, b, layer in found] == [(run, f"mail {EMAIL} now")]
+
+
+# ------------------------------------------ read-back: case beside a letter that lowers into two
+
+_DOTTED_I = "\u0130"  # "İ".lower() is two characters: "i" and a combining dot
+
+
+def _transforms() -> dict[str, Any]:
+    return {
+        "upper case, spaced out": lambda v: " ".join(v.upper()),
+        "upper case, dashed": lambda v: "-".join(v.upper()),
+        "reversed upper case, spaced out": lambda v: " ".join(v[::-1].upper()),
+        "swapped case, spaced out": lambda v: " ".join(v.swapcase()),
+    }
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("name", list(_transforms()))
+def test_read_back_undoes_case_beside_a_letter_that_lowers_into_two(
+    name: str, where: str, mode: str
+) -> None:
+    transform = _transforms()[name]
+
+    def place(core: str) -> str:
+        if where == "before":
+            return f"{_DOTTED_I}stanbul: {core}"
+        return f"{core} ({_DOTTED_I}zmir)"
+
+    @tool
+    def transform_tool(text: str) -> str:
+        """Transform a text."""
+        return place(transform(text))
+
+    def first(messages: list[Any]) -> AIMessage:  # the model writes the placeholder it was shown
+        sent = messages[-1].content
+        placeholder = sent[sent.index("<") : sent.index(">") + 1]
+        return AIMessage("", tool_calls=[tool_call("transform_tool", {"text": placeholder})])
+
+    model = ScriptedChatModel(responses=[first, AIMessage("done")])
+    agent = create_agent(
+        model,
+        tools=[transform_tool],
+        middleware=[
+            PIIMiddleware("email", strategy="pseudonymize", restore_tools=["transform_tool"])
+        ],
+    )
+    invoke(agent, {"messages": [HumanMessage(f"transform {EMAIL}")]}, mode)
+    second = dumps(model.requests[1]["messages"])
+    leaked = transform(EMAIL)
+    assert leaked not in second, f"{name}: the value came back to the model"
+
+
+# ------------------------------- pseudonyms minted on the tool side: never one already in sight
+
+
+class _Recipient(AgentMiddleware):  # type: ignore[type-arg]
+    """A middleware listed before the PII guardrail that sets a tool call's recipient (a real
+    address the model never wrote): the tool side is the first to see the value."""
+
+    def __init__(self, to: str) -> None:
+        super().__init__()
+        self.to = to
+
+    def _changed(self, request: Any) -> Any:
+        return request.override(tool_call={**request.tool_call, "args": {"to": self.to}})
+
+    def wrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return handler(self._changed(request))
+
+    async def awrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return await handler(self._changed(request))
+
+
+@pytest.mark.parametrize("shown", ["<EMAIL_1>", "<EMAIL_1> and <EMAIL_4>"])
+def test_a_pseudonym_minted_for_a_tool_call_is_never_one_the_conversation_shows(
+    shown: str, mode: str
+) -> None:
+    """A placeholder names one value. The conversation already shows ``<EMAIL_1>`` (typed by
+    the user here; an expired vault entry looks the same), with no mapping behind it: the
+    address a tool call carries gets a placeholder of its own, never that one again."""
+    received: list[str] = []
+
+    @tool
+    def send_email(to: str) -> str:
+        """Send the template."""
+        received.append(to)
+        return "sent"
+
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("send_email", {"to": "the team"})]),
+            AIMessage("done"),
+        ]
+    )
+    agent = create_agent(
+        model,
+        tools=[send_email],
+        middleware=[
+            _Recipient("carol.smith@example.com"),
+            PIIMiddleware("email", strategy="pseudonymize"),
+        ],
+    )
+    invoke(agent, {"messages": [HumanMessage(f"Fill the {shown} marker of the template.")]}, mode)
+    assert len(received) == 1 and "carol" not in received[0]
+    assert re.fullmatch(r"<EMAIL_\d+>", received[0]) and received[0] not in shown
