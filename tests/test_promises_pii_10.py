@@ -267,6 +267,54 @@ def test_read_back_undoes_case_beside_a_letter_that_lowers_into_two(
     assert leaked not in second, f"{name}: the value came back to the model"
 
 
+SURNAME = "Gro\u00dfmann"  # "ß": upper case "SS" (two letters), capital form "ẞ"
+_SHARP = {
+    "upper case, spaced out": lambda v: " ".join(v.upper()),
+    "upper case, dashed": lambda v: "-".join(v.upper()),
+    "reversed upper case, spaced out": lambda v: " ".join(v[::-1].upper()),
+    "capital sharp s, spaced out": lambda v: " ".join(v.replace("\u00df", "\u1e9e").upper()),
+    "swapped case": lambda v: " ".join(v.swapcase()),
+}
+
+
+@pytest.mark.parametrize("name", list(_SHARP))
+def test_read_back_undoes_case_of_a_letter_whose_cases_differ_in_length(
+    name: str, mode: str
+) -> None:
+    """``Großmann`` upper-cased is ``GROSSMANN``: the read-back of a restored tool's result
+    matches it all the same, and replaces only the value (the text around it, a ``ß`` of its
+    own before it included, is kept)."""
+    transform = _SHARP[name]
+
+    @tool
+    def transform_tool(text: str) -> str:
+        """Transform a text."""
+        return f"Stra\u00dfe \u00fc {transform(text)} (done)"
+
+    def first(messages: list[Any]) -> AIMessage:
+        sent = messages[-1].content
+        placeholder = sent[sent.index("<") : sent.index(">") + 1]
+        return AIMessage("", tool_calls=[tool_call("transform_tool", {"text": placeholder})])
+
+    model = ScriptedChatModel(responses=[first, AIMessage("done")])
+    agent = create_agent(
+        model,
+        tools=[transform_tool],
+        middleware=[
+            PIIMiddleware(
+                "surname",
+                detector=r"Gro(?:\u00df|ss)mann",
+                strategy="pseudonymize",
+                restore_tools=["transform_tool"],
+            )
+        ],
+    )
+    invoke(agent, {"messages": [HumanMessage(f"transform {SURNAME}")]}, mode)
+    result = model.requests[1]["messages"][-1].content
+    assert transform(SURNAME) not in result, f"{name}: the value came back to the model"
+    assert result.startswith("Stra\u00dfe \u00fc <SURNAME_") and result.endswith("> (done)"), result
+
+
 # ------------------------------- pseudonyms minted on the tool side: never one already in sight
 
 

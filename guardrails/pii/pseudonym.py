@@ -226,12 +226,19 @@ _WORD_CHAR = re.compile(r"[^\W_]")
 
 
 def _skeleton(text: str) -> str:
-    """Letters and digits only, lower case: spacing, punctuation and case undone."""
-    kept = _NOT_WORD.sub("", text)
-    low = kept.lower()
-    if len(low) != len(kept):  # a few characters change length when lowered
-        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in kept)
-    return low
+    """Letters and digits only, case-folded: spacing, punctuation and case undone, for the
+    letters whose cases differ in length too (``ß``, its upper case ``SS`` and ``ẞ`` all read
+    ``ss``; ``İ`` folds into two characters)."""
+    return _NOT_WORD.sub("", text).casefold()
+
+
+def _places(text: str, size: int) -> list[int]:
+    """For each of the ``size`` characters of ``_skeleton(text)``, the index in ``text`` of the
+    character it comes from (a letter that folds into two characters gives two)."""
+    places = [m.start() for m in _WORD_CHAR.finditer(text)]
+    if len(places) == size:
+        return places
+    return [i for i in places for _ in text[i].casefold()]
 
 
 def _forms(value: str) -> set[str]:
@@ -289,12 +296,7 @@ def read_back(mapping: Mapping[str, str]) -> Callable[[str], list[dict[str, Any]
         hits = [(m.start(), m.end(), kinds[m.group(0)]) for m in pattern.finditer(skeleton)]
         if not hits:
             return []
-        # skeleton offsets -> original offsets (one pass over the text's letters and digits)
-        places = [m.start() for m in _WORD_CHAR.finditer(text)]
-        if len(places) != len(skeleton):  # a character lowered into two: no exact map
-            return [
-                {"type": kind, "value": text, "start": 0, "end": len(text)} for *_, kind in hits[:1]
-            ]
+        places = _places(text, len(skeleton))  # skeleton offsets -> the text's offsets
         out = []
         for start, end, kind in hits:
             a, b = places[start], places[end - 1] + 1
