@@ -185,6 +185,24 @@ def test_a_shorter_base64_string_of_binary_is_an_id_sent_as_it_is(size: int, mod
     assert _sent(token, mode) == token
 
 
+#: 64+ base64 characters that decode to binary but lack digits or one of the cases: names and
+#: ids (a class name, a lower- or upper-case id), not payloads
+_NOT_PAYLOADS = [
+    "ThisIsAVeryLongCamelCaseIdentifierOfAJavaClassNameThatGoesOnAndOnForever",
+    "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8s9t0u1v2w3x4y5z6a7b8c9d0e1f2g3h4",
+    "A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R8S9T0U1V2W3X4Y5Z6A7B8C9D0E1F2G3H4",
+]
+
+
+@pytest.mark.parametrize("token", _NOT_PAYLOADS, ids=["no digit", "no upper", "no lower"])
+def test_a_long_base64_word_without_digits_and_both_cases_is_not_a_binary_payload(
+    token: str, mode: str
+) -> None:
+    """docs/pii.md: a whole string of 64+ base64 characters *with digits and both cases* that
+    decodes to binary is unscannable; without one of the three it is a name or an id."""
+    assert _sent(token, mode) == token
+
+
 # ---------------------------------------------- a base64 run of 16, a hex string of 16 digits
 
 BADGE = r"QX\d{6}"  # a custom type short enough to fit in 8 and 12 bytes
@@ -196,6 +214,12 @@ def test_a_base64_run_of_16_characters_is_opened(mode: str) -> None:
     sent = _sent(f"see {run} here", mode, "badge", detector=BADGE)
     opened = base64.b64decode(sent.split()[1] + "==").decode()
     assert "QX123456" not in opened and "[REDACTED_BADGE]" in opened
+
+
+def test_a_whole_text_that_is_a_base64_run_of_16_characters_is_opened(mode: str) -> None:
+    run = base64.b64encode(b"id: QX123456").decode()
+    sent = _sent(run, mode, "badge", detector=BADGE)
+    assert base64.b64decode(sent + "=" * (-len(sent) % 4)).decode() == "id: [REDACTED_BADGE]"
 
 
 def test_a_hex_string_of_16_digits_is_opened(mode: str) -> None:
