@@ -66,10 +66,10 @@ _BOMS = (
 
 
 def _texty(text: str) -> bool:
-    """Reads as text: at most one control character in 100 (none in a short text). Zero bytes
-    read as an empty text (``data:,``): nothing can hide in them, so they are not binary."""
-    controls = len(_CONTROL.findall(text))
-    return controls * 100 <= len(text) if len(text) >= 100 else controls == 0
+    """Reads as text: at most one control character in 100 (so none in a text shorter than
+    100). Zero bytes read as an empty text (``data:,``): nothing can hide in them, so they are
+    not binary."""
+    return len(_CONTROL.findall(text)) * 100 <= len(text)
 
 
 def as_text(raw: bytes) -> tuple[str, bytes, str] | None:
