@@ -248,3 +248,53 @@ def test_a_delete_of_a_path_that_cannot_be_checked_is_refused_and_the_run_goes_o
     assert "permission denied" in answers[0], answers
     assert "old" in answers[1], answers
     assert (root / "data" / "old.txt").exists()
+
+
+# --------------------------------------------------------------------------- case folding
+
+
+_FOLDS = [  # (rule path, a spelling a case-insensitive match folds to it)
+    ("/secrets/**", "/\u017fecrets/key.pem"),  # LATIN SMALL LETTER LONG S folds to s
+    ("/secrets/**", "/SECRETS/key.pem"),
+    ("/keys/**", "/\u212aeys/id.pem"),  # KELVIN SIGN folds to k
+    ("/wiki/**", "/W\u0130K\u0130/page.md"),  # dotted capital I
+    ("/app/**/[a-z]*.txt", "/app/x/\u212a.txt"),  # a class range, folded
+    ("/app/**/[!0-9]*.txt", "/app/x/\u017f.txt"),  # a negated class, folded
+]
+
+
+@pytest.mark.parametrize(("rule", "spelling"), _FOLDS)
+@pytest.mark.parametrize("shape", ["short", "deep", "long"])
+def test_a_case_insensitive_rule_folds_the_same_whatever_the_length_of_the_path(
+    rule: str, spelling: str, shape: str
+) -> None:
+    """With ``case_insensitive=True`` a deny rule covers every spelling that folds to its path
+    (``ſ`` is ``s``, the Kelvin sign is ``k``...) for a short path and equally for a deep or long
+    one, which another matcher decides (a bug: a deep ``/ſecrets/...`` was allowed)."""
+    folder, name = spelling.rsplit("/", 1)
+    if shape == "deep":
+        spelling = f"{folder}/{_DEEP}/{name}"
+    elif shape == "long":
+        spelling = f"{folder}/{'n' * 520}/{name}"
+    jail = FilesystemPermissionMiddleware(
+        [P(["read", "write"], [rule], "deny")], case_insensitive=True
+    )
+    assert jail.decide("read", spelling) == "deny", spelling
+    assert jail.decide("write", spelling) == "deny", spelling
+
+
+def test_a_case_insensitive_deny_holds_for_a_deep_folded_path_in_a_deep_agent(mode: str) -> None:
+    from deepagents.backends import StateBackend
+
+    jail = FilesystemPermissionMiddleware(
+        [P(["read", "write"], ["/secrets/**"], "deny")], case_insensitive=True
+    )
+    deep = f"/\u017fecrets/{_DEEP}/key.pem"
+    answers = _answers(
+        [("write_file", {"file_path": deep, "content": SECRET}),
+         ("read_file", {"file_path": deep}),
+         ("write_file", {"file_path": f"/notes/{_DEEP}/a.md", "content": "ok"})],
+        mode, guardrails=[jail], backend=StateBackend(),
+    )  # fmt: skip
+    assert "permission denied" in answers[0] and "permission denied" in answers[1], answers
+    assert "permission denied" not in answers[2], answers

@@ -13,6 +13,7 @@ Patterns are read the way deepagents reads them (``*`` one name, ``**`` any dept
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -113,15 +114,25 @@ def _token_regex(token: Token) -> str:
     return f"[^/{body}]" if negate else f"[{body}]"
 
 
+@functools.lru_cache(maxsize=4096)
+def _folded(token: Token) -> re.Pattern[str]:
+    """The token as the case-insensitive regular expression reads it (one character)."""
+    return re.compile(_token_regex(token), re.IGNORECASE)
+
+
 def _one(token: Token, char: str, ci: bool) -> bool:
     kind = token[0]
     if kind == "?":
         return True
+    if ci:
+        # exactly the regular expression's case folding (``ſ`` is ``s``, ``K`` is ``k``, the
+        # dotted and dotless i are one letter...): both matchers give one answer for a path,
+        # whichever its length picks
+        return _folded(token).fullmatch(char) is not None
     if kind == "l":
-        return bool(token[1] == char or (ci and token[1].lower() == char.lower()))
+        return bool(token[1] == char)
     negate, chars, ranges = token[1], token[2], token[3]
-    candidates = {char, char.lower(), char.upper()} if ci else {char}
-    hit = any(c in chars or any(a <= c <= b for a, b in ranges) for c in candidates)
+    hit = char in chars or any(a <= char <= b for a, b in ranges)
     return bool(hit != negate)
 
 
