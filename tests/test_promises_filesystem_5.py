@@ -298,3 +298,37 @@ def test_a_case_insensitive_deny_holds_for_a_deep_folded_path_in_a_deep_agent(mo
     )  # fmt: skip
     assert "permission denied" in answers[0] and "permission denied" in answers[1], answers
     assert "permission denied" not in answers[2], answers
+
+
+class _FoldingBackend(FilesystemBackend):
+    """A case-insensitive disk (APFS, NTFS): ``/DATA`` is ``/data``."""
+
+    def _resolve_path(self, key: str) -> Path:
+        return super()._resolve_path(key.lower())
+
+
+@pytest.mark.parametrize("spelling", ["/DATA", "/Data", "/DATA/KEEP", "/data/KEEP"])
+def test_a_folder_delete_in_another_case_never_removes_what_a_deny_rule_protects(
+    tmp_path: Path, mode: str, spelling: str
+) -> None:
+    """On a case-insensitive backend (``case_insensitive=True``) a delete of ``/DATA`` is a delete
+    of ``/data``: refused while a deny rule protects ``/data/keep/**`` below it, as ``/data`` is
+    (a bug: the folder's spelling was compared case by case, and ``/DATA`` was deleted whole)."""
+    root = tmp_path / "root"
+    (root / "data" / "keep").mkdir(parents=True)
+    (root / "data" / "keep" / "a.txt").write_text("keep")
+    (root / "data" / "old.txt").write_text("old")
+    jail = FilesystemPermissionMiddleware(
+        [P(["write"], ["/data/keep/**"], "deny"), P(["read", "write"], ["/**"])],
+        case_insensitive=True,
+    )
+    answers = _answers(
+        [("delete", {"file_path": spelling}), ("delete", {"file_path": "/data/old.txt"})],
+        mode,
+        guardrails=[jail],
+        backend=_FoldingBackend(root_dir=root, virtual_mode=True),
+    )
+    assert "permission denied" in answers[0] and "/data/keep/**" in answers[0], answers
+    assert (root / "data" / "keep" / "a.txt").read_text() == "keep"
+    assert "permission denied" not in answers[1], answers  # a file with nothing below: deleted
+    assert not (root / "data" / "old.txt").exists()

@@ -205,8 +205,8 @@ class RuleStack:
                 if rule.mode not in modes:
                     continue
                 for pattern, root in rule.anchors:
-                    below = root != path and within(root, path)
-                    above = pattern != root and within(path, root)
+                    below = root != path and _within(root, path, ci)
+                    above = pattern != root and _within(path, root, ci)
                     if below or above or rule.matches(path, ci):
                         origin = next(
                             (p.origin for p in rule._patterns if p.source == pattern), pattern
@@ -222,6 +222,14 @@ class RuleStack:
                 if rule.mode != "allow":
                     found.extend(rule.matching(path, ci))
         return list(dict.fromkeys(found))
+
+
+def _within(path: str, folder: str, ci: bool) -> bool:
+    """:func:`within`, with case folded as the rules fold it when ``ci`` (``/DATA`` holds
+    ``/data/keep`` on a case-insensitive backend)."""
+    if within(path, folder):
+        return True
+    return ci and re.fullmatch(re.escape(folder) + "(?:/.*)?", path, re.I | re.S) is not None
 
 
 @dataclass(frozen=True)
