@@ -241,6 +241,20 @@ def test_base64_runs_finds_the_runs_of_a_text_given_alone() -> None:
         assert [(text[a:b], layer.text) for a, b, layer in found] == [(run, f"mail {EMAIL} now")]
 
 
+def test_open_blob_reads_hex_from_16_digits_on() -> None:
+    """``payloads.open_blob`` (public): a token of hex digits is read as hex from ``BLOB_MIN``
+    (16) digits on; a shorter one is no hex layer (``6a616e65`` is a word of an id, not
+    "jane"), and an odd count of digits is no hex either."""
+    from guardrails.pii import payloads
+
+    assert payloads.BLOB_MIN == 16
+    layer = payloads.open_blob(b"jane@exa".hex())
+    assert layer is not None and (layer.kind, layer.text) == ("hex", "jane@exa")
+    for token in (b"jane@ex".hex(), b"JANE-12".hex(), b"jane".hex(), b"jane@exa".hex() + "f"):
+        found = payloads.open_blob(token)
+        assert found is None or found.kind != "hex", token
+
+
 # ------------------------------------------ read-back: case beside a letter that lowers into two
 
 _DOTTED_I = "\u0130"  # "İ".lower() is two characters: "i" and a combining dot

@@ -171,7 +171,7 @@ def _decode_b64(token: str) -> tuple[bytes, str, bool] | None:
 
 def open_blob(token: str) -> Layer | None:
     """A hex or base64 token whose bytes are text, as a :class:`Layer`; else ``None``."""
-    if len(token) >= BLOB_MIN and len(token) % 2 == 0 and _HEX.fullmatch(token):
+    if len(token) >= BLOB_MIN and _HEX.fullmatch(token):  # pairs of hex digits: even length
         found = as_text(bytes.fromhex(token))
         if found is not None:
             return Layer(*found, kind="hex")
