@@ -19,7 +19,7 @@ from langchain.agents.middleware.model_call_limit import (
     ModelCallLimitExceededError as LCModelCallLimitExceededError,
 )
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import StructuredTool, tool
+from langchain_core.tools import StructuredTool
 
 from guardrails.call_limits import ModelCallLimitMiddleware, ToolCallLimitMiddleware
 from guardrails.errors import (
@@ -29,7 +29,7 @@ from guardrails.errors import (
 )
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 
 RAN: list[str] = []
 

@@ -13,11 +13,10 @@ import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import PIIMiddleware as LCPIIMiddleware
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 
 import guardrails
 from guardrails.testing import ScriptedChatModel, tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 
 TEXTS = {
     "email": "Write to user@example.com or ops.team@corp.io today",

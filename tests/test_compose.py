@@ -9,7 +9,6 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelResponse
 from langchain.agents.middleware.types import ExtendedModelResponse, PrivateStateAttr
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.tools import tool
 from langgraph.types import Command
 from typing_extensions import NotRequired
 
@@ -19,7 +18,7 @@ from guardrails.compose import ComposedMiddleware, compose
 from guardrails.errors import GuardrailConfigError
 from guardrails.testing import tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 
 
 def _add(a: int | None, b: int | None) -> int:

@@ -192,6 +192,8 @@ def test_concurrent_calls_each_get_their_own_results(redis_url: str) -> None:
     assert admitted == {f"u{i}": 2 for i in range(8)}
 
 
+# slow: waits out a paused real redis-server on the clock
+@pytest.mark.slow
 def test_paused_redis_composed_stack_decides_at_once(
     mode: str, own_redis: RedisServer, audit: AuditCapture
 ) -> None:

@@ -10,7 +10,6 @@ import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails._core import (
     IO,
@@ -24,7 +23,7 @@ from guardrails._core import (
     run_sync,
 )
 from guardrails.testing import tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 
 
 def retry_twice(request: Any) -> Flow[Any]:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -16,6 +18,8 @@ def test_policy_file_is_valid() -> None:
     assert main(["check", str(ROOT / "examples" / "guardrails.toml")]) == 0
 
 
+# slow: another Python process running the example
+@pytest.mark.slow
 def test_deep_agent_example_runs_offline() -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "deep_agent_with_policy.py")],

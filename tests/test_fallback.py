@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 import respx
 from langchain.agents import create_agent
-from langchain_core.tools import tool
 
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.fallback import ModelFallbackMiddleware
 from guardrails.testing import ScriptedChatModel
 from tests.conftest import AuditCapture
-from tests.support import error, invoke, ok, request_bodies
+from tests.support import error, invoke, ok, request_bodies, tool
 
 PRIMARY = "http://primary.test/v1"
 BACKUP = "http://backup.test/v1"

@@ -145,6 +145,8 @@ def test_paused_redis_is_bounded_by_the_read_timeout(
     assert audit.of("fallback.storage_error")[0]["error"] in ("TimeoutError",)
 
 
+# slow: waits out a slowed real redis-server on the clock
+@pytest.mark.slow
 def test_slow_redis_debug_sleep_is_bounded(
     mode: str, own_redis: RedisServer, audit: AuditCapture
 ) -> None:

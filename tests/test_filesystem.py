@@ -210,6 +210,8 @@ _SEGMENT = st.sampled_from(
 )
 
 
+# slow: a property sweep
+@pytest.mark.slow
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_SEGMENT, min_size=0, max_size=7), st.booleans())
 def test_property_raw_and_normalized_paths_get_the_same_decision(
@@ -746,6 +748,8 @@ _SEGMENTS = st.sampled_from(
 _NAMES = st.sampled_from(["a", "b", "ab", "ba", "aab", ".x", "A", "abab"])
 
 
+# slow: a property sweep
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(_SEGMENTS, min_size=1, max_size=6),

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import StructuredTool, tool
+from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from guardrails.errors import GuardrailConfigError
 from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 
 deepagents = pytest.importorskip("deepagents")
 from deepagents.backends import CompositeBackend, FilesystemBackend, StateBackend  # noqa: E402
@@ -115,6 +115,8 @@ def _sandbox_tree(tmp_path: Path) -> Path:
     return work
 
 
+# slow: real shell processes in a local sandbox, eight runs
+@pytest.mark.slow
 @pytest.mark.parametrize("glob", [None, "*.pem"])
 @pytest.mark.parametrize("wrap", ["sandbox", "composite"])
 def test_sandbox_grep_without_a_path_is_judged_where_it_searched(

@@ -7,10 +7,9 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails.testing import ScriptedChatModel, ScriptExhaustedError, tool_call
-from tests.support import invoke, ok, request_bodies
+from tests.support import invoke, ok, request_bodies, tool
 
 
 @tool

@@ -10,7 +10,6 @@ from urllib.parse import quote
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
@@ -19,7 +18,7 @@ from guardrails.errors import GuardrailConfigError
 from guardrails.injection import TAINT_KEY
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 
 ATTACKER_IBAN = "US133000000121212121212"
 BILL_IBAN = "UK12 3456 7890 1234 5678 90"

@@ -15,7 +15,6 @@ import pytest
 import respx
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage
-from langchain_core.tools import tool
 
 import guardrails
 from guardrails import (
@@ -34,7 +33,7 @@ from guardrails.order import GuardrailOrderWarning
 from guardrails.retry import ProviderRetriesWarning, provider_retries
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke, ok
+from tests.support import invoke, ok, tool
 
 
 def order_warnings(caught: list[warnings.WarningMessage]) -> list[str]:

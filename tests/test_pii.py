@@ -15,14 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-from langchain_core.tools import tool
 
 from bench.pii_eval import evaluate
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii import PIIMiddleware, apply_strategy, detect
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke, ok, request_bodies
+from tests.support import invoke, ok, request_bodies, tool
 
 DATA = Path(__file__).parent / "data" / "pii_eval.jsonl"
 SIX = ["email", "credit_card", "iban", "us_ssn", "ip", "phone", "url"]

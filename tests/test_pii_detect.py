@@ -211,6 +211,8 @@ def disguised(draw: st.DrawFn) -> tuple[str, str]:
     return kind, "".join(out)
 
 
+# slow: a 300-example property sweep
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(disguised(), _SAFE, _SAFE)
 def test_offsets_cover_exactly_the_original_value(
@@ -224,6 +226,8 @@ def test_offsets_cover_exactly_the_original_value(
     assert matches[0]["value"] == value
 
 
+# slow: a 300-example property sweep
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=40))
 def test_normalized_offsets_are_ordered_and_inside_the_text(text: str) -> None:

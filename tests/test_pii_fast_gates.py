@@ -239,6 +239,8 @@ def _derived_token_run(patterns: list[re.Pattern[str]]) -> re.Pattern[str] | Non
     return re.compile(rf"(?<![{body}])[{body}]{{{shortest}}}")
 
 
+# slow: a whole-set equivalence sweep
+@pytest.mark.slow
 def test_the_token_run_gate_holds_every_character_and_length_the_rules_allow() -> None:
     """The gate written in secrets.py is the one derived from the rules' patterns: the same
     characters (every code point) and the shortest token's length."""
@@ -359,6 +361,8 @@ def test_the_luhn_sum_of_bytes_answers_what_the_per_digit_sum_answers() -> None:
 # ------------------------------------------------------------------------------ id before a number
 
 
+# slow: a whole-set equivalence sweep
+@pytest.mark.slow
 def test_the_id_before_search_from_the_run_start_finds_what_searching_every_position_finds() -> (
     None
 ):

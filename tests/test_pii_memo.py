@@ -19,11 +19,11 @@ import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails.pii import PIIMiddleware
 from guardrails.pii.scan import _memo_of, fingerprint
 from guardrails.testing import ScriptedChatModel, tool_call
+from tests.support import tool
 from tests.test_pii_inplace import EDITS, EMAIL, _history
 from tests.test_pii_wire import dumps
 

@@ -19,10 +19,10 @@ from urllib.parse import quote
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage
-from langchain_core.tools import tool
 
 from guardrails.pii import PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
+from tests.support import tool
 from tests.test_pii_wire import dumps
 
 EMAIL = "jane.doe@example.com"

@@ -11,7 +11,7 @@ import pytest
 from langchain.agents import AgentState, create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import InjectedToolCallId, tool
+from langchain_core.tools import InjectedToolCallId
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from pydantic import BaseModel, field_validator
@@ -19,6 +19,7 @@ from pydantic import BaseModel, field_validator
 from guardrails import PIIMiddleware
 from guardrails.errors import PIIDetectionError
 from guardrails.testing import ScriptedChatModel, tool_call
+from tests.support import tool
 
 EMAIL = "jane.doe@example.com"
 MODES = ["debug", "tasks", "checkpoints", "updates", "values"]

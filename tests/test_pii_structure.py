@@ -31,12 +31,12 @@ import pytest
 from langchain.agents import create_agent
 from langchain.agents.structured_output import ToolStrategy
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 from pydantic import BaseModel
 
 from guardrails.errors import PIIDetectionError
 from guardrails.pii import PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
+from tests.support import tool
 from tests.test_pii_wire import dumps
 
 EMAIL = "jane.doe@example.com"

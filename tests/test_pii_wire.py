@@ -23,14 +23,13 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import dynamic_prompt, wrap_model_call
 from langchain.agents.structured_output import ProviderStrategy, ToolStrategy
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.tools import tool
 from pydantic import BaseModel
 
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii import MemoryVault, PIIMiddleware, guard_model
 from guardrails.testing import ScriptedChatModel
 from tests.conftest import AuditCapture
-from tests.support import completion, error
+from tests.support import completion, error, tool
 
 EMAIL = "jane.doe@example.com"
 CARD = "4111111111111111"
@@ -875,6 +874,8 @@ def history(draw: Any) -> tuple[list[Any], list[Any], set[str]]:
     return first, second, planted
 
 
+# slow: a property sweep of random histories through a real agent
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["redact", "mask", "hash", "block", "pseudonymize"])
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

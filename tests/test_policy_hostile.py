@@ -145,6 +145,8 @@ def _write(tmp_path: Path, suffix: str, content: str) -> Path:
     return path
 
 
+# slow: adversarial policy files (100,000-deep nesting, billion laughs) loaded under tracemalloc
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_hostile_policy_is_refused_with_a_bounded_message(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

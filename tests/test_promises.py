@@ -32,7 +32,6 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatResult
-from langchain_core.tools import tool
 from pydantic import BaseModel
 
 import guardrails
@@ -47,7 +46,7 @@ from guardrails import (
 )
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 
 EMAIL = "jane.doe@example.com"
 SECRET = "hunter2-s3cr3t"

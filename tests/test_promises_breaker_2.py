@@ -203,6 +203,8 @@ def test_the_error_keeps_its_own_context_when_a_fallback_cannot_be_built(
     assert "fallback 'openai:gpt-a' could not be built" in caught.value.__notes__[0]
 
 
+# slow: waits out a 3 s cooldown on the clock, twice
+@pytest.mark.slow
 @pytest.mark.redis
 def test_a_redis_uri_with_decode_responses_works(
     mode: str, redis_url: str, audit: AuditCapture

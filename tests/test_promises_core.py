@@ -316,6 +316,8 @@ def test_a_tool_run_alone_mints_the_next_placeholder(mode: str, state: str) -> N
 # ------------------------------------------------------------------ telemetry
 
 
+# slow: another Python process
+@pytest.mark.slow
 def test_a_meter_provider_named_by_the_environment_is_listened_to() -> None:
     """``OTEL_PYTHON_METER_PROVIDER`` (OpenTelemetry's own setting) names the provider: the
     counters go there, though the application never called ``set_meter_provider``."""

@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage, SystemMessage
-from langchain_core.tools import tool
 
 from guardrails.errors import GuardrailConfigError
 from guardrails.testing import ScriptedChatModel, tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 
 deepagents = pytest.importorskip("deepagents")
 from deepagents.backends import FilesystemBackend  # noqa: E402

@@ -26,12 +26,11 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.tools import tool
 
 from guardrails import PIIMiddleware
 from guardrails.pii import detect
 from guardrails.testing import ScriptedChatModel, tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 from tests.test_promises_detect_3 import (
     CARD_ONLY_WITH_CONTEXT,
     PHONE_ONLY_WITH_CONTEXT,

@@ -17,12 +17,11 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails.errors import GuardrailConfigError
 from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 
 deepagents = pytest.importorskip("deepagents")
 from deepagents.backends import (  # noqa: E402

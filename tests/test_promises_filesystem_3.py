@@ -94,8 +94,12 @@ def _backend(kind: str, root: Path) -> tuple[Any, str]:
     return LocalSandbox(root), str(root)
 
 
+# the sandbox's spellings are slow: every listing is a shell and a python3 in the sandbox; the
+# sandbox's working-folder placement stays in `make test` (test_promises_filesystem*.py)
 @pytest.mark.parametrize("spelling", ["{h}/docs/../docs", "{h}/docs/./", "{h}//docs/"])
-@pytest.mark.parametrize("kind", ["virtual", "host", "sandbox"])
+@pytest.mark.parametrize(
+    "kind", ["virtual", "host", pytest.param("sandbox", marks=pytest.mark.slow)]
+)
 def test_a_listing_runs_on_the_folder_it_was_judged_on(
     tmp_path: Path, mode: str, kind: str, spelling: str
 ) -> None:

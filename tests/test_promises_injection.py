@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails import PromptInjectionMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 
 ATTACKER_IBAN = "US133000000121212121212"
 OWN_IBAN = "DE89370400440532013000"

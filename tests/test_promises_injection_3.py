@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails import PromptInjectionMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 from tests.test_promises_injection import (
     ATTACKER_HOST,
     ATTACKER_IBAN,

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage
-from langchain_core.tools import tool
 
 from guardrails import PromptInjectionMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 from tests.test_promises_injection import ATTACKER_IBAN, PLANTED, Log, _ran
 
 

@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails import PromptInjectionMiddleware
 from guardrails.errors import GuardrailConfigError
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 
 Log = list[tuple[str, dict[str, Any]]]
 

@@ -16,13 +16,12 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware.types import ExtendedModelResponse
 from langchain_core.messages import AIMessage
-from langchain_core.tools import tool
 from langgraph.types import Command
 
 from guardrails import PromptInjectionMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 from tests.test_promises_injection import (
     ATTACKER_HOST,
     ATTACKER_IBAN,

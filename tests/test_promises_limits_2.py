@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage
-from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
 from guardrails.call_limits import ModelCallLimitMiddleware, ToolCallLimitMiddleware
@@ -27,7 +26,7 @@ from guardrails.errors import GuardrailConfigError, RateLimitExceededError
 from guardrails.rate_limits import RateLimitMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 from tests.test_promises_limits import T0, Clock
 
 

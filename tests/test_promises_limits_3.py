@@ -13,14 +13,13 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage
-from langchain_core.tools import tool
 
 from guardrails.call_limits import ModelCallLimitMiddleware
 from guardrails.errors import RateLimitExceededError
 from guardrails.rate_limits import RateLimitMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 
 
 @tool

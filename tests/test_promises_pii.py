@@ -25,13 +25,12 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails import GuardrailConfigError, PIIDetectionError, PIIMiddleware
 from guardrails.pii import apply_strategy
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 
 EMAIL = "jane.doe@example.com"
 OTHER = "max.muster@example.org"

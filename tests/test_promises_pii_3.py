@@ -26,13 +26,12 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.tools import tool
 
 from guardrails import PIIDetectionError, PIIMiddleware
 from guardrails.pii import MemoryVault, RedisVault, detect
 from guardrails.pii.observers import PIISpanProcessor, pii_anonymizer, redactor
 from guardrails.testing import ScriptedChatModel, tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 
 JANE = "jane.doe@example.com"
 BOB = "bob@example.org"

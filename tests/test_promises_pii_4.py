@@ -23,7 +23,7 @@ import pytest
 from langchain.agents import AgentState, create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import InjectedToolCallId, tool
+from langchain_core.tools import InjectedToolCallId
 from langgraph.types import Command
 from pydantic import BaseModel
 from typing_extensions import NotRequired
@@ -37,7 +37,7 @@ from guardrails import (
 )
 from guardrails.pii import MemoryVault
 from guardrails.testing import ScriptedChatModel, tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 
 JANE = "jane.doe@example.com"
 BOB = "bob@example.org"

@@ -21,11 +21,10 @@ from typing import Any
 
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails import PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 from tests.test_promises_pii_stream import Streamer
 
 JANE = "jane.doe@example.com"

@@ -13,11 +13,10 @@ from typing import Any
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware, ModelResponse
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.tools import tool
 
 from guardrails import PIIMiddleware
 from guardrails.testing import ScriptedChatModel
-from tests.support import invoke
+from tests.support import invoke, tool
 from tests.test_promises_pii import EMAIL, _dumps
 
 

@@ -30,14 +30,14 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware, ModelResponse
 from langchain.agents.structured_output import ToolStrategy
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import InjectedToolCallId, tool
+from langchain_core.tools import InjectedToolCallId
 from langgraph.types import Command
 from pydantic import BaseModel
 
 from guardrails import PIIDetectionError, PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 
 EMAIL = "jane.doe@example.com"
 VAULT_KEY = "guardrails_pii_vault"

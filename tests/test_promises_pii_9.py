@@ -31,7 +31,6 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware, ModelResponse
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatResult
-from langchain_core.tools import tool
 from pydantic import BaseModel, ConfigDict
 
 from guardrails import PIIDetectionError, PIIMiddleware
@@ -39,7 +38,7 @@ from guardrails.pii import guard_model
 from guardrails.pii import scan as scan_module
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 
 EMAIL = "jane.doe@example.com"
 

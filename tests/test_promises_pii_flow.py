@@ -20,13 +20,12 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware, ModelResponse
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 
 from guardrails import GuardrailConfigError, PIIDetectionError, PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 from tests.test_promises_pii import EMAIL, SSN, _dumps
 
 # --------------------------------------------------------------------------- the last hop

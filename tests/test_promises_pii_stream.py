@@ -348,6 +348,8 @@ def _stream_tokens(agent: Any, mode: str) -> str:
     return "".join(tokens)
 
 
+# slow: every alignment of every streamed kind through a real client (chunk shapes stay fast)
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(STREAMED))
 def test_a_streamed_value_is_never_handled_in_part(
     kind: str, mode: str, openai_mock: Any, chat_openai: Any

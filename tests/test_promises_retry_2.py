@@ -29,13 +29,12 @@ import respx
 from langchain.agents import create_agent
 from langchain_core.exceptions import ModelAPIError
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails.errors import PIIDetectionError, classify
 from guardrails.retry import ModelRetryMiddleware, ToolRetryMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import error, invoke, ok
+from tests.support import error, invoke, ok, tool
 
 
 def _ask(agent: Any, mode: str) -> Any:

@@ -23,7 +23,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails.errors import GuardrailConfigError
 from guardrails.pii import PIIMiddleware
@@ -32,7 +31,7 @@ from guardrails.pii.pseudonym import Pseudonymizer, merge_vault, restore_text, t
 from guardrails.pii.vault import MemoryVault, RedisVault
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import completion, invoke, request_bodies
+from tests.support import completion, invoke, request_bodies, tool
 
 JANE = "jane.doe@example.com"
 BOB = "bob@example.org"

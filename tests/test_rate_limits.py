@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails.errors import GuardrailConfigError, RateLimitExceededError, RateLimitStorageError
 from guardrails.rate_limits import RateLimitKeyError, RateLimitMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture, RedisServer
-from tests.support import invoke
+from tests.support import invoke, tool
 
 
 @tool

@@ -181,6 +181,8 @@ def test_loops_in_threads_share_one_budget(redis_url: str) -> None:
     assert len(admitted) == 30 and admitted.count(True) == 20
 
 
+# slow: waits out a paused real redis-server on the clock
+@pytest.mark.slow
 @pytest.mark.redis
 @pytest.mark.parametrize("fail_open", [False, True])
 def test_paused_redis_is_bounded_then_fails_as_configured(
@@ -212,6 +214,8 @@ def test_paused_redis_is_bounded_then_fails_as_configured(
     assert event["error"] == "TimeoutError"
 
 
+# slow: waits out a slowed real redis-server on the clock
+@pytest.mark.slow
 @pytest.mark.redis
 def test_slow_redis_is_bounded(mode: str, own_redis: RedisServer, audit: AuditCapture) -> None:
     mw = RateLimitMiddleware(

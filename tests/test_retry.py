@@ -9,13 +9,12 @@ import pytest
 import respx
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails.errors import GuardrailConfigError
 from guardrails.retry import ModelRetryMiddleware, ToolRetryMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import error, invoke, ok
+from tests.support import error, invoke, ok, tool
 
 
 def _with_fake_sleep(mw: Any) -> list[float]:

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import respx
 from langchain.agents import create_agent
-from langchain_core.tools import tool
 
 from bench.pii_eval import evaluate
 from guardrails import PIIMiddleware
@@ -27,7 +26,7 @@ from guardrails.pii.finders.secrets import (
     secret_prefix,
 )
 from tests.conftest import AuditCapture
-from tests.support import invoke, ok, request_bodies
+from tests.support import invoke, ok, request_bodies, tool
 
 DATA = Path(__file__).parent / "data" / "secrets_eval.jsonl"
 ROWS = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]

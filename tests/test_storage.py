@@ -146,6 +146,8 @@ def sentinel(tmp_path: Path) -> Iterator[tuple[RedisServer, int]]:
         master.stop()
 
 
+# slow: a Redis sentinel and its servers, started for the test
+@pytest.mark.slow
 @pytest.mark.redis
 def test_redis_sentinel(mode: str, sentinel: tuple[RedisServer, int]) -> None:
     master, port = sentinel
@@ -213,6 +215,8 @@ def cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
             node.stop()
 
 
+# slow: a Redis cluster of six servers
+@pytest.mark.slow
 @pytest.mark.redis
 def test_redis_cluster(mode: str, cluster: list[RedisServer]) -> None:
     uri = f"redis+cluster://127.0.0.1:{cluster[0].port},127.0.0.1:{cluster[1].port}"
@@ -230,6 +234,8 @@ def test_redis_cluster(mode: str, cluster: list[RedisServer]) -> None:
     assert result["messages"][-1].content == "p"
 
 
+# slow: a Redis cluster of six servers
+@pytest.mark.slow
 @pytest.mark.redis
 def test_a_composed_stack_on_a_cluster_decides_as_its_members_do(
     mode: str, cluster: list[RedisServer], audit: AuditCapture

@@ -108,6 +108,8 @@ def test_paused_redis_costs_one_timeout_not_one_per_command(
     assert {e["decision"] for e in audit.of("rate_limit.storage_error")} == {"allow"}
 
 
+# slow: waits out a paused real redis-server on the clock
+@pytest.mark.slow
 def test_latched_store_refuses_at_once_when_failing_closed(
     mode: str, own_redis: RedisServer, audit: AuditCapture
 ) -> None:
@@ -176,6 +178,8 @@ def test_stopped_then_restarted_redis(
     assert audit.of("rate_limit.storage_error") == []
 
 
+# slow: waits out a slowed real redis-server on the clock
+@pytest.mark.slow
 def test_slow_redis_trips_the_latch(mode: str, own_redis: RedisServer) -> None:
     primary = ScriptedChatModel(responses=[], default="primary", model_name="p")
     agent = create_agent(

@@ -20,7 +20,6 @@ import requests
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage
-from langchain_core.tools import tool
 from langchain_core.tracers.langchain import wait_for_all_tracers
 from langsmith import Client
 from langsmith.run_helpers import tracing_context
@@ -41,7 +40,7 @@ from guardrails.audit import emit
 from guardrails.errors import GuardrailConfigError
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke, ok
+from tests.support import invoke, ok, tool
 
 EMAIL = "jane.doe@example.com"
 PHONE = "+1 212 555 0143"

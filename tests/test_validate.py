@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.tools import tool
 
 from guardrails import _validate as v
 from guardrails.call_limits import ModelCallLimitMiddleware, ToolCallLimitMiddleware
@@ -21,6 +20,7 @@ from guardrails.fallback import ModelFallbackMiddleware
 from guardrails.rate_limits import RateLimitMiddleware
 from guardrails.retry import ModelRetryMiddleware, ToolRetryMiddleware
 from guardrails.testing import ScriptedChatModel
+from tests.support import tool
 
 NOT_BOOLS = ["false", "False", "0", "true", "no", "", 0, 1, None, 0.0, [], "off"]
 NOT_NUMBERS = [math.nan, math.inf, -math.inf, True, False, "1", "nan", None, [1], complex(1, 0)]
