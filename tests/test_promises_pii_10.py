@@ -191,15 +191,20 @@ _NOT_PAYLOADS = [
     "ThisIsAVeryLongCamelCaseIdentifierOfAJavaClassNameThatGoesOnAndOnForever",
     "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8s9t0u1v2w3x4y5z6a7b8c9d0e1f2g3h4",
     "A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R8S9T0U1V2W3X4Y5Z6A7B8C9D0E1F2G3H4",
+    # a SHA-256 digest in hex, mixed case: hex digits are base64 characters too
+    "9F86d081884C7d659A2fEAa0C55aD015A3bF4f1B2b0B822Cd15D6c15B0f00A08",
 ]
 
 
-@pytest.mark.parametrize("token", _NOT_PAYLOADS, ids=["no digit", "no upper", "no lower"])
+@pytest.mark.parametrize(
+    "token", _NOT_PAYLOADS, ids=["no digit", "no upper", "no lower", "hex digest"]
+)
 def test_a_long_base64_word_without_digits_and_both_cases_is_not_a_binary_payload(
     token: str, mode: str
 ) -> None:
     """docs/pii.md: a whole string of 64+ base64 characters *with digits and both cases* that
-    decodes to binary is unscannable; without one of the three it is a name or an id."""
+    decodes to binary is unscannable; without one of the three it is a name or an id, and hex
+    digits (a digest, in any case) are a hex dump, not a payload."""
     assert _sent(token, mode) == token
 
 
