@@ -93,6 +93,38 @@ def test_more_control_characters_than_one_in_100_is_binary(
     _assert_binary(text.encode(), mode)
 
 
+#: every reading the bytes may get: with a byte-order mark, without one, and Windows-1252
+_CODECS = ["utf-8-sig", "utf-16", "utf-32", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"]
+
+
+@pytest.mark.parametrize("codec", _CODECS)
+def test_the_control_character_rule_holds_in_every_unicode_reading(codec: str, mode: str) -> None:
+    """One control character in 100 is text whatever the encoding (opened, handled, put back
+    in the same encoding); two in 199 is binary in every one of them, refused."""
+    text = _with_controls(200, 2)
+    sent = _sent(_data_url(text.encode(codec)), mode)
+    opened = _payload(sent).decode(codec)
+    assert EMAIL not in opened and "[REDACTED_EMAIL]" in opened
+    _assert_binary(_with_controls(199, 2).encode(codec), mode)
+
+
+def test_the_control_character_rule_holds_in_a_windows_1252_reading(mode: str) -> None:
+    text = _with_controls(200, 2)[:-1] + "\u00e9"  # an accent: no UTF-8 reading
+    sent = _sent(_data_url(text.encode("cp1252")), mode)
+    opened = _payload(sent).decode("cp1252")
+    assert EMAIL not in opened and "[REDACTED_EMAIL]" in opened
+    _assert_binary((_with_controls(199, 2)[:-1] + "\u00e9").encode("cp1252"), mode)
+
+
+@pytest.mark.parametrize("body", ["@@@@not-base64@@@@", "YWJj*ZGVm", "%%%%"])
+def test_a_data_url_that_does_not_decode_is_unscannable(body: str, mode: str) -> None:
+    """A ``data:`` URL declared base64 whose payload is no base64: nothing can be read in it,
+    so it counts as unscannable (refused under ``refuse_unscannable=True``), never as text."""
+    with pytest.raises(PIIDetectionError) as caught:
+        _sent(f"data:text/plain;base64,{body}", mode)
+    assert caught.value.counts == {"unscannable": 1}
+
+
 # ---------------------------------------------- UTF-16 without a byte-order mark: 3 in 10 ASCII
 
 #: Hangul syllables whose two UTF-16 bytes are both >= 0x80: no UTF-8 reading, no zero byte
