@@ -338,7 +338,12 @@ def _validated(rules: PhoneRules, raw: str, groups: list[str], international: bo
     0 when its shape says it is something else."""
     digits = "".join(groups)
     n = len(digits) - (2 if international and raw.startswith("00") else 0)
-    if not 6 <= n <= 15 or len(groups) > 7 or sum(len(g) == 1 for g in groups) > 2:
+    shape = groups
+    trunk = international and "(0)" in raw
+    if trunk:  # "+44 (0)20 7946 0958": the bracketed 0 is not a group of the number's own
+        at = len(_GROUP.findall(raw[: raw.find("(0)")]))
+        shape = groups[:at] + groups[at + 1 :]
+    if not 6 <= n <= 15 or len(shape) > 7 or sum(len(g) == 1 for g in shape) > 2:
         return 0.0  # too short, too long, or digits scattered in prose
     if (
         "." in raw
@@ -354,13 +359,12 @@ def _validated(rules: PhoneRules, raw: str, groups: list[str], international: bo
     if decimal and min(map(len, groups)) < 4:
         return 0.0
     if international:
-        intl = digits[2:] if raw.startswith("00") else digits
-        if "(0)" in raw:  # "+44 (0)20 7946 0958": the trunk prefix in brackets
-            cut = raw.find("(0)")
-            head = "".join(_GROUP.findall(raw[:cut]))
-            tail = "".join(_GROUP.findall(raw[cut + 3 :]))
-            intl = (head[2:] if raw.startswith("00") else head) + tail
-        return 0.9 if rules.international(intl) else 0.3
+        lead = 2 if raw.startswith("00") else 0
+        # "+44 (0)20 7946 0958": a trunk prefix in brackets, not dialled from abroad; or the
+        # number's own first digit ("+39 (0)2 1234 5678": Italy keeps it): either reading
+        if trunk and rules.international("".join(shape)[lead:]):
+            return 0.9
+        return 0.9 if rules.international(digits[lead:]) else 0.3
     if [len(g) for g in groups] == [3, 2, 4]:
         return 0.0  # an SSN's shape
     formatted = len(groups) > 1 or raw.startswith("(")
