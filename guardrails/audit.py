@@ -312,6 +312,26 @@ def _clean(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
     )
 
 
+def _check(value: Any, depth: int = 0) -> None:
+    """The type checks of :func:`_clean` alone (an event nobody listens to is still checked)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return
+    if depth >= 2:
+        raise TypeError(f"audit fields nest at most two levels, got {type(value).__name__}")
+    if isinstance(value, Mapping):
+        for v in value.values():
+            _check(v, depth + 1)
+        return
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            _check(v, depth + 1)
+        return
+    raise TypeError(
+        f"audit field values must be str, int, float, bool, None, or lists/dicts of them; "
+        f"got {type(value).__name__}"
+    )
+
+
 def _get_config() -> Mapping[str, Any] | None:
     try:
         from langgraph.config import get_config
@@ -418,12 +438,14 @@ def emit(
                 f"audit field {name!r} is not allowed: fields may not carry raw values "
                 f"(forbidden names: {sorted(FORBIDDEN_FIELDS | _RESERVED)})"
             )
-    secret_list = tuple(sorted((s for s in secrets if s), key=len, reverse=True))
-    cleaned = {name: _clean(value, secret_list) for name, value in fields.items()}
     logged = _telemetry.logs_enabled() and logger.isEnabledFor(level)
     where = _telemetry.targets()  # LangSmith run / OTel span / meters listening now (telemetry.py)
     if not logged and where is None:
+        for value in fields.values():  # the same checks, nothing built (nobody listens)
+            _check(value)
         return None
+    secret_list = tuple(sorted((s for s in secrets if s), key=len, reverse=True))
+    cleaned = {name: _clean(value, secret_list) for name, value in fields.items()}
     payload: dict[str, Any] = {"event": event, "guardrail": guardrail}
     payload.update(identity(runtime))
     payload.update(cleaned)

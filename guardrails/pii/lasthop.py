@@ -93,6 +93,11 @@ class Guard:
         return self.output_text or self.output_calls
 
 
+#: ``guard.input`` / ``guard.output`` of a guard, read in C (``any(map(_INPUT, guards))``).
+_INPUT = operator.attrgetter("input")
+_OUTPUT = operator.attrgetter("output")
+
+
 def _settled(values: dict[Any, Any], guard: Guard) -> bool:
     """Whether a pass of ``guard`` over ``values`` (request keywords, invocation parameters, a
     model field) would hand every value back as it is *from its first look-up*, so that no
@@ -226,7 +231,7 @@ class LastHop:
         way (:attr:`bound`), and the model's class runs LangChain's own ``invoke`` path (see
         :func:`_plain_entry`, checked by the caller). Then no pass is needed: the guard's
         own pass proved these objects, and nobody could edit them since. Taken once."""
-        guards = [g for g in self.guards if g.input]
+        guards = list(filter(_INPUT, self.guards))
         if len(guards) != 1:
             return False
         guard = guards[0]
@@ -283,7 +288,7 @@ class LastHop:
         return message
 
     def result(self, result: ChatResult) -> ChatResult:
-        if not any(g.output for g in self.guards):
+        if not any(map(_OUTPUT, self.guards)):
             return result
         generations = [
             g.model_copy(update={"message": self._answer(g.message)}) for g in result.generations
@@ -509,7 +514,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         hop = _hop(self)
         messages, kwargs = hop.request(messages, kwargs, self, run_manager)
         chunks = cls._stream(self, messages, stop, run_manager, **kwargs)
-        if not any(g.output for g in hop.guards):
+        if not any(map(_OUTPUT, hop.guards)):
             yield from chunks
             return
         yield from hop.stream(chunks)
@@ -524,7 +529,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         hop = _hop(self)
         messages, kwargs = await _arequest(hop, messages, kwargs, self, run_manager)
         chunks = cls._astream(self, messages, stop, run_manager, **kwargs)
-        if not any(g.output for g in hop.guards):
+        if not any(map(_OUTPUT, hop.guards)):
             async for chunk in chunks:
                 yield chunk
             return
@@ -536,7 +541,8 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         # do) must see it on the original, or the next call starts over (an endless agent)
         cls.__setattr__(self, name, value)
         origin = getattr(self.__pydantic_private__, "origin", None)
-        if origin is not None and name in type(origin).model_fields:
+        # (a private attribute is already shared: the view's private dict writes through)
+        if origin is not None and name in type(origin).__pydantic_fields__:
             setattr(origin, name, value)
 
     def _convert_input(self: Any, model_input: Any) -> Any:
@@ -544,7 +550,7 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
         # here, before ``on_chat_model_start``: observers get the handled messages
         value = cls._convert_input(self, model_input)
         hop = _hop(self)
-        if isinstance(value, ChatPromptValue) and any(g.input for g in hop.guards):
+        if isinstance(value, ChatPromptValue) and any(map(_INPUT, hop.guards)):
             messages = value.messages
             out = hop.observed(messages, _plain_entry(cls))
             if any(map(operator.is_not, out, messages)):  # (same length: one per message)

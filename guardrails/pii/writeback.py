@@ -19,7 +19,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 
 from guardrails._state import state_get
-from guardrails.pii.lasthop import Guard, LastHop
+from guardrails.pii.lasthop import _INPUT, Guard, LastHop
 
 __all__ = ["write_back"]
 
@@ -37,7 +37,7 @@ def write_back(
 
     ``handled`` is this middleware's own input scan, reused when it is the only guard."""
     guards = hop.guards if hop is not None else [guard]
-    if not any(g.input for g in guards):
+    if not any(map(_INPUT, guards)):
         return []
     if handled is None or len(guards) != 1 or guards[0] is not guard:
         handled = original

@@ -1,0 +1,224 @@
+"""Nothing proven before is trusted after an in-place edit (issue 24 item 1, issue 29 item 1).
+
+The per-call shortcuts of the PII guardrail (the clean set keyed by text, the set of clean
+messages keyed by :func:`~guardrails.pii.walk.fingerprint`, the hand-over proof between the
+guardrail's own pass and the provider-side pass) all prove a message clean *by content*. These
+tests attack them where they pay off: on the second model call of a run, every message of the
+first call has already been proven clean, the very same objects sit in graph state, and an
+edit in place keeps the message's identity, its id, its class and (where it can) the length of
+what it edits. Each edit is made by a middleware either *outside* the guardrail (before its own
+pass: the stored thread itself is edited) or *inside* it (after its own pass, before the
+provider call), through a real ``create_agent`` run with a tool call between the two model
+calls, sync and async, under ``redact`` (the value never reaches the model) and ``block`` (the
+second call is refused before the model runs).
+
+Each edit puts an email into a field a provider receives: a string content reassigned (same
+length), a content block's text edited, a key added to a block, a nested list inside a block,
+a tool call's arguments edited (a value replaced, a key added, a nested list edited), an
+invalid tool call's arguments, ``additional_kwargs`` (a new entry, the raw ``tool_calls``),
+the message ``name``, and a tool message's content blocks. A shortcut that skipped any of these
+as "seen before" fails here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from pydantic import Field
+
+from guardrails.compose import compose
+from guardrails.errors import PIIDetectionError
+from guardrails.pii import PIIMiddleware
+from guardrails.testing import ScriptedChatModel, tool_call
+
+EMAIL = "jane.doe@example.com"
+#: A clean text exactly as long as the email (a same-length replacement).
+SAME_LENGTH = "x" * len(EMAIL)
+
+
+@tool
+def lookup(q: str) -> str:
+    """Look something up."""
+    return "found it"
+
+
+def _history() -> list[Any]:
+    raw_call = {
+        "id": "r1",
+        "type": "function",
+        "function": {"name": "lookup", "arguments": json.dumps({"q": "old"})},
+    }
+    return [
+        HumanMessage(SAME_LENGTH, id="h0"),
+        HumanMessage(
+            [
+                {"type": "text", "text": "hi there"},
+                {"type": "text", "text": "more", "extras": {"tags": ["a", "b"]}},
+            ],
+            id="h1",
+        ),
+        AIMessage(
+            "",
+            tool_calls=[
+                {
+                    "name": "lookup",
+                    "args": {"q": "old", "opts": {"k": "v", "list": ["p", "q"]}},
+                    "id": "c0",
+                    "type": "tool_call",
+                }
+            ],
+            invalid_tool_calls=[{"name": "lookup", "args": '{"q": "y"', "id": "c9", "error": None}],
+            additional_kwargs={"tool_calls": [raw_call]},
+            id="a0",
+        ),
+        ToolMessage([{"type": "text", "text": "result zero"}], tool_call_id="c0", id="t0"),
+        HumanMessage("go on", id="h2"),
+    ]
+
+
+def _msg(request: Any, mid: str) -> Any:
+    return next(m for m in request.messages if m.id == mid)
+
+
+def _raw_tool_calls(request: Any) -> None:
+    fn = _msg(request, "a0").additional_kwargs["tool_calls"][0]["function"]
+    fn["arguments"] = json.dumps({"q": EMAIL})
+
+
+#: shape -> an in-place edit (same message object, same id) that puts EMAIL into a field the
+#: provider receives
+EDITS: dict[str, Callable[[Any], None]] = {
+    "string content reassigned, same length": lambda r: setattr(_msg(r, "h0"), "content", EMAIL),
+    "block text edited": lambda r: _msg(r, "h1").content[0].__setitem__("text", f"hi {EMAIL}"),
+    "key added to a block": lambda r: _msg(r, "h1").content[1].__setitem__("note", EMAIL),
+    "nested list in a block": lambda r: (
+        _msg(r, "h1").content[1]["extras"]["tags"].__setitem__(0, EMAIL)
+    ),
+    "block list grown": lambda r: _msg(r, "h1").content.append({"type": "text", "text": EMAIL}),
+    "tool call arg replaced": lambda r: _msg(r, "a0").tool_calls[0]["args"].__setitem__("q", EMAIL),
+    "tool call arg added": lambda r: _msg(r, "a0").tool_calls[0]["args"].__setitem__("to", EMAIL),
+    "tool call nested list": lambda r: (
+        _msg(r, "a0").tool_calls[0]["args"]["opts"]["list"].__setitem__(1, EMAIL)
+    ),
+    "invalid tool call args": lambda r: (
+        _msg(r, "a0").invalid_tool_calls[0].__setitem__("args", '{"q": "' + EMAIL + '"')
+    ),
+    "raw tool_calls in additional_kwargs": _raw_tool_calls,
+    "additional_kwargs entry": lambda r: _msg(r, "h2").additional_kwargs.__setitem__("who", EMAIL),
+    "message name": lambda r: setattr(_msg(r, "h2"), "name", EMAIL),
+    "tool message block": lambda r: _msg(r, "t0").content[0].__setitem__("text", EMAIL),
+}
+
+
+class EditOnSecondCall(AgentMiddleware):
+    """Edits the request in place on the run's second model call only."""
+
+    def __init__(self, edit: Callable[[Any], None]) -> None:
+        super().__init__()
+        self.edit = edit
+        self.calls = 0
+
+    def _maybe_edit(self, request: Any) -> None:
+        self.calls += 1
+        if self.calls == 2:
+            self.edit(request)
+
+    def wrap_model_call(self, request: Any, handler: Any) -> Any:
+        self._maybe_edit(request)
+        return handler(request)
+
+    async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+        self._maybe_edit(request)
+        return await handler(request)
+
+
+class Recorded(ScriptedChatModel):
+    """Keeps what each call received as text, written at the call (the message objects are
+    edited in place later)."""
+
+    sent: list[str] = Field(default_factory=list)
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+        self.sent.append(json.dumps([m.model_dump() for m in messages], default=str))
+        return super()._generate(messages, stop, run_manager, **kw)
+
+
+def _model() -> Recorded:
+    return Recorded(
+        responses=[AIMessage("", tool_calls=[tool_call("lookup", {"q": "next"})]), "done"]
+    )
+
+
+def _run(agent: Any, mode: str) -> Any:
+    payload = {"messages": _history()}
+    if mode == "sync":
+        return agent.invoke(payload)
+    return asyncio.run(agent.ainvoke(payload))
+
+
+def _sent(model: Recorded, call: int) -> str:
+    return model.sent[call]
+
+
+@pytest.mark.parametrize("where", ["outside", "inside", "composed"])
+@pytest.mark.parametrize("strategy", ["redact", "block"])
+@pytest.mark.parametrize("shape", list(EDITS))
+def test_an_edit_of_a_message_proven_clean_on_the_first_call(
+    shape: str, strategy: str, where: str, mode: str
+) -> None:
+    model = _model()
+    pii = PIIMiddleware("email", strategy=strategy)
+    editor = EditOnSecondCall(EDITS[shape])
+    if where == "outside":
+        middleware: list[Any] = [editor, pii]
+    elif where == "inside":
+        middleware = [pii, editor]
+    else:  # inside, both in one composed pair
+        middleware = [compose(pii, editor)]
+    agent = create_agent(model, tools=[lookup], middleware=middleware)
+    if strategy == "block":
+        with pytest.raises(PIIDetectionError):
+            _run(agent, mode)
+        assert model.calls == 1, f"{shape}: the second call reached the model"
+        return
+    _run(agent, mode)
+    assert model.calls == 2
+    assert EMAIL not in _sent(model, 0)
+    second = _sent(model, 1)
+    assert EMAIL not in second, f"{shape} ({where}): the edited value reached the model"
+    assert "REDACTED_EMAIL" in second
+
+
+@pytest.mark.parametrize("shape", list(EDITS))
+def test_the_same_edit_on_a_second_run_of_the_same_objects(shape: str, mode: str) -> None:
+    """The same message objects handed to a second run (every one proven clean by the first,
+    and remembered by content): an edit between the runs is found on the first call."""
+    model = ScriptedChatModel(default="done")
+    agent = create_agent(model, middleware=[PIIMiddleware("email", strategy="block")])
+    history = _history()
+    payload = {"messages": history}
+    if mode == "sync":
+        agent.invoke(payload)
+    else:
+        asyncio.run(agent.ainvoke(payload))
+    assert model.calls == 1
+
+    class Request:
+        messages = history
+        system_message = None
+
+    EDITS[shape](Request)
+    with pytest.raises(PIIDetectionError):
+        if mode == "sync":
+            agent.invoke(payload)
+        else:
+            asyncio.run(agent.ainvoke(payload))
+    assert model.calls == 1
