@@ -240,6 +240,22 @@ def test_a_long_base64_word_without_digits_and_both_cases_is_not_a_binary_payloa
     assert _sent(token, mode) == token
 
 
+#: paths mix the two base64 alphabets ("/" of the standard one, "-" and "_" of base64url): a
+#: string in neither alphabet is no base64, however long
+_PATHS = [
+    "/srv/Data-2024/Users/AnaMaria_Q4/Reports/Summary-Final_v2/Part-3/Draft7",
+    "/srv/Data-2024/Users/AnaMaria_Q4/Reports/Summary-Final_v2/Part-3/Draft7x",
+    "api/v2/Tenants/Acme-Corp_EU/Projects/Q4-Budget_2024/Files/Item-77/Rev3xy",
+]
+
+
+@pytest.mark.parametrize("path", _PATHS)
+def test_a_long_path_mixing_both_base64_alphabets_is_not_a_binary_payload(
+    path: str, mode: str
+) -> None:
+    assert _sent(path, mode) == path
+
+
 # ---------------------------------------------- a base64 run of 16, a hex string of 16 digits
 
 BADGE = r"QX\d{6}"  # a custom type short enough to fit in 8 and 12 bytes
