@@ -143,6 +143,10 @@ def _stack_rows(r: Rounds, mode: str, history: str) -> list[Row]:
     pii_in = [a - b for a, b in zip(bare("ours6"), bare("ours5"), strict=True)]
     lc_pii_in = [a - b for a, b in zip(bare("lc6"), bare("lc5"), strict=True)]
     floor, lc6 = bare("floor"), bare("lc6")
+
+    def thread(label: str) -> list[float]:
+        return r.added(label, clock="thread")
+
     figures = [
         ("PII (email) alone", bare("ours_pii"), bare("lc_pii"), "each listed alone"),
         ("PII (email) inside the stack", pii_in, lc_pii_in, "six minus five, each stack"),
@@ -157,6 +161,11 @@ def _stack_rows(r: Rounds, mode: str, history: str) -> list[Row]:
         if what.startswith("PII (email) alone") and mode == "sync":
             main_thread = ratio_of_medians(
                 r.added("ours_pii", clock="thread"), r.added("lc_pii", clock="thread")
+            )
+        elif what.startswith("PII (email) inside"):  # (what bench.instructions counts)
+            main_thread = ratio_of_medians(
+                [a - b for a, b in zip(thread("ours6"), thread("ours5"), strict=True)],
+                [a - b for a, b in zip(thread("lc6"), thread("lc5"), strict=True)],
             )
         floor_share = ratio_of_medians(floor, lc6)[0]
         note = (
