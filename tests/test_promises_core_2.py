@@ -3,7 +3,8 @@
 A guardrail's hook leaves nothing behind in its caller's context once it returns: a hook called
 later in the same context (code that drives middleware hooks itself, as LangChain's own tests and
 custom tool runners do) is not taken as running *inside* the earlier one, so no order warning is
-raised for two guardrails that were never nested, in either hook, sync and async; two that are
+raised for two guardrails that were never nested, tool and model hooks, sync and async (one task
+in async: the four resets of `_core.py` each checked with it dropped); two that are
 nested still warn.
 """
 
@@ -14,12 +15,18 @@ import warnings
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain.agents.middleware import ModelRequest, ModelResponse
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.prebuilt.tool_node import ToolCallRequest
 
-from guardrails import ToolCallLimitMiddleware, ToolRetryMiddleware
+from guardrails import (
+    ModelCallLimitMiddleware,
+    ModelRetryMiddleware,
+    ToolCallLimitMiddleware,
+    ToolRetryMiddleware,
+)
 from guardrails.order import GuardrailOrderWarning
-from guardrails.testing import tool_call
+from guardrails.testing import ScriptedChatModel, tool_call
 
 
 def _request() -> ToolCallRequest:
@@ -42,20 +49,55 @@ def _call(mw: Any, handler: Any, mode: str) -> Any:
     return asyncio.run(mw.awrap_tool_call(_request(), handler))
 
 
-def test_hooks_called_one_after_the_other_are_not_nested(mode: str) -> None:
-    """A tool retry's hook, then a tool call limit's, in one context: each ran alone (the limit
-    was never inside the retry), so no 'tool call limits inside a tool retry' warning."""
-    retry = ToolRetryMiddleware(max_retries=0)
-    limit = ToolCallLimitMiddleware(run_limit=5)
-    handler = _answer if mode == "sync" else _aanswer
+def _model_request() -> ModelRequest:
+    return ModelRequest(
+        model=ScriptedChatModel(responses=[], default="hi"),
+        messages=[HumanMessage("hi")],
+        system_message=None,
+        tool_choice=None,
+        tools=[],
+        response_format=None,
+        state={"messages": [HumanMessage("hi")]},  # type: ignore[arg-type]
+        runtime=None,  # type: ignore[arg-type]
+    )
+
+
+def _one_after_the_other(hook: str, outer: Any, inner: Any, mode: str) -> list[str]:
+    """Call ``outer``'s hook, then ``inner``'s, twice, in one context (one task in async);
+    the order warnings raised."""
+    if hook == "tool":
+        requests, answer = _request, (lambda r: ToolMessage("ran", tool_call_id="c1"))
+    else:
+        requests, answer = _model_request, (lambda r: ModelResponse(result=[AIMessage("ok")]))
+
+    async def aanswer(request: Any) -> Any:
+        return answer(request)
+
+    async def both() -> None:
+        for _ in range(2):
+            for mw in (outer, inner):
+                await getattr(mw, f"awrap_{hook}_call")(requests(), aanswer)
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for _ in range(2):
-            _call(retry, handler, mode)
-            _call(limit, handler, mode)
-    assert not [w for w in caught if issubclass(w.category, GuardrailOrderWarning)], [
-        str(w.message) for w in caught
-    ]
+        if mode == "sync":
+            for _ in range(2):
+                for mw in (outer, inner):
+                    getattr(mw, f"wrap_{hook}_call")(requests(), answer)
+        else:
+            asyncio.run(both())
+    return [str(w.message) for w in caught if issubclass(w.category, GuardrailOrderWarning)]
+
+
+@pytest.mark.parametrize("hook", ["tool", "model"])
+def test_hooks_called_one_after_the_other_are_not_nested(mode: str, hook: str) -> None:
+    """A retry's hook, then a call limit's, in one context: each ran alone (the limit was never
+    inside the retry), so no 'call limits inside a retry' warning, for tool and model hooks."""
+    if hook == "tool":
+        retry, limit = ToolRetryMiddleware(max_retries=0), ToolCallLimitMiddleware(run_limit=5)
+    else:
+        retry, limit = ModelRetryMiddleware(max_retries=0), ModelCallLimitMiddleware(run_limit=5)
+    assert _one_after_the_other(hook, retry, limit, mode) == []
 
 
 def test_a_hook_called_inside_another_still_warns(mode: str) -> None:
