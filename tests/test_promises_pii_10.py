@@ -19,6 +19,7 @@ Through a real ``create_agent`` graph with a scripted model, sync and async.
 from __future__ import annotations
 
 import base64
+import json
 import random
 import re
 from typing import Any
@@ -306,6 +307,29 @@ def test_open_blob_reads_hex_from_16_digits_on() -> None:
     for token in (b"jane@ex".hex(), b"JANE-12".hex(), b"jane".hex(), b"jane@exa".hex() + "f"):
         found = payloads.open_blob(token)
         assert found is None or found.kind != "hex", token
+
+
+@pytest.mark.parametrize(
+    "inner", [f"[draft] mail {EMAIL} now", f"{{draft}} mail {EMAIL}", f"[1] {EMAIL} (see 2)"]
+)
+def test_bracketed_text_at_the_depth_limit_is_text_not_a_layer(inner: str, mode: str) -> None:
+    """At the depth limit (4 layers) only what would be opened as a layer is unscannable: a
+    text that starts with a bracket but is no JSON document (it does not end with one) is
+    scanned and handled, not refused. Control: a JSON document there is refused."""
+    payload = inner
+    for _ in range(4):
+        payload = base64.b64encode(payload.encode()).decode()
+    sent = _sent(payload, mode)
+    opened = sent
+    for _ in range(4):
+        opened = base64.b64decode(opened).decode()
+    assert EMAIL not in opened and "[REDACTED_EMAIL]" in opened
+    document = json.dumps({"note": inner})
+    for _ in range(4):
+        document = base64.b64encode(document.encode()).decode()
+    with pytest.raises(PIIDetectionError) as caught:
+        _sent(document, mode)
+    assert caught.value.counts == {"unscannable": 1}
 
 
 # ------------------------------------------ read-back: case beside a letter that lowers into two
