@@ -32,6 +32,7 @@ from langchain_core.tools import tool
 
 from guardrails import PIIDetectionError, PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
+from tests.conftest import AuditCapture
 from tests.support import invoke
 from tests.test_pii_wire import dumps
 
@@ -483,3 +484,42 @@ def test_a_pseudonym_minted_for_a_tool_call_is_never_one_the_conversation_shows(
     invoke(agent, {"messages": [HumanMessage(f"Fill the {shown} marker of the template.")]}, mode)
     assert len(received) == 1 and "carol" not in received[0]
     assert re.fullmatch(r"<EMAIL_\d+>", received[0]) and received[0] not in shown
+
+
+# ------------------------------------------------------------- the audit trail of a restore
+
+
+@pytest.mark.parametrize("types", [("email",), ("email", "phone")])
+def test_a_restore_into_a_tool_is_audited_by_pii_type(
+    types: tuple[str, ...], mode: str, audit: AuditCapture
+) -> None:
+    """docs/pii.md: a real value restored into a tool named in ``restore_tools`` is audited
+    (``pii.restored``, ``where="tool_args"``) with its count per PII type, as every other
+    event counts entities: the type's name, never a placeholder's number."""
+    received: list[str] = []
+
+    @tool
+    def send_email(to: str, note: str) -> str:
+        """Send a note."""
+        received.append(to + " " + note)
+        return "sent"
+
+    def first(messages: list[Any]) -> AIMessage:
+        found = re.findall(r"<[A-Z]+_\d+>", str(messages[-1].content))
+        args = {"to": found[0], "note": " ".join(found[1:]) or "hello"}
+        return AIMessage("", tool_calls=[tool_call("send_email", args)])
+
+    model = ScriptedChatModel(responses=[first, AIMessage("done")])
+    agent = create_agent(
+        model,
+        tools=[send_email],
+        middleware=[
+            PIIMiddleware(list(types), strategy="pseudonymize", restore_tools=["send_email"])
+        ],
+    )
+    phone = " and call +1 650 253 0000" if "phone" in types else ""
+    invoke(agent, {"messages": [HumanMessage(f"mail {EMAIL}{phone}")]}, mode)
+    assert EMAIL in received[0]
+    (event,) = audit.of("pii.restored")
+    expected = {"email": 1, "phone": 1} if "phone" in types else {"email": 1}
+    assert event["entities"] == expected and event["tool"] == "send_email"
