@@ -493,7 +493,7 @@ def test_a_pseudonym_minted_for_a_tool_call_is_never_one_the_conversation_shows(
 def test_a_restore_into_a_tool_is_audited_by_pii_type(
     types: tuple[str, ...], mode: str, audit: AuditCapture
 ) -> None:
-    """docs/pii.md: a real value restored into a tool named in ``restore_tools`` is audited
+    """docs/audit.md: a real value restored into a tool named in ``restore_tools`` is audited
     (``pii.restored``, ``where="tool_args"``) with its count per PII type, as every other
     event counts entities: the type's name, never a placeholder's number."""
     received: list[str] = []
@@ -523,3 +523,23 @@ def test_a_restore_into_a_tool_is_audited_by_pii_type(
     (event,) = audit.of("pii.restored")
     expected = {"email": 1, "phone": 1} if "phone" in types else {"email": 1}
     assert event["entities"] == expected and event["tool"] == "send_email"
+
+
+# ------------------------------------------------ the request as handled: every message once
+
+
+@pytest.mark.parametrize("system", [None, "You are a mailer."])
+def test_a_handled_request_keeps_its_messages_and_system_prompt_as_they_were(
+    system: str | None, mode: str
+) -> None:
+    """Handling changes the texts of a request, never its shape: each message once, in its
+    place, and a system prompt only when the agent has one."""
+    model = ScriptedChatModel(default="ok")
+    agent = create_agent(model, system_prompt=system, middleware=[PIIMiddleware("email")])
+    invoke(agent, {"messages": [HumanMessage(f"mail {EMAIL} now")]}, mode)
+    sent = model.requests[0]["messages"]
+    kinds = [type(m).__name__ for m in sent]
+    assert kinds == (["SystemMessage"] if system else []) + ["HumanMessage"], kinds
+    assert sent[-1].content == "mail [REDACTED_EMAIL] now"
+    if system:
+        assert sent[0].content == system
