@@ -13,10 +13,24 @@ open, and the fresh seed-31 sample).
 * **A legacy Vault token is random base62** (``s.`` and 24 characters of upper case, lower case
   and digits): a run of letters only (an identifier after ``s.``, real names from the standard
   library's sources, the false positives gitleaks allow-lists) or a hex digest is not one.
+
+Seed 31:
+
+* **A context word is a word**: glued to a lower-case letter on either side (``mobilez``) it is
+  part of another word, not context (every letter, ``a`` and ``z`` included).
+* **A card after a long number is a card**: a number of 12 digits or more joined to it by
+  ``-``, ``.`` or ``/`` is not the head of a phone number whose tail it could be (Faker's cards).
+* **A deny-list detector finds its literal values** (whole words, any case), and a detector of
+  no supported kind is refused when the guardrail is built.
+* **A base64-encoded private key cut short is a key** at every length it can be told from
+  (a cut one past a group of 4 characters was not decoded, so not reported).
+* **A quoted value ends on its line**, also when the line ends right after the opening quote:
+  the next line is not read as the value.
 """
 
 from __future__ import annotations
 
+import base64
 import glob
 import hashlib
 import random
@@ -32,7 +46,7 @@ from langchain_core.messages import HumanMessage
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 import guardrails.pii.finders.phone as phone_finder
-from guardrails import PIIMiddleware
+from guardrails import GuardrailConfigError, PIIMiddleware
 from guardrails.pii.detect import build_detector
 from guardrails.testing import ScriptedChatModel
 from tests.support import invoke
@@ -183,3 +197,92 @@ def test_a_random_legacy_vault_token_is_found(mode: str) -> None:
         assert [m["value"] for m in detector(f"token {token} expires today")] == [token]
     sent = _sent(f"use {tokens[0]} for the deploy", ["api_key"], mode)
     assert tokens[0] not in sent
+
+
+# ---------------------------------------------------------------- seed 31: context words
+
+
+@pytest.mark.parametrize("word", ["mobile", "cell", "fax", "phone"])
+def test_a_context_word_glued_to_a_letter_is_not_context(word: str) -> None:
+    detector = build_detector("phone")
+    assert detector(f"{word} 19 99 99 9")  # the word alone is context
+    found = [
+        glued
+        for letter in string.ascii_lowercase
+        for glued in (word + letter, letter + word)
+        if glued != word + "s" and detector(f"{glued} 19 99 99 9")  # plurals are words
+    ]
+    assert found == []
+
+
+# ---------------------------------------------------------------- seed 31: cards after numbers
+
+
+def _cards() -> list[str]:
+    fake = Faker()
+    fake.seed_instance(31)
+    kinds = ("visa16", "mastercard", "amex", "discover", "jcb16")
+    return [fake.credit_card_number(card_type=kind) for kind in kinds]
+
+
+def test_a_card_joined_to_a_long_number_is_found() -> None:
+    detector = build_detector("credit_card")
+    missed = []
+    for card in _cards():
+        for digits in (12, 15, 19):
+            head = ("9876543210" * 2)[:digits]
+            for joiner in "-./":
+                text = f"ref {head}{joiner}{card} ok"
+                if [m["value"] for m in detector(text)] != [card]:
+                    missed.append(text)
+    assert missed == []
+
+
+# ---------------------------------------------------------------- seed 31: deny-lists
+
+
+def test_a_deny_list_detector_finds_its_values(mode: str) -> None:
+    guard = PIIMiddleware("codename", detector=["Bluebird", "Night Jar"])
+    model = ScriptedChatModel(default="ok")
+    agent = create_agent(model, middleware=[guard])
+    invoke(
+        agent, {"messages": [HumanMessage("The BLUEBIRD and night jar plans, not bluebirds")]}, mode
+    )
+    sent = str(model.requests[0]["messages"][-1].content)
+    assert sent == "The [REDACTED_CODENAME] and [REDACTED_CODENAME] plans, not bluebirds"
+
+
+@pytest.mark.parametrize("detector", [42, 3.5, object(), b"secret"])
+def test_a_detector_of_no_supported_kind_is_refused_at_construction(detector: object) -> None:
+    with pytest.raises(GuardrailConfigError, match="detector for 'codename' must be"):
+        PIIMiddleware("codename", detector=detector)
+
+
+# ---------------------------------------------------------------- seed 31: base64 keys cut short
+
+_PEMS = [
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB\n",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeL\n",
+    "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n",
+]
+
+
+@pytest.mark.parametrize("pem", _PEMS)
+def test_a_base64_private_key_cut_at_any_length_is_found(pem: str) -> None:
+    detector = build_detector("private_key")
+    encoded = base64.b64encode(pem.encode()).decode()
+    missed = [
+        n
+        for n in range(54, len(encoded) + 1)
+        if [m["value"] for m in detector(f"here {encoded[:n]} end")] != [encoded[:n]]
+    ]
+    assert missed == []
+
+
+# ---------------------------------------------------------------- seed 31: quoted values
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_a_quote_that_ends_its_line_reads_nothing_on_the_next(quote: str, mode: str) -> None:
+    content = f"set password = {quote}\nthen restart the {quote}web{quote} service"
+    assert _sent(content, ["password"], mode) == content

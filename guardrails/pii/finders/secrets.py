@@ -592,7 +592,9 @@ def _pem_blocks(text: str) -> list[Secret]:
     if "LS0tLS1CRUdJTi" in text:
         for m in _B64_PEM.finditer(text):
             try:
-                head = base64.b64decode(m.group()[:60] + "=" * (-len(m.group()[:60]) % 4))
+                # whole 4-character groups only: a run cut one past a group (57 characters)
+                # has a last character no padding makes decodable
+                head = base64.b64decode(m.group()[: min(60, len(m.group())) // 4 * 4])
             except (binascii.Error, ValueError):
                 continue
             if b"PRIVATE KEY" in head:
