@@ -543,3 +543,17 @@ def test_a_handled_request_keeps_its_messages_and_system_prompt_as_they_were(
     assert sent[-1].content == "mail [REDACTED_EMAIL] now"
     if system:
         assert sent[0].content == system
+
+
+@pytest.mark.parametrize("keys", [("note", "extra"), ("a", "b", "c")])
+def test_every_field_of_additional_kwargs_that_holds_a_value_is_handled(
+    keys: tuple[str, ...], mode: str
+) -> None:
+    """A message's ``additional_kwargs`` are handled field by field: every field holding a
+    value, not only the last one changed."""
+    model = ScriptedChatModel(default="ok")
+    agent = create_agent(model, middleware=[PIIMiddleware("email")])
+    extra = {k: f"{k}: {k}.{EMAIL}" for k in keys}
+    invoke(agent, {"messages": [HumanMessage("hi", additional_kwargs=extra)]}, mode)
+    sent = model.requests[0]["messages"][-1].additional_kwargs
+    assert sent == {k: f"{k}: [REDACTED_EMAIL]" for k in keys}, sent
