@@ -26,6 +26,7 @@ import argparse
 import functools
 import gc
 import itertools
+import operator
 import os
 import re
 import subprocess
@@ -35,7 +36,8 @@ from collections.abc import Callable
 from typing import Any
 
 #: C functions of the interpreter that drive one agent each (none is used by LangChain,
-#: LangGraph, pydantic or this package on a run's path: a nested call would toggle off).
+#: LangGraph, pydantic or this package on a run's path: a nested call would toggle off;
+#: ``iter(callable, sentinel)`` is, and was dropped for that).
 _DRIVERS: list[tuple[str, Callable[[Callable[[], Any], int], Any]]] = [
     ("functools_reduce", lambda fn, n: functools.reduce(lambda a, _: (fn(), a)[1], range(n), 0)),
     (
@@ -55,15 +57,10 @@ _DRIVERS: list[tuple[str, Callable[[Callable[[], Any], int], Any]]] = [
         lambda fn, n: list(itertools.starmap(lambda: fn(), itertools.repeat((), n))),
     ),
     (
-        "calliter_iternext",
-        lambda fn, n: list(iter(functools.partial(_call_count, fn, itertools.count()), n - 1)),
+        "methodcaller_call",
+        lambda fn, n: list(map(operator.methodcaller("__call__"), itertools.repeat(fn, n))),
     ),
 ]
-
-
-def _call_count(fn: Callable[[], Any], counter: Any) -> int:
-    fn()
-    return next(counter)  # type: ignore[no-any-return]
 
 
 def _agents(turns: int, commit: str | None) -> dict[str, Callable[[], Any]]:

@@ -377,3 +377,45 @@ def test_deepagents_model_resolution_canary() -> None:
     assert callable(deepagents.graph._build_default_model)
     model = ScriptedChatModel(default="x")
     assert resolve_chat_model(model) is model
+
+
+def test_langchain_model_request_override() -> None:
+    """``override_request`` stores what ``ModelRequest.override`` stores: the same fields, the
+    same values, the same class; for a subclass or another field it is ``override`` itself."""
+    import dataclasses
+
+    from langchain.agents.middleware.types import ModelRequest
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from guardrails._adapters.langchain import override_request
+    from guardrails.testing import ScriptedChatModel
+
+    model, other = ScriptedChatModel(), ScriptedChatModel()
+    request = ModelRequest(
+        model=model,
+        messages=[HumanMessage("hi")],
+        system_message=SystemMessage("be brief"),
+        tools=[],
+        state={"messages": []},
+    )
+    names = {f.name for f in dataclasses.fields(ModelRequest)}
+    _lc_canary("ModelRequest's fields", set(vars(request)) == names)
+    for changes in (
+        {"model": other},
+        {"messages": [HumanMessage("x")]},
+        {"model": other, "messages": [], "system_message": None},
+    ):
+        ours, theirs = override_request(request, **changes), request.override(**changes)
+        _lc_canary(
+            "ModelRequest.override stores the fields as given",
+            type(ours) is type(theirs) is ModelRequest
+            and set(vars(ours)) == set(vars(theirs))
+            and all(getattr(ours, n) is getattr(theirs, n) for n in names),
+        )
+    _lc_canary("the original request is untouched", request.model is model)
+
+    class Sub(ModelRequest):  # type: ignore[type-arg]
+        pass
+
+    sub = Sub(model=model, messages=[])
+    _lc_canary("a subclass goes through override", type(override_request(sub, model=other)) is Sub)

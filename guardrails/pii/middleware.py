@@ -37,7 +37,7 @@ from langchain_core.messages import BaseMessage
 from langgraph.types import Command
 from typing_extensions import NotRequired
 
-from guardrails._adapters.langchain import is_model_node_handler
+from guardrails._adapters.langchain import is_model_node_handler, override_request
 from guardrails._core import (
     _ENCLOSING,
     Call,
@@ -435,7 +435,7 @@ class PIIMiddleware(
                 changes["messages"] = handled_messages
                 changes["system_message"] = handled[0] if system is not None else None
         if changes:
-            request = request.override(**changes)
+            request = override_request(request, **changes)
         response: ModelResponse[Any] = yield Call(request)
         if self.apply_to_output or self.apply_to_tool_args:
             response = yield from self._output(response, runtime, box, thread, guard.known)
