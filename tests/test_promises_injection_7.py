@@ -24,6 +24,7 @@ from guardrails.testing import ScriptedChatModel, tool_call
 from tests.support import invoke
 from tests.test_promises_injection import (
     ATTACKER_IBAN,
+    PLANTED,
     READ,
     Log,
     _guard,
@@ -110,3 +111,30 @@ def test_a_refusal_names_the_value_whole_when_short_and_a_preview_when_long(mode
     assert shown is not None, text
     assert len(shown.group(1)) == 40 and shown.group(1).endswith("..."), shown.group(1)
     assert shown.group(1).startswith("accounts payable department")
+
+
+# -- a structured answer (ToolStrategy) after untrusted content is delivered -----------------
+
+
+def test_a_structured_answer_after_untrusted_content_is_delivered(mode: str) -> None:
+    """With ``response_format=ToolStrategy(...)`` the model's result holds the structured
+    call and LangChain's own tool message for it: the guard's answer check reads the AI
+    messages only, and the structured response reaches the caller as the model gave it."""
+    from langchain.agents.structured_output import ToolStrategy
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        summary: str
+
+    log: Log = []
+    answer = AIMessage("", tool_calls=[tool_call("Answer", {"summary": "A bill of 1,250 EUR."})])
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[tool_call(*READ)]), answer])
+    agent = create_agent(
+        model,
+        tools=_tools(log, {"bill.txt": PLANTED}),
+        middleware=[_guard()],
+        response_format=ToolStrategy(Answer),
+    )
+    result = invoke(agent, {"messages": [("user", "Summarize bill.txt")]}, mode)
+    assert _ran(log, "read_file")
+    assert result["structured_response"] == Answer(summary="A bill of 1,250 EUR.")
