@@ -286,3 +286,43 @@ def test_a_base64_private_key_cut_at_any_length_is_found(pem: str) -> None:
 def test_a_quote_that_ends_its_line_reads_nothing_on_the_next(quote: str, mode: str) -> None:
     content = f"set password = {quote}\nthen restart the {quote}web{quote} service"
     assert _sent(content, ["password"], mode) == content
+
+
+# ---------------------------------------------------------------- seed 13: Secret manifests
+
+
+@pytest.mark.parametrize("style", ["|", "|-", "|+", ">", ">-"])
+@pytest.mark.parametrize("key", ["extra", "config.json"])
+def test_a_block_scalar_value_of_a_kubernetes_secret_is_found(key: str, style: str) -> None:
+    """``key: |`` puts the value on the next line (YAML block scalars, every chomping style):
+    it is still a value of the Secret, reported from its first character."""
+    value = "Zq8vLp3kRtY2wXs9"
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n"
+        f"stringData:\n  {key}: {style}\n    {value}\n"
+    )
+    assert [m["value"] for m in build_detector("secret")(text)] == [value]
+
+
+# ---------------------------------------------------------------- seed 13: the SSA's rules
+
+
+def test_every_ssa_rule_alone_makes_a_number_no_ssn() -> None:
+    """Area 000 or 666, group 00, serial 0000: each rule on its own rules a number out, the
+    other two parts valid (Faker's SSNs, each broken one part at a time)."""
+    fake = Faker("en_US")
+    fake.seed_instance(13)
+    detector = build_detector("us_ssn")
+    reported = []
+    for _ in range(20):
+        area, group, serial = fake.ssn().split("-")
+        assert detector(f"SSN: {area}-{group}-{serial}")  # the valid number is found
+        for broken in (
+            f"000-{group}-{serial}",
+            f"666-{group}-{serial}",
+            f"{area}-00-{serial}",
+            f"{area}-{group}-0000",
+        ):
+            if detector(f"SSN: {broken}"):
+                reported.append(broken)
+    assert reported == []
