@@ -153,10 +153,10 @@ def test_shared_budget_needs_a_thread_id_and_a_thread_limit(mode: str) -> None:
 @pytest.mark.parametrize("storage", ["memory", "redis"])
 def test_tool_thread_budget_across_concurrent_runs(storage: str, redis_url: str) -> None:
     from langchain_core.messages import AIMessage, ToolMessage
-    from langchain_core.tools import tool
 
     from guardrails.call_limits import ToolCallLimitMiddleware
     from guardrails.testing import tool_call
+    from tests.support import tool
 
     ran: list[int] = []
 

@@ -402,7 +402,7 @@ def test_composite_backend_memories_read_only(root: Path, mode: str, tmp_path: P
 def test_custom_tool_paths(mode: str, audit: AuditCapture) -> None:
     copied: list[tuple[str, str]] = []
 
-    from langchain_core.tools import tool
+    from tests.support import tool
 
     @tool
     def copy_file(src: str, dst: str) -> str:
@@ -708,7 +708,8 @@ def test_recursive_delete_cannot_remove_a_denied_descendant(root: Path, mode: st
 
 def test_a_listing_tool_it_cannot_filter_is_denied(mode: str, audit: AuditCapture) -> None:
     from langchain.agents import create_agent
-    from langchain_core.tools import tool
+
+    from tests.support import tool
 
     @tool
     def ls(path: str) -> str:

@@ -31,13 +31,13 @@ import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 from pydantic import Field
 
 from guardrails.compose import compose
 from guardrails.errors import PIIDetectionError
 from guardrails.pii import PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
+from tests.support import tool
 
 EMAIL = "jane.doe@example.com"
 #: A clean text exactly as long as the email (a same-length replacement).

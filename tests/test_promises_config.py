@@ -325,10 +325,9 @@ def test_one_of_matches_type_and_value() -> None:
 
 
 def test_tool_names_keep_order_drop_repeats_and_refuse_empties_when_asked() -> None:
-    from langchain_core.tools import tool
-
     from guardrails import _validate as v
     from guardrails.errors import GuardrailConfigError
+    from tests.support import tool
 
     @tool
     def fetch(q: str) -> str:

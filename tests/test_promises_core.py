@@ -235,11 +235,10 @@ def test_parallel_tool_calls_of_one_message_are_judged_as_one_batch(mode: str) -
     order the tool node starts them in (each call is judged with its batch, not alone against a
     state no parallel call has updated yet)."""
     from langchain_core.messages import AIMessage, ToolMessage
-    from langchain_core.tools import tool
 
     from guardrails import ToolCallLimitMiddleware
     from guardrails.testing import ScriptedChatModel, tool_call
-    from tests.support import invoke
+    from tests.support import invoke, tool
 
     ran: list[int] = []
 

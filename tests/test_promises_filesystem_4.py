@@ -465,7 +465,8 @@ def test_a_delete_tool_of_your_own_is_judged_on_every_path_it_names(
     import shutil
 
     from langchain.agents import create_agent
-    from langchain_core.tools import tool
+
+    from tests.support import tool
 
     _keep_tree(tmp_path)
     (tmp_path / "notes.txt").write_text("notes\n")
@@ -678,7 +679,7 @@ def test_deepagents_may_write_a_calls_offload_file_once(tmp_path: Path, mode: st
     refused."""
     import asyncio
 
-    from langchain_core.tools import tool
+    from tests.support import tool
 
     @tool
     def ping() -> str:

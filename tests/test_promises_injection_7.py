@@ -18,10 +18,9 @@ import re
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage
-from langchain_core.tools import tool
 
 from guardrails.testing import ScriptedChatModel, tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 from tests.test_promises_injection import (
     ATTACKER_IBAN,
     PLANTED,

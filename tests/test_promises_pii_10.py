@@ -28,12 +28,11 @@ import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.tools import tool
 
 from guardrails import PIIDetectionError, PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
-from tests.support import invoke
+from tests.support import invoke, tool
 from tests.test_pii_wire import dumps
 
 EMAIL = "jane.doe@example.com"

@@ -201,9 +201,9 @@ def test_tool_exhaustion_is_reported_with_its_tool_and_reason(
     mode: str, audit: AuditCapture
 ) -> None:
     from langchain_core.messages import AIMessage, ToolMessage
-    from langchain_core.tools import tool
 
     from guardrails.testing import tool_call
+    from tests.support import tool
 
     calls: list[str] = []
 
@@ -249,9 +249,9 @@ def test_by_default_delays_are_jittered_and_retry_after_is_respected(
 
 def test_tool_retry_defaults_are_the_same(mode: str) -> None:
     from langchain_core.messages import AIMessage
-    from langchain_core.tools import tool
 
     from guardrails.testing import tool_call
+    from tests.support import tool
 
     attempts: list[str] = []
 
@@ -276,9 +276,9 @@ def test_tool_retry_defaults_are_the_same(mode: str) -> None:
 def test_a_tool_retry_respects_retry_after_by_default(mode: str, audit: AuditCapture) -> None:
     import httpx
     from langchain_core.messages import AIMessage
-    from langchain_core.tools import tool
 
     from guardrails.testing import tool_call
+    from tests.support import tool
 
     attempts: list[str] = []
 

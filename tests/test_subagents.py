@@ -64,9 +64,8 @@ def test_stricter_subagent_policy_is_audited_under_the_subagent_name(
     mode: str, audit: AuditCapture
 ) -> None:
     pytest.importorskip("deepagents")
-    from langchain_core.tools import tool
-
     from guardrails.policy import Policy
+    from tests.support import tool
 
     @tool
     def lookup(query: str) -> str:
