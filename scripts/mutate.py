@@ -112,6 +112,8 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
         [
             "tests/test_pii_detect*.py",
             "tests/test_pii.py",
+            "tests/test_pii_phones*.py",
+            "tests/test_pii_adjacent.py",
             "tests/test_secrets*.py",
             "tests/test_promises_detect*.py",
             "tests/test_promises_hand.py",
