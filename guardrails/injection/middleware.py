@@ -16,7 +16,13 @@ from guardrails._state import with_update
 from guardrails._validate import one_of
 from guardrails.errors import GuardrailConfigError
 from guardrails.injection.judge import Finding, judge
-from guardrails.injection.relay import may_hold_link, redact_links, relayed_links
+from guardrails.injection.relay import (
+    Unrebuildable,
+    may_hold_link,
+    redact_links,
+    relayed_in,
+    relayed_links,
+)
 from guardrails.injection.review import ask_reviewer
 from guardrails.injection.rules import Allowances, ToolPatterns
 from guardrails.injection.taint import (
@@ -306,19 +312,31 @@ class PromptInjectionMiddleware(
         inner = response.model_response if isinstance(response, ExtendedModelResponse) else response
         messages = [inner] if isinstance(inner, AIMessage) else list(getattr(inner, "result", []))
         finals = [m for m in messages if isinstance(m, AIMessage) and not m.tool_calls]
-        if not finals:
+        structured = None if isinstance(inner, AIMessage) else inner.structured_response
+        if not finals and structured is None:
             return response
         prov: Provenance | None = None
+
+        def provenance() -> Provenance:
+            nonlocal prov
+            if prov is None:
+                prov = self.provenance(request.state, request.messages, None).with_trusted(
+                    system_text
+                )
+            return prov
+
+        if structured is not None:
+            answer = self._check_structured(request, inner, provenance())
+            if answer is not None:
+                if isinstance(response, ExtendedModelResponse):
+                    return ExtendedModelResponse(model_response=answer, command=response.command)
+                return answer
         changed: dict[int, AIMessage] = {}
         for message in finals:
             text = message_text(message.content)
             if not may_hold_link(text):
                 continue
-            if prov is None:
-                prov = self.provenance(request.state, request.messages, None).with_trusted(
-                    system_text
-                )
-            links = relayed_links(text, prov)
+            links = relayed_links(text, provenance())
             if not links:
                 continue
             self.audit("injection.relayed", runtime=request.runtime, decision=self.relay,
@@ -326,10 +344,7 @@ class PromptInjectionMiddleware(
             if self.relay == "flag":
                 continue
             if self.relay == "block":
-                new_text = (
-                    "I can't pass on this answer: it repeats a link or address that came from "
-                    "untrusted content (a tool result), not from you."
-                )
+                new_text = _REFUSAL
             else:
                 new_text = redact_links(text, [span for span, _ in links])
             changed[id(message)] = message.model_copy(update={"content": new_text})
@@ -345,6 +360,56 @@ class PromptInjectionMiddleware(
         if isinstance(response, ExtendedModelResponse):
             return ExtendedModelResponse(model_response=new_inner, command=response.command)
         return new_inner
+
+    def _check_structured(self, request: Any, inner: Any, prov: Provenance) -> Any:
+        """A structured answer (``ToolStrategy`` / ``ProviderStrategy``): its value and every
+        message that carries it (the structured call's arguments, LangChain's tool message
+        ``Returning structured response: ...``, the provider's JSON text). ``None``: nothing to
+        change. A link in a value that cannot be rebuilt is refused under ``redact`` too."""
+        rebuildable = True
+        try:
+            value, sources = relayed_in(inner.structured_response, prov)
+        except Unrebuildable as exc:
+            value, sources, rebuildable = inner.structured_response, exc.sources, False
+        if not sources:
+            return None
+        self.audit("injection.relayed", runtime=request.runtime, decision=self.relay,
+                   count=len(sources), sources=sorted(set(sources)))  # fmt: skip
+        if self.relay == "flag":
+            return None
+        if self.relay == "block" or not rebuildable:
+            return ModelResponse(result=[AIMessage(_REFUSAL)], structured_response=None)
+        try:
+            result = [_redacted(m, prov) for m in inner.result]
+        except Unrebuildable:
+            return ModelResponse(result=[AIMessage(_REFUSAL)], structured_response=None)
+        return ModelResponse(result=result, structured_response=value)
+
+
+_REFUSAL = (
+    "I can't pass on this answer: it repeats a link or address that came from "
+    "untrusted content (a tool result), not from you."
+)
+
+
+def _redacted(message: Any, prov: Provenance) -> Any:
+    """``message`` with every relayed link of its content, tool-call arguments and extra
+    fields redacted (a structured answer's carriers). Raises :class:`Unrebuildable` as
+    :func:`relayed_in` does."""
+    update: dict[str, Any] = {}
+    for field in ("content", "additional_kwargs"):
+        new, found = relayed_in(getattr(message, field, None), prov)
+        if found:
+            update[field] = new
+    calls = getattr(message, "tool_calls", None)
+    if calls:
+        new_calls = []
+        for call in calls:
+            args, found = relayed_in(call.get("args"), prov)
+            new_calls.append({**call, "args": args} if found else call)
+        if any(a is not b for a, b in zip(new_calls, calls, strict=True)):
+            update["tool_calls"] = new_calls
+    return message.model_copy(update=update) if update else message
 
 
 def _with_entry(result: Any, role: str, source: str) -> Any:

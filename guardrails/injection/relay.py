@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
 
 from guardrails.injection.atoms import _DOMAIN, _EMAIL, _URL, Atom, addresses
 from guardrails.injection.normalize import DOTS, canonical
 from guardrails.injection.taint import Provenance
 
-__all__ = ["REDACTED", "may_hold_link", "redact_links", "relayed_links"]
+__all__ = [
+    "REDACTED",
+    "Unrebuildable",
+    "may_hold_link",
+    "redact_links",
+    "relayed_in",
+    "relayed_links",
+]
 
 REDACTED = "[link removed: it came from untrusted content]"
 
@@ -79,3 +90,63 @@ def redact_links(text: str, spans: list[tuple[int, int]]) -> str:
     for start, end in sorted(set(spans), reverse=True):
         text = text[:start] + REDACTED + text[end:]
     return text
+
+
+class Unrebuildable(Exception):
+    """A structured answer holds a relayed link inside a value of a type it cannot rebuild;
+    ``sources`` names where the links came from."""
+
+    def __init__(self, kind: str, sources: list[str]) -> None:
+        super().__init__(kind)
+        self.sources = sources
+
+
+#: Nesting past this is not walked: such a value is read whole (``str``), like an unknown type.
+_MAX_DEPTH = 32
+
+
+def relayed_in(value: Any, provenance: Provenance) -> tuple[Any, list[str]]:
+    """``(value with every relayed link redacted, [source of each link])`` for a structured
+    answer (LangChain's ``structured_response``, a tool call's arguments): strings wherever
+    they sit (dict keys and values, lists, tuples, pydantic models, dataclasses). Nothing found:
+    ``value`` itself. Raises :class:`Unrebuildable` when a link sits in a value of another type
+    (read as ``str(value)``), which cannot be redacted in place."""
+    sources: list[str] = []
+
+    def text(s: str) -> str:
+        if not may_hold_link(s):
+            return s
+        links = relayed_links(s, provenance)
+        if not links:
+            return s
+        sources.extend(source for _, source in links)
+        return redact_links(s, [span for span, _ in links])
+
+    def walk(v: Any, depth: int) -> Any:
+        if isinstance(v, str):
+            return text(v)
+        if v is None or isinstance(v, (bool, int, float)):
+            return v
+        if depth < _MAX_DEPTH:
+            if type(v) is dict:
+                return {walk(k, depth + 1): walk(x, depth + 1) for k, x in v.items()}
+            if type(v) in (list, tuple):
+                return type(v)(walk(x, depth + 1) for x in v)
+            if isinstance(v, BaseModel):
+                fields = type(v).model_fields
+                return v.model_copy(update={n: walk(getattr(v, n), depth + 1) for n in fields})
+            if dataclasses.is_dataclass(v) and not isinstance(v, type):
+                changes = {
+                    f.name: walk(getattr(v, f.name), depth + 1)
+                    for f in dataclasses.fields(v)
+                    if f.init
+                }
+                return dataclasses.replace(v, **changes)
+        before = len(sources)
+        text(str(v))
+        if len(sources) != before:
+            raise Unrebuildable(type(v).__name__, sources)
+        return v
+
+    new = walk(value, 0)
+    return (new if sources else value), sources
