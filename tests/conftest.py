@@ -40,6 +40,25 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["PATH"] = folder + os.pathsep + path if path else folder
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``sweep`` (one promise over many inputs: spellings, transforms, shapes)
+    runs every input in sync in `make test`, and its async half there only for its first input;
+    the other async inputs are in the slow group (`make test-slow`, .ci/run)."""
+    del config
+    first: set[tuple[str, str]] = set()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if item.get_closest_marker("sweep") is None or callspec is None:
+            continue
+        if callspec.params.get("mode") != "async":
+            continue
+        key = (item.nodeid.split("::", 1)[0], getattr(item, "originalname", item.name))
+        if key not in first:
+            first.add(key)
+            continue
+        item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(params=["sync", "async"])
 def mode(request: pytest.FixtureRequest) -> str:
     """Run a test once with the sync hooks and once with the async ones."""

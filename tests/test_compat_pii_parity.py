@@ -64,6 +64,7 @@ def test_the_model_receives_the_same_text(pii: str, strategy: str, mode: str) ->
     assert ours == theirs
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize(("pii", "strategy"), _cases())
 def test_the_stored_answer_is_the_same(pii: str, strategy: str, mode: str) -> None:
     seen: list[str] = []
@@ -77,6 +78,7 @@ def test_the_stored_answer_is_the_same(pii: str, strategy: str, mode: str) -> No
     assert ours == theirs
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize(("pii", "strategy"), _cases())
 def test_tool_results_reach_the_model_the_same(pii: str, strategy: str, mode: str) -> None:
     @tool

@@ -285,6 +285,7 @@ def test_a_jail_whose_root_sits_under_a_symlinked_folder_reads_allowed_files(
 # --------------------------------------------------------------------------- free text
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("name", ["prod passwords (old).csv", "a, b; c.csv", 'it\'s "x".csv'])
 @pytest.mark.parametrize("kind", ["virtual", "composite"])
 def test_error_texts_never_carry_a_denied_name(

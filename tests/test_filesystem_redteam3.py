@@ -31,6 +31,7 @@ def _leaks(answers: list[str]) -> bool:
     return any(SECRET in a for a in answers)
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("virtual", [True, False])
 @pytest.mark.parametrize(
     "path",
@@ -123,6 +124,7 @@ def _route_nested(root: Path) -> CompositeBackend:
     )
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("make", [_two_routes, _route_inside_default, _route_nested])
 def test_two_routes_to_the_same_folder_are_refused(tmp_path: Path, mode: str, make: Any) -> None:
     """Aliases through two routes: rules name virtual paths, so such a composite is refused."""

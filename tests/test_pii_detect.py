@@ -158,6 +158,7 @@ def test_variant_is_detected_exactly(text: str, kind: str, value: str) -> None:
     assert found == [(kind, value)], found
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize(("text", "kind", "value"), VARIANTS, ids=[v[2] for v in VARIANTS])
 def test_variant_never_reaches_the_provider(
     mode: str, openai_mock: respx.MockRouter, chat_openai: Any, text: str, kind: str, value: str

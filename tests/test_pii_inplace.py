@@ -125,6 +125,7 @@ def _run(agent: Any, mode: str) -> Any:
     return asyncio.run(agent.ainvoke(payload))
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("strategy", ["redact", "block"])
 @pytest.mark.parametrize("shape", list(EDITS))
 def test_an_in_place_edit_after_the_guardrail_is_scanned(

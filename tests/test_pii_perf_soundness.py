@@ -168,6 +168,7 @@ def _sent(model: Recorded, call: int) -> str:
     return model.sent[call]
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("where", ["outside", "inside", "composed"])
 @pytest.mark.parametrize("strategy", ["redact", "block"])
 @pytest.mark.parametrize("shape", list(EDITS))

@@ -50,6 +50,7 @@ TRANSFORMS: dict[str, Callable[[str], str]] = {
 }
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("value", [EMAIL, PHONE], ids=["email", "phone"])
 @pytest.mark.parametrize("name", list(TRANSFORMS))
 def test_a_restored_tool_cannot_hand_the_value_back(name: str, value: str, mode: str) -> None:

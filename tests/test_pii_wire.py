@@ -342,6 +342,7 @@ SHAPES: dict[str, Callable[[], list[Any]]] = {
 }
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 @pytest.mark.parametrize("how", HOWS)
 def test_every_field_is_scanned(

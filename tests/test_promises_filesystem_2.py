@@ -404,6 +404,7 @@ def test_no_spelling_of_a_path_reads_a_denied_file(tmp_path: Path, mode: str) ->
         assert "permission denied" in answer or "not found" in answer, (raw, answer)
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize(
     "raw",
     ["~/notes.txt", "~root/.ssh/id_rsa", "~", "C:\\notes.txt", "c:/notes.txt", "Z:notes.txt",

@@ -193,6 +193,7 @@ def test_a_value_only_untrusted_text_gave_cannot_choose_a_side_effect(
         assert str(value).lower() not in json.dumps(event).lower() or str(value) == "1"
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize(("name", "args", "user"), STEERED, ids=lambda v: str(v)[:24])
 def test_the_same_value_given_by_the_user_runs(
     name: str, args: dict[str, Any], user: str, mode: str
@@ -214,6 +215,7 @@ def _spread(value: str, sep: str) -> str:
     return sep.join(value)
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize(
     "written",
     [

@@ -77,6 +77,7 @@ ANSWERS: list[tuple[str, Any, list[str]]] = [
 ]  # fmt: skip
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize(("label", "answer", "paid"), ANSWERS, ids=[a[0] for a in ANSWERS])
 def test_only_a_valid_decision_runs_the_paused_call(
     label: str, answer: Any, paid: list[str], mode: str, audit: AuditCapture

@@ -222,6 +222,7 @@ def test_with_fields_untrusted_a_listed_path_needs_the_user(mode: str) -> None:
 # -- dates: a day of a month in untrusted text is not a value ------------------------------------
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize(
     "page",
     [

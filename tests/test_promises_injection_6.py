@@ -40,6 +40,7 @@ from tests.test_promises_injection import (
 # -- a subagent's answer: untrusted unless its own guard saw it read nothing untrusted ------------
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize(
     "settings",
     [
@@ -223,6 +224,7 @@ LINK_FORMS = [
 ]  # fmt: skip
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize(
     ("page_link", "answer", "hidden"),
     LINK_FORMS,
@@ -305,6 +307,7 @@ NUMBER_PAGES = [
 NUMBER_IDS = ["colon", "month", "pm", "after-repeat", "after-day"]
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("page", NUMBER_PAGES, ids=NUMBER_IDS)
 def test_every_number_of_an_untrusted_text_is_judged_beside_dates_and_repeats(
     page: str, mode: str

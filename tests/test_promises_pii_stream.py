@@ -482,6 +482,7 @@ def _stream_run(agent: Any, mode: str) -> tuple[list[Any], Any]:
     return seen, agent.get_state(config).values["messages"]
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("shape", list(STREAM_SHAPES))
 def test_every_streamed_chunk_shape_is_handled_at_the_last_hop(
     shape: str, mode: str, memory_saver: Any
