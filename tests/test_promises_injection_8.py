@@ -181,3 +181,14 @@ def test_a_provider_strategy_answer_is_redacted_in_its_text_and_its_parsed_value
     assert type(value) is Summary and value.links == [REDACTED], value
     assert ATTACKER_HOST not in value.summary and ATTACKER_HOST not in _carriers(result)
     assert audit.of("injection.relayed")
+
+
+def test_two_keys_redacted_alike_are_not_merged() -> None:
+    """Two relayed links as keys of one mapping would both read as the redaction mark: the
+    value cannot be rebuilt without losing one of them, so it is refused, never merged."""
+    prov = Provenance.of({TAINT_KEY: entry("untrusted", "read_file", PLANTED)})
+    other = f"https://{ATTACKER_HOST}/pay"
+    with pytest.raises(Unrebuildable):
+        relayed_in({LINK: "a", other: "b"}, prov)
+    new, sources = relayed_in({LINK: "a", "kept": "b"}, prov)
+    assert new == {REDACTED: "a", "kept": "b"} and len(sources) == 1

@@ -129,7 +129,10 @@ def relayed_in(value: Any, provenance: Provenance) -> tuple[Any, list[str]]:
             return v
         if depth < _MAX_DEPTH:
             if type(v) is dict:
-                return {walk(k, depth + 1): walk(x, depth + 1) for k, x in v.items()}
+                out = {walk(k, depth + 1): walk(x, depth + 1) for k, x in v.items()}
+                if len(out) != len(v):  # two keys redacted alike: a value would be lost
+                    raise Unrebuildable("dict", sources)
+                return out
             if type(v) in (list, tuple):
                 return type(v)(walk(x, depth + 1) for x in v)
             if isinstance(v, BaseModel):
