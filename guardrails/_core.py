@@ -237,8 +237,7 @@ _Entry = tuple[Any, str, int]
 _ENCLOSING: contextvars.ContextVar[tuple[_Entry, ...]] = contextvars.ContextVar(
     "guardrails_enclosing", default=()
 )
-_NESTINGS_SEEN: set[tuple[int, ...]] = set()
-_NESTINGS_MAX = 4096
+_NESTINGS_SEEN: Any = None  # a guardrails.order.SeenOnce: each nesting, by identity, checked once
 
 
 def _enter(guard: Any, hook: str, request: Any) -> contextvars.Token[tuple[_Entry, ...]]:
@@ -247,11 +246,12 @@ def _enter(guard: Any, hook: str, request: Any) -> contextvars.Token[tuple[_Entr
     if stack:
         outers = [g for g, h, r in stack if h == hook and r == runtime]
         if outers:
-            key = (id(guard), *map(id, outers))
-            if key not in _NESTINGS_SEEN:
-                if len(_NESTINGS_SEEN) >= _NESTINGS_MAX:
-                    _NESTINGS_SEEN.clear()
-                _NESTINGS_SEEN.add(key)
+            global _NESTINGS_SEEN
+            if _NESTINGS_SEEN is None:
+                from guardrails.order import SeenOnce
+
+                _NESTINGS_SEEN = SeenOnce()
+            if _NESTINGS_SEEN.first((guard, *outers)):
                 from guardrails.order import check_nesting
 
                 check_nesting(outers, guard)

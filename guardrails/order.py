@@ -21,7 +21,8 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,10 +159,59 @@ def _label(middleware: Any) -> str:
     return type(middleware).__name__  # a narrowed instance's class has its public class's name
 
 
-#: (id of the outer, id of the inner, message) of each problem already warned about, so the check
-#: at the first call (check_nesting) does not repeat what compose() or check_order() said.
-_WARNED: set[tuple[int, int, str]] = set()
-_WARNED_MAX = 4096
+class SeenOnce:
+    """Tuples of live objects (and a few plain values) seen before, by identity.
+
+    Keyed by ``id()`` for speed, but an entry only counts while the objects it was made for
+    are alive: CPython reuses a dead object's id for a new one, and a new middleware stack must
+    never be taken for one already checked (its warning would be silenced). Each object is held
+    by a weak reference (strongly when it cannot be weakly referenced, so its id cannot be
+    reused while the entry exists); an entry is dropped when one of its objects dies.
+
+    Example::
+
+        seen = SeenOnce()
+        seen.first((outer, inner), "why")  # True
+        seen.first((outer, inner), "why")  # False while both are alive
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._entries: dict[tuple[Any, ...], tuple[Callable[[], Any], ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def first(self, objects: tuple[Any, ...], *plain: Any) -> bool:
+        """True (and remembered) the first time these very objects come with these values."""
+        key = (*map(id, objects), *plain)
+        refs = self._entries.get(key)
+        if refs is not None and all(r() is o for r, o in zip(refs, objects, strict=True)):
+            return False
+        if len(self._entries) >= self._limit:
+            self._entries.clear()
+        self._entries[key] = tuple(self._ref(o, key) for o in objects)
+        return True
+
+    def _ref(self, obj: Any, key: tuple[Any, ...]) -> Callable[[], Any]:
+        entries = self._entries
+
+        def gone(ref: Any) -> None:
+            if ref in entries.get(key, ()):
+                del entries[key]
+
+        try:
+            return weakref.ref(obj, gone)
+        except TypeError:  # no weak references: held, so its id cannot be reused meanwhile
+            return lambda: obj
+
+
+#: (outer, inner, message) of each problem already warned about, so the check at the first call
+#: (check_nesting) does not repeat what compose() or check_order() said for the same two objects.
+_WARNED = SeenOnce()
 
 
 def _package_dir(name: str) -> str | None:
@@ -198,15 +248,12 @@ _STDLIB = os.path.dirname(os.__file__) + os.sep
 
 
 def _warn(found: list[tuple[Any, Any, str]], stacklevel: int) -> None:
-    level = _caller_level(stacklevel + 1) if found else stacklevel + 1
+    if not found:
+        return
+    level = _caller_level(stacklevel + 1)
     for outer, inner, text in found:
-        key = (id(outer), id(inner), text)
-        if key in _WARNED:
-            continue
-        if len(_WARNED) >= _WARNED_MAX:
-            _WARNED.clear()
-        _WARNED.add(key)
-        warnings.warn(text, GuardrailOrderWarning, stacklevel=level)
+        if _WARNED.first((outer, inner), text):
+            warnings.warn(text, GuardrailOrderWarning, stacklevel=level)
 
 
 def check_order(stack: Sequence[AgentMiddleware[Any, Any, Any]], *, warn: bool = True) -> list[str]:

@@ -502,15 +502,39 @@ def test_a_windows_1252_payload_is_opened_and_handled(where: str, mode: str) -> 
     assert EMAIL not in text and "[REDACTED_EMAIL]" in text, sent
 
 
-#: bytes with no zero byte that read as no text: high bytes in random order (an odd count: no
-#: UTF-16 or UTF-32 reading)
-NOT_TEXT = bytes(random.Random(13).choice(range(0x80, 0x100)) for _ in range(97))
+def _not_text() -> dict[str, bytes]:
+    """Bytes with no zero byte that read as no text, from one seeded generator: every high byte
+    once in random order (and one more: an odd count, so no UTF-16 or UTF-32 reading), high
+    bytes drawn at random at several odd lengths, and high bytes with ASCII letters just under
+    the share that makes a Windows-1252 reading text (68 in 100, plus one high byte)."""
+    rng = random.Random(13)
+    high = list(range(0x80, 0x100))
+    rng.shuffle(high)
+    drawn = {f"{n} drawn": bytes(rng.choice(high) for _ in range(n)) for n in (97, 255, 1001)}
+    letters = [rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(68)]
+    mixed = letters + [rng.choice(high) for _ in range(33)]
+    rng.shuffle(mixed)
+    return {"every high byte": bytes([*high, high[0]]), **drawn, "68% ASCII": bytes(mixed)}
 
 
-def test_a_payload_of_bytes_without_zeros_that_read_as_no_text_is_binary(mode: str) -> None:
+NOT_TEXT = _not_text()
+
+
+def test_the_not_text_samples_are_what_they_claim() -> None:
+    for sample in NOT_TEXT.values():
+        assert len(sample) % 2 and 0 not in sample
+        assert len(set(sample)) > 40  # not one byte repeated
+        with pytest.raises(UnicodeDecodeError):
+            sample.decode("utf-8")
+
+
+@pytest.mark.parametrize("sample", list(NOT_TEXT))
+def test_a_payload_of_bytes_without_zeros_that_read_as_no_text_is_binary(
+    sample: str, mode: str
+) -> None:
     """Windows-1252 decodes any byte but zero: only a reading that looks like text (seven in
     ten characters ASCII) is text; a ``data:`` URL of these bytes is binary, refused under
     refuse_unscannable."""
-    payload = "data:application/octet-stream;base64," + base64.b64encode(NOT_TEXT).decode()
+    payload = "data:application/octet-stream;base64," + base64.b64encode(NOT_TEXT[sample]).decode()
     with pytest.raises(PIIDetectionError, match="unscannable"):
         _sent(payload, mode, refuse_unscannable=True)

@@ -1,0 +1,140 @@
+"""Promises of ``PromptInjectionMiddleware`` (issue 29, round 7): a guard with nothing new to
+record stays out of the way.
+
+The guard records the system prompt's provenance (trusted) in the run's state the first time it
+sees that prompt. On every later model call there is nothing new to record, and then the guard
+adds no state update (the model node's update holds the messages only, as without the guard:
+an observer of ``stream_mode="updates"``, a checkpointer or a reducer of that key sees no write)
+and hands its caller exactly what its handler returned (the same object, not wrapped in an
+``ExtendedModelResponse``: LangChain's own composition unwraps it, but any other caller of the
+hook gets what it gave). Real ``create_agent`` graphs with a scripted model, sync and async,
+with and without a system prompt, a blank one, and one that changes mid-run (then it is new
+again, and recorded once per text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+from guardrails.injection.taint import TAINT_KEY
+from guardrails.testing import ScriptedChatModel, tool_call
+from tests.test_promises_injection import Log, _guard, _tools
+
+
+class Prompted(AgentMiddleware):  # type: ignore[type-arg]
+    """Sets the system prompt of each model call from a list (a dynamic prompt)."""
+
+    def __init__(self, prompts: list[str]) -> None:
+        super().__init__()
+        self.prompts = prompts
+        self.calls = 0
+
+    def _prompted(self, request: ModelRequest) -> ModelRequest:
+        text = self.prompts[min(self.calls, len(self.prompts) - 1)]
+        self.calls += 1
+        return request.override(system_message=SystemMessage(text))
+
+    def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], Any]) -> Any:
+        return handler(self._prompted(request))
+
+    async def awrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[Any]]
+    ) -> Any:
+        return await handler(self._prompted(request))
+
+
+def _model_updates(
+    mode: str, *, system_prompt: str | None, prompts: list[str] | None = None
+) -> list[bool]:
+    """For each model call of a four-call run: did its state update write the provenance?"""
+    log: Log = []
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("read_file", {"path": "bill.txt"})]),
+            AIMessage("", tool_calls=[tool_call("get_iban", {})]),
+            AIMessage("", tool_calls=[tool_call("read_file", {"path": "notes.txt"})]),
+            "Done.",
+        ]
+    )
+    outer = (
+        [] if prompts is None else [Prompted(prompts)]
+    )  # listed first: the guard sees its prompt
+    agent = create_agent(
+        model,
+        tools=_tools(log, {"bill.txt": "Amount due: 12 EUR.", "notes.txt": "All paid."}),
+        system_prompt=system_prompt,
+        middleware=[*outer, _guard()],
+    )
+    payload = {"messages": [("user", "Please pay the bill in bill.txt.")]}
+    if mode == "sync":
+        chunks = list(agent.stream(payload, stream_mode="updates"))
+    else:
+
+        async def run() -> list[Any]:
+            return [c async for c in agent.astream(payload, stream_mode="updates")]
+
+        chunks = asyncio.run(run())
+    writes = [TAINT_KEY in (c["model"] or {}) for c in chunks if "model" in c]
+    assert len(writes) == 4
+    return writes
+
+
+def test_once_the_system_prompt_is_recorded_no_model_call_writes_it_again(mode: str) -> None:
+    assert _model_updates(mode, system_prompt="You pay the user's bills.") == [
+        True,
+        False,
+        False,
+        False,
+    ]
+
+
+def test_without_a_system_prompt_no_model_call_writes_provenance(mode: str) -> None:
+    assert _model_updates(mode, system_prompt=None) == [False] * 4
+
+
+@pytest.mark.parametrize("blank", ["", "   \n"])
+def test_a_blank_system_prompt_records_nothing(blank: str, mode: str) -> None:
+    assert _model_updates(mode, system_prompt="x", prompts=[blank]) == [False] * 4
+
+
+def test_a_system_prompt_that_changes_is_recorded_once_per_text(mode: str) -> None:
+    prompts = ["You pay bills.", "You pay bills.", "You pay bills and file them.", "You pay bills."]
+    assert _model_updates(mode, system_prompt="x", prompts=prompts) == [True, False, True, False]
+
+
+def test_the_hook_hands_its_caller_the_handlers_answer_when_nothing_is_new(mode: str) -> None:
+    guard = _guard()
+    system = SystemMessage("You pay the user's bills.")
+    request = ModelRequest(
+        model=ScriptedChatModel(responses=[], default="hi"),
+        messages=[HumanMessage("hi")],
+        system_message=system,
+        tool_choice=None,
+        tools=[],
+        response_format=None,
+        state={"messages": [HumanMessage("hi")]},  # type: ignore[arg-type]
+        runtime=None,  # type: ignore[arg-type]
+    )
+    answer = ModelResponse(result=[AIMessage("Paid.")])
+
+    def call(req: ModelRequest) -> Any:
+        if mode == "sync":
+            return guard.wrap_model_call(req, lambda _r: answer)
+
+        async def handler(_r: ModelRequest) -> ModelResponse:
+            return answer
+
+        return asyncio.run(guard.awrap_model_call(req, handler))
+
+    first = call(request)
+    assert first is not answer and first.command.update[TAINT_KEY]  # recorded once
+    known = {**request.state, TAINT_KEY: first.command.update[TAINT_KEY]}
+    assert call(request.override(state=known)) is answer
+    assert call(request.override(system_message=None)) is answer
