@@ -11,11 +11,17 @@ Real ``create_agent`` graphs, a scripted model, a real checkpointer, sync and as
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
+import pytest
 from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
+from langchain.tools import ToolRuntime
 from langchain_core.messages import AIMessage
+from langgraph.prebuilt import InjectedState
 
+from guardrails.errors import PIIDetectionError
 from guardrails.pii import PIIMiddleware
 from guardrails.pii.middleware import VAULT_KEY
 from guardrails.testing import ScriptedChatModel, tool_call
@@ -90,3 +96,180 @@ def test_a_tool_not_restored_gets_its_arguments_pseudonymized_with_one_event(
     assert (event["tool"], event["entities"]) == ("log_note", {"email": 1})
     assert audit.of("pii.restored") == []
     assert list(vault.values()) == [{"<EMAIL_1>": JANE, "<EMAIL_2>": BOB}]
+
+
+# --------------------------------------------------------------------------- reviewer edits
+# **The order of the list does not change what a tool receives.** A tool not in
+# ``restore_tools`` never receives a raw value of a configured type, whoever wrote it: the
+# model, a reviewer's edit in LangChain's ``HumanInTheLoopMiddleware`` (batched after the model
+# call, or per call inside the tool hook), another middleware's rewrite. Listed before
+# ``PIIMiddleware``, the reviewer's edit is applied outside it and pseudonymized on the way in;
+# listed after, the edit is applied inside it, and the tool still gets the placeholder. A
+# reviewer may also point the call at another tool: the tool that runs decides (a restored tool
+# gets real values, any other placeholders). Real graph, a real checkpointer, ``Command(resume=
+# ...)``, both list orders, both interrupt modes, sync and async.
+
+CAROL = "carol.white@example.net"
+
+
+def _reviewed(
+    order: str,
+    interrupt_mode: str,
+    call: tuple[str, dict[str, Any]],
+    edit: dict[str, Any],
+    mode: str,
+    saver: Any,
+) -> Outbox:
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+    from langgraph.types import Command
+
+    box = Outbox()
+    hitl = HumanInTheLoopMiddleware(
+        interrupt_on={"log_note": True, "send_email": True}, interrupt_mode=interrupt_mode
+    )
+    pii = PIIMiddleware("email", strategy="pseudonymize", restore_tools=["send_email"])
+    agent = create_agent(
+        ScriptedChatModel(responses=[AIMessage("", tool_calls=[tool_call(*call)]), "Done."]),
+        tools=box.tools,
+        checkpointer=saver,
+        middleware=[hitl, pii] if order == "review first" else [pii, hitl],
+    )
+    config = {"configurable": {"thread_id": f"review-{order}-{interrupt_mode}"}}
+    invoke(agent, {"messages": [("user", f"Write to {JANE}.")]}, mode, config)
+    assert box.got == []  # waiting for the reviewer
+    decision = {"type": "edit", "edited_action": edit}
+    answer = {"decisions": [decision]} if interrupt_mode == "batched" else decision
+    invoke(agent, Command(resume=answer), mode, config)
+    return box
+
+
+ORDERS = ["review first", "PII first"]
+MODES = ["batched", "per_call"]
+
+
+@pytest.mark.parametrize("interrupt_mode", MODES)
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_reviewers_address_reaches_an_unrestored_tool_as_a_placeholder(
+    order: str, interrupt_mode: str, mode: str, memory_saver: Any
+) -> None:
+    note = {"name": "log_note", "args": {"note": f"ask {CAROL}, cc <EMAIL_1>"}}
+    box = _reviewed(
+        order, interrupt_mode, ("log_note", {"note": "ask <EMAIL_1>"}), note, mode, memory_saver
+    )
+    ((tool, got),) = box.got
+    assert tool == "log_note" and CAROL not in got and JANE not in got
+    assert re.fullmatch(r"ask <EMAIL_\d+>, cc <EMAIL_1>", got) and "<EMAIL_1>," not in got
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_reviewer_who_points_a_restored_call_at_another_tool_sends_it_no_real_value(
+    order: str, mode: str, memory_saver: Any
+) -> None:
+    moved = {"name": "log_note", "args": {"note": f"<EMAIL_1> and {CAROL}"}}
+    box = _reviewed(
+        order, "batched", ("send_email", {"to": "<EMAIL_1>", "cc": "x"}), moved, mode, memory_saver
+    )
+    ((tool, got),) = box.got
+    assert tool == "log_note" and CAROL not in got and JANE not in got
+    assert got.startswith("<EMAIL_1> and <EMAIL_")
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_reviewer_who_points_a_call_at_a_restored_tool_sends_it_real_values(
+    order: str, mode: str, memory_saver: Any
+) -> None:
+    moved = {"name": "send_email", "args": {"to": "<EMAIL_1>", "cc": CAROL}}
+    box = _reviewed(
+        order, "batched", ("log_note", {"note": "hi <EMAIL_1>"}), moved, mode, memory_saver
+    )
+    assert box.got == [("send_email", f"{JANE} {CAROL}")]
+
+
+class Rewrite(AgentMiddleware):  # type: ignore[type-arg]
+    """Another layer that adds to a tool call's arguments (a signature, a default cc)."""
+
+    def _edited(self, request: Any) -> Any:
+        call = request.tool_call
+        args = {**call["args"], "note": f"{call['args']['note']} (cc {CAROL})"}
+        return request.override(tool_call={**call, "args": args})
+
+    def wrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return handler(self._edited(request))
+
+    async def awrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return await handler(self._edited(request))
+
+
+@pytest.mark.parametrize("strategy", ["pseudonymize", "redact"])
+@pytest.mark.parametrize("order", ["rewrite first", "PII first"])
+def test_a_value_another_layer_adds_to_a_call_is_handled_in_either_order(
+    order: str, strategy: str, mode: str, memory_saver: Any
+) -> None:
+    box = Outbox()
+    pii = PIIMiddleware(
+        "email", strategy=strategy, apply_to_tool_args=True, apply_to_tool_results=False
+    )
+    agent = create_agent(
+        ScriptedChatModel(
+            responses=[AIMessage("", tool_calls=[tool_call("log_note", {"note": "hi"})]), "Ok."]
+        ),
+        tools=box.tools,
+        checkpointer=memory_saver,
+        middleware=[Rewrite(), pii] if order == "rewrite first" else [pii, Rewrite()],
+    )
+    invoke(agent, {"messages": [("user", "Note hi.")]}, mode, {"configurable": {"thread_id": "r"}})
+    ((_, got),) = box.got
+    assert CAROL not in got and got.startswith("hi (cc ")
+    assert ("<EMAIL_1>" if strategy == "pseudonymize" else "[REDACTED_EMAIL]") in got
+
+
+def test_a_tools_injected_arguments_reach_it_unchanged(mode: str, memory_saver: Any) -> None:
+    seen: list[Any] = []
+
+    @tool
+    def lookup(
+        who: str, state: Annotated[dict[str, Any], InjectedState], runtime: ToolRuntime
+    ) -> str:
+        """Look someone up."""
+        seen.append((who, len(state["messages"]), runtime.tool_call_id))
+        return "found"
+
+    class Edit(Rewrite):
+        def _edited(self, request: Any) -> Any:
+            call = request.tool_call
+            return request.override(tool_call={**call, "args": {"who": f"{CAROL}"}})
+
+    agent = create_agent(
+        ScriptedChatModel(
+            responses=[
+                AIMessage("", tool_calls=[tool_call("lookup", {"who": "x"}, id="c9")]),
+                "Ok.",
+            ]
+        ),
+        tools=[lookup],
+        checkpointer=memory_saver,
+        middleware=[PIIMiddleware("email", strategy="pseudonymize"), Edit()],
+    )
+    invoke(agent, {"messages": [("user", "Look.")]}, mode, {"configurable": {"thread_id": "i"}})
+    assert seen == [("<EMAIL_1>", 2, "c9")]
+
+
+@pytest.mark.parametrize("order", ["rewrite first", "PII first"])
+def test_a_value_another_layer_adds_under_block_refuses_the_call_in_either_order(
+    order: str, mode: str, memory_saver: Any
+) -> None:
+    box = Outbox()
+    pii = PIIMiddleware("email", strategy="block", apply_to_tool_args=True, apply_to_input=False)
+    agent = create_agent(
+        ScriptedChatModel(
+            responses=[AIMessage("", tool_calls=[tool_call("log_note", {"note": "hi"})]), "Ok."]
+        ),
+        tools=box.tools,
+        checkpointer=memory_saver,
+        middleware=[Rewrite(), pii] if order == "rewrite first" else [pii, Rewrite()],
+    )
+    with pytest.raises(PIIDetectionError):
+        invoke(
+            agent, {"messages": [("user", "Note hi.")]}, mode, {"configurable": {"thread_id": "b"}}
+        )
+    assert box.got == []

@@ -53,6 +53,11 @@ __all__ = ["PIISpanProcessor", "observed_tool", "pii_anonymizer", "redactor"]
 _HANDLING: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "guardrails_pii_tool_handling", default=None
 )
+#: The tool view whose ``ainvoke`` handled its input (StructuredTool's ``ainvoke`` of a tool
+#: without a coroutine calls ``invoke`` in a thread: that must not handle it again).
+_PREPARED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "guardrails_pii_tool_prepared", default=None
+)
 _HANDLE = "_guardrails_observe"
 _CLASSES: dict[type, type] = {}
 
@@ -103,7 +108,26 @@ def _observed_class(cls: type) -> type:
             tool_input = restore(tool_input)
         return cls._to_args_and_kwargs(self, tool_input, tool_call_id)  # type: ignore[attr-defined]
 
+    def invoke(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        prepare = self.__dict__[_HANDLE][3]
+        if prepare is not None and _PREPARED.get() != id(self):
+            input = prepare[0](self, input)
+        return cls.invoke(self, input, config, **kwargs)  # type: ignore[attr-defined]
+
+    async def ainvoke(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        prepare = self.__dict__[_HANDLE][3]
+        if prepare is None:
+            return await cls.ainvoke(self, input, config, **kwargs)  # type: ignore[attr-defined]
+        input = await prepare[1](self, input)
+        token = _PREPARED.set(id(self))
+        try:
+            return await cls.ainvoke(self, input, config, **kwargs)  # type: ignore[attr-defined]
+        finally:
+            _PREPARED.reset(token)
+
     namespace = {
+        "invoke": invoke,
+        "ainvoke": ainvoke,
         "_to_args_and_kwargs": _to_args_and_kwargs,
         "__module__": cls.__module__,
         "__qualname__": cls.__qualname__,
@@ -121,12 +145,16 @@ def observed_tool(
     handle: Callable[[Any], Any],
     ahandle: Callable[[Any], Any],
     restore: Callable[[Any], Any] | None = None,
+    prepare: tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]] | None = None,
 ) -> Any:
     """A view of ``tool`` whose raw output goes through ``handle`` (sync runs) or ``ahandle``
     (async runs, awaited) before the tool's callbacks (``on_tool_end``) and its
     ``ToolMessage`` see it. The view shares the tool's fields; the tool itself is unchanged.
     ``restore`` (pseudonymize) turns the input into what the tool itself receives *after*
     ``on_tool_start`` has recorded it: callbacks see placeholders, the tool real values.
+    ``prepare`` (sync, async: ``(view, input) -> input``) handles the input the tool is
+    invoked with, after every middleware inside the guardrail has had its say (a reviewer's
+    edit, another layer's rewrite), before ``on_tool_start``.
 
     Example::
 
@@ -135,7 +163,7 @@ def observed_tool(
     cls: Any = _observed_class(type(tool))
     view = cls.__new__(cls)
     state = dict(tool.__dict__)
-    state[_HANDLE] = (handle, ahandle, restore)
+    state[_HANDLE] = (handle, ahandle, restore, prepare)
     object.__setattr__(view, "__dict__", state)
     object.__setattr__(view, "__pydantic_fields_set__", set(tool.model_fields_set))
     extra = getattr(tool, "__pydantic_extra__", None)

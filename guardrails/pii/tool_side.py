@@ -8,6 +8,8 @@ request, a different run, the tool view of :mod:`guardrails.pii.observers`.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from typing import Any
 
@@ -57,7 +59,7 @@ class ToolSide:
         box: list[Pseudonymizer] = []
         thread: str | None = None
         args = call.get("args", {})
-        restore_inside: Any = None
+        restore: Any = None
         if self._strategy.needs_mapping:
             thread = run_thread(runtime) if self.vault is not None else None
             mapping = yield from self._load(request.state, thread)
@@ -67,29 +69,11 @@ class ToolSide:
                     mapping, slot=self._slot(request), texts=lambda: message_texts(state_messages)
                 )
             )
+            restore = self._restorer(mapping, runtime)
             # real values go only where declared: no restore_tools, no tool gets them
-            allowed = self.restore_tools is not None and tool in self.restore_tools
-            if allowed:
-
-                def restore(value: Any) -> Any:
-                    counts: dict[str, int] = {}
-                    secrets: list[str] = []
-                    restored = restore_value(value, mapping, counts, secrets)
-                    if counts:
-                        self.audit(
-                            "pii.restored",
-                            runtime=runtime,
-                            where="tool_args",
-                            tool=tool,
-                            entities=counts,
-                            secrets=secrets,
-                        )
-                    return restored
-
+            if self._restores(tool):
                 if request.tool is None:  # no tool object to restore inside: the arguments
-                    request = request.override(tool_call={**call, "args": restore(args)})
-                else:
-                    restore_inside = restore
+                    request = request.override(tool_call={**call, "args": restore(tool, args)})
                 handle_args = False
             else:  # this tool never receives real values, not even ones the model wrote itself
                 handle_args = True
@@ -97,30 +81,26 @@ class ToolSide:
             handle_args = self.apply_to_tool_args
         known: dict[str, Any] = {}
         if handle_args:
-            yield from self._prefetch(known, [], args)
-            scans: list[Scan] = []
-
-            def on_args(pseudo: Pseudonymizer | None) -> Any:
-                scans[:] = [self.scan("tool_args", runtime, pseudo, known)]
-                return scans[0].value(args)
-
-            handled_args = yield from self._run(box, thread, on_args)
-            scans[0].report(tool if box else None)
-            if scans[0].found:
+            handled_args = yield from self._args_flow(tool, args, runtime, box, thread, known)
+            if handled_args is not args:
                 request = request.override(tool_call={**call, "args": handled_args})
-        if not (self.apply_to_tool_results or box):
+        if not (self.apply_to_tool_results or box or handle_args):
             return (yield Call(request))
         # ingress: the tool's output is handled inside its run, before ``on_tool_end``
-        # (tracers, astream_events) and the ToolMessage see it
+        # (tracers, astream_events) and the ToolMessage see it; its input too, as the tool is
+        # invoked: a layer listed after this one (a reviewer's edit in HumanInTheLoopMiddleware,
+        # any rewrite) may have changed the call, even pointed it at another tool
         ran = _ToolRun(self, runtime, box, thread, known, tool)
+        ran.handed = request.tool_call.get("args")
         if request.tool is not None:
-            view = observed_tool(request.tool, ran.handle, ran.ahandle, restore_inside)
-            request = request.override(tool=view)
+            request = self._viewed(request, ran, restore, bool(box) or handle_args)
         result = yield Call(request)
         if ran.blocked is not None:
             raise ran.blocked
+        if not (self.apply_to_tool_results or box):
+            return result
         yield from self._prefetch(known, [], result)
-        scans = []
+        scans: list[Scan] = []
 
         def on_result(pseudo: Pseudonymizer | None) -> Any:
             # a backstop: what the tool's run handed over already handled (a cache hit),
@@ -141,6 +121,69 @@ class ToolSide:
                 lambda u: {**u, VAULT_KEY: merge_vault(u.get(VAULT_KEY), entries[VAULT_KEY])},
             )
         return handled  # pragma: no cover - a result we cannot attach state to
+
+    def _restores(self: Any, tool: str) -> bool:
+        return self.restore_tools is not None and tool in self.restore_tools
+
+    def _restorer(self: Any, mapping: dict[str, str], runtime: Any) -> Any:
+        def restore(tool: str, value: Any) -> Any:
+            counts: dict[str, int] = {}
+            secrets: list[str] = []
+            restored = restore_value(value, mapping, counts, secrets)
+            if counts:
+                self.audit(
+                    "pii.restored",
+                    runtime=runtime,
+                    where="tool_args",
+                    tool=tool,
+                    entities=counts,
+                    secrets=secrets,
+                )
+            return restored
+
+        return restore
+
+    def _args_flow(
+        self: Any,
+        tool: str,
+        args: Any,
+        runtime: Any,
+        box: list[Pseudonymizer],
+        thread: str | None,
+        known: dict[str, Any],
+    ) -> Flow[Any]:
+        """A tool call's arguments handled (``args`` itself when nothing was found)."""
+        yield from self._prefetch(known, [], args)
+        scans: list[Scan] = []
+
+        def on_args(pseudo: Pseudonymizer | None) -> Any:
+            scans[:] = [self.scan("tool_args", runtime, pseudo, known)]
+            return scans[0].value(args)
+
+        handled = yield from self._run(box, thread, on_args)
+        scans[0].report(tool if box else None)
+        return handled if scans[0].found else args
+
+    def _viewed(self: Any, request: Any, ran: _ToolRun, restore: Any, inputs: bool) -> Any:
+        """``request`` with its tool (and, when the input is handled, every tool of the
+        runtime a layer inside may switch the call to) seen through
+        :func:`~guardrails.pii.observers.observed_tool`."""
+        outputs = bool(self.apply_to_tool_results or ran.args[1])
+        handle, ahandle = (ran.handle, ran.ahandle) if outputs else (_same, _asame)
+        prepare = (ran.prepare, ran.aprepare) if inputs else None
+
+        def view(of: Any) -> Any:
+            name = str(getattr(of, "name", ""))
+            back = functools.partial(restore, name) if restore and self._restores(name) else None
+            return observed_tool(of, handle, ahandle, back, prepare)
+
+        mine = view(request.tool)
+        runtime = request.runtime
+        tools = getattr(runtime, "tools", None)
+        if not inputs or not tools or not _is_dataclass_instance(runtime):
+            return request.override(tool=mine)
+        views = [mine if t is request.tool else view(t) for t in tools]
+        return request.override(tool=mine, runtime=dataclasses.replace(runtime, tools=views))
 
     def output_flow(
         self: Any,
@@ -232,6 +275,39 @@ class _ToolRun:
         self.args = (runtime, box, thread, known, tool)
         self.mw = mw
         self.blocked: PIIDetectionError | None = None
+        self.handed: Any = None  # the arguments this guardrail let through
+
+    def _input_flow(self, view: Any, value: Any) -> Flow[Any]:
+        """The input the tool ``view`` is invoked with, handled unless it is what this
+        guardrail handed on (nothing inside changed it) or that tool gets real values."""
+        runtime, box, thread, known, tool = self.args
+        name = str(view.name)
+        call = isinstance(value, dict) and value.get("type") == "tool_call"
+        args = value.get("args") if call else value
+        if box and self.mw._restores(name):
+            return value  # restored inside the tool (_to_args_and_kwargs)
+        facing, rest = _split_injected(view, args)
+        if name == tool and facing == self.handed:
+            return value
+        handled = yield from self.mw._args_flow(name, facing, runtime, box, thread, known)
+        if handled is facing:
+            return value
+        merged = {**handled, **rest} if isinstance(handled, dict) else handled
+        return {**value, "args": merged} if call else merged
+
+    def prepare(self, view: Any, value: Any) -> Any:
+        try:
+            return run_sync(self._input_flow(view, value), _no_call)
+        except PIIDetectionError as error:
+            self.blocked = error
+            raise
+
+    async def aprepare(self, view: Any, value: Any) -> Any:
+        try:
+            return await run_async(self._input_flow(view, value), _no_acall)
+        except PIIDetectionError as error:
+            self.blocked = error
+            raise
 
     def _refused(self, error: PIIDetectionError) -> Any:
         self.blocked = error
@@ -248,6 +324,43 @@ class _ToolRun:
             return await run_async(self.mw.output_flow(output, *self.args), _no_acall)
         except PIIDetectionError as error:
             return self._refused(error)
+
+
+def _split_injected(tool: Any, args: Any) -> tuple[Any, dict[str, Any]]:
+    """(the arguments the model or a reviewer writes, the ones ToolNode injects: state, store,
+    runtime). The written ones are those of the tool's public ``tool_call_schema`` (it leaves
+    the injected ones out); when that cannot be read, every argument counts as written."""
+    if not isinstance(args, dict):
+        return args, {}
+    try:
+        schema = tool.tool_call_schema
+        if isinstance(schema, dict):
+            written = set(schema.get("properties") or ())
+        else:
+            written = set(schema.model_fields)
+    except Exception:
+        return args, {}
+    injected = {k: v for k, v in args.items() if k not in written and _is_injected(v)}
+    if not injected:
+        return args, {}
+    return {k: v for k, v in args.items() if k not in injected}, injected
+
+
+def _is_injected(value: Any) -> bool:
+    """What ToolNode injects is graph state, a store or the runtime: never a plain text."""
+    return not isinstance(value, str | int | float | bool | list | tuple) and value is not None
+
+
+def _is_dataclass_instance(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _same(output: Any) -> Any:
+    return output
+
+
+async def _asame(output: Any) -> Any:
+    return output
 
 
 def _no_call(request: Any) -> Any:  # pragma: no cover - output flows make no calls
