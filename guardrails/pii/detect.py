@@ -242,7 +242,9 @@ class Detector:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_cache", _ByteLRU(self.CACHE_BYTES))
-        object.__setattr__(self, "_plan", _plan(self.finders))
+        plan = _plan(self.finders)
+        object.__setattr__(self, "_plan", plan)
+        object.__setattr__(self, "_inline", _inline_plan(plan))
 
     @property
     def cache_bytes(self) -> int:
@@ -285,24 +287,21 @@ class Detector:
 
     def _scan(self, text: str) -> tuple[PIIMatch, ...]:
         # what _run does step by step, with the built-in steps inlined (the loop runs once per
-        # type per text: its overhead is a fair part of scanning a short text)
+        # type per text: its overhead is a fair part of scanning a short text, so it is two
+        # lines per built-in type: see _inline_plan)
         found: list[_Found] = []
-        scan: _Scan | None = None
-        for step in self._plan:  # type: ignore[attr-defined]
-            if step[0] != _BUILTIN:
-                scan = _run(step, text, scan, found)
-                continue
-            if scan is None:
-                scan = _Scan(normalize(text), text)
-            builtin = step[3]
-            if builtin.needs(scan):
-                spans = builtin.find(scan)
-                if spans:
-                    span = scan.norm.span
-                    for s, e, score in spans:
-                        if score >= THRESHOLD:
-                            start, end = span(s, e)
-                            found.append((start, end, score, step[2], step[1]))
+        steps, normalized = self._inline  # type: ignore[attr-defined]
+        scan = _Scan(normalize(text), text) if normalized else None
+        for needs, find, name, order in steps:
+            if needs is None:  # the secret types' shared step, a plain finder
+                _run(find, text, scan, found)
+            elif needs(scan) and (spans := find(scan)):
+                assert scan is not None  # a built-in step: normalized is true
+                span = scan.norm.span
+                for s, e, score in spans:
+                    if score >= THRESHOLD:
+                        start, end = span(s, e)
+                        found.append((start, end, score, name, order))
         return _resolve(text, found) if found else ()
 
     _cached = _scan  # the uncached scan (benchmarks measure detection, not the cache)
@@ -333,6 +332,20 @@ def _plan(finders: tuple[tuple[str, Finder], ...]) -> tuple[_Step, ...]:
         else:
             steps.append((_PLAIN, order, name, finder))
     return tuple((_SECRETS, tuple(secret)) if s is None else s for s in steps)
+
+
+def _inline_plan(plan: tuple[_Step, ...]) -> tuple[tuple[tuple[Any, ...], ...], bool]:
+    """The steps of :meth:`Detector._scan`: ``(gate, finder, name, order)`` per built-in type,
+    ``(None, step, None, None)`` for the others (run by :func:`_run`); and whether a step
+    reads the normalized text (a detector of plain finders only never normalizes)."""
+    out: list[tuple[Any, ...]] = []
+    for step in plan:
+        if step[0] == _BUILTIN:
+            builtin = step[3]
+            out.append((builtin.needs, builtin.find, step[2], step[1]))
+        else:
+            out.append((None, step, None, None))
+    return tuple(out), any(step[0] != _PLAIN for step in plan)
 
 
 def _run(step: _Step, text: str, scan: _Scan | None, found: list[_Found]) -> _Scan | None:

@@ -451,21 +451,34 @@ def random_looking(value: str) -> bool:
 #: skipped. tests/test_pii_fast_gates.py derives both from the rules' patterns (so a new rule
 #: that needs another character or a shorter token fails it until they are updated here).
 _TOKEN_RUN_LENGTH = 16
-_TOKEN_RUN: re.Pattern[str] | None = re.compile(
-    rf"(?<![\w+,\-./:=~])[\w+,\-./:=~]{{{_TOKEN_RUN_LENGTH}}}"
-)
+_TOKEN_RUN_PATTERN = rf"(?<![\w+,\-./:=~])[\w+,\-./:=~]{{{_TOKEN_RUN_LENGTH}}}"
+_TOKEN_RUN: re.Pattern[str] | None = re.compile(_TOKEN_RUN_PATTERN)
+
+
+#: the whole runs _TOKEN_RUN finds the start of: a token (its anchor too: every anchor is made
+#: of the run's characters) stands inside one of them, so the anchors are searched there only
+_TOKEN_RUNS = re.compile(_TOKEN_RUN_PATTERN[:-1] + ",}")
+
+
+def _anchor_matches(text: str) -> list[re.Match[str]]:
+    """``_ANCHORS.finditer(text)`` where a token can stand: inside the runs of token characters
+    as long as the shortest token (an anchor never straddles a run's end, so the matches there
+    are those of the whole text); the whole text when the gate is off (the tests' long way)."""
+    if _TOKEN_RUN is None:
+        return list(_ANCHORS.finditer(text))
+    # no whitespace-free stretch that long (split and len in C) settles most texts
+    if max(map(len, text.split()), default=0) < _TOKEN_RUN_LENGTH:
+        return []
+    found: list[re.Match[str]] = []
+    for run in _TOKEN_RUNS.finditer(text):
+        found += _ANCHORS.finditer(text, run.start(), run.end())
+    return found
 
 
 def _prefixed(text: str) -> list[Secret]:
     out: list[Secret] = []
-    if _TOKEN_RUN is not None and (
-        # no whitespace-free stretch that long (split and len in C), or no such run in one
-        max(map(len, text.split()), default=0) < _TOKEN_RUN_LENGTH
-        or _TOKEN_RUN.search(text) is None
-    ):
-        return out
     pos = 0
-    for m in _ANCHORS.finditer(text):
+    for m in _anchor_matches(text):
         start = m.start()
         if start < pos:
             continue
@@ -858,11 +871,8 @@ def _assignments(text: str, taken: list[tuple[int, int]]) -> list[Secret]:
     lower = text.lower()
     if len(lower) != len(text):  # a few characters change length when lowered
         lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-    for word in _NAME_WORD_LIST:  # a substring test per word in C settles most texts
-        if word in lower:
-            break
-    else:
-        return out
+    if not any(map(lower.__contains__, _NAME_WORD_LIST)):
+        return out  # a substring test per word, the loop in C too, settles most texts
     for m in _NAME_WORDS.finditer(lower):
         if m.start() < seen_until:
             continue
@@ -1033,6 +1043,8 @@ _CLI_COMMAND_PASS = re.compile(
 
 def _url_credentials(text: str) -> list[Secret]:
     out: list[Secret] = []
+    if "://" not in text and "-u" not in text and "-p" not in text and "-a" not in text:
+        return out  # what each search below needs (most texts hold none of them)
     if "://" in text:
         for m in _URL_CREDS.finditer(text):
             value = m.group(2)
@@ -1093,8 +1105,13 @@ def _sessions(text: str) -> list[Secret]:
     return out
 
 
+_SPECIAL_NEEDLES = tuple(needle for needle, _, _ in _SPECIAL)
+
+
 def _special(text: str) -> list[Secret]:
     out: list[Secret] = []
+    if not any(map(text.__contains__, _SPECIAL_NEEDLES)):
+        return out  # most texts hold no needle
     for needle, pattern, family in _SPECIAL:
         if needle in text:
             out.extend(
@@ -1177,26 +1194,28 @@ def _kube_secrets(text: str) -> list[Secret]:
 def find_secrets(text: str) -> list[Secret]:
     """Every secret in ``text``, overlaps resolved (structure over context, longer first)."""
     strong = _pem_blocks(text) + _jwts(text) + _prefixed(text) + _special(text)
-    strong.sort(key=lambda s: (s.start, -s.end))
     kept: list[Secret] = []
-    for s in strong:
-        if kept and s.start < kept[-1].end:
-            continue
-        kept.append(s)
+    if strong:
+        strong.sort(key=lambda s: (s.start, -s.end))
+        for s in strong:
+            if kept and s.start < kept[-1].end:
+                continue
+            kept.append(s)
     taken = [(s.start, s.end) for s in kept]
     weak = _url_credentials(text) + _assignments(text, taken) + _kube_secrets(text)
     weak += _sessions(text)
-    if weak:
-        starts = [t[0] for t in taken]
-        last_end = -1
-        for s in sorted(weak, key=lambda s: (s.start, -s.end)):
-            if s.start < last_end:
-                continue  # inside the context secret kept before
-            i = bisect.bisect_right(starts, s.end) - 1
-            if i >= 0 and taken[i][1] > s.start:
-                continue  # overlaps a structured secret: that one stands
-            kept.append(s)
-            last_end = s.end
+    if not weak:
+        return kept  # sorted by start already (the strong ones do not overlap)
+    starts = [t[0] for t in taken]
+    last_end = -1
+    for s in sorted(weak, key=lambda s: (s.start, -s.end)):
+        if s.start < last_end:
+            continue  # inside the context secret kept before
+        i = bisect.bisect_right(starts, s.end) - 1
+        if i >= 0 and taken[i][1] > s.start:
+            continue  # overlaps a structured secret: that one stands
+        kept.append(s)
+        last_end = s.end
     kept.sort(key=lambda s: s.start)
     return kept
 
