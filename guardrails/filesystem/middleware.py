@@ -37,7 +37,7 @@ from guardrails.filesystem.links import (
 )
 from guardrails.filesystem.paths import glob_root
 from guardrails.filesystem.rules import OPERATIONS, FilesystemPermission
-from guardrails.filesystem.subagents import hold_graph, task_refusal
+from guardrails.filesystem.subagents import hold_graph, task_refusal, unwrap_bindings
 from guardrails.filesystem.toolargs import (
     ABSENT,
     UNKNOWN,
@@ -127,11 +127,7 @@ def _tool_name(tool: Any) -> str | None:
 
 
 def _graph_tool_names(runnable: Any) -> list[str]:
-    graph = runnable
-    for _ in range(16):
-        if hasattr(graph, "nodes") or not hasattr(graph, "bound"):
-            break
-        graph = graph.bound
+    graph = unwrap_bindings(runnable)
     names: list[str] = []
     for node in (getattr(graph, "nodes", None) or {}).values():
         tools = getattr(getattr(node, "bound", None), "tools_by_name", None)

@@ -97,14 +97,22 @@ def _tool(
     return None
 
 
+def unwrap_bindings(runnable: Any) -> Any:
+    """The graph inside any number of bindings (``with_config``, ``with_retry``, ...): each
+    ``.bound`` followed until an object with ``nodes`` or without ``bound`` (a loop of
+    bindings stops where it closes)."""
+    graph = runnable
+    seen: set[int] = set()
+    while not hasattr(graph, "nodes") and hasattr(graph, "bound") and id(graph) not in seen:
+        seen.add(id(graph))
+        graph = graph.bound
+    return graph
+
+
 def _graph(
     runnable: Any, visit: _Visit, seen: set[int], trust_ours: bool, paths: frozenset[str]
 ) -> str | None:
-    graph = runnable
-    for _ in range(16):  # RunnableBinding (with_config) around the compiled graph
-        if hasattr(graph, "nodes") or not hasattr(graph, "bound"):
-            break
-        graph = graph.bound
+    graph = unwrap_bindings(runnable)
     nodes = getattr(graph, "nodes", None)
     if not isinstance(nodes, Mapping):
         return "it is not a graph whose tools can be inspected"
