@@ -283,16 +283,16 @@ def _turn_costs(turns: int, number: int) -> dict[str, tuple[float, float]]:
     return out
 
 
-def _startup_ms() -> tuple[float, float]:
+def _startup_ms(types: list[str] = SIX) -> tuple[float, float]:
     """Milliseconds of the first scan after constructing the middleware, in a fresh process
-    (ours with the six types; LangChain's PIIMiddleware('email'))."""
+    (ours with ``types``; LangChain's PIIMiddleware('email'))."""
     code = (
         "import time\n"
         "from langchain_core.messages import HumanMessage\n"
         "from langchain.agents.middleware import PIIMiddleware as LC\n"
         "from guardrails.pii import PIIMiddleware\n"
         "text = 'mail jane.roe@example.com or call +44 20 7946 0958, card 4111 1111 1111 1111'\n"
-        f"mw = PIIMiddleware({SIX!r})\n"
+        f"mw = PIIMiddleware({types!r})\n"
         "t = time.perf_counter(); mw._detector(text); ours = time.perf_counter() - t\n"
         "lc = LC('email')\n"
         "t = time.perf_counter(); lc.before_model({'messages': [HumanMessage(text)]}, None)\n"
@@ -448,17 +448,21 @@ def run(quick: bool = False) -> list[Row]:
                     note="hard negatives included; theirs = Presidio",
                 )
             )
-    ours_ms, lc_ms = _startup_ms()
-    result.append(
-        Row(
-            "pii",
-            "startup: first scan after constructing the middleware",
-            ours_ms,
-            lc_ms,
-            "ms",
-            note="fresh process; ours 6 types, LangChain email only; goal < 20 ms",
+    from guardrails.pii.detect import BUILTIN_TYPES
+
+    every = sorted(set(BUILTIN_TYPES) - {"person", "location"})
+    for label, types in (("6 types", SIX), (f"all {len(every)} built-in types", every)):
+        ours_ms, lc_ms = _startup_ms(types)
+        result.append(
+            Row(
+                "pii",
+                f"startup: first scan after constructing the middleware, {label}",
+                ours_ms,
+                lc_ms,
+                "ms",
+                note=f"fresh process; ours {label}, LangChain email only; goal < 20 ms",
+            )
         )
-    )
     result.extend(_adversarial(100_000 if quick else 1_000_000))
     turns = 12 if quick else 40
     costs = _turn_costs(turns, 20 if quick else 200)

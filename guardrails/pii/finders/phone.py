@@ -41,6 +41,8 @@ _DATE_SHAPE = re.compile(
     r"\d{4}[\-/.]\d{1,2}[\-/.]\d{1,2}(?!\d)|\d{1,2}[\-/.]\d{1,2}[\-/.](?:\d{4}|\d{2})(?![\d\-/.])"
 )
 _IP_SHAPE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}$")
+#: _DATE_SHAPE or _IP_SHAPE, in one match
+_NOT_A_NUMBER = re.compile(f"(?:{_DATE_SHAPE.pattern})|(?:{_IP_SHAPE.pattern})")
 _TIME_AFTER = re.compile(r"\s?(?:am|pm|h|hrs|min|sec|ms|s|kg|km|mb|gb|%)\b", re.I)
 
 
@@ -57,6 +59,9 @@ def _phone_finder(rules: PhoneRules) -> Callable[[_Scan], list[Span]]:
     def find(scan: _Scan) -> list[Span]:
         text = scan.text
         out: list[Span] = []
+        first = _PHONE.search(text)
+        if first is None:
+            return out  # no candidate: no state to set up
         sinces: list[int] = []  # per number found: where its context could start
         known = _Memo()
         pos = 0
@@ -67,9 +72,12 @@ def _phone_finder(rules: PhoneRules) -> Callable[[_Scan], list[Span]]:
             after_one = m is not None
             listed = -1
             if m is None:
-                m = _PHONE.search(text, pos)
-                if m is None:
-                    return out
+                if first is not None:
+                    m, first = first, None  # the search from 0, done above
+                else:
+                    m = _PHONE.search(text, pos)
+                    if m is None:
+                        return out
             start, end = m.span()
             raw = text[start:end]
             readings = _readings_of(rules, known, raw)
@@ -289,14 +297,14 @@ def _readings(rules: PhoneRules, raw: str) -> tuple[_Reading, ...]:
     """The readings of a candidate that can reach ``THRESHOLD`` (with a context word if they
     need one), best first: all of it, then without its last one or two groups ("0207 946 0958
     24 hours"). Everything here depends on the candidate's characters only."""
-    while raw.count("(") > raw.count(")"):  # "+65 6123 4567 (81697 ...": cut before the "("
+    # "+65 6123 4567 (81697 ...": cut before the "("
+    while "(" in raw and raw.count("(") > raw.count(")"):
         cut = raw.rfind("(")
         if cut <= 0:
             return ()
         raw = raw[:cut].rstrip(" \t-./")
     end = len(raw)
-    body = raw.lstrip("+ \t(")
-    if _DATE_SHAPE.match(body) or _IP_SHAPE.match(body):
+    if _NOT_A_NUMBER.match(raw.lstrip("+ \t(")):
         return ()  # a date, a timestamp or an IPv4 address
     groups = [g.span() for g in _GROUP.finditer(raw)]
     if len(groups) > 9:
