@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from guardrails.pii.finders.spaceless import SPACELESS
 from guardrails.pii.normalize import Normalized, normalize
 
 Finder = Callable[[str], list[tuple[int, int]]]
@@ -28,7 +30,10 @@ CONTEXT_BOOST = 0.35
 #: what a candidate must score to be reported
 THRESHOLD = 0.5
 
-#: Context words per type (lower case; ASCII words must stand alone, others match anywhere).
+#: Context words per type (lower case). A word stands alone: no letter of a script written with
+#: spaces glued to it on either side (``hotel`` holds no ``tel``, ``отель`` no ``тел``); words of
+#: scripts written without spaces (電話, 전화) match anywhere, and a Hebrew word may carry its
+#: one-letter prefixes (``בטלפון``).
 CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "phone": (
         "phone",
@@ -82,6 +87,11 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
         "전화",
         "연락처",
         "телефон",
+        "телефона",
+        "телефону",
+        "телефоном",
+        "телефоне",
+        "телефоны",
         "тел",
         "טלפון",
         "נייד",
@@ -126,6 +136,10 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
         "银行卡",
         "카드",
         "карта",
+        "карты",
+        "карту",
+        "картой",
+        "карте",
     ),
     "us_ssn": (
         "ssn",
@@ -189,7 +203,8 @@ def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
     an alternation sorted longest first matches), written as a trie: the engine reads each
     character once instead of trying every word in turn. Whole-word checks for ASCII words are
     done on each hit (see _standalone)."""
-    return re.compile(_trie(sorted(set(words))))
+    # as the text is read: normalized and lower case ("फ़ोन" is written "फोन" there)
+    return re.compile(_trie(sorted({normalize(w).text.lower() for w in words})))
 
 
 def _trie(words: list[str]) -> str:
@@ -213,13 +228,36 @@ def _trie(words: list[str]) -> str:
     return alternation(tree)
 
 
+#: a letter of a script written without spaces between words (Han, Kana, Hangul, Thai...)
+_SPACELESS_CHAR = re.compile(f"[{SPACELESS}]")
+#: Hebrew's one-letter prefixes (and, the, in, as, to, from, that), written against the word
+_HEBREW_PREFIXES = frozenset("\u05d5\u05d4\u05d1\u05db\u05dc\u05de\u05e9")
+
+
+def glued(ch: str) -> bool:
+    """``ch`` makes a word longer: a letter or a combining mark of a script written with spaces
+    between words (``o`` of ``hotel``, ``ô`` of ``hôtel``, ``о`` of ``отель``). A letter of a
+    script written without spaces (``電話番号``) is a boundary, like a space; so are digits,
+    ``_`` and punctuation."""
+    if ch.isascii():
+        return ch.isalpha()
+    return (ch.isalpha() or unicodedata.category(ch)[0] == "M") and not _SPACELESS_CHAR.match(ch)
+
+
 def _standalone(text: str, start: int, end: int) -> bool:
-    """An ASCII word at ``[start, end)`` not glued to other ASCII letters."""
-    if not text[start].isascii():
+    """A word at ``[start, end)`` not glued to other letters (:func:`glued`) on either side; a
+    word of a script written without spaces stands anywhere, and a Hebrew word may carry its
+    one-letter prefixes (``בטלפון``, by phone)."""
+    first = text[start]
+    if not first.isascii() and _SPACELESS_CHAR.match(first):
         return True
-    before = text[start - 1] if start else " "
-    after = text[end] if end < len(text) else " "
-    return not ("a" <= before <= "z" or "a" <= after <= "z")
+    if end < len(text) and glued(text[end]):
+        return False
+    k = start - 1
+    if "\u0590" <= first <= "\u05ff":
+        while k >= 0 and start - k <= 3 and text[k] in _HEBREW_PREFIXES:
+            k -= 1
+    return k < 0 or not glued(text[k])
 
 
 def _humped(text: str, lower: str, start: int, end: int) -> bool:

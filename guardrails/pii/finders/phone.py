@@ -9,7 +9,15 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from guardrails.pii.context import _GROUP, CONTEXT_BOOST, THRESHOLD, Span, _Scan, id_before
+from guardrails.pii.context import (
+    _GROUP,
+    CONTEXT_BOOST,
+    THRESHOLD,
+    Span,
+    _Scan,
+    glued,
+    id_before,
+)
 from guardrails.pii.finders.spaceless import not_after_first
 from guardrails.pii.phones import PhoneRules
 
@@ -394,6 +402,23 @@ def _validated(rules: PhoneRules, raw: str, groups: list[str], international: bo
     return 0.35  # bare digits valid somewhere: context decides
 
 
+#: URI schemes of a phone number ("tel:+1...", "sms: 0207...")
+_SCHEMES = ("tel:", "phone:", "callto:", "sms:", "fax:")
+
+
+def _scheme_before(text: str, start: int) -> bool:
+    """A phone URI scheme right before ``start`` (spaces or tabs between), as a word of its
+    own: ``hotel: 19 99 99 9`` holds no ``tel:``."""
+    lo = max(0, start - 8)
+    window = text[lo:start].rstrip(" \t")
+    low = window.lower()
+    for scheme in _SCHEMES:
+        if low.endswith(scheme):
+            at = lo + len(window) - len(scheme)
+            return at <= 0 or not glued(text[at - 1])
+    return False
+
+
 def _best(
     scan: _Scan,
     readings: tuple[_Reading, ...],
@@ -419,11 +444,7 @@ def _best(
         if not reading.international and _TIME_AFTER.match(after):
             score = min(score, 0.3)
         if score < THRESHOLD:
-            tel = text[max(0, start - 8) : start].lower().rstrip(" \t")
-            if not (
-                tel.endswith(("tel:", "phone:", "callto:", "sms:", "fax:"))
-                or scan.context("phone", start, stop, since)
-            ):
+            if not (_scheme_before(text, start) or scan.context("phone", start, stop, since)):
                 continue
             score += CONTEXT_BOOST
         if not (reading.international or after_one) and (

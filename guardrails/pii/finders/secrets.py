@@ -777,6 +777,25 @@ _NAME_SPLIT = re.compile(r"[_\-.]|(?<=[a-z0-9])(?=[A-Z])")
 
 
 @functools.lru_cache(maxsize=4096)
+def _qualifier_before(text: str, left: int) -> bool:
+    """The word right before a bare ``key`` (spaces or tabs between) says what key it is:
+    ``API key``, ``secret key``, ``Stripe key`` (a word of :data:`_KEY_QUALIFIERS`)."""
+    end = left
+    while end > 0 and left - end < 8 and text[end - 1] in " \t":
+        end -= 1
+    if end == left:
+        return False
+    start = end
+    while start > 0 and end - start <= 16 and text[start - 1] in _ASCII_LETTERS:
+        start -= 1
+    if start > 0 and text[start - 1].isalpha():
+        return False  # glued to a longer word
+    return text[start:end].lower() in _KEY_QUALIFIERS
+
+
+_ASCII_LETTERS = frozenset(string.ascii_letters)
+
+
 def _name_kind(name: str) -> str | None:
     """``password`` / ``secret`` / ``weak`` (the bare word ``key``) / None, from the parts of
     a name (``DB_PASSWORD``, ``stripeSecretKey``, ``x-api-key``, ``Authorization``)."""
@@ -882,6 +901,8 @@ def _assignments(text: str, taken: list[tuple[int, int]]) -> list[Secret]:
         kind = _name_kind(name)
         if kind is None:
             continue
+        if kind == "weak" and _qualifier_before(text, left):
+            kind = "secret"  # "my API key is ...": the word before names the key's kind
         # {"name": "DB_PASSWORD", "value": "..."} / - name: X\n  value: ... / key=".." value=".."
         a = _PAIR_VALUE.match(text, right) or _ASSIGN.match(text, right)
         if left and text[left - 1] == "<" and text.startswith(">", right):

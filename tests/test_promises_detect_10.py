@@ -1,0 +1,468 @@
+"""The promises of PII detection, part 10 (issue 29, round 7: the seed-31 survivors of
+``pii_detect`` left open, the context words' boundaries, and the fresh seed-61 sample).
+
+* **A digit of any script is a digit**: every decimal digit Unicode knows (each script's run of
+  ten, enumerated with ``unicodedata``, not a hand-picked list) written in a card, an SSN, a
+  phone number, an IBAN, an IP address, a MAC address, a date or an email is read as the ASCII
+  digit, found whole, and never reaches the model through an agent (sync and async).
+* **A context word is a word**: every context word of every type, alone, raises a number the
+  rules leave to context (also ``फ़ोन``, which normalization writes without its nukta and which
+  therefore never matched); glued to a letter of a script written with spaces (Latin, accented,
+  Cyrillic, Greek, Hebrew, Devanagari) on either side it is part of another word
+  (``hotel: 19 99 99 9`` holds no ``tel``, ``Отель`` no ``тел``), and so is a phone URI scheme
+  (``tel:``, ``sms:``, ``fax:``, ``phone:``, ``callto:``). Words of scripts written without
+  spaces still match anywhere, and a Hebrew word keeps its one-letter prefixes.
+* **Two numbers side by side are two numbers whatever follows them**: a bracket, a note, a
+  dash or punctuation after the second number does not change how the run parts.
+* **Every assignment of a secret is read, whatever came before it in the text**: a name that is
+  no secret's, a name with no value, a list of names, a placeholder, a header found or refused
+  before it: the scan goes on to the next name.
+* **A key named in words is a key** (``my API key is ...``, ``the Stripe key: ...``), while the
+  bare word ``key`` in a sentence (``the key is ...``: a cache key, an object key) is not.
+* **Every format of a shared prefix is tried**: ``sk-`` begins four formats; a token of any
+  length one of them allows is found whole, whichever format an earlier one refused.
+* **Plain text is returned as is**: a text with nothing to normalize is neither copied nor
+  mapped (the fast path every scan of ordinary text takes).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+import sys
+import unicodedata
+import uuid
+from typing import Any
+
+import phonenumbers
+import pytest
+import respx
+from langchain.agents import create_agent
+
+from guardrails import PIIMiddleware
+from guardrails.pii import detect
+from guardrails.pii.detect import CONTEXT_WORDS
+from guardrails.pii.normalize import normalize
+from tests.support import invoke, ok, request_bodies
+
+
+def found(text: str, types: str | list[str]) -> list[tuple[str, str]]:
+    return [(m["type"], m["value"]) for m in detect(text, types)]  # type: ignore[arg-type]
+
+
+def _sent(text: str, types: list[str], mode: str, openai_mock: respx.MockRouter, chat: Any) -> str:
+    """What the model receives of ``text`` through a real agent and PIIMiddleware."""
+    route = openai_mock.post("/chat/completions").mock(return_value=ok("noted"))
+    agent = create_agent(chat(), middleware=[PIIMiddleware(types)])
+    invoke(agent, {"messages": [("user", text)]}, mode)
+    bodies = request_bodies(route)
+    return str(bodies[-1]["messages"][-1]["content"])
+
+
+# ------------------------------------------------------------------ digits of every script
+
+
+def _decimal_zeros() -> dict[str, int]:
+    """Every run of ten decimal digits Unicode knows (category Nd), by its zero's name."""
+    zeros = {}
+    for cp in range(sys.maxunicode + 1):
+        ch = chr(cp)
+        if unicodedata.category(ch) == "Nd" and unicodedata.decimal(ch) == 0 and cp > 0x7F:
+            assert all(unicodedata.decimal(chr(cp + d)) == d for d in range(10))
+            zeros[unicodedata.name(ch)] = cp
+    return zeros
+
+
+ZEROS = _decimal_zeros()
+#: a value of every type that carries digits, as found in ASCII ("x VALUE y")
+DIGIT_VALUES = [
+    ("credit_card", "4111 1111 1111 1111"),
+    ("credit_card", "5500005555555559"),
+    ("us_ssn", "536-22-1234"),
+    ("phone", "+44 20 7946 0958"),
+    ("phone", "+1 650-253-0000"),
+    ("iban", "DE89 3704 0044 0532 0130 00"),
+    ("ip", "81.2.69.142"),
+    ("mac_address", "00:1A:2B:3C:4D:5E"),
+    ("date", "2024-01-15"),
+    ("email", "jane42@example.com"),
+]
+
+
+def _written(value: str, zero: int) -> str:
+    return "".join(chr(zero + int(c)) if c.isdigit() else c for c in value)
+
+
+def test_every_script_of_decimal_digits_is_enumerated() -> None:
+    # the set is Unicode's own: dozens of scripts, the common ones among them
+    assert len(ZEROS) >= 60
+    for name in ("ARABIC-INDIC DIGIT ZERO", "DEVANAGARI DIGIT ZERO", "FULLWIDTH DIGIT ZERO"):
+        assert name in ZEROS
+
+
+@pytest.mark.parametrize("script", sorted(ZEROS))
+def test_a_value_written_in_any_script_of_digits_is_found(script: str) -> None:
+    zero = ZEROS[script]
+    for kind, value in DIGIT_VALUES:
+        assert found(f"x {value} y", kind) == [(kind, value)], (kind, value)  # ASCII first
+        written = _written(value, zero)
+        assert found(f"x {written} y", kind) == [(kind, written)], (script, kind, written)
+    # a phone number the rules leave to context: the context word still counts
+    national = _written("020 7946 0958", zero)
+    assert found(f"tel {national}", "phone") == [("phone", national)], script
+
+
+@pytest.mark.sweep
+@pytest.mark.parametrize("script", sorted(ZEROS))
+def test_a_value_in_any_script_of_digits_never_reaches_the_model(
+    script: str, mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
+    zero = ZEROS[script]
+    values = [(k, _written(v, zero)) for k, v in DIGIT_VALUES if k != "email"]
+    text = "; ".join(f"{k}: {v}" for k, v in values)
+    kinds = sorted({k for k, _ in values})
+    sent = _sent(text, kinds, mode, openai_mock, chat_openai)
+    for kind, value in values:
+        assert value not in sent, (script, kind)
+        assert f"[REDACTED_{kind.upper()}]" in sent, (script, kind)
+
+
+# ------------------------------------------------------------------ context words are words
+
+#: per type, a value the rules leave to context: found next to a context word only
+CONTEXT_ONLY = {"phone": "19 99 99 9", "credit_card": "1234 5678 9012 3452", "us_ssn": "536221234"}
+#: the URI schemes a phone number is written after
+SCHEMES = ("tel:", "sms:", "fax:", "phone:", "callto:")
+#: letters of scripts written with spaces between words: Latin (both cases), accented Latin,
+#: Cyrillic, Greek, Hebrew (not one of its one-letter prefixes), Devanagari
+GLUE = [*"aqzAQZ", "é", "ô", "ß", "ø", "ñ", "ı", "о", "д", "λ", "א", "क"]
+#: scripts written without spaces (a word there needs no boundary)
+SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def _is_letter(ch: str) -> bool:
+    return ch.isalpha() or unicodedata.category(ch).startswith("M")
+
+
+def _stands_in(word: str, text: str) -> bool:
+    """``word`` occurs in ``text`` with no letter glued on either side (this file's own rule)."""
+    for m in re.finditer(re.escape(word), text):
+        before = text[m.start() - 1] if m.start() else " "
+        after = text[m.end()] if m.end() < len(text) else " "
+        if not (_is_letter(before) or _is_letter(after)):
+            return True
+    return False
+
+
+def _spaced_words(kind: str) -> list[str]:
+    return [w for w in CONTEXT_WORDS[kind] if not SPACELESS.match(w)]
+
+
+@pytest.mark.parametrize("kind", sorted(CONTEXT_ONLY))
+def test_the_values_need_context(kind: str) -> None:
+    value = CONTEXT_ONLY[kind]
+    assert found(f"x {value} y", kind) == []
+    assert found(f"hello world {value}", kind) == []
+
+
+@pytest.mark.parametrize("kind", sorted(CONTEXT_ONLY))
+def test_every_context_word_alone_is_context(kind: str) -> None:
+    value = CONTEXT_ONLY[kind]
+    for word in CONTEXT_WORDS[kind]:
+        for text in (f"{word} {value}", f"{word}: {value}", f"{word.upper()} {value}"):
+            assert found(text, kind) == [(kind, value)], text
+
+
+@pytest.mark.parametrize("kind", sorted(CONTEXT_ONLY))
+def test_a_context_word_glued_to_a_letter_before_it_is_not_context(kind: str) -> None:
+    value = CONTEXT_ONLY[kind]
+    words = CONTEXT_WORDS[kind]
+    checked = 0
+    for word in _spaced_words(kind):
+        for letter in GLUE:
+            glued = f"{letter}{word}"
+            if any(_stands_in(w, glued) for w in words):
+                continue  # "xmaster card" still holds the word "card"
+            for text in (f"{glued} {value}", f"{glued}: {value}", f"the {glued} {value}"):
+                assert found(text, kind) == [], text
+            checked += 1
+    assert checked >= len(_spaced_words(kind)) * len(GLUE) * 0.8
+
+
+@pytest.mark.parametrize("kind", sorted(CONTEXT_ONLY))
+def test_a_context_word_glued_to_a_letter_after_it_is_not_context(kind: str) -> None:
+    value = CONTEXT_ONLY[kind]
+    words = CONTEXT_WORDS[kind]
+    for word in _spaced_words(kind):
+        if not _is_letter(word[-1]):
+            continue  # "cc#", "ph.": a letter after is after the mark
+        for letter in GLUE:
+            if letter.isupper():
+                continue  # "cardNumber": a camelCase name's parts are words
+            glued = f"{word}{letter}"
+            if any(_stands_in(w, glued) for w in words):
+                continue  # "phone" + "s" is "phones", a context word too
+            assert found(f"{glued} {value}", kind) == [], glued
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_phone_scheme_glued_to_a_letter_is_not_a_scheme(scheme: str) -> None:
+    value = CONTEXT_ONLY["phone"]
+    assert found(f"{scheme}{value}", "phone") == [("phone", value)]
+    assert found(f"{scheme} {value}", "phone") == [("phone", value)]
+    assert found(f"x {scheme.upper()} {value}", "phone") == [("phone", value)]
+    for letter in GLUE:
+        for text in (f"{letter}{scheme}{value}", f"{letter}{scheme} {value}"):
+            assert found(text, "phone") == [], text
+
+
+def test_words_of_scripts_written_without_spaces_match_anywhere() -> None:
+    value = CONTEXT_ONLY["phone"]
+    for text in (f"電話番号は{value}", f"携帯{value}", f"제 전화번호는 {value}", f"x電話 {value}"):
+        assert found(text, "phone") == [("phone", value)], text
+
+
+def test_a_hebrew_context_word_keeps_its_prefixes() -> None:
+    value = CONTEXT_ONLY["phone"]
+    for word in ("טלפון", "נייד"):
+        for prefix in ("", "ב", "ה", "ל", "וב", "מה"):
+            assert found(f"{prefix}{word} {value}", "phone") == [("phone", value)], prefix
+        assert found(f"א{word} {value}", "phone") == []
+
+
+def test_an_inflected_russian_context_word_is_context() -> None:
+    for text, kind in (
+        ("по телефону 19 99 99 9", "phone"),
+        ("номер телефона 19 99 99 9", "phone"),
+        ("с карты 1234 5678 9012 3452", "credit_card"),
+    ):
+        assert found(text, kind) != [], text
+    assert found("телевизор 19 99 99 9", "phone") == []
+    assert found("Отель: 19 99 99 9", "phone") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("hotel: 19 99 99 9", "phone", "19 99 99 9"),
+        ("Hôtel 19 99 99 9", "phone", "19 99 99 9"),
+        ("Отель: 19 99 99 9", "phone", "19 99 99 9"),
+        ("scarded 1234 5678 9012 3452", "credit_card", "1234 5678 9012 3452"),
+    ],
+)
+def test_a_word_holding_a_context_word_reaches_the_model_unchanged(
+    text: str, kind: str, value: str, mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
+    assert _sent(text, [kind], mode, openai_mock, chat_openai) == text
+    # and the context word itself, as a word, redacts it
+    alone = text.replace(text.split()[0], {"phone": "tel:", "credit_card": "card"}[kind])
+    assert value not in _sent(alone, [kind], mode, openai_mock, chat_openai)
+
+
+# ------------------------------------------------------------------ numbers side by side
+
+
+def _bracketed(number: str) -> str:
+    """A national number with its first group (the area code) in brackets: "(020) 7946 0958"."""
+    head, _, rest = number.partition(" ")
+    return f"({head}) {rest}" if rest and head.isdigit() else number
+
+
+def _alone(value: str) -> bool:
+    return found(f"call {value} today", "phone") == [("phone", value)]
+
+
+def _pairs() -> list[tuple[str, str]]:
+    """Two different example numbers of a region (phonenumbers' data), each written as
+    formatted, as one block of digits, in E.164 and with its area code in brackets, each form
+    found alone."""
+    out = []
+    national = phonenumbers.PhoneNumberFormat.NATIONAL
+    for region in ("US", "GB", "DE", "FR", "IT", "ES", "NL", "IN", "AU", "BR"):
+        numbers = []
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+            ex = phonenumbers.example_number_for_type(region, kind)
+            if ex is not None:
+                numbers.append(ex)
+        if len(numbers) < 2 or numbers[0] == numbers[1]:
+            continue
+        forms = []
+        for n in numbers:
+            text = phonenumbers.format_number(n, national)
+            e164 = phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
+            block = re.sub(r"\D", "", text)
+            forms.append(
+                [f for f in dict.fromkeys((text, block, e164, _bracketed(text))) if _alone(f)]
+            )
+        out += [(a, b) for a in forms[0] for b in forms[1] if a[0] != "+" or b[0] == "+"]
+    return out
+
+
+PAIRS = _pairs()
+#: what may follow a number in a text
+AFTER = [" today", " (office)", "(office)", " (", ")", ".", ",", " - x", "/x", ":", ";", "!", ""]
+
+
+def test_the_pairs_are_many_and_of_every_form() -> None:
+    assert len(PAIRS) >= 60
+    assert any(b.startswith("(") for _, b in PAIRS)  # the second number opens with a bracket
+    assert any(a.isdigit() for a, _ in PAIRS)  # the first is one block of digits
+
+
+@pytest.mark.parametrize("after", AFTER)
+def test_two_numbers_side_by_side_are_two_whatever_follows(after: str) -> None:
+    """Each pair is two numbers, whatever follows the second (a bracketed area code begins
+    a number and never ends one: "020 7946 0958 (020) 7946 0959" parts before the bracket)."""
+    for a, b in PAIRS:
+        text = f"call {a} {b}{after}"
+        assert found(text, "phone") == [("phone", a), ("phone", b)], text
+
+
+# ------------------------------------------------------------------ secret assignments
+
+
+#: a secret assignment, then texts that read as no secret before it
+SECRET_TYPES = ["secret"]
+TARGET = 'DB_PASSWORD="Xk9mQ2vL7pRt"'
+NOT_A_SECRET = [
+    "the keyboard is here",  # a secret word inside another word
+    "see the password field",  # a name with no value
+    "the token expires soon",  # a bare space binds only command-line flags
+    "the key is 9b08923d10c67fd994b2b8fda02f34a6",  # the bare word key in a sentence
+    "password, token",  # a list of names
+    "Authorization: Bearer",  # a header with no credential
+    "Authorization: Basic changeme",  # a placeholder
+    "Authorization: Basic abcdefgh",  # not user:pass, not random
+    "Authorization: Bearer short",  # not a credential
+    "Authorization: Bearer <token>",  # a template, no value
+    "Authorization: Basic Zm9vYmFy",  # base64 of no user:pass, short
+    'apikey "hello world"',  # a quoted value after a space: only a random one
+    "password=",  # nothing assigned
+    "password=x",  # too short
+    "api_key=settings.API_KEY",  # code, not a value
+    "token_url=https://example.com/oauth/token",  # a name of something else
+    "<password></password>",  # an empty element
+]
+#: texts that hold a secret of their own before the target
+A_SECRET = [
+    "Authorization: Bearer 8f3KqZ2mX9vB7nL4pR1tY6wE",
+    "Authorization: Basic dXNlcjpodW50ZXIyMDI0",
+    'api_key="Zq8Lm2Xv9Rt4Bn7Kp3Wd6Yh1"',
+]
+
+
+@pytest.mark.parametrize("joiner", ["\n", "; ", " and ", ", "])
+def test_every_assignment_is_read_whatever_came_before(joiner: str) -> None:
+    alone = found(TARGET, SECRET_TYPES)
+    assert alone == [("secret", "Xk9mQ2vL7pRt")]
+    for before in NOT_A_SECRET:
+        assert found(before, SECRET_TYPES) == [], before
+        assert found(f"{before}{joiner}{TARGET}", SECRET_TYPES) == alone, before
+    for before in A_SECRET:
+        own = found(before, SECRET_TYPES)
+        assert len(own) == 1, before
+        assert found(f"{before}{joiner}{TARGET}", SECRET_TYPES) == own + alone, before
+
+
+def test_every_assignment_of_a_list_is_read() -> None:
+    values = ["Xk9mQ2vL7pRt", "Zq8Lm2Xv9Rt4Bn7Kp3Wd6Yh1", "b7Tn3Wq9Lx2Mv8Rk5Pz1"]
+    lines = [f"DB_PASSWORD={values[0]}", "password=", f"api_token={values[1]}", "key_id=12"]
+    text = "\n".join([*lines, f"SMTP_PASS={values[2]}"])
+    assert [v for _, v in found(text, SECRET_TYPES)] == values
+
+
+def _random_token(rng: random.Random, n: int) -> str:
+    while True:
+        v = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))
+        if any(c.isdigit() for c in v) and any(c.isupper() for c in v):
+            return v
+
+
+#: what people call a key when they name it in words
+KEY_NAMES = [
+    "API key",
+    "api key",
+    "secret key",
+    "access key",
+    "private key",
+    "signing key",
+    "encryption key",
+    "master key",
+    "license key",
+    "subscription key",
+    "client key",
+    "service key",
+    "app key",
+    "session key",
+    "webhook key",
+    "Stripe key",
+    "OpenAI key",
+    "AWS key",
+]
+
+
+@pytest.mark.parametrize("name", KEY_NAMES)
+def test_a_key_named_in_words_is_a_key(name: str) -> None:
+    rng = random.Random(name)
+    for connector in (" is ", " was ", ": ", " = "):
+        token = _random_token(rng, 24)
+        head = f"{name[0].upper()}{name[1:]}"
+        for text in (f"my {name}{connector}{token}", f"{head}{connector}{token}"):
+            assert found(text, SECRET_TYPES) == [("secret", token)], text
+
+
+def test_the_bare_word_key_in_a_sentence_is_not_a_secret() -> None:
+    rng = random.Random(7)
+    values = [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(6)]
+    values += ["tenant-8842-orders-2024-q3", "b6589fc6ab0dc82cf12099d1c2d40ab994e8410c"]
+    for connector in ("is", "was", "to", "are"):
+        for value in values:
+            for lead in ("The", "the primary", "my cache", "an object"):
+                text = f"{lead} key {connector} {value} for this lookup."
+                assert found(text, SECRET_TYPES) == [], text
+
+
+@pytest.mark.sweep
+@pytest.mark.parametrize("name", ["API key", "Stripe key"])
+def test_a_key_named_in_words_never_reaches_the_model(
+    name: str, mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
+    token = _random_token(random.Random(name), 32)
+    sent = _sent(f"here is my {name}: {token}, thanks", ["secret"], mode, openai_mock, chat_openai)
+    assert token not in sent
+
+
+# ------------------------------------------------------------------ formats of one prefix
+
+
+def _alnum(rng: random.Random, n: int, extra: str = "") -> str:
+    return "".join(rng.choice(string.ascii_letters + string.digits + extra) for _ in range(n))
+
+
+def test_every_length_of_every_sk_format_is_found() -> None:
+    """``sk-`` begins OpenAI's project, legacy (``T3BlbkFJ``) and 48-character keys and other
+    providers' ``sk-`` keys of 32 to 200 characters: each is found whole at every length its
+    format allows, whichever format was tried before it."""
+    rng = random.Random(61)
+    tokens = [f"sk-{_alnum(rng, n)}" for n in range(32, 201)]
+    tokens += [f"sk-proj-{_alnum(rng, n, '_-')}" for n in range(40, 251, 7)]
+    tokens += [f"sk-{_alnum(rng, 20)}T3BlbkFJ{_alnum(rng, 20)}" for _ in range(5)]
+    for token in tokens:
+        for text in (f"key {token} end", f"OPENAI_API_KEY={token}", token):
+            values = [v for _, v in found(text, SECRET_TYPES)]
+            assert values == [token], (len(token), text[:20])
+
+
+# ------------------------------------------------------------------ plain text as is
+
+
+def test_plain_text_is_neither_copied_nor_mapped() -> None:
+    texts = ["hello world", "call me at noon, ok?", "a-b_c.d:e;f!g" * 20, "x" * 10000, ""]
+    texts += ["café au lait", "naïve résumé"]  # characters that fold to themselves
+    for text in texts:
+        norm = normalize(text)
+        assert norm.text is text
+        assert norm.starts is None and norm.ends is None and norm.tokens is None
+        if text:
+            assert norm.span(0, len(text)) == (0, len(text))
