@@ -199,3 +199,43 @@ def test_a_backend_of_your_own_shows_the_allowed_relative_results_of_a_search(mo
         files,
     )
     assert "ok.txt" in answer and SECRET not in answer and "key.pem" not in answer, answer
+
+
+# --------------------------------------------------------------------------- nested braces
+# A rule path with nested braces stands for exactly the paths a shell's brace expansion gives
+# (bash is the oracle here, not our own reading): every one is decided by the rule, and a path
+# made of a piece of a group (a comma of an inner group taken as one of the outer) is not.
+
+BRACES = [
+    "/d/{a,{b,c}}/f",
+    "/d/{a,b{c,d}e}/f",
+    "/d/{x{1,2},y}/f.txt",
+    "/d/{{a,b},{c,d}}/{e,f{g,h}}",
+    "/d/{a,{b,{c,d}}}/f",
+]
+
+
+def _bash_expansion(pattern: str) -> list[str]:
+    import shutil
+    import subprocess
+
+    bash = shutil.which("bash")
+    if bash is None:  # pragma: no cover
+        pytest.skip("no bash to compare with")
+    done = subprocess.run(
+        [bash, "-c", f"printf '%s\\n' {pattern}"], capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
+
+
+@pytest.mark.parametrize("pattern", BRACES)
+def test_nested_braces_stand_for_what_a_shell_expands_them_to(pattern: str) -> None:
+    expanded = _bash_expansion(pattern)
+    assert len(expanded) >= 3 and not any("{" in p or "," in p for p in expanded)
+    jail = FilesystemPermissionMiddleware([P(["read"], [pattern], "deny")])
+    for path in expanded:
+        assert jail.decide("read", path) == "deny", path
+    head = pattern[: pattern.index("{")]
+    for other in (f"{head}b/f", f"{head}q/f", f"{head}a,b/f", f"{head}{{b/f", f"{head}c}}/f"):
+        if other not in expanded:
+            assert jail.decide("read", other) == "allow", other

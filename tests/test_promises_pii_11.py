@@ -273,3 +273,54 @@ def test_a_value_another_layer_adds_under_block_refuses_the_call_in_either_order
             agent, {"messages": [("user", "Note hi.")]}, mode, {"configurable": {"thread_id": "b"}}
         )
     assert box.got == []
+
+
+def test_a_block_on_the_way_in_holds_when_a_layer_inside_turns_errors_into_messages(
+    mode: str, memory_saver: Any
+) -> None:
+    """A tool retry listed after the guardrail with ``on_failure="continue"`` answers a failed
+    call with an error message: a refusal of the call's arguments is still the guardrail's, and
+    the run stops with it (the tool never runs)."""
+    from langchain.agents.middleware import ToolRetryMiddleware  # LangChain's own
+
+    box = Outbox()
+    pii = PIIMiddleware("email", strategy="block", apply_to_tool_args=True, apply_to_input=False)
+    agent = create_agent(
+        ScriptedChatModel(
+            responses=[AIMessage("", tool_calls=[tool_call("log_note", {"note": "hi"})]), "Ok."]
+        ),
+        tools=box.tools,
+        checkpointer=memory_saver,
+        middleware=[pii, Rewrite(), ToolRetryMiddleware(max_retries=0, on_failure="continue")],
+    )
+    with pytest.raises(PIIDetectionError):
+        invoke(
+            agent, {"messages": [("user", "Note hi.")]}, mode, {"configurable": {"thread_id": "c"}}
+        )
+    assert box.got == []
+
+
+def test_arguments_handled_leave_results_to_the_model_side_when_results_are_not_asked_for(
+    mode: str, memory_saver: Any, audit: AuditCapture
+) -> None:
+    """``apply_to_tool_args=True, apply_to_tool_results=False``: the tool's result is not
+    handled on the tool side (it is handled where the model reads it, as the model's input:
+    the event is there, none on the tool side)."""
+
+    @tool
+    def whois(name: str) -> str:
+        """Look a name up."""
+        return f"{name} is {CAROL}"
+
+    pii = PIIMiddleware("email", apply_to_tool_args=True, apply_to_tool_results=False)
+    agent = create_agent(
+        ScriptedChatModel(
+            responses=[AIMessage("", tool_calls=[tool_call("whois", {"name": JANE})]), "Ok."]
+        ),
+        tools=[whois],
+        checkpointer=memory_saver,
+        middleware=[pii],
+    )
+    invoke(agent, {"messages": [("user", "Who?")]}, mode, {"configurable": {"thread_id": "w"}})
+    where = [e["where"] for e in audit.of("pii.detected")]
+    assert "input" in where and "tool_result" not in where, where
