@@ -554,3 +554,31 @@ def test_the_iin_table_answers_what_the_issued_ranges_answer() -> None:
         for n in range(12, 20):
             digits = f"{head:04d}" + "7" * (n - 4)
             assert cards._iin_ok(digits) == by_ranges(digits), digits
+
+
+def test_the_date_pattern_reads_every_month_as_its_plain_form_does() -> None:
+    """The fast date pattern tries each month by its remaining letters, then looks back at its
+    capital: every month (abbreviated, in full, with a dot or a comma), its near misses (a
+    capital or a letter changed, lower case) and each month's capital before another month's
+    letters are read as the plain alternation reads them."""
+    import calendar
+
+    plain = re.compile(*PLAIN["date"])
+    fast = FAST["date"]
+    months = [calendar.month_name[i] for i in range(1, 13)]
+    words = set(months) | {m[:3] for m in months} | {"Sept"}
+    for word in list(words):
+        words.add(word.lower())
+        words.add(word.upper())
+        for i in range(len(word)):
+            for c in "aAJjFMmSpPrRyYnNlLuUgGeEbcCtToOvVdD":
+                words.add(word[:i] + c + word[i + 1 :])
+    found = 0
+    for word in sorted(words):
+        for tail in (" 5, 2024", ". 12 2020", " 31 1999", ", 2024", " 5,2024"):
+            for head in ("", "x", "1", " ", "on "):
+                text = f"{head}{word}{tail}"
+                expected = _matches(plain, text)
+                assert _matches(fast, text) == expected, text
+                found += len(expected)
+    assert found >= 12 * 2 * 2 * 5  # every month, short and long, in the forms that match
