@@ -282,3 +282,42 @@ def test_the_breaker_reads_a_model_endpoint_as_getattr_does() -> None:
     key = _model_key(models[1])
     assert "regional.example" in key and "eu-west-1" in key and "blue" in key
     assert _model_key(models[3]) == key
+
+
+@pytest.mark.parametrize("composed", [False, True])
+def test_a_model_call_leaves_no_reference_cycle(composed: bool, mode: str) -> None:
+    """A handled call's objects (its guard, scans, the request's runtime they hold) are freed
+    when the call ends, not left to the cycle collector: a cycle per model call kept the run's
+    runtime alive until the next collection and made the collector run 7x as often."""
+    import gc
+
+    from guardrails.compose import compose
+    from tests.support import tool
+
+    @tool
+    def lookup(q: str) -> str:
+        """Look something up."""
+        return "found it"
+
+    pii = PIIMiddleware("email")
+    model = ScriptedChatModel(
+        default=lambda m: (
+            AIMessage("done")
+            if isinstance(m[-1], ToolMessage)
+            else AIMessage("", tool_calls=[tool_call("lookup", {"q": "x"})])
+        )
+    )
+    agent = create_agent(model, tools=[lookup], middleware=[compose(pii) if composed else pii])
+    payload = {"messages": [HumanMessage("mail jane@example.com: go")]}
+    invoke(agent, payload, mode)  # warm up (first-use caches)
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(3):
+            invoke(agent, payload, mode)
+        gc.collect()
+        ours = [o for o in gc.garbage if type(o).__module__.startswith("guardrails")]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert not ours, f"left to the collector: {sorted({type(o).__qualname__ for o in ours})}"

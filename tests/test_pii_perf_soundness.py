@@ -223,3 +223,73 @@ def test_the_same_edit_on_a_second_run_of_the_same_objects(shape: str, mode: str
         else:
             asyncio.run(agent.ainvoke(payload))
     assert model.calls == 1
+
+
+def _padding(turns: int) -> list[Any]:
+    """Clean turns before the edited messages: a history long enough that a pass first
+    compares it with the lists proven clean before (``walk._proven_prefix``)."""
+    out: list[Any] = []
+    for i in range(turns):
+        out.append(HumanMessage(f"turn {i}: what is the status of order {i}?", id=f"p{i}h"))
+        call = {"name": "lookup", "args": {"q": f"order {i}"}, "id": f"pc{i}", "type": "tool_call"}
+        out.append(AIMessage("", tool_calls=[call], id=f"p{i}a"))
+        out.append(ToolMessage(f"order {i}: shipped", tool_call_id=f"pc{i}", id=f"p{i}t"))
+        out.append(AIMessage(f"Order {i} has shipped.", id=f"p{i}d"))
+    return out
+
+
+@pytest.mark.sweep
+@pytest.mark.parametrize("where", ["outside", "inside"])
+@pytest.mark.parametrize("shape", list(EDITS))
+def test_an_edit_after_forty_clean_turns(shape: str, where: str, mode: str) -> None:
+    """The same edits behind 40 clean turns (165 messages): the first model call proves the
+    list clean and remembers it as a prefix; the edit on the second call (same objects, same
+    classes, same length where it can) is found, and again on a second run of fresh objects
+    holding the same values (a prefix proven by an earlier run)."""
+    pii = PIIMiddleware("email", strategy="redact")  # one detector: its proofs kept
+    for run in range(2):  # the second run: fresh objects, every prefix proven before
+        model = _model()
+        editor = EditOnSecondCall(EDITS[shape])
+        middleware: list[Any] = [editor, pii] if where == "outside" else [pii, editor]
+        agent = create_agent(model, tools=[lookup], middleware=middleware)
+        payload = {"messages": [*_padding(40), *_history()]}
+        if mode == "sync":
+            agent.invoke(payload)
+        else:
+            asyncio.run(agent.ainvoke(payload))
+        assert model.calls == 2
+        second = _sent(model, 1)
+        assert EMAIL not in second, f"{shape} ({where}, run {run}): the edit reached the model"
+        assert "REDACTED_EMAIL" in second
+
+
+def _with_finding(kind: str) -> list[Any]:
+    """12 clean turns, one message holding EMAIL, 3 clean turns after it."""
+    if kind == "content":
+        found: Any = HumanMessage(f"mail {EMAIL} please", id="f0")
+    else:
+        call = {"name": "lookup", "args": {"q": EMAIL}, "id": "fc", "type": "tool_call"}
+        found = AIMessage("", tool_calls=[call], id="f0")
+    tail = _padding(3)
+    if kind != "content":  # the tool call answered before the clean turns go on
+        tail.insert(0, ToolMessage("found it", tool_call_id="fc", id="f1"))
+    return [*_padding(12), found, *tail]
+
+
+@pytest.mark.parametrize("kind", ["content", "tool call args"])
+def test_a_list_holding_a_finding_is_not_remembered_past_it(kind: str, mode: str) -> None:
+    """A pass that found something remembers the list as proven only up to that message: the
+    same list again (the same objects, a second run) has its value handled again, on every
+    run, and the clean messages after it are no proof for it."""
+    pii = PIIMiddleware("email", strategy="redact")
+    payload = {"messages": _with_finding(kind)}
+    for run in range(3):
+        model = Recorded(responses=["done"])
+        agent = create_agent(model, tools=[lookup], middleware=[pii])
+        if mode == "sync":
+            agent.invoke(payload)
+        else:
+            asyncio.run(agent.ainvoke(payload))
+        sent = _sent(model, 0)
+        assert EMAIL not in sent, f"run {run}: the value reached the model"
+        assert "REDACTED_EMAIL" in sent

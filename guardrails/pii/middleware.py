@@ -319,9 +319,16 @@ class PIIMiddleware(
             refuse_unscannable=self.refuse_unscannable,
             detector=self._detector,
         )
-        guard.scan = lambda where: self._shared(
-            self.scan(where, runtime, box[0] if box else None, guard.known), guard
-        )
+        known, produced = guard.known, guard.produced
+
+        def scan(where: str) -> Scan:
+            # reads the guard's containers, not the guard: no reference cycle (a cycle per
+            # model call keeps the request's runtime alive until the collector runs)
+            shared = self.scan(where, runtime, box[0] if box else None, known)
+            shared.produced = produced
+            return shared
+
+        guard.scan = scan
         return guard
 
     @staticmethod

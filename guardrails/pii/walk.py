@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import marshal
@@ -41,6 +42,14 @@ _SHORT = 256
 _CLEAN_MAX = 65_536
 #: Entries of a detector's set of clean messages (:func:`fingerprint`) before it is emptied.
 _MEMO_MAX = 8_192
+#: Histories at least this long are first compared with the detector's proven prefixes
+#: (:func:`_history_key`, :func:`_proven_prefix`).
+_PREFIX_MIN = 4
+#: Proven prefixes a detector keeps (the most recently used first).
+_PREFIXES_MAX = 32
+#: A proven prefix's encoding up to this many bytes is kept as it is, a longer one as its
+#: length, its last 16 bytes and a 16-byte BLAKE2b digest.
+_PREFIX_RAW_MAX = 16_384
 
 
 def _clean_of(detector: Detector) -> dict[Any, None]:
@@ -60,6 +69,98 @@ def _memo_of(detector: Detector) -> dict[Any, None]:
         memo = {}
         object.__setattr__(detector, "_guardrails_clean_messages", memo)
     return memo
+
+
+def _prefixes_of(detector: Detector) -> list[_Prefix]:
+    """The message lists (their leading messages) in which ``detector`` found nothing, most
+    recently used first: see :func:`_proven_prefix`."""
+    prefixes: list[_Prefix] | None = detector.__dict__.get("_guardrails_clean_prefixes")
+    if prefixes is None:
+        prefixes = []
+        object.__setattr__(detector, "_guardrails_clean_prefixes", prefixes)
+    return prefixes
+
+
+#: A proven prefix: the classes of its messages, the length of the encoding of their fields,
+#: and that encoding (or its last 16 bytes and its digest, :data:`_PREFIX_RAW_MAX`).
+_Prefix = tuple[tuple[type, ...], int, bytes, bytes | None]
+_DICT = operator.attrgetter("__dict__")
+_READS = operator.itemgetter(2)
+#: The header :func:`marshal.dumps` writes before a list's elements (type and length).
+_HEADER = 5
+
+
+def _history_key(messages: Sequence[Any]) -> tuple[list[type], list[Any], bytes] | None:
+    """The classes of ``messages``, the fields a scan reads of each (what :func:`fingerprint`
+    writes) and their :mod:`marshal` encoding as one list, made by C calls only; ``None``
+    when a message is of a class no pass has walked yet (or no message), a field was deleted,
+    or a value cannot be written exactly.
+
+    Version 2 writes every element on its own (no back-references, no flags that depend on
+    reference counts): the encoding of the first ``k`` messages' fields is the same bytes
+    wherever those fields stand at the start of a list, so a proven prefix is compared by
+    ``bytes.startswith``."""
+    types = list(map(type, messages))
+    shapes = list(map(_SHAPES.get, types))
+    if None in shapes:
+        return None
+    try:
+        fields = list(map(operator.call, map(_READS, shapes), map(_DICT, messages)))  # type: ignore[arg-type]
+        return types, fields, marshal.dumps(fields, 2)
+    except (KeyError, ValueError, RecursionError):
+        return None
+
+
+def _proven_prefix(prefixes: list[_Prefix], types: list[type], raw: bytes) -> int:
+    """How many leading messages of a list (its classes ``types``, its encoding ``raw`` from
+    :func:`_history_key`) hold, field for field, exactly the values (exact types, by
+    :mod:`marshal`) of the leading messages of a list proven clean before: 0 when none."""
+    best, hit, n, size = 0, -1, len(types), len(raw) - _HEADER
+    for i, (classes, length, body, digest) in enumerate(prefixes):
+        k = len(classes)
+        if k <= best or k > n or length > size:
+            continue
+        if digest is None:
+            if not raw.startswith(body, _HEADER):
+                continue
+        else:
+            end = _HEADER + length
+            if raw[end - len(body) : end] != body:
+                continue
+            if hashlib.blake2b(raw[_HEADER:end], digest_size=16).digest() != digest:
+                continue
+        if all(map(operator.is_, types, classes)):
+            best, hit = k, i
+    if hit > 0:  # most recently used first
+        with contextlib.suppress(IndexError):  # (another thread changed the list meanwhile)
+            prefixes.insert(0, prefixes.pop(hit))
+    return best
+
+
+def _remember_prefix(
+    prefixes: list[_Prefix], types: list[type], fields: list[Any], raw: bytes, k: int
+) -> None:
+    """Keep the first ``k`` messages of the list :func:`_history_key` read as proven clean."""
+    if k == len(types):
+        body = raw[_HEADER:]
+    else:
+        try:
+            body = marshal.dumps(fields[:k], 2)[_HEADER:]
+        except (ValueError, RecursionError):  # (the same values: not expected)
+            return
+        if not raw.startswith(body, _HEADER):  # edited since ``raw`` was made: not proven
+            return
+    if len(body) > _PREFIX_RAW_MAX:
+        entry: _Prefix = (
+            tuple(types[:k]),
+            len(body),
+            body[-16:],
+            hashlib.blake2b(body, digest_size=16).digest(),
+        )
+    else:
+        entry = (tuple(types[:k]), len(body), body, None)
+    prefixes.insert(0, entry)
+    del prefixes[_PREFIXES_MAX:]
 
 
 def fingerprint(message: BaseMessage) -> Any:
@@ -391,8 +492,18 @@ class History(Walker):
         memo = _memo_of(self.detector) if self.literals is None else None
         produced = self.produced
         shapes = _SHAPES
+        # the leading messages a list proven clean before held, field for field: one C pass
+        read = None
+        start = 0
+        if memo is not None and len(messages) >= _PREFIX_MIN:
+            read = _history_key(messages)
+            if read is not None:
+                prefixes = _prefixes_of(self.detector)
+                start = _proven_prefix(prefixes, read[0], read[2])
+        unproven: int | None = None  # the first message not proven clean by this pass
         out: list[BaseMessage] | None = None
-        for i, m in enumerate(messages):
+        for i in range(start, len(messages)):
+            m = messages[i]
             cls = type(m)
             shape = shapes.get(cls)
             if shape is None:
@@ -407,15 +518,21 @@ class History(Walker):
                 plain = type(content) is str and shape[0](fields) == shape[1]
             except KeyError:  # a field deleted: the whole walk
                 plain = False
-            if plain and (
-                content in clean  # (a short text is its own key: no length asked)
-                or not content
-                or content in produced
-                or (len(content) > _SHORT and _clean_key(content, None) in clean)
-            ):
-                if out is not None:
-                    out.append(m)
-                continue
+            if plain:
+                if (
+                    content in clean  # (a short text is its own key: no length asked)
+                    or not content
+                    or (len(content) > _SHORT and _clean_key(content, None) in clean)
+                ):
+                    if out is not None:
+                        out.append(m)
+                    continue
+                if content in produced:  # written by this call: handled, not proven clean
+                    if unproven is None:
+                        unproven = i
+                    if out is not None:
+                        out.append(m)
+                    continue
             key = None
             if memo is not None:  # (:func:`_key` inlined: it runs for most tool-call messages)
                 try:
@@ -436,13 +553,21 @@ class History(Walker):
                     if len(memo) >= _MEMO_MAX:  # type: ignore[arg-type]
                         memo.clear()  # type: ignore[union-attr]
                     memo[key] = None  # type: ignore[index]
+                elif unproven is None:
+                    unproven = i
             else:
                 handled = self.message(m)
+                if unproven is None:
+                    unproven = i
             if out is not None:
                 out.append(handled)
             elif handled is not m:
                 out = list(messages[:i])
                 out.append(handled)
+        if read is not None:
+            proven = len(messages) if unproven is None else unproven
+            if proven > start and self.collect is None:
+                _remember_prefix(prefixes, read[0], read[1], read[2], proven)
         return list(messages) if out is None else out
 
     def _marks(self) -> tuple[int, int, int]:
