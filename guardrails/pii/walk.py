@@ -10,7 +10,10 @@ text), ``structured_response``. Each string goes to the pass's ``text()``; the s
 back when nothing in it changed.
 
 The proofs: a detector's *clean set* (texts, with their field context, in which it found
-nothing) and its set of clean messages keyed by :func:`fingerprint`.
+nothing), its set of clean messages keyed by :func:`fingerprint`, and its proven prefixes (the
+encoding of every message of a list, up to its first message not proven clean: a later list
+whose encoding starts with the same bytes, message classes alike, holds exactly those values in
+its leading messages; :func:`_history_key`). All three compare content, never identity.
 
 Example::
 
