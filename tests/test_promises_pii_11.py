@@ -324,3 +324,58 @@ def test_arguments_handled_leave_results_to_the_model_side_when_results_are_not_
     invoke(agent, {"messages": [("user", "Who?")]}, mode, {"configurable": {"thread_id": "w"}})
     where = [e["where"] for e in audit.of("pii.detected")]
     assert "input" in where and "tool_result" not in where, where
+
+
+# --------------------------------------------------------------------------- data URLs
+# A ``data:`` URL is one whatever the case of its scheme and of ``;base64`` (RFC 3986: schemes
+# are case-insensitive; every browser and HTTP library reads ``DATA:``): its text is opened and
+# handled, a binary one is refused under ``refuse_unscannable``, exactly as the lower-case
+# form. ``open_data_url`` (public) says ``None`` for any text that is not a data URL.
+
+SCHEMES = ["data:", "DATA:", "Data:", "dAtA:"]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("b64", [";base64", ";BASE64", ";Base64"])
+def test_a_data_url_in_any_case_is_opened_and_handled(scheme: str, b64: str, mode: str) -> None:
+    import base64
+
+    from langchain_core.messages import HumanMessage
+
+    inner = base64.b64encode(f"write to {JANE} today".encode()).decode()
+    model = ScriptedChatModel(default="ok")
+    agent = create_agent(model, middleware=[PIIMiddleware("email")])
+    invoke(agent, {"messages": [HumanMessage(f"{scheme}text/plain{b64},{inner}")]}, mode)
+    sent = str(model.requests[0]["messages"][-1].content)
+    header, _, body = sent.partition(",")
+    assert header == f"{scheme}text/plain{b64}"
+    assert base64.b64decode(body).decode() == "write to [REDACTED_EMAIL] today"
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_binary_data_url_in_any_case_is_refused_when_unscannable_is_refused(
+    scheme: str, mode: str
+) -> None:
+    import base64
+    import random
+
+    from langchain_core.messages import HumanMessage
+
+    blob = bytes(random.Random(7).randrange(0x80, 0x100) for _ in range(27))  # 36 base64 chars
+    url = f"{scheme}application/octet-stream;base64,{base64.b64encode(blob).decode()}"
+    agent = create_agent(
+        ScriptedChatModel(default="ok"),
+        middleware=[PIIMiddleware("email", refuse_unscannable=True)],
+    )
+    with pytest.raises(PIIDetectionError, match="unscannable"):
+        invoke(agent, {"messages": [HumanMessage(url)]}, mode)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hello, world", "x data:,a", " data:,a", "datum:,a", "data,:x", "dat:a,b", "", ","],
+)
+def test_open_data_url_says_none_for_what_is_not_a_data_url(text: str) -> None:
+    from guardrails.pii.payloads import open_data_url
+
+    assert open_data_url(text) is None

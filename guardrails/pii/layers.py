@@ -42,7 +42,7 @@ def _looks_layered(text: str) -> bool:
     """A text that would be opened as a layer (what a scan at the depth limit cannot read)."""
     head = text.lstrip()[:1]
     return (
-        text.startswith("data:")
+        payloads.is_data_url(text)
         or _escaped(text)
         or (head in ("{", "[") and text.rstrip()[-1:] in ("}", "]"))
         or payloads.has_run(text)
@@ -135,7 +135,7 @@ class Layers:
                 out = json.dumps(handled, ensure_ascii=False)
                 self.produced.add(out)
                 return out
-        if first == "d" and text.startswith("data:"):
+        if first in ("d", "D") and payloads.is_data_url(text):
             layer = payloads.open_data_url(text)
             if layer is False:
                 self._unscannable(text[5:].partition(",")[0].split(";")[0] or "data")

@@ -35,6 +35,7 @@ __all__ = [
     "base64_runs",
     "has_run",
     "is_binary_blob",
+    "is_data_url",
     "open_blob",
     "open_data_url",
     "run_spans",
@@ -200,16 +201,22 @@ def _mixed(token: str) -> bool:
     )
 
 
+def is_data_url(text: str) -> bool:
+    """Whether ``text`` starts as a ``data:`` URL: the scheme in any case (RFC 3986: schemes
+    are case-insensitive; ``DATA:`` and ``Data:`` are data URLs to every reader)."""
+    return text[:5].lower() == "data:"
+
+
 def open_data_url(url: str) -> Layer | bool | None:
     """A ``data:`` URL's payload: a :class:`Layer` when it is text (whatever the declared
     MIME type says), ``False`` when it is binary or undecodable, ``None`` when ``url`` is not
     a data URL."""
-    if not url.startswith("data:"):
+    if not is_data_url(url):
         return None
     header, comma, payload = url.partition(",")
     if not comma:
         return None
-    is_b64 = header.endswith(";base64")
+    is_b64 = header.lower().endswith(";base64")
     try:
         if is_b64:
             body = "".join(payload.split())
