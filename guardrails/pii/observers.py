@@ -163,13 +163,59 @@ def observed_tool(
     cls: Any = _observed_class(type(tool))
     view = cls.__new__(cls)
     state = dict(tool.__dict__)
-    state[_HANDLE] = (handle, ahandle, restore, prepare)
+    mine: _Hooks = (handle, ahandle, restore, prepare)
+    outer = state.get(_HANDLE)
+    # a view of a view (one PIIMiddleware per type, stacked): both layers' hooks, never only
+    # the innermost one's
+    state[_HANDLE] = mine if outer is None else _chained(outer, mine)
     object.__setattr__(view, "__dict__", state)
     object.__setattr__(view, "__pydantic_fields_set__", set(tool.model_fields_set))
     extra = getattr(tool, "__pydantic_extra__", None)
     object.__setattr__(view, "__pydantic_extra__", None if extra is None else dict(extra))
     object.__setattr__(view, "__pydantic_private__", getattr(tool, "__pydantic_private__", None))
     return view
+
+
+_Hooks = tuple[
+    Callable[[Any], Any],
+    Callable[[Any], Any],
+    Callable[[Any], Any] | None,
+    tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]] | None,
+]
+
+
+def _chained(outer: _Hooks, inner: _Hooks) -> _Hooks:
+    """The hooks of a view made by an inner layer over an outer layer's view: the input
+    handled by the outer layer then the inner one (the order a call goes in), the output by
+    the inner layer then the outer one (the order a result comes out), both restores."""
+    o_handle, o_ahandle, o_restore, o_prepare = outer
+    i_handle, i_ahandle, i_restore, i_prepare = inner
+
+    def handle(output: Any) -> Any:
+        return o_handle(i_handle(output))
+
+    async def ahandle(output: Any) -> Any:
+        return await o_ahandle(await i_ahandle(output))
+
+    restore = o_restore or i_restore
+    if o_restore is not None and i_restore is not None:
+
+        def restore(value: Any) -> Any:
+            return i_restore(o_restore(value))
+
+    prepare = o_prepare or i_prepare
+    if o_prepare is not None and i_prepare is not None:
+        o_sync, o_async = o_prepare
+        i_sync, i_async = i_prepare
+
+        def sync(view: Any, value: Any) -> Any:
+            return i_sync(view, o_sync(view, value))
+
+        async def async_(view: Any, value: Any) -> Any:
+            return await i_async(view, await o_async(view, value))
+
+        prepare = (sync, async_)
+    return (handle, ahandle, restore, prepare)
 
 
 # ---------------------------------------------------------------------- exporters

@@ -8,6 +8,7 @@ request, a different run, the tool view of :mod:`guardrails.pii.observers`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import json
@@ -91,7 +92,9 @@ class ToolSide:
         # invoked: a layer listed after this one (a reviewer's edit in HumanInTheLoopMiddleware,
         # any rewrite) may have changed the call, even pointed it at another tool
         ran = _ToolRun(self, runtime, box, thread, known, tool)
-        ran.handed = request.tool_call.get("args")
+        # a copy: a layer inside may edit the very dict it is handed (in place), and what
+        # changed must be handled as the tool is invoked, not compared equal to itself
+        ran.handed = _snapshot(request.tool_call.get("args"))
         if request.tool is not None:
             request = self._viewed(request, ran, restore, bool(box) or handle_args)
         result = yield Call(request)
@@ -349,6 +352,24 @@ def _split_injected(tool: Any, args: Any) -> tuple[Any, dict[str, Any]]:
 def _is_injected(value: Any) -> bool:
     """What ToolNode injects is graph state, a store or the runtime: never a plain text."""
     return not isinstance(value, str | int | float | bool | list | tuple) and value is not None
+
+
+class _Unequal:
+    """Equal to nothing: arguments that could not be copied are always handled again."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _snapshot(args: Any) -> Any:
+    """A deep copy of the arguments handed on (or a value equal to nothing when they cannot
+    be copied), so that an edit made in place inside is seen as an edit."""
+    try:
+        return copy.deepcopy(args)
+    except Exception:
+        return _Unequal()
 
 
 def _is_dataclass_instance(value: Any) -> bool:
