@@ -23,10 +23,24 @@
   length one of them allows is found whole, whichever format an earlier one refused.
 * **Plain text is returned as is**: a text with nothing to normalize is neither copied nor
   mapped (the fast path every scan of ordinary text takes).
+
+Seed 61:
+
+* **One span of two types is named by its stronger reading**, whichever type is listed first
+  (a Maestro card a phone reading also takes, next to a card word, is a card).
+* **A private key cut short** ends at its body's last character (padding included, never the
+  line break, quote or space after); **cut at its start** it is reported from its first body
+  line, indented or not; **an END line after fewer than 40 body characters is no key**.
+* **The best reading of a phone candidate wins**: a number followed by a short group (``24
+  hours``) is the number alone, with or without a context word.
+* **A reference to a secret is not a secret** (``%DB_PASS%``, ``[NAME]``, ``&lt;...&gt;``, an
+  Azure Key Vault reference, a truncated example, templates).
+* **A hand-made bearer token is a credential** (12+ characters, three classes, not random).
 """
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 import string
@@ -38,11 +52,12 @@ from typing import Any
 import phonenumbers
 import pytest
 import respx
+from faker import Faker
 from langchain.agents import create_agent
 
 from guardrails import PIIMiddleware
 from guardrails.pii import detect
-from guardrails.pii.detect import CONTEXT_WORDS
+from guardrails.pii.detect import CONTEXT_WORDS, DEFAULT_REGIONS
 from guardrails.pii.normalize import normalize
 from tests.support import invoke, ok, request_bodies
 
@@ -466,3 +481,164 @@ def test_plain_text_is_neither_copied_nor_mapped() -> None:
         assert norm.starts is None and norm.ends is None and norm.tokens is None
         if text:
             assert norm.span(0, len(text)) == (0, len(text))
+
+
+# ------------------------------------------------------------------ seed 61: one span, two types
+
+CARD_NETWORKS = ["visa13", "visa16", "mastercard", "amex", "diners", "discover", "jcb15"]
+CARD_NETWORKS += ["jcb16", "maestro"]
+
+
+def _cards_also_phones() -> list[str]:
+    """Faker's cards that the phone finder, alone, also reads as a phone number whole."""
+    fake = Faker()
+    fake.seed_instance(61)
+    cards = [fake.credit_card_number(card_type=t) for t in CARD_NETWORKS for _ in range(80)]
+    return [c for c in dict.fromkeys(cards) if found(f"pay {c} now", "phone") == [("phone", c)]]
+
+
+def test_one_span_of_two_types_is_named_by_its_stronger_reading_in_any_order() -> None:
+    """A number both a card (an issued range and Luhn) and a phone number (a national reading)
+    is one match; next to a card word the card reading is the stronger, and names it whichever
+    type is listed first (only a tie goes to the type listed first)."""
+    both = _cards_also_phones()
+    assert len(both) >= 3
+    for card in both:
+        for types in (["phone", "credit_card"], ["credit_card", "phone"]):
+            for text in (f"pay {card} now", f"card {card}", f"card number: {card}."):
+                assert found(text, types) == [("credit_card", card)], (types, text)
+
+
+# ------------------------------------------------------------------ seed 61: private keys cut short
+
+_KEY_KINDS = ["RSA ", "EC ", "DSA ", "OPENSSH ", "ENCRYPTED ", ""]
+
+
+def _pem_lines(seed: int, size: int = 300) -> list[str]:
+    rng = random.Random(seed)
+    body = base64.b64encode(bytes(rng.getrandbits(8) for _ in range(size))).decode()
+    return [body[i : i + 64] for i in range(0, len(body), 64)]
+
+
+@pytest.mark.parametrize("kind", _KEY_KINDS)
+def test_a_key_cut_short_ends_at_its_last_body_character(kind: str) -> None:
+    """A key with no END line is reported from BEGIN to the last character of its body (a
+    base64 padding ``=`` included), never the line break, quote, comma or space after it."""
+    lines = _pem_lines(len(kind))
+    for pad in ("", "=", "=="):
+        key = f"-----BEGIN {kind}PRIVATE KEY-----\n" + "\n".join(lines[:3]) + pad
+        for tail in ("", "\n", "\r\n", '"', '",', "'", " ", "\t", "\n\n"):
+            assert found(f"{key}{tail}", SECRET_TYPES) == [("secret", key)], (pad, tail)
+
+
+@pytest.mark.parametrize("indent", ["", "  ", "    ", "        ", "\t"])
+@pytest.mark.parametrize("kind", _KEY_KINDS)
+def test_a_key_cut_at_its_start_is_reported_from_its_first_body_line(
+    kind: str, indent: str
+) -> None:
+    """A key whose BEGIN line is not in the text (a chunk, a paste cut at its start) is
+    reported from its first body line to its END line, indented (a YAML block) or not."""
+    lines = _pem_lines(7 + len(indent))[1:]  # the body from its second line on
+    end = f"-----END {kind}PRIVATE KEY-----"
+    block = "\n".join(f"{indent}{line}" for line in [*lines, end])
+    for head in ("key: |\n", "private_key: >-\n", "```\n", ""):
+        value = block[len(indent) :]
+        assert found(f"{head}{block}", SECRET_TYPES) == [("secret", value)], (head, indent)
+
+
+@pytest.mark.parametrize("kind", _KEY_KINDS)
+def test_an_end_line_without_a_body_is_no_key(kind: str) -> None:
+    """An END line after fewer than 40 characters of body (a tutorial, a truncated example,
+    prose) is no key; 40 or more make one (a key cut at its start)."""
+    end = f"-----END {kind}PRIVATE KEY-----"
+    body = "".join(c for c in "".join(_pem_lines(3)) if c.isalnum())
+    for n in range(40):
+        for text in (f"{body[:n]}\n{end}", f"the file ends with {body[:n]} {end} and more"):
+            assert found(text, SECRET_TYPES) == [], (n, text)
+    assert found(f"{body[:40]}\n{end}", SECRET_TYPES) == [("secret", f"{body[:40]}\n{end}")]
+
+
+# ------------------------------------------------------------------ seed 61: the best reading
+
+
+def _international_examples() -> list[str]:
+    out = []
+    for region in DEFAULT_REGIONS:
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+            ex = phonenumbers.example_number_for_type(region, kind)
+            if ex is not None:
+                fmt = phonenumbers.PhoneNumberFormat.INTERNATIONAL
+                out.append(phonenumbers.format_number(ex, fmt))
+    return list(dict.fromkeys(out))
+
+
+INTERNATIONAL = _international_examples()
+
+
+@pytest.mark.parametrize("lead", ["", "tel: ", "call ", "mobile: ", "reach me at "])
+def test_a_number_followed_by_a_short_group_is_reported_without_it(lead: str) -> None:
+    """The best reading of a candidate wins, not the first that reaches the threshold: an
+    international number followed by a group of one or two digits (hours, a count) is the
+    number alone, also where a context word lets the longer reading through (the longer
+    reading is no valid number: phonenumbers says so)."""
+    assert len(INTERNATIONAL) >= 40
+    for number in INTERNATIONAL:
+        for short in ("24", "7", "12"):
+            if phonenumbers.is_valid_number(phonenumbers.parse(f"{number}{short}")):
+                continue  # "+49 30 123456 24" is a German number too (variable length)
+            if all(len(g) == len(short) for g in re.findall(r"\d+", number)[1:]):
+                continue  # "+32 12 34 56 78 24": a group in the number's own grouping
+            text = f"{lead}{number} {short} hours"
+            assert found(text, "phone") == [("phone", number)], text
+
+
+# ------------------------------------------------------------------ seed 61: references
+
+
+#: values that name or elide a secret instead of holding it: a Windows environment variable,
+#: an INI or docs reference in brackets, an escaped placeholder, an Azure Key Vault reference,
+#: a truncated example, shell and Python templates
+REFERENCES = [
+    "%DB_PASS_9x%",
+    "%SMTP_Passw0rd_2%",
+    "[SMTP_Passw0rd_2]",
+    "[DbPassw0rd2024]",
+    "&lt;Passw0rd_Here2&gt;",
+    "@Microsoft.KeyVault(SecretUri=https://kv9.vault.azure.net/secrets/Db2)",
+    "@Db_Passw0rd_9",
+    "sk-Xk9mQ2vL7pRt...",
+    "Xk9mQ2vL7pRt...",
+    "${DB_PASSWORD_2}",
+    "$(cat /run/secrets/db_2)",
+    "%(db_password_2)s",
+]
+
+
+def test_a_reference_to_a_secret_is_not_a_secret() -> None:
+    for value in REFERENCES:
+        for text in (f'password="{value}"', f"DB_PASSWORD={value}", f"api_key: '{value}'"):
+            assert found(text, SECRET_TYPES) == [], text
+    # the same characters as a value are one
+    assert found('password="DbPassw0rd2024"', SECRET_TYPES) == [("secret", "DbPassw0rd2024")]
+
+
+# ------------------------------------------------------------------ seed 61: weak bearer tokens
+
+#: bearer tokens people make by hand: 12+ characters of three classes, far from random
+WEAK_BEARERS = ["Abc123Abc123", "Passw0rdPassw0rd", "Welcome2024Team", "Summer2023Summer"]
+WEAK_BEARERS += ["Monday2025Monday", "Office365Office"]
+
+
+def test_a_hand_made_bearer_token_is_a_credential() -> None:
+    """A bearer token is a credential whatever its entropy: one of 12 characters or more in
+    three character classes is reported though it is not random-looking."""
+    for token in WEAK_BEARERS:
+        for text in (
+            f"Authorization: Bearer {token}",
+            f"Proxy-Authorization: Bearer {token}",
+            f'{{"Authorization": "Bearer {token}"}}',
+            f"curl -H 'Authorization: Bearer {token}' https://api.example.com",
+        ):
+            assert found(text, SECRET_TYPES) == [("secret", token)], text
+    for short in ("Abc123Abc12", "bearer", "abc123abc123"):  # too short, a word, two classes
+        assert found(f"Authorization: Bearer {short}", SECRET_TYPES) == [], short
