@@ -193,3 +193,62 @@ def test_two_pii_layers_each_handle_a_tools_output_before_its_observers(
     config = {"configurable": {"thread_id": "o"}, "callbacks": [Ends()]}
     invoke(agent, {"messages": [("user", "Who?")]}, mode, config)
     assert ends and all(CAROL not in e and "555 2671" not in e for e in ends), ends
+
+
+# --------------------------------------------------------------------------- context words
+# Values that need a context word to be reported (checked below), after the words' real
+# inflected and compound forms, as found in Russian, Ukrainian and Bulgarian contact data.
+NEEDS_CONTEXT = {"phone": "19 99 99 9", "credit_card": "1234 5678 9012 3452"}
+
+INFLECTED = [
+    ("телефонный номер: {v}", "phone"),  # ru, adjective: "telephone number"
+    ("Телефонный номер {v}", "phone"),
+    ("звонить по телефонам {v}", "phone"),  # ru, dative plural
+    ("Телефонов: {v}", "phone"),  # ru, genitive plural
+    ("телефонами {v}", "phone"),  # ru, instrumental plural
+    ("телефонний номер {v}", "phone"),  # uk, adjective
+    ("Телефонен номер: {v}", "phone"),  # bg, adjective (the usual form)
+    ("Телефонът: {v}", "phone"),  # bg, definite
+    ("оплата по картам {v}", "credit_card"),  # ru, dative plural
+    ("номера на картах {v}", "credit_card"),  # ru, prepositional plural
+    ("Teléf.: {v}", "phone"),  # es, abbreviation (found before 52884a5 through "tel")
+]
+
+
+def _found(text: str, kind: str) -> list[tuple[str, str]]:
+    from guardrails.pii.detect import detect
+
+    return [(m["type"], m["value"]) for m in detect(text, [kind])]
+
+
+@pytest.mark.parametrize("kind", sorted(NEEDS_CONTEXT))
+def test_the_values_need_their_context(kind: str) -> None:
+    value = NEEDS_CONTEXT[kind]
+    assert _found(f"x {value} y", kind) == []
+    assert _found(f"номер {value}", kind) == []
+
+
+@pytest.mark.parametrize(("template", "kind"), INFLECTED)
+def test_an_inflected_context_word_is_context(template: str, kind: str) -> None:
+    value = NEEDS_CONTEXT[kind]
+    assert _found(template.format(v=value), kind) == [(kind, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hotel: {v}",
+        "Hôtel {v}",
+        "Отель: {v}",
+        "отель {v}",
+        "телевизор {v}",
+        "тело {v}",
+        "телега {v}",
+        "Телевидение {v}",
+        "картон {v}",
+        "Hotel:{v}",
+    ],
+)
+def test_a_word_that_only_holds_a_context_word_is_not_context(text: str) -> None:
+    value = NEEDS_CONTEXT["phone"]
+    assert _found(text.format(v=value), "phone") == []

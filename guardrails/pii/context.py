@@ -33,7 +33,8 @@ THRESHOLD = 0.5
 #: Context words per type (lower case). A word stands alone: no letter of a script written with
 #: spaces glued to it on either side (``hotel`` holds no ``tel``, ``отель`` no ``тел``); words of
 #: scripts written without spaces (電話, 전화) match anywhere, and a Hebrew word may carry its
-#: one-letter prefixes (``בטלפון``).
+#: one-letter prefixes (``בטלפון``) and a Cyrillic word of five letters or more its endings
+#: (``телефонный``, see _stem).
 CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
     "phone": (
         "phone",
@@ -75,6 +76,9 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
         "telefone",
         "celular",
         "teléfono",
+        "teléf",
+        "tfno",
+        "tlf",
         "móvil",
         "telefono",
         "cellulare",
@@ -244,6 +248,18 @@ def glued(ch: str) -> bool:
     return (ch.isalpha() or unicodedata.category(ch)[0] == "M") and not _SPACELESS_CHAR.match(ch)
 
 
+#: the shortest Cyrillic word that may carry an ending (``тел`` may not: ``тело``, ``телега``)
+_STEM_CHARS = 5
+
+
+def _stem(text: str, start: int, end: int) -> bool:
+    """A Cyrillic word of at least :data:`_STEM_CHARS` letters: Slavic languages decline by
+    endings written against the word (``телефонный номер``, ``телефонам``, Bulgarian
+    ``Телефонен номер``, ``картах``), so what follows it does not make it another word; what
+    comes before still does (``Отель`` holds no ``тел``)."""
+    return end - start >= _STEM_CHARS and "\u0400" <= text[start] <= "\u04ff"
+
+
 def _standalone(text: str, start: int, end: int) -> bool:
     """A word at ``[start, end)`` not glued to other letters (:func:`glued`) on either side; a
     word of a script written without spaces stands anywhere, and a Hebrew word may carry its
@@ -251,7 +267,7 @@ def _standalone(text: str, start: int, end: int) -> bool:
     first = text[start]
     if not first.isascii() and _SPACELESS_CHAR.match(first):
         return True
-    if end < len(text) and glued(text[end]):
+    if end < len(text) and glued(text[end]) and not _stem(text, start, end):
         return False
     k = start - 1
     if "\u0590" <= first <= "\u05ff":
