@@ -644,3 +644,21 @@ def test_a_hand_made_bearer_token_is_a_credential() -> None:
             assert found(text, SECRET_TYPES) == [("secret", token)], text
     for short in ("Abc123Abc12", "bearer", "abc123abc123"):  # too short, a word, two classes
         assert found(f"Authorization: Bearer {short}", SECRET_TYPES) == [], short
+
+
+# ------------------------------------------------------------------ seed 61: session ids
+
+
+@pytest.mark.parametrize("name", ["PHPSESSID", "session_id", "JSESSIONID", "connect.sid"])
+def test_a_random_session_id_is_one_whatever_word_it_holds_by_chance(name: str) -> None:
+    """A session cookie's value is judged by its own characters: 24 or more random letters and
+    digits are a session id, also when a placeholder word (``dummy``, ``fake``, ``xxxx``)
+    occurs in them by chance; the cookie's name is not part of the judgement."""
+    rng = random.Random(name)
+    for marker in ("dummy", "fake", "xxxx", "test", "demo", "sample", "example"):
+        for _ in range(10):
+            base = "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(28))
+            cut = rng.randrange(len(base))
+            value = base[:cut] + marker + base[cut:]
+            text = f"Cookie: {name}={value}; path=/"
+            assert found(text, SECRET_TYPES) == [("secret", value)], text
