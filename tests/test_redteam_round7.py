@@ -13,12 +13,18 @@ number that needs its context word is found after the word's declined and compou
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Annotated, Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain.agents.middleware import AgentMiddleware
-from langchain_core.messages import AIMessage
+from langchain.agents.middleware import AgentMiddleware, ToolRetryMiddleware
+from langchain.tools import ToolRuntime
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool
+from langgraph.prebuilt import InjectedState
+from langgraph.types import Command
+from pydantic import BaseModel
 
 from guardrails.pii import PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
@@ -252,3 +258,383 @@ def test_an_inflected_context_word_is_context(template: str, kind: str) -> None:
 def test_a_word_that_only_holds_a_context_word_is_not_context(text: str) -> None:
     value = NEEDS_CONTEXT["phone"]
     assert _found(text.format(v=value), "phone") == []
+
+
+# --------------------------------------------------------------------------- shapes that held
+# **A tool not in ``restore_tools`` gets placeholders, a tool in it real values (never a
+# placeholder, never pseudonymized twice), whatever its shape and the list order**, when a
+# layer inside or outside ``PIIMiddleware`` adds an address: ``@tool``,
+# ``StructuredTool.from_function`` (sync only, async only, both; a sync-only tool runs in a
+# thread under an async graph), a ``BaseTool`` subclass, ``InjectedToolCallId`` with a
+# ``Command`` result, ``ToolRuntime``, ``return_direct``, nested list arguments; a tool
+# ``ToolRetryMiddleware`` retries (inside or outside); parallel calls of a restored and an
+# unrestored tool; ``astream_events``; injected message lists. These held on the red team's
+# attack; they fail when the input is not handled as the tool is invoked.
+
+JANE = "jane.doe@example.com"
+
+
+def _shaped(shape: str, name: str, got: list[Any]) -> Any:
+    if shape == "at_tool":
+
+        @tool(name)
+        def f(note: str) -> str:
+            """Write a note."""
+            got.append(note)
+            return "ok"
+
+        return f
+    if shape in ("sf_sync", "sf_async", "sf_both"):
+
+        def s(note: str) -> str:
+            got.append(note)
+            return "ok"
+
+        async def a(note: str) -> str:
+            await asyncio.sleep(0)
+            got.append(note)
+            return "ok"
+
+        return StructuredTool.from_function(
+            func=s if shape != "sf_async" else None,
+            coroutine=a if shape != "sf_sync" else None,
+            name=name,
+            description="Write a note.",
+        )
+    if shape == "basetool":
+
+        class Args(BaseModel):
+            note: str
+
+        class T(BaseTool):
+            name: str = "note"
+            description: str = "Write a note."
+            args_schema: type[BaseModel] = Args
+
+            def _run(self, note: str) -> str:
+                got.append(note)
+                return "ok"
+
+            async def _arun(self, note: str) -> str:
+                got.append(note)
+                return "ok"
+
+        return T()
+    if shape == "callid":
+
+        @tool(name)
+        def g(note: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> Command:
+            """Write a note."""
+            got.append(note)
+            return Command(update={"messages": [ToolMessage("ok", tool_call_id=tool_call_id)]})
+
+        return g
+    if shape == "runtime":
+
+        @tool(name)
+        def h(note: str, runtime: ToolRuntime) -> str:
+            """Write a note."""
+            got.append(note)
+            return "ok"
+
+        return h
+    if shape == "direct":
+
+        @tool(name, return_direct=True)
+        def k(note: str) -> str:
+            """Write a note."""
+            got.append(note)
+            return "ok"
+
+        return k
+    if shape == "nested":
+
+        @tool(name)
+        def n(notes: list[dict[str, str]]) -> str:
+            """Write notes."""
+            got.append(repr(notes))
+            return "ok"
+
+        return n
+    raise AssertionError(shape)
+
+
+class Adds(AgentMiddleware):  # type: ignore[type-arg]
+    def _edited(self, request: Any) -> Any:
+        call = request.tool_call
+        a = call["args"]
+        if "notes" in a:
+            args = {"notes": [*a["notes"], {"x": f"cc {CAROL}"}]}
+        else:
+            args = {**a, "note": f"{a['note']} (cc {CAROL})"}
+        return request.override(tool_call={**call, "args": args})
+
+    def wrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return handler(self._edited(request))
+
+    async def awrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return await handler(self._edited(request))
+
+
+SHAPES = [
+    "at_tool",
+    "sf_sync",
+    "sf_async",
+    "sf_both",
+    "basetool",
+    "callid",
+    "runtime",
+    "direct",
+    "nested",
+]
+
+
+@pytest.mark.parametrize("restored", [False, True])
+@pytest.mark.parametrize("order", ["pii first", "rewrite first"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_tool_shape_gets_placeholders_or_real_values_in_either_order(
+    shape: str, order: str, restored: bool, mode: str, memory_saver: Any
+) -> None:
+    if shape == "sf_async" and mode == "sync":
+        pytest.skip("async only")
+    got: list[Any] = []
+    t = _shaped(shape, "note", got)
+    args = {"notes": [{"x": "hi <EMAIL_1>"}]} if shape == "nested" else {"note": "hi <EMAIL_1>"}
+    pii = PIIMiddleware(
+        "email", strategy="pseudonymize", restore_tools=["note"] if restored else []
+    )
+    agent = create_agent(
+        ScriptedChatModel(responses=[AIMessage("", tool_calls=[tool_call("note", args)]), "Ok."]),
+        tools=[t],
+        checkpointer=memory_saver,
+        middleware=[pii, Adds()] if order == "pii first" else [Adds(), pii],
+    )
+    invoke(
+        agent,
+        {"messages": [("user", f"Note hi {JANE}.")]},
+        mode,
+        {"configurable": {"thread_id": "s"}},
+    )
+    assert len(got) == 1, got
+    if restored:
+        assert JANE in got[0] and CAROL in got[0] and "<EMAIL" not in got[0], got
+    else:
+        assert JANE not in got[0] and CAROL not in got[0] and "<EMAIL_1>" in got[0], got
+
+
+@pytest.mark.parametrize("restored", [False, True])
+@pytest.mark.parametrize("order", ["pii first", "retry first"])
+def test_a_retried_tool_gets_the_same_handled_input_each_attempt(
+    order: str, restored: bool, mode: str, memory_saver: Any
+) -> None:
+    got: list[str] = []
+
+    @tool
+    def note(note: str) -> str:
+        """Write a note."""
+        got.append(note)
+        if len(got) < 3:
+            raise ConnectionError("flaky")
+        return "ok"
+
+    pii = PIIMiddleware(
+        "email", strategy="pseudonymize", restore_tools=["note"] if restored else []
+    )
+    retry = ToolRetryMiddleware(
+        max_retries=3, initial_delay=0, retry_on=(ConnectionError,), jitter=False
+    )
+    mws = [pii, Adds(), retry] if order == "pii first" else [retry, Adds(), pii]
+    agent = create_agent(
+        ScriptedChatModel(
+            responses=[
+                AIMessage("", tool_calls=[tool_call("note", {"note": "hi <EMAIL_1>"})]),
+                "Ok.",
+            ]
+        ),
+        tools=[note],
+        checkpointer=memory_saver,
+        middleware=mws,
+    )
+    invoke(
+        agent,
+        {"messages": [("user", f"Note hi {JANE}.")]},
+        mode,
+        {"configurable": {"thread_id": "r"}},
+    )
+    assert len(got) == 3
+    for g in got:
+        if restored:
+            assert g == f"hi {JANE} (cc {CAROL})", got
+        else:
+            assert JANE not in g and CAROL not in g and g.startswith("hi <EMAIL_1> (cc <EMAIL_"), (
+                got
+            )
+    assert len(set(got)) == 1, got
+
+
+@pytest.mark.parametrize("order", ["pii first", "rewrite first"])
+def test_parallel_calls_each_get_what_their_own_tool_decides(
+    order: str, mode: str, memory_saver: Any
+) -> None:
+    got: list[Any] = []
+    a = _shaped("at_tool", "send", got)
+    b = _shaped("at_tool", "note", got)
+    pii = PIIMiddleware("email", strategy="pseudonymize", restore_tools=["send"])
+    agent = create_agent(
+        ScriptedChatModel(
+            responses=[
+                AIMessage(
+                    "",
+                    tool_calls=[
+                        tool_call("send", {"note": "to <EMAIL_1>"}, id="c1"),
+                        tool_call("note", {"note": f"re <EMAIL_1> {JANE}"}, id="c2"),
+                        tool_call("send", {"note": f"to {CAROL}"}, id="c3"),
+                    ],
+                ),
+                "Ok.",
+            ]
+        ),
+        tools=[a, b],
+        checkpointer=memory_saver,
+        middleware=[pii, Adds()] if order == "pii first" else [Adds(), pii],
+    )
+    invoke(
+        agent,
+        {"messages": [("user", f"Note hi {JANE}.")]},
+        mode,
+        {"configurable": {"thread_id": "p"}},
+    )
+    assert len(got) == 3
+    sends = [g for g in got if g.startswith("to")]
+    notes = [g for g in got if g.startswith("re")]
+    assert all("<EMAIL" not in s for s in sends), got
+    assert all(JANE not in n and CAROL not in n for n in notes), got
+
+
+def test_astream_events_never_show_an_added_raw_value(mode: str, memory_saver: Any) -> None:
+    if mode == "sync":
+        pytest.skip("astream_events")
+    got: list[Any] = []
+    t = _shaped("sf_sync", "note", got)
+    pii = PIIMiddleware("email", strategy="pseudonymize", restore_tools=[])
+    agent = create_agent(
+        ScriptedChatModel(
+            responses=[AIMessage("", tool_calls=[tool_call("note", {"note": f"hi {JANE}"})]), "Ok."]
+        ),
+        tools=[t],
+        checkpointer=memory_saver,
+        middleware=[pii, Adds()],
+    )
+
+    async def go() -> list[Any]:
+        evs = []
+        async for ev in agent.astream_events(
+            {"messages": [("user", f"Note hi {JANE}.")]},
+            {"configurable": {"thread_id": "e"}},
+            version="v2",
+        ):
+            if ev["event"] in ("on_tool_start", "on_tool_end"):
+                evs.append(ev)
+        return evs
+
+    evs = asyncio.run(go())
+    assert evs
+    for ev in evs:
+        s = repr(ev["data"])
+        assert JANE not in s and CAROL not in s, s
+    assert JANE not in got[0] and CAROL not in got[0]
+
+
+@pytest.mark.parametrize("strategy", ["pseudonymize", "redact"])
+def test_injected_messages_reach_the_tool_as_messages(
+    strategy: str, mode: str, memory_saver: Any
+) -> None:
+    seen: list[Any] = []
+
+    @tool
+    def note(note: str, messages: Annotated[list, InjectedState("messages")]) -> str:
+        """Write a note."""
+        seen.append(
+            (
+                note,
+                [type(m).__name__ for m in messages],
+                all(isinstance(m, BaseMessage) for m in messages),
+            )
+        )
+        return "ok"
+
+    pii = PIIMiddleware("email", strategy=strategy, apply_to_tool_args=True)
+    agent = create_agent(
+        ScriptedChatModel(
+            responses=[AIMessage("", tool_calls=[tool_call("note", {"note": "hi"})]), "Ok."]
+        ),
+        tools=[note],
+        checkpointer=memory_saver,
+        middleware=[pii],
+    )
+    invoke(
+        agent,
+        {"messages": [("user", f"Note hi {JANE}.")]},
+        mode,
+        {"configurable": {"thread_id": "m"}},
+    )
+    assert seen and seen[0][2], seen
+
+
+class AddsToTask(AgentMiddleware):  # type: ignore[type-arg]
+    def _edited(self, request: Any) -> Any:
+        call = request.tool_call
+        if call["name"] != "task":
+            return request
+        args = {**call["args"], "description": f"{call['args']['description']} (cc {CAROL})"}
+        return request.override(tool_call={**call, "args": args})
+
+    def wrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return handler(self._edited(request))
+
+    async def awrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return await handler(self._edited(request))
+
+
+@pytest.mark.parametrize("strategy", ["pseudonymize", "redact"])
+def test_deepagents_task_description_added_inside_reaches_the_subagent_handled(
+    strategy: str, mode: str
+) -> None:
+    """deepagents' ``task`` tool: what a layer inside adds to the description is handled
+    before the subagent's model reads it (``guardrails.deep.create_deep_agent``)."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from guardrails.deep import create_deep_agent
+
+    sub = ScriptedChatModel(responses=["sub done"])
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage(
+                "",
+                tool_calls=[
+                    tool_call("task", {"description": "research", "subagent_type": "researcher"})
+                ],
+            ),
+            "Done.",
+        ]
+    )
+    pii = PIIMiddleware("email", strategy=strategy, apply_to_tool_args=True)
+    agent = create_deep_agent(
+        model,
+        tools=[],
+        guardrails=[pii],
+        middleware=[AddsToTask()],
+        checkpointer=InMemorySaver(),
+        subagents=[
+            {
+                "name": "researcher",
+                "description": "Researches.",
+                "system_prompt": "You research.",
+                "model": sub,
+            }
+        ],
+    )
+    invoke(agent, {"messages": [("user", "Research.")]}, mode, {"configurable": {"thread_id": "t"}})
+    assert sub.requests, "subagent never ran"
+    seen = repr(sub.requests)
+    assert CAROL not in seen and "research (cc " in seen, seen[-600:]
