@@ -638,3 +638,48 @@ def test_deepagents_task_description_added_inside_reaches_the_subagent_handled(
     assert sub.requests, "subagent never ran"
     seen = repr(sub.requests)
     assert CAROL not in seen and "research (cc " in seen, seen[-600:]
+
+
+@pytest.mark.parametrize("order", ["email outer", "phone outer"])
+def test_stacked_layers_restore_for_a_restored_tool_and_handle_for_the_rest(
+    order: str, mode: str, memory_saver: Any
+) -> None:
+    """Two stacked layers (email pseudonymized with ``restore_tools``, phone redacted on tool
+    arguments), a layer inside both adding an address and a phone: the restored tool gets the
+    real addresses and no phone, the other tool neither."""
+    got: list[Any] = []
+    send, note = _shaped("at_tool", "send", got), _shaped("at_tool", "note", got)
+
+    class AddsBoth(Adds):
+        def _edited(self, request: Any) -> Any:
+            call = request.tool_call
+            args = {"note": f"{call['args']['note']} (cc {CAROL}, +1 415 555 2671)"}
+            return request.override(tool_call={**call, "args": args})
+
+    email = PIIMiddleware("email", strategy="pseudonymize", restore_tools=["send"])
+    phone = PIIMiddleware("phone", strategy="redact", apply_to_tool_args=True)
+    layers = [email, phone] if order == "email outer" else [phone, email]
+    agent = create_agent(
+        ScriptedChatModel(
+            responses=[
+                AIMessage(
+                    "",
+                    tool_calls=[
+                        tool_call("send", {"note": "to <EMAIL_1>"}, id="c1"),
+                        tool_call("note", {"note": "re <EMAIL_1>"}, id="c2"),
+                    ],
+                ),
+                "Ok.",
+            ]
+        ),
+        tools=[send, note],
+        checkpointer=memory_saver,
+        middleware=[*layers, AddsBoth()],
+    )
+    config = {"configurable": {"thread_id": "s2"}}
+    invoke(agent, {"messages": [("user", f"Mail {JANE}.")]}, mode, config)
+    (sent,) = [g for g in got if g.startswith("to")]
+    (noted,) = [g for g in got if g.startswith("re")]
+    assert sent.startswith(f"to {JANE} (cc {CAROL}, ") and "555 2671" not in sent, sent
+    assert "<EMAIL" not in sent, sent
+    assert JANE not in noted and CAROL not in noted and "555 2671" not in noted, noted
