@@ -419,3 +419,27 @@ def test_langchain_model_request_override() -> None:
 
     sub = Sub(model=model, messages=[])
     _lc_canary("a subclass goes through override", type(override_request(sub, model=other)) is Sub)
+
+
+def test_langgraph_viewing_request() -> None:
+    """``ToolCallRequest.override`` keeps a subclass and its extra field (``dataclasses.replace``):
+    a tool a layer inside sets goes through the guardrail's view, chained across two layers."""
+    from langgraph.prebuilt.tool_node import ToolCallRequest
+
+    from guardrails._adapters.langgraph import viewing_request
+
+    seen: list[str] = []
+    base = ToolCallRequest(
+        tool_call={"name": "t", "args": {}, "id": "1"}, tool=None, state={}, runtime=None
+    )  # type: ignore[arg-type]
+    outer = viewing_request(base, lambda t: seen.append(f"outer {t}") or t)
+    inner = viewing_request(outer, lambda t: seen.append(f"inner {t}") or t)
+    moved = inner.override(tool="x", state={"k": 1})
+    _lc_canary(
+        "langgraph.prebuilt.tool_node.ToolCallRequest.override (dataclasses.replace)",
+        isinstance(moved, ToolCallRequest)
+        and moved.tool == "x"
+        and moved.state == {"k": 1}
+        and seen == ["outer x", "inner x"]
+        and base.tool is None,
+    )

@@ -5,11 +5,66 @@ Private names used here (langgraph 1.x):
 * ``langgraph._internal._constants.CONFIG_KEY_SCRATCHPAD`` and the task scratchpad's
   ``get_null_resume(consume=False)`` -- whether a task runs on a resume that carries a value
   no ``interrupt`` has taken yet (the "null resume" of ``Command(resume=value)``).
+* ``ToolCallRequest.override`` builds its new request with ``dataclasses.replace`` (a subclass
+  and its extra fields carry over) -- :func:`viewing_request`, so that a tool a layer inside
+  hands to ToolNode (``request.override(tool=...)``) is seen through the guardrail too.
 """
 
 from __future__ import annotations
 
-__all__ = ["null_resume_pending"]
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from langgraph.prebuilt.tool_node import ToolCallRequest
+
+__all__ = ["null_resume_pending", "viewing_request"]
+
+
+@dataclasses.dataclass
+class _ViewingRequest(ToolCallRequest):
+    """A ``ToolCallRequest`` whose every new tool (``override(tool=...)`` or, deprecated,
+    ``request.tool = ...``) goes through ``guardrails_view`` first."""
+
+    guardrails_view: Callable[[Any], Any] | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "guardrails_view":
+            object.__setattr__(self, name, value)
+            return
+        if name == "tool" and value is not None and "tool" in self.__dict__:
+            value = _viewed(self, value)
+        super().__setattr__(name, value)
+
+    def override(self, **overrides: Any) -> Any:
+        tool = overrides.get("tool")
+        if tool is not None:
+            overrides["tool"] = _viewed(self, tool)
+        return super().override(**overrides)
+
+
+def _viewed(request: _ViewingRequest, tool: Any) -> Any:
+    view = request.guardrails_view
+    return tool if view is None else view(tool)
+
+
+def viewing_request(request: Any, view: Callable[[Any], Any]) -> Any:
+    """``request`` (a ``ToolCallRequest``) as one whose every new tool a layer inside sets goes
+    through ``view`` (``view(tool) -> tool``; it must return a tool it already made as it is).
+    A request that already has a view (an outer guardrail's) gets both: the outer one first.
+
+    Upstream: ``ToolCallRequest.override`` (``dataclasses.replace``)."""
+    outer = getattr(request, "guardrails_view", None)
+    chained: Callable[[Any], Any] = view
+    if outer is not None:
+
+        def chained(tool: Any) -> Any:
+            return view(outer(tool))
+
+    fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(ToolCallRequest)}
+    return _ViewingRequest(**fields, guardrails_view=chained)
 
 
 def null_resume_pending() -> bool:

@@ -46,7 +46,7 @@ from langchain_core.tools import ToolException
 
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 
-__all__ = ["PIISpanProcessor", "observed_tool", "pii_anonymizer", "redactor"]
+__all__ = ["PIISpanProcessor", "made_by", "observed_tool", "pii_anonymizer", "redactor"]
 
 #: The tool view whose ``_arun`` is handling its output now (its default ``_arun`` runs
 #: ``_run`` in a thread: that inner ``_run`` must not handle the output a second time).
@@ -59,6 +59,8 @@ _PREPARED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "guardrails_pii_tool_prepared", default=None
 )
 _HANDLE = "_guardrails_observe"
+#: who made a view (and the views it is a view of): see :func:`made_by`
+_OWNERS = "_guardrails_owners"
 _CLASSES: dict[type, type] = {}
 
 
@@ -146,6 +148,7 @@ def observed_tool(
     ahandle: Callable[[Any], Any],
     restore: Callable[[Any], Any] | None = None,
     prepare: tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]] | None = None,
+    owner: object = None,
 ) -> Any:
     """A view of ``tool`` whose raw output goes through ``handle`` (sync runs) or ``ahandle``
     (async runs, awaited) before the tool's callbacks (``on_tool_end``) and its
@@ -168,12 +171,19 @@ def observed_tool(
     # a view of a view (one PIIMiddleware per type, stacked): both layers' hooks, never only
     # the innermost one's
     state[_HANDLE] = mine if outer is None else _chained(outer, mine)
+    state[_OWNERS] = (*state.get(_OWNERS, ()), owner)
     object.__setattr__(view, "__dict__", state)
     object.__setattr__(view, "__pydantic_fields_set__", set(tool.model_fields_set))
     extra = getattr(tool, "__pydantic_extra__", None)
     object.__setattr__(view, "__pydantic_extra__", None if extra is None else dict(extra))
     object.__setattr__(view, "__pydantic_private__", getattr(tool, "__pydantic_private__", None))
     return view
+
+
+def made_by(tool: Any, owner: object) -> bool:
+    """``tool`` is a view ``owner`` made (``observed_tool(..., owner=owner)``), or a view of
+    one: its hooks already run."""
+    return any(o is owner for o in getattr(tool, "__dict__", {}).get(_OWNERS, ()))
 
 
 _Hooks = tuple[

@@ -17,10 +17,11 @@ from typing import Any
 from langchain_core.messages import BaseMessage, ToolMessage
 from langgraph.types import Command
 
+from guardrails._adapters.langgraph import viewing_request
 from guardrails._core import Call, Flow, run_async, run_sync
 from guardrails._state import state_get, tool_batch, with_update
 from guardrails.errors import PIIDetectionError
-from guardrails.pii.observers import Blocked, observed_tool
+from guardrails.pii.observers import Blocked, made_by, observed_tool
 from guardrails.pii.pseudonym import (
     Pseudonymizer,
     merge_vault,
@@ -176,14 +177,20 @@ class ToolSide:
         prepare = (ran.prepare, ran.aprepare) if inputs else None
 
         def view(of: Any) -> Any:
+            if made_by(of, ran):
+                return of
             name = str(getattr(of, "name", ""))
             back = functools.partial(restore, name) if restore and self._restores(name) else None
-            return observed_tool(of, handle, ahandle, back, prepare)
+            return observed_tool(of, handle, ahandle, back, prepare, owner=ran)
 
         mine = view(request.tool)
         runtime = request.runtime
         tools = getattr(runtime, "tools", None)
-        if not inputs or not tools or not _is_dataclass_instance(runtime):
+        if not inputs:
+            return request.override(tool=mine)
+        # any tool a layer inside hands to ToolNode (one the agent was not built with too)
+        request = viewing_request(request, view)
+        if not tools or not _is_dataclass_instance(runtime):
             return request.override(tool=mine)
         views = [mine if t is request.tool else view(t) for t in tools]
         return request.override(tool=mine, runtime=dataclasses.replace(runtime, tools=views))
