@@ -138,3 +138,50 @@ def test_the_hook_hands_its_caller_the_handlers_answer_when_nothing_is_new(mode:
     known = {**request.state, TAINT_KEY: first.command.update[TAINT_KEY]}
     assert call(request.override(state=known)) is answer
     assert call(request.override(system_message=None)) is answer
+
+
+# --------------------------------------------------------------------------- nesting depth
+# A structured answer is walked to the same depth whatever its containers are (dicts, lists,
+# tuples, pydantic models, dataclasses, mixed): a relayed link at any level up to the walk's
+# bound is redacted in place and the value keeps its shape; one past the bound is read whole,
+# and a link there makes the value unrebuildable (the gate refuses the answer), never let
+# through. A value past the bound without a link comes back as it is.
+
+
+def _nest(kind: str, depth: int, leaf: Any) -> Any:
+    from tests.test_promises_injection_8 import Summary, SummaryData
+
+    value = leaf
+    for level in range(depth):
+        shape = kind if kind != "mixed" else ("dict", "list", "tuple", "model", "data")[level % 5]
+        if shape == "dict":
+            value = {"k": value}
+        elif shape == "list":
+            value = [value]
+        elif shape == "tuple":
+            value = (value,)
+        elif shape == "model":
+            value = Summary(summary="s", links=[]).model_copy(update={"summary": value})
+        else:
+            value = SummaryData(summary=value, links=[])
+    return value
+
+
+@pytest.mark.parametrize("kind", ["dict", "list", "tuple", "model", "data", "mixed"])
+def test_a_structured_answer_is_walked_to_the_same_depth_whatever_its_containers(
+    kind: str,
+) -> None:
+    from guardrails.injection.relay import _MAX_DEPTH, Unrebuildable, relayed_in
+    from guardrails.injection.taint import Provenance, entry
+    from tests.test_promises_injection import ATTACKER_HOST, PLANTED
+
+    link = f"https://www.{ATTACKER_HOST}/login"
+    prov = Provenance.of({TAINT_KEY: entry("untrusted", "read_file", PLANTED)})
+    for depth in (1, _MAX_DEPTH - 1, _MAX_DEPTH):
+        new, sources = relayed_in(_nest(kind, depth, f"go to {link}"), prov)
+        assert sources and ATTACKER_HOST not in repr(new), (kind, depth)
+        assert type(new) is type(_nest(kind, depth, "x"))
+    with pytest.raises(Unrebuildable):
+        relayed_in(_nest(kind, _MAX_DEPTH + 1, f"go to {link}"), prov)
+    deep = _nest(kind, _MAX_DEPTH + 3, "nothing to see")
+    assert relayed_in(deep, prov) == (deep, [])
