@@ -36,6 +36,7 @@ Seed 61:
 * **A reference to a secret is not a secret** (``%DB_PASS%``, ``[NAME]``, ``&lt;...&gt;``, an
   Azure Key Vault reference, a truncated example, templates).
 * **A hand-made bearer token is a credential** (12+ characters, three classes, not random).
+* **A partial overlap of two types is one span named by the higher score**, in any order.
 """
 
 from __future__ import annotations
@@ -662,3 +663,21 @@ def test_a_random_session_id_is_one_whatever_word_it_holds_by_chance(name: str) 
             value = base[:cut] + marker + base[cut:]
             text = f"Cookie: {name}={value}; path=/"
             assert found(text, SECRET_TYPES) == [("secret", value)], text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("tel 12 34 4111 1111 1111 1111", "credit_card", "12 34 4111 1111 1111 1111"),
+        ("tel 0207 946 0958 536 22 1234", "us_ssn", "0207 946 0958 536 22 1234"),
+    ],
+)
+def test_a_partial_overlap_is_one_span_named_by_the_higher_score_in_any_order(
+    text: str, kind: str, value: str
+) -> None:
+    """Two types whose spans overlap in part (a phone reading run into a card or an SSN) are one
+    match over both (no fragment of either is left), named by the higher score, whichever type
+    is listed first and whichever starts first."""
+    types = ["phone", kind, "date"]
+    for order in (types, types[::-1], [kind, "phone"]):
+        assert found(text, order) == [(kind, value)], order
