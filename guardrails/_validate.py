@@ -32,6 +32,7 @@ __all__ = [
     "GuardrailKeywordError",
     "check_keywords",
     "closest",
+    "middleware_name",
     "not_awaitable",
     "number",
     "one_of",
@@ -316,6 +317,21 @@ def positive_int(name: str, value: Any, *, optional: bool = False) -> int | None
     if value is None and optional:
         return None
     return whole_number(name, value, minimum=1)
+
+
+def middleware_name(value: Any, default: str) -> str:
+    """The ``name=`` of a guardrail: ``default`` for None, else a non-blank string (it keys
+    the guardrail's state, audit events and LangChain's graph nodes), else refused.
+
+    Example::
+
+        middleware_name(None, "PIIMiddleware[email]")  # "PIIMiddleware[email]"
+    """
+    if value is None:
+        return default
+    if not isinstance(value, str) or not value.strip():
+        raise GuardrailConfigError(f"name must be a non-empty string or None; got {_shown(value)}")
+    return value
 
 
 def one_of(name: str, value: Any, allowed: Sequence[T]) -> T:

@@ -13,6 +13,7 @@ from langgraph.types import interrupt
 
 from guardrails._adapters import deepagents as _da
 from guardrails._core import Call, Flow, Guardrail, SyncAsync
+from guardrails._validate import middleware_name
 from guardrails.errors import GuardrailConfigError
 from guardrails.filesystem.approvals import Group, publish, resume_pending, wait_for
 from guardrails.filesystem.backends import guard_backend, is_guarded, refusal
@@ -228,7 +229,7 @@ class FilesystemPermissionMiddleware(
         self.default = default
         self.case_insensitive = case_insensitive
         self.backend = backend
-        self._name = name or _NAME
+        self._name = middleware_name(name, _NAME)
         own_tools = parse_tool_paths(tool_paths)
         if backend is not None and (gap := placement_gap(backend)) is not None:
             raise GuardrailConfigError(f"FilesystemPermissionMiddleware(backend=...): {gap}")
@@ -277,7 +278,7 @@ class FilesystemPermissionMiddleware(
             rules,
             default=default,
             widen=widen,
-            name=name or self._name,
+            name=self._name if name is None else name,
             tool_paths=tool_paths or self.tool_paths,
             backend=self.backend,
             case_insensitive=self.case_insensitive,

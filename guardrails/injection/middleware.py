@@ -8,12 +8,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from langchain.agents.middleware.types import ExtendedModelResponse, ModelResponse
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage, convert_to_messages
 from langgraph.types import Command
 
 from guardrails._core import Call, Flow, Guardrail
 from guardrails._state import with_update
-from guardrails._validate import one_of
+from guardrails._validate import middleware_name, one_of
 from guardrails.errors import GuardrailConfigError
 from guardrails.injection.judge import Finding, judge
 from guardrails.injection.relay import (
@@ -152,9 +152,7 @@ class PromptInjectionMiddleware(
         self.relay = one_of("relay", relay, ("redact", "flag", "block"))
         self.fields = one_of("fields", fields, ("picks", "untrusted"))
         self.allow = Allowances.parse(allow)
-        if name is not None and (not isinstance(name, str) or not name):
-            raise GuardrailConfigError(f"name must be a non-empty string; got {name!r}")
-        self._name = name or _NAME
+        self._name = middleware_name(name, _NAME)
         # tools already reported as undeclared (a log dedupe, not per-thread state)
         self._warned: set[str] = set()
 
@@ -412,6 +410,16 @@ def _redacted(message: Any, prov: Provenance) -> Any:
     return message.model_copy(update=update) if update else message
 
 
+def _as_messages(value: Any) -> list[BaseMessage]:
+    """The messages of a state update as LangGraph's reducer will store them (dicts, tuples and
+    strings coerced the same way)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    try:
+        return list(convert_to_messages(items))
+    except Exception:  # not messages the reducer takes either
+        return [m for m in items if isinstance(m, BaseMessage)]
+
+
 def _with_entry(result: Any, role: str, source: str) -> Any:
     """``result`` with its text recorded under ``role`` (a ``Command`` when it was a message)."""
     if isinstance(result, ToolMessage):
@@ -422,9 +430,8 @@ def _with_entry(result: Any, role: str, source: str) -> Any:
     if isinstance(result, Command) and isinstance(result.update, Mapping):
         messages = result.update.get("messages") or []
         record = {}
-        for m in messages:
-            if isinstance(m, ToolMessage):
-                record.update(_record_of(message_text(m.content), role, source))
+        for m in _as_messages(messages):  # every message the tool writes, not only its own
+            record.update(_record_of(message_text(m.content), role, source))
         if not record:
             return result
 

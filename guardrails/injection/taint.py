@@ -208,10 +208,13 @@ class Provenance:
                 trusted.append(text)
             else:
                 by_source.setdefault(str(source), []).append(text)
+        # a human or system message an untrusted tool wrote (a Command's update) is recorded as
+        # that tool's: it is not the user's word
+        written = {t for texts in by_source.values() for t in texts}
         for message in messages:
             if isinstance(message, (HumanMessage, SystemMessage)):
                 text = _restore(message_text(message.content), vault)
-                if text.strip() and text not in delegated:
+                if text.strip() and text not in delegated and text not in written:
                     trusted.append(text)
             elif isinstance(message, BaseMessage):
                 continue

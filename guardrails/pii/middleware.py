@@ -38,6 +38,7 @@ from guardrails._core import (
     Guardrail,
     Hook,
 )
+from guardrails._validate import middleware_name
 from guardrails.errors import GuardrailConfigError
 from guardrails.pii.detect import Detector, build_detector
 from guardrails.pii.mapping import MappingPhases
@@ -211,7 +212,7 @@ class PIIMiddleware(
         self.apply_to_tool_args = apply_to_tool_args
         self._hash_key = key
         types = [pii_type] if isinstance(pii_type, str) else list(pii_type)
-        self._name = name or f"PIIMiddleware[{','.join(types)}]"
+        self._name = middleware_name(name, f"PIIMiddleware[{','.join(types)}]")
         if not self._strategy.needs_mapping:
             # no pseudonym mapping to keep: no state channel for it (a channel costs every
             # step of every run of the graph)
