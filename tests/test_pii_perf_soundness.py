@@ -293,3 +293,47 @@ def test_a_list_holding_a_finding_is_not_remembered_past_it(kind: str, mode: str
         sent = _sent(model, 0)
         assert EMAIL not in sent, f"run {run}: the value reached the model"
         assert "REDACTED_EMAIL" in sent
+
+
+class _SaysEqualDict(dict):  # type: ignore[type-arg]
+    """Claims to equal anything (an empty dict included)."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _SaysEqualList(list):  # type: ignore[type-arg]
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("field", ["additional_kwargs", "invalid_tool_calls"])
+def test_a_container_subclass_claiming_to_be_empty_is_read(field: str, mode: str) -> None:
+    """A message whose content is a clean text proven before and whose other fields *compare
+    equal* to empty ones is not taken as holding nothing else: a dict or list subclass whose
+    ``__eq__`` says so is read (the fast path compares exact types first)."""
+    if field == "additional_kwargs":
+        message: Any = HumanMessage("hello there, a clean text", id="m0")
+        value: Any = _SaysEqualDict({"note": EMAIL})
+    else:
+        message = AIMessage("hello there, a clean text", id="m0")
+        value = _SaysEqualList([{"name": "lookup", "args": f'{{"q": "{EMAIL}"}}', "id": "c1"}])
+    pii = PIIMiddleware("email", strategy="block")
+    model = ScriptedChatModel(default="done")
+    agent = create_agent(model, middleware=[pii])
+    payload = {"messages": [message]}
+    if mode == "sync":
+        agent.invoke(payload)
+    else:
+        asyncio.run(agent.ainvoke(payload))  # the content is now a key of the clean set
+    object.__setattr__(message, field, value)  # (as a node or a tool with state could)
+    with pytest.raises(PIIDetectionError):
+        if mode == "sync":
+            agent.invoke(payload)
+        else:
+            asyncio.run(agent.ainvoke(payload))
+    assert model.calls == 1

@@ -219,12 +219,13 @@ _EMPTY: dict[str, Any] = {
 #: Per message class: a getter of those of :data:`_OTHER_FIELDS` the class has and of its
 #: ``artifact`` (one C call, a tuple), that tuple on a message that sets none of them (a
 #: message whose getter returns it and whose content is a string holds no other text: one
-#: tuple comparison), and a getter of every field a scan reads (``content``, those others,
-#: ``artifact``): what :func:`fingerprint` writes.
-_SHAPES: dict[type, tuple[_Getter, tuple[Any, ...], _Getter]] = {}
+#: comparison of their encodings: ``==`` on the values would let a subclass's own ``__eq__``
+#: answer), a getter of every field a scan reads
+#: (``content``, those others, ``artifact``): what :func:`fingerprint` writes, and those types.
+_SHAPES: dict[type, tuple[_Getter, tuple[Any, ...], _Getter, bytes]] = {}
 
 
-def _shape(cls: type) -> tuple[_Getter, tuple[Any, ...], _Getter]:
+def _shape(cls: type) -> tuple[_Getter, tuple[Any, ...], _Getter, bytes]:
     fields = getattr(cls, "model_fields", {})
     # every message class has name and additional_kwargs: the getters always make tuples
     names = sorted({"name", "additional_kwargs"} | {n for n in _OTHER_FIELDS if n in fields})
@@ -234,6 +235,9 @@ def _shape(cls: type) -> tuple[_Getter, tuple[Any, ...], _Getter]:
         operator.itemgetter(*names),
         tuple(_EMPTY[n] for n in names),
         operator.itemgetter("content", *names),
+        # those empty values' encoding: marshal writes exact types only (a subclass, whose
+        # own __eq__ would answer ==, is refused), so equal bytes are exactly those values
+        marshal.dumps(tuple(_EMPTY[n] for n in names), 2),
     )
     if len(_SHAPES) < 256:
         _SHAPES[cls] = shape
@@ -518,8 +522,13 @@ class History(Walker):
             fields = m.__dict__
             try:
                 content = fields["content"]
-                plain = type(content) is str and shape[0](fields) == shape[1]
-            except KeyError:  # a field deleted: the whole walk
+                others = shape[0](fields)
+                plain = (  # (== first: cheap, and false for most messages that hold more)
+                    type(content) is str
+                    and others == shape[1]
+                    and marshal.dumps(others, 2) == shape[3]
+                )
+            except (KeyError, ValueError):  # a field deleted, a subclass: the whole walk
                 plain = False
             if plain:
                 if (
