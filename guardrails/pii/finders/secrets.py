@@ -776,7 +776,6 @@ def _name_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 _NAME_SPLIT = re.compile(r"[_\-.]|(?<=[a-z0-9])(?=[A-Z])")
 
 
-@functools.lru_cache(maxsize=4096)
 def _qualifier_before(text: str, left: int) -> bool:
     """The word right before a bare ``key`` (spaces or tabs between) says what key it is:
     ``API key``, ``secret key``, ``Stripe key`` (a word of :data:`_KEY_QUALIFIERS`)."""
@@ -796,6 +795,7 @@ def _qualifier_before(text: str, left: int) -> bool:
 _ASCII_LETTERS = frozenset(string.ascii_letters)
 
 
+@functools.lru_cache(maxsize=4096)
 def _name_kind(name: str) -> str | None:
     """``password`` / ``secret`` / ``weak`` (the bare word ``key``) / None, from the parts of
     a name (``DB_PASSWORD``, ``stripeSecretKey``, ``x-api-key``, ``Authorization``)."""
