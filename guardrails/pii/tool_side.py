@@ -93,11 +93,14 @@ class ToolSide:
         # invoked: a layer listed after this one (a reviewer's edit in HumanInTheLoopMiddleware,
         # any rewrite) may have changed the call, even pointed it at another tool
         ran = _ToolRun(self, runtime, box, thread, known, tool)
-        # a copy: a layer inside may edit the very dict it is handed (in place), and what
-        # changed must be handled as the tool is invoked, not compared equal to itself
-        ran.handed = _snapshot(request.tool_call.get("args"))
+        inputs = bool(box) or handle_args
+        if inputs:
+            # a copy: a layer inside may edit the very dict it is handed (in place), and what
+            # changed must be handled as the tool is invoked, not compared equal to itself
+            # (read only by the input pass, which runs only when inputs are handled)
+            ran.handed = _snapshot(request.tool_call.get("args"))
         if request.tool is not None:
-            request = self._viewed(request, ran, restore, bool(box) or handle_args)
+            request = self._viewed(request, ran, restore, inputs)
         result = yield Call(request)
         if ran.blocked is not None:
             raise ran.blocked
