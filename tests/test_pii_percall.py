@@ -284,6 +284,7 @@ def test_the_breaker_reads_a_model_endpoint_as_getattr_does() -> None:
     assert _model_key(models[3]) == key
 
 
+@pytest.mark.slow  # the collector in DEBUG_SAVEALL over a whole heap (2-3 s per case)
 @pytest.mark.parametrize("composed", [False, True])
 def test_a_model_call_leaves_no_reference_cycle(composed: bool, mode: str) -> None:
     """A handled call's objects (its guard, scans, the request's runtime they hold) are freed

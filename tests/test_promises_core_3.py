@@ -64,6 +64,7 @@ def _stacks(rounds: int) -> Any:
         del retry, limit
 
 
+@pytest.mark.slow  # 20 rounds of gc.collect() (12 s): a search for reused ids
 def test_a_misordered_stack_warns_even_where_a_dropped_one_had_the_same_ids() -> None:
     reused = []
     for retry, limit, again in _stacks(ROUNDS):
@@ -75,6 +76,7 @@ def test_a_misordered_stack_warns_even_where_a_dropped_one_had_the_same_ids() ->
         pytest.skip("the allocator reused no address here: the case could not be built")
 
 
+@pytest.mark.slow  # 10 agents built and collected per mode (5-6 s each)
 def test_every_new_agent_on_a_dropped_agents_ids_warns_at_its_first_call(mode: str) -> None:
     reused = []
     for retry, limit, again in _stacks(ROUNDS // 2):
