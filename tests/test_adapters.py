@@ -6,7 +6,10 @@ deepagents upgrade removes or changes it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from langchain.tools import InjectedState, InjectedStore, ToolRuntime
+from langchain_core.tools import InjectedToolArg
 
 import guardrails._adapters.deepagents
 import guardrails._adapters.langchain
@@ -442,4 +445,58 @@ def test_langgraph_viewing_request() -> None:
         and moved.state == {"k": 1}
         and seen == ["outer x", "inner x"]
         and base.tool is None,
+    )
+
+
+def test_langgraph_injected_arg_names() -> None:
+    """``_get_all_injected_args`` names what ToolNode injects: state, store, runtime (by its
+    annotation, by its name, or outside the tool's schema) and ``InjectedToolArg``; a
+    JSON-schema tool gets nothing."""
+    from langchain_core.tools import StructuredTool, tool
+    from pydantic import BaseModel
+
+    from guardrails._adapters.langgraph import injected_arg_names
+
+    @tool
+    def a(
+        note: str,
+        state: Annotated[dict[str, Any], InjectedState],
+        store: Annotated[Any, InjectedStore()],
+        hidden: Annotated[str, InjectedToolArg],
+        runtime: ToolRuntime,
+    ) -> str:
+        """A."""
+        return note
+
+    @tool
+    def b(note: str, runtime: Any = None) -> str:
+        """B."""
+        return note
+
+    class Schema(BaseModel):
+        note: str
+
+    def c_func(note: str, runtime: ToolRuntime) -> str:
+        return note
+
+    c = StructuredTool.from_function(
+        func=c_func, name="c", description="C.", args_schema=Schema, infer_schema=False
+    )
+    d = StructuredTool(
+        name="d",
+        description="D.",
+        args_schema={"type": "object", "properties": {"note": {"type": "string"}}},
+        func=lambda **kw: "ok",
+    )
+    got = [injected_arg_names(t) for t in (a, b, c, d)]
+    _lc_canary(
+        "langgraph.prebuilt.tool_node._get_all_injected_args",
+        got
+        == [
+            frozenset({"state", "store", "hidden", "runtime"}),
+            frozenset({"runtime"}),
+            frozenset({"runtime"}),
+            frozenset(),
+        ]
+        and injected_arg_names(a) is got[0],  # remembered
     )

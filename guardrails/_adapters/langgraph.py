@@ -18,7 +18,7 @@ from typing import Any
 
 from langgraph.prebuilt.tool_node import ToolCallRequest
 
-__all__ = ["null_resume_pending", "viewing_request"]
+__all__ = ["injected_arg_names", "null_resume_pending", "viewing_request"]
 
 
 @dataclasses.dataclass
@@ -65,6 +65,39 @@ def viewing_request(request: Any, view: Callable[[Any], Any]) -> Any:
 
     fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(ToolCallRequest)}
     return _ViewingRequest(**fields, guardrails_view=chained)
+
+
+#: (tool class, schema, func, coroutine) by id -> (those objects, held so no id is reused while
+#: the entry lives; the names): a tool view is made per call, what it is made of is not
+_INJECTED: dict[tuple[int, ...], tuple[tuple[Any, ...], frozenset[str]]] = {}
+
+
+def injected_arg_names(tool: Any) -> frozenset[str]:
+    """The names of the arguments ToolNode injects into ``tool`` (graph state, a store, the
+    runtime, any ``InjectedToolArg``), as ToolNode itself computes them: from the tool's input
+    schema and its function's annotations (deepagents' ``task`` takes ``runtime`` outside its
+    schema), and ``runtime`` by name.
+
+    Upstream: ``langgraph.prebuilt.tool_node._get_all_injected_args`` (``_InjectedArgs``)."""
+    from langgraph.prebuilt.tool_node import _get_all_injected_args
+
+    parts = (
+        type(tool),
+        getattr(tool, "args_schema", None),
+        getattr(tool, "func", None),
+        getattr(tool, "coroutine", None),
+    )
+    key = tuple(map(id, parts))
+    hit = _INJECTED.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], parts, strict=True)):
+        return hit[1]
+    found = _get_all_injected_args(tool)
+    extra = (n for n in (found.store, found.runtime) if n)
+    names = frozenset({*found.state, *found.all_injected_keys, *extra})
+    if len(_INJECTED) >= 1024:
+        _INJECTED.clear()
+    _INJECTED[key] = (parts, names)
+    return names
 
 
 def null_resume_pending() -> bool:

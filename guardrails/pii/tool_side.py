@@ -17,7 +17,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage, ToolMessage
 from langgraph.types import Command
 
-from guardrails._adapters.langgraph import viewing_request
+from guardrails._adapters.langgraph import injected_arg_names, viewing_request
 from guardrails._core import Call, Flow, run_async, run_sync
 from guardrails._state import state_get, tool_batch, with_update
 from guardrails.errors import PIIDetectionError
@@ -340,23 +340,26 @@ class _ToolRun:
 
 
 def _split_injected(tool: Any, args: Any) -> tuple[Any, dict[str, Any]]:
-    """(the arguments the model or a reviewer writes, the ones ToolNode injects: state, store,
-    runtime). The written ones are those of the tool's public ``tool_call_schema`` (it leaves
-    the injected ones out); when that cannot be read, every argument counts as written."""
+    """(the arguments the model or a layer wrote, the ones ToolNode injects: state, store,
+    runtime, an ``InjectedToolArg``). Injected are only the arguments ToolNode itself injects
+    into this tool, holding no plain value; every other key is written, also one the tool's
+    schema does not name (a JSON-schema tool, as MCP adapters build, passes it on)."""
     if not isinstance(args, dict):
         return args, {}
-    try:
-        schema = tool.tool_call_schema
-        if isinstance(schema, dict):
-            written = set(schema.get("properties") or ())
-        else:
-            written = set(schema.model_fields)
-    except Exception:
-        return args, {}
-    injected = {k: v for k, v in args.items() if k not in written and _is_injected(v)}
+    names = _injected_names(tool)
+    injected = {k: v for k, v in args.items() if k in names and _is_injected(v)}
     if not injected:
         return args, {}
     return {k: v for k, v in args.items() if k not in injected}, injected
+
+
+def _injected_names(tool: Any) -> frozenset[str]:
+    """The argument names ToolNode may inject into ``tool`` (none when they cannot be read:
+    then every argument counts as written and is handled)."""
+    try:
+        return injected_arg_names(tool)
+    except Exception:
+        return frozenset()
 
 
 def _is_injected(value: Any) -> bool:
