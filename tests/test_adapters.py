@@ -452,10 +452,11 @@ def test_langgraph_injected_arg_names() -> None:
     """``_get_all_injected_args`` names what ToolNode injects: state, store, runtime (by its
     annotation, by its name, or outside the tool's schema) and ``InjectedToolArg``; a
     JSON-schema tool gets nothing."""
-    from langchain_core.tools import StructuredTool, tool
+    from langchain_core.tools import StructuredTool
     from pydantic import BaseModel
 
     from guardrails._adapters.langgraph import injected_arg_names
+    from tests.support import tool
 
     @tool
     def a(
