@@ -5,9 +5,10 @@ Installed by ``PIIMiddleware`` (its ``transformers``) when ``apply_to_output`` o
 
 * ``messages``: text, reasoning and tool-call-argument deltas (held back
   :data:`~guardrails.pii.lasthop.LOOKBACK` characters so a value split across deltas is seen
-  whole), finished content blocks of every type, whole messages;
+  whole), started and finished content blocks of every type, whole messages, every field of
+  any other event (a start's metadata, a finish's provider fields, an error's message);
 * ``tools``: ``tool-started`` input, ``tool-output-delta``, ``tool-finished`` output,
-  ``tool-error`` message;
+  ``tool-error`` message, every field of any other event;
 * ``values`` and ``updates``: every message and value of the state snapshot or update,
   including the fields LangChain's leaves out (names, ``additional_kwargs``, artifacts).
 
@@ -32,6 +33,11 @@ if TYPE_CHECKING:
     from langgraph.stream import ProtocolEvent
 
 __all__ = ["PIIStreamTransformer"]
+
+#: the fields that identify a protocol event, never scanned: every other field of an event
+#: not taken apart by kind is handled whole
+_MESSAGE_IDS = frozenset({"event", "index", "id", "role"})
+_TOOL_IDS = frozenset({"event", "tool_call_id", "tool_name"})
 
 
 class PIIStreamTransformer(StreamTransformer):
@@ -99,13 +105,14 @@ class PIIStreamTransformer(StreamTransformer):
             if content is not None:
                 payload["content"] = self._value(content)
             self._buffers.pop((run, payload.get("index")), None)
-        elif kind in {"message-finish", "error"}:
-            for key in [k for k in self._buffers if k[0] == run]:
-                del self._buffers[key]
-            if payload.get("additional_kwargs"):  # the provider's extra fields, merged
-                payload["additional_kwargs"] = self._value(payload["additional_kwargs"])
-        elif kind == "message-start" and "message" in payload:
-            payload["message"] = self._value(payload["message"])
+        else:
+            if kind in {"message-finish", "error"}:
+                for key in [k for k in self._buffers if k[0] == run]:
+                    del self._buffers[key]
+            # every other field: a finish's provider fields, an error's message, a start's
+            # message or metadata, a block's start (its URL, its extras), an event this
+            # version does not know (fail closed)
+            self._fields(payload, _MESSAGE_IDS)
 
     def _delta(self, payload: dict[str, Any], run: str) -> None:
         delta = payload.get("delta")
@@ -153,11 +160,16 @@ class PIIStreamTransformer(StreamTransformer):
                 self._held(data, "delta", key)
             elif "delta" in data:
                 data["delta"] = self._value(data["delta"])
-        elif kind in {"tool-finished", "tool-error"}:
-            for field in ("output", "message"):
-                if field in data:
-                    data[field] = self._value(data[field])
-            self._buffers.pop(key, None)
+        else:  # finished, failed, or an event this version does not know (fail closed)
+            if kind in {"tool-finished", "tool-error"}:
+                self._buffers.pop(key, None)
+            self._fields(data, _TOOL_IDS)
+
+    def _fields(self, data: dict[str, Any], ids: frozenset[str]) -> None:
+        """Every field of ``data`` handled but those that identify the event."""
+        for field, value in list(data.items()):
+            if field not in ids:
+                data[field] = self._value(value)
 
     def finalize(self) -> None:
         self._buffers.clear()

@@ -1,0 +1,230 @@
+"""PII promises the seed-61 and seed-71 ``pii`` samples showed unstated (issue 29, round 8).
+
+* The vault's mapping is the run's thread's whichever way the runtime carries it: LangGraph
+  1.0 (allowed by ``langgraph>=1.0``) hands middleware a runtime without ``execution_info``, and
+  the thread is then read from the run's configuration.
+* A long conversation that holds a message of a class no scan has met yet (a subclass of your
+  own) is scanned like any other, its values handled.
+* A history another layer writes anew with LangGraph's ``Overwrite`` (compaction: messages
+  without ids, which no reducer numbered) is stored handled, and the model's answer is kept.
+* The v3 stream transformer handles every event, of any kind, field by field.
+
+Real ``create_agent`` graphs, a scripted model, sync and async.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.types import Overwrite
+
+from guardrails.pii import MemoryVault, PIIMiddleware
+from guardrails.testing import ScriptedChatModel, tool_call
+from tests.support import invoke, tool
+
+JANE = "jane.doe@example.com"
+BOB = "bob@example.org"
+
+
+# ------------------------------------------------------------------ the run's thread
+
+
+class NoExecutionInfo(AgentMiddleware):  # type: ignore[type-arg]
+    """Hands the layers inside it a runtime without ``execution_info``, as LangGraph 1.0's
+    ``Runtime`` (which has no such field) does."""
+
+    @staticmethod
+    def _bare(request: Any) -> Any:
+        return request.override(runtime=dataclasses.replace(request.runtime, execution_info=None))
+
+    def wrap_model_call(self, request: Any, handler: Any) -> Any:
+        return handler(self._bare(request))
+
+    async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+        return await handler(self._bare(request))
+
+    def wrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return handler(self._bare(request))
+
+    async def awrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return await handler(self._bare(request))
+
+
+def test_a_vault_is_keyed_by_the_configured_thread_when_the_runtime_has_no_execution_info(
+    mode: str,
+) -> None:
+    """Two threads share one vault; each has its own ``<EMAIL_1>``, and the tool of each
+    thread receives that thread's value, with the thread read from the run's configuration."""
+    sent: list[str] = []
+
+    @tool
+    def send_email(to: str) -> str:
+        """Send an email."""
+        sent.append(to)
+        return "sent"
+
+    model = ScriptedChatModel(
+        default="done",
+        responses=[
+            AIMessage("", tool_calls=[tool_call("send_email", {"to": "<EMAIL_1>"})]),
+            "sent",
+            AIMessage("", tool_calls=[tool_call("send_email", {"to": "<EMAIL_1>"})]),
+            "sent",
+        ],
+    )
+    pii = PIIMiddleware(
+        "email", strategy="pseudonymize", restore_tools=["send_email"], vault=MemoryVault()
+    )
+    agent = create_agent(model, tools=[send_email], middleware=[NoExecutionInfo(), pii])
+    for who, value in (("a", JANE), ("b", BOB)):
+        thread = {"configurable": {"thread_id": f"{who}-{uuid.uuid4().hex}"}}
+        invoke(agent, {"messages": [HumanMessage(f"mail {value}")]}, mode, thread)
+    assert sent == [JANE, BOB]
+    assert model.requests[0]["messages"][-1].content == "mail <EMAIL_1>"
+    assert model.requests[2]["messages"][-1].content == "mail <EMAIL_1>"
+
+
+# ------------------------------------------------------------------ messages of a new class
+
+
+def test_a_long_history_with_a_message_of_a_class_never_scanned_is_handled(mode: str) -> None:
+    # a class made here, for this test only: no scan of this process has met it
+    Note = type(f"Note{uuid.uuid4().hex[:8]}", (HumanMessage,), {})
+    history: list[Any] = [
+        HumanMessage("hello"),
+        AIMessage("hi, how can I help?"),
+        HumanMessage("a question"),
+        AIMessage("an answer"),
+        Note(f"write to {JANE}"),
+    ]
+    model = ScriptedChatModel(responses=["Noted."])
+    agent = create_agent(model, middleware=[PIIMiddleware("email")])
+    invoke(agent, {"messages": history}, mode)
+    sent = model.requests[0]["messages"]
+    assert len(sent) == len(history)
+    assert sent[-1].content == "write to [REDACTED_EMAIL]"
+    assert JANE not in repr(sent)
+
+
+# ------------------------------------------------------------------ a history written anew
+
+
+class Compact(AgentMiddleware):  # type: ignore[type-arg]
+    """Rewrites the history before each model call as new messages (a compaction), through
+    LangGraph's ``Overwrite``: they reach the state without ids."""
+
+    def before_model(self, state: Any, runtime: Any) -> dict[str, Any]:
+        kept = [
+            HumanMessage(f"summary: {m.content}") for m in state["messages"] if m.type == "human"
+        ]
+        return {"messages": Overwrite(kept)}
+
+
+def test_a_history_written_anew_without_ids_is_stored_handled_with_the_answer(
+    mode: str, memory_saver: Any
+) -> None:
+    model = ScriptedChatModel(responses=["Done."])
+    agent = create_agent(
+        model, middleware=[Compact(), PIIMiddleware("email")], checkpointer=memory_saver
+    )
+    config = {"configurable": {"thread_id": f"c-{uuid.uuid4().hex}"}}
+    result = invoke(agent, {"messages": [HumanMessage(f"write to {JANE}")]}, mode, config)
+    stored = agent.get_state(config).values["messages"]
+    for messages in (result["messages"], stored):
+        assert [(m.type, m.content) for m in messages] == [
+            ("human", "summary: write to [REDACTED_EMAIL]"),
+            ("ai", "Done."),
+        ]
+    assert model.requests[0]["messages"][-1].content == "summary: write to [REDACTED_EMAIL]"
+
+
+# ------------------------------------------------------------------ the v3 stream: every event
+# LangGraph hands each protocol event of ``stream_events(version="v3")`` to the middleware's
+# transformer; an event of a kind it does not take apart by name is handled field by field
+# (fail closed), its identifying fields left as they are.
+
+
+def _transformer() -> Any:
+    (factory,) = PIIMiddleware("email", apply_to_output=True).transformers
+    return factory(())
+
+
+def _tools_event(data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "event", "method": "tools", "params": {"data": data}}
+
+
+def _message_event(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "event", "method": "messages", "params": {"data": (payload, {"run_id": "r"})}}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"event": "tool-progress", "tool_call_id": "c1", "tool_name": "send", "detail": JANE},
+        {"event": "tool-log", "tool_call_id": "c1", "lines": [f"to {JANE}", "ok"]},
+        {"event": "tool-output", "tool_call_id": "c1", "message": {"to": {"first": JANE}}},
+        {"event": "tool-started", "tool_call_id": "c1", "tool_name": "send", "args": JANE},
+    ],
+    ids=["progress", "log lines", "nested", "start without input"],
+)
+def test_a_tools_event_of_any_kind_releases_no_value(data: dict[str, Any]) -> None:
+    event = _tools_event(data)
+    ids = {k: v for k, v in data.items() if k in ("event", "tool_call_id", "tool_name")}
+    assert _transformer().process(event) is True
+    assert JANE not in repr(event) and "[REDACTED_EMAIL]" in repr(event)
+    assert {k: v for k, v in data.items() if k in ids} == ids
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {
+            "event": "content-block-start",
+            "index": 0,
+            "content": {"type": "image", "url": f"https://img.example.org/a.png?u={JANE}"},
+        },
+        {
+            "event": "content-block-start",
+            "index": 1,
+            "content": {"type": "text", "text": "", "extras": {"note": f"to {JANE}"}},
+        },
+        {"event": "message-start", "role": "ai", "id": "m1", "metadata": {"owner": JANE}},
+        {"event": "error", "message": f"no mailbox {JANE}", "code": "bad_request"},
+        {"event": "message-finish", "usage": {"input_tokens": 3}, "note": JANE},
+        {"event": "message-annotation", "index": 0, "citation": {"title": f"mail {JANE}"}},
+    ],
+    ids=["image start", "text start extras", "start metadata", "error", "finish", "unknown"],
+)
+def test_a_messages_event_of_any_kind_releases_no_value(payload: dict[str, Any]) -> None:
+    event = _message_event(payload)
+    ids = {k: v for k, v in payload.items() if k in ("event", "index", "id", "role")}
+    _transformer().process(event)
+    assert JANE not in repr(event) and "[REDACTED_EMAIL]" in repr(event)
+    assert {k: v for k, v in payload.items() if k in ids} == ids
+
+
+def test_an_event_between_a_tools_output_deltas_keeps_what_is_held_back() -> None:
+    """The 128 characters held back of a tool's streamed output still come out when another
+    kind of event of the same call passes in between (only the call's end releases them)."""
+    t = _transformer()
+    text = "line " * 40 + f"owner {JANE} " + "tail " * 40
+    pieces = [text[i : i + 9] for i in range(0, len(text), 9)]
+    released = ""
+    for k, piece in enumerate(pieces):
+        data = {"event": "tool-output-delta", "tool_call_id": "c1", "delta": piece}
+        t.process(_tools_event(data))
+        released += data["delta"]
+        if k == len(pieces) // 2:
+            t.process(_tools_event({"event": "tool-progress", "tool_call_id": "c1", "pct": 50}))
+    end = {"event": "tool-output-delta", "tool_call_id": "c1", "delta": " done"}
+    t.process(_tools_event(end))
+    released += end["delta"]
+    handled = (text + " done").replace(JANE, "[REDACTED_EMAIL]")
+    assert handled.startswith(released) and len(handled) - len(released) <= 140
+    assert len(released) > len(handled) - 140, "the held-back text was dropped"
