@@ -74,6 +74,9 @@ ANSWERS: list[tuple[str, Any, list[str]]] = [
     ("a bare string", "approve", []),
     ("reject", {"decisions": [{"type": "reject"}]}, []),
     ("reject with a reason", {"decisions": [{"type": "reject", "message": "not my landlord"}]}, []),
+    # one call asked about, two answers: neither is taken
+    ("two decisions, approve first", {"decisions": [{"type": "approve"}, {"type": "reject"}]}, []),
+    ("two decisions, reject first", {"decisions": [{"type": "reject"}, {"type": "approve"}]}, []),
 ]  # fmt: skip
 
 
@@ -291,3 +294,24 @@ def test_every_value_of_a_structured_result_is_recorded_past_nulls_and_booleans(
     agent = create_agent(model, tools=tools, middleware=[_guard()])
     invoke(agent, {"messages": [("user", "Handle my mail.")]}, mode)
     assert not _ran(log, "send_money")
+
+
+def test_a_task_for_a_subagent_that_does_not_exist_answers_with_deepagents_own_error(
+    mode: str,
+) -> None:
+    """deepagents answers a `task` naming no subagent with a plain text (no state update):
+    the guard hands that answer to the model as it is (untrusted: no guarded subagent ran),
+    and the run goes on."""
+    log: Log = []
+    model = ScriptedChatModel(responses=[_task_for("nobody", "Which account?"), "Done."])
+    agent = _deep_agent(model, _guard(), log)
+    result = invoke(agent, {"messages": [("user", "Ask nobody.")]}, mode)
+    [answer] = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert "does not exist" in str(answer.content), answer.content
+    assert answer.status != "error", answer.content
+    assert result["messages"][-1].content == "Done."
+
+
+def _task_for(subagent: str, description: str) -> AIMessage:
+    args = {"description": description, "subagent_type": subagent}
+    return AIMessage("", tool_calls=[tool_call("task", args)])

@@ -93,7 +93,12 @@ def ask_reviewer(
 def _decision(response: Any) -> Mapping[str, Any] | None:
     if isinstance(response, Mapping):
         decisions = response.get("decisions")
-        if isinstance(decisions, list) and decisions and isinstance(decisions[0], Mapping):
+        # one action request, one decision: a list of any other length is no answer to it
+        if (
+            isinstance(decisions, list)
+            and len(decisions) == 1
+            and isinstance(decisions[0], Mapping)
+        ):
             return decisions[0]
         if "type" in response:
             return response
