@@ -200,11 +200,27 @@ class Rewrite(AgentMiddleware):  # type: ignore[type-arg]
         return await handler(self._edited(request))
 
 
+class InPlace(AgentMiddleware):  # type: ignore[type-arg]
+    """A layer that appends to the call's arguments in place (same dict, same request)."""
+
+    def _edit(self, request: Any) -> Any:
+        request.tool_call["args"]["note"] += f" (cc {CAROL})"
+        return request
+
+    def wrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return handler(self._edit(request))
+
+    async def awrap_tool_call(self, request: Any, handler: Any) -> Any:
+        return await handler(self._edit(request))
+
+
+@pytest.mark.parametrize("layer", [Rewrite, InPlace], ids=["new request", "in place"])
 @pytest.mark.parametrize("strategy", ["pseudonymize", "redact"])
 @pytest.mark.parametrize("order", ["rewrite first", "PII first"])
 def test_a_value_another_layer_adds_to_a_call_is_handled_in_either_order(
-    order: str, strategy: str, mode: str, memory_saver: Any
+    order: str, strategy: str, layer: Any, mode: str, memory_saver: Any
 ) -> None:
+    """Whether the layer hands on a new request or edits the arguments' dict in place."""
     box = Outbox()
     pii = PIIMiddleware(
         "email", strategy=strategy, apply_to_tool_args=True, apply_to_tool_results=False
@@ -215,7 +231,7 @@ def test_a_value_another_layer_adds_to_a_call_is_handled_in_either_order(
         ),
         tools=box.tools,
         checkpointer=memory_saver,
-        middleware=[Rewrite(), pii] if order == "rewrite first" else [pii, Rewrite()],
+        middleware=[layer(), pii] if order == "rewrite first" else [pii, layer()],
     )
     invoke(agent, {"messages": [("user", "Note hi.")]}, mode, {"configurable": {"thread_id": "r"}})
     ((_, got),) = box.got

@@ -1,9 +1,10 @@
 """Red-team round 7: attacks on two changes of this session, kept as promise tests.
 
 **A tool not in ``restore_tools`` never receives a raw value of a configured type, whatever
-the order of the middleware list and whoever wrote the value** (commit 447cd29): here a layer
-inside ``PIIMiddleware`` that edits the call's arguments *in place* (the same dict, not a new
-request), sync and async, pseudonymize and redact, through a real ``create_agent`` graph.
+the order of the middleware list and whoever wrote the value** (commit 447cd29): here a call
+redirected to another tool, stacked ``PIIMiddleware``, every tool shape, retries, parallel
+calls, streams and subagents, sync and async, through a real ``create_agent`` graph (a layer
+that edits the arguments in place: tests/test_promises_pii_11.py).
 
 **Context words stand alone, yet an inflected word still counts** (commit 52884a5): a phone
 number that needs its context word is found after the word's declined and compound forms
@@ -29,6 +30,7 @@ from pydantic import BaseModel
 from guardrails.pii import PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.support import invoke, tool
+from tests.test_promises_pii_11 import Rewrite  # adds CAROL to a call's note (a new request)
 
 CAROL = "carol.white@example.net"
 
@@ -44,42 +46,6 @@ class Notes:
             return "logged"
 
         self.tools = [log_note]
-
-
-class InPlace(AgentMiddleware):  # type: ignore[type-arg]
-    """A layer that appends to the call's arguments in place (same dict, same request)."""
-
-    def _edit(self, request: Any) -> Any:
-        request.tool_call["args"]["note"] += f" (cc {CAROL})"
-        return request
-
-    def wrap_tool_call(self, request: Any, handler: Any) -> Any:
-        return handler(self._edit(request))
-
-    async def awrap_tool_call(self, request: Any, handler: Any) -> Any:
-        return await handler(self._edit(request))
-
-
-@pytest.mark.parametrize("strategy", ["pseudonymize", "redact"])
-@pytest.mark.parametrize("order", ["edit first", "PII first"])
-def test_an_address_added_in_place_by_an_inner_layer_never_reaches_the_tool(
-    order: str, strategy: str, mode: str, memory_saver: Any
-) -> None:
-    notes = Notes()
-    pii = PIIMiddleware(
-        "email", strategy=strategy, apply_to_tool_args=True, apply_to_tool_results=False
-    )
-    agent = create_agent(
-        ScriptedChatModel(
-            responses=[AIMessage("", tool_calls=[tool_call("log_note", {"note": "hi"})]), "Ok."]
-        ),
-        tools=notes.tools,
-        checkpointer=memory_saver,
-        middleware=[InPlace(), pii] if order == "edit first" else [pii, InPlace()],
-    )
-    invoke(agent, {"messages": [("user", "Note hi.")]}, mode, {"configurable": {"thread_id": "p"}})
-    (got,) = notes.got
-    assert CAROL not in got and got.startswith("hi (cc ")
 
 
 class Redirect(AgentMiddleware):  # type: ignore[type-arg]
@@ -123,21 +89,6 @@ def test_a_call_redirected_to_a_tool_the_agent_was_not_built_with_gets_no_raw_va
     invoke(agent, {"messages": [("user", "Note hi.")]}, mode, {"configurable": {"thread_id": "d"}})
     (got,) = other.got
     assert notes.got == [] and CAROL not in got and got.startswith("hi (cc ")
-
-
-class Rewrite(AgentMiddleware):  # type: ignore[type-arg]
-    """A layer that adds an address to a call's arguments (a new request, not in place)."""
-
-    def _edited(self, request: Any) -> Any:
-        call = request.tool_call
-        args = {**call["args"], "note": f"{call['args']['note']} (cc {CAROL})"}
-        return request.override(tool_call={**call, "args": args})
-
-    def wrap_tool_call(self, request: Any, handler: Any) -> Any:
-        return handler(self._edited(request))
-
-    async def awrap_tool_call(self, request: Any, handler: Any) -> Any:
-        return await handler(self._edited(request))
 
 
 @pytest.mark.parametrize("strategy", ["pseudonymize", "redact"])
