@@ -5,6 +5,7 @@
   the thread is then read from the run's configuration.
 * A long conversation that holds a message of a class no scan has met yet (a subclass of your
   own) is scanned like any other, its values handled.
+* A tool message's artifact in the caller's history is read whatever its text.
 * A history another layer writes anew with LangGraph's ``Overwrite`` (compaction: messages
   without ids, which no reducer numbered) is stored handled, and the model's answer is kept.
 * The v3 stream transformer handles every event, of any kind, field by field.
@@ -21,12 +22,14 @@ from typing import Any
 import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Overwrite
 
+from guardrails import PIIDetectionError
 from guardrails.pii import MemoryVault, PIIMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.support import invoke, tool
+from tests.test_promises_pii_stream import Streamer, _text_chunks
 
 JANE = "jane.doe@example.com"
 BOB = "bob@example.org"
@@ -110,6 +113,30 @@ def test_a_long_history_with_a_message_of_a_class_never_scanned_is_handled(mode:
     assert len(sent) == len(history)
     assert sent[-1].content == "write to [REDACTED_EMAIL]"
     assert JANE not in repr(sent)
+
+
+# ------------------------------------------------------------------ a tool message's artifact
+
+
+def test_a_tool_messages_artifact_in_the_history_is_handled_whatever_its_text(
+    mode: str, memory_saver: Any
+) -> None:
+    """A tool message the caller's history holds (a conversation carried over) whose text is
+    one already seen clean: its artifact is still read. The model call (and every callback
+    and tracer it has) and the stored thread get the artifact handled."""
+    model = ScriptedChatModel(responses=["ok"])
+    agent = create_agent(model, middleware=[PIIMiddleware("email")], checkpointer=memory_saver)
+    history = [
+        HumanMessage("done"),
+        AIMessage("", tool_calls=[tool_call("lookup", {"q": "x"}, "c1")]),
+        ToolMessage("done", artifact={"owner": JANE}, tool_call_id="c1"),
+    ]
+    config = {"configurable": {"thread_id": f"t-{uuid.uuid4().hex}"}}
+    invoke(agent, {"messages": history}, mode, config)
+    sent = model.requests[0]["messages"][-1]
+    assert sent.content == "done" and sent.artifact == {"owner": "[REDACTED_EMAIL]"}
+    stored = agent.get_state(config).values["messages"]
+    assert JANE not in repr(stored)
 
 
 # ------------------------------------------------------------------ a history written anew
@@ -228,3 +255,76 @@ def test_an_event_between_a_tools_output_deltas_keeps_what_is_held_back() -> Non
     handled = (text + " done").replace(JANE, "[REDACTED_EMAIL]")
     assert handled.startswith(released) and len(handled) - len(released) <= 140
     assert len(released) > len(handled) - 140, "the held-back text was dropped"
+
+
+# ------------------------------------------------------------------ a streamed answer under block
+
+
+def _stream(agent: Any, mode: str, seen: list[str]) -> None:
+    """Stream a run (``stream_mode="messages"``), every chunk read kept in ``seen``."""
+    import asyncio
+
+    payload = {"messages": [HumanMessage("hi")]}
+    if mode == "sync":
+        for token, _ in agent.stream(payload, stream_mode="messages"):
+            seen.append(repr(token))
+    else:
+
+        async def run() -> None:
+            async for token, _ in agent.astream(payload, stream_mode="messages"):
+                seen.append(repr(token))
+
+        asyncio.run(run())
+
+
+def test_a_streamed_answer_holding_a_value_is_refused_under_block(mode: str) -> None:
+    """``block`` with ``apply_to_output``: a value early in a streamed answer (well before the
+    128 characters held back) stops the stream with ``PIIDetectionError``, and no chunk the
+    caller read holds it."""
+    text = f"mail {JANE} " + "word " * 80
+    agent = create_agent(
+        Streamer(chunks=_text_chunks(text)),
+        middleware=[PIIMiddleware("email", strategy="block", apply_to_output=True)],
+    )
+    seen: list[str] = []
+    with pytest.raises(PIIDetectionError):
+        _stream(agent, mode, seen)
+    assert JANE not in "".join(seen)
+
+
+# ------------------------------------------------------------------ the event loop, inside a layer
+
+
+def test_a_long_text_inside_a_layer_gives_the_loop_a_turn_between_its_chunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Async only. The long text sits inside a JSON document (a layer the scan opens): its
+    chunks are scanned with a turn of the loop between any two, as a long plain text's are
+    (tests/test_promises_pii_9.py), and its value is handled."""
+    import asyncio
+    import itertools
+    import json
+
+    from guardrails.pii import scan as scan_module
+    from tests.test_promises_pii_9 import _AsyncScripted, _count_turns
+
+    monkeypatch.setattr(scan_module, "SLICE", 0.0)
+    seen: list[int] = []
+    inner = " ".join(f"word{i}" for i in range(20_000)) + " EMP-123456"
+
+    def employee_ids(chunk: str) -> list[dict[str, Any]]:
+        if len(chunk) >= 4_096:  # a chunk of the document or of the text inside it
+            seen.append(turns())
+        at = chunk.find("EMP-")
+        return [] if at < 0 else [{"start": at, "end": at + 10, "score": 1.0}]
+
+    model = _AsyncScripted(default="ok")
+    agent = create_agent(model, middleware=[PIIMiddleware("employee_id", detector=employee_ids)])
+    document = json.dumps({"note": inner, "n": 1})
+    turns = _count_turns(lambda: agent.ainvoke({"messages": [HumanMessage(document)]}))
+    asyncio.run(turns.main([]))  # type: ignore[attr-defined]
+    sent = json.loads(str(model.requests[0]["messages"][-1].content))
+    assert sent["note"].endswith("[REDACTED_EMPLOYEE_ID]") and "EMP-123456" not in str(sent)
+    assert len(seen) >= 10
+    gaps = [b - a for a, b in itertools.pairwise(seen)]
+    assert gaps.count(0) == 0, f"{gaps.count(0)} of {len(gaps)} chunks without a turn"
