@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain.agents.middleware import AgentMiddleware
+from langchain.agents.middleware import AgentMiddleware, ModelResponse
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Overwrite
 
@@ -169,6 +169,32 @@ def test_a_history_written_anew_without_ids_is_stored_handled_with_the_answer(
             ("ai", "Done."),
         ]
     assert model.requests[0]["messages"][-1].content == "summary: write to [REDACTED_EMAIL]"
+
+
+class Silent(AgentMiddleware):  # type: ignore[type-arg]
+    """A layer inside the guardrail that answers with no message (LangChain accepts it)."""
+
+    def wrap_model_call(self, request: Any, handler: Any) -> Any:
+        return ModelResponse(result=[])
+
+    async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+        return ModelResponse(result=[])
+
+
+def test_a_history_written_anew_is_stored_handled_when_the_answer_is_empty(
+    mode: str, memory_saver: Any
+) -> None:
+    agent = create_agent(
+        ScriptedChatModel(responses=["Done."]),
+        middleware=[Compact(), PIIMiddleware("email"), Silent()],
+        checkpointer=memory_saver,
+    )
+    config = {"configurable": {"thread_id": f"e-{uuid.uuid4().hex}"}}
+    invoke(agent, {"messages": [HumanMessage(f"write to {JANE}")]}, mode, config)
+    stored = agent.get_state(config).values["messages"]
+    assert [(m.type, m.content) for m in stored] == [
+        ("human", "summary: write to [REDACTED_EMAIL]")
+    ]
 
 
 # ------------------------------------------------------------------ the v3 stream: every event
