@@ -164,3 +164,32 @@ def test_tool_messages_and_their_artifacts_are_keyed() -> None:
     handled = scan.messages([message])
     assert scan.found == {"email": 1}
     assert EMAIL not in str(handled[0].artifact)
+
+
+_BYTES_KINDS = {"bytes": bytes, "bytearray": bytearray, "memoryview": memoryview}
+
+
+def _with_payload(kind: str, size: int) -> list[Any]:
+    raw = _BYTES_KINDS[kind](f"mail {EMAIL}".encode())
+    history: list[Any] = [HumanMessage(f"hello {i}", id=f"h{i}") for i in range(size - 1)]
+    return [*history, HumanMessage("see attached", additional_kwargs={"blob": raw}, id="b")]
+
+
+@pytest.mark.parametrize("size", [1, 5])  # one message (its fingerprint), a history (prefixes)
+@pytest.mark.parametrize("first", list(_BYTES_KINDS))
+@pytest.mark.parametrize("then", list(_BYTES_KINDS))
+def test_a_field_swapped_between_bytes_kinds_is_scanned_as_a_fresh_pass_scans_it(
+    first: str, then: str, size: int
+) -> None:
+    """marshal writes bytes, bytearray and memoryview alike, so the proofs of clean messages
+    (fingerprints, proven prefixes) cannot tell them apart: the walker must treat the three
+    alike too (it does: none is read as text), or a swap after a proof would change what a
+    pass scans. A pass after the swap decides what a fresh middleware decides."""
+    warm = PIIMiddleware("email")
+    warm.scan("input").messages(_with_payload(first, size))
+    after = warm.scan("input")
+    got = after.messages(_with_payload(then, size))
+    fresh = PIIMiddleware("email").scan("input")
+    expected = fresh.messages(_with_payload(then, size))
+    assert after.found == fresh.found
+    assert [m.additional_kwargs for m in got] == [m.additional_kwargs for m in expected]

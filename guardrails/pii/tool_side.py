@@ -300,7 +300,7 @@ class _ToolRun:
         if box and self.mw._restores(name):
             return value  # restored inside the tool (_to_args_and_kwargs)
         facing, rest = _split_injected(view, args)
-        if name == tool and facing == self.handed:
+        if name == tool and _exactly(facing, self.handed):
             return value
         handled = yield from self.mw._args_flow(name, facing, runtime, box, thread, known)
         if handled is facing:
@@ -374,6 +374,37 @@ class _Unequal:
         return False
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _exactly(a: Any, b: Any) -> bool:
+    """``a`` and ``b`` hold the same values of the same exact types, container by container
+    (dict items in order, keys too): ``==`` would let ``True == 1``, ``1 == 1.0``, a subclass
+    or an object whose own ``__eq__`` answers decide that an edited argument is unchanged.
+    Only the builtin types of arguments (str, int, float, bool, None, bytes, dict, list,
+    tuple) are compared, each by its own type's equality; any other object is never proven
+    unchanged (its input is handled again)."""
+    try:
+        return _exact(a, b)
+    except RecursionError:  # nested deeper than a walk: not proven
+        return False
+
+
+def _exact(a: Any, b: Any) -> bool:
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if a is None or kind is str or kind is int or kind is bool or kind is bytes:
+        return bool(a == b)  # (exact builtins: their own equality)
+    if kind is float:
+        return float.hex(a) == float.hex(b)  # (-0.0 and nan too)
+    if kind is dict:
+        return len(a) == len(b) and all(
+            _exact(ka, kb) and _exact(va, vb)
+            for (ka, va), (kb, vb) in zip(a.items(), b.items(), strict=True)
+        )
+    if kind is list or kind is tuple:
+        return len(a) == len(b) and all(map(_exact, a, b))
+    return False
 
 
 def _snapshot(args: Any) -> Any:
