@@ -110,9 +110,7 @@ def test_arguments_that_claim_to_equal_anything_are_handled(mode: str, memory_sa
     assert got and JANE not in got[0] and "[REDACTED_EMAIL]" in got[0], got
 
 
-def test_an_argument_that_claims_to_equal_anything_is_handled(
-    mode: str, memory_saver: Any
-) -> None:
+def test_an_argument_that_claims_to_equal_anything_is_handled(mode: str, memory_saver: Any) -> None:
     got = _run(lambda a: {**a, "to": Liar(JANE)}, {"to": "ops"}, mode, memory_saver)
     assert got and JANE not in got[0], got
 

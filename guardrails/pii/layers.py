@@ -163,14 +163,35 @@ class Layers:
         return None
 
     def _open(self, layer: payloads.Layer, context: str | None = None) -> str | None:
-        """The layer's text handled and put back under the layer; ``None`` when unchanged."""
-        self.depth += 1
-        try:
-            handled = self.text(layer.text, context)
-        finally:
-            self.depth -= 1
-        if handled == layer.text or self.collect is not None:
-            return None
-        out = layer.close(handled)
-        self.produced.add(out)
+        """The layer's text handled and put back under the layer; ``None`` when unchanged.
+
+        Every reading of the layer (:attr:`payloads.Layer.others`: another byte order,
+        encoding or token decoding that is plausible text too) is handled, never one picked by
+        a heuristic: when a reading changes, the token it closes to is read back in every
+        reading (:meth:`payloads.Layer.reread`) and handled again, until no reading changes;
+        after :data:`payloads.ROUNDS` passes the payload counts as unscannable."""
+        current: payloads.Layer | None = layer
+        out: str | None = None
+        for _ in range(payloads.ROUNDS):
+            assert current is not None
+            closed: str | None = None
+            for reading in current.readings():
+                self.depth += 1
+                try:
+                    handled = self.text(reading.text, context)
+                finally:
+                    self.depth -= 1
+                if handled != reading.text and self.collect is None:
+                    closed = reading.close(handled)
+                    break
+            if closed is None:
+                return out
+            out = closed
+            self.produced.add(out)
+            if not current.others:  # one reading: what it closed to is what was handled
+                return out
+            current = current.reread(out)
+            if current is None:
+                return out
+        self._unscannable("encoding")
         return out

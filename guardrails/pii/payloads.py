@@ -8,6 +8,15 @@ byte-order mark, else Windows-1252) and read as text (almost no control characte
 binary otherwise. A handled text goes back under the same layer: same encoding, same byte-order
 mark, same base64 alphabet and padding.
 
+**Every plausible reading.** Bytes without a byte-order mark are often text in more than one
+encoding (ASCII in UTF-16 little-endian is CJK big-endian; an ASCII text is also a CJK one in
+UTF-16), and a token in more than one decoding (hex digits are base64 characters too). No
+heuristic an attacker can tip picks one: a :class:`Layer` holds every reading that is plausible
+text (:func:`readings`, :attr:`Layer.others`) and the scan handles each of them
+(:meth:`guardrails.pii.layers.Layers._open`). A token mixing the base64 and base64url alphabets,
+or one character longer than whole base64 quanta allow, is read as lenient decoders read it
+(both alphabets, the dangling character dropped), not left unopened.
+
 Everything here is linear in the input: one pass per candidate decoding, character classes
 without nested quantifiers.
 
@@ -22,13 +31,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import re
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes
 
 __all__ = [
     "BLOB_MIN",
+    "ROUNDS",
     "RUN_MIN",
     "Layer",
     "as_text",
@@ -38,6 +49,7 @@ __all__ = [
     "is_data_url",
     "open_blob",
     "open_data_url",
+    "readings",
     "run_spans",
 ]
 
@@ -47,16 +59,20 @@ BLOB_MIN = 16
 RUN_MIN = 16
 #: A blob at least this long that decodes to binary counts as an unscannable payload.
 BINARY_MIN = 64
+#: Passes over a payload's readings after a rewrite of one of them (each pass reads the
+#: rewritten token in every reading) before it counts as unscannable.
+ROUNDS = 8
 
 _B64_STD = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _B64_URL = re.compile(r"[A-Za-z0-9_\-]+={0,2}")
+_B64_ANY = re.compile(r"[A-Za-z0-9+/_\-]+={0,2}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _RUN = re.compile(r"[A-Za-z0-9+/_\-]{" + str(RUN_MIN) + r",}={0,2}")
 #: characters that do not occur in text: C0 controls but tab/newline/CR/FF, DEL, C1 controls
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 #: the characters an 8-bit text is mostly made of
-_LINES = {9: None, 10: None, 13: None}
 _ASCII_TEXT = re.compile(r"[\x20-\x7e\t\n\r]")
+_ASCII_NOT_TEXT = bytes(c for c in range(128) if _ASCII_TEXT.match(chr(c)) is None)
 _BOMS = (
     (b"\xff\xfe\x00\x00", "utf-32-le"),
     (b"\x00\x00\xfe\xff", "utf-32-be"),
@@ -74,31 +90,49 @@ def _texty(text: str) -> bool:
 
 
 def as_text(raw: bytes) -> tuple[str, bytes, str] | None:
-    """``(text, bom, codec)`` when ``raw`` is text in some Unicode encoding, else ``None``.
+    """``(text, bom, codec)`` when ``raw`` is text in some Unicode encoding, else ``None``: the
+    first of :func:`readings` (a scan reads every one of them)."""
+    return next(_readings(raw), None)
 
-    A byte-order mark decides the encoding; without one, UTF-8, then UTF-32 and UTF-16 in the
-    byte order their zero bytes point to, then Windows-1252 (ASCII values inside an otherwise
-    8-bit text)."""
+
+def readings(raw: bytes) -> list[tuple[str, bytes, str]]:
+    """Every reading ``(text, bom, codec)`` of ``raw`` that is plausible text, none when it is
+    binary.
+
+    A byte-order mark decides the encoding (one reading). Without one, each of UTF-8, UTF-32
+    (little- and big-endian) and UTF-16 (both byte orders) that decodes and reads as text, and
+    Windows-1252 when UTF-8 does not decode (ASCII values inside an otherwise 8-bit text). The
+    order only says which reading comes first (UTF-8, UTF-32, UTF-16 in the byte order most
+    zero bytes point to, Windows-1252): every one of them is scanned."""
+    return list(_readings(raw))
+
+
+def _readings(raw: bytes) -> Iterator[tuple[str, bytes, str]]:
+    """:func:`readings`, one at a time (:func:`as_text` needs the first only)."""
     for bom, codec in _BOMS:
         if raw.startswith(bom):
             try:
                 text = raw[len(bom) :].decode(codec)
             except UnicodeDecodeError:
                 break
-            return (text, bom, codec) if _texty(text) else None
+            if _texty(text):
+                yield text, bom, codec
+            return
+    utf8 = True
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        pass
+        utf8 = False
     else:
         if _texty(text):
-            return text, b"", "utf-8"
+            yield text, b"", "utf-8"
     size = len(raw)
     candidates: list[str] = []
     if size % 4 == 0 and size:
         candidates += ["utf-32-le", "utf-32-be"]
     if size % 2 == 0 and size:
-        # ASCII in UTF-16: the zero bytes sit at odd offsets (LE) or even ones (BE)
+        # ASCII in UTF-16: the zero bytes sit at odd offsets (LE) or even ones (BE); which
+        # comes first only (both are read when both are text)
         le = raw[1::2].count(0) >= raw[0::2].count(0)
         candidates += ["utf-16-le", "utf-16-be"] if le else ["utf-16-be", "utf-16-le"]
     for codec in candidates:
@@ -107,35 +141,51 @@ def as_text(raw: bytes) -> tuple[str, bytes, str] | None:
         except UnicodeDecodeError:
             continue
         if _texty(text) and _wide_plausible(text):
-            return text, b"", codec
-    if 0 not in raw:
+            yield text, b"", codec
+    if not utf8 and 0 not in raw:
         text = raw.decode("cp1252", "replace")
-        if _texty(text) and _ASCII_TEXT.subn("", text)[1] * 10 >= len(text) * 7:
-            return text, b"", "cp1252"
-    return None
+        if _texty(text) and _ascii_text(text) * 10 >= len(text) * 7:
+            yield text, b"", "cp1252"
 
 
 def _wide_plausible(text: str) -> bool:
     """UTF-16 / UTF-32 without a byte-order mark: any short run of bytes decodes to some
     characters, so the text must read as text: three in ten ASCII characters (Latin
     scripts, markup, numbers), or a longer text of printable characters only (CJK)."""
-    ascii_count = _ASCII_TEXT.subn("", text)[1]
-    if ascii_count * 10 >= len(text) * 3:
+    if len(text) >= 32 and (
+        text.isprintable()  # (stops at the first character that is not: cheap either way)
+        or text.replace("\t", "").replace("\n", "").replace("\r", "").isprintable()
+    ):
         return True
-    return len(text) >= 32 and text.translate(_LINES).isprintable()
+    return _ascii_text(text) * 10 >= len(text) * 3
+
+
+def _ascii_text(text: str) -> int:
+    """How many characters of ``text`` are printable ASCII, tab, newline or CR (C calls)."""
+    return len(text.encode("ascii", "ignore").translate(None, _ASCII_NOT_TEXT))
 
 
 @dataclass(frozen=True)
 class Layer:
-    """One opened layer: the ``text`` inside and how to put a handled text back."""
+    """One opened layer: the ``text`` inside and how to put a handled text back; ``others``:
+    the other plausible readings of the same token (another encoding or byte order of its
+    bytes, another decoding of the token), each scanned too."""
 
     text: str
     bom: bytes
     codec: str
-    #: "b64", "b64url", "hex", "data-b64", "data-pct"
+    #: "b64", "b64url", "b64mixed" (both alphabets: closed in the standard one), "hex",
+    #: "data-b64", "data-pct"
     kind: str
     padded: bool = True
     header: str = ""
+    others: tuple[Layer, ...] = ()
+
+    def readings(self) -> tuple[Layer, ...]:
+        """This reading and the others, each with no others of its own."""
+        if not self.others:
+            return (self,)
+        return (dataclasses.replace(self, others=()), *self.others)
 
     def close(self, text: str) -> str:
         """``text`` under the same layer as the original."""
@@ -153,35 +203,86 @@ class Layer:
             return f"{self.header},{encoded}"
         return encoded
 
+    def reread(self, token: str) -> Layer | None:
+        """``token`` (what :meth:`close` of one of the readings made) read back in every
+        reading of this layer, same kind and codec, whether or not each is still plausible
+        text (undecodable bytes read as U+FFFD): a value a rewrite of one reading left in
+        another is still seen. ``None`` when no reading can decode the token."""
+        found: list[Layer] = []
+        for reading in self.readings():
+            raw = _unwrap(reading.kind, token)
+            if raw is None:
+                continue
+            if reading.bom and raw.startswith(reading.bom):
+                raw = raw[len(reading.bom) :]
+            text = raw.decode(reading.codec, "replace")
+            found.append(dataclasses.replace(reading, text=text))
+        if not found:
+            return None
+        return dataclasses.replace(found[0], others=tuple(found[1:]))
+
+
+def _unwrap(kind: str, token: str) -> bytes | None:
+    """The bytes of a token of ``kind`` (leniently: both base64 alphabets, padding optional)."""
+    try:
+        if kind == "hex":
+            return bytes.fromhex(token)
+        if kind.startswith("data-"):
+            payload = token.partition(",")[2]
+            if kind == "data-pct":
+                return unquote_to_bytes(payload)
+            return _b64_bytes("".join(payload.split()))
+        return _b64_bytes(token)
+    except ValueError:
+        return None
+
+
+def _b64_bytes(body: str) -> bytes:
+    """The bytes lenient base64 decoders read in ``body``: either alphabet (or both), the
+    padding optional, a dangling last character (one more than whole quanta) dropped; raises
+    ``ValueError`` for any other character."""
+    body = body.rstrip("=").replace("-", "+").replace("_", "/")
+    if len(body) % 4 == 1:
+        body = body[:-1]
+    return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+
 
 def _decode_b64(token: str) -> tuple[bytes, str, bool] | None:
-    """The bytes of a base64 or base64url token (padding optional), its alphabet, padded?"""
+    """The bytes of a base64 or base64url token (padding optional; both alphabets mixed, or a
+    dangling last character, read as lenient decoders read them), its alphabet, padded?"""
     padded = token.endswith("=") or len(token) % 4 == 0
-    std = _B64_STD.fullmatch(token) is not None
-    url = _B64_URL.fullmatch(token) is not None
-    if not (std or url):
+    if _B64_STD.fullmatch(token) is not None:
+        kind = "b64"
+    elif _B64_URL.fullmatch(token) is not None:
+        kind = "b64url"
+    elif _B64_ANY.fullmatch(token) is not None:
+        kind = "b64mixed"
+    else:
         return None
-    body = token + "=" * (-len(token) % 4)
     try:
-        if std:
-            return base64.b64decode(body, validate=True), "b64", padded
-        return base64.urlsafe_b64decode(body), "b64url", padded
+        return _b64_bytes(token), kind, padded
     except (binascii.Error, ValueError):
         return None
 
 
-def open_blob(token: str) -> Layer | None:
-    """A hex or base64 token whose bytes are text, as a :class:`Layer`; else ``None``."""
-    if len(token) >= BLOB_MIN and _HEX.fullmatch(token):  # pairs of hex digits: even length
-        found = as_text(bytes.fromhex(token))
-        if found is not None:
-            return Layer(*found, kind="hex")
-    decoded = _decode_b64(token)
-    if decoded is None:
+def _layer(found: list[Layer]) -> Layer | None:
+    """The first reading, holding the others."""
+    if not found:
         return None
-    raw, kind, padded = decoded
-    found = as_text(raw)
-    return None if found is None else Layer(*found, kind=kind, padded=padded)
+    return dataclasses.replace(found[0], others=tuple(found[1:]))
+
+
+def open_blob(token: str) -> Layer | None:
+    """A hex or base64 token whose bytes are text, as a :class:`Layer` (every plausible
+    reading: hex digits are base64 characters too); else ``None``."""
+    found: list[Layer] = []
+    if len(token) >= BLOB_MIN and _HEX.fullmatch(token):  # pairs of hex digits: even length
+        found += [Layer(*r, kind="hex") for r in readings(bytes.fromhex(token))]
+    decoded = _decode_b64(token)
+    if decoded is not None:
+        raw, kind, padded = decoded
+        found += [Layer(*r, kind=kind, padded=padded) for r in readings(raw)]
+    return _layer(found)
 
 
 def is_binary_blob(token: str) -> bool:
@@ -190,7 +291,11 @@ def is_binary_blob(token: str) -> bool:
     if len(token) < BINARY_MIN or _HEX.fullmatch(token) or not _mixed(token):
         return False
     decoded = _decode_b64(token)
-    return decoded is not None and as_text(decoded[0]) is None
+    # a token mixing both alphabets (a path: ``/srv/Data-2024/AnaMaria_Q4/...``), or with a
+    # dangling character, is opened when it reads as text, never counted binary
+    if decoded is None or decoded[1] == "b64mixed" or len(token.rstrip("=")) % 4 == 1:
+        return False
+    return as_text(decoded[0]) is None
 
 
 def _mixed(token: str) -> bool:
@@ -218,17 +323,12 @@ def open_data_url(url: str) -> Layer | bool | None:
         return None
     is_b64 = header.lower().endswith(";base64")
     try:
-        if is_b64:
-            body = "".join(payload.split())
-            raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
-        else:
-            raw = unquote_to_bytes(payload)
+        raw = _b64_bytes("".join(payload.split())) if is_b64 else unquote_to_bytes(payload)
     except (binascii.Error, ValueError):
         return False
-    found = as_text(raw)
-    if found is None:
-        return False
-    return Layer(*found, kind="data-b64" if is_b64 else "data-pct", header=header)
+    kind = "data-b64" if is_b64 else "data-pct"
+    layer = _layer([Layer(*r, kind=kind, header=header) for r in readings(raw)])
+    return False if layer is None else layer
 
 
 def has_run(text: str) -> bool:
