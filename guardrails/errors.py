@@ -31,6 +31,7 @@ __all__ = [
     "LimitExceededError",
     "ModelCallLimitExceededError",
     "PIIDetectionError",
+    "PIIToolError",
     "PermissionDeniedError",
     "RateLimitExceededError",
     "RateLimitStorageError",
@@ -328,6 +329,26 @@ class PIIDetectionError(GuardrailError, ValueError, _LCPIIDetectionError):
         Exception.__init__(  # not super(): LangChain's class sits after us in the MRO
             self, f"Detected {pii_type} PII{place} ({detail}); blocked by PIIMiddleware"
         )
+
+
+class PIIToolError(GuardrailError):
+    """A tool's exception whose message carried values ``PIIMiddleware`` handles, when its own
+    type cannot be rebuilt with the handled message (its ``__str__`` reads something else than
+    its arguments and attributes). Raised as an instance of a class deriving from this one *and*
+    the tool's exception type when Python allows it (``except ThatType`` keeps catching it); the
+    original exception is not kept (it holds the raw values). ``error_type``: the original
+    type's qualified name.
+
+    Example::
+
+        except PIIToolError as exc:
+            log.warning("tool failed (%s): %s", exc.error_type, exc)
+    """
+
+    error_type: str = ""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class PermissionDeniedError(GuardrailError, PermissionError):

@@ -243,9 +243,10 @@ def _tool_error(sink: str) -> Cell:
         return Cell("covered", _EXPORT + " (LangSmith's error field included)")
     if sink in {"callbacks", "events_v1", "events_v2", "stream_debug", "exceptions"}:
         return Cell(
-            "open",
-            "on_tool_error and an exception that ends the run carry the tool's own exception, "
-            "raised before any middleware sees it; the guardrail does not rewrite exceptions",
+            "covered",
+            "the tool's exception is rebuilt inside its run, before on_tool_error, with its "
+            "arguments, attributes and message handled (its own type, or a PIIToolError that "
+            "is one too; never chained to the raw one): tests/test_promises_pii_15.py",
         )
     return Cell("n/a")
 

@@ -44,7 +44,7 @@ from typing import Any
 
 from langchain_core.tools import ToolException
 
-from guardrails.errors import GuardrailConfigError, PIIDetectionError
+from guardrails.errors import GuardrailConfigError, PIIDetectionError, PIIToolError
 
 __all__ = ["PIISpanProcessor", "made_by", "observed_tool", "pii_anonymizer", "redactor"]
 
@@ -82,26 +82,45 @@ def _observed_class(cls: type) -> type:
     def _run(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _HANDLING.get() == id(self):
             return cls._run(self, *args, **kwargs)  # type: ignore[attr-defined]
+        handle = self.__dict__[_HANDLE][0]
         try:
             output = cls._run(self, *args, **kwargs)  # type: ignore[attr-defined]
         except ToolException as error:  # its message becomes the tool's output
-            raise type(error)(self.__dict__[_HANDLE][0](str(error))) from None
-        return self.__dict__[_HANDLE][0](output)
+            failed: BaseException = type(error)(handle(str(error)))
+        except Exception as error:
+            failed = _handled_error(error, handle(_error_texts(error)))
+            if failed is error:
+                raise
+        else:
+            return handle(output)
+        del args, kwargs  # (the traceback of what is raised holds this frame: real values)
+        raise failed  # outside the except clause: no __context__ holding the raw exception
 
     @functools.wraps(cls._arun)  # type: ignore[attr-defined]
     async def _arun(self: Any, *args: Any, **kwargs: Any) -> Any:
         token = _HANDLING.set(id(self))
-        failed: type[ToolException] | None = None
+        failed: BaseException | None = None
         try:
             output = await cls._arun(self, *args, **kwargs)  # type: ignore[attr-defined]
         except ToolException as error:  # its message becomes the tool's output
-            failed, output = type(error), str(error)
+            failed, output = error, str(error)
+        except Exception as error:
+            failed, output = error, None
         finally:
             _HANDLING.reset(token)
-        handled = await self.__dict__[_HANDLE][1](output)
-        if failed is not None:
-            raise failed(handled) from None
-        return handled
+        del args, kwargs
+        ahandle = self.__dict__[_HANDLE][1]
+        if failed is None:
+            return await ahandle(output)
+        if isinstance(failed, ToolException):
+            failed = type(failed)(await ahandle(output))
+        else:
+            original = failed
+            failed = _handled_error(original, await ahandle(_error_texts(original)))
+            if failed is original:
+                raise original  # (unchanged: the tool's own exception, as it was)
+            del original
+        raise failed
 
     def _to_args_and_kwargs(self: Any, tool_input: Any, tool_call_id: Any) -> Any:
         # after ``on_tool_start`` recorded the input, before the arguments are validated
@@ -140,6 +159,86 @@ def _observed_class(cls: type) -> type:
     observed = type(cls.__name__, (cls,), namespace)
     _CLASSES[cls] = observed
     return observed
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The exceptions ``error`` was raised from or during (``__cause__``, ``__context__``)."""
+    out: list[BaseException] = []
+    seen = {id(error)}
+    link = error.__cause__ or error.__context__
+    while link is not None and id(link) not in seen and len(out) < 16:
+        seen.add(id(link))
+        out.append(link)
+        link = link.__cause__ or link.__context__
+    return out
+
+
+def _safe_str(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+def _error_texts(error: BaseException) -> dict[str, Any]:
+    """What an observer of ``error`` can read: its arguments, its attributes (notes too),
+    its message, and the messages of the exceptions it was raised from or during."""
+    return {
+        "args": list(error.args),
+        "state": dict(getattr(error, "__dict__", {})),
+        "text": _safe_str(error),
+        "chain": [_safe_str(e) for e in _chain(error)],
+    }
+
+
+#: Per exception type: a class deriving from ``PIIToolError`` and that type (or None).
+_FALLBACKS: dict[type, type | None] = {}
+
+
+def _fallback_class(cls: type) -> type:
+    if cls in _FALLBACKS:
+        return _FALLBACKS[cls] or PIIToolError
+    made: Any = None
+    try:
+        made = type(cls.__name__, (PIIToolError, cls), {"__module__": cls.__module__})
+        made.__new__(made)  # (a layout Python refuses to instantiate)
+    except Exception:
+        made = None
+    if len(_FALLBACKS) < 256:
+        _FALLBACKS[cls] = made
+    return made or PIIToolError
+
+
+def _handled_error(error: BaseException, handled: Any) -> BaseException:
+    """``error`` itself when nothing in it was handled (same arguments, attributes, message,
+    chain), else an exception carrying the handled values: one of its own type (made without
+    its ``__init__``: the handled arguments and attributes set on a bare instance), or, when
+    that one's message still is not the handled one, a :class:`PIIToolError` (an instance of
+    its type too when Python allows it). Never chained to ``error``."""
+    texts = _error_texts(error)
+    if handled == texts:
+        return error
+    cls = type(error)
+    if isinstance(handled, str):  # a block: the refusal's text
+        args: tuple[Any, ...] = (handled,)
+        state: dict[str, Any] = {}
+        text = handled
+    else:
+        args, state, text = tuple(handled["args"]), dict(handled["state"]), handled["text"]
+    try:
+        rebuilt = cls.__new__(cls, *args)
+        rebuilt.args = args
+        rebuilt.__dict__.update(state)
+        if isinstance(handled, str) or _safe_str(rebuilt) != text:
+            raise ValueError("its message is not the handled one")
+        return rebuilt  # type: ignore[no-any-return]
+    except Exception:
+        pass
+    fallback: Any = _fallback_class(cls)
+    made = fallback.__new__(fallback)
+    made.args = (text,)
+    made.error_type = f"{cls.__module__}.{cls.__qualname__}"
+    return made  # type: ignore[no-any-return]
 
 
 def observed_tool(
