@@ -240,3 +240,41 @@ def test_debug_and_task_streams_show_the_handled_error() -> None:
     shown = repr(chunks)
     # (the input's own echo holds the value: "Find jane..."; the error never)
     assert "no account for <EMAIL_1>" in shown and f"no account for {JANE}" not in shown
+
+
+def test_a_schema_error_on_restored_arguments_carries_placeholders(mode: str) -> None:
+    """The arguments are restored before the tool's schema validates them: pydantic's error
+    quotes the input. It reaches ``on_tool_error`` and ToolNode (which turns it into a message
+    for the model) with the placeholders back, still a ``ValidationError``."""
+    from pydantic import BaseModel, ValidationError, field_validator
+
+    class Args(BaseModel):
+        email: str
+
+        @field_validator("email")
+        @classmethod
+        def known(cls, value: str) -> str:
+            raise ValueError(f"no account for {value}")
+
+    @tool(args_schema=Args)
+    def lookup(email: str) -> str:
+        """Look an account up."""
+        return "found"
+
+    pii = PIIMiddleware(
+        "email", strategy="pseudonymize", vault=MemoryVault(), restore_tools=["lookup"]
+    )
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("lookup", {"email": "<EMAIL_1>"})]),
+            "Ok.",
+        ]
+    )
+    agent = create_agent(model, tools=[lookup], middleware=[pii])
+    seen = Errors()
+    config = {"configurable": {"thread_id": "v"}, "callbacks": [seen]}
+    invoke(agent, {"messages": [("user", f"Find {JANE}.")]}, mode, config)
+    assert seen.errors and all(isinstance(e, ValidationError) for e in seen.errors)
+    assert all(JANE not in _shows(e) for e in seen.errors)
+    assert "no account for <EMAIL_1>" in str(seen.errors[0])
+    assert "no account for <EMAIL_1>" in repr(model.requests[-1]["messages"][-1])

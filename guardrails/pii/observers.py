@@ -43,6 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.tools import ToolException
+from pydantic import ValidationError
 
 from guardrails.errors import GuardrailConfigError, PIIDetectionError, PIIToolError
 
@@ -125,9 +126,20 @@ def _observed_class(cls: type) -> type:
     def _to_args_and_kwargs(self: Any, tool_input: Any, tool_call_id: Any) -> Any:
         # after ``on_tool_start`` recorded the input, before the arguments are validated
         restore = self.__dict__[_HANDLE][2]
-        if restore is not None:
-            tool_input = restore(tool_input)
-        return cls._to_args_and_kwargs(self, tool_input, tool_call_id)  # type: ignore[attr-defined]
+        if restore is None:
+            return cls._to_args_and_kwargs(self, tool_input, tool_call_id)  # type: ignore[attr-defined]
+        tool_input = restore(tool_input)
+        try:
+            return cls._to_args_and_kwargs(self, tool_input, tool_call_id)  # type: ignore[attr-defined]
+        except ValidationError as error:  # it quotes the restored (real) input
+            undo = getattr(restore, "undo", None)
+            if undo is None:
+                raise
+            failed = _undone_validation(error, undo)
+            if failed is error:
+                raise
+        del tool_input
+        raise failed
 
     def invoke(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Any:
         prepare = self.__dict__[_HANDLE][3]
@@ -241,6 +253,43 @@ def _handled_error(error: BaseException, handled: Any) -> BaseException:
     return made  # type: ignore[no-any-return]
 
 
+def _undone_validation(error: ValidationError, undo: Callable[[Any], Any]) -> BaseException:
+    """A schema ``ValidationError`` of restored arguments with the real values put back as
+    their placeholders (``undo``): the same type, rebuilt from its line errors (so LangChain's
+    ``handle_validation_error`` and ToolNode's ``ToolInvocationError`` treat it as before);
+    ``error`` itself when it quotes no real value; a :class:`PIIToolError` when pydantic
+    cannot rebuild it (a custom error type)."""
+    text = _safe_str(error)
+    if undo(text) == text:
+        return error
+    try:
+        line: list[Any] = []
+        for detail in error.errors():
+            item: dict[str, Any] = {
+                "type": detail["type"],
+                "loc": undo(detail["loc"]),
+                "input": undo(detail["input"]),
+            }
+            ctx = detail.get("ctx")
+            if ctx:
+                item["ctx"] = {
+                    k: _handled_error(v, undo(_error_texts(v)))
+                    if isinstance(v, BaseException)
+                    else undo(v)
+                    for k, v in ctx.items()
+                }
+            line.append(item)
+        rebuilt = ValidationError.from_exception_data(error.title, line)
+        shown = _safe_str(rebuilt)
+        if undo(shown) != shown:
+            raise ValueError("a real value is left")
+        return rebuilt
+    except Exception:
+        made = PIIToolError(undo(text))  # (pydantic's type takes no subclass)
+        made.error_type = f"{type(error).__module__}.{type(error).__qualname__}"
+        return made
+
+
 def observed_tool(
     tool: Any,
     handle: Callable[[Any], Any],
@@ -311,6 +360,12 @@ def _chained(outer: _Hooks, inner: _Hooks) -> _Hooks:
 
         def restore(value: Any) -> Any:
             return i_restore(o_restore(value))
+
+        o_undo, i_undo = getattr(o_restore, "undo", None), getattr(i_restore, "undo", None)
+        if o_undo is not None and i_undo is not None:
+            restore.undo = lambda value: o_undo(i_undo(value))  # type: ignore[attr-defined]
+        else:
+            restore.undo = o_undo or i_undo  # type: ignore[attr-defined]
 
     prepare = o_prepare or i_prepare
     if o_prepare is not None and i_prepare is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import json
 from typing import Any
 
@@ -148,6 +147,7 @@ class ToolSide:
                 )
             return restored
 
+        restore.mapping = mapping  # type: ignore[attr-defined]  # (read by _Restore.undo)
         return restore
 
     def _args_flow(
@@ -183,7 +183,7 @@ class ToolSide:
             if made_by(of, ran):
                 return of
             name = str(getattr(of, "name", ""))
-            back = functools.partial(restore, name) if restore and self._restores(name) else None
+            back = _Restore(restore, name) if restore and self._restores(name) else None
             return observed_tool(of, handle, ahandle, back, prepare, owner=ran)
 
         mine = view(request.tool)
@@ -337,6 +337,38 @@ class _ToolRun:
             return await run_async(self.mw.output_flow(output, *self.args), _no_acall)
         except PIIDetectionError as error:
             return self._refused(error)
+
+
+class _Restore:
+    """A tool view's restore hook (``value -> value`` with real values for placeholders) and
+    its inverse, :meth:`undo`: the real values of the mapping put back as their placeholders
+    (what an exception raised on restored arguments quotes, see
+    :func:`~guardrails.pii.observers.observed_tool`)."""
+
+    def __init__(self, restore: Any, tool: str) -> None:
+        self.restore = restore
+        self.tool = tool
+        mapping: dict[str, str] = getattr(restore, "mapping", {})
+        self.values = sorted(
+            ((value, placeholder) for placeholder, value in mapping.items() if value),
+            key=lambda pair: -len(pair[0]),
+        )
+
+    def __call__(self, value: Any) -> Any:
+        return self.restore(self.tool, value)
+
+    def undo(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for real, placeholder in self.values:
+                if real in value:
+                    value = value.replace(real, placeholder)
+            return value
+        if isinstance(value, dict):
+            return {self.undo(k): self.undo(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            items = [self.undo(v) for v in value]
+            return items if isinstance(value, list) else tuple(items)
+        return value
 
 
 def _split_injected(tool: Any, args: Any) -> tuple[Any, dict[str, Any]]:
