@@ -246,7 +246,7 @@ def _tool_error(sink: str) -> Cell:
             "covered",
             "the tool's exception is rebuilt inside its run, before on_tool_error, with its "
             "arguments, attributes and message handled (its own type, or a PIIToolError that "
-            "is one too; never chained to the raw one): tests/test_promises_pii_15.py",
+            "is one too; never chained to the raw one): tests/test_promises_pii_tool_errors.py",
         )
     return Cell("n/a")
 
