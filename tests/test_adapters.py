@@ -455,7 +455,7 @@ def test_langgraph_injected_arg_names() -> None:
     from langchain_core.tools import StructuredTool
     from pydantic import BaseModel
 
-    from guardrails._adapters.langgraph import injected_arg_names
+    from guardrails._adapters.langgraph import _sources, injected_arg_names
     from tests.support import tool
 
     @tool
@@ -499,5 +499,5 @@ def test_langgraph_injected_arg_names() -> None:
             frozenset({"runtime"}),
             frozenset(),
         ]
-        and injected_arg_names(a) is got[0],  # remembered
+        and _sources(a) is _sources(a),  # remembered
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from langgraph.prebuilt.tool_node import ToolCallRequest
 
-__all__ = ["injected_arg_names", "null_resume_pending", "viewing_request"]
+__all__ = ["injected_arg_names", "injected_by_toolnode", "null_resume_pending", "viewing_request"]
 
 
 @dataclasses.dataclass
@@ -67,18 +67,17 @@ def viewing_request(request: Any, view: Callable[[Any], Any]) -> Any:
     return _ViewingRequest(**fields, guardrails_view=chained)
 
 
+#: where ToolNode takes each injected argument from: ``("state", field or None)``,
+#: ``("store", None)``, ``("runtime", None)`` or ``("arg", None)`` (an ``InjectedToolArg`` it
+#: strips and fills with nothing)
+Source = tuple[str, str | None]
+
 #: (tool class, schema, func, coroutine) by id -> (those objects, held so no id is reused while
-#: the entry lives; the names): a tool view is made per call, what it is made of is not
-_INJECTED: dict[tuple[int, ...], tuple[tuple[Any, ...], frozenset[str]]] = {}
+#: the entry lives; the sources by name): a tool view is made per call, what it is made of is not
+_INJECTED: dict[tuple[int, ...], tuple[tuple[Any, ...], dict[str, frozenset[Source]]]] = {}
 
 
-def injected_arg_names(tool: Any) -> frozenset[str]:
-    """The names of the arguments ToolNode injects into ``tool`` (graph state, a store, the
-    runtime, any ``InjectedToolArg``), as ToolNode itself computes them: from the tool's input
-    schema and its function's annotations (deepagents' ``task`` takes ``runtime`` outside its
-    schema), and ``runtime`` by name.
-
-    Upstream: ``langgraph.prebuilt.tool_node._get_all_injected_args`` (``_InjectedArgs``)."""
+def _sources(tool: Any) -> dict[str, frozenset[Source]]:
     from langgraph.prebuilt.tool_node import _get_all_injected_args
 
     parts = (
@@ -92,12 +91,70 @@ def injected_arg_names(tool: Any) -> frozenset[str]:
     if hit is not None and all(a is b for a, b in zip(hit[0], parts, strict=True)):
         return hit[1]
     found = _get_all_injected_args(tool)
-    extra = (n for n in (found.store, found.runtime) if n)
-    names = frozenset({*found.state, *found.all_injected_keys, *extra})
+    sources: dict[str, set[Source]] = {name: {("arg", None)} for name in found.all_injected_keys}
+    for name, field in found.state.items():
+        sources.setdefault(name, set()).add(("state", field))
+    if found.store:
+        sources.setdefault(found.store, set()).add(("store", None))
+    if found.runtime:
+        sources.setdefault(found.runtime, set()).add(("runtime", None))
+    frozen = {name: frozenset(kinds) for name, kinds in sources.items()}
     if len(_INJECTED) >= 1024:
         _INJECTED.clear()
-    _INJECTED[key] = (parts, names)
-    return names
+    _INJECTED[key] = (parts, frozen)
+    return frozen
+
+
+def injected_arg_names(tool: Any) -> frozenset[str]:
+    """The names of the arguments ToolNode injects into ``tool`` (graph state, a store, the
+    runtime, any ``InjectedToolArg``), as ToolNode itself computes them: from the tool's input
+    schema and its function's annotations (deepagents' ``task`` takes ``runtime`` outside its
+    schema), and ``runtime`` by name.
+
+    Upstream: ``langgraph.prebuilt.tool_node._get_all_injected_args`` (``_InjectedArgs``)."""
+    return frozenset(_sources(tool))
+
+
+_MISSING = object()
+
+
+def injected_by_toolnode(tool: Any, args: dict[str, Any], runtime: Any) -> frozenset[str]:
+    """The keys of ``args`` (the input ``tool`` is invoked with) that hold what ToolNode
+    injects: under a name it injects into this tool, its very object: a ``ToolRuntime``, a
+    store, ``runtime``'s graph state or that state's field. A value under such a name that is
+    not ToolNode's (ToolNode injects by the *call's* name, so a tool a layer hands it under
+    another tool's name gets nothing injected; a layer may invoke the tool itself) was written
+    by someone: it is not listed.
+
+    Upstream: ``ToolNode._inject_tool_args`` (what it takes from ``ToolRuntime``)."""
+    from langgraph.prebuilt.tool_node import ToolRuntime
+    from langgraph.store.base import BaseStore
+
+    sources = _sources(tool)
+    state = getattr(runtime, "state", _MISSING)
+
+    def toolnodes(value: Any, source: Source) -> bool:
+        kind, field = source
+        if kind == "runtime":
+            return isinstance(value, ToolRuntime)
+        if kind == "store":
+            return isinstance(value, BaseStore)
+        if kind != "state" or state is _MISSING:
+            return False  # an InjectedToolArg: ToolNode strips it and puts nothing there
+        if field is None:
+            return value is state
+        held = (
+            state.get(field, _MISSING)
+            if isinstance(state, dict)
+            else getattr(state, field, _MISSING)
+        )
+        return value is held
+
+    return frozenset(
+        name
+        for name, value in args.items()
+        if name in sources and any(toolnodes(value, s) for s in sources[name])
+    )
 
 
 def null_resume_pending() -> bool:

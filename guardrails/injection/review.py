@@ -92,14 +92,17 @@ def ask_reviewer(
 
 def _decision(response: Any) -> Mapping[str, Any] | None:
     if isinstance(response, Mapping):
-        decisions = response.get("decisions")
-        # one action request, one decision: a list of any other length is no answer to it
-        if (
-            isinstance(decisions, list)
-            and len(decisions) == 1
-            and isinstance(decisions[0], Mapping)
-        ):
-            return decisions[0]
+        if "decisions" in response:
+            # one action request, one decision: a list of any other length is no answer to
+            # it, and a top-level ``type`` beside the list does not stand in for it
+            decisions = response["decisions"]
+            if (
+                isinstance(decisions, list)
+                and len(decisions) == 1
+                and isinstance(decisions[0], Mapping)
+            ):
+                return decisions[0]
+            return None
         if "type" in response:
             return response
     return None

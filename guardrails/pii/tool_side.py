@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage, ToolMessage
 from langgraph.types import Command
 
-from guardrails._adapters.langgraph import injected_arg_names, viewing_request
+from guardrails._adapters.langgraph import injected_by_toolnode, viewing_request
 from guardrails._core import Call, Flow, run_async, run_sync
 from guardrails._state import state_get, tool_batch, with_update
 from guardrails.errors import PIIDetectionError
@@ -299,7 +299,7 @@ class _ToolRun:
         args = value.get("args") if call else value
         if box and self.mw._restores(name):
             return value  # restored inside the tool (_to_args_and_kwargs)
-        facing, rest = _split_injected(view, args)
+        facing, rest = _split_injected(view, args, runtime)
         if name == tool and _exactly(facing, self.handed):
             return value
         handled = yield from self.mw._args_flow(name, facing, runtime, box, thread, known)
@@ -371,25 +371,28 @@ class _Restore:
         return value
 
 
-def _split_injected(tool: Any, args: Any) -> tuple[Any, dict[str, Any]]:
+def _split_injected(tool: Any, args: Any, runtime: Any) -> tuple[Any, dict[str, Any]]:
     """(the arguments the model or a layer wrote, the ones ToolNode injects: state, store,
-    runtime, an ``InjectedToolArg``). Injected are only the arguments ToolNode itself injects
-    into this tool, holding no plain value; every other key is written, also one the tool's
-    schema does not name (a JSON-schema tool, as MCP adapters build, passes it on)."""
+    runtime). Injected are only the arguments ToolNode itself injects into this tool, holding
+    its very objects (``runtime``'s state or its field, its store, a ``ToolRuntime``) and no
+    plain value; every other key is written, also one the tool's schema does not name (a
+    JSON-schema tool, as MCP adapters build, passes it on), and a dict a layer puts under an
+    injected name where ToolNode injects nothing (a tool handed to it under another tool's
+    name)."""
     if not isinstance(args, dict):
         return args, {}
-    names = _injected_names(tool)
+    names = _injected_names(tool, args, runtime)
     injected = {k: v for k, v in args.items() if k in names and _is_injected(v)}
     if not injected:
         return args, {}
     return {k: v for k, v in args.items() if k not in injected}, injected
 
 
-def _injected_names(tool: Any) -> frozenset[str]:
-    """The argument names ToolNode may inject into ``tool`` (none when they cannot be read:
-    then every argument counts as written and is handled)."""
+def _injected_names(tool: Any, args: dict[str, Any], runtime: Any) -> frozenset[str]:
+    """The keys of ``args`` holding what ToolNode injects into ``tool`` (none when that
+    cannot be read: then every argument counts as written and is handled)."""
     try:
-        return injected_arg_names(tool)
+        return injected_by_toolnode(tool, args, runtime)
     except Exception:
         return frozenset()
 
