@@ -65,9 +65,18 @@ _UNITS = {
     "phone_list": "415-555-0132 ",
     "bracket_list": "(11) 2345-6789/",
     "pairs_list": "01 23 45 67 89  ",
+    # field names glued of words, and words glued to letters (the context words' look-up)
+    "glued_names": "homePHONEnumber 19 99 99 9 hotelphone 123456 telefonos ",
+    "glued_words": "phonenumberhotel",
 }
 #: inputs that are not a repeated unit
-_MADE = ("percent_then_at", "random_digits", "random_digit_groups", "random_mixed")
+_MADE = (
+    "percent_then_at",
+    "random_digits",
+    "random_digit_groups",
+    "random_mixed",
+    "one_long_name",
+)
 NAMES = sorted([*_UNITS, *_MADE])
 
 
@@ -79,6 +88,8 @@ def adversarial() -> dict[str, str]:
     rng = random.Random(9)
     out["random_digit_groups"] = " ".join(_rand_digits(4) for _ in range(MB // 5))[:MB]
     out["random_mixed"] = "".join(rng.choice("0123456789 .-/@%:+()") for _ in range(MB))
+    # one run of letters made of context words, then a number that asks for context
+    out["one_long_name"] = "phone" * ((MB - 12) // 5) + " 19 99 99 9 "
     assert sorted(out) == NAMES
     return out
 

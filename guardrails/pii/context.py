@@ -11,6 +11,7 @@ else (an order, an amount, a version).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -101,6 +102,40 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
         "נייד",
         "फ़ोन",
         "मोबाइल",
+        # Dutch, Polish, Czech, Turkish (their endings: _ENDINGS)
+        "telefoon",
+        "mobiel",
+        "gsm",
+        "komórka",
+        "komórki",
+        "komórkę",
+        "komórkowy",
+        "telefony",
+        "festnetz",
+        "smartphone",
+        "cellular",
+        # Greek: the accent moves as the word is declined, so each form is listed
+        "τηλέφωνο",
+        "τηλέφωνα",
+        "τηλεφώνου",
+        "τηλεφώνων",
+        "τηλ",
+        "κινητό",
+        "κινητού",
+        "κινητά",
+        # Arabic and Persian (their prefixes and suffixes: _ARABIC_PREFIXES, _ARABIC_SUFFIXES)
+        "هاتف",
+        "جوال",
+        "تلفون",
+        "موبايل",
+        "محمول",
+        "تلفن",
+        "موبایل",
+        "تماس",
+        # Korean, Chinese (traditional)
+        "휴대폰",
+        "핸드폰",
+        "手機",
     ),
     "credit_card": (
         "card",
@@ -157,10 +192,58 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
         "ssa",
         "social",
         "taxpayer",
+        "taxpayer id",
+        "tax id",
+        "tax identification",
         "tin",
         "itin",
     ),
 }
+
+
+def _glued_phrases(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words, and each phrase of letters also written as one word (``soc sec`` as
+    ``socsec``, ``tax id`` as ``taxid``: a key or a label written without spaces)."""
+    glued = [w.replace(" ", "") for w in words if " " in w and w.replace(" ", "").isalpha()]
+    return words + tuple(g for g in glued if g not in words)
+
+
+CONTEXT_WORDS = {kind: _glued_phrases(words) for kind, words in CONTEXT_WORDS.items()}
+
+#: Words that make up a field's name together with a context word, written glued to it
+#: (``homephone``, ``PHONENUMBER``, ``Handynummer``, ``telefoonnummer``, ``phonenr``): a context
+#: word glued to letters is still a word when those letters are made of these words and
+#: context words only (``hotel`` is not: ``ho`` is no such word). Lower case.
+KEY_WORDS = frozenset(
+    """
+    home work office business mobile cell main primary secondary alt alternate alternative
+    other contact customer client user patient member employee emergency personal private
+    direct day night evening daytime billing shipping company number numbers num no nr nbr
+    id my your guardian parent owner
+    nummer nummern privat geschäftlich dienstlich kontakt kunden haupt büro firma
+    privé werk vast numéro numéros domicile travail fixe perso bureau
+    número números numero numeri casa trabajo fijo contacto contato trabalho lavoro ufficio fisso
+    numer domowy służbowy kontaktowy číslo cep ev iş numara numarası numarasi
+    tax
+    """.split()
+)
+#: endings a Latin-script context word may carry: a plural ``s`` / ``es`` after five letters or
+#: more (``teléfonos``, ``telefones``, ``contacts``); these plurals and case endings after seven
+#: or more (``telefoni``, ``Telefonnummern``, Polish ``numer telefonu``, Czech ``telefonní``,
+#: Turkish ``cep telefonu``, ``telefonlar``): a shorter word with one is another word
+#: (``mobilen``, ``phoneme``)
+_PLURALS = frozenset(("s", "es"))
+_LONG_STEM = 7
+_ENDINGS = frozenset(
+    "s es e i n en ern u um un unuz umuz ní ního ním em ie ów om ach ami lar ları ler leri".split()
+)
+#: Arabic and Persian: what is written against a word (the article, and, by, for; my, your,
+#: his, plurals)
+_ARABIC_PREFIXES = frozenset("ال وال بال فال كال لل و ب ل ف".split())
+_ARABIC_SUFFIXES = frozenset("ي ك ه ها نا كم هم ات ان ين م ت ش ی های مان تان شان".split())
+#: the longest run of letters read as one field name (``homePhoneNumber``)
+_RUN_CHARS = 40
+
 #: Words right before a number that say it is something else (an order, an amount, ...).
 NEGATIVE_WORDS = (
     "order",
@@ -288,6 +371,73 @@ def _humped(text: str, lower: str, start: int, end: int) -> bool:
     return bool(head and tail)
 
 
+def _is_latin(ch: str) -> bool:
+    return ch.isascii() or "\u00c0" <= ch <= "\u024f"
+
+
+@functools.lru_cache(maxsize=4096)
+def _known(part: str, ending: bool, shortest: int = 2) -> bool:
+    """``part`` is made of :data:`KEY_WORDS` and context words only (``home``, ``number``,
+    ``nummer``) of ``shortest`` letters or more; with ``ending``, the last of them may carry a
+    plural ``s`` / ``es``."""
+    n = len(part)
+    ok = [True] + [False] * n
+    for i in range(n):
+        if ok[i]:
+            for j in range(i + shortest, min(n, i + _LONGEST_PIECE) + 1):
+                if part[i:j] in _PIECES:
+                    ok[j] = True
+    return ok[n] or (ending and any(ok[i] and part[i:] in _PLURALS for i in range(2, n)))
+
+
+def _run(lower: str, start: int, end: int, last: list[int] | None = None) -> tuple[int, int]:
+    """The run of letters (:func:`glued`) around ``[start, end)``. ``last``: the run found for
+    the hit before (hits come in order, runs do not overlap: each letter is read once)."""
+    if last is not None and last[0] <= start and end <= last[1]:
+        return last[0], last[1]
+    a, b, n = start, end, len(lower)
+    while a > 0 and glued(lower[a - 1]):
+        a -= 1
+    while b < n and glued(lower[b]):
+        b += 1
+    if last is not None:
+        last[:] = [a, b]
+    return a, b
+
+
+def _compound(lower: str, start: int, end: int, last: list[int] | None = None) -> bool:
+    """The word at ``[start, end)`` is glued to letters that are words of a field's name
+    (``homephone``, ``PHONENUMBER``, ``Handynummer``) or an ending of its language
+    (``teléfonos``, ``telefonu``, Arabic ``الهاتف``, Persian ``تلفنم``): a word still.
+
+    A word of fewer than four letters (``tel``, ``fax``, ``pan``) glued after letters is part
+    of them, and glued before letters it takes words of three letters or more only
+    (``telnum``; Italian ``panno`` is no ``pan no``); a run of more than ``_RUN_CHARS`` letters
+    is no name."""
+    a, b = _run(lower, start, end, last)
+    if b - a > _RUN_CHARS:
+        return False
+    left, right = lower[a:start], lower[end:b]
+    first = lower[start]
+    if "\u0600" <= first <= "\u06ff":
+        return (not left or left in _ARABIC_PREFIXES) and (not right or right in _ARABIC_SUFFIXES)
+    n = end - start
+    if left and (n < 4 or not _known(left, False)):
+        return False
+    if not right or _known(right, True, 2 if n >= 4 else 3):
+        return True
+    latin = _is_latin(first)
+    return latin and (
+        (n >= _STEM_CHARS and right in _PLURALS) or (n >= _LONG_STEM and right in _ENDINGS)
+    )
+
+
+def _word(text: str, lower: str, start: int, end: int, last: list[int] | None = None) -> bool:
+    """A context or negative word found at ``[start, end)`` of ``lower`` stands for itself:
+    alone, in a camelCase / snake_case name, or glued to words of a name or to an ending."""
+    return _humped(text, lower, start, end) or _compound(lower, start, end, last)
+
+
 _SPLIT = re.compile(r"[^\w]+|_+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _FIELDS: dict[str, str | None] = {}
 _FIELD_CHARS = 64
@@ -303,7 +453,7 @@ def field_context(key: str) -> str | None:
         return hit
     words = " ".join(w for w in _SPLIT.split(key[:_FIELD_CHARS]) if w).lower()
     found = any(
-        _standalone(words, m.start(), m.end())
+        _word(words, words, m.start(), m.end())
         for pattern in _CONTEXT_RES.values()
         for m in pattern.finditer(words)
     )
@@ -315,10 +465,21 @@ def field_context(key: str) -> str | None:
 
 
 def _word_search(pattern: re.Pattern[str], text: str) -> bool:
-    return any(_standalone(text, m.start(), m.end()) for m in pattern.finditer(text))
+    return any(_word(text, text, m.start(), m.end()) for m in pattern.finditer(text))
 
 
 _CONTEXT_RES = {kind: _word_regex(words) for kind, words in CONTEXT_WORDS.items()}
+#: what a field's name may be made of (see _compound)
+_PIECES = frozenset(
+    {normalize(w).text.lower() for w in KEY_WORDS}
+    | {
+        normalize(w).text.lower()
+        for words in CONTEXT_WORDS.values()
+        for w in words
+        if w.isalpha() and not _SPACELESS_CHAR.match(w[0])
+    }
+)
+_LONGEST_PIECE = max(map(len, _PIECES))
 _NEGATIVE_WORD_RE = _word_regex(NEGATIVE_WORDS)
 _NEGATIVE_GAP = re.compile(r"[\s#:.\-]*(?:number|no\.?|nr\.?|num|#|id)?[\s#:.\-]*")
 _CURRENCY_BEFORE = re.compile(r"[$€£¥₹]\s?$|\b(?:usd|eur|gbp|chf|jpy|inr|aud|cad)\s?$", re.I)
@@ -399,10 +560,11 @@ class _Scan:
                 lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
             if "_" in lower:  # snake_case names: "social_security_number: ..."
                 lower = lower.replace("_", " ")
+            last = [0, 0]
             hits = [
                 m.end() if at_end else m.start()
                 for m in pattern.finditer(lower)
-                if _humped(text, lower, m.start(), m.end())
+                if _word(text, lower, m.start(), m.end(), last)
             ]
             self._hits[key] = hits
         return hits
@@ -417,10 +579,16 @@ class _Scan:
         cut, first = self.header()
         return cut >= 0 and start > cut and _word_search(_CONTEXT_RES[kind], first)
 
-    def negative(self, start: int) -> bool:
-        """The words right before ``start`` say the number is an id, an amount, a version..."""
+    def negative(self, start: int, kind: str | None = None) -> bool:
+        """The words right before ``start`` say the number is an id, an amount, a version...
+        unless the word ends a context phrase of ``kind`` (``tax id``, ``taxpayerId``)."""
         hits = self._positions("-", _NEGATIVE_WORD_RE, at_end=True)
         i = bisect.bisect_right(hits, start) - 1
+        if i >= 0 and kind is not None and hits[i] >= start - 20:
+            ends = self._positions(kind + ">", _CONTEXT_RES[kind], at_end=True)
+            at = bisect.bisect_left(ends, hits[i])
+            if at < len(ends) and ends[at] == hits[i]:
+                i = -1  # "tax id": the phrase says what the number is
         if i >= 0 and hits[i] >= start - 20:
             gap = self.text[hits[i] : start]
             if _NEGATIVE_GAP.fullmatch(gap.lower()):

@@ -27,7 +27,7 @@ def _ssns(scan: _Scan) -> list[Span]:
             continue
         seps = (m.group(2), m.group(4))
         score = 0.85 if all(seps) else 0.3
-        if score < THRESHOLD and scan.negative(m.start()):
+        if score < THRESHOLD and scan.negative(m.start(), "us_ssn"):
             continue
         if scan.context("us_ssn", m.start(), m.end()):
             score += CONTEXT_BOOST
