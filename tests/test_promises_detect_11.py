@@ -71,6 +71,8 @@ WORDS = [
     "telefones",
     "telefoni",
     "celulares",
+    "mobiles",
+    "handys",
     "contacts",
     # Dutch, Polish, Czech, Turkish
     "mobiel",

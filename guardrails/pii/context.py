@@ -210,11 +210,16 @@ def _glued_phrases(words: tuple[str, ...]) -> tuple[str, ...]:
 
 CONTEXT_WORDS = {kind: _glued_phrases(words) for kind, words in CONTEXT_WORDS.items()}
 
+
 #: Words that make up a field's name together with a context word, written glued to it
 #: (``homephone``, ``PHONENUMBER``, ``Handynummer``, ``telefoonnummer``, ``phonenr``): a context
 #: word glued to letters is still a word when those letters are made of these words and
 #: context words only (``hotel`` is not: ``ho`` is no such word). Lower case.
-KEY_WORDS = frozenset(
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+KEY_WORDS = _word_set(
     """
     home work office business mobile cell main primary secondary alt alternate alternative
     other contact customer client user patient member employee emergency personal private
@@ -225,7 +230,7 @@ KEY_WORDS = frozenset(
     número números numero numeri casa trabajo fijo contacto contato trabalho lavoro ufficio fisso
     numer domowy służbowy kontaktowy číslo cep ev iş numara numarası numarasi
     tax
-    """.split()
+    """
 )
 #: endings a Latin-script context word may carry: a plural ``s`` / ``es`` after five letters or
 #: more (``teléfonos``, ``telefones``, ``contacts``); these plurals and case endings after seven
@@ -234,13 +239,13 @@ KEY_WORDS = frozenset(
 #: (``mobilen``, ``phoneme``)
 _PLURALS = frozenset(("s", "es"))
 _LONG_STEM = 7
-_ENDINGS = frozenset(
-    "s es e i n en ern u um un unuz umuz ní ního ním em ie ów om ach ami lar ları ler leri".split()
+_ENDINGS = _word_set(
+    "s es e i n en ern u um un unuz umuz ní ního ním em ie ów om ach ami lar ları ler leri"
 )
 #: Arabic and Persian: what is written against a word (the article, and, by, for; my, your,
 #: his, plurals)
-_ARABIC_PREFIXES = frozenset("ال وال بال فال كال لل و ب ل ف".split())
-_ARABIC_SUFFIXES = frozenset("ي ك ه ها نا كم هم ات ان ين م ت ش ی های مان تان شان".split())
+_ARABIC_PREFIXES = _word_set("ال وال بال فال كال لل و ب ل ف")
+_ARABIC_SUFFIXES = _word_set("ي ك ه ها نا كم هم ات ان ين م ت ش ی های مان تان شان")
 #: the longest run of letters read as one field name (``homePhoneNumber``)
 _RUN_CHARS = 40
 
