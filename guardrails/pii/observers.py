@@ -87,7 +87,7 @@ def _observed_class(cls: type) -> type:
         try:
             output = cls._run(self, *args, **kwargs)  # type: ignore[attr-defined]
         except ToolException as error:  # its message becomes the tool's output
-            failed: BaseException = type(error)(handle(str(error)))
+            failed: BaseException = _handled_tool_exception(error, handle(str(error)))
         except Exception as error:
             failed = _handled_error(error, handle(_error_texts(error)))
             if failed is error:
@@ -114,7 +114,7 @@ def _observed_class(cls: type) -> type:
         if failed is None:
             return await ahandle(output)
         if isinstance(failed, ToolException):
-            failed = type(failed)(await ahandle(output))
+            failed = _handled_tool_exception(failed, await ahandle(output))
         else:
             original = failed
             failed = _handled_error(original, await ahandle(_error_texts(original)))
@@ -219,6 +219,22 @@ def _fallback_class(cls: type) -> type:
     if len(_FALLBACKS) < 256:
         _FALLBACKS[cls] = made
     return made or PIIToolError
+
+
+def _handled_tool_exception(error: ToolException, text: Any) -> BaseException:
+    """A ``ToolException`` of ``error``'s type with the handled message (LangChain turns its
+    message into the tool's output), or, when that type takes more than a message (its
+    ``__init__`` refuses one argument), a :class:`PIIToolError` deriving from that type where
+    Python allows: never the guardrail's own ``TypeError`` chained to the raw exception."""
+    try:
+        return type(error)(text)
+    except Exception:
+        pass
+    fallback: Any = _fallback_class(type(error))
+    made = fallback.__new__(fallback)
+    made.args = (text,)
+    made.error_type = f"{type(error).__module__}.{type(error).__qualname__}"
+    return made  # type: ignore[no-any-return]
 
 
 def _handled_error(error: BaseException, handled: Any) -> BaseException:
