@@ -6,6 +6,8 @@
 * A long conversation that holds a message of a class no scan has met yet (a subclass of your
   own) is scanned like any other, its values handled.
 * A tool message's artifact in the caller's history is read whatever its text.
+* A tool a layer inside runs itself (a dict of arguments, or a one-argument tool's text) gets
+  its input handled.
 * A history another layer writes anew with LangGraph's ``Overwrite`` (compaction: messages
   without ids, which no reducer numbered) is stored handled, and the model's answer is kept.
 * The v3 stream transformer handles every event, of any kind, field by field.
@@ -137,6 +139,55 @@ def test_a_tool_messages_artifact_in_the_history_is_handled_whatever_its_text(
     assert sent.content == "done" and sent.artifact == {"owner": "[REDACTED_EMAIL]"}
     stored = agent.get_state(config).values["messages"]
     assert JANE not in repr(stored)
+
+
+# ------------------------------------------------------------------ a tool a layer runs itself
+
+CAROL = "carol@example.net"
+
+
+class RunsItself(AgentMiddleware):  # type: ignore[type-arg]
+    """A layer inside the guardrail that runs the tool itself with arguments it writes: a
+    plain dict of arguments, or for a one-argument tool its text (LangChain's tools take
+    both), adding a copy to ``CAROL``."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+
+    def _input(self, request: Any) -> Any:
+        to = f"{request.tool_call['args']['to']}, cc {CAROL}"
+        return {"to": to} if self.how == "arguments" else to
+
+    def wrap_tool_call(self, request: Any, handler: Any) -> Any:
+        out = request.tool.invoke(self._input(request))
+        return ToolMessage(str(out), tool_call_id=request.tool_call["id"])
+
+    async def awrap_tool_call(self, request: Any, handler: Any) -> Any:
+        out = await request.tool.ainvoke(self._input(request))
+        return ToolMessage(str(out), tool_call_id=request.tool_call["id"])
+
+
+@pytest.mark.parametrize("how", ["arguments", "text"])
+def test_a_tool_a_layer_runs_itself_gets_its_input_handled(how: str, mode: str) -> None:
+    got: list[str] = []
+
+    @tool
+    def send_email(to: str) -> str:
+        """Send an email."""
+        got.append(to)
+        return "sent"
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("send_email", {"to": JANE})]), "ok"]
+    )
+    agent = create_agent(
+        model,
+        tools=[send_email],
+        middleware=[PIIMiddleware("email", apply_to_tool_args=True), RunsItself(how)],
+    )
+    invoke(agent, {"messages": [HumanMessage("send it")]}, mode)
+    assert got == ["[REDACTED_EMAIL], cc [REDACTED_EMAIL]"]
 
 
 # ------------------------------------------------------------------ a history written anew
