@@ -11,6 +11,12 @@ runtime) still reach the tool as they are.
 
 **A reviewer's answer with more than one decision is no answer** (commit e3451c2): also when
 the answer carries a top-level ``type`` beside its ``decisions`` list.
+
+**A restored tool's exception carries placeholders** (commit 0930a48): also a ``ToolException``
+whose type takes more than a message. Open (xfail): objects the walker does not enter.
+
+**Every plausible reading of a payload is scanned** (commit 1792afb): also a quoted-printable
+MIME body whose soft line break falls inside a value.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from langgraph.store.memory import InMemoryStore
 from typing_extensions import NotRequired
 
 from guardrails.pii import PIIMiddleware
+from guardrails.pii.observers import redactor
 from guardrails.pii.vault import MemoryVault
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
@@ -315,3 +322,82 @@ def test_a_restored_tools_exception_holds_no_real_value_in_its_objects(
     error, seen = _restored_tool_raising(OPAQUE[kind], mode)
     assert ANN not in _shows(error), _shows(error)
     assert seen.errors and all(ANN not in _shows(e) for e in seen.errors)
+
+
+# ------------------------------------------------------------------ encoded payloads (1792afb)
+MIME_BODY = (
+    "Hello team, please forward the quarterly report to our new contact "
+    "jane.doe@example.com before Friday. Thanks a lot, and regards from the whole office."
+)
+
+
+def test_a_quoted_printable_mail_body_reaches_the_model_handled(mode: str) -> None:
+    """A soft line break (``=`` + newline, every 76 characters of a MIME body) inside an
+    address hid it from the scan (``jane.doe=\\n@example.com``); any mail reader decodes it
+    whole."""
+    import quopri
+
+    raw = (
+        "Content-Type: text/plain; charset=utf-8\n"
+        "Content-Transfer-Encoding: quoted-printable\n\n"
+        + quopri.encodestring(MIME_BODY.encode()).decode()
+    )
+    assert "jane.doe=\n@example.com" in raw  # (a soft line break inside the address)
+
+    @tool
+    def fetch_mail(uid: str) -> str:
+        """Fetch a raw mail by its id."""
+        return raw
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("fetch_mail", {"uid": "7"})]), "Ok."]
+    )
+    pii = PIIMiddleware("email", strategy="redact", apply_to_tool_results=True)
+    agent = create_agent(model, tools=[fetch_mail], middleware=[pii])
+    invoke(agent, {"messages": [("user", "Read mail 7.")]}, mode)
+    seen = str(model.requests[-1]["messages"][-1].content)
+    assert "jane.doe@example.com" not in quopri.decodestring(seen.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jos=C3=A9 Garc=C3=ADa wrote to jane.doe=\r\n@example.com",
+        "sign=3D jane.doe=\n@example.com",
+    ],
+    ids=["crlf and utf-8 bytes", "encoded equals sign"],
+)
+def test_a_quoted_printable_value_is_found_under_its_escapes(text: str) -> None:
+    out = redactor(PIIMiddleware("email"))(text)
+    assert "[REDACTED_EMAIL]" in out and "jane.doe" not in out, out
+
+
+@pytest.mark.parametrize("text", ["limit=20&offset=10", "x=1F y=AB"], ids=["query", "hex"])
+def test_a_text_with_no_quoted_printable_layer_is_left_as_it_is(text: str) -> None:
+    """``=`` and two hex digits is a query string as often as an escape: only a soft line
+    break, a byte above ASCII or ``=3D`` read a text as quoted-printable (else a value beside
+    ``limit=20`` would send the whole text decoded)."""
+    scrub = redactor(PIIMiddleware("email"))
+    assert scrub(text) == text
+    assert scrub(f"{text} {JANE}") == f"{text} [REDACTED_EMAIL]"
+
+
+QP_UNITS = {"soft breaks": "=\n", "crlf breaks": "a=\r\n", "equals": "=3D", "bytes": "=C3",
+            "nested": "=3D3D", "near": "=4", "mixed": "j@x=\n."}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unit", list(QP_UNITS))
+def test_quoted_printable_reading_of_1mb_adversarial_input_is_bounded(unit: str) -> None:
+    import time
+
+    from tests.test_pii_detect_linear import BOUND_S, _slowdown
+
+    text = (QP_UNITS[unit] * (1_000_000 // len(QP_UNITS[unit]) + 1))[:1_000_000]
+    scrub = redactor(PIIMiddleware("email"))
+    start = time.perf_counter()
+    scrub(text)
+    took = time.perf_counter() - start
+    if took > BOUND_S * 6:  # a layer reads the text once more per depth (at most 4)
+        bound = BOUND_S * 6 * _slowdown()
+        assert took <= bound, f"{unit!r}: {took:.2f} s, bound {bound:.2f} s"

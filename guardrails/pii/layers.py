@@ -1,5 +1,6 @@
 """Encodings a scan opens: a JSON document, a ``data:`` URL, base64 / hex runs inside a text,
-percent-encoding and HTML entities (:class:`~guardrails.pii.scan.Scan` is a :class:`Layers`).
+percent-encoding and HTML entities, quoted-printable (:class:`~guardrails.pii.scan.Scan` is a
+:class:`Layers`).
 
 Each layer is opened, its text handled by the pass (``text()``) and, when that changed it, put
 back under the same layer; up to :data:`MAX_DEPTH` layers inside one another, a text encoded
@@ -12,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import binascii
 import html
 import json
 import re
@@ -34,8 +36,32 @@ _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]{1,31});?")
 
 
+#: quoted-printable (MIME bodies): a soft line break (``=`` at a line's end, every 76
+#: characters, which may fall inside a value), a byte above ASCII (``=C3=A9``) or an encoded
+#: ``=`` (``=3D``). Not ``=`` followed by any two hex digits: ``limit=20`` is no such layer.
+_QP = re.compile(r"=(?:\r?\n|[89A-Fa-f][0-9A-Fa-f]|3[Dd])")
+
+
 def _escaped(text: str) -> bool:
     return bool(("%" in text and _PERCENT.search(text)) or ("&" in text and _ENTITY.search(text)))
+
+
+def _quoted_printable(text: str) -> bool:
+    return "=" in text and _QP.search(text) is not None
+
+
+_SOFT_BREAK = re.compile(r"=\r?\n")
+
+
+def _unquoted_printable(text: str) -> str:
+    """``text`` read as a quoted-printable body: soft line breaks joined, ``=XX`` bytes
+    decoded when they make UTF-8 (else only the soft line breaks are joined: ``x=AB`` in a
+    query string stays as it is). Linear (binascii, one regex pass)."""
+    raw = binascii.a2b_qp(text.encode("utf-8", errors="surrogatepass"))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _SOFT_BREAK.sub("", text)
 
 
 def _looks_layered(text: str) -> bool:
@@ -44,6 +70,7 @@ def _looks_layered(text: str) -> bool:
     return (
         payloads.is_data_url(text)
         or _escaped(text)
+        or _quoted_printable(text)
         or (head in ("{", "[") and text.rstrip()[-1:] in ("}", "]"))
         or payloads.has_run(text)
     )
@@ -159,6 +186,16 @@ class Layers:
                 finally:
                     self.depth -= 1
                 if handled != decoded:  # a value under the escapes: sent decoded and handled
+                    return handled
+        if _quoted_printable(text):  # a MIME body: a value split by a soft line break
+            decoded = _unquoted_printable(text)
+            if decoded != text:
+                self.depth += 1
+                try:
+                    handled = self.text(decoded, context)
+                finally:
+                    self.depth -= 1
+                if handled != decoded:  # a value in the body: sent decoded and handled
                     return handled
         return None
 

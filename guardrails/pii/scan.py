@@ -208,7 +208,8 @@ class Scan(Layers, History):
 
     def text(self, text: str, context: str | None = None) -> str:
         """``text`` handled, and every layer inside it (a JSON document, a ``data:`` URL,
-        base64 / hex runs, percent-encoding and HTML entities), judged by content.
+        base64 / hex runs, percent-encoding and HTML entities, quoted-printable), judged by
+        content.
         ``context``: the words of the field the text sits under (see :func:`field_context`)."""
         if type(text) is not str:  # a subclass is read as the exact text it holds: its own
             exact = str.__str__(text)  # methods (__hash__, __eq__, __contains__, lower, ...)
