@@ -368,10 +368,28 @@ def _diverse(value: str) -> bool:
     return distinct >= max(4, min(10, len(value) // 4))
 
 
+#: a value cut short: ``...`` or ``…`` at its end
+_CUT_MARKS = ("...", "\u2026")
+#: the part before the dots that makes a cut value a leak, not a placeholder
+TRUNCATED_MIN = 12
+
+
+def truncated_leak(head: str) -> bool:
+    """The part of a value before its closing ``...`` is itself a secret-like value: at least
+    :data:`TRUNCATED_MIN` characters and random-looking (:func:`random_looking`: not a
+    placeholder, a word, a path, one or two characters repeated). ``Xk9mQ2vL7pRtZ8...`` and
+    ``sk-proj-abc123def456...`` are; ``sk-...``, ``xxx...``, ``YOUR_API_KEY...``,
+    ``hunter2...`` are not."""
+    return len(head) >= TRUNCATED_MIN and random_looking(head)
+
+
 def placeholder(value: str) -> bool:
     """A value that stands for a secret without being one (``${X}``, ``<your-key>``,
-    ``xxxx``, ``changeme``, ``os.environ[...]``, a type name)."""
+    ``xxxx``, ``changeme``, ``os.environ[...]``, a type name). A value cut short with ``...``
+    is one unless the part before the dots is a leak of its own (:func:`truncated_leak`)."""
     value = value.strip("'\"` ")
+    if value.endswith(_CUT_MARKS):
+        return not truncated_leak(value.rstrip(".\u2026"))
     low = value.lower()
     if low in _PLACEHOLDER_WORDS:
         return True
@@ -383,7 +401,7 @@ def placeholder(value: str) -> bool:
         return not inner or "{" in inner or "}" in inner or not random_looking(inner)
     if value.startswith("<") or value.endswith(">"):
         return True  # <user:password>, <Openverse API token>
-    if value.startswith(("$", "%", "[", "&lt;", "#{", "@")) or value.endswith("..."):
+    if value.startswith(("$", "%", "[", "&lt;", "#{", "@")):
         if value.startswith("$") and not value.startswith(("${", "$(")) and "$" not in value[1:]:
             return True  # $VAR, $1
         if not value.startswith(("${", "$(", "%(")) or _TEMPLATE.search(value):
@@ -502,7 +520,43 @@ def _prefixed(text: str) -> list[Secret]:
                 out.append(hit)
                 pos = hit.end
                 break
+        else:
+            hit = _truncated_token(text, start, anchor)
+            if hit is not None:
+                out.append(hit)
+                pos = hit.end
     return out
+
+
+#: a token's characters, as far as they go (then ``...`` for a token cut short)
+_TOKEN_BODY = re.compile(r"[A-Za-z0-9_\-]*")
+#: what comes after a loose anchor (``sk-``, ``sk_``) in a provider's own format: only with it
+#: is a token cut short that provider's (``sk-proj-abc123def456...``; ``sk-abc123...`` is not)
+_LOOSE_FORMATS = {
+    "sk-": ("proj-", "svcacct-", "admin-", "ant-", "or-"),
+    "sk_": ("live_", "test_"),
+}
+
+
+def _truncated_token(text: str, start: int, anchor: str) -> Secret | None:
+    """A prefixed token cut short with ``...`` (``sk-proj-abc123def456...``,
+    ``ghp_aB3dE5fG7hJ9kL1mN3pQ...``): reported up to the dots when the longest part of its
+    body (between ``-`` / ``_`` / ``.``) is a leak of its own (:func:`truncated_leak`: 12
+    characters or more, random-looking: not words, not a marked or masked example). A loose
+    anchor (``sk-``, ``SK``, ``pk_``) counts only with a provider's format after it."""
+    end = _TOKEN_BODY.match(text, start + len(anchor)).end()  # type: ignore[union-attr]
+    if not text.startswith(_CUT_MARKS, end):
+        return None
+    body = text[start + len(anchor) : end]
+    if anchor in _LOOSE_ANCHORS:
+        fmt = next((f for f in _LOOSE_FORMATS.get(anchor, ()) if body.startswith(f)), None)
+        if fmt is None:
+            return None
+        body = body[len(fmt) :]
+    if not truncated_leak(max(re.split(r"[-_.]", body), key=len)):
+        return None
+    rule = _BY_ANCHOR[anchor][0][0]
+    return Secret(start, end, rule.category, rule.family, 0.85)
 
 
 def _try_rules(text: str, start: int, anchor: str) -> Secret | None:
@@ -870,8 +924,11 @@ def _read_value(text: str, pos: int, password: bool) -> tuple[int, int, bool] | 
         and text.count(_OPEN[text[end - 1]], pos, end) < text.count(text[end - 1], pos, end)
     ):
         end -= 1
+    cut = end
     while end > pos and text[end - 1] in ".:" and not password:
         end -= 1
+    if cut - end >= 3 and text.startswith("...", end) and not truncated_leak(text[pos:end]):
+        end = cut  # cut short: judged with its dots (placeholder), not as a shorter value
     return pos, end, False
 
 
@@ -943,9 +1000,12 @@ def _assignments(text: str, taken: list[tuple[int, int]]) -> list[Secret]:
                 continue
             start, end = v.start(), v.end()
             seen_until = max(seen_until, end)
+            cut = end
             while end > start and text[end - 1] in ".:!?":
                 end -= 1
             value = text[start:end]
+            if text.startswith("...", end, cut) and not truncated_leak(value):
+                continue  # a token cut short before it says much: a placeholder
             if word == "basic":
                 decoded = _b64_text(value)
                 if placeholder(value):
