@@ -28,6 +28,10 @@ def secret_adversarial() -> dict[str, str]:
         "sk_proj_run": "sk-proj-" + "x_" * (MB // 2),
         "akia": _fill("AKIA"),
         "xoxb": _fill("xoxb-1-"),
+        # tokens and values cut short with "..." (a leak or a placeholder)
+        "cut_tokens": _fill("sk-proj-abc123def456... "),
+        "cut_token_run": _fill("ghp_aB3dE5fG7hJ9kL1mN3pQ..."),
+        "cut_values": _fill("api_key=Xk9mQ2v... Authorization: Bearer Xk9mQ2vL7p... "),
         "begin": _fill("-----BEGIN RSA PRIVATE KEY-----\n"),
         "begin_body": "-----BEGIN PRIVATE KEY-----\n" + "A" * MB,
         "begin_end_mixed": _fill("-----BEGIN EC PRIVATE KEY-----AAAA-----END EC PRIVATE KEY"),

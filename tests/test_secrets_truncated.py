@@ -21,6 +21,7 @@ from guardrails import PIIMiddleware
 from guardrails.pii import detect
 from guardrails.pii.finders.secrets import SECRET_TYPES
 from tests.support import invoke, ok, request_bodies
+from tests.test_pii_wire import HOWS, answer, drive
 
 #: provider-prefixed tokens cut short, with the type they are reported as
 PREFIXED = [
@@ -29,7 +30,7 @@ PREFIXED = [
     ("sk-ant-api03-Xk9mQ2vL7pRtZ8aB", "anthropic_api_key"),
     ("ghp_aB3dE5fG7hJ9kL1mN3pQ", "github_token"),
     ("AKIAXK9MQ2VL7PRT", "aws_key"),
-    ("xoxb-48213957-Zq8Wm3Kd9RtY", "slack_token"),
+    ("xoxb-4821-Zq8Wm3Kd9RtY", "slack_token"),
     ("sk_live_Xk9mQ2vL7pRtZ8", "stripe_key"),
     ("glpat-Xk9mQ2vL7pRtZ8", "api_key"),
 ]
@@ -71,6 +72,14 @@ def test_a_prefixed_token_cut_short_is_reported_up_to_the_dots(
         assert _found(text, [kind]) == [(kind, head)], text
 
 
+def test_a_prefixed_head_too_short_for_its_format_and_not_cut_is_no_token() -> None:
+    for head, _ in PREFIXED:
+        if head.startswith("sk_live_"):
+            continue  # a whole Stripe key already (10 characters or more)
+        for text in (f"my key is {head} keep it", f"{head}.", f"{head}"):
+            assert _found(text, ["secret"]) == [], text
+
+
 @pytest.mark.parametrize("head", HEADS)
 def test_a_random_head_cut_short_under_a_secret_name_is_reported(head: str) -> None:
     for text in (
@@ -105,6 +114,14 @@ def test_a_loose_prefix_cut_short_needs_a_provider_format() -> None:
     assert _found("see sk-proj-Xk9mQ2vL7pRtZ8... above") == [("secret", "sk-proj-Xk9mQ2vL7pRtZ8")]
 
 
+def test_a_prefixed_token_cut_short_needs_one_part_of_twelve_characters() -> None:
+    # the random part of a token is its longest part between - _ . (the rest: ids, versions)
+    assert _found("try xoxb-1234-5678-abcd... in the docs") == []
+    assert _found("try xoxb-1234-Zq8Wm3Kd9RtY... in the docs") == [
+        ("secret", "xoxb-1234-Zq8Wm3Kd9RtY")
+    ]
+
+
 def test_a_truncated_secret_never_reaches_the_model(
     mode: str, openai_mock: respx.MockRouter, chat_openai: Any
 ) -> None:
@@ -115,3 +132,17 @@ def test_a_truncated_secret_never_reaches_the_model(
     sent = str(request_bodies(route)[-1]["messages"][-1]["content"])
     assert "abc123def456" not in sent and "Xk9mQ2vL7pRtZ8" not in sent
     assert "(sk-... elided)" in sent  # the placeholder is left as written
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_a_truncated_secret_streamed_by_the_model_is_not_released(
+    how: str, mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
+    head = "sk-proj-Xk9mQ2vL7pRtZ8wN"
+    route = openai_mock.post("/chat/completions").mock(
+        side_effect=answer((f"Here it is: {head}... and api_key=Xk9mQ2vL7pRtZ8... ok", []))
+    )
+    agent = create_agent(chat_openai(), middleware=[PIIMiddleware("secret", apply_to_output=True)])
+    _, seen = drive(agent, {"messages": [("user", "print the key")]}, mode, how)
+    assert "Xk9mQ2vL7pRtZ8" not in seen and "[REDACTED_SECRET]" in seen
+    assert route.call_count == 1

@@ -543,7 +543,9 @@ def _truncated_token(text: str, start: int, anchor: str) -> Secret | None:
     ``ghp_aB3dE5fG7hJ9kL1mN3pQ...``): reported up to the dots when the longest part of its
     body (between ``-`` / ``_`` / ``.``) is a leak of its own (:func:`truncated_leak`: 12
     characters or more, random-looking: not words, not a marked or masked example). A loose
-    anchor (``sk-``, ``SK``, ``pk_``) counts only with a provider's format after it."""
+    anchor (``sk-``, ``SK``, ``pk_``) counts only with a provider's format after it. An anchor is
+    read only where no token character comes before it, so the bodies read here never overlap
+    (linear time)."""
     end = _TOKEN_BODY.match(text, start + len(anchor)).end()  # type: ignore[union-attr]
     if not text.startswith(_CUT_MARKS, end):
         return None
