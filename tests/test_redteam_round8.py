@@ -36,7 +36,7 @@ from langgraph.store.memory import InMemoryStore
 from typing_extensions import NotRequired
 
 from guardrails.pii import PIIMiddleware
-from guardrails.pii.observers import redactor
+from guardrails.pii.observers import PIISpanProcessor, redactor
 from guardrails.pii.vault import MemoryVault
 from guardrails.testing import ScriptedChatModel, tool_call
 from tests.conftest import AuditCapture
@@ -401,3 +401,51 @@ def test_quoted_printable_reading_of_1mb_adversarial_input_is_bounded(unit: str)
     if took > BOUND_S * 6:  # a layer reads the text once more per depth (at most 4)
         bound = BOUND_S * 6 * _slowdown()
         assert took <= bound, f"{unit!r}: {took:.2f} s, bound {bound:.2f} s"
+
+
+# ------------------------------------------------------------------ exporters (context words)
+# (commits 613c668 / 8cb8dc9): a field's name is the context of its value everywhere the
+# guardrail handles a value, the traces it exports included.
+
+PHONE_DIGITS = "6502530000"  # a number that needs a context word (no +, no separators)
+
+
+def test_a_traced_field_named_phone_reaches_langsmith_handled(mode: str) -> None:
+    """``pii_anonymizer`` (LangSmith's ``Client(anonymizer=...)``) walked a mapping itself and
+    handed each value to the scan without its key: ``{"phone": "6502530000"}`` in the run's
+    metadata and in the caller's input was uploaded raw, while the agent's own request reads
+    the key as the value's context."""
+    from tests.test_pii_sinks import LangSmithRecorder, Seen
+
+    class Contact(AgentState):  # type: ignore[type-arg]
+        contact: NotRequired[dict[str, Any]]
+
+    pii = PIIMiddleware("phone", apply_to_input=True)
+    seen = Seen()
+    model = ScriptedChatModel(responses=["Ok."])
+    agent = create_agent(model, tools=[], middleware=[pii], state_schema=Contact)
+    config = {
+        "metadata": {"customer": {"phone": {"primary": PHONE_DIGITS}}},
+        "callbacks": [LangSmithRecorder(seen, pii)],
+    }
+    payload = {"messages": [("user", "hi")], "contact": {"mobileNumber": PHONE_DIGITS}}
+    invoke(agent, payload, mode, config)
+    assert seen.texts("langsmith"), "nothing traced"
+    assert not [t for t, _ in seen.sinks["langsmith"] if PHONE_DIGITS in t], seen.sinks
+
+
+def test_a_span_attribute_named_phone_reaches_the_exporter_handled() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from tests.test_promises_pii_3 import _Inner
+
+    inner = _Inner()
+    provider = TracerProvider()
+    provider.add_span_processor(PIISpanProcessor(inner, PIIMiddleware("phone")))
+    span = provider.get_tracer("r8").start_span("lookup")
+    span.set_attribute("user.phone", PHONE_DIGITS)
+    span.add_event("called", {"phone_number": PHONE_DIGITS})
+    span.end()
+    (exported,) = inner.ended
+    assert dict(exported.attributes) == {"user.phone": "[REDACTED_PHONE]"}
+    assert dict(exported.events[0].attributes) == {"phone_number": "[REDACTED_PHONE]"}

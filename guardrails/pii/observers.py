@@ -46,6 +46,7 @@ from langchain_core.tools import ToolException
 from pydantic import ValidationError
 
 from guardrails.errors import GuardrailConfigError, PIIDetectionError, PIIToolError
+from guardrails.pii.context import field_context
 
 __all__ = ["PIISpanProcessor", "made_by", "observed_tool", "pii_anonymizer", "redactor"]
 
@@ -414,18 +415,21 @@ def _exporting_scans(middlewares: Sequence[Any]) -> list[Callable[[], Any]]:
     return makers
 
 
-def _handle_keys(value: Any, scan: Any) -> Any:
+def _handle_keys(value: Any, scan: Any, context: str | None = None) -> Any:
     """``value`` with every string handled, dictionary keys included (an exporter never
-    needs a key to stay as it was)."""
+    needs a key to stay as it was); a key's name is the context of the values under it, as
+    in the agent's own requests (``{"phone": "6502530000"}``)."""
     if isinstance(value, Mapping):
         return {
-            (scan.text(k) if isinstance(k, str) else k): _handle_keys(v, scan)
+            (scan.text(k) if isinstance(k, str) else k): _handle_keys(
+                v, scan, (field_context(k) if type(k) is str else None) or context
+            )
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        items = [_handle_keys(v, scan) for v in value]
+        items = [_handle_keys(v, scan, context) for v in value]
         return items if isinstance(value, list) else tuple(items)
-    return scan.value(value)
+    return scan.value(value, context)
 
 
 def redactor(*middlewares: Any) -> Callable[[Any], Any]:
@@ -468,16 +472,13 @@ def pii_anonymizer(*middlewares: Any) -> Callable[[dict[str, Any]], dict[str, An
     return anonymize
 
 
-def _otel_value(value: Any, handle: Callable[[Any], Any]) -> Any:
-    if isinstance(value, str):
-        return handle(value)
-    if isinstance(value, tuple | list):
-        return tuple(handle(v) if isinstance(v, str) else v for v in value)
-    return value
-
-
 def _otel_attributes(attributes: Any, handle: Callable[[Any], Any]) -> dict[str, Any]:
-    return {handle(k): _otel_value(v, handle) for k, v in dict(attributes or {}).items()}
+    """The attributes handled as one mapping (an attribute's name is the context of its value:
+    ``user.phone``); a sequence stays a tuple."""
+    handled = handle(
+        {k: tuple(v) if isinstance(v, list) else v for k, v in dict(attributes or {}).items()}
+    )
+    return dict(handled)
 
 
 class PIISpanProcessor:
