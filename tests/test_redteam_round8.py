@@ -22,6 +22,7 @@ MIME body whose soft line break falls inside a value.
 from __future__ import annotations
 
 import builtins
+import json
 from typing import Annotated, Any
 
 import httpx
@@ -185,6 +186,48 @@ def test_toolnodes_own_state_field_store_and_runtime_reach_the_tool_as_they_are(
     assert seen["profile"] == {"owner": JANE}, seen
     assert isinstance(seen["store"], BaseStore)
     assert isinstance(seen["runtime"], ToolRuntime)
+
+
+class Contact(AgentState):  # type: ignore[type-arg]
+    contact: NotRequired[str]
+
+
+@pytest.mark.parametrize("strategy", list(PIIS))
+def test_a_text_state_field_toolnode_injects_reaches_the_tool_as_the_whole_state_does(
+    strategy: str, mode: str, memory_saver: Any
+) -> None:
+    """``InjectedState("contact")`` is the application's state like ``InjectedState()``: the
+    whole state reached the tool with the real address while the field alone, a plain text,
+    was taken for the model's words and handled (``<EMAIL_1>``)."""
+    seen: dict[str, Any] = {}
+
+    @tool("crm")
+    def crm(
+        note: str,
+        contact: Annotated[str, InjectedState("contact")],
+        state: Annotated[dict[str, Any], InjectedState],
+    ) -> str:
+        """Write to the CRM."""
+        seen.update(contact=contact, whole=state["contact"])
+        return "ok"
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("crm", {"note": "hi"})]), "Ok."]
+    )
+    agent = create_agent(
+        model,
+        tools=[crm],
+        checkpointer=memory_saver,
+        state_schema=Contact,
+        middleware=[PIIS[strategy]()],
+    )
+    invoke(
+        agent,
+        {"messages": [("user", "note hi")], "contact": JANE},
+        mode,
+        {"configurable": {"thread_id": "f"}},
+    )
+    assert seen == {"contact": JANE, "whole": JANE}, seen
 
 
 # ------------------------------------------------------------------ the reviewer's answer
@@ -449,3 +492,41 @@ def test_a_span_attribute_named_phone_reaches_the_exporter_handled() -> None:
     (exported,) = inner.ended
     assert dict(exported.attributes) == {"user.phone": "[REDACTED_PHONE]"}
     assert dict(exported.events[0].attributes) == {"phone_number": "[REDACTED_PHONE]"}
+
+
+SSN_DIGITS = "536221234"  # nine bare digits: an SSN only with a context word
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open, a decision for the lead: `id` after an SSN word rules the number out "
+    "(`ssn_id`, `ssnId`, `SSN ID`), while `tax id` / `taxpayerId` do not; adding `ssn id` to "
+    "the SSN phrases fixes it but contradicts test_promises_detect_3's negative-word case "
+    "`ssn id 536221234` (expected: no SSN)",
+)
+@pytest.mark.parametrize("key", ["ssn_id", "ssnId", "SSNID", "SSN ID"])
+def test_an_ssn_under_a_key_naming_it_an_ssn_id_reaches_the_model_handled(
+    key: str, mode: str
+) -> None:
+    """``id`` after another word rules a number out (``order_id``), but after an SSN word it
+    says what the number is, as ``tax id`` does (commit 613c668 kept ``ssn_id`` ruled out)."""
+
+    @tool
+    def employee(name: str) -> str:
+        """Look an employee up."""
+        return json.dumps({"employee": {"name": name, key: SSN_DIGITS}})
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("employee", {"name": "Ann"})]), "Ok."]
+    )
+    pii = PIIMiddleware("us_ssn", strategy="redact", apply_to_tool_results=True)
+    agent = create_agent(model, tools=[employee], middleware=[pii])
+    invoke(agent, {"messages": [("user", "Look Ann up.")]}, mode)
+    seen = str(model.requests[-1]["messages"][-1].content)
+    assert SSN_DIGITS not in seen and "[REDACTED_US_SSN]" in seen, seen
+
+
+@pytest.mark.parametrize("key", ["order_id", "contact_id", "employee_id"])
+def test_a_number_under_another_id_key_is_no_ssn(key: str) -> None:
+    scrub = redactor(PIIMiddleware("us_ssn"))
+    assert scrub({key: SSN_DIGITS}) == {key: SSN_DIGITS}

@@ -374,15 +374,16 @@ class _Restore:
 def _split_injected(tool: Any, args: Any, runtime: Any) -> tuple[Any, dict[str, Any]]:
     """(the arguments the model or a layer wrote, the ones ToolNode injects: state, store,
     runtime). Injected are only the arguments ToolNode itself injects into this tool, holding
-    its very objects (``runtime``'s state or its field, its store, a ``ToolRuntime``) and no
-    plain value; every other key is written, also one the tool's schema does not name (a
+    its very objects (``runtime``'s state or its field, whatever its type: a state key the
+    application set is not the model's words, its store, a ``ToolRuntime``); every other key
+    is written, also one the tool's schema does not name (a
     JSON-schema tool, as MCP adapters build, passes it on), and a dict a layer puts under an
     injected name where ToolNode injects nothing (a tool handed to it under another tool's
     name)."""
     if not isinstance(args, dict):
         return args, {}
     names = _injected_names(tool, args, runtime)
-    injected = {k: v for k, v in args.items() if k in names and _is_injected(v)}
+    injected = {k: v for k, v in args.items() if k in names}
     if not injected:
         return args, {}
     return {k: v for k, v in args.items() if k not in injected}, injected
@@ -395,11 +396,6 @@ def _injected_names(tool: Any, args: dict[str, Any], runtime: Any) -> frozenset[
         return injected_by_toolnode(tool, args, runtime)
     except Exception:
         return frozenset()
-
-
-def _is_injected(value: Any) -> bool:
-    """What ToolNode injects is graph state, a store or the runtime: never a plain text."""
-    return not isinstance(value, str | int | float | bool | list | tuple) and value is not None
 
 
 class _Unequal:
