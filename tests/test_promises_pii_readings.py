@@ -29,7 +29,7 @@ from tests.support import invoke, tool
 
 JANE = "jane@example.com"
 WIDE = "".join(chr(ord(c) + 0xFEE0) for c in JANE)  # full width: U+FF4A ...
-CODECS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp1252")
+CODECS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp1252", "latin-1")
 _TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
 
 
@@ -94,6 +94,13 @@ PAYLOADS = {
     "full width utf-16-le": (WIDE + "\u4e00" * 16).encode("utf-16-le"),
     # valid UTF-8 text (16 zero bytes in 1,616 characters) that is UTF-16 text too
     "utf-8 over utf-16-le": b"AN" * 800 + JANE.encode("utf-16-le"),
+    # control characters a reader skips: one NUL makes a text under 100 characters binary
+    # to the control-character count, and a short binary token is not counted unscannable
+    "a NUL after it": JANE.encode() + b"\x00",
+    "forty NULs after it": JANE.encode() + b"\x00" * 40,
+    "a protobuf field": b"\n\x10" + JANE.encode() + b"\x12\x03abc",
+    "NUL and a high byte": JANE.encode() + b"\x00\xff",
+    "utf-16-le and NULs": (JANE + "\x00" * 4).encode("utf-16-le"),
 }
 
 
@@ -186,3 +193,25 @@ def test_a_megabyte_payload_in_two_readings_is_handled_in_both() -> None:
     out = scan.text(_b64(raw))
     assert scan.found == {"email": MB // 68}
     assert not any(JANE in r for r in _readings_of(out))
+
+
+@pytest.mark.parametrize("content", [JANE, "nobody"])
+@pytest.mark.parametrize("where", ["whole", "run", "data_url"])
+def test_bytes_read_only_past_their_control_characters_still_count_as_binary(
+    where: str, content: str, mode: str
+) -> None:
+    """Read and handled, and still binary to ``refuse_unscannable`` where binary counted
+    before (a whole token of 64+ characters, a ``data:`` URL): refused as one unscannable
+    payload, never let through as proven text. A run inside a text was never counted: it
+    is read and handled."""
+    blob = _b64(b"mail " + content.encode() + b" \x00\x01 sent" + b"." * 40)
+    text = {"whole": blob, "run": f"see {blob} here", "data_url": f"data:;base64,{blob}"}[where]
+    model = ScriptedChatModel(default="ok")
+    agent = create_agent(model, middleware=[PIIMiddleware("email", refuse_unscannable=True)])
+    if where == "run":
+        invoke(agent, {"messages": [("user", text)]}, mode)
+        assert not _leaks(model.requests)
+        return
+    with pytest.raises(PIIDetectionError) as caught:
+        invoke(agent, {"messages": [("user", text)]}, mode)
+    assert caught.value.counts == {"unscannable": 1}

@@ -164,10 +164,11 @@ class Layers:
                 return out
         if first in ("d", "D") and payloads.is_data_url(text):
             layer = payloads.open_data_url(text)
-            if layer is False:
+            if layer is False or (isinstance(layer, payloads.Layer) and layer.binary):
                 self._unscannable(text[5:].partition(",")[0].split(";")[0] or "data")
-                return text
-            if isinstance(layer, payloads.Layer):
+                if layer is False:
+                    return text
+            if isinstance(layer, payloads.Layer):  # (a binary one's readings scanned too)
                 return self._open(layer) or text
         if _escaped(text):
             decoded = text

@@ -73,6 +73,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 #: the characters an 8-bit text is mostly made of
 _ASCII_TEXT = re.compile(r"[\x20-\x7e\t\n\r]")
 _ASCII_NOT_TEXT = bytes(c for c in range(128) if _ASCII_TEXT.match(chr(c)) is None)
+#: bytes read as other characters than those (8-bit readings)
+_NOT_ASCII_TEXT = _ASCII_NOT_TEXT + bytes(range(128, 256))
+#: bytes that read as control characters in Windows-1252 (its 0x80-0x9F are printable, or
+#: undefined: U+FFFD) and in Latin-1 (C1 controls too)
+_C0_CONTROLS = bytes(c for c in range(256) if _CONTROL.match(chr(c)) and c < 0x80)
+_LATIN1_CONTROLS = bytes(c for c in range(256) if _CONTROL.match(chr(c)))
 _BOMS = (
     (b"\xff\xfe\x00\x00", "utf-32-le"),
     (b"\x00\x00\xfe\xff", "utf-32-be"),
@@ -89,10 +95,29 @@ def _texty(text: str) -> bool:
     return len(_CONTROL.findall(text)) * 100 <= len(text)
 
 
+def _readable(text: str, wide: bool) -> int:
+    """2 when ``text`` is plausible text (:func:`_texty`; a UTF-16/32 reading, ``wide``, also
+    :func:`_wide_plausible`); 1 when it is once its control characters are taken out (three in
+    ten ASCII characters or printable ones when ``wide``, seven in ten ASCII characters
+    otherwise): a reader skips control characters, so NULs sprinkled into a text
+    (``jane@example.com`` and 40 NULs) never make it binary, while random bytes (an image)
+    stay binary; 0 otherwise."""
+    if _texty(text):
+        return 2 if not wide or _wide_plausible(text) else 0
+    rest = _CONTROL.sub("", text)
+    if not rest:
+        return 0
+    if wide:
+        return 1 if _wide_plausible(rest) else 0
+    return 1 if _ascii_text(rest) * 10 >= len(rest) * 7 else 0
+
+
 def as_text(raw: bytes) -> tuple[str, bytes, str] | None:
     """``(text, bom, codec)`` when ``raw`` is text in some Unicode encoding, else ``None``: the
     first of :func:`readings` (a scan reads every one of them)."""
-    return next(_readings(raw), None)
+    for text, bom, codec, strict in _readings(raw):
+        return (text, bom, codec) if strict else None
+    return None
 
 
 def readings(raw: bytes) -> list[tuple[str, bytes, str]]:
@@ -103,29 +128,38 @@ def readings(raw: bytes) -> list[tuple[str, bytes, str]]:
     (little- and big-endian) and UTF-16 (both byte orders) that decodes and reads as text, and
     Windows-1252 when UTF-8 does not decode (ASCII values inside an otherwise 8-bit text). The
     order only says which reading comes first (UTF-8, UTF-32, UTF-16 in the byte order most
-    zero bytes point to, Windows-1252): every one of them is scanned."""
-    return list(_readings(raw))
+    zero bytes point to, Windows-1252): every one of them is scanned. Then the readings that
+    are plausible text only once their control characters are taken out (a reader skips
+    them): scanned too, while the bytes still count as binary (:func:`as_text` is ``None``)."""
+    return [(text, bom, codec) for text, bom, codec, _ in _readings(raw)]
 
 
-def _readings(raw: bytes) -> Iterator[tuple[str, bytes, str]]:
-    """:func:`readings`, one at a time (:func:`as_text` needs the first only)."""
+def _readings(raw: bytes) -> Iterator[tuple[str, bytes, str, bool]]:
+    """:func:`readings`, one at a time (:func:`as_text` needs the first only), each with
+    whether it is plausible text as it is (``True``: all of those come first) or only once its
+    control characters are out."""
     for bom, codec in _BOMS:
         if raw.startswith(bom):
             try:
                 text = raw[len(bom) :].decode(codec)
             except UnicodeDecodeError:
                 break
-            if _texty(text):
-                yield text, bom, codec
+            grade = _readable(text, True)
+            if grade:
+                yield text, bom, codec, grade == 2
             return
+    later: list[tuple[str, bytes, str, bool]] = []
     utf8 = True
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         utf8 = False
     else:
-        if _texty(text):
-            yield text, b"", "utf-8"
+        grade = _readable(text, False)
+        if grade == 2:
+            yield text, b"", "utf-8", True
+        elif grade:
+            later.append((text, b"", "utf-8", False))
     size = len(raw)
     candidates: list[str] = []
     if size % 4 == 0 and size:
@@ -140,12 +174,36 @@ def _readings(raw: bytes) -> Iterator[tuple[str, bytes, str]]:
             text = raw.decode(codec)
         except UnicodeDecodeError:
             continue
-        if _texty(text) and _wide_plausible(text):
-            yield text, b"", codec
-    if not utf8 and 0 not in raw:
-        text = raw.decode("cp1252", "replace")
-        if _texty(text) and _ascii_text(text) * 10 >= len(text) * 7:
-            yield text, b"", "cp1252"
+        grade = _readable(text, True)
+        if grade == 2:
+            yield text, b"", codec, True
+        elif grade:
+            later.append((text, b"", codec, False))
+    if not utf8:  # (Latin-1 when zero bytes are in: lossless, every byte one character)
+        latin1 = 0 in raw
+        grade = _eight_bit(raw, latin1)
+        if grade:
+            eight = "latin-1" if latin1 else "cp1252"
+            reading = (raw.decode(eight, "replace"), b"", eight, grade == 2)
+            if grade == 2:
+                yield reading
+            else:
+                later.append(reading)
+    yield from later
+
+
+def _eight_bit(raw: bytes, latin1: bool) -> int:
+    """:func:`_readable` of ``raw`` read as Windows-1252 (``latin1``: Latin-1), counted on the
+    bytes (one character each; C calls only): seven in ten ASCII characters, among all of them
+    when at most one in 100 is a control character (2), else among the others (1)."""
+    size = len(raw)
+    controls = size - len(raw.translate(None, _LATIN1_CONTROLS if latin1 else _C0_CONTROLS))
+    ascii_text = len(raw.translate(None, _NOT_ASCII_TEXT))
+    strict = controls * 100 <= size
+    base = size if strict else size - controls
+    if base and ascii_text * 10 >= base * 7:
+        return 2 if strict else 1
+    return 0
 
 
 def _wide_plausible(text: str) -> bool:
@@ -180,6 +238,9 @@ class Layer:
     padded: bool = True
     header: str = ""
     others: tuple[Layer, ...] = ()
+    #: no reading is plausible text as it is, only once its control characters are out: the
+    #: readings are scanned, and the payload still counts as binary (unscannable)
+    binary: bool = False
 
     def readings(self) -> tuple[Layer, ...]:
         """This reading and the others, each with no others of its own."""
@@ -265,23 +326,28 @@ def _decode_b64(token: str) -> tuple[bytes, str, bool] | None:
         return None
 
 
-def _layer(found: list[Layer]) -> Layer | None:
-    """The first reading, holding the others."""
+def _layer(found: list[tuple[Layer, bool]]) -> Layer | None:
+    """The first reading, holding the others (the plausible ones first); ``binary`` when no
+    reading is plausible text as it is."""
     if not found:
         return None
-    return dataclasses.replace(found[0], others=tuple(found[1:]))
+    found.sort(key=lambda pair: not pair[1])  # (stable: the order within each grade kept)
+    layers = [layer for layer, _ in found]
+    return dataclasses.replace(layers[0], others=tuple(layers[1:]), binary=not found[0][1])
 
 
 def open_blob(token: str) -> Layer | None:
     """A hex or base64 token whose bytes are text, as a :class:`Layer` (every plausible
     reading: hex digits are base64 characters too); else ``None``."""
-    found: list[Layer] = []
+    found: list[tuple[Layer, bool]] = []
     if len(token) >= BLOB_MIN and _HEX.fullmatch(token):  # pairs of hex digits: even length
-        found += [Layer(*r, kind="hex") for r in readings(bytes.fromhex(token))]
+        found += [
+            (Layer(t, b, c, kind="hex"), ok) for t, b, c, ok in _readings(bytes.fromhex(token))
+        ]
     decoded = _decode_b64(token)
     if decoded is not None:
         raw, kind, padded = decoded
-        found += [Layer(*r, kind=kind, padded=padded) for r in readings(raw)]
+        found += [(Layer(t, b, c, kind=kind, padded=padded), ok) for t, b, c, ok in _readings(raw)]
     return _layer(found)
 
 
@@ -327,7 +393,9 @@ def open_data_url(url: str) -> Layer | bool | None:
     except (binascii.Error, ValueError):
         return False
     kind = "data-b64" if is_b64 else "data-pct"
-    layer = _layer([Layer(*r, kind=kind, header=header) for r in readings(raw)])
+    layer = _layer(
+        [(Layer(t, b, c, kind=kind, header=header), ok) for t, b, c, ok in _readings(raw)]
+    )
     return False if layer is None else layer
 
 

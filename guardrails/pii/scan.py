@@ -260,15 +260,17 @@ class Scan(Layers, History):
             pieces: list[str] = []
             pos = 0
             for start, end, layer in _runs(self.detector, text):
-                handled = self._open(layer)
+                handled = self._open(layer)  # (a binary one's readings too)
                 if handled is not None:
                     pieces += [text[pos:start], handled]
                     pos = end
+            # a whole binary token counts, whether or not a reading of it was handled
+            if " " not in text and payloads.is_binary_blob(text):
+                self._unscannable("binary")
+                if not pieces:
+                    return text
             if pieces:
                 out = "".join([*pieces, text[pos:]])
-            elif " " not in text and payloads.is_binary_blob(text):
-                self._unscannable("binary")
-                return text
         matches = self.find(out)
         if context is not None:
             matches = self._in_field(out, matches, context)
