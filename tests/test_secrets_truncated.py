@@ -6,7 +6,7 @@
   the model (sync and async).
 * **A placeholder cut short stays a placeholder**: ``sk-...``, ``xxx...``, ``<your key>...``,
   ``YOUR_API_KEY...``, a head shorter than 12 characters, a loose prefix without a provider's
-  format (``sk-Xk9m...``, ``pk_...``).
+  format and fewer than 20 random characters (``sk-Xk9mQ2vL7pRtZ8...``).
 """
 
 from __future__ import annotations
@@ -106,12 +106,15 @@ def test_a_placeholder_cut_short_is_not_reported(value: str) -> None:
         assert _found(text) == [], text
 
 
-def test_a_loose_prefix_cut_short_needs_a_provider_format() -> None:
-    # sk- and pk_ also begin ordinary values (pk_ a publishable key): in prose, cut short,
-    # they are no token; with the provider's format they are
-    for text in ("see sk-Xk9mQ2vL7pRtZ8... above", "pk_Xk9mQ2vL7pRtZ8wN4... is public"):
+def test_a_loose_prefix_cut_short_needs_a_format_or_a_longer_random_part() -> None:
+    # sk- and s. also begin ordinary values: in prose, cut short after 12 to 19 characters, they
+    # are no token; with the provider's format after them, or 20 random characters, they are
+    for text in ("see sk-Xk9mQ2vL7pRtZ8... above", "see s.Xk9mQ2vL7pRtZ8wN... above"):
         assert _found(text) == [], text
     assert _found("see sk-proj-Xk9mQ2vL7pRtZ8... above") == [("secret", "sk-proj-Xk9mQ2vL7pRtZ8")]
+    assert _found("see sk-Xi8tcNiHV9awbCcvilTeT... above") == [
+        ("secret", "sk-Xi8tcNiHV9awbCcvilTeT")
+    ]
 
 
 def test_a_prefixed_token_cut_short_needs_one_part_of_twelve_characters() -> None:
@@ -119,6 +122,10 @@ def test_a_prefixed_token_cut_short_needs_one_part_of_twelve_characters() -> Non
     assert _found("try xoxb-1234-5678-abcd... in the docs") == []
     assert _found("try xoxb-1234-Zq8Wm3Kd9RtY... in the docs") == [
         ("secret", "xoxb-1234-Zq8Wm3Kd9RtY")
+    ]
+    # "_" belongs to a base64url body: it does not part it (gitleaks' Heroku sample, cut)
+    assert _found("use HRKU-AAy9Ppr_HD2pPuTyIiT... here") == [
+        ("secret", "HRKU-AAy9Ppr_HD2pPuTyIiT")
     ]
 
 

@@ -372,6 +372,8 @@ def _diverse(value: str) -> bool:
 _CUT_MARKS = ("...", "\u2026")
 #: the part before the dots that makes a cut value a leak, not a placeholder
 TRUNCATED_MIN = 12
+#: the same after a loose prefix (``sk-``) with no provider's format after it
+TRUNCATED_LOOSE_MIN = 20
 
 
 def truncated_leak(head: str) -> bool:
@@ -541,23 +543,28 @@ _LOOSE_FORMATS = {
 def _truncated_token(text: str, start: int, anchor: str) -> Secret | None:
     """A prefixed token cut short with ``...`` (``sk-proj-abc123def456...``,
     ``ghp_aB3dE5fG7hJ9kL1mN3pQ...``): reported up to the dots when the longest part of its
-    body (between ``-`` / ``_`` / ``.``) is a leak of its own (:func:`truncated_leak`: 12
-    characters or more, random-looking: not words, not a marked or masked example). A loose
-    anchor (``sk-``, ``SK``, ``pk_``) counts only with a provider's format after it. An anchor is
+    body (between ``-`` / ``.``: ``xoxb-<team>-<user>-<random>``) is a leak of its own
+    (:func:`truncated_leak`: 12 characters or more, random-looking: not words, not a marked or
+    masked example). After a loose anchor (``sk-``, ``SK``, ``s.``) without a provider's format
+    (``sk-proj-``, ``sk_live_``) the part needs :data:`TRUNCATED_LOOSE_MIN`. An anchor is
     read only where no token character comes before it, so the bodies read here never overlap
     (linear time)."""
     end = _TOKEN_BODY.match(text, start + len(anchor)).end()  # type: ignore[union-attr]
     if not text.startswith(_CUT_MARKS, end):
         return None
     body = text[start + len(anchor) : end]
+    rule = _BY_ANCHOR[anchor][0][0]
+    shortest = TRUNCATED_MIN
     if anchor in _LOOSE_ANCHORS:
         fmt = next((f for f in _LOOSE_FORMATS.get(anchor, ()) if body.startswith(f)), None)
         if fmt is None:
-            return None
-        body = body[len(fmt) :]
-    if not truncated_leak(max(re.split(r"[-_.]", body), key=len)):
+            # no provider's format: the anchor's most general rule, and a longer random part
+            rule, shortest = _BY_ANCHOR[anchor][-1][0], TRUNCATED_LOOSE_MIN
+        else:
+            body = body[len(fmt) :]
+    part = max(re.split(r"[-.]", body), key=len)
+    if len(part) < shortest or not truncated_leak(part):
         return None
-    rule = _BY_ANCHOR[anchor][0][0]
     return Secret(start, end, rule.category, rule.family, 0.85)
 
 
