@@ -17,10 +17,18 @@ as one word, other languages' words and their endings, SSN labels).
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+from typing import Any
 
-from guardrails.pii import detect
+import pytest
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessage
+
+from guardrails.errors import PIIDetectionError
+from guardrails.pii import PIIMiddleware, detect
 from guardrails.pii.context import field_context
+from guardrails.testing import ScriptedChatModel, tool_call
+from tests.support import tool
 
 PHONE = "19 99 99 9"  # a number the phone rules leave to context
 SSN = "536221234"  # nine bare digits: an SSN only next to an SSN word
@@ -179,3 +187,37 @@ def test_a_structured_field_name_is_read_as_its_words(key: str, expected: bool) 
     if context is not None:
         kind, value = ("us_ssn", SSN) if "SEC" in key else ("phone", PHONE)
         assert found(context + value, kind) == [value]
+
+
+def _tool_ran(args: dict[str, str], mode: str) -> bool:
+    """Whether a tool called with ``args`` ran behind PIIMiddleware(block) on tool arguments."""
+    ran: list[dict[str, Any]] = []
+
+    @tool
+    def save(**kwargs: Any) -> str:
+        """Save."""
+        ran.append(kwargs)
+        return "saved"
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("save", args)])], default="done"
+    )
+    middleware = PIIMiddleware(["us_ssn", "phone"], strategy="block", apply_to_tool_args=True)
+    agent = create_agent(model, tools=[save], middleware=[middleware])
+    payload = {"messages": [("user", "save")]}
+    try:
+        agent.invoke(payload) if mode == "sync" else asyncio.run(agent.ainvoke(payload))
+    except PIIDetectionError:
+        return False
+    return bool(ran)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("homephone", PHONE), ("HANDYNUMMER", PHONE), ("telefoonnummer", PHONE), ("taxpayerId", SSN)],
+)
+def test_a_value_under_a_glued_field_name_is_blocked_before_the_tool(
+    key: str, value: str, mode: str
+) -> None:
+    assert not _tool_ran({key: value}, mode)
+    assert _tool_ran({"hotelRoom": value}, mode)  # a name of no such words: not context
