@@ -1,6 +1,9 @@
 """The promises of PII detection, part 12 (mutation testing, round 8: the seed-71 ``pii_detect``
 sample's survivors).
 
+* **A value a session parameter holds is named by its stronger reading** (an IBAN, a crypto
+  address), whatever the order the types are listed in.
+* **An identifier assigned to a password name in code is not a password.**
 * **A token whose checksum holds is a token, whatever its random part spells.** A GitHub token
   (``ghp_`` and its kin) carries a CRC32 of its 30 random characters; when it holds, the token is
   reported even if those characters spell what a made-up example holds (``abcdefgh``, in any
@@ -91,3 +94,30 @@ def test_a_yaml_password_written_as_a_mixed_case_word_is_a_password() -> None:
     # the control: after ':' (YAML), a bare word with a capital inside is a password
     for value in ("myPassw0rd", "sunShine42", "tigerLily"):
         assert [m["value"] for m in detect(f"password: {value}", ["password"])] == [value]
+
+
+# ------------------------------------------------------------------ a session parameter's value
+
+#: values a structured type reads whole, which a session parameter may hold
+STRONGER = {
+    "MT84MALT011000012345MTLCAST001S": "iban",
+    "FR1420041010050500013M02606": "iban",
+    "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq": "crypto",
+    "1BoatSLRHtKNngkdXEeobR76b53LETtpyT": "crypto",
+}
+
+
+@pytest.mark.parametrize("value", list(STRONGER))
+@pytest.mark.parametrize("order", ["structured first", "generic first"])
+def test_a_value_a_session_parameter_holds_is_named_by_its_stronger_reading(
+    value: str, order: str
+) -> None:
+    """A session id is a weak reading (a random-looking value after ``session=``): an IBAN or a
+    crypto address given there is named as such, whichever type is listed first."""
+    types = ["iban", "crypto", "generic_secret"]
+    if order == "generic first":
+        types.reverse()
+    for text in (f"session_id={value}", f"Cookie: PHPSESSID={value}; path=/"):
+        assert [(m["type"], m["value"]) for m in detect(text, types)] == [
+            (STRONGER[value], value)
+        ], text
