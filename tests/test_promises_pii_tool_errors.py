@@ -51,6 +51,14 @@ class OpaqueError(LookupError):
         return f"lookup failed for {self.record.email}"
 
 
+class Unreadable(Exception):
+    """A type whose arguments cannot be read back (its message still quotes the value)."""
+
+    @property
+    def args(self) -> Any:  # type: ignore[override]
+        raise RuntimeError("no")
+
+
 RAISERS = {
     "ValueError": lambda email: ValueError(f"no account for {email}"),
     "AccountError": lambda email: AccountError(email, code=7),
@@ -278,3 +286,36 @@ def test_a_schema_error_on_restored_arguments_carries_placeholders(mode: str) ->
     assert all(JANE not in _shows(e) for e in seen.errors)
     assert "no account for <EMAIL_1>" in str(seen.errors[0])
     assert "no account for <EMAIL_1>" in repr(model.requests[-1]["messages"][-1])
+
+
+def test_an_exception_the_guardrail_cannot_read_is_withheld(mode: str) -> None:
+    """Fail closed: when the exception cannot be read to be handled, what is raised is a
+    ``PIIToolError`` naming its type, never the raw one nor one chained to it."""
+    got: list[str] = []
+
+    @tool
+    def lookup(email: str) -> str:
+        """Look an account up."""
+        got.append(email)
+        raise Unreadable(f"no account for {email}")
+
+    pii = PIIMiddleware(
+        "email", strategy="pseudonymize", vault=MemoryVault(), restore_tools=["lookup"]
+    )
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[tool_call("lookup", {"email": "<EMAIL_1>"})]),
+            "Ok.",
+        ]
+    )
+    agent = create_agent(model, tools=[lookup], middleware=[pii])
+    with pytest.raises(PIIToolError) as raised:
+        invoke(
+            agent,
+            {"messages": [("user", f"Find {JANE}.")]},
+            mode,
+            {"configurable": {"thread_id": "w"}},
+        )
+    assert got == [JANE]
+    assert JANE not in "".join(traceback.format_exception(raised.value))
+    assert raised.value.__context__ is None and raised.value.error_type.endswith("Unreadable")

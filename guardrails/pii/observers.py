@@ -37,7 +37,9 @@ Example::
 
 from __future__ import annotations
 
+import builtins
 import contextvars
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -90,7 +92,10 @@ def _observed_class(cls: type) -> type:
         except ToolException as error:  # its message becomes the tool's output
             failed: BaseException = _handled_tool_exception(error, handle(str(error)))
         except Exception as error:
-            failed = _handled_error(error, handle(_error_texts(error)))
+            try:
+                failed = _handled_error(error, handle(_error_texts(error)))
+            except Exception:  # fail closed: never the raw exception, nor one chained to it
+                failed = _withheld(error)
             if failed is error:
                 raise
         else:
@@ -118,7 +123,10 @@ def _observed_class(cls: type) -> type:
             failed = _handled_tool_exception(failed, await ahandle(output))
         else:
             original = failed
-            failed = _handled_error(original, await ahandle(_error_texts(original)))
+            try:
+                failed = _handled_error(original, await ahandle(_error_texts(original)))
+            except Exception:  # fail closed: never the raw exception, nor one chained to it
+                failed = _withheld(original)
             if failed is original:
                 raise original  # (unchanged: the tool's own exception, as it was)
             del original
@@ -193,15 +201,44 @@ def _safe_str(value: Any) -> str:
         return f"<{type(value).__name__}>"
 
 
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+#: ``BaseExceptionGroup`` (Python 3.11+), else None.
+_GROUP: Any = getattr(builtins, "BaseExceptionGroup", None)
+#: Attribute values the walk reads whole (strings, numbers, containers, models, dataclasses).
+_WALKED = (str, int, float, bool, type(None), dict, list, tuple)
+
+
+def _walked(value: Any) -> bool:
+    from pydantic import BaseModel
+
+    return (
+        isinstance(value, (*_WALKED, BaseModel))
+        or (dataclasses.is_dataclass(value) and not isinstance(value, type))
+    ) and not isinstance(value, BaseException)
+
+
 def _error_texts(error: BaseException) -> dict[str, Any]:
     """What an observer of ``error`` can read: its arguments, its attributes (notes too),
-    its message, and the messages of the exceptions it was raised from or during."""
-    return {
+    its message, the messages of the exceptions it was raised from or during, the text of
+    each attribute the walk does not enter (an object: httpx's ``Request``, a record) and,
+    for an exception group, the same of each exception it holds."""
+    state = dict(getattr(error, "__dict__", {}))
+    out: dict[str, Any] = {
         "args": list(error.args),
-        "state": dict(getattr(error, "__dict__", {})),
+        "state": state,
         "text": _safe_str(error),
         "chain": [_safe_str(e) for e in _chain(error)],
+        "opaque": {k: _safe_repr(v) for k, v in state.items() if not _walked(v)},
     }
+    if _GROUP is not None and isinstance(error, _GROUP):
+        out["group"] = [_error_texts(e) for e in error.exceptions]
+    return out
 
 
 #: Per exception type: a class deriving from ``PIIToolError`` and that type (or None).
@@ -238,6 +275,14 @@ def _handled_tool_exception(error: ToolException, text: Any) -> BaseException:
     return made  # type: ignore[no-any-return]
 
 
+def _withheld(error: BaseException) -> BaseException:
+    """What is raised when handling ``error`` itself failed: a :class:`PIIToolError` naming
+    its type only (its message withheld)."""
+    made = PIIToolError(f"{type(error).__name__} (its message withheld: it could not be handled)")
+    made.error_type = f"{type(error).__module__}.{type(error).__qualname__}"
+    return made
+
+
 def _handled_error(error: BaseException, handled: Any) -> BaseException:
     """``error`` itself when nothing in it was handled (same arguments, attributes, message,
     chain), else an exception carrying the handled values: one of its own type (made without
@@ -254,6 +299,16 @@ def _handled_error(error: BaseException, handled: Any) -> BaseException:
         text = handled
     else:
         args, state, text = tuple(handled["args"]), dict(handled["state"]), handled["text"]
+        opaque = texts["opaque"]
+        for key, shown in handled["opaque"].items():
+            if shown != opaque[key]:  # an object whose text holds a value: its handled text
+                state[key] = shown
+        if _GROUP is not None and isinstance(error, _GROUP):
+            inner = [
+                _handled_error(e, h)
+                for e, h in zip(error.exceptions, handled["group"], strict=True)
+            ]
+            args = (args[0], inner, *args[2:])
     try:
         rebuilt = cls.__new__(cls, *args)
         rebuilt.args = args
