@@ -27,6 +27,7 @@ from langchain_core.messages import AIMessage, ToolMessage
 
 from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
+from tests.conftest import AuditCapture
 from tests.support import invoke
 from tests.test_promises_filesystem_2 import _answers, _script
 
@@ -341,7 +342,7 @@ def test_a_grouped_request_shows_a_relative_glob_as_it_will_run(tmp_path: Path, 
 
 @pytest.mark.parametrize("wrap", ["with_config", "with_retry"])
 def test_a_compiled_subagent_wrapped_in_a_binding_is_held_to_the_rules(
-    tmp_path: Path, mode: str, wrap: str
+    tmp_path: Path, mode: str, wrap: str, audit: AuditCapture
 ) -> None:
     """A compiled subagent passed as ``graph.with_config(...)`` or ``graph.with_retry()`` (a
     binding around the graph; the second does not forward attributes to it) is inspected and
@@ -372,6 +373,13 @@ def test_a_compiled_subagent_wrapped_in_a_binding_is_held_to_the_rules(
     seen = [str(m.content) for m in sub.requests[-1]["messages"] if isinstance(m, ToolMessage)]
     assert len(seen) == 2 and SECRET not in " ".join(seen), seen
     assert "notes" in seen[1], seen
+    # the backend's refusal is audited under the guarded call it ran in (the parent's task)
+    [denied] = audit.of("fs.denied")
+    assert (denied["tool"], denied["operation"], denied["path"]) == (
+        "task",
+        "read",
+        "/secrets/key.pem",
+    ), denied
 
 
 def test_a_composite_search_says_it_stopped_early_only_when_it_did(
