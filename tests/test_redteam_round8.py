@@ -287,6 +287,16 @@ class Delivery:
         return f"Delivery(to={self.to!r})"
 
 
+class Envelope:
+    """An object whose repr says nothing of what it holds."""
+
+    def __init__(self, to: str) -> None:
+        self.headers = {"to": to}
+
+    def __repr__(self) -> str:
+        return "<Envelope>"
+
+
 class SendFailed(Exception):
     def __init__(self, message: str, delivery: Delivery) -> None:
         super().__init__(message)
@@ -364,6 +374,48 @@ def test_a_restored_tools_exception_holds_no_real_value_in_its_objects(
     assert seen.errors and all(ANN not in _shows(e) for e in seen.errors)
     assert isinstance(error, type(OPAQUE[kind]("x@example.org")))
     assert "<EMAIL_1>" in _shows(error)
+
+
+def _deep(value: Any, depth: int = 0) -> str:
+    """``value`` as an observer that follows its attributes can read it."""
+    parts = [repr(value)]
+    if depth < 4:
+        fields: Any = getattr(value, "__dict__", None)
+        if isinstance(value, BaseException):
+            parts += [_deep(a, depth + 1) for a in value.args]
+        if isinstance(fields, dict):
+            parts += [_deep(v, depth + 1) for v in fields.values()]
+        elif isinstance(value, dict):
+            parts += [_deep(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list | tuple):
+            parts += [_deep(v, depth + 1) for v in value]
+    return "\n".join(parts)
+
+
+HIDDEN = {
+    "an object whose repr is silent": lambda e: SendFailed("delivery failed", Envelope(e)),  # type: ignore[arg-type]
+    "a bytes attribute": lambda e: SendFailed("delivery failed", e.encode()),  # type: ignore[arg-type]
+    "an argument whose repr is silent": lambda e: LookupError(Envelope(e)),
+}
+
+
+@pytest.mark.parametrize("kind", list(HIDDEN))
+def test_a_restored_tools_exception_holds_no_real_value_an_observer_can_follow(
+    kind: str, mode: str
+) -> None:
+    """An observer reads an exception's attributes, and theirs: a value behind a silent repr
+    (an object's own attribute) or in bytes is a value the exception carries."""
+    error, seen = _restored_tool_raising(HIDDEN[kind], mode)
+    assert ANN not in _shows(error) + _deep(error), _deep(error)
+    assert seen.errors and all(ANN not in _shows(e) + _deep(e) for e in seen.errors)
+
+
+def test_an_object_holding_no_value_is_carried_over_to_the_rebuilt_exception(mode: str) -> None:
+    error, _ = _restored_tool_raising(
+        lambda e: SendFailed(f"delivery to {e} failed", Delivery("warehouse 7")), mode
+    )
+    assert type(error) is SendFailed and str(error) == "delivery to <EMAIL_1> failed"
+    assert isinstance(error.delivery, Delivery) and error.delivery.to == "warehouse 7"
 
 
 # ------------------------------------------------------------------ encoded payloads (1792afb)

@@ -223,6 +223,23 @@ def _walked(value: Any) -> bool:
     ) and not isinstance(value, BaseException)
 
 
+def _opaque_text(value: Any, depth: int = 0) -> str:
+    """What an observer can read of an object the walk does not enter: its repr and, three
+    objects deep, its attributes (a repr that says nothing hides no value: ``<Envelope>``
+    holding ``headers={"to": ...}``); bytes as UTF-8 text."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    parts = [_safe_repr(value)]
+    try:
+        fields = dict(vars(value)) if depth < 3 else {}
+    except Exception:  # no __dict__ (slots, a C type): its repr is what can be read
+        fields = {}
+    for name, field in fields.items():
+        shown = _safe_repr(field) if _walked(field) else _opaque_text(field, depth + 1)
+        parts.append(f"{name}={shown}")
+    return "\n".join(parts)
+
+
 def _error_texts(error: BaseException) -> dict[str, Any]:
     """What an observer of ``error`` can read: its arguments, its attributes (notes too),
     its message, the messages of the exceptions it was raised from or during, the text of
@@ -234,7 +251,8 @@ def _error_texts(error: BaseException) -> dict[str, Any]:
         "state": state,
         "text": _safe_str(error),
         "chain": [_safe_str(e) for e in _chain(error)],
-        "opaque": {k: _safe_repr(v) for k, v in state.items() if not _walked(v)},
+        "opaque": {k: _opaque_text(v) for k, v in state.items() if not _walked(v)},
+        "opaque_args": {i: _opaque_text(a) for i, a in enumerate(error.args) if not _walked(a)},
     }
     if _GROUP is not None and isinstance(error, _GROUP):
         out["group"] = [_error_texts(e) for e in error.exceptions]
@@ -303,6 +321,11 @@ def _handled_error(error: BaseException, handled: Any) -> BaseException:
         for key, shown in handled["opaque"].items():
             if shown != opaque[key]:  # an object whose text holds a value: its handled text
                 state[key] = shown
+        if any(shown != texts["opaque_args"][i] for i, shown in handled["opaque_args"].items()):
+            args = tuple(
+                handled["opaque_args"].get(i, a) if i in texts["opaque_args"] else a
+                for i, a in enumerate(args)
+            )
         if _GROUP is not None and isinstance(error, _GROUP):
             inner = [
                 _handled_error(e, h)
