@@ -581,3 +581,35 @@ def test_an_ssn_under_a_key_naming_it_an_ssn_id_reaches_the_model_handled(
 def test_a_number_under_another_id_key_is_no_ssn(key: str) -> None:
     scrub = redactor(PIIMiddleware("us_ssn"))
     assert scrub({key: SSN_DIGITS}) == {key: SSN_DIGITS}
+
+
+# ------------------------------------------------------------------ secrets cut short (0639cd5)
+PASSWORDS = ["BlueSky2024", "Summer2024!", "S3cr3tP@ss", "hunter2hunter"]
+
+
+def _secret_reaches_the_model(text: str, mode: str) -> str:
+    model = ScriptedChatModel(responses=["Ok."])
+    pii = PIIMiddleware("secret", strategy="redact", apply_to_input=True)
+    agent = create_agent(model, tools=[], middleware=[pii])
+    invoke(agent, {"messages": [("user", text)]}, mode)
+    return str(model.requests[-1]["messages"][-1].content)
+
+
+@pytest.mark.parametrize("password", PASSWORDS)
+def test_a_password_stated_with_a_full_stop_is_handled(password: str, mode: str) -> None:
+    seen = _secret_reaches_the_model(f"The wifi password is {password}. Store it.", mode)
+    assert password not in seen, seen
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open, a decision for the lead: a value ending in `...` is judged by the part before "
+    "the dots as a value cut short, so a password stated in prose with an ellipsis as its "
+    "sentence's punctuation (`password: BlueSky2024...`, under 12 characters or word-like) is "
+    "taken for a placeholder and reaches the model, while the same sentence ending in `.` is "
+    "handled (docs/secrets.md lists `hunter2...` as unreported on purpose)",
+)
+@pytest.mark.parametrize("password", PASSWORDS)
+def test_a_password_stated_with_an_ellipsis_is_handled(password: str, mode: str) -> None:
+    seen = _secret_reaches_the_model(f"The wifi password is {password}... Store it.", mode)
+    assert password not in seen, seen
