@@ -129,3 +129,23 @@ def test_spaceless_boundaries_stay_linear_on_1mb(kind: str) -> None:
         if took > bound:
             slow[name] = (round(took, 2), round(bound, 2))
     assert not slow, f"{kind}: 1 MB inputs over the bound (took, bound): {slow}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jane@example.com\u4e00jane@example.com",
+        "jane@example.com\u4e00\u4e00bob@example.org",
+        "taro@example.jpです、hana@example.jpです",
+        "連絡はtaro@example.jpまたはhana@example.jpへ",
+        "a@example.com一" * 3,
+    ],
+)
+def test_addresses_glued_by_spaceless_letters_are_each_found(text: str) -> None:
+    """The letters cut off the end of one address may begin the next one (``a@x.com一b@y.org``):
+    the search goes on from the cut, so the second address is found, not swallowed."""
+    pii = PIIMiddleware("email")
+    scan = pii.scan("input")
+    out = scan.text(text)
+    assert "@" not in out, out
+    assert scan.found == {"email": text.count("@")}

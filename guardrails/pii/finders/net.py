@@ -47,11 +47,13 @@ _LOCAL = r"[\w.+'\-]"
 # An address written right against a script without spaces (メールはtaro@example.jpです) matches
 # with the neighbouring letters; the finder cuts them off (_spaceless_cut). An address written
 # in those scripts (用户@例子.中国) is kept whole.
-_EMAIL = re.compile(
-    rf"(?<!{_LOCAL})({_LOCAL}+)([ \t]?\n[ \t]?| )?@([ \t]?\n[ \t]?| )?"
-    r"((?:[\w\-]+\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9\-]{1,59}))" + not_before(r"\w\-"),
-    re.IGNORECASE,
+_EMAIL_BODY = (
+    rf"({_LOCAL}+)([ \t]?\n[ \t]?| )?@([ \t]?\n[ \t]?| )?"
+    r"((?:[\w\-]+\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9\-]{1,59}))" + not_before(r"\w\-")
 )
+_EMAIL = re.compile(rf"(?<!{_LOCAL}){_EMAIL_BODY}", re.IGNORECASE)
+#: an address starting right where letters cut off the one before end (``a@x.com一b@y.org``)
+_EMAIL_HERE = re.compile(_EMAIL_BODY, re.IGNORECASE)
 _SPACELESS_CHAR = re.compile(f"[{SPACELESS}]")
 
 
@@ -98,16 +100,26 @@ def suffix_labels() -> frozenset[str]:
 def _email_finder(tlds: frozenset[str] | None) -> Callable[[_Scan], list[Span]]:
     def find(scan: _Scan) -> list[Span]:
         out: list[Span] = []
-        for m in _EMAIL.finditer(scan.text):
+        text = scan.text
+        pos = 0
+        cut = False
+        while True:
+            m = (cut and _EMAIL_HERE.match(text, pos)) or _EMAIL.search(text, pos)
+            cut = False
+            if m is None:
+                break
             start = m.start(1)
             local = m.group(1)
             domain = m.group(4)
-            end = m.end()
+            end = pos = m.end()
             if not local.isascii() or not domain.isascii():
                 head, tail = _spaceless_cut(local, domain)
                 local, start = local[head:], start + head
                 if tail:
+                    # the letters cut off may begin the next address (a@x.com一b@y.org):
+                    # the search goes on from the cut
                     domain, end = domain[:-tail], end - tail
+                    pos, cut = end, True
             trimmed = local.lstrip(".'-+")
             start += len(local) - len(trimmed)
             if not trimmed or trimmed.endswith("."):
