@@ -1,9 +1,11 @@
-"""A UTF-16 payload without a byte-order mark is read in the byte order its zero bytes point to.
+"""A UTF-16 payload without a byte-order mark is read first in the byte order its zero bytes
+point to.
 
 Both readings of such bytes are often text: ASCII in little-endian is CJK in big-endian and a
 CJK character with a zero low byte (U+4E00, U+4100...) is ASCII the other way round. The
-order is then decided by where most zero bytes sit (odd offsets: little-endian), and the
-reading chosen is the one the text was written in, so an address inside it is found.
+first reading (``as_text``) is decided by where most zero bytes sit (odd offsets:
+little-endian); every plausible reading is scanned anyway, a tie included
+(tests/test_promises_pii_readings.py).
 """
 
 from __future__ import annotations
