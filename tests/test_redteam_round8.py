@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import builtins
 import json
+import random
+import string
+import sys
 from typing import Annotated, Any
 
 import httpx
@@ -613,3 +616,50 @@ def test_a_password_stated_with_a_full_stop_is_handled(password: str, mode: str)
 def test_a_password_stated_with_an_ellipsis_is_handled(password: str, mode: str) -> None:
     seen = _secret_reaches_the_model(f"The wifi password is {password}... Store it.", mode)
     assert password not in seen, seen
+
+
+# ------------------------------------------------------------------ nothing keeps a scanned text
+# (commit 6be9ad8): after a scan returns nothing of the package refers to a text longer than
+# 256 characters. A dictionary's key is scanned text too (a tool's result keyed by a question,
+# a note, a message).
+
+
+def _long_key(seed: int) -> str:
+    rng = random.Random(seed)
+    token = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(40))
+    return f"what did {seed} say about api_key={token}? " + "and then more prose. " * 14
+
+
+def test_a_long_dictionary_key_is_not_kept_after_its_scan() -> None:
+    keys = [_long_key(i) for i in range(5)]
+    assert min(map(len, keys)) > 256
+    before = [sys.getrefcount(k) for k in keys]
+    scrub = redactor(PIIMiddleware(["email", "secret"]))
+    out = scrub({k: {"answer": "ok"} for k in keys})
+    assert all(k not in out for k in keys)  # (their secrets were found and handled)
+    del out
+    assert [sys.getrefcount(k) for k in keys] == before, "a scanned key is still referenced"
+
+
+@pytest.mark.slow
+def test_an_agent_keeps_no_long_key_of_a_tools_result(mode: str) -> None:
+    import gc
+
+    keys = [_long_key(100 + i + (50 if mode == "async" else 0)) for i in range(3)]
+
+    @tool
+    def faq(topic: str) -> dict[str, str]:
+        """The questions asked about a topic."""
+        return {k: "answered" for k in keys}
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("faq", {"topic": "keys"})]), "Ok."]
+    )
+    agent = create_agent(
+        model, tools=[faq], middleware=[PIIMiddleware("secret", apply_to_tool_results=True)]
+    )
+    before = [sys.getrefcount(k) for k in keys]
+    invoke(agent, {"messages": [("user", "What was asked?")]}, mode)
+    del agent, model, faq
+    gc.collect()
+    assert [sys.getrefcount(k) for k in keys] == before, "a scanned key is still referenced"

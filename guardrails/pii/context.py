@@ -463,6 +463,8 @@ def field_context(key: str) -> str | None:
         for m in pattern.finditer(words)
     )
     out = f"{words}: " if found else None
+    if len(key) > _FIELD_CHARS:  # (a long key is scanned text: the memo never keeps one)
+        return out
     if len(_FIELDS) > 4096:
         _FIELDS.clear()
     _FIELDS[key] = out
