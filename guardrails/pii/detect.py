@@ -156,10 +156,10 @@ _NEEDS: dict[str, Callable[[_Scan], bool]] = {
     "mac_address": lambda s: s.text.count(":") >= 5 or s.text.count("-") >= 5,
     "iban": lambda s: s.digits() >= 2,  # the check digits: a BBAN may be all letters
     "crypto": lambda s: True,
-    # the card pattern itself needs 12 digits and separators in a row: its search is the gate
-    "credit_card": lambda s: s.any_digit(),
-    "us_ssn": lambda s: s.digits() >= 9,
-    "phone": lambda s: s.digits() >= 6,
+    # a card, an SSN, a phone number: 12, 9, 6 digits in one run of digits and separators
+    "credit_card": lambda s: s.run_digits() >= 12,
+    "us_ssn": lambda s: s.run_digits() >= 9,
+    "phone": lambda s: s.run_digits() >= 6,
     "ip": lambda s: (s.text.count(".") >= 3 and s.digits() >= 4) or s.text.count(":") >= 2,
     **{name: has_secrets for name in SECRET_TYPES},
 }
