@@ -22,9 +22,11 @@ from typing import Any
 
 import pytest
 
-from guardrails.pii.context import _Builtin, _Scan
+from guardrails.pii.context import _GROUP, CONTEXT_BOOST, THRESHOLD, _Builtin, _Scan
 from guardrails.pii.detect import BUILTIN_TYPES, Detector, build_detector
+from guardrails.pii.finders import phone
 from guardrails.pii.normalize import normalize
+from guardrails.pii.phones import DEFAULT_REGIONS, PhoneRules
 
 #: whole sweeps over a generated corpus (~10 s idle): `make test-slow` and .ci/run
 pytestmark = pytest.mark.slow
@@ -180,3 +182,131 @@ def test_the_digit_counts_the_gates_read_are_their_plain_definitions() -> None:
         digits, run = _plain_counts(scan.text)
         assert scan.digits() == digits, text[:200]
         assert _Scan(normalize(text), text).run_digits() == run, text[:200]
+
+
+# ------------------------------------------------------- phone readings, planned once per shape
+
+
+# The readings of a phone candidate as they were worked out before the plan per shape
+# (guardrails/pii/finders/phone.py at 7b8c951, verbatim but for the names): the reference.
+def _old_readings(rules: PhoneRules, raw: str) -> tuple[phone._Reading, ...]:
+    """The readings of a candidate that can reach ``THRESHOLD`` (with a context word if they
+    need one), best first: all of it, then without its last one or two groups ("0207 946 0958
+    24 hours"). Everything here depends on the candidate's characters only."""
+    # "+65 6123 4567 (81697 ...": cut before the "("
+    while "(" in raw and raw.count("(") > raw.count(")"):
+        cut = raw.rfind("(")
+        if cut <= 0:
+            return ()
+        raw = raw[:cut].rstrip(" \t-./")
+    end = len(raw)
+    if phone._NOT_A_NUMBER.match(raw.lstrip("+ \t(")):
+        return ()  # a date, a timestamp or an IPv4 address
+    groups = [g.span() for g in _GROUP.finditer(raw)]
+    if len(groups) > 9:
+        return ()  # digits scattered in prose, not a phone number
+    total = [0]
+    for g0, g1 in groups:
+        total.append(total[-1] + g1 - g0)
+    last = len(groups)
+    international = raw.startswith("+") or (raw.startswith("00") and raw[2:3] in "123456789")
+    # "00" stands for "+": it is not one of the number's at most 15 digits
+    lead = 2 if international and raw.startswith("00") else 0
+    out: list[phone._Reading] = []
+    for k in range(last, max(0, last - 3), -1):
+        if k < last:  # only a short trailing group that breaks the grouping is dropped
+            dropped = groups[k][1] - groups[k][0]
+            if dropped > 2 or all(g1 - g0 == dropped for g0, g1 in groups[1:k]):
+                break
+        n = total[k] - lead
+        if n > 15:
+            continue
+        if n < 6:
+            break
+        stop = groups[k - 1][1]
+        if stop < end and raw[stop] == ")":
+            stop += 1
+        pieces = [raw[g0:g1] for g0, g1 in groups[:k]]
+        score = _old_validated(rules, raw[:stop], pieces, international)
+        penalty = 0.1 * (last - k)
+        bound = score if score >= THRESHOLD else score + CONTEXT_BOOST
+        if not international:  # followed by a unit it is capped, then context may raise it
+            bound = max(bound, min(score, 0.3) + CONTEXT_BOOST)
+        if bound - penalty >= THRESHOLD:
+            out.append(phone._Reading(stop, score, international, penalty))
+    return tuple(out)
+
+
+def _old_validated(rules: PhoneRules, raw: str, groups: list[str], international: bool) -> float:
+    """What the phone rules say of ``raw`` (split into digit ``groups``), context aside:
+    0 when its shape says it is something else."""
+    digits = "".join(groups)
+    n = len(digits) - (2 if international and raw.startswith("00") else 0)
+    shape = groups
+    trunk = international and "(0)" in raw
+    if trunk:  # "+44 (0)20 7946 0958": the bracketed 0 is not a group of the number's own
+        at = len(_GROUP.findall(raw[: raw.find("(0)")]))
+        shape = groups[:at] + groups[at + 1 :]
+    if not 6 <= n <= 15 or len(shape) > 7 or sum(len(g) == 1 for g in shape) > 2:
+        return 0.0  # too short, too long, or digits scattered in prose
+    if (
+        "." in raw
+        and " " not in raw
+        and len(groups) > 3
+        and max(map(len, groups)) <= 3
+        and not all(len(g) == 2 for g in groups)  # "01.42.68.53.00" is French; "1.2.3.4.5" not
+    ):
+        return 0.0
+    if raw.count("(") != raw.count(")"):
+        return 0.0
+    decimal = len(groups) == 2 and "." in raw and " " not in raw  # "33.641433", "9269.9510"
+    if decimal and min(map(len, groups)) < 4:
+        return 0.0
+    if international:
+        lead = 2 if raw.startswith("00") else 0
+        # "+44 (0)20 7946 0958": a trunk prefix in brackets, not dialled from abroad; or the
+        # number's own first digit ("+39 (0)2 1234 5678": Italy keeps it): either reading
+        if trunk and rules.international("".join(shape)[lead:]):
+            return 0.9
+        return 0.9 if rules.international(digits[lead:]) else 0.3
+    if [len(g) for g in groups] == [3, 2, 4]:
+        return 0.0  # an SSN's shape
+    formatted = len(groups) > 1 or raw.startswith("(")
+    if decimal:
+        return 0.3  # a phone only with context
+    if formatted and rules.with_country_code(groups[0], "".join(groups[1:])):
+        return 0.8  # "44 20 7946 0958": a country code written without "+"
+    rank = rules.national(digits)
+    if rank is None:
+        return 0.3
+    if formatted and (n < 8 or (len(groups) == 2 and len(groups[1]) < 4)):
+        return 0.35  # "20210-261", "7038 01": a postcode or a house number as often
+    if formatted:
+        return 0.7 - 0.001 * rank  # the earlier a region is listed, the likelier
+    if n > 12:
+        return 0.0  # 13+ bare digits: an id or a card, not a national number
+    if digits[0] == "0" and digits[1] != "0" and n >= 9:
+        return 0.5  # "07700900123": a trunk prefix and a valid national number
+    return 0.35  # bare digits valid somewhere: context decides
+
+
+@pytest.mark.parametrize("regions", [None, ("GB", "FR", "DE", "IT", "ES", "NL"), ("JP", "IN")])
+def test_a_phone_candidate_reads_as_it_did_before_its_shape_was_planned(
+    regions: tuple[str, ...] | None,
+) -> None:
+    """Every phone candidate of the corpus, and every head of it a split tries, gets the same
+    readings (ends, scores, penalties) from the plan of its shape as from the old code; the
+    plans are kept across texts, so a shape met again with other digits is read from its plan."""
+    rules = PhoneRules(regions or DEFAULT_REGIONS)
+    raws: set[str] = set()
+    for text in corpus():
+        for m in phone._PHONE.finditer(normalize(text).text):
+            raws.add(m.group())
+            raws.update(m.group()[:end] for end, _ in phone._heads(m.group()))
+    read = 0
+    for raw in sorted(raws):
+        expected = _old_readings(rules, raw)
+        assert phone._readings(rules, raw) == expected, raw
+        read += bool(expected)
+    assert read > 2000
+    assert len(rules.shapes) < len(raws) / 2  # shapes are met again: the plans are reused

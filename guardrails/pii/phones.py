@@ -304,6 +304,9 @@ class PhoneRules:
 
     def __init__(self, regions: tuple[str, ...]) -> None:
         self.regions = regions
+        #: what a phone candidate of a shape reads as, rules aside
+        #: (guardrails.pii.finders.phone._plan): kept as long as these rules are
+        self.shapes: dict[str, Any] = {}
         self._regions = tuple(r for r in (_region(code) for code in regions) if r is not None)
         self._by_cc: dict[str, list[_Region]] = {}
         for r in self._regions:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from guardrails.pii.context import (
     _GROUP,
@@ -301,10 +301,50 @@ def _national_length(text: str, span: Span, groups: tuple[int, ...]) -> int:
     return sum(groups) - (4 if head == "00" else 2 if head[:1] == "+" else 0)
 
 
+#: 2 to 9 as 1: a candidate's shape (its separators, where its zeros and other digits are)
+_SHAPE = str.maketrans("23456789", "11111111")
+#: the most shapes a PhoneRules keeps the plans of (all are dropped when it is full)
+SHAPES_KEPT = 4096
+
+#: what the rules must say of a reading's digits: ``("i", lead, trunk)`` for an international
+#: number (``trunk``: the group of a bracketed trunk "(0)", -1 for none), ``("n", formatted,
+#: after)`` for a national one (``after``: its score once a region accepts it, ``None`` for
+#: ``0.7 - 0.001 * rank``); a float: the score, no rule asked
+_Verdict = float | tuple[Any, ...]
+#: a reading of a shape: where it ends, international, its penalty, the spans of its digit
+#: groups, its verdict
+_Step = tuple[int, bool, float, tuple[tuple[int, int], ...], _Verdict]
+
+
 def _readings(rules: PhoneRules, raw: str) -> tuple[_Reading, ...]:
     """The readings of a candidate that can reach ``THRESHOLD`` (with a context word if they
     need one), best first: all of it, then without its last one or two groups ("0207 946 0958
-    24 hours"). Everything here depends on the candidate's characters only."""
+    24 hours"). Everything but what the rules say of its digits depends on the candidate's
+    shape only (:data:`_SHAPE`): that part is worked out once per shape (:func:`_plan`)."""
+    shapes: dict[str, tuple[_Step, ...]] = rules.shapes
+    shape = raw.translate(_SHAPE)
+    plan = shapes.get(shape)
+    if plan is None:
+        if len(shapes) >= SHAPES_KEPT:
+            shapes.clear()
+        plan = shapes[shape] = _plan(shape)
+    out: list[_Reading] = []
+    for stop, international, penalty, spans, verdict in plan:
+        score = (
+            verdict
+            if verdict.__class__ is float
+            else _decide(rules, verdict, [raw[g0:g1] for g0, g1 in spans])  # type: ignore[arg-type]
+        )
+        bound = score if score >= THRESHOLD else score + CONTEXT_BOOST
+        if not international:  # followed by a unit it is capped, then context may raise it
+            bound = max(bound, min(score, 0.3) + CONTEXT_BOOST)
+        if bound - penalty >= THRESHOLD:
+            out.append(_Reading(stop, score, international, penalty))
+    return tuple(out)
+
+
+def _plan(raw: str) -> tuple[_Step, ...]:
+    """The readings of a candidate of this shape, each with its verdict (:func:`_verdict`)."""
     # "+65 6123 4567 (81697 ...": cut before the "("
     while "(" in raw and raw.count("(") > raw.count(")"):
         cut = raw.rfind("(")
@@ -324,7 +364,7 @@ def _readings(rules: PhoneRules, raw: str) -> tuple[_Reading, ...]:
     international = raw.startswith("+") or (raw.startswith("00") and raw[2:3] in "123456789")
     # "00" stands for "+": it is not one of the number's at most 15 digits
     lead = 2 if international and raw.startswith("00") else 0
-    out: list[_Reading] = []
+    out: list[_Step] = []
     for k in range(last, max(0, last - 3), -1):
         if k < last:  # only a short trailing group that breaks the grouping is dropped
             dropped = groups[k][1] - groups[k][0]
@@ -339,23 +379,55 @@ def _readings(rules: PhoneRules, raw: str) -> tuple[_Reading, ...]:
         if stop < end and raw[stop] == ")":
             stop += 1
         pieces = [raw[g0:g1] for g0, g1 in groups[:k]]
-        score = _validated(rules, raw[:stop], pieces, international)
+        verdict = _verdict(raw[:stop], pieces, international)
         penalty = 0.1 * (last - k)
-        bound = score if score >= THRESHOLD else score + CONTEXT_BOOST
-        if not international:  # followed by a unit it is capped, then context may raise it
-            bound = max(bound, min(score, 0.3) + CONTEXT_BOOST)
-        if bound - penalty >= THRESHOLD:
-            out.append(_Reading(stop, score, international, penalty))
+        if verdict.__class__ is float:  # no rule asked: whether it can reach the threshold
+            score: float = verdict  # type: ignore[assignment]
+            bound = score if score >= THRESHOLD else score + CONTEXT_BOOST
+            if not international:
+                bound = max(bound, min(score, 0.3) + CONTEXT_BOOST)
+            if bound - penalty < THRESHOLD:
+                continue
+        out.append((stop, international, penalty, tuple(groups[:k]), verdict))
     return tuple(out)
 
 
 def _validated(rules: PhoneRules, raw: str, groups: list[str], international: bool) -> float:
     """What the phone rules say of ``raw`` (split into digit ``groups``), context aside:
     0 when its shape says it is something else."""
+    return _decide(rules, _verdict(raw, groups, international), groups)
+
+
+def _decide(rules: PhoneRules, verdict: _Verdict, groups: list[str]) -> float:
+    """The score of a reading with digit ``groups``: its verdict, asked of the rules."""
+    if verdict.__class__ is float:
+        return verdict  # type: ignore[return-value]
+    digits = "".join(groups)
+    if verdict[0] == "i":  # type: ignore[index]
+        _, lead, trunk = verdict  # type: ignore[misc]
+        # "+44 (0)20 7946 0958": a trunk prefix in brackets, not dialled from abroad; or the
+        # number's own first digit ("+39 (0)2 1234 5678": Italy keeps it): either reading
+        if trunk >= 0 and rules.international("".join(groups[:trunk] + groups[trunk + 1 :])[lead:]):
+            return 0.9
+        return 0.9 if rules.international(digits[lead:]) else 0.3
+    _, formatted, after = verdict  # type: ignore[misc]
+    if formatted and rules.with_country_code(groups[0], "".join(groups[1:])):
+        return 0.8  # "44 20 7946 0958": a country code written without "+"
+    rank = rules.national(digits)
+    if rank is None:
+        return 0.3
+    return 0.7 - 0.001 * rank if after is None else after  # type: ignore[no-any-return]
+
+
+def _verdict(raw: str, groups: list[str], international: bool) -> _Verdict:
+    """What :func:`_validated` decides from the shape of ``raw`` (split into digit ``groups``)
+    alone (a zero is told from other digits, the rest not): the score, or what to ask the
+    rules (:data:`_Verdict`)."""
     digits = "".join(groups)
     n = len(digits) - (2 if international and raw.startswith("00") else 0)
     shape = groups
     trunk = international and "(0)" in raw
+    at = -1
     if trunk:  # "+44 (0)20 7946 0958": the bracketed 0 is not a group of the number's own
         at = len(_GROUP.findall(raw[: raw.find("(0)")]))
         shape = groups[:at] + groups[at + 1 :]
@@ -375,31 +447,24 @@ def _validated(rules: PhoneRules, raw: str, groups: list[str], international: bo
     if decimal and min(map(len, groups)) < 4:
         return 0.0
     if international:
-        lead = 2 if raw.startswith("00") else 0
-        # "+44 (0)20 7946 0958": a trunk prefix in brackets, not dialled from abroad; or the
-        # number's own first digit ("+39 (0)2 1234 5678": Italy keeps it): either reading
-        if trunk and rules.international("".join(shape)[lead:]):
-            return 0.9
-        return 0.9 if rules.international(digits[lead:]) else 0.3
+        return ("i", 2 if raw.startswith("00") else 0, at)
     if [len(g) for g in groups] == [3, 2, 4]:
         return 0.0  # an SSN's shape
     formatted = len(groups) > 1 or raw.startswith("(")
     if decimal:
         return 0.3  # a phone only with context
-    if formatted and rules.with_country_code(groups[0], "".join(groups[1:])):
-        return 0.8  # "44 20 7946 0958": a country code written without "+"
-    rank = rules.national(digits)
-    if rank is None:
-        return 0.3
+    after: float | None
     if formatted and (n < 8 or (len(groups) == 2 and len(groups[1]) < 4)):
-        return 0.35  # "20210-261", "7038 01": a postcode or a house number as often
-    if formatted:
-        return 0.7 - 0.001 * rank  # the earlier a region is listed, the likelier
-    if n > 12:
-        return 0.0  # 13+ bare digits: an id or a card, not a national number
-    if digits[0] == "0" and digits[1] != "0" and n >= 9:
-        return 0.5  # "07700900123": a trunk prefix and a valid national number
-    return 0.35  # bare digits valid somewhere: context decides
+        after = 0.35  # "20210-261", "7038 01": a postcode or a house number as often
+    elif formatted:
+        after = None  # 0.7 - 0.001 * rank: the earlier a region is listed, the likelier
+    elif n > 12:
+        after = 0.0  # 13+ bare digits: an id or a card, not a national number
+    elif digits[0] == "0" and digits[1] != "0" and n >= 9:
+        after = 0.5  # "07700900123": a trunk prefix and a valid national number
+    else:
+        after = 0.35  # bare digits valid somewhere: context decides
+    return ("n", formatted, after)
 
 
 #: URI schemes of a phone number ("tel:+1...", "sms: 0207...")
