@@ -154,13 +154,17 @@ _NEEDS: dict[str, Callable[[_Scan], bool]] = {
     "email": lambda s: "@" in s.text,
     "url": lambda s: "://" in s.text or (_has_w_dot(s.text) and _WWW.search(s.text) is not None),
     "mac_address": lambda s: s.text.count(":") >= 5 or s.text.count("-") >= 5,
-    "iban": lambda s: s.digits() >= 2,  # the check digits: a BBAN may be all letters
-    "crypto": lambda s: True,
+    # the two check digits, side by side or one separator apart: a BBAN may be all letters
+    "iban": lambda s: s.run_digits() >= 2,
+    "crypto": lambda s: s.any_digit(),  # "1", "3" or "bc1" starts every address read
     # a card, an SSN, a phone number: 12, 9, 6 digits in one run of digits and separators
     "credit_card": lambda s: s.run_digits() >= 12,
     "us_ssn": lambda s: s.run_digits() >= 9,
     "phone": lambda s: s.run_digits() >= 6,
-    "ip": lambda s: (s.text.count(".") >= 3 and s.digits() >= 4) or s.text.count(":") >= 2,
+    # an IPv4 address: four digits in one run of digits and dots at least
+    "ip": lambda s: (s.text.count(".") >= 3 and s.run_digits() >= 4) or s.text.count(":") >= 2,
+    # "2024-01-31", "1/2/24", "31.12.2023": 4 digits or more in one run; "Jan 5, 2024" has 4
+    "date": lambda s: s.run_digits() >= 4,
     **{name: has_secrets for name in SECRET_TYPES},
 }
 
