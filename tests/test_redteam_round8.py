@@ -663,3 +663,39 @@ def test_an_agent_keeps_no_long_key_of_a_tools_result(mode: str) -> None:
     del agent, model, faq
     gc.collect()
     assert [sys.getrefcount(k) for k in keys] == before, "a scanned key is still referenced"
+
+
+# ------------------------------------------------------------------ the v3 stream (8b333c8)
+# "every event of any kind, field by field (fail closed)": also the fields beside a delta's
+# text, a block's arguments sent as an object, and an event whose data is a list (the shape it
+# has once serialized, as a remote graph's client reads it) or of a shape this version does not
+# know.
+
+
+def _stream_transformer() -> Any:
+    (factory,) = PIIMiddleware("email", apply_to_output=True).transformers
+    return factory(())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ({"event": "content-block-delta", "index": 0, "delta": {"type": "block-delta",
+          "fields": {"type": "tool_call_chunk", "name": "send", "args": {"to": JANE}}}},
+         {"run_id": "r"}),
+        ({"event": "content-block-delta", "index": 1, "delta": {"type": "text-delta",
+          "text": "see", "extras": {"cite": JANE}}}, {"run_id": "r"}),
+        ({"event": "content-block-delta", "index": 2, "delta": {"type": "reasoning-delta",
+          "reasoning": "hm", "signature": f"by {JANE}"}}, {"run_id": "r"}),
+        ({"event": "content-block-delta", "index": 3, "delta": {"type": "block-delta",
+          "fields": [f"to {JANE}"]}}, {"run_id": "r"}),
+        [{"event": "message-start", "role": "ai", "metadata": {"owner": JANE}}, {"run_id": "r"}],
+        {"message": f"to {JANE}"},
+    ],
+    ids=["block args as an object", "text delta extras", "reasoning delta field",
+         "block fields as a list", "a list", "another shape"],
+)  # fmt: skip
+def test_a_messages_event_releases_no_value_in_any_field(data: Any) -> None:
+    event = {"type": "event", "method": "messages", "params": {"data": data}}
+    _stream_transformer().process(event)
+    assert JANE not in repr(event) and "[REDACTED_EMAIL]" in repr(event), event

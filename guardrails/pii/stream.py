@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from langchain_core.messages import BaseMessage
 from langgraph.stream import StreamTransformer
 
 from guardrails.pii.finders.secrets import open_secret_start
@@ -88,13 +87,14 @@ class PIIStreamTransformer(StreamTransformer):
 
     # ------------------------------------------------------------------ messages channel
     def _messages(self, params: dict[str, Any], data: Any) -> None:
-        if not isinstance(data, tuple) or len(data) != 2:
+        if not isinstance(data, tuple | list) or len(data) != 2:
+            if data is not None:  # a shape this version does not know: every value (fail closed)
+                params["data"] = self._value(data)
             return
         payload, metadata = data
-        if isinstance(payload, BaseMessage):
-            params["data"] = (self._value(payload), metadata)
-            return
-        if not isinstance(payload, dict):
+        if not isinstance(payload, dict):  # a whole message, or a payload of another shape
+            pair = (self._value(payload), metadata)
+            params["data"] = pair if isinstance(data, tuple) else list(pair)
             return
         kind = payload.get("event")
         run = str((metadata or {}).get("run_id") or "")
@@ -122,6 +122,9 @@ class PIIStreamTransformer(StreamTransformer):
         field = {"text-delta": "text", "reasoning-delta": "reasoning", "tool-call-delta": "args"}
         if kind in field:
             self._held(delta, field[kind], (run, payload.get("index")))
+            for key, value in list(delta.items()):  # any other field of the delta (fail closed)
+                if key not in {"type", field[kind]}:
+                    delta[key] = self._value(value)
         elif kind == "block-delta":
             fields = delta.get("fields")
             if isinstance(fields, dict):
@@ -131,9 +134,13 @@ class PIIStreamTransformer(StreamTransformer):
                     cut = max(0, len(handled) - LOOKBACK)
                     fields["args"] = handled[:cut]
                     self._buffers[(run, payload.get("index"))] = handled[cut:]
+                elif args is not None:  # arguments as an object: every value
+                    fields["args"] = self._value(args)
                 for key, value in list(fields.items()):
                     if key not in {"args", "type", "id", "index", "name"}:
                         fields[key] = self._value(value)
+            elif fields is not None:
+                delta["fields"] = self._value(fields)
         else:  # any other delta type: every string in it
             payload["delta"] = self._value(delta)
 
