@@ -699,3 +699,9 @@ def test_a_messages_event_releases_no_value_in_any_field(data: Any) -> None:
     event = {"type": "event", "method": "messages", "params": {"data": data}}
     _stream_transformer().process(event)
     assert JANE not in repr(event) and "[REDACTED_EMAIL]" in repr(event), event
+
+
+def test_a_tools_event_of_another_shape_releases_no_value() -> None:
+    event = {"type": "event", "method": "tools", "params": {"data": ["tool-output", f"{JANE}"]}}
+    _stream_transformer().process(event)
+    assert JANE not in repr(event) and "[REDACTED_EMAIL]" in repr(event), event

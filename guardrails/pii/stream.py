@@ -81,7 +81,8 @@ class PIIStreamTransformer(StreamTransformer):
             self._messages(params, data)
         elif method == "tools" and isinstance(data, dict):
             self._tools(data)
-        elif method in {"values", "updates"} and data is not None:
+        elif method in {"tools", "values", "updates"} and data is not None:
+            # a state snapshot or update, or a tools event of another shape (fail closed)
             params["data"] = self._value(data)
         return True
 
