@@ -884,3 +884,69 @@ def test_every_registered_event_kind_reaches_every_destination(
         assert run["extra"]["metadata"][f"guardrails.{name}.count"] == 1
     _no_raw_values([dict(e.attributes or {}) for e in span.events])  # type: ignore[attr-defined]
     _no_raw_values(run["events"])
+
+
+# --- what each destination carries (issue 29, round 8: the core seed-71 sample) -----------------
+
+
+def test_otel_pii_entities_counts_only_counts(otel: Otel) -> None:
+    """``guardrails.pii.entities`` adds each type's count; a zero, a negative, a boolean or a
+    text under ``entities`` is no count and adds nothing (no data point for that type)."""
+    emit(
+        "pii.detected",
+        "P",
+        entities={"ip": 1.5, "email": 2, "url": 1, "phone": 0, "card": True, "iban": -1},
+    )
+    emit("pii.detected", "P", entities={"ssn": "3", "email": 1})
+    points = otel.points("guardrails.pii.entities")
+    assert {a["guardrails.pii.entity_type"]: v for a, v in points} == {"email": 3, "url": 1}
+
+
+def test_otel_attributes_leave_out_what_is_not_there() -> None:
+    """A missing value (``None``) is no attribute, also inside a mapping field."""
+    attrs = telemetry.otel_attributes(
+        {"event": "pii.detected", "guardrail": "P", "entities": {"email": 2, "phone": None}}
+    )
+    assert attrs == {
+        "guardrails.event": "pii.detected",
+        "guardrails.guardrail": "P",
+        "guardrails.entities.email": 2,
+    }
+
+
+def test_langsmith_metadata_of_an_event_without_entities_is_its_own_fields(
+    langsmith_trace: LangSmithTrace,
+) -> None:
+    """An event's metadata on its run holds what the event says (its fields), not the event's
+    name again nor who ran it (agent, thread, run, user: the run says that already); only a
+    retry attempt adds the run's attempt count."""
+    from langsmith.run_helpers import traceable
+
+    @traceable(name="limited")
+    def limited() -> None:
+        emit(
+            "limit.exceeded",
+            "L",
+            limit_kind="model_calls",
+            scope="run",
+            count=3,
+            agent="main",
+            thread_id="t1",
+            user_id="u1",
+        )
+        emit("retry.attempt", "R", attempt=1, error="TimeoutError", agent="main")
+        emit("retry.attempt", "R", attempt=2, error="TimeoutError", agent="main")
+
+    limited()
+    (run,) = [r for r in langsmith_trace.runs().values() if r["name"] == "limited"]
+    metadata = run["extra"]["metadata"]
+    assert metadata["guardrails.limit.exceeded"] == {
+        "guardrail": "L",
+        "limit_kind": "model_calls",
+        "scope": "run",
+        "count": 3,
+    }, metadata
+    assert metadata["guardrails.limit.exceeded.count"] == 1
+    assert "guardrails.limit.exceededs" not in metadata
+    assert metadata["guardrails.retry.attempts"] == 2
+    assert metadata["guardrails.retry.attempt.count"] == 2
