@@ -609,9 +609,10 @@ REFERENCES = [
     "&lt;Passw0rd_Here2&gt;",
     "@Microsoft.KeyVault(SecretUri=https://kv9.vault.azure.net/secrets/Db2)",
     "@Db_Passw0rd_9",
-    # cut short before 12 characters (a longer random head is a leak: test_secrets_truncated)
+    # a token's prefix cut short (a longer random head is a leak, and under a password name what
+    # stands before the dots is the password: test_secrets_truncated)
     "sk-Xk9m...",
-    "Xk9mQ2vL7p...",
+    "ghp_Xk9mQ2...",
     "${DB_PASSWORD_2}",
     "$(cat /run/secrets/db_2)",
     "%(db_password_2)s",

@@ -701,6 +701,10 @@ def test_a_negative_word_right_before_a_number_rules_out_the_context_only_path(w
         ("us_ssn", SSN_ONLY_WITH_CONTEXT, "ssn"),
     ]:
         assert found(f"{context} {value}", kind) == [value]
+        if (kind, word) == ("us_ssn", "id"):
+            # `ssn id` names the number an SSN, as `tax id` does (tests/test_redteam_round8.py)
+            assert found(f"{context} {word} {value}", kind) == [value]
+            continue
         assert found(f"{context} {word} {value}", kind) == [], (word, kind)
         if word[0].isalpha():
             assert found(f"{context} {word} no. {value}", kind) == [], (word, kind)

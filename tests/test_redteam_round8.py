@@ -551,13 +551,7 @@ def test_a_span_attribute_named_phone_reaches_the_exporter_handled() -> None:
 SSN_DIGITS = "536221234"  # nine bare digits: an SSN only with a context word
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open, a decision for the lead: `id` after an SSN word rules the number out "
-    "(`ssn_id`, `ssnId`, `SSN ID`), while `tax id` / `taxpayerId` do not; adding `ssn id` to "
-    "the SSN phrases fixes it but contradicts test_promises_detect_3's negative-word case "
-    "`ssn id 536221234` (expected: no SSN)",
-)
+# decided (lead, round 8): `ssn id` is an SSN phrase, as `tax id` is
 @pytest.mark.parametrize("key", ["ssn_id", "ssnId", "SSNID", "SSN ID"])
 def test_an_ssn_under_a_key_naming_it_an_ssn_id_reaches_the_model_handled(
     key: str, mode: str
@@ -604,14 +598,7 @@ def test_a_password_stated_with_a_full_stop_is_handled(password: str, mode: str)
     assert password not in seen, seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open, a decision for the lead: a value ending in `...` is judged by the part before "
-    "the dots as a value cut short, so a password stated in prose with an ellipsis as its "
-    "sentence's punctuation (`password: BlueSky2024...`, under 12 characters or word-like) is "
-    "taken for a placeholder and reaches the model, while the same sentence ending in `.` is "
-    "handled (docs/secrets.md lists `hunter2...` as unreported on purpose)",
-)
+# decided (lead, round 8): under a password name the part before the dots is the password
 @pytest.mark.parametrize("password", PASSWORDS)
 def test_a_password_stated_with_an_ellipsis_is_handled(password: str, mode: str) -> None:
     seen = _secret_reaches_the_model(f"The wifi password is {password}... Store it.", mode)

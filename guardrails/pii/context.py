@@ -194,6 +194,7 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
         "taxpayer",
         "taxpayer id",
         "tax id",
+        "ssn id",
         "tax identification",
         "tin",
         "itin",

@@ -1056,6 +1056,13 @@ def _assignments(text: str, taken: list[tuple[int, int]]) -> list[Secret]:
 
 
 def _value_ok(value: str, name: str, kind: str, quoted: bool, a: re.Match[str]) -> bool:
+    if kind == "password" and value.endswith(_CUT_MARKS):
+        # a password name takes any value that is not a placeholder: what stands before the
+        # dots (an ellipsis ending the sentence, or a value cut short) is judged as itself
+        # (a provider's prefix before the dots is a token cut short: judged as one, below)
+        head = value.rstrip(".\u2026")
+        if not _ANCHORS.match(head):
+            return bool(head) and _value_ok(head, name, kind, quoted, a)
     if len(value) < (4 if kind == "password" else 16 if kind == "weak" else 8):
         return False
     squash = value.lower().replace("-", "").replace("_", "")
