@@ -181,24 +181,24 @@ class Layers:
                 if _escaped(decoded):  # still encoded after as many passes: not read
                     self._unscannable("encoding")
             if decoded != text:
-                self.depth += 1
-                try:
-                    handled = self.text(decoded, context)
-                finally:
-                    self.depth -= 1
+                handled = self._inner(decoded, context)
                 if handled != decoded:  # a value under the escapes: sent decoded and handled
                     return handled
         if _quoted_printable(text):  # a MIME body: a value split by a soft line break
             decoded = _unquoted_printable(text)
             if decoded != text:
-                self.depth += 1
-                try:
-                    handled = self.text(decoded, context)
-                finally:
-                    self.depth -= 1
+                handled = self._inner(decoded, context)
                 if handled != decoded:  # a value in the body: sent decoded and handled
                     return handled
         return None
+
+    def _inner(self, text: str, context: str | None) -> str:
+        """``text`` (what a layer held) handled one layer deeper."""
+        self.depth += 1
+        try:
+            return self.text(text, context)
+        finally:
+            self.depth -= 1
 
     def _open(self, layer: payloads.Layer, context: str | None = None) -> str | None:
         """The layer's text handled and put back under the layer; ``None`` when unchanged.
@@ -214,11 +214,7 @@ class Layers:
             assert current is not None
             closed: str | None = None
             for reading in current.readings():
-                self.depth += 1
-                try:
-                    handled = self.text(reading.text, context)
-                finally:
-                    self.depth -= 1
+                handled = self._inner(reading.text, context)
                 if handled != reading.text and self.collect is None:
                     closed = reading.close(handled)
                     break
