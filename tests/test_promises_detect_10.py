@@ -153,8 +153,8 @@ SCHEMES = ("tel:", "sms:", "fax:", "phone:", "callto:")
 #: letters of scripts written with spaces between words: Latin (both cases), accented Latin,
 #: Cyrillic, Greek, Hebrew (not one of its one-letter prefixes), Devanagari
 GLUE = [*"aqzAQZ", "é", "ô", "ß", "ø", "ñ", "ı", "о", "д", "λ", "א", "क"]
-#: scripts written without spaces (a word there needs no boundary)
-SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+#: scripts written without spaces (a word there needs no boundary): Thai, Kana, Han, Hangul
+SPACELESS = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 def _is_letter(ch: str) -> bool:

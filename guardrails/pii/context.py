@@ -136,6 +136,42 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
         "휴대폰",
         "핸드폰",
         "手機",
+        # Portuguese (Portugal), Russian (``моб.`` only with its dot: ``моб`` is slang for a mob)
+        "telemóvel",
+        "telemovel",
+        "telemóveis",
+        "telemoveis",
+        "сотовый",
+        "сотового",
+        "мобильный",
+        "мобильного",
+        "моб.",
+        # Indonesian, Malay: ``hp`` (handphone) only after ``no`` (``hp`` alone is a brand)
+        "telp",
+        "telepon",
+        "no hp",
+        "no. hp",
+        "nomor hp",
+        "ponsel",
+        # Vietnamese, with and without its marks (``điện`` alone is electricity)
+        "sđt",
+        "sdt",
+        "số điện thoại",
+        "so dien thoai",
+        "điện thoại",
+        "dien thoai",
+        # Finnish, Thai, Bengali, Urdu, and the GSM subscriber number (Hungarian ``telefonszám``,
+        # ``mobilszáma``: telefon and mobil with szám of KEY_WORDS)
+        "puhelin",
+        "puhelinnumero",
+        "matkapuhelin",
+        "โทรศัพท์",
+        "เบอร์โทร",
+        "ফোন",
+        "মোবাইল",
+        "فون",
+        "موبائل",
+        "msisdn",
     ),
     "credit_card": (
         "card",
@@ -230,6 +266,7 @@ KEY_WORDS = _word_set(
     privé werk vast numéro numéros domicile travail fixe perso bureau
     número números numero numeri casa trabajo fijo contacto contato trabalho lavoro ufficio fisso
     numer domowy służbowy kontaktowy číslo cep ev iş numara numarası numarasi
+    szám száma számom számot nomor
     tax
     """
 )
