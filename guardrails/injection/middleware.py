@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import contextvars
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from langchain.agents.middleware.types import ExtendedModelResponse, ModelResponse
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage, convert_to_messages
+from langchain_core.messages import BaseMessage, ToolMessage, convert_to_messages
 from langgraph.types import Command
 
 from guardrails._core import Call, Flow, Guardrail
 from guardrails._state import with_update
 from guardrails._validate import middleware_name, one_of
 from guardrails.errors import GuardrailConfigError
+from guardrails.injection import subagents
 from guardrails.injection.judge import Finding, judge
-from guardrails.injection.relay import (
-    Unrebuildable,
-    may_hold_link,
-    redact_links,
-    relayed_in,
-    relayed_links,
-)
+from guardrails.injection.model_side import ModelSide
 from guardrails.injection.review import ask_reviewer
 from guardrails.injection.rules import Allowances, ToolPatterns
 from guardrails.injection.taint import (
@@ -32,31 +25,13 @@ from guardrails.injection.taint import (
     entry,
     message_text,
     split_structure,
+    state_value,
 )
 
 __all__ = ["PromptInjectionMiddleware"]
 
 _NAME = "PromptInjectionMiddleware"
 _TASK = "task"
-#: The texts a calling agent's model wrote as a subagent's task (they vouch for nothing there).
-_DELEGATED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
-    "guardrails_injection_delegated", default=frozenset()
-)
-#: Set by a guarded subagent while a ``task`` call of a guarded parent runs.
-_SUBAGENT_SEEN: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
-    "guardrails_injection_subagent_seen", default=None
-)
-#: Marked by a guarded subagent that records an untrusted result while a ``task`` call runs
-#: (also content its caller had read before: that entry is not new in the returned state).
-_SUBAGENT_READ: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
-    "guardrails_injection_subagent_read", default=None
-)
-
-
-def _mark_read() -> None:
-    read = _SUBAGENT_READ.get()
-    if read is not None:
-        read.append(True)
 
 
 def _refusal(tool: str, call_id: str | None, findings: list[Finding], extra: str = "") -> Any:
@@ -72,6 +47,7 @@ def _refusal(tool: str, call_id: str | None, findings: list[Finding], extra: str
 
 
 class PromptInjectionMiddleware(
+    ModelSide,
     Guardrail,
     kind="injection",
     hooks=("model", "tool"),
@@ -185,14 +161,14 @@ class PromptInjectionMiddleware(
     def provenance(self, state: Any, messages: Iterable[Any] = (), tool: Any = None) -> Provenance:
         """The provenance record of a state, as the judge sees it."""
         extra = [_tool_schema_text(tool)] if tool is not None else []
-        return Provenance.of(state, messages, extra_trusted=extra, delegated=_DELEGATED.get())
+        return Provenance.of(
+            state, messages, extra_trusted=extra, delegated=subagents.DELEGATED.get()
+        )
 
     # -- tool calls ----------------------------------------------------------------------------
 
     def tool_flow(self, request: Any) -> Flow[Any]:
-        seen = _SUBAGENT_SEEN.get()
-        if seen is not None:
-            seen.append(True)
+        subagents.seen()
         call = request.tool_call
         name = str(call.get("name"))
         if name == _TASK and not self._explicit(name):
@@ -200,9 +176,9 @@ class PromptInjectionMiddleware(
         if not self._declared(name):
             self._undeclared(name, request.runtime)
         state = request.state
-        messages = _get(state, "messages") or []
+        messages = state_value(state, "messages") or []
         args = call.get("args") or {}
-        if _get(state, TAINT_KEY) and isinstance(args, Mapping):
+        if state_value(state, TAINT_KEY) and isinstance(args, Mapping):
             prov = self.provenance(state, messages, request.tool)
             findings = judge(
                 name,
@@ -244,7 +220,7 @@ class PromptInjectionMiddleware(
         """Record an untrusted (or trusted) tool's result in state."""
         if self._is_untrusted(tool):
             role = "untrusted"
-            _mark_read()
+            subagents.mark_read()
         elif self.trusted_tools.match(tool):
             role = "trusted"
         else:
@@ -258,16 +234,16 @@ class PromptInjectionMiddleware(
         subagent = str(args.get("subagent_type", "")) if isinstance(args, Mapping) else ""
         seen: list[bool] = []
         read: list[bool] = []
-        token_seen = _SUBAGENT_SEEN.set(seen)
-        token_read = _SUBAGENT_READ.set(read)
-        token_del = _DELEGATED.set(_DELEGATED.get() | {description})
+        token_seen = subagents.SUBAGENT_SEEN.set(seen)
+        token_read = subagents.SUBAGENT_READ.set(read)
+        token_del = subagents.DELEGATED.set(subagents.DELEGATED.get() | {description})
         try:
             result = yield Call(request)
         finally:
-            _DELEGATED.reset(token_del)
-            _SUBAGENT_READ.reset(token_read)
-            _SUBAGENT_SEEN.reset(token_seen)
-        before = _get(request.state, TAINT_KEY) or {}
+            subagents.DELEGATED.reset(token_del)
+            subagents.SUBAGENT_READ.reset(token_read)
+            subagents.SUBAGENT_SEEN.reset(token_seen)
+        before = state_value(request.state, TAINT_KEY) or {}
         update = result.update if isinstance(result, Command) else None
         returned = update.get(TAINT_KEY) if isinstance(update, Mapping) else None
         new_taint = isinstance(returned, Mapping) and any(
@@ -276,138 +252,10 @@ class PromptInjectionMiddleware(
         )
         # (a `task` tool named in a list never comes here: it is judged and recorded as listed)
         if new_taint or read or not seen:
-            _mark_read()  # a subagent of a subagent: the caller's subagent read this answer
+            # a subagent of a subagent: the caller's subagent read this answer
+            subagents.mark_read()
             return _with_entry(result, "untrusted", f"task:{subagent or '?'}")
         return result
-
-    # -- model calls ---------------------------------------------------------------------------
-
-    def model_flow(self, request: Any) -> Flow[Any]:
-        seen = _SUBAGENT_SEEN.get()
-        if seen is not None:
-            seen.append(True)
-        response = yield Call(request)
-        state = request.state
-        update: dict[str, Any] = {}
-        system = request.system_message
-        system_text = message_text(system.content) if system is not None else ""
-        if system_text.strip():
-            record = entry("trusted", "@system", system_text)
-            known = _get(state, TAINT_KEY) or {}
-            if next(iter(record)) not in known:
-                update[TAINT_KEY] = record
-        if _get(state, TAINT_KEY):
-            response = self._check_relay(request, response, system_text)
-        if not update:
-            return response
-        if isinstance(response, ExtendedModelResponse):
-            return response  # another layer's command already rides on it; recorded next call
-        if isinstance(response, AIMessage):
-            response = ModelResponse(result=[response])
-        return ExtendedModelResponse(model_response=response, command=Command(update=update))
-
-    def _check_relay(self, request: Any, response: Any, system_text: str) -> Any:
-        inner = response.model_response if isinstance(response, ExtendedModelResponse) else response
-        messages = [inner] if isinstance(inner, AIMessage) else list(getattr(inner, "result", []))
-        finals = [m for m in messages if isinstance(m, AIMessage) and not m.tool_calls]
-        structured = None if isinstance(inner, AIMessage) else inner.structured_response
-        if not finals and structured is None:
-            return response
-        prov: Provenance | None = None
-
-        def provenance() -> Provenance:
-            nonlocal prov
-            if prov is None:
-                prov = self.provenance(request.state, request.messages, None).with_trusted(
-                    system_text
-                )
-            return prov
-
-        if structured is not None:
-            answer = self._check_structured(request, inner, provenance())
-            if answer is not None:
-                if isinstance(response, ExtendedModelResponse):
-                    return ExtendedModelResponse(model_response=answer, command=response.command)
-                return answer
-        changed: dict[int, AIMessage] = {}
-        for message in finals:
-            text = message_text(message.content)
-            if not may_hold_link(text):
-                continue
-            links = relayed_links(text, provenance())
-            if not links:
-                continue
-            self.audit("injection.relayed", runtime=request.runtime, decision=self.relay,
-                       count=len(links), sources=sorted({s for _, s in links}))  # fmt: skip
-            if self.relay == "flag":
-                continue
-            if self.relay == "block":
-                new_text = _REFUSAL
-            else:
-                new_text = redact_links(text, [span for span, _ in links])
-            changed[id(message)] = message.model_copy(update={"content": new_text})
-        if not changed:
-            return response
-        if isinstance(inner, AIMessage):
-            new_inner: Any = changed.get(id(inner), inner)
-        else:
-            new_inner = ModelResponse(
-                result=[changed.get(id(m), m) for m in inner.result],
-                structured_response=inner.structured_response,
-            )
-        if isinstance(response, ExtendedModelResponse):
-            return ExtendedModelResponse(model_response=new_inner, command=response.command)
-        return new_inner
-
-    def _check_structured(self, request: Any, inner: Any, prov: Provenance) -> Any:
-        """A structured answer (``ToolStrategy`` / ``ProviderStrategy``): its value and every
-        message that carries it (the structured call's arguments, LangChain's tool message
-        ``Returning structured response: ...``, the provider's JSON text). ``None``: nothing to
-        change. A link in a value that cannot be rebuilt is refused under ``redact`` too."""
-        rebuildable = True
-        try:
-            value, sources = relayed_in(inner.structured_response, prov)
-        except Unrebuildable as exc:
-            value, sources, rebuildable = inner.structured_response, exc.sources, False
-        if not sources:
-            return None
-        self.audit("injection.relayed", runtime=request.runtime, decision=self.relay,
-                   count=len(sources), sources=sorted(set(sources)))  # fmt: skip
-        if self.relay == "flag":
-            return None
-        if self.relay == "block" or not rebuildable:
-            return ModelResponse(result=[AIMessage(_REFUSAL)], structured_response=None)
-        try:
-            result = [_redacted(m, prov) for m in inner.result]
-        except Unrebuildable:
-            return ModelResponse(result=[AIMessage(_REFUSAL)], structured_response=None)
-        return ModelResponse(result=result, structured_response=value)
-
-
-_REFUSAL = (
-    "I can't pass on this answer: it repeats a link or address that came from "
-    "untrusted content (a tool result), not from you."
-)
-
-
-def _redacted(message: Any, prov: Provenance) -> Any:
-    """``message`` with every relayed link of its content, tool-call arguments and extra
-    fields redacted (a structured answer's carriers). Raises :class:`Unrebuildable` as
-    :func:`relayed_in` does."""
-    update: dict[str, Any] = {}
-    for field in ("content", "additional_kwargs"):
-        new, found = relayed_in(getattr(message, field, None), prov)
-        if found:
-            update[field] = new
-    calls = getattr(message, "tool_calls", None)
-    if calls:
-        new_calls = []
-        for call in calls:
-            args, found = relayed_in(call.get("args"), prov)
-            new_calls.append({**call, "args": args} if found else call)
-        if any(a is not b for a, b in zip(new_calls, calls, strict=True)):
-            update["tool_calls"] = new_calls
-    return message.model_copy(update=update) if update else message
 
 
 def _as_messages(value: Any) -> list[BaseMessage]:
@@ -487,9 +335,3 @@ def _tool_schema_text(tool: Any) -> str:
 
 
 _SCHEMAS: dict[int, tuple[Any, str]] = {}
-
-
-def _get(state: Any, key: str) -> Any:
-    if isinstance(state, Mapping):
-        return state.get(key)
-    return getattr(state, key, None)

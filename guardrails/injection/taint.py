@@ -40,6 +40,7 @@ __all__ = [
     "entry",
     "merge_taint",
     "message_text",
+    "state_value",
 ]
 
 TAINT_KEY = "guardrails_provenance"
@@ -192,9 +193,9 @@ class Provenance:
         ``delegated`` are texts that reached this agent as its "user" message but were written
         by a calling agent's model (a ``task`` description): they vouch for nothing.
         """
-        record: Mapping[str, Entry] = _get(state, TAINT_KEY) or {}
+        record: Mapping[str, Entry] = state_value(state, TAINT_KEY) or {}
         vault: dict[str, str] = {}
-        for entries in (_get(state, PII_VAULT_KEY) or {}).values():
+        for entries in (state_value(state, PII_VAULT_KEY) or {}).values():
             if isinstance(entries, Mapping):
                 vault.update({str(k): str(v) for k, v in entries.items()})
         by_source: dict[str, list[str]] = {}
@@ -274,7 +275,8 @@ def _found(idx: Index, atom: Atom) -> bool:
     return idx.has_tokens(atom.tokens)
 
 
-def _get(state: Any, key: str) -> Any:
+def state_value(state: Any, key: str) -> Any:
+    """``state[key]`` of a state given as a mapping or an object (``None`` when absent)."""
     if isinstance(state, Mapping):
         return state.get(key)
     return getattr(state, key, None)
