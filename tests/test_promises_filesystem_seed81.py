@@ -7,16 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from deepagents.backends import FilesystemBackend
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails.errors import GuardrailConfigError
 from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
-
-pytest.importorskip("deepagents")
-from deepagents.backends import FilesystemBackend  # noqa: E402
+from tests.support import tool
 
 RULES = [FilesystemPermission(operations=["read", "write"], paths=["/workspace/**"])]
 
