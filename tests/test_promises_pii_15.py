@@ -1,0 +1,34 @@
+"""The promises of PII handling, part 15 (issue 29, round 8, seed 81).
+
+* **A stream releases all it has but the last 128 characters, back to the start of a word**
+  (``guardrails.pii.holdback.release_point``, what the streamed answer and the stream
+  transformer release as text arrives): when the cut falls next to a space, everything before
+  it goes out, from the very first character on (a stream of 129 characters releases its
+  first one); when it falls inside a run of non-space characters shorter than the run limit
+  (an address, a URL, an encoded layer), everything before that run goes out, even when the
+  run starts at the second character. Nothing more is held than that.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from guardrails.pii.holdback import LOOKBACK, release_point
+
+
+@pytest.mark.parametrize("lead", [0, 1, 2, 5, 200])
+def test_everything_but_the_last_128_characters_is_released_at_a_space(lead: int) -> None:
+    for length in range(lead + LOOKBACK, lead + LOOKBACK + 4):
+        raw = "a" * lead + " " + "b" * (length - lead)
+        cut = len(raw) - LOOKBACK
+        if raw[cut - 1] == " " or raw[cut] == " ":
+            assert release_point(raw, []) == cut, (lead, length)
+    raw = "a " + "b" * (LOOKBACK - 1)  # 129 characters: the first one goes out
+    assert release_point(raw, []) == 1
+
+
+@pytest.mark.parametrize("start", [1, 2, 7, 300, 900])
+def test_a_run_the_cut_falls_in_is_held_from_its_start(start: int) -> None:
+    for run in (LOOKBACK + 2, LOOKBACK + 50, 1000):
+        raw = "w" * (start - 1) + " " + "x" * run  # a run of `run` characters from `start`
+        assert release_point(raw, []) == start, (start, run)
