@@ -1,5 +1,8 @@
 """The promises of PII handling, part 15 (issue 29, round 8, seed 81).
 
+* **A message a layer inside the guardrail adds reaches the model's callbacks handled**
+  (``on_chat_model_start`` of a callback on the model: a tracer never sees the value), under
+  redact, mask and hash, sync and async.
 * **A stream releases all it has but the last 128 characters, back to the start of a word**
   (``guardrails.pii.holdback.release_point``, what the streamed answer and the stream
   transformer release as text arrives): when the cut falls next to a space, everything before
@@ -11,9 +14,19 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import pytest
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import HumanMessage
+
+from guardrails import PIIMiddleware
 from guardrails.pii.holdback import LOOKBACK, release_point
+from guardrails.testing import ScriptedChatModel
+from tests.support import invoke
+from tests.test_promises_pii import EMAIL, _dumps
 
 
 @pytest.mark.parametrize("lead", [0, 1, 2, 5, 200])
@@ -32,3 +45,39 @@ def test_a_run_the_cut_falls_in_is_held_from_its_start(start: int) -> None:
     for run in (LOOKBACK + 2, LOOKBACK + 50, 1000):
         raw = "w" * (start - 1) + " " + "x" * run  # a run of `run` characters from `start`
         assert release_point(raw, []) == start, (start, run)
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+class _Recorder(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self.seen.append(messages)
+
+
+class _AddsAMessage(AgentMiddleware):
+    """Listed after the guardrail (runs inside it): adds a message holding a value."""
+
+    def wrap_model_call(self, request: Any, handler: Any) -> Any:
+        return handler(request.override(messages=[*request.messages, HumanMessage(EMAIL)]))
+
+    async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+        return await handler(request.override(messages=[*request.messages, HumanMessage(EMAIL)]))
+
+
+@pytest.mark.parametrize("strategy", ["redact", "mask", "hash"])
+def test_a_message_added_inside_the_guardrail_reaches_callbacks_handled(
+    strategy: str, mode: str
+) -> None:
+    recorder = _Recorder()
+    model = ScriptedChatModel(responses=["ok"], callbacks=[recorder])
+    agent = create_agent(
+        model, middleware=[PIIMiddleware("email", strategy=strategy), _AddsAMessage()]
+    )
+    invoke(agent, {"messages": [HumanMessage("hello")]}, mode)
+    assert recorder.seen, "the model's callbacks ran"
+    assert EMAIL not in _dumps(recorder.seen), "a callback saw the value"
+    assert EMAIL not in _dumps(model.requests)
