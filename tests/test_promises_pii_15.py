@@ -3,6 +3,9 @@
 * **A message a layer inside the guardrail adds reaches the model's callbacks handled**
   (``on_chat_model_start`` of a callback on the model: a tracer never sees the value), under
   redact, mask and hash, sync and async.
+* **What a model's own binding hands the model is handled**: a chat model whose
+  ``bind_tools`` returns its own ``RunnableBinding`` with its own ``invoke`` or ``ainvoke``
+  (which may edit the messages, even in place) gets the provider-side pass.
 * **A stream releases all it has but the last 128 characters, back to the start of a word**
   (``guardrails.pii.holdback.release_point``, what the streamed answer and the stream
   transformer release as text arrives): when the cut falls next to a space, everything before
@@ -21,11 +24,13 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableBinding
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from guardrails import PIIMiddleware
 from guardrails.pii.holdback import LOOKBACK, release_point
 from guardrails.testing import ScriptedChatModel
-from tests.support import invoke
+from tests.support import invoke, tool
 from tests.test_promises_pii import EMAIL, _dumps
 
 
@@ -81,3 +86,41 @@ def test_a_message_added_inside_the_guardrail_reaches_callbacks_handled(
     assert recorder.seen, "the model's callbacks ran"
     assert EMAIL not in _dumps(recorder.seen), "a callback saw the value"
     assert EMAIL not in _dumps(model.requests)
+
+
+# --------------------------------------------------------------------------- a model's own binding
+
+
+class _EditsSync(RunnableBinding):  # type: ignore[type-arg]
+    """A model's own binding whose ``invoke`` edits the last message in place."""
+
+    def invoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        input[-1].content += f" (reply to {EMAIL})"
+        return super().invoke(input, config, **kwargs)
+
+
+class _EditsAsync(RunnableBinding):  # type: ignore[type-arg]
+    """The same in ``ainvoke`` alone."""
+
+    async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        input[-1].content += f" (reply to {EMAIL})"
+        return await super().ainvoke(input, config, **kwargs)
+
+
+def test_what_a_model_s_own_binding_hands_the_model_is_handled(mode: str) -> None:
+    binding = _EditsAsync if mode == "async" else _EditsSync
+
+    class Model(ScriptedChatModel):
+        def bind_tools(self, tools: Any, *, tool_choice: Any = None, **kwargs: Any) -> Any:
+            return binding(bound=self, kwargs={"tools": [convert_to_openai_tool(t) for t in tools]})
+
+    @tool
+    def lookup(q: str) -> str:
+        """Look something up."""
+        return "ok"
+
+    model = Model(responses=["ok"])
+    agent = create_agent(model, tools=[lookup], middleware=[PIIMiddleware("email")])
+    invoke(agent, {"messages": [HumanMessage("hello")]}, mode)
+    (request,) = model.requests
+    assert request["messages"][-1].content == "hello (reply to [REDACTED_EMAIL])"
