@@ -6,6 +6,9 @@
 * **What a model's own binding hands the model is handled**: a chat model whose
   ``bind_tools`` returns its own ``RunnableBinding`` with its own ``invoke`` or ``ainvoke``
   (which may edit the messages, even in place) gets the provider-side pass.
+* **A clean history is not written again**: a history whose messages (a tool-calling
+  answer among them) hold nothing to handle leaves the model node's update with the model's
+  answer alone, and the model gets the messages as they were.
 * **A stream releases all it has but the last 128 characters, back to the start of a word**
   (``guardrails.pii.holdback.release_point``, what the streamed answer and the stream
   transformer release as text arrives): when the cut falls next to a space, everything before
@@ -17,13 +20,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableBinding
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
@@ -124,3 +128,37 @@ def test_what_a_model_s_own_binding_hands_the_model_is_handled(mode: str) -> Non
     invoke(agent, {"messages": [HumanMessage("hello")]}, mode)
     (request,) = model.requests
     assert request["messages"][-1].content == "hello (reply to [REDACTED_EMAIL])"
+
+
+# --------------------------------------------------------------------------- a clean history
+
+
+def _clean_history() -> list[Any]:
+    return [
+        HumanMessage("look it up", id="h1"),
+        AIMessage("", tool_calls=[{"name": "t", "args": {"q": "x"}, "id": "c1"}], id="a1"),
+        ToolMessage("found nothing", tool_call_id="c1", id="t1"),
+        HumanMessage("thanks", id="h2"),
+    ]
+
+
+def _updates(agent: Any, history: list[Any], mode: str) -> list[Any]:
+    if mode == "async":
+
+        async def collect() -> list[Any]:
+            return [c async for c in agent.astream({"messages": history}, stream_mode="updates")]
+
+        return asyncio.run(collect())
+    return list(agent.stream({"messages": history}, stream_mode="updates"))
+
+
+def test_a_clean_history_with_tool_calls_is_not_written_again(mode: str) -> None:
+    model = ScriptedChatModel(responses=["ok"])
+    agent = create_agent(model, middleware=[PIIMiddleware("email")])
+    history = _clean_history()
+    (update,) = _updates(agent, history, mode)
+    (answer,) = update["model"]["messages"]  # the model's answer, and nothing else
+    assert answer.content == "ok"
+    sent = model.requests[0]["messages"]
+    assert [m.id for m in sent] == ["h1", "a1", "t1", "h2"]
+    assert sent[1].tool_calls == history[1].tool_calls
