@@ -56,6 +56,17 @@ def test_a_run_the_cut_falls_in_is_held_from_its_start(start: int) -> None:
         assert release_point(raw, []) == start, (start, run)
 
 
+def test_nothing_is_released_before_128_characters_follow_it() -> None:
+    for length in (0, 1, 5, LOOKBACK - 1, LOOKBACK):
+        assert release_point("a b " * (length // 4) + "c" * (length % 4), []) == 0, length
+
+
+@pytest.mark.parametrize("run", [LOOKBACK + 1, LOOKBACK + 2, 300, 1000])
+def test_a_run_from_the_text_s_start_is_held_whole(run: int) -> None:
+    assert release_point("x" * run, []) == 0  # an address or a token still arriving
+    assert release_point("x" * run + " " + "y" * LOOKBACK, []) == run + 1
+
+
 # --------------------------------------------------------------------------- callbacks
 
 
