@@ -183,6 +183,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
             "tests/test_fallback*.py",
             "tests/test_breaker_transitions.py",
             "tests/test_storage_durations.py",
+            "tests/test_mistakes.py",
             "tests/test_promises.py",
             "tests/test_promises_breaker*.py",
         ],
