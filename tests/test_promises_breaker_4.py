@@ -1,0 +1,53 @@
+"""Breaker promises at their edges (issue 29, round 8, seed-81 survivors).
+
+* a circuit's closing is reported once: when a probe outlasts its lease and a second caller
+  probes (and closes the circuit) meanwhile, the first probe's late success reports nothing more.
+
+Time is the in-memory breaker's clock (``_breaker.clock``, as in test_promises_breaker.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain_core.exceptions import ModelAPIError
+
+from guardrails.fallback import ModelFallbackMiddleware
+from guardrails.testing import ScriptedChatModel
+from tests.conftest import AuditCapture
+from tests.support import invoke
+
+
+def test_a_circuit_closed_by_an_overlapping_probe_is_reported_closed_once(
+    audit: AuditCapture,
+) -> None:
+    now = [1000.0]
+    calls: list[str] = []
+    answers: list[str] = []
+
+    def primary_answer(_: Any) -> str:
+        calls.append("primary")
+        if len(calls) == 1:
+            raise ModelAPIError("503 from primary")  # opens the circuit at 1000 until 1010
+        if len(calls) == 2:  # the first probe, at 1010 (its lease ends at 1020) ...
+            now[0] = 1020.0  # ... outlasts its lease: a second caller probes meanwhile
+            answers.append(ask())
+        return "from primary"
+
+    primary = ScriptedChatModel(responses=[], default=primary_answer, model_name="primary")
+    backup = ScriptedChatModel(responses=[], default="from backup", model_name="backup")
+    mw = ModelFallbackMiddleware(backup, failure_threshold=1, cooldown=10.0)
+    mw._breaker.clock = lambda: now[0]  # type: ignore[union-attr]
+    agent = create_agent(primary, middleware=[mw])
+
+    def ask() -> str:
+        result = invoke(agent, {"messages": [("user", "hi")]}, "sync")
+        return str(result["messages"][-1].content)
+
+    assert ask() == "from backup"
+    now[0] = 1010.0
+    assert ask() == "from primary"
+    assert answers == ["from primary"] and len(calls) == 3  # both probes reached the primary
+    assert len(audit.of("fallback.circuit_open")) == 1
+    assert len(audit.of("fallback.circuit_closed")) == 1
