@@ -1,5 +1,7 @@
 """Breaker promises at their edges (issue 29, round 8, seed-81 survivors).
 
+* a success after failures below the threshold closes nothing: no ``fallback.circuit_closed`` is
+  reported for a circuit that never opened;
 * a circuit's closing is reported once: when a probe outlasts its lease and a second caller
   probes (and closes the circuit) meanwhile, the first probe's late success reports nothing more.
 
@@ -51,3 +53,25 @@ def test_a_circuit_closed_by_an_overlapping_probe_is_reported_closed_once(
     assert answers == ["from primary"] and len(calls) == 3  # both probes reached the primary
     assert len(audit.of("fallback.circuit_open")) == 1
     assert len(audit.of("fallback.circuit_closed")) == 1
+
+
+def test_a_success_after_failures_below_the_threshold_reports_no_closing(
+    mode: str, audit: AuditCapture
+) -> None:
+    plan = [False, True]
+
+    def primary_answer(_: Any) -> str:
+        if plan.pop(0) is False:
+            raise ModelAPIError("503 from primary")
+        return "from primary"
+
+    primary = ScriptedChatModel(responses=[], default=primary_answer, model_name="primary")
+    backup = ScriptedChatModel(responses=[], default="from backup", model_name="backup")
+    agent = create_agent(
+        primary, middleware=[ModelFallbackMiddleware(backup, failure_threshold=3, cooldown=10.0)]
+    )
+    first = invoke(agent, {"messages": [("user", "hi")]}, mode)["messages"][-1].content
+    second = invoke(agent, {"messages": [("user", "hi")]}, mode)["messages"][-1].content
+    assert (first, second) == ("from backup", "from primary")  # one failure of 3, then a success
+    assert audit.of("fallback.circuit_open") == []
+    assert audit.of("fallback.circuit_closed") == []  # it never opened
