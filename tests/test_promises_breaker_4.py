@@ -5,13 +5,17 @@
 * a circuit's closing is reported once: when a probe outlasts its lease and a second caller
   probes (and closes the circuit) meanwhile, the first probe's late success reports nothing more.
 
-Time is the in-memory breaker's clock (``_breaker.clock``, as in test_promises_breaker.py).
+The Redis breaker (Redis server time) is checked in the slow group: a probe lease lasts at least
+1 s there. Time is the in-memory breaker's clock (``_breaker.clock``, as in
+test_promises_breaker.py).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import pytest
 from langchain.agents import create_agent
 from langchain_core.exceptions import ModelAPIError
 
@@ -75,3 +79,36 @@ def test_a_success_after_failures_below_the_threshold_reports_no_closing(
     assert (first, second) == ("from backup", "from primary")  # one failure of 3, then a success
     assert audit.of("fallback.circuit_open") == []
     assert audit.of("fallback.circuit_closed") == []  # it never opened
+
+
+@pytest.mark.slow  # waits out a 1 s cooldown and a 1 s probe lease on Redis server time
+def test_on_redis_a_circuit_closed_by_an_overlapping_probe_is_reported_closed_once(
+    redis_url: str, audit: AuditCapture
+) -> None:
+    calls: list[str] = []
+    answers: list[str] = []
+
+    def primary_answer(_: Any) -> str:
+        calls.append("primary")
+        if len(calls) == 1:
+            raise ModelAPIError("503 from primary")  # opens the circuit for 1 s
+        if len(calls) == 2:  # the first probe outlasts its 1 s lease: a second caller probes
+            time.sleep(1.1)
+            answers.append(ask())
+        return "from primary"
+
+    primary = ScriptedChatModel(responses=[], default=primary_answer, model_name="primary")
+    backup = ScriptedChatModel(responses=[], default="from backup", model_name="backup")
+    mw = ModelFallbackMiddleware(backup, failure_threshold=1, cooldown=1.0, storage=redis_url)
+    agent = create_agent(primary, middleware=[mw])
+
+    def ask() -> str:
+        result = invoke(agent, {"messages": [("user", "hi")]}, "sync")
+        return str(result["messages"][-1].content)
+
+    assert ask() == "from backup"
+    time.sleep(1.1)
+    assert ask() == "from primary"
+    assert answers == ["from primary"] and len(calls) == 3  # both probes reached the primary
+    assert len(audit.of("fallback.circuit_open")) == 1
+    assert len(audit.of("fallback.circuit_closed")) == 1
