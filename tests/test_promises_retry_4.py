@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_openai import ChatOpenAI
+
 from guardrails.retry import provider_retries
 
 
@@ -20,8 +22,6 @@ class Holder:
 
 
 def test_provider_retries_reads_the_model_a_wrapper_holds_in_bound() -> None:
-    from langchain_openai import ChatOpenAI
-
     model = ChatOpenAI(model="gpt-5", api_key="sk-test", max_retries=5)  # type: ignore[arg-type]
     assert provider_retries(model) == 5
     assert provider_retries(Holder(model)) == 5
