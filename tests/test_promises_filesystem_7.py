@@ -106,10 +106,11 @@ def test_a_decision_outlives_the_publishing_of_other_groups() -> None:
 @pytest.mark.slow  # a wait on the real clock
 @pytest.mark.parametrize("side", ["sync", "async"])
 def test_a_waiting_call_does_not_spin(side: str) -> None:
-    """While it waits (here half a second), a call of the group sleeps between looks: about a
-    millisecond of CPU, where a loop that never sleeps burns all the CPU it is given (the other
-    calls of the step run on the same interpreter). 20 ms is the bound: a spinning loop gets
-    that much even with a tenth of a core."""
+    """While it waits (here half a second), a call of the group sleeps between looks: a few per
+    cent of a core (sync about 1 ms of CPU, async 10 to 25 ms: the event loop's own work per
+    look), where a loop that never sleeps burns all the CPU it is given (the other calls of the
+    step run on the same interpreter). The bound is a quarter of the wait: a spinning loop on an
+    idle machine uses nearly all of it."""
     key = _key(f"idle-{side}")
     publisher = _publish_later(key, [{"type": "approve"}], 0.5)
     op = approvals.wait_for(key)
@@ -118,4 +119,4 @@ def test_a_waiting_call_does_not_spin(side: str) -> None:
     wall, cpu = time.monotonic() - wall, time.thread_time() - cpu
     publisher.join()
     assert got == [{"type": "approve"}]
-    assert cpu < 0.02, (cpu, wall)
+    assert cpu < 0.25 * wall, (cpu, wall)
