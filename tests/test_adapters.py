@@ -448,14 +448,14 @@ def test_langgraph_viewing_request() -> None:
     )
 
 
-def test_langgraph_injected_arg_names() -> None:
+def test_langgraph_injected_arg_sources() -> None:
     """``_get_all_injected_args`` names what ToolNode injects: state, store, runtime (by its
     annotation, by its name, or outside the tool's schema) and ``InjectedToolArg``; a
     JSON-schema tool gets nothing."""
     from langchain_core.tools import StructuredTool
     from pydantic import BaseModel
 
-    from guardrails._adapters.langgraph import _sources, injected_arg_names
+    from guardrails._adapters.langgraph import _sources
     from tests.support import tool
 
     @tool
@@ -489,7 +489,7 @@ def test_langgraph_injected_arg_names() -> None:
         args_schema={"type": "object", "properties": {"note": {"type": "string"}}},
         func=lambda **kw: "ok",
     )
-    got = [injected_arg_names(t) for t in (a, b, c, d)]
+    got = [frozenset(_sources(t)) for t in (a, b, c, d)]
     _lc_canary(
         "langgraph.prebuilt.tool_node._get_all_injected_args",
         got

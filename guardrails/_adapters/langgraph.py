@@ -18,7 +18,7 @@ from typing import Any
 
 from langgraph.prebuilt.tool_node import ToolCallRequest
 
-__all__ = ["injected_arg_names", "injected_by_toolnode", "null_resume_pending", "viewing_request"]
+__all__ = ["injected_by_toolnode", "null_resume_pending", "viewing_request"]
 
 
 @dataclasses.dataclass
@@ -78,6 +78,11 @@ _INJECTED: dict[tuple[int, ...], tuple[tuple[Any, ...], dict[str, frozenset[Sour
 
 
 def _sources(tool: Any) -> dict[str, frozenset[Source]]:
+    """Where ToolNode takes each argument it injects into ``tool`` from, by name, as ToolNode
+    itself computes them: from the tool's input schema and its function's annotations
+    (deepagents' ``task`` takes ``runtime`` outside its schema), and ``runtime`` by name.
+
+    Upstream: ``langgraph.prebuilt.tool_node._get_all_injected_args`` (``_InjectedArgs``)."""
     from langgraph.prebuilt.tool_node import _get_all_injected_args
 
     parts = (
@@ -103,16 +108,6 @@ def _sources(tool: Any) -> dict[str, frozenset[Source]]:
         _INJECTED.clear()
     _INJECTED[key] = (parts, frozen)
     return frozen
-
-
-def injected_arg_names(tool: Any) -> frozenset[str]:
-    """The names of the arguments ToolNode injects into ``tool`` (graph state, a store, the
-    runtime, any ``InjectedToolArg``), as ToolNode itself computes them: from the tool's input
-    schema and its function's annotations (deepagents' ``task`` takes ``runtime`` outside its
-    schema), and ``runtime`` by name.
-
-    Upstream: ``langgraph.prebuilt.tool_node._get_all_injected_args`` (``_InjectedArgs``)."""
-    return frozenset(_sources(tool))
 
 
 _MISSING = object()
