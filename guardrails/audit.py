@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -473,7 +474,23 @@ class JsonFormatter(logging.Formatter):
             out["message"] = record.getMessage()
         if record.exc_info and record.exc_info[0] is not None:
             out["exception"] = record.exc_info[0].__name__
-        return json.dumps(out, default=str, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return json.dumps(
+                out, default=str, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            )
+        except ValueError:  # a NaN or an infinity (``Retry-After: inf``): not JSON (RFC 8259)
+            return json.dumps(_finite(out), default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float written as its name (``"inf"``, ``"nan"``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def configure(

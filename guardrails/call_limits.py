@@ -16,6 +16,7 @@ parameters, defaults, messages and exception classes), implemented in ``wrap_mod
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -64,16 +65,30 @@ THREAD_KEY = "guardrails_thread_counts"
 RUN_KEY = "guardrails_run_counts"
 
 
+def _count(value: Any) -> int | None:
+    """A token count as a provider reports it: a finite number >= 0 (not a bool), rounded up;
+    None for anything else (a NaN, a negative number, a string, a list)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return math.ceil(value) if value >= 0 else None
+
+
 def _tokens_of(usage: Any) -> int:
-    """The tokens an answer used: ``total_tokens``, else ``input_tokens + output_tokens`` (a
-    provider that reports only the parts would otherwise count nothing and never reach a token
-    limit)."""
-    if not usage:
+    """The tokens an answer used: ``total_tokens``, and never less than ``input_tokens +
+    output_tokens`` (a provider that reports only the parts would otherwise count nothing and
+    never reach a token limit).
+
+    The figures come from the provider's answer as it was sent (clients do not check them): a
+    figure that is not a count (a NaN, an infinity, a negative number, a string) is left out,
+    so a malformed answer neither takes the call down nor gives tokens back to the budget.
+    """
+    if not usage or not hasattr(usage, "get"):
         return 0
-    total = usage.get("total_tokens")
-    if total is None:
-        total = (usage.get("input_tokens") or 0) + (usage.get("output_tokens") or 0)
-    return int(total or 0)
+    parts = sum(_count(usage.get(key)) or 0 for key in ("input_tokens", "output_tokens"))
+    total = _count(usage.get("total_tokens"))
+    return parts if total is None else max(total, parts)
 
 
 def _thread_budget(

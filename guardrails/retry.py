@@ -266,6 +266,7 @@ class _Retrying:
                         error=info.error_type,
                         status=info.status,
                         reason=reason,
+                        retry_after_s=info.retry_after,
                         decision="error" if self.on_failure == "error" else "continue",
                         **target,
                     )
