@@ -27,7 +27,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["COVERAGE", "SINKS", "SOURCES", "STATUSES", "Cell", "cell", "markdown_table"]
+__all__ = [
+    "COVERAGE",
+    "ERROR_READERS",
+    "ERROR_SHAPES",
+    "SINKS",
+    "SOURCES",
+    "STATUSES",
+    "Cell",
+    "cell",
+    "error_reader",
+    "markdown_table",
+]
 
 STATUSES = ("covered", "echo", "declared", "open", "n/a")
 
@@ -86,6 +97,9 @@ SINKS: dict[str, str] = {
     "structured_response": "structured responses",
     "interrupts": "interrupt payloads (HumanInTheLoopMiddleware)",
     "exceptions": "exception messages (block)",
+    "exception_tracebacks": "the frame locals of an exception's traceback, its chain's and "
+    "group's (traceback's capture_locals, logging formatters that print locals, error "
+    "trackers), after the run and while on_tool_error runs",
 }
 
 _INGRESS_MODEL = "the guarded model handles messages in _convert_input, before on_chat_model_start"
@@ -119,8 +133,29 @@ _MEMORY_COPY = frozenset(
 )
 
 
+_ERROR_HOW = (
+    "the tool view rebuilds the exception inside the tool's run, before on_tool_error: its "
+    "arguments, __dict__ (notes too), slots and C members handled (a member that cannot be "
+    "set is dropped), objects by their handled text, its chain and group rebuilt link by "
+    "link, no traceback into the tool's frames (raised from the view's own frame); a restored "
+    "tool's real arguments pass BaseTool.run sealed (a repr that says nothing), and "
+    "PIIMiddleware's own frames hold no mapping"
+)
+_TRACEBACKS = (
+    "not covered: an exception raised while the model call runs (a provider's error, a block "
+    "of the request or of the answer) passes frames that hold the request before it was "
+    "handled, or the model's raw answer, and keeps them on its traceback: a formatter that "
+    "prints frame locals shows them (seen for a block of apply_to_output); only a tool's "
+    "exception is covered"
+)
+
+
 def _default(source: str, sink: str) -> Cell:
     """The coverage of a pair nothing in :data:`_SPECIAL` names."""
+    if sink == "exception_tracebacks":
+        if source == "tool_error":
+            return Cell("covered", _ERROR_HOW + ": tests/test_promises_pii_tool_errors_2.py")
+        return Cell("open", _TRACEBACKS)
     if sink in {"langsmith", "otel"}:
         return Cell("covered", _EXPORT)
     if source == "tool_artifact_object":
@@ -306,6 +341,59 @@ def cell(source: str, sink: str, strategy: str | None = None) -> Cell:
 COVERAGE: dict[tuple[str, str], Cell] = {(so, si): cell(so, si) for so in SOURCES for si in SINKS}
 
 
+#: The ``tool_error`` source, read closer: where in an exception a tool puts a value (the
+#: kind, not the case; tests/test_promises_pii_tool_errors_2.py raises one of each) ...
+ERROR_SHAPES: dict[str, str] = {
+    "message": "the message (ValueError(f'no account for {email}'))",
+    "argument": "an argument beyond the message (KeyError(key), CalledProcessError's cmd)",
+    "attribute": "an attribute in __dict__ (a ToolException's own attribute, "
+    "JSONDecodeError.doc, CalledProcessError.output/stderr)",
+    "note": "a note (exc.add_note(...), __notes__)",
+    "slot": "a __slots__ attribute of the exception's class",
+    "c_member": "a member of a builtin exception type kept outside args (OSError.filename, "
+    "ImportError.name/path, AttributeError.obj, SyntaxError.text)",
+    "object": "an object the walk does not enter, in an attribute (httpx's Request, whose URL "
+    "holds the value; a record whose repr says nothing)",
+    "bytes": "bytes (UnicodeDecodeError.object)",
+    "chain": "an exception it was raised from (__cause__) or during (__context__)",
+    "group": "an exception of an ExceptionGroup",
+    "frames": "nothing in the exception: the tool's frame locals only (its arguments, what it "
+    "read), and the frames of guardrails and LangChain the error passes on its way out",
+}
+#: ... and how an observer reads one (each a reader in that test, run on each shape under
+#: pseudonymize (a restore_tools tool), redact and block (apply_to_tool_results), sync and
+#: async, through a real create_agent graph).
+ERROR_READERS: dict[str, str] = {
+    "message": "str(exc), repr(exc)",
+    "attributes": "every attribute dir(exc) names: args, __dict__, __notes__, slots, C members, "
+    "properties (httpx's exc.request), objects by repr and three levels of attributes",
+    "chain": "the same of every exception in __cause__ and __context__ (both), recursively",
+    "group": "the same of every exception of an exception group",
+    "traceback_locals": "traceback.TracebackException(..., capture_locals=True): each frame's "
+    "locals, the chain's and the group's too (LangSmith's and error trackers' formatters)",
+    "logging": "logging.exception(...) through a handler, with the default formatter and with "
+    "one that prints frame locals (rich, structlog and sentry-style)",
+    "live_frames": "on_tool_error callbacks formatting the traceback with its locals while "
+    "its frames still run (BaseTool.run holds the parsed arguments)",
+    "tool_message": "the ToolMessage ToolNode makes of the error: handle_tool_errors=True, a "
+    "string, a callable reading the whole exception, a tuple of exception types",
+    "run_outcome": "the exception that ends the run: the tool's own type (the handled copy is "
+    "one), under block PIIDetectionError (types and counts); a ToolNode whose "
+    "handle_tool_errors handles every error turns that one into the tool's error message too",
+}
+_ERROR_OPEN: dict[str, str] = {}
+
+
+def error_reader(reader: str) -> Cell:
+    """The coverage of one way of reading a tool's exception (``KeyError`` for an unknown
+    reader)."""
+    if reader not in ERROR_READERS:
+        raise KeyError(reader)
+    if reader in _ERROR_OPEN:
+        return Cell("open", _ERROR_OPEN[reader])
+    return Cell("covered", _ERROR_HOW)
+
+
 def markdown_table() -> str:
     """The inventory as the Markdown table of docs/pii.md."""
     marks = {"covered": "yes", "echo": "echo", "declared": "declared", "open": "**no**"}
@@ -326,7 +414,19 @@ def markdown_table() -> str:
     for strategy, cells in _BY_STRATEGY.items():
         for (source, sink), c in cells.items():
             lines.append(f"- under `{strategy}`: `{source}` -> `{sink}` ({c.status}): {c.how}")
+    lines += ["", "A tool's exception (`tool_error`), where the value sits:", ""]
+    lines += [f"- `{k}`: {_md(v)}" for k, v in ERROR_SHAPES.items()]
+    lines += ["", "and how it is read (each reader x each place, tested):", ""]
+    for reader, how in ERROR_READERS.items():
+        status = error_reader(reader)
+        mark = "covered" if status.status == "covered" else f"**{status.status}**: {status.how}"
+        lines.append(f"- `{reader}` ({mark}): {_md(how)}")
+    lines += ["", f"How: {_md(_ERROR_HOW)}."]
     return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("__", "\\_\\_")  # (a dunder name is not bold)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,10 +41,10 @@ import builtins
 import contextvars
 import dataclasses
 import functools
+import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from langchain_core.tools import ToolException
 from pydantic import ValidationError
 
 from guardrails.errors import GuardrailConfigError, PIIDetectionError, PIIToolError
@@ -75,6 +75,44 @@ class Blocked(str):
     error: PIIDetectionError
 
 
+#: The keyword under which ``_to_args_and_kwargs`` hands the restored arguments on, sealed.
+_SEALED = "__guardrails_restored__"
+
+
+class _Sealed:
+    """A restored tool's real arguments between ``_to_args_and_kwargs`` and ``_run`` /
+    ``_arun``: ``BaseTool.run`` keeps them in its frame while the tool runs, where a
+    traceback's frame locals (and a callback reading live frames) would show them. Its repr
+    says nothing, it has no ``__dict__``, and it is emptied once opened."""
+
+    __slots__ = ("_open",)
+
+    def __init__(self, args: Any, kwargs: Any) -> None:
+        self._open: Callable[[], tuple[Any, Any]] = lambda: (args, kwargs)
+
+    def take(self) -> tuple[Any, Any]:
+        opened = self._open()
+        self._open = _nothing
+        return opened
+
+    def __repr__(self) -> str:
+        return "<restored arguments (withheld)>"
+
+
+def _nothing() -> tuple[Any, Any]:
+    return (), {}
+
+
+def _unsealed(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """The arguments a view's ``_run`` / ``_arun`` was called with, the sealed ones opened."""
+    sealed = kwargs.get(_SEALED)
+    if not isinstance(sealed, _Sealed):
+        return args, kwargs
+    real_args, real_kwargs = sealed.take()
+    rest = {k: v for k, v in kwargs.items() if k != _SEALED}
+    return (*real_args, *args), {**real_kwargs, **rest}
+
+
 def _observed_class(cls: type) -> type:
     if getattr(cls, "__guardrails_observed__", False):
         return cls
@@ -84,33 +122,29 @@ def _observed_class(cls: type) -> type:
 
     @functools.wraps(cls._run)  # type: ignore[attr-defined]
     def _run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = _unsealed(args, kwargs)
         if _HANDLING.get() == id(self):
             return cls._run(self, *args, **kwargs)  # type: ignore[attr-defined]
         handle = self.__dict__[_HANDLE][0]
         try:
             output = cls._run(self, *args, **kwargs)  # type: ignore[attr-defined]
-        except ToolException as error:  # its message becomes the tool's output
-            failed: BaseException = _handled_tool_exception(error, handle(str(error)))
         except Exception as error:
+            del args, kwargs  # (the traceback of what is raised holds this frame: real values)
             try:
-                failed = _handled_error(error, handle(_error_texts(error)))
+                failed: BaseException = _handled_error(error, handle(_error_texts(error)))
             except Exception:  # fail closed: never the raw exception, nor one chained to it
                 failed = _withheld(error)
-            if failed is error:
-                raise
         else:
             return handle(output)
-        del args, kwargs  # (the traceback of what is raised holds this frame: real values)
         raise failed  # outside the except clause: no __context__ holding the raw exception
 
     @functools.wraps(cls._arun)  # type: ignore[attr-defined]
     async def _arun(self: Any, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = _unsealed(args, kwargs)
         token = _HANDLING.set(id(self))
         failed: BaseException | None = None
         try:
             output = await cls._arun(self, *args, **kwargs)  # type: ignore[attr-defined]
-        except ToolException as error:  # its message becomes the tool's output
-            failed, output = error, str(error)
         except Exception as error:
             failed, output = error, None
         finally:
@@ -119,17 +153,12 @@ def _observed_class(cls: type) -> type:
         ahandle = self.__dict__[_HANDLE][1]
         if failed is None:
             return await ahandle(output)
-        if isinstance(failed, ToolException):
-            failed = _handled_tool_exception(failed, await ahandle(output))
-        else:
-            original = failed
-            try:
-                failed = _handled_error(original, await ahandle(_error_texts(original)))
-            except Exception:  # fail closed: never the raw exception, nor one chained to it
-                failed = _withheld(original)
-            if failed is original:
-                raise original  # (unchanged: the tool's own exception, as it was)
-            del original
+        original, failed = failed, None
+        try:
+            failed = _handled_error(original, await ahandle(_error_texts(original)))
+        except Exception:  # fail closed: never the raw exception, nor one chained to it
+            failed = _withheld(original)
+        del original
         raise failed
 
     def _to_args_and_kwargs(self: Any, tool_input: Any, tool_call_id: Any) -> Any:
@@ -139,14 +168,17 @@ def _observed_class(cls: type) -> type:
             return cls._to_args_and_kwargs(self, tool_input, tool_call_id)  # type: ignore[attr-defined]
         tool_input = restore(tool_input)
         try:
-            return cls._to_args_and_kwargs(self, tool_input, tool_call_id)  # type: ignore[attr-defined]
+            real = cls._to_args_and_kwargs(self, tool_input, tool_call_id)  # type: ignore[attr-defined]
         except ValidationError as error:  # it quotes the restored (real) input
             undo = getattr(restore, "undo", None)
-            if undo is None:
-                raise
-            failed = _undone_validation(error, undo)
-            if failed is error:
-                raise
+            failed: BaseException = (
+                _undone_validation(error, undo) if undo is not None else _withheld(error)
+            )
+        else:
+            # the caller (BaseTool.run / arun) holds what it gets back in its frame while the
+            # tool runs: sealed, opened only in ``_run`` / ``_arun`` (a traceback's frame
+            # locals, a callback reading the live frames, see no real value)
+            return (), {_SEALED: _Sealed(*real)}
         del tool_input
         raise failed
 
@@ -212,6 +244,12 @@ def _safe_repr(value: Any) -> str:
 _GROUP: Any = getattr(builtins, "BaseExceptionGroup", None)
 #: Attribute values the walk reads whole (strings, numbers, containers, models, dataclasses).
 _WALKED = (str, int, float, bool, type(None), dict, list, tuple)
+#: The classes whose own attributes are read on their own (arguments, ``__dict__``, the
+#: traceback and the chain; a group's message and exceptions are its arguments).
+_BASES = frozenset(c for c in (object, BaseException, _GROUP) if c is not None)
+_DESCRIPTORS = (types.MemberDescriptorType, types.GetSetDescriptorType)
+#: How deep exception groups nested in exception groups are read (deeper: withheld).
+_GROUP_DEPTH = 4
 
 
 def _walked(value: Any) -> bool:
@@ -240,22 +278,55 @@ def _opaque_text(value: Any, depth: int = 0) -> str:
     return "\n".join(parts)
 
 
-def _error_texts(error: BaseException) -> dict[str, Any]:
-    """What an observer of ``error`` can read: its arguments, its attributes (notes too),
-    its message, the messages of the exceptions it was raised from or during, the text of
-    each attribute the walk does not enter (an object: httpx's ``Request``, a record) and,
-    for an exception group, the same of each exception it holds."""
+def _member_slots(cls: type) -> dict[str, Any]:
+    """The descriptors of ``cls``'s values kept outside ``args`` and ``__dict__``: the
+    ``__slots__`` of its Python classes, the members of its C types (``OSError.filename``,
+    ``AttributeError.obj``, ``ImportError.path``, ``UnicodeError.object``)."""
+    out: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if klass in _BASES:
+            continue
+        for name, slot in vars(klass).items():
+            known = name in out or name in ("__dict__", "__weakref__")
+            if not known and isinstance(slot, _DESCRIPTORS):
+                out[name] = slot
+    return out
+
+
+def _members(error: BaseException) -> dict[str, Any]:
+    """``error``'s slots and C members that are set (an unset one raises AttributeError;
+    any other failure to read one propagates: the exception is then withheld)."""
+    out: dict[str, Any] = {}
+    for name, slot in _member_slots(type(error)).items():
+        value = _member(slot, error)
+        if value is not _UNSET:
+            out[name] = value
+    return out
+
+
+def _error_texts(error: BaseException, chain: bool = True, depth: int = 0) -> dict[str, Any]:
+    """What an observer of ``error`` can read: its arguments, its attributes (notes too), its
+    slots and C members, its message and repr, the text of each of those the walk does not
+    enter (an object: httpx's ``Request``, a record), the same of each exception it was raised
+    from or during (``chain``) and, for an exception group, of each exception it holds."""
     state = dict(getattr(error, "__dict__", {}))
+    members = _members(error)
     out: dict[str, Any] = {
         "args": list(error.args),
         "state": state,
+        "members": members,
         "text": _safe_str(error),
-        "chain": [_safe_str(e) for e in _chain(error)],
+        "repr": _safe_repr(error),
         "opaque": {k: _opaque_text(v) for k, v in state.items() if not _walked(v)},
+        "opaque_members": {k: _opaque_text(v) for k, v in members.items() if not _walked(v)},
         "opaque_args": {i: _opaque_text(a) for i, a in enumerate(error.args) if not _walked(a)},
     }
+    if chain:
+        out["chain"] = [_error_texts(e, chain=False, depth=depth) for e in _chain(error)]
     if _GROUP is not None and isinstance(error, _GROUP):
-        out["group"] = [_error_texts(e) for e in error.exceptions]
+        if depth >= _GROUP_DEPTH:
+            raise ValueError("exception groups nested too deep to be read")
+        out["group"] = [_error_texts(e, depth=depth + 1) for e in error.exceptions]
     return out
 
 
@@ -277,22 +348,6 @@ def _fallback_class(cls: type) -> type:
     return made or PIIToolError
 
 
-def _handled_tool_exception(error: ToolException, text: Any) -> BaseException:
-    """A ``ToolException`` of ``error``'s type with the handled message (LangChain turns its
-    message into the tool's output), or, when that type takes more than a message (its
-    ``__init__`` refuses one argument), a :class:`PIIToolError` deriving from that type where
-    Python allows: never the guardrail's own ``TypeError`` chained to the raw exception."""
-    try:
-        return type(error)(text)
-    except Exception:
-        pass
-    fallback: Any = _fallback_class(type(error))
-    made = fallback.__new__(fallback)
-    made.args = (text,)
-    made.error_type = f"{type(error).__module__}.{type(error).__qualname__}"
-    return made  # type: ignore[no-any-return]
-
-
 def _withheld(error: BaseException) -> BaseException:
     """What is raised when handling ``error`` itself failed: a :class:`PIIToolError` naming
     its type only (its message withheld)."""
@@ -302,42 +357,112 @@ def _withheld(error: BaseException) -> BaseException:
 
 
 def _handled_error(error: BaseException, handled: Any) -> BaseException:
-    """``error`` itself when nothing in it was handled (same arguments, attributes, message,
-    chain), else an exception carrying the handled values: one of its own type (made without
-    its ``__init__``: the handled arguments and attributes set on a bare instance), or, when
-    that one's message still is not the handled one, a :class:`PIIToolError` (an instance of
-    its type too when Python allows it). Never chained to ``error``."""
-    texts = _error_texts(error)
-    if handled == texts:
+    """What a handled tool raises for ``error`` (``handled``: :func:`_error_texts` of it, or a
+    refusal's text under ``block``): never a traceback into the tool's frames (their locals
+    hold what the tool had), its chain made of links handled the same way (each one the
+    exception itself when it held nothing, else a rebuilt one; a link that was not read, past
+    16, is dropped). See :func:`_handled_one` for each exception."""
+    made = _handled_one(error, handled)
+    if isinstance(handled, str):  # a block: the refusal, nothing chained
+        return made
+    tail, source = made, error
+    for link, handled_link in zip(_chain(error), handled["chain"], strict=True):
+        rebuilt = _handled_one(link, handled_link)
+        _link(tail, source, rebuilt, source.__cause__ is link)
+        tail, source = rebuilt, link
+    _link(tail, source, None, False)
+    return made
+
+
+def _like(original: Any, shown: str) -> Any:
+    """The handled text of an object the walk does not enter, as bytes when it was bytes
+    (``UnicodeDecodeError.object``, ``CalledProcessError.output``), else the text."""
+    if isinstance(original, bytes | bytearray):
+        return type(original)(shown.encode("utf-8"))
+    return shown
+
+
+def _member(slot: Any, error: BaseException) -> Any:
+    """A member's value on ``error`` (:data:`_UNSET` when it is not set)."""
+    try:
+        return slot.__get__(error, type(error))
+    except AttributeError:
+        return _UNSET
+
+
+_UNSET = object()
+
+
+def _same_value(current: Any, value: Any) -> bool:
+    """(a member the bare instance already holds is not set again: OSError shows a
+    ``filename2`` set to None)"""
+    return current is value or (type(current) is type(value) and bool(current == value))
+
+
+def _link(tail: BaseException, source: BaseException, link: Any, cause: bool) -> None:
+    suppress = source.__suppress_context__
+    tail.__cause__ = link if cause else None
+    tail.__context__ = None if cause else link
+    tail.__suppress_context__ = suppress
+
+
+def _handled_one(error: BaseException, handled: Any) -> BaseException:
+    """``error`` itself when nothing in it was handled (same arguments, attributes, members,
+    message), its traceback cut; else an exception carrying the handled values: one of its
+    own type (made without its ``__init__``: the handled arguments, attributes and members set
+    on a bare instance; a member that cannot be set is dropped), or, when that one's message
+    still is not the handled one, a :class:`PIIToolError` (an instance of its type too when
+    Python allows it). Its chain is left to :func:`_handled_error`."""
+    texts = _error_texts(error, chain=False)
+    own = handled
+    if not isinstance(handled, str):
+        own = {k: v for k, v in handled.items() if k != "chain"}
+    group = _GROUP is not None and isinstance(error, _GROUP)
+    held: Any = error.exceptions if group else ()  # type: ignore[attr-defined]
+    if own == texts:
+        error.__traceback__ = None
+        if group:  # (the same exceptions: their tracebacks cut, their chains relinked)
+            for e, h in zip(held, own["group"], strict=True):
+                _handled_error(e, h)
         return error
     cls = type(error)
-    if isinstance(handled, str):  # a block: the refusal's text
-        args: tuple[Any, ...] = (handled,)
+    members: dict[str, Any] = {}
+    if isinstance(own, str):  # a block: the refusal's text
+        args: tuple[Any, ...] = (own,)
         state: dict[str, Any] = {}
-        text = handled
+        text = own
     else:
-        args, state, text = tuple(handled["args"]), dict(handled["state"]), handled["text"]
-        opaque = texts["opaque"]
-        for key, shown in handled["opaque"].items():
-            if shown != opaque[key]:  # an object whose text holds a value: its handled text
-                state[key] = shown
-        if any(shown != texts["opaque_args"][i] for i, shown in handled["opaque_args"].items()):
+        args, state, text = tuple(own["args"]), dict(own["state"]), own["text"]
+        members = dict(own["members"])
+        for key, shown in own["opaque"].items():
+            if shown != texts["opaque"][key]:  # an object whose text holds a value: its text
+                state[key] = _like(state[key], shown)
+        for key, shown in own["opaque_members"].items():
+            if shown != texts["opaque_members"][key]:
+                members[key] = _like(members[key], shown)
+        if any(shown != texts["opaque_args"][i] for i, shown in own["opaque_args"].items()):
             args = tuple(
-                handled["opaque_args"].get(i, a) if i in texts["opaque_args"] else a
+                _like(a, own["opaque_args"][i]) if i in own["opaque_args"] else a
                 for i, a in enumerate(args)
             )
-        if _GROUP is not None and isinstance(error, _GROUP):
-            inner = [
-                _handled_error(e, h)
-                for e, h in zip(error.exceptions, handled["group"], strict=True)
-            ]
+        if group:
+            inner = [_handled_error(e, h) for e, h in zip(held, own["group"], strict=True)]
             args = (args[0], inner, *args[2:])
     try:
         rebuilt = cls.__new__(cls, *args)
         rebuilt.args = args
         rebuilt.__dict__.update(state)
-        if isinstance(handled, str) or _safe_str(rebuilt) != text:
+        slots = _member_slots(cls)
+        for name, value in members.items():
+            try:
+                if not _same_value(_member(slots[name], rebuilt), value):
+                    slots[name].__set__(rebuilt, value)
+            except Exception:  # dropped: the bare instance's own (made of the handled args)
+                continue
+        if isinstance(own, str) or _safe_str(rebuilt) != text:
             raise ValueError("its message is not the handled one")
+        if _safe_repr(rebuilt) != own["repr"]:
+            raise ValueError("its repr is not the handled one")
         return rebuilt  # type: ignore[no-any-return]
     except Exception:
         pass
@@ -352,10 +477,12 @@ def _undone_validation(error: ValidationError, undo: Callable[[Any], Any]) -> Ba
     """A schema ``ValidationError`` of restored arguments with the real values put back as
     their placeholders (``undo``): the same type, rebuilt from its line errors (so LangChain's
     ``handle_validation_error`` and ToolNode's ``ToolInvocationError`` treat it as before);
-    ``error`` itself when it quotes no real value; a :class:`PIIToolError` when pydantic
-    cannot rebuild it (a custom error type)."""
+    ``error`` itself when it quotes no real value and holds no validator's exception (whose
+    traceback runs through the validator's frames), its traceback and chain cut; a
+    :class:`PIIToolError` when pydantic cannot rebuild it (a custom error type)."""
     text = _safe_str(error)
-    if undo(text) == text:
+    if undo(text) == text and not _holds_errors(error):
+        error.__traceback__ = error.__cause__ = error.__context__ = None
         return error
     try:
         line: list[Any] = []
@@ -383,6 +510,14 @@ def _undone_validation(error: ValidationError, undo: Callable[[Any], Any]) -> Ba
         made = PIIToolError(undo(text))  # (pydantic's type takes no subclass)
         made.error_type = f"{type(error).__module__}.{type(error).__qualname__}"
         return made
+
+
+def _holds_errors(error: ValidationError) -> bool:
+    try:
+        details = error.errors()
+    except Exception:
+        return True
+    return any(isinstance(v, BaseException) for d in details for v in (d.get("ctx") or {}).values())
 
 
 def observed_tool(

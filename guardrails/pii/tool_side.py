@@ -71,6 +71,9 @@ class ToolSide:
                 )
             )
             restore = self._restorer(mapping, runtime)
+            # (this frame is on the traceback of whatever the tool raises: no real value in
+            # its locals, a formatter with capture_locals would print the mapping)
+            del mapping
             # real values go only where declared: no restore_tools, no tool gets them
             if self._restores(tool):
                 if request.tool is None:  # no tool object to restore inside: the arguments
@@ -100,9 +103,16 @@ class ToolSide:
             ran.handed = _snapshot(request.tool_call.get("args"))
         if request.tool is not None:
             request = self._viewed(request, ran, restore, inputs)
-        result = yield Call(request)
+        try:
+            result = yield Call(request)
+        except Exception:
+            if ran.blocked is None:
+                raise
+            # a block inside the run (the tool's input, output or error refused) is raised as
+            # the block it is, also when ToolNode re-raises the tool's (refused) error
+            result = None
         if ran.blocked is not None:
-            raise ran.blocked
+            raise _bare(ran.blocked)
         if not (self.apply_to_tool_results or box):
             return result
         yield from self._prefetch(known, [], result)
@@ -449,6 +459,13 @@ def _snapshot(args: Any) -> Any:
 
 def _is_dataclass_instance(value: Any) -> bool:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _bare(error: PIIDetectionError) -> PIIDetectionError:
+    """``error`` with no traceback nor chain: it was raised inside the tool's run, where the
+    frames it passed hold the very values it refused (a formatter with capture_locals)."""
+    error.__traceback__ = error.__cause__ = error.__context__ = None
+    return error
 
 
 def _same(output: Any) -> Any:
