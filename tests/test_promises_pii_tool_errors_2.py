@@ -102,9 +102,22 @@ def _group(value: str) -> BaseException:
     return _GROUP("several failed", [inner, RuntimeError("plain"), nested])
 
 
+def _read(record: dict[str, str]) -> None:
+    """A frame holding the value when it raises."""
+    raise LookupError("no such account")
+
+
 def _frames(value: str) -> BaseException:
-    del value
-    return RuntimeError("lookup failed")
+    """Nothing in any exception, every one raised in a frame holding the value: a group (of
+    the tool's own type) of an error raised during another."""
+    try:
+        _read({"email": value})
+    except LookupError:
+        try:
+            raise KeyError("account")  # (its __context__: the LookupError)
+        except KeyError as during:
+            return _GROUP("lookup failed", [during])
+    raise AssertionError("unreachable")
 
 
 SHAPES: dict[str, Callable[[str], BaseException]] = {
@@ -433,3 +446,98 @@ def test_the_tool_messages_carry_the_handled_error(mode: str) -> None:
         error, text = run["handled"][name]
         assert error is None and "no account for <EMAIL_1>" in text, (name, text)
     assert "failed: " in run["handled"]["a callable"][1]
+
+
+def _raised_by_restored_tool(make: Callable[[str], BaseException], mode: str) -> BaseException:
+    pii, args = _pii("pseudonymize")
+
+    @tool
+    def lookup(email: str) -> str:
+        """Look an account up."""
+        raise make(email)
+
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[tool_call("lookup", args)])])
+    agent = create_agent(model, tools=[lookup], middleware=[pii])
+    payload = {"messages": [("user", "Find that account.")]}
+    config = {"configurable": {"thread_id": "t"}}
+    try:
+        if mode == "sync":
+            agent.invoke(payload, config)
+        else:
+            asyncio.run(agent.ainvoke(payload, config))
+    except Exception as raised:
+        return raised
+    raise AssertionError("the tool's error did not end the run")
+
+
+def test_the_handled_copy_keeps_its_type_and_its_members(mode: str) -> None:
+    """The members a type keeps outside ``args`` are set back handled (bytes stay bytes; a
+    member the bare instance already holds is not set again: OSError would show
+    ``filename2``), so the exception is of the tool's exact type, not the fallback."""
+    error = _raised_by_restored_tool(
+        lambda v: FileNotFoundError(2, "No such file", f"/d/{v}"), mode
+    )
+    assert type(error) is FileNotFoundError, type(error).__mro__
+    assert error.filename == "/d/<EMAIL_1>" and str(error).endswith("'/d/<EMAIL_1>'")
+    error = _raised_by_restored_tool(
+        lambda v: subprocess.CalledProcessError(1, ["mail"], output=v.encode()), mode
+    )
+    assert type(error) is subprocess.CalledProcessError
+    assert error.output == b"<EMAIL_1>"
+    error = _raised_by_restored_tool(lambda v: ImportError("no", name="m", path=f"/{v}"), mode)
+    assert type(error) is ImportError and (error.name, error.path) == ("m", "/<EMAIL_1>")
+
+
+def test_the_sealed_arguments_are_emptied_once_opened(mode: str) -> None:
+    """BaseTool.run keeps the sealed arguments in its frame (on the traceback); once the
+    tool has them, the seal holds nothing (a walker that reads past a repr finds nothing)."""
+    error = _raised_by_restored_tool(lambda v: RuntimeError("failed"), mode)
+    sealed = []
+    tb = error.__traceback__
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            if isinstance(value, dict):
+                sealed += [v for v in value.values() if type(v).__name__ == "_Sealed"]
+        tb = tb.tb_next
+    assert sealed, "no sealed arguments on the way"
+    assert all(s.take() == ((), {}) for s in sealed)
+
+
+def test_a_schema_error_holds_no_value_in_its_validators_frames(mode: str) -> None:
+    """A validator that rejects a restored argument without quoting it: the ValidationError
+    quotes nothing, but its own traceback (pydantic's frames hold the input) and the
+    validator's exception in its context (its frame holds the value) would; both are cut."""
+    from pydantic import BaseModel, field_validator
+
+    class Args(BaseModel):
+        email: str
+
+        @field_validator("email")
+        @classmethod
+        def known(cls, value: str) -> str:
+            raise ValueError("not a known account")
+
+    @tool(args_schema=Args)
+    def lookup(email: str) -> str:
+        """Look an account up."""
+        return "found"
+
+    pii, args = _pii("pseudonymize")
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("lookup", args)]), "Ok."]
+    )
+    agent = create_agent(model, tools=[lookup], middleware=[pii])
+    seen = Errors()
+    config = {"configurable": {"thread_id": "t"}, "callbacks": [seen]}
+    payload = {"messages": [("user", "Find that account.")]}
+    if mode == "sync":
+        agent.invoke(payload, config)
+    else:
+        asyncio.run(agent.ainvoke(payload, config))
+    assert seen.errors
+    for error in seen.errors:
+        inner = [d["ctx"]["error"] for d in error.errors() if "error" in (d.get("ctx") or {})]
+        assert inner, error.errors()
+        shown = [_locals(error), *(_locals(e) + _whole(e) for e in inner)]
+        assert all(SEED not in text for text in shown)
+    assert "not a known account" in repr(model.requests[-1]["messages"][-1])

@@ -461,8 +461,6 @@ def _handled_one(error: BaseException, handled: Any) -> BaseException:
                 continue
         if isinstance(own, str) or _safe_str(rebuilt) != text:
             raise ValueError("its message is not the handled one")
-        if _safe_repr(rebuilt) != own["repr"]:
-            raise ValueError("its repr is not the handled one")
         return rebuilt  # type: ignore[no-any-return]
     except Exception:
         pass
