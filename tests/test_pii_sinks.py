@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ KINDS = ("agent", "deep")
 SEEDS = {s: f"{s.replace('_', '.')}.seed@example.com" for s in SOURCES}
 # an identity the detector calls an email though it has no "@" (issue 21, item 8)
 SEEDS["runtime_context"] = "runtime.context.seed%40example.com"
+#: Seeds that may also leak spelled in pieces (a provider's logprobs: one token each): a
+#: sink holding the pieces in order holds the value.
+SPELLED = {"model_answer": ("model.an", "swer.seed@exa", "mple.com")}
+assert "".join(SPELLED["model_answer"]) == SEEDS["model_answer"]
 #: Sinks observed only in async runs (the sync API has no astream_events).
 ASYNC_ONLY = {"events_v1", "events_v2"}
 #: Sinks observed only in deep agents.
@@ -93,8 +98,13 @@ class Seen:
         limit = self.first_model_step
         return [t for t, step in self.sinks.get(sink, []) if step is None or step > limit]
 
-    def holds(self, sink: str, raw: str) -> list[str]:
-        return [t[:300] for t in self.texts(sink) if raw in t]
+    def holds(self, sink: str, raw: str, pieces: tuple[str, ...] = ()) -> list[str]:
+        spelled = re.compile(".{0,400}?".join(map(re.escape, pieces)), re.S) if pieces else None
+        return [
+            t[:300]
+            for t in self.texts(sink)
+            if raw in t or (spelled is not None and spelled.search(t))
+        ]
 
 
 def _step(kwargs: dict[str, Any]) -> int:
@@ -244,6 +254,21 @@ def _texts(messages: list[BaseMessage]) -> str:
     return " | ".join(str(m.content) for m in messages)
 
 
+def _own(text: str, **kwargs: Any) -> AIMessage:
+    """An answer the model adds its own value to (``model_answer``): in its text, and in the
+    provider fields beside it, as logprobs spell it (a token a piece) and as a grounding
+    segment quotes it."""
+    own = f"{text} I add {SEEDS['model_answer']}."
+    tokens = [text, " I add ", *SPELLED["model_answer"], "."]
+    meta = {
+        "logprobs": {
+            "content": [{"token": t, "logprob": -0.1, "top_logprobs": []} for t in tokens]
+        },
+        "grounding_metadata": {"grounding_supports": [{"segment": {"text": own}}]},
+    }
+    return AIMessage(own, response_metadata=meta, **kwargs)
+
+
 def _main_model(kind: str) -> ScriptedChatModel:
     """Calls the tool with what it saw, (deep: reads a file, starts a subagent), then answers
     with everything it saw: the model repeats only what the guardrail let through."""
@@ -259,12 +284,14 @@ def _main_model(kind: str) -> ScriptedChatModel:
                 tool_call(
                     "task",
                     {
-                        "description": "Check: " + _texts(messages)[-200:],
+                        "description": "Check: "
+                        + _texts(messages)[-200:]
+                        + f" and {SEEDS['model_answer']}",
                         "subagent_type": "researcher",
                     },
                 )
             )
-        return AIMessage("", tool_calls=calls)
+        return _own("", tool_calls=calls)
 
     def second(messages: list[BaseMessage]) -> AIMessage:
         calls = []
@@ -272,10 +299,10 @@ def _main_model(kind: str) -> ScriptedChatModel:
             calls.append(
                 tool_call("write_file", {"file_path": "/out.txt", "content": _texts(messages)})
             )
-        return AIMessage("", tool_calls=calls) if calls else AIMessage("saw " + _texts(messages))
+        return AIMessage("", tool_calls=calls) if calls else _own("saw " + _texts(messages))
 
     def last(messages: list[BaseMessage]) -> AIMessage:
-        return AIMessage("saw " + _texts(messages))
+        return _own("saw " + _texts(messages))
 
     return ScriptedChatModel(responses=[first, second, last] if kind == "deep" else [first, second])
 
@@ -572,7 +599,7 @@ def _cells() -> Iterator[Any]:
 @pytest.mark.parametrize(("kind", "strategy", "mode", "source", "sink"), list(_cells()))
 def test_cell(kind: str, strategy: str, mode: str, source: str, sink: str) -> None:
     seen = seen_for(kind, strategy, mode)
-    leaks = seen.holds(sink, SEEDS[source])
+    leaks = seen.holds(sink, SEEDS[source], SPELLED.get(source, ()))
     assert not leaks, f"{source} reached {sink} raw ({COVERAGE[source, sink].how}): {leaks[:2]}"
 
 

@@ -65,6 +65,9 @@ SOURCES: dict[str, str] = {
     "runtime_context": "runtime context and configurable ids (user_id, ...)",
     "model_settings": "model settings and request keywords (model_kwargs, user, metadata)",
     "tool_error": "the message of an exception a tool raises",
+    "model_answer": "what the model answers itself: text, tool calls, and the provider fields "
+    "beside them (response_metadata / generation_info: logprobs spelling it token by token, "
+    "grounding segments quoting it)",
 }
 DEEP_SOURCES = frozenset({"file_read", "memory_file", "subagent_result"})
 
@@ -150,12 +153,48 @@ _TRACEBACKS = (
 )
 
 
+_ANSWER = (
+    "apply_to_output handles the answer inside the model call, before any callback, stream or "
+    "state sees it: text, tool calls, every string of its response_metadata and "
+    "generation_info; entries spelling it piece by piece (logprobs) are dropped when anything "
+    "was handled, and a provider's own token callbacks are fired with the handled chunks "
+    "(guardrails.pii.provider_fields)"
+)
+
+
+_ANSWER_SINKS = frozenset(
+    {
+        "provider",
+        "subagent_provider",
+        "state",
+        "checkpoints",
+        "stream_values",
+        "stream_updates",
+        "stream_messages",
+        "stream_debug",
+        "events_v1",
+        "events_v2",
+        "callbacks",
+    }
+)
+
+
+def _model_answer(sink: str) -> Cell:
+    if sink in {"input_checkpoint", "offloaded_results", "stream_custom", "subagent_results"}:
+        return Cell("n/a", "the model's answer is not carried there")
+    if sink in _ANSWER_SINKS:
+        return Cell("covered", _ANSWER)
+    return _default("user", sink)  # the sink's own mechanism, as for any value the model saw
+
+
 def _default(source: str, sink: str) -> Cell:
     """The coverage of a pair nothing in :data:`_SPECIAL` names."""
     if sink == "exception_tracebacks":
         if source == "tool_error":
             return Cell("covered", _ERROR_HOW + ": tests/test_promises_pii_tool_errors_2.py")
         return Cell("open", _TRACEBACKS)
+    if source == "model_answer":
+        return _model_answer(sink)
     if sink in {"langsmith", "otel"}:
         return Cell("covered", _EXPORT)
     if source == "tool_artifact_object":
@@ -310,6 +349,7 @@ _VAULT_SOURCES = (
     "file_read",
     "memory_file",
     "subagent_result",
+    "model_answer",
 )
 _VAULT_SINKS = (
     "state",

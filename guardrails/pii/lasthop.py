@@ -37,6 +37,13 @@ from guardrails._adapters.langchain import known_observer
 from guardrails.errors import GuardrailConfigError
 from guardrails.pii.finders.secrets import open_secret_start
 from guardrails.pii.holdback import LOOKBACK, release_point
+from guardrails.pii.provider_fields import (
+    AsyncTokenGate,
+    TokenGate,
+    handle_strings,
+    merge_spelled,
+    split_spelled,
+)
 from guardrails.pii.scan import Scan
 from guardrails.pii.walk import _SHORT, _clean_of
 
@@ -277,22 +284,49 @@ class LastHop:
         return sum(len(str(m.content)) for m in messages)
 
     # ------------------------------------------------------------------ answer
-    def _answer(self, message: BaseMessage) -> BaseMessage:
+    def _answer(self, message: BaseMessage, info: Any = None) -> tuple[BaseMessage, Any]:
+        """The answer and its generation's ``generation_info`` handled (see
+        :mod:`~guardrails.pii.provider_fields`): text, calls, every string of the metadata;
+        the entries spelling the answer piece by piece are kept only when handling altered
+        nothing."""
+        meta, spelled = split_spelled(message.response_metadata)
+        info, spelled_info = split_spelled(info)
+        if spelled:
+            message = message.model_copy(update={"response_metadata": meta})
+        altered = False
         for guard in self.guards:
             if guard.output:
                 scan = guard.scan("output")
+                before = message
                 message = scan.message(
                     message, text=guard.output_text, calls=guard.output_calls, json_text=True
                 )
+                if guard.output_text:
+                    meta = message.response_metadata
+                    handled = handle_strings(meta, scan)
+                    if handled is not meta:
+                        message = message.model_copy(update={"response_metadata": handled})
+                    handled_info = handle_strings(info, scan)
+                    altered = altered or handled_info is not info
+                    info = handled_info
+                altered = altered or message is not before
                 scan.report()
-        return message
+        if altered or not (spelled or spelled_info):
+            return message, info
+        if spelled:
+            meta = {**message.response_metadata, **spelled}
+            message = message.model_copy(update={"response_metadata": meta})
+        if spelled_info:
+            info = {**info, **spelled_info}
+        return message, info
 
     def result(self, result: ChatResult) -> ChatResult:
         if not any(map(_OUTPUT, self.guards)):
             return result
-        generations = [
-            g.model_copy(update={"message": self._answer(g.message)}) for g in result.generations
-        ]
+        generations = []
+        for g in result.generations:
+            message, info = self._answer(g.message, g.generation_info)
+            generations.append(g.model_copy(update={"message": message, "generation_info": info}))
         return ChatResult(generations=generations, llm_output=result.llm_output)
 
     def _text_scans(self) -> list[Scan]:
@@ -336,44 +370,70 @@ class _StreamState:
         self.whole: Any = None  # the aggregated raw message
         self.last: ChatGenerationChunk | None = None
         self.texts_only = True
+        #: The pieces of metadata entries spelling the answer (see
+        #: :mod:`~guardrails.pii.provider_fields`), released at the end if nothing was altered.
+        self.spelled: list[dict[str, Any]] = []
+        self.altered = False
 
-    def _copy(self, message: Any, content: Any, **extra: Any) -> AIMessageChunk:
+    def _copy(self, message: Any, content: Any, meta: Any, **extra: Any) -> AIMessageChunk:
         return AIMessageChunk(
             content=content,
             id=message.id,
-            response_metadata=dict(message.response_metadata or {}),
+            response_metadata=dict(meta or {}),
             usage_metadata=message.usage_metadata,
             **extra,
         )
+
+    def _metadata(self, chunk: ChatGenerationChunk) -> tuple[Any, Any]:
+        """A chunk's ``response_metadata`` and ``generation_info``: spelling entries held,
+        strings handled."""
+        meta, spelled = split_spelled(chunk.message.response_metadata)
+        info, spelled_info = split_spelled(chunk.generation_info)
+        if spelled or spelled_info:
+            self.spelled.append({**spelled_info, **spelled})  # as LangChain merges them
+        if meta or info:
+            for guard in self.hop.guards:
+                if guard.output_text:
+                    scan = guard.scan("output")
+                    handled, handled_info = handle_strings(meta, scan), handle_strings(info, scan)
+                    self.altered = self.altered or handled is not meta or handled_info is not info
+                    meta, info = handled, handled_info
+                    scan.report()
+        return meta, info
 
     def feed(self, chunk: ChatGenerationChunk) -> Iterator[ChatGenerationChunk]:
         message = chunk.message
         self.whole = message if self.whole is None else self.whole + message
         self.last = chunk
         content = message.content
+        meta, info = self._metadata(chunk)
         if isinstance(content, str) and self.texts_only:
             raw = self.held + content
             hold = open_secret_start(raw)  # a secret still arriving is held whole
             # the held tail stays raw: a value reaching into it may still be growing
             cut = release_point(raw[:hold], self.hop._text_scans())
             self.held = raw[cut:]
+            released = self.hop._text(raw[:cut]) if cut else ""
+            self.altered = self.altered or released != raw[:cut]
             yield ChatGenerationChunk(
-                message=self._copy(message, self.hop._text(raw[:cut]) if cut else ""),
-                generation_info=chunk.generation_info,
+                message=self._copy(message, released, meta), generation_info=info
             )
         else:
             self.texts_only = False
-            yield ChatGenerationChunk(
-                message=self._copy(message, ""), generation_info=chunk.generation_info
-            )
+            yield ChatGenerationChunk(message=self._copy(message, "", meta), generation_info=info)
 
     def finish(self) -> Iterator[ChatGenerationChunk]:
         if self.whole is None:
             return
         whole = self.whole
-        final = self.hop._answer(
-            whole.model_copy(update={"content": self.held if self.texts_only else whole.content})
+        rest = whole.model_copy(
+            update={
+                "content": self.held if self.texts_only else whole.content,
+                "response_metadata": {},  # each chunk's was handled as it went
+            }
         )
+        final, _ = self.hop._answer(rest)
+        spelled = merge_spelled(self.spelled) if not (self.altered or final is not rest) else {}
         chunks: list[Any] = [
             {
                 "name": c["name"],
@@ -406,6 +466,7 @@ class _StreamState:
             additional_kwargs=extra,
             tool_call_chunks=chunks,
             chunk_position="last",
+            response_metadata=spelled,
         )
         yield ChatGenerationChunk(message=message)
 
@@ -513,11 +574,15 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
     ) -> Iterator[ChatGenerationChunk]:
         hop = _hop(self)
         messages, kwargs = hop.request(messages, kwargs, self, run_manager)
-        chunks = cls._stream(self, messages, stop, run_manager, **kwargs)
         if not any(map(_OUTPUT, hop.guards)):
-            yield from chunks
+            yield from cls._stream(self, messages, stop, run_manager, **kwargs)
             return
-        yield from hop.stream(chunks)
+        # the provider's own token callbacks would carry its raw chunks: fired here instead
+        gate: Any = None if run_manager is None else TokenGate(run_manager)
+        for chunk in hop.stream(cls._stream(self, messages, stop, gate, **kwargs)):
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
 
     async def _astream(
         self: Any,
@@ -528,12 +593,14 @@ def _guarded_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
     ) -> AsyncIterator[ChatGenerationChunk]:
         hop = _hop(self)
         messages, kwargs = await _arequest(hop, messages, kwargs, self, run_manager)
-        chunks = cls._astream(self, messages, stop, run_manager, **kwargs)
         if not any(map(_OUTPUT, hop.guards)):
-            async for chunk in chunks:
+            async for chunk in cls._astream(self, messages, stop, run_manager, **kwargs):
                 yield chunk
             return
-        async for chunk in hop.astream(chunks):
+        gate: Any = None if run_manager is None else AsyncTokenGate(run_manager)
+        async for chunk in hop.astream(cls._astream(self, messages, stop, gate, **kwargs)):
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
 
     def __setattr__(self: Any, name: str, value: Any) -> None:

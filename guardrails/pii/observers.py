@@ -49,6 +49,7 @@ from pydantic import ValidationError
 
 from guardrails.errors import GuardrailConfigError, PIIDetectionError, PIIToolError
 from guardrails.pii.context import field_context
+from guardrails.pii.provider_fields import spelled_text, spells
 
 __all__ = ["PIISpanProcessor", "made_by", "observed_tool", "pii_anonymizer", "redactor"]
 
@@ -626,14 +627,25 @@ def _exporting_scans(middlewares: Sequence[Any]) -> list[Callable[[], Any]]:
     return makers
 
 
+def _spells_a_value(value: Any, scan: Any) -> bool:
+    """Whether an entry spelling an answer token by token (``logprobs``) spells a value: no
+    single token holds one, so the text they spell together is judged."""
+    text = spelled_text(value)
+    return bool(text) and scan.text(text) != text
+
+
 def _handle_keys(value: Any, scan: Any, context: str | None = None) -> Any:
     """``value`` with every string handled, dictionary keys included (an exporter never
     needs a key to stay as it was); a key's name is the context of the values under it, as
     in the agent's own requests (``{"phone": "6502530000"}``)."""
     if isinstance(value, Mapping):
         return {
-            (scan.text(k) if isinstance(k, str) else k): _handle_keys(
-                v, scan, (field_context(k) if type(k) is str else None) or context
+            (scan.text(k) if isinstance(k, str) else k): (
+                None
+                if spells(k) and _spells_a_value(v, scan)
+                else _handle_keys(
+                    v, scan, (field_context(k) if type(k) is str else None) or context
+                )
             )
             for k, v in value.items()
         }

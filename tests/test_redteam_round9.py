@@ -1,0 +1,248 @@
+"""Red team round 9: kinds nobody listed in the inventories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import respx
+from langchain.agents import create_agent
+from langgraph.checkpoint.memory import InMemorySaver
+
+from guardrails import PIIMiddleware
+from tests.support import completion, invoke
+
+RAW = "jane.doe@example.com"
+
+
+def _logprobs(text: str) -> dict[str, Any]:
+    # the tokens spell the answer, as OpenAI returns them with logprobs=True
+    tokens = [text[i : i + 3] for i in range(0, len(text), 3)]
+    return {
+        "content": [
+            {"token": t, "logprob": -0.1, "bytes": list(t.encode()), "top_logprobs": []}
+            for t in tokens
+        ],
+        "refusal": None,
+    }
+
+
+def test_logprobs_do_not_spell_a_handled_answer(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
+    answer = f"Her address is {RAW}."
+    body = completion(answer)
+    body["choices"][0]["logprobs"] = _logprobs(answer)
+    openai_mock.post("/chat/completions").mock(return_value=httpx.Response(200, json=body))
+    agent = create_agent(
+        chat_openai(logprobs=True),
+        middleware=[PIIMiddleware("email", strategy="redact", apply_to_output=True)],
+        checkpointer=InMemorySaver(),
+    )
+    config = {"configurable": {"thread_id": f"lp-{mode}"}}
+    result = invoke(agent, {"messages": [("user", "where is she?")]}, mode, config)
+    last = result["messages"][-1]
+    assert RAW not in str(last.content)
+    spelled = "".join(
+        t["token"] for t in (last.response_metadata.get("logprobs") or {}).get("content") or []
+    )
+    assert RAW not in spelled, spelled
+
+
+def _sse(text: str, logprobs: bool = False) -> bytes:
+    import json
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, lp: Any = None) -> str:
+        choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+        if lp is not None:
+            choice["logprobs"] = lp
+        body = {
+            "id": "chatcmpl-s",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-test",
+            "choices": [choice],
+        }
+        return f"data: {json.dumps(body)}\n\n"
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    for i in range(0, len(text), 4):
+        piece = text[i : i + 4]
+        out.append(chunk({"content": piece}, lp=_logprobs(piece) if logprobs else None))
+    out.append(chunk({}, "stop"))
+    out.append("data: [DONE]\n\n")
+    return "".join(out).encode()
+
+
+class _Tokens:
+    """A user's callback handler that records the tokens it is handed."""
+
+    def __init__(self) -> None:
+        from langchain_core.callbacks import BaseCallbackHandler
+
+        seen: list[str] = []
+
+        class Handler(BaseCallbackHandler):
+            def on_llm_new_token(self, token: str, **kw: Any) -> None:
+                seen.append(token)
+
+        self.handler = Handler()
+        self.seen = seen
+
+
+def _streaming_agent(
+    openai_mock: respx.MockRouter, chat_openai: Any, answer: str, **kw: Any
+) -> Any:
+    def reply(request: httpx.Request) -> httpx.Response:
+        import json
+
+        if json.loads(request.content).get("stream"):
+            return httpx.Response(
+                200,
+                content=_sse(answer, logprobs=kw.get("logprobs", False)),
+                headers={"content-type": "text/event-stream"},
+            )
+        body = completion(answer)
+        return httpx.Response(200, json=body)
+
+    openai_mock.post("/chat/completions").mock(side_effect=reply)
+    return create_agent(
+        chat_openai(**kw),
+        middleware=[PIIMiddleware("email", strategy="redact", apply_to_output=True)],
+    )
+
+
+def test_v3_stream_hands_other_callbacks_handled_tokens(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
+    import asyncio
+
+    agent = _streaming_agent(openai_mock, chat_openai, f"Her address is {RAW}, write soon.")
+    tokens = _Tokens()
+    payload = {"messages": [("user", "where is she?")]}
+    config: Any = {"callbacks": [tokens.handler]}
+    if mode == "sync":
+        events = list(agent.stream_events(payload, config=config, version="v3"))
+    else:
+
+        async def go() -> list[Any]:
+            stream = await agent.astream_events(payload, config=config, version="v3")
+            return [e async for e in stream]
+
+        events = asyncio.run(go())
+    assert events
+    assert tokens.seen, "no token reached the handler"
+    assert RAW not in "".join(tokens.seen), tokens.seen
+
+
+def test_streamed_logprobs_do_not_spell_a_handled_answer(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
+    import asyncio
+
+    # the value comes first: it is released (handled) long before the answer ends
+    answer = f"Her address is {RAW}, " + "write to her soon. " * 12
+    agent = _streaming_agent(openai_mock, chat_openai, answer, logprobs=True)
+    payload = {"messages": [("user", "where is she?")]}
+    seen: list[Any] = []
+    if mode == "sync":
+        seen.extend(agent.stream(payload, stream_mode="messages"))
+    else:
+
+        async def go() -> None:
+            async for item in agent.astream(payload, stream_mode="messages"):
+                seen.append(item)
+
+        asyncio.run(go())
+    spelled = ""
+    for message, _ in seen:
+        for t in ((message.response_metadata or {}).get("logprobs") or {}).get("content") or []:
+            spelled += t["token"]
+    assert "@exam" not in spelled, spelled
+
+
+def test_logprobs_of_a_clean_answer_are_kept(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
+    """Nothing handled in the answer: its token log-probabilities reach the caller whole."""
+    answer = "The meeting is on Tuesday at noon."
+    body = completion(answer)
+    body["choices"][0]["logprobs"] = _logprobs(answer)
+    openai_mock.post("/chat/completions").mock(return_value=httpx.Response(200, json=body))
+    agent = create_agent(
+        chat_openai(logprobs=True),
+        middleware=[PIIMiddleware("email", strategy="redact", apply_to_output=True)],
+    )
+    result = invoke(agent, {"messages": [("user", "when?")]}, mode)
+    tokens = result["messages"][-1].response_metadata["logprobs"]["content"]
+    assert "".join(t["token"] for t in tokens) == answer
+
+
+def test_streamed_logprobs_of_a_clean_answer_are_kept(
+    mode: str, openai_mock: respx.MockRouter, chat_openai: Any
+) -> None:
+    import asyncio
+
+    answer = "The meeting is on Tuesday at noon, see you."
+    agent = _streaming_agent(openai_mock, chat_openai, answer, logprobs=True)
+    payload = {"messages": [("user", "when?")]}
+    seen: list[Any] = []
+    if mode == "sync":
+        seen.extend(agent.stream(payload, stream_mode="messages"))
+    else:
+
+        async def go() -> None:
+            async for item in agent.astream(payload, stream_mode="messages"):
+                seen.append(item)
+
+        asyncio.run(go())
+    spelled = ""
+    for message, _ in seen:
+        for t in ((message.response_metadata or {}).get("logprobs") or {}).get("content") or []:
+            spelled += t["token"]
+    assert spelled == answer
+
+
+def test_metadata_strings_are_handled_as_the_answer(mode: str) -> None:
+    """A provider field quoting the answer (Gemini's grounding supports) is handled."""
+    from langchain_core.messages import AIMessage
+
+    from guardrails.testing import ScriptedChatModel
+
+    meta = {
+        "grounding_metadata": {"grounding_supports": [{"segment": {"text": f"mail {RAW}"}}]},
+        "model_name": "scripted",
+        "token_usage": {"total_tokens": 4155550123},
+    }
+    model = ScriptedChatModel(responses=[AIMessage(f"mail {RAW}", response_metadata=meta)])
+    agent = create_agent(
+        model, middleware=[PIIMiddleware("email", strategy="redact", apply_to_output=True)]
+    )
+    result = invoke(agent, {"messages": [("user", "who?")]}, mode)
+    last = result["messages"][-1]
+    assert RAW not in repr(last)
+    assert last.response_metadata["model_name"] == "scripted"
+    assert last.response_metadata["token_usage"] == {"total_tokens": 4155550123}
+    supports = last.response_metadata["grounding_metadata"]["grounding_supports"]
+    assert supports[0]["segment"]["text"] == "mail [REDACTED_EMAIL]"
+
+
+def test_exporters_drop_logprobs_that_spell_a_value() -> None:
+    """pii_anonymizer sees a run's outputs, where no single token holds the value: the text
+    the tokens spell is judged; a clean spelling is exported whole."""
+    from guardrails.pii.observers import pii_anonymizer, redactor
+
+    anonymize = pii_anonymizer(PIIMiddleware("email"))
+    leaky = {"generations": [{"response_metadata": {"logprobs": _logprobs(f"mail {RAW} now")}}]}
+    out = anonymize(leaky)
+    assert out["generations"][0]["response_metadata"]["logprobs"] is None
+    clean = {"response_metadata": {"logprobs": _logprobs("see you on Tuesday")}}
+    assert anonymize(clean) == clean
+    # Gemini's shape: chosen candidates spell it, top candidates are alternatives
+    gemini = {
+        "logprobs_result": {
+            "chosen_candidates": [{"token": t} for t in ("ja", "ne.doe@", "example", ".com")],
+            "top_candidates": [{"candidates": [{"token": "x"}]}],
+        }
+    }
+    assert redactor(PIIMiddleware("email"))(gemini) == {"logprobs_result": None}
