@@ -115,6 +115,13 @@ _CONFIG = (
     "only at export (pii_anonymizer handles metadata)"
 )
 
+_CHECKPOINT_METADATA = (
+    "LangGraph copies every text and number entry of config['configurable'] and "
+    "config['metadata'] (user_id, ...) into the metadata of every checkpoint it writes "
+    "(langgraph.checkpoint.base.get_checkpoint_metadata), where no middleware runs: pass "
+    "identities in the runtime context (context=) instead, which is not checkpointed"
+)
+
 
 _MEMORY = (
     "deepagents' MemoryMiddleware copies the memory files into state (memory_contents) in its "
@@ -124,6 +131,7 @@ _MEMORY = (
 )
 _MEMORY_COPY = frozenset(
     {
+        "input_checkpoint",
         "state",
         "checkpoints",
         "stream_values",
@@ -233,6 +241,8 @@ def _default(source: str, sink: str) -> Cell:
     if source == "runtime_context":
         if sink in {"callbacks", "events_v1", "events_v2", "stream_debug"}:
             return Cell("open", _CONFIG)
+        if sink in {"checkpoints", "input_checkpoint"}:
+            return Cell("open", _CHECKPOINT_METADATA)
         if sink == "provider":
             return Cell("n/a", "reaches the provider only through a prompt (dynamic_prompt)")
         return Cell("n/a", "ids do not enter messages or state by themselves")
