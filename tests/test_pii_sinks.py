@@ -187,6 +187,11 @@ class LangSmithRecorder(BaseTracer):
             self.seen.add("langsmith", client._hide_run_inputs(r.inputs))
             self.seen.add("langsmith", client._hide_run_outputs(r.outputs or {}))
             self.seen.add("langsmith", client._hide_run_metadata(dict(r.metadata or {})))
+            # the rest of a run's extra (invocation_params, options) and its tags and events
+            # are uploaded as they are: the client's anonymizer does not see them
+            extra = {k: v for k, v in (r.extra or {}).items() if k != "metadata"}
+            self.seen.add("langsmith", [extra, r.tags, r.name])
+            self.seen.add("langsmith", client._filter_new_token_events(r.events))
             self.seen.add("langsmith", str(client._hide_run_error(r.error)))
 
 
@@ -209,6 +214,10 @@ class LogRecorder(logging.Handler):
 def lookup(query: str) -> str:
     """Look something up in the CRM."""
     return f"the owner of {query!r} is {SEEDS['tool_result']}"
+
+
+# a tool definition holding a value (tool_schema): its description reaches the request's tools
+lookup.description = f"Look something up in the CRM; escalations go to {SEEDS['tool_schema']}."
 
 
 class OwnerCard(BaseModel):

@@ -65,6 +65,8 @@ SOURCES: dict[str, str] = {
     "runtime_context": "runtime context and configurable ids (user_id, ...)",
     "model_settings": "model settings and request keywords (model_kwargs, user, metadata)",
     "tool_error": "the message of an exception a tool raises",
+    "tool_schema": "what the request's tool definitions hold: a tool's description and its "
+    "argument schema (enum, default, examples), a structured-output schema",
     "model_answer": "what the model answers itself: text, tool calls, and the provider fields "
     "beside them (response_metadata / generation_info: logprobs spelling it token by token, "
     "grounding segments quoting it)",
@@ -187,6 +189,25 @@ _ANSWER_SINKS = frozenset(
 )
 
 
+_SCHEMA = (
+    "not scanned: tool definitions and response schemas are structural request keywords "
+    "(tools, functions, response_format) and go to the provider as the tools define them; "
+    "LangChain records them in the invocation parameters callbacks get (on_chat_model_start, "
+    "LangSmith's extra, which the client's anonymizer does not see); keep values out of tool "
+    "descriptions and schemas (pass them in a message, where they are handled)"
+)
+
+
+def _tool_schema(sink: str) -> Cell:
+    if sink in {"provider", "subagent_provider", "callbacks", "langsmith"}:
+        return Cell("open", _SCHEMA)
+    if sink in {"events_v1", "events_v2"}:
+        return Cell("n/a", "astream_events carries a model call's messages, not its parameters")
+    if sink in {"otel", "audit_log", "python_logging", "exceptions", "exception_tracebacks"}:
+        return _default("system_prompt", sink)
+    return Cell("n/a", "tool definitions are not part of messages, state or streams")
+
+
 def _model_answer(sink: str) -> Cell:
     if sink in {"input_checkpoint", "offloaded_results", "stream_custom", "subagent_results"}:
         return Cell("n/a", "the model's answer is not carried there")
@@ -203,6 +224,8 @@ def _default(source: str, sink: str) -> Cell:
         return Cell("open", _TRACEBACKS)
     if source == "model_answer":
         return _model_answer(sink)
+    if source == "tool_schema":
+        return _tool_schema(sink)
     if sink in {"langsmith", "otel"}:
         return Cell("covered", _EXPORT)
     if source == "tool_artifact_object":
