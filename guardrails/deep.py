@@ -245,6 +245,8 @@ def create_deep_agent(
     for i, spec in enumerate(specs):
         if not isinstance(spec.get("name"), str):
             raise GuardrailConfigError(f"subagents[{i}] needs a 'name' (a string)")
+    if _is_policy(guardrails) and callable(getattr(guardrails, "check_subagents", None)):
+        guardrails.check_subagents(s["name"] for s in specs)  # a misspelled section is refused
     declarative = [s for s in specs if "runnable" not in s and "graph_id" not in s]
     declarative_ids = {id(s) for s in declarative}
     added_gp, gp_description, gp_prompt = _da.general_purpose_profile(model)

@@ -461,12 +461,44 @@ class Policy:
             out.extend(f"{self.source}: {where}: {p}" for p in check_order(stack, warn=False))
         return out
 
+    def check_subagents(self, names: Iterable[Any]) -> None:
+        """Refuse a policy section that looks like a misspelling of one of ``names`` (the
+        agent's subagents; deepagents' ``general-purpose`` always counts) that the policy does
+        not configure: ``subagents.reseacher`` would leave ``researcher`` on the main stack,
+        without the guardrails written for it, and say nothing. A section naming nothing
+        close is accepted (one policy may serve several agents).
+
+        Example::
+
+            policy.check_subagents(["researcher"])  # PolicyError for subagents.reseacher
+        """
+        import difflib
+
+        known = {str(n) for n in names} | {"general-purpose"}
+        unconfigured = sorted(known - set(self._subagents))
+        errors = []
+        for name in self._subagents:
+            if name in known:
+                continue
+            close = difflib.get_close_matches(name, unconfigured, n=1, cutoff=0.85)
+            if close:
+                errors.append(
+                    f"{self.source}: subagents.{name}: the agent has no subagent {name!r}, and "
+                    f"its subagent {close[0]!r} has no section (a misspelling?): name the "
+                    f"section {close[0]!r}, or give {close[0]!r} a section of its own when "
+                    f"{name!r} belongs to another agent"
+                )
+        if errors:
+            raise PolicyError(errors)
+
     def subagents(self, specs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """deepagents ``SubAgent`` specs with ``middleware`` filled in from the policy.
 
         A spec whose name the policy does not mention gets the main agent's stack, so no
-        subagent runs with fewer guardrails than its parent by accident.
+        subagent runs with fewer guardrails than its parent by accident; a section that looks
+        like a misspelled spec name is refused (:meth:`check_subagents`).
         """
+        self.check_subagents(spec.get("name") for spec in specs)
         out: list[dict[str, Any]] = []
         for spec in specs:
             name = spec.get("name")

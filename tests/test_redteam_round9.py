@@ -246,3 +246,57 @@ def test_exporters_drop_logprobs_that_spell_a_value() -> None:
         }
     }
     assert redactor(PIIMiddleware("email"))(gemini) == {"logprobs_result": None}
+
+
+# ------------------------------------------------------------------ settings: policy subagents
+_MISSPELLED = {
+    "version": 1,
+    "agent": {"middleware": [{"use": "ModelCallLimitMiddleware", "run_limit": 20}]},
+    "subagents": {
+        "reseacher": {
+            "middleware": [
+                {
+                    "use": "FilesystemPermissionMiddleware",
+                    "default": "deny",
+                    "rules": [{"operations": ["read"], "paths": ["/workspace/**"]}],
+                }
+            ]
+        }
+    },
+}
+_SPECS = [{"name": "researcher", "description": "Researches.", "system_prompt": "You research."}]
+
+
+def test_a_policy_section_for_a_subagent_the_agent_lacks_is_refused() -> None:
+    """A misspelled subagents.NAME left the real subagent on the main stack, without the jail
+    written for it, and said nothing."""
+    import pytest
+
+    from guardrails.deep import create_deep_agent
+    from guardrails.policy import Policy, PolicyError
+    from guardrails.testing import ScriptedChatModel
+
+    policy = Policy.from_dict(_MISSPELLED, source="guardrails.toml")
+    with pytest.raises(PolicyError, match=r"subagents\.reseacher: .*'researcher' has no section"):
+        policy.subagents(_SPECS)
+    with pytest.raises(PolicyError, match=r"subagents\.reseacher"):
+        create_deep_agent(ScriptedChatModel(default="ok"), guardrails=policy, subagents=_SPECS)
+
+
+def test_a_policy_section_for_each_real_subagent_is_accepted() -> None:
+    from guardrails.deep import create_deep_agent
+    from guardrails.filesystem import FilesystemPermissionMiddleware
+    from guardrails.policy import Policy
+    from guardrails.testing import ScriptedChatModel
+
+    data = {**_MISSPELLED, "subagents": {"researcher": _MISSPELLED["subagents"]["reseacher"]}}
+    data["subagents"]["general-purpose"] = {"inherit": True}
+    # a section for another agent's subagent (one policy serving several agents)
+    data["subagents"]["accountant"] = {"inherit": True}
+    policy = Policy.from_dict(data)
+    (spec,) = policy.subagents(_SPECS)
+    assert any(isinstance(m, FilesystemPermissionMiddleware) for m in spec["middleware"])
+    create_deep_agent(ScriptedChatModel(default="ok"), guardrails=policy, subagents=_SPECS)
+    # a near name is accepted once the agent's own subagent has its section too
+    data["subagents"]["reseacher"] = {"inherit": True}
+    Policy.from_dict(data).subagents(_SPECS)
