@@ -32,7 +32,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import ToolException
 
-from guardrails.errors import PIIDetectionError
+from guardrails.errors import PIIDetectionError, PIIToolError
 from guardrails.pii import PIIMiddleware
 from guardrails.pii.inventory import ERROR_READERS, ERROR_SHAPES, error_reader
 from guardrails.pii.vault import MemoryVault
@@ -286,23 +286,39 @@ def _seed() -> str:
     return SEED
 
 
-def _lookup(shape: str, strategy: str, got: list[bool]) -> Any:
-    @tool
-    def lookup(email: str) -> str:
-        """Look an account up."""
+def _lookup(shape: str, strategy: str, got: list[bool], mode: str) -> Any:
+    """The tool: sync, or (async runs) a coroutine, so that the view's ``_arun`` runs it (a
+    sync tool in an async run is run by ``invoke`` in a thread, as in a sync run)."""
+
+    def fail(email: str) -> str:
         found = {"email": _seed()}  # what the tool read (its frame holds it)
         value = email if strategy == "pseudonymize" else found["email"]
         got.append(value == _seed())
         raise SHAPES[shape](value)
 
-    return lookup
+    if mode == "sync":
+
+        @tool
+        def lookup(email: str) -> str:
+            """Look an account up."""
+            return fail(email)
+
+        return lookup
+
+    @tool
+    async def alookup(email: str) -> str:
+        """Look an account up."""
+        return fail(email)
+
+    alookup.name = "lookup"
+    return alookup
 
 
 def _agent_run(shape: str, strategy: str, mode: str) -> dict[str, Any]:
     got: list[bool] = []
     pii, args = _pii(strategy)
     model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[tool_call("lookup", args)])])
-    agent = create_agent(model, tools=[_lookup(shape, strategy, got)], middleware=[pii])
+    agent = create_agent(model, tools=[_lookup(shape, strategy, got, mode)], middleware=[pii])
     seen = Errors()
     config = {"configurable": {"thread_id": "t"}, "callbacks": [seen]}
     payload = {"messages": [("user", "Find that account.")]}
@@ -340,7 +356,7 @@ def _toolnode_run(shape: str, strategy: str, mode: str, handle: Any) -> tuple[An
     got: list[bool] = []
     pii, args = _pii(strategy)
     node = ToolNode(
-        [_lookup(shape, strategy, got)],
+        [_lookup(shape, strategy, got, mode)],
         handle_tool_errors=handle,
         wrap_tool_call=pii.wrap_tool_call,
         awrap_tool_call=pii.awrap_tool_call,
@@ -456,8 +472,13 @@ def _raised_by_restored_tool(make: Callable[[str], BaseException], mode: str) ->
         """Look an account up."""
         raise make(email)
 
+    @tool("lookup")
+    async def alookup(email: str) -> str:
+        """Look an account up."""
+        raise make(email)
+
     model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[tool_call("lookup", args)])])
-    agent = create_agent(model, tools=[lookup], middleware=[pii])
+    agent = create_agent(model, tools=[lookup if mode == "sync" else alookup], middleware=[pii])
     payload = {"messages": [("user", "Find that account.")]}
     config = {"configurable": {"thread_id": "t"}}
     try:
@@ -541,3 +562,23 @@ def test_a_schema_error_holds_no_value_in_its_validators_frames(mode: str) -> No
         shown = [_locals(error), *(_locals(e) + _whole(e) for e in inner)]
         assert all(SEED not in text for text in shown)
     assert "not a known account" in repr(model.requests[-1]["messages"][-1])
+
+
+def test_groups_nested_too_deep_are_withheld(mode: str) -> None:
+    """Fail closed: exception groups nested past what the guardrail reads (four levels) are
+    withheld, a PIIToolError naming the type, never passed raw."""
+
+    def nested(value: str) -> BaseException:
+        error: BaseException = ValueError(f"no account for {value}")
+        for depth in range(6):
+            error = _GROUP(f"level {depth}", [error])
+        return error
+
+    error = _raised_by_restored_tool(nested, mode)
+    assert isinstance(error, PIIToolError) and error.error_type.endswith("ExceptionGroup")
+    assert SEED not in "\n".join(_readings(error).values())
+    shallow = _raised_by_restored_tool(
+        lambda v: _GROUP("one", [_GROUP("two", [KeyError(v)])]), mode
+    )
+    assert type(shallow) is _GROUP and SEED not in "\n".join(_readings(shallow).values())
+    assert "<EMAIL_1>" in _readings(shallow)["group"]

@@ -106,12 +106,16 @@ class ToolSide:
         try:
             result = yield Call(request)
         except Exception:
+            # this frame is on the traceback of what the call raised: the matches computed
+            # ahead for the tool's error (raw texts) must not be in its locals
+            known.clear()
             if ran.blocked is None:
                 raise
             # a block inside the run (the tool's input, output or error refused) is raised as
             # the block it is, also when ToolNode re-raises the tool's (refused) error
             result = None
         if ran.blocked is not None:
+            known.clear()
             raise _bare(ran.blocked)
         if not (self.apply_to_tool_results or box):
             return result
