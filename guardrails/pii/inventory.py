@@ -152,7 +152,8 @@ _ERROR_HOW = (
     "set is dropped), objects by their handled text, its chain and group rebuilt link by "
     "link, no traceback into the tool's frames (raised from the view's own frame); a restored "
     "tool's real arguments pass BaseTool.run sealed (a repr that says nothing), and "
-    "PIIMiddleware's own frames hold no mapping"
+    "PIIMiddleware's own frames hold no mapping, nor the matches computed ahead for the raw "
+    "error"
 )
 _TRACEBACKS = (
     "not covered: an exception raised while the model call runs (a provider's error, a block "
