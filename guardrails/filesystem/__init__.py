@@ -26,7 +26,9 @@ matcher), :mod:`~.layers` (decisions, layers, the active context, the ``fs.denie
 :mod:`~.links` (placement per backend and the one judgement: normalize, decide, check links),
 :mod:`~.backends` (the guarded backend and filters), :mod:`~.subagents` (holding subagents),
 :mod:`~.toolargs` (``tool_paths`` against tool schemas), :mod:`~.approvals` (one approval
-request per model turn), :mod:`~.middleware`.
+request per model turn), :mod:`~.middleware` (the rules, settings and composition),
+:mod:`~.tool_flow` (each tool call judged and run), :mod:`~.review` (asking a human about the
+calls of a turn).
 """
 
 from guardrails.filesystem.backends import guard_backend
