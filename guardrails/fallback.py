@@ -32,7 +32,7 @@ import functools
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -377,6 +377,53 @@ def _mapped(io: IO, fn: Callable[[Any], Any]) -> IO:
     return IO(sync, async_)
 
 
+class _Fallbacks:
+    """The fallback models in order: a ``"provider:model"`` string is checked at construction
+    (LangChain resolves it, its provider package is installed) and built once, on first use, so
+    a policy can be validated without API keys; a chat model instance is used as given."""
+
+    def __init__(self, models: Sequence[str | BaseChatModel]) -> None:
+        self.specs: list[str | BaseChatModel] = []
+        for position, model in enumerate(models):
+            if isinstance(model, str):
+                try:
+                    _, provider = parse_model(model)
+                except ValueError as exc:
+                    raise GuardrailConfigError(
+                        f"model #{position + 1} {model!r} is not a 'provider:model' string "
+                        f"LangChain can resolve: {str(exc).splitlines()[0]}"
+                    ) from exc
+                missing_provider_package(position, model, provider)
+            elif not isinstance(model, BaseChatModel):
+                raise GuardrailConfigError(
+                    f"models must be 'provider:model' strings or chat model instances, "
+                    f"got {type(model).__name__}"
+                )
+            self.specs.append(model)
+        self._models: dict[int, BaseChatModel] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def model(self, index: int) -> BaseChatModel:
+        """The ``index``-th fallback, built now if it is a string not built yet."""
+        spec = self.specs[index]
+        if isinstance(spec, BaseChatModel):
+            return spec
+        with self._lock:
+            if index not in self._models:
+                from langchain.chat_models import init_chat_model
+
+                self._models[index] = init_chat_model(spec)
+            return self._models[index]
+
+    def label(self, index: int) -> str:
+        """The ``index``-th fallback as audit events name it: its string, or its class name."""
+        spec = self.specs[index]
+        return spec if isinstance(spec, str) else type(spec).__name__
+
+
 class ModelFallbackMiddleware(
     Guardrail,
     kind="model_fallback",
@@ -415,23 +462,7 @@ class ModelFallbackMiddleware(
         breaker_key: Callable[[BaseChatModel], str] | None = None,
     ) -> None:
         super().__init__()
-        self._specs: list[str | BaseChatModel] = []
-        for position, model in enumerate((first_model, *additional_models)):
-            if isinstance(model, str):
-                try:
-                    _, provider = parse_model(model)
-                except ValueError as exc:
-                    raise GuardrailConfigError(
-                        f"model #{position + 1} {model!r} is not a 'provider:model' string "
-                        f"LangChain can resolve: {str(exc).splitlines()[0]}"
-                    ) from exc
-                missing_provider_package(position, model, provider)
-            elif not isinstance(model, BaseChatModel):
-                raise GuardrailConfigError(
-                    f"models must be 'provider:model' strings or chat model instances, "
-                    f"got {type(model).__name__}"
-                )
-            self._specs.append(model)
+        self._fallbacks = _Fallbacks((first_model, *additional_models))
         failure_threshold = v.positive_int("failure_threshold", failure_threshold, optional=True)
         cooldown = duration("cooldown", cooldown)
         spec = parse_storage(
@@ -458,24 +489,11 @@ class ModelFallbackMiddleware(
         self.failure_threshold = failure_threshold
         self.cooldown = float(cooldown)
         self.storage = storage
-        self._models: dict[int, BaseChatModel] = {}
-        self._lock = threading.Lock()
 
     @property
     def models(self) -> list[BaseChatModel]:
         """The fallback models, built on first use from their strings."""
-        return [self._model(i) for i in range(len(self._specs))]
-
-    def _model(self, index: int) -> BaseChatModel:
-        spec = self._specs[index]
-        if isinstance(spec, BaseChatModel):
-            return spec
-        with self._lock:
-            if index not in self._models:
-                from langchain.chat_models import init_chat_model
-
-                self._models[index] = init_chat_model(spec)
-            return self._models[index]
+        return [self._fallbacks.model(i) for i in range(len(self._fallbacks))]
 
     def _key(self, model: Any) -> str:
         if self.breaker_key is not None:
@@ -528,7 +546,9 @@ class ModelFallbackMiddleware(
         else:
             primary_error = None
         candidates: list[Callable[[], Any]] = [lambda: request.model]
-        candidates += [functools.partial(self._model, i) for i in range(len(self._specs))]
+        candidates += [
+            functools.partial(self._fallbacks.model, i) for i in range(len(self._fallbacks))
+        ]
         last_exc: Exception | None = None
         build_errors: list[tuple[str, Exception]] = []
         previous: str | None = None
@@ -540,8 +560,7 @@ class ModelFallbackMiddleware(
             try:
                 model = get_model()
             except Exception as exc:  # building a fallback model failed (e.g. no API key)
-                spec = self._specs[index - 1]
-                label = spec if isinstance(spec, str) else type(spec).__name__
+                label = self._fallbacks.label(index - 1)
                 build_errors.append((label, exc))
                 self.audit(
                     "fallback.unavailable",

@@ -125,7 +125,7 @@ def test_guardrail_errors_are_not_fallen_back_around(mode: str) -> None:
 def test_model_strings_are_checked_and_built_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     mw = ModelFallbackMiddleware("openai:gpt-4o-mini", "anthropic:claude-haiku-4-5")
-    assert mw._specs == ["openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"]
+    assert mw._fallbacks.specs == ["openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"]
 
 
 @pytest.mark.parametrize(
