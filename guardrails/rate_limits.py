@@ -72,6 +72,38 @@ class RateLimitKeyError(GuardrailError):
     """
 
 
+def _check_key(key: Any) -> None:
+    """Refuse a ``key`` that is neither a key kind nor a sync ``callable(request) -> str``."""
+    if callable(key):
+        v.sync_callable("key", key, returns="a str")
+    if not (callable(key) or key in _KEYS):
+        raise GuardrailConfigError(
+            f"key must be one of {list(_KEYS)} or a callable(request) -> str, got {key!r}"
+        )
+
+
+def _budget_key(key: KeyKind | Callable[[Any], str], request: Any, owner: str) -> str:
+    """Whose budget a call is charged to: ``custom:<the callable's answer>``, ``global``, or
+    ``<kind>:<id>`` with the id read by :func:`guardrails.audit.identity`; a missing id (or an
+    empty answer) raises :class:`RateLimitKeyError` naming ``owner`` (nothing goes unkeyed)."""
+    if callable(key):
+        value = key(request)
+        if not isinstance(value, str) or not value:
+            raise RateLimitKeyError(
+                f"{owner}: the key callable returned {value!r}; it must return a non-empty string"
+            )
+        return f"custom:{value}"
+    if key == "global":
+        return "global"
+    found = identity(request.runtime).get(_ID_FIELD[key])
+    if not found:
+        raise RateLimitKeyError(
+            f"{owner}: key={key!r} but no {key} id was found in "
+            f"{_SOURCES[key]}; pass one, or choose another key"
+        )
+    return f"{key}:{found}"
+
+
 class RateLimitMiddleware(
     Guardrail,
     kind="rate_limit",
@@ -146,12 +178,7 @@ class RateLimitMiddleware(
                     f"limit {limit!r}: a window of {item.get_expiry():g} s is longer than the "
                     f"longest the storage keeps exactly ({MAX_DURATION:.0f} s, 100 years)"
                 )
-        if callable(key):
-            v.sync_callable("key", key, returns="a str")
-        if not (callable(key) or key in _KEYS):
-            raise GuardrailConfigError(
-                f"key must be one of {list(_KEYS)} or a callable(request) -> str, got {key!r}"
-            )
+        _check_key(key)
         if isinstance(applies_to, str):
             if applies_to not in ("model", "tools"):
                 raise GuardrailConfigError(
@@ -212,23 +239,7 @@ class RateLimitMiddleware(
 
     # ------------------------------------------------------------------ the shared core
     def _key_of(self, request: Any) -> str:
-        if callable(self.key):
-            value = self.key(request)
-            if not isinstance(value, str) or not value:
-                raise RateLimitKeyError(
-                    f"{self.name}: the key callable returned {value!r}; it must return a "
-                    "non-empty string"
-                )
-            return f"custom:{value}"
-        if self.key == "global":
-            return "global"
-        found = identity(request.runtime).get(_ID_FIELD[self.key])
-        if not found:
-            raise RateLimitKeyError(
-                f"{self.name}: key={self.key!r} but no {self.key} id was found in "
-                f"{_SOURCES[self.key]}; pass one, or choose another key"
-            )
-        return f"{self.key}:{found}"
+        return _budget_key(self.key, request, self.name)
 
     def storage_step(self, request: Any) -> Prefetch | None:
         """The check-and-charge of a model call as a step of a composed stack's one-round-trip
