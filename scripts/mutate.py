@@ -53,6 +53,7 @@ AREAS: dict[str, tuple[bool, list[str], list[str]]] = {
         True,
         [
             "guardrails/pii/scan.py",
+            "guardrails/pii/decision.py",
             "guardrails/pii/walk.py",
             "guardrails/pii/layers.py",
             "guardrails/pii/strategies.py",

@@ -17,7 +17,8 @@ remembering a field:
 The walk of messages and values is in :mod:`guardrails.pii.walk`, the opening of encodings
 (JSON, ``data:`` URLs, base64 / hex runs, percent-encoding, HTML entities) in
 :mod:`guardrails.pii.layers`; this module holds the state of a pass, what a string becomes
-(detection, the strategy), the look-ahead of the async paths and the decision (:meth:`Scan.report`).
+(detection, the strategy) and the look-ahead of the async paths; the decision at the end of a
+pass (:meth:`Scan.report`) is in :mod:`guardrails.pii.decision`.
 
 Texts longer than :data:`CHUNK` are scanned in overlapping chunks, so a worker thread never
 holds the interpreter lock for one long regex call (the event loop keeps running).
@@ -41,6 +42,7 @@ from langchain_core.messages import BaseMessage
 
 from guardrails.errors import PIIDetectionError
 from guardrails.pii import payloads
+from guardrails.pii.decision import Decision
 from guardrails.pii.detect import Detector, PIIMatch
 from guardrails.pii.layers import MAX_DEPTH, Layers, _looks_layered, _runs, _runs_steps
 from guardrails.pii.pseudonym import Pseudonymizer
@@ -110,11 +112,12 @@ def find_all(detector: Detector, text: str) -> Sequence[PIIMatch]:
 
 
 @dataclass(slots=True)
-class Scan(Layers, History):
+class Scan(Layers, History, Decision):
     """The state of one scan pass and what each string becomes (see the module docstring):
     the walk of messages and values is :class:`~guardrails.pii.walk.Walker`'s (of a list,
     :class:`~guardrails.pii.walk.History`'s), the opening of
-    encodings :class:`~guardrails.pii.layers.Layers`'."""
+    encodings :class:`~guardrails.pii.layers.Layers`', the decision at the end
+    :class:`~guardrails.pii.decision.Decision`'s (:meth:`report`)."""
 
     detector: Detector
     strategy: Strategy
@@ -315,56 +318,6 @@ class Scan(Layers, History):
 
     def _unscannable(self, kind: str) -> None:
         self.unscannable[kind] = self.unscannable.get(kind, 0) + 1
-
-    # ------------------------------------------------------------------ the decision
-    def report(self, tool: str | None = None, *, refuse_unscannable: bool = False) -> None:
-        """One audit event for what this pass found; raise under ``block`` (and for payloads
-        that could not be scanned, when ``refuse_unscannable``)."""
-        if refuse_unscannable and self.unscannable:
-            self.audit(
-                "pii.blocked",
-                runtime=self.runtime,
-                where=self.where,
-                entities={"unscannable": sum(self.unscannable.values())},
-                strategy=self.strategy.name,
-            )
-            raise PIIDetectionError(
-                "unscannable",
-                counts={"unscannable": sum(self.unscannable.values())},
-                where=self.where,
-            )
-        if not self.found:
-            return
-        extra: dict[str, Any] = {"tool": tool} if tool is not None else {}
-        if not self.strategy.rewrites:
-            self.audit(
-                "pii.blocked",
-                runtime=self.runtime,
-                where=self.where,
-                entities=self.found,
-                secrets=self.secrets,
-                **extra,
-            )
-            raise PIIDetectionError(next(iter(self.found)), counts=self.found, where=self.where)
-        if self.strategy.needs_mapping:
-            self.audit(
-                "pii.pseudonymized",
-                runtime=self.runtime,
-                where=self.where,
-                entities=self.found,
-                secrets=self.secrets,
-                **extra,
-            )
-            return
-        self.audit(
-            "pii.detected",
-            runtime=self.runtime,
-            where=self.where,
-            entities=self.found,
-            secrets=self.secrets,
-            strategy=self.strategy.name,
-            **extra,
-        )
 
 
 def _prefetch(
