@@ -57,6 +57,8 @@ DEEP_ONLY = {"files_written", "subagent_provider", "subagent_results", "conversa
 #: Sinks this harness does not observe, and where they are tested instead.
 #: Sources this harness does not seed, and why (their cells are tested where named).
 UNSEEDED = {
+    "resume": "the matrix does not pause and resume; tests/test_redteam_round9.py covers the "
+    "provider cells of an edit, a reject and a respond",
     "tool_error": "the default ToolNode re-raises a tool's exception and ends the run; "
     "test_tool_error_message_is_handled_in_the_thread covers the covered cells",
 }

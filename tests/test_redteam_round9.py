@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 import respx
 from langchain.agents import create_agent
 from langgraph.checkpoint.memory import InMemorySaver
@@ -270,8 +271,6 @@ _SPECS = [{"name": "researcher", "description": "Researches.", "system_prompt": 
 def test_a_policy_section_for_a_subagent_the_agent_lacks_is_refused() -> None:
     """A misspelled subagents.NAME left the real subagent on the main stack, without the jail
     written for it, and said nothing."""
-    import pytest
-
     from guardrails.deep import create_deep_agent
     from guardrails.policy import Policy, PolicyError
     from guardrails.testing import ScriptedChatModel
@@ -300,3 +299,51 @@ def test_a_policy_section_for_each_real_subagent_is_accepted() -> None:
     # a near name is accepted once the agent's own subagent has its section too
     data["subagents"]["reseacher"] = {"inherit": True}
     Policy.from_dict(data).subagents(_SPECS)
+
+
+# ------------------------------------------------------------------ source: resume (inventory)
+@pytest.mark.parametrize("kind", ["edit", "reject", "respond"])
+def test_a_reviewers_answer_never_reaches_the_provider(mode: str, kind: str) -> None:
+    """Inventory source ``resume``: what a human answers to HumanInTheLoopMiddleware (edited
+    arguments, a reject or respond message) reaches the next model call handled; where it
+    stays raw (state, checkpoints, streams) is listed ``open``."""
+    from langchain.agents.middleware import HumanInTheLoopMiddleware
+    from langchain_core.messages import AIMessage
+    from langgraph.types import Command
+
+    from guardrails.pii.inventory import cell
+    from guardrails.testing import ScriptedChatModel, tool_call
+    from tests.support import tool
+
+    @tool
+    def send(to: str) -> str:
+        """Send a note to ``to``."""
+        return f"sent to {to}"
+
+    decisions = {
+        "edit": {"type": "edit", "edited_action": {"name": "send", "args": {"to": RAW}}},
+        "reject": {"type": "reject", "message": f"no, write to {RAW} instead"},
+        "respond": {"type": "respond", "message": f"done already, it went to {RAW}"},
+    }
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[tool_call("send", {"to": "x"})]), "done"]
+    )
+    agent = create_agent(
+        model,
+        tools=[send],
+        middleware=[
+            PIIMiddleware("email", apply_to_tool_results=True, apply_to_output=True),
+            HumanInTheLoopMiddleware(interrupt_on={"send": True}),
+        ],
+        checkpointer=InMemorySaver(),
+    )
+    config = {"configurable": {"thread_id": f"resume-{kind}-{mode}"}}
+    invoke(agent, {"messages": [("user", "note to the owner")]}, mode, config)
+    resume = Command(resume={"decisions": [decisions[kind]]})
+    out = invoke(agent, resume, mode, config)
+    assert len(model.requests) == 2, "the run did not go on to a second model call"
+    sent = repr(model.requests[1]["messages"])
+    assert RAW not in sent and "[REDACTED_EMAIL]" in sent, sent
+    assert RAW not in repr(out["messages"])  # the handled history was written back
+    assert cell("resume", "provider").status == "covered"
+    assert cell("resume", "state").status == "open"

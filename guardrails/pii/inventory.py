@@ -67,6 +67,8 @@ SOURCES: dict[str, str] = {
     "tool_error": "the message of an exception a tool raises",
     "tool_schema": "what the request's tool definitions hold: a tool's description and its "
     "argument schema (enum, default, examples), a structured-output schema",
+    "resume": "what a human answers to an interrupt (Command(resume=...)): "
+    "HumanInTheLoopMiddleware's edited arguments, a reject or respond message",
     "model_answer": "what the model answers itself: text, tool calls, and the provider fields "
     "beside them (response_metadata / generation_info: logprobs spelling it token by token, "
     "grounding segments quoting it)",
@@ -209,6 +211,40 @@ def _tool_schema(sink: str) -> Cell:
     return Cell("n/a", "tool definitions are not part of messages, state or streams")
 
 
+_RESUME = (
+    "the reviewer's answer enters state through HumanInTheLoopMiddleware's after_model node, "
+    "where no PIIMiddleware hook runs: an edit's arguments stay raw in its private state key "
+    "hitl_edited_tool_calls (until a later review resets it), a reject or respond message is "
+    "a raw ToolMessage until the next model call writes the handled history back; state, "
+    "checkpoints, state streams and node callbacks carry them (exporters handle the traces)"
+)
+
+
+def _resume(sink: str) -> Cell:
+    if sink in {"provider", "subagent_provider"}:
+        return Cell(
+            "covered",
+            "the history (an edited call's result, a reject or respond message) is scanned on "
+            "every model call: tests/test_redteam_round9.py",
+        )
+    if sink in {"input_checkpoint", "offloaded_results", "stream_custom", "subagent_results"}:
+        return Cell("n/a", "a resume is not carried there")
+    if sink in {
+        "state",
+        "checkpoints",
+        "stream_values",
+        "stream_updates",
+        "stream_messages",
+        "stream_debug",
+        "callbacks",
+        "events_v1",
+        "events_v2",
+        "events_v3",
+    }:
+        return Cell("open", _RESUME)
+    return _default("user", sink)  # the sink's own mechanism, as for any value the model saw
+
+
 def _model_answer(sink: str) -> Cell:
     if sink in {"input_checkpoint", "offloaded_results", "stream_custom", "subagent_results"}:
         return Cell("n/a", "the model's answer is not carried there")
@@ -227,6 +263,8 @@ def _default(source: str, sink: str) -> Cell:
         return _model_answer(sink)
     if source == "tool_schema":
         return _tool_schema(sink)
+    if source == "resume":
+        return _resume(sink)
     if sink in {"langsmith", "otel"}:
         return Cell("covered", _EXPORT)
     if source == "tool_artifact_object":
