@@ -153,6 +153,9 @@ class LastHop:
     #: The messages the callbacks' view took as handed over (no pass of its own), for the
     #: provider-side pass of the same call (taken once, see :meth:`_proven`).
     proven: list[BaseMessage] | None = None
+    #: The hop of a model :func:`guard_model` returned: it serves every call of that model, so
+    #: a call's own guards go to a hop of that call (which holds these guards too), never here.
+    standing: bool = False
 
     # ------------------------------------------------------------------ request
     def request(
@@ -760,7 +763,12 @@ _HOP = "_guardrails_hop"
 
 def guarded(model: BaseChatModel, hop: LastHop) -> BaseChatModel:
     """A view of ``model`` (its class's guarded subclass, sharing its fields and private
-    state) whose provider calls go through ``hop``."""
+    state) whose provider calls go through ``hop``. A model that is guarded already keeps
+    its guards: they are put first in ``hop`` (a hop never drops another's guards)."""
+    if _is_guarded(type(model)):
+        inner = _hop(model)
+        if inner is not None and inner is not hop:
+            hop.guards[:0] = [g for g in inner.guards if g not in hop.guards]
     cls = _guarded_class(type(model))
     # cached properties (LangChain's ``_serialized`` costs milliseconds) are computed once, on
     # the original, and shared with every view through the copied ``__dict__``
@@ -804,4 +812,4 @@ def guard_model(model: BaseChatModel, *middlewares: Any) -> BaseChatModel:
                 f"guard_model takes PIIMiddleware instances, got {type(mw).__name__}"
             )
         guards.append(make())
-    return guarded(model, LastHop(guards))
+    return guarded(model, LastHop(guards, standing=True))

@@ -87,7 +87,9 @@ class ModelSide:
         # the last hop: a guarded model shared by every PIIMiddleware of this call
         hop = hop_of(request.model)
         changes: dict[str, Any] = {}  # of the request, made once before the call
-        if hop is None and isinstance(request.model, BaseChatModel):
+        if (hop is None or hop.standing) and isinstance(request.model, BaseChatModel):
+            # (a model guard_model returned: this call gets a hop of its own, with that
+            # model's guards first; the standing hop is never added to)
             hop = LastHop()
             changes["model"] = guarded(request.model, hop)
         guard = self._guard(runtime, box)
