@@ -347,3 +347,64 @@ def test_a_reviewers_answer_never_reaches_the_provider(mode: str, kind: str) -> 
     assert RAW not in repr(out["messages"])  # the handled history was written back
     assert cell("resume", "provider").status == "covered"
     assert cell("resume", "state").status == "open"
+
+
+# ------------------------------------------------------------------ settings: tool_paths names
+def _jail(tool_name: str) -> Any:
+    from guardrails.filesystem import FilesystemPermission, FilesystemPermissionMiddleware
+
+    return FilesystemPermissionMiddleware(
+        [FilesystemPermission(["read", "write"], ["/workspace/**"])],
+        default="deny",
+        tool_paths={tool_name: {"src": "read", "dst": "write"}},
+    )
+
+
+def _copy_file() -> Any:
+    from tests.support import tool
+
+    @tool
+    def copy_file(src: str, dst: str) -> str:
+        """Copy ``src`` to ``dst``."""
+        return f"copied {src}"
+
+    return copy_file
+
+
+def test_a_misspelt_tool_paths_entry_is_said_when_the_tools_are_checked() -> None:
+    import warnings
+
+    with pytest.warns(UserWarning, match=r"\['copy_flie'\] that this agent was not given"):
+        _jail("copy_flie").check_tools([_copy_file()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _jail("copy_file").check_tools([_copy_file()])
+
+
+def test_a_misspelt_tool_paths_entry_is_said_when_the_tool_runs(mode: str) -> None:
+    """A plain create_agent never shows the jail its tools: the call of a tool whose name is
+    a near miss of a tool_paths entry says so (its paths go unchecked)."""
+    import warnings
+
+    from langchain_core.messages import AIMessage
+
+    from guardrails.filesystem import toolargs
+    from guardrails.testing import ScriptedChatModel, tool_call
+
+    toolargs._MISSPELT.clear()
+    from guardrails.filesystem import tool_flow
+
+    tool_flow._WARNED.clear()
+
+    def run(entry: str) -> None:
+        call = tool_call("copy_file", {"src": "/secrets/key", "dst": "/workspace/k"})
+        model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call]), "done"])
+        agent = create_agent(model, tools=[_copy_file()], middleware=[_jail(entry)])
+        invoke(agent, {"messages": [("user", "copy")]}, mode)
+
+    with pytest.warns(UserWarning, match=r"tool_paths names 'copy_flie'.*'copy_file'"):
+        run("copy_flie")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run("copy_file")
+        run("move_file")  # nothing close: another agent's tool, no warning

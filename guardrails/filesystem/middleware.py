@@ -205,18 +205,10 @@ class FilesystemPermissionMiddleware(
         if not is_guarded(setup.backend):
             setup.backend = self.guard(setup.backend)
         tools = list(getattr(setup, "tools", None) or ())
-        self.check_tools(tools)
-        known = {_tool_name(t) for t in tools}
+        compiled: set[str] = set()
         for runnable in setup.compiled.values():
-            known |= set(_graph_tool_names(runnable))
-        unknown = sorted(set(self._policy.tools()) - known - {None})
-        if unknown and tools:
-            warnings.warn(
-                f"tool_paths names tool(s) {unknown} that this agent was not given (tools: "
-                f"{sorted(n for n in known if n)}); a misspelt name leaves that tool unchecked",
-                UserWarning,
-                stacklevel=3,
-            )
+            compiled |= set(_graph_tool_names(runnable))
+        self.check_tools(tools, also=compiled, stacklevel=4)
         paths = frozenset(self._policy.tools())
         for name, runnable in setup.compiled.items():
             reason = hold_graph(runnable, paths)
@@ -242,8 +234,13 @@ class FilesystemPermissionMiddleware(
         backend = backend if backend is not None else self.backend
         return judge(self._policy, operation, path, backend, self.case_insensitive).decision.mode
 
-    def check_tools(self, tools: Iterable[Any]) -> None:
+    def check_tools(
+        self, tools: Iterable[Any], *, also: Iterable[str] = (), stacklevel: int = 2
+    ) -> None:
         """Check ``tool_paths`` against the tools' own schemas; raise on an argument they lack.
+        Warn when it names a tool that is neither among ``tools`` nor in ``also`` (tools the
+        agent has elsewhere, a compiled subagent's): a misspelt name leaves the real tool's
+        paths unchecked.
 
         Called by :func:`guardrails.deep.create_deep_agent` with the agent's tools (and on the
         first call of each tool otherwise).
@@ -252,8 +249,18 @@ class FilesystemPermissionMiddleware(
 
             jail.check_tools([copy_file])  # GuardrailConfigError if copy_file has no 'src'
         """
+        tools = list(tools)
         spec = self._policy.tools()
         for tool in tools:
             tool_name = getattr(tool, "name", None)
             if isinstance(tool_name, str) and tool_name in spec:
                 check_tool(tool, spec[tool_name])
+        known = {_tool_name(t) for t in tools} | set(also)
+        unknown = sorted(set(spec) - known - {None})
+        if unknown and tools:
+            warnings.warn(
+                f"tool_paths names tool(s) {unknown} that this agent was not given (tools: "
+                f"{sorted(n for n in known if n)}); a misspelt name leaves that tool unchecked",
+                UserWarning,
+                stacklevel=stacklevel,
+            )

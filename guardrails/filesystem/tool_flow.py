@@ -9,6 +9,7 @@ seam: what a call names, what it may touch, what it answers.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,11 +31,14 @@ from guardrails.filesystem.links import (
 )
 from guardrails.filesystem.paths import glob_root
 from guardrails.filesystem.subagents import task_refusal
-from guardrails.filesystem.toolargs import ABSENT, UNKNOWN, arg_values, check_tool
+from guardrails.filesystem.toolargs import ABSENT, UNKNOWN, arg_values, check_tool, misspelt
 
 __all__ = ["ToolFlow"]
 
 #: deepagents' file tools: argument holding a path -> operations it needs.
+#: (tool_paths entry, called tool) pairs already warned about (see :func:`misspelt`).
+_WARNED: set[tuple[str, str]] = set()
+
 _FILE_TOOLS: dict[str, dict[str, tuple[str, ...]]] = {
     "read_file": {"file_path": ("read",)},
     "write_file": {"file_path": ("write",)},
@@ -324,6 +328,16 @@ class ToolFlow:
         call = request.tool_call
         subagent = args.get("subagent_type")
         paths = frozenset(policy.tools())
+        near = misspelt(call["name"], paths) if paths else None
+        if near is not None and (near, call["name"]) not in _WARNED:
+            _WARNED.add((near, call["name"]))
+            warnings.warn(
+                f"{self.name}: tool_paths names {near!r}, and the agent called {call['name']!r}, "
+                "which tool_paths does not list: a misspelt name leaves that tool's paths "
+                "unchecked",
+                UserWarning,
+                stacklevel=2,
+            )
         why = task_refusal(request.tool, subagent, paths) if request.tool is not None else None
         if why is not None:
             audit_denied(self.name, via=self.audit, runtime=request.runtime, tool=call["name"],

@@ -26,6 +26,7 @@ __all__ = [
     "alias_keys",
     "arg_values",
     "check_tool",
+    "misspelt",
     "parse_tool_paths",
 ]
 
@@ -159,3 +160,20 @@ def arg_values(
         return [(ABSENT, "")]
     default = info.get_default(call_default_factory=True)
     return [(default if default not in (None, "", [], {}) else UNKNOWN, "")]
+
+
+_MISSPELT: dict[tuple[frozenset[str], str], str | None] = {}
+
+
+def misspelt(name: str, listed: frozenset[str]) -> str | None:
+    """The ``tool_paths`` entry that looks like a misspelling of the tool ``name`` (which it
+    does not list), else None: a misspelt entry leaves that tool's paths unchecked."""
+    key = (listed, name)
+    if key not in _MISSPELT:
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(listed - {name}), n=1, cutoff=0.85)
+        if len(_MISSPELT) < 4096:
+            _MISSPELT[key] = close[0] if close else None
+        return close[0] if close else None
+    return _MISSPELT[key]
