@@ -29,7 +29,7 @@ from guardrails.pii import detect as _detect_function  # noqa: F401  (the packag
 from guardrails.pii.context import _Scan
 from guardrails.pii.finders import cards, iban, net, phone, secrets, ssn
 from guardrails.pii.finders.spaceless import SPACELESS, not_after, not_before
-from guardrails.pii.normalize import normalize
+from guardrails.pii.normalize import ascii_digits, normalize
 from tests.test_pii_detect_linear import _UNITS
 
 #: whole sweeps over the evaluation sets and random text (~20 s idle): `make test-slow` and .ci/run
@@ -214,20 +214,37 @@ def _matches(pattern: re.Pattern[str], text: str) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("name", sorted(PLAIN))
 def test_the_fast_form_finds_what_the_plain_form_finds(name: str) -> None:
+    """On the normalized text (what the finders read) the fast form finds what the plain form
+    finds, ``\\d`` and all; on the raw text, what the plain form with ``\\d`` written ``[0-9]``
+    finds (:func:`ascii_digits`: the fast forms write it so; other scripts' digits never reach
+    them)."""
     plain = re.compile(*PLAIN[name])
+    plain_ascii = re.compile(ascii_digits(PLAIN[name][0]), PLAIN[name][1])
     fast = FAST[name]
     assert fast.groups == plain.groups
     found = 0
-    for text in corpus():
-        expected = _matches(plain, text)
-        assert _matches(fast, text) == expected, (name, text[:200])
-        # a search from every offset too (the finders resume from where the last match ended)
-        if len(text) < 100:
-            for pos in range(1, len(text), 9):
-                m1, m2 = plain.search(text, pos), fast.search(text, pos)
-                assert (m1 and m1.span()) == (m2 and m2.span()), (name, text, pos)
-        found += len(expected)
+    for raw in corpus():
+        for text, spec in ((normalize(raw).text, plain), (raw, plain_ascii)):
+            expected = _matches(spec, text)
+            assert _matches(fast, text) == expected, (name, text[:200])
+            # a search from every offset too (the finders resume from where the last match ended)
+            if len(text) < 100:
+                for pos in range(1, len(text), 9):
+                    m1, m2 = spec.search(text, pos), fast.search(text, pos)
+                    assert (m1 and m1.span()) == (m2 and m2.span()), (name, text, pos)
+            found += len(expected)
     assert found > 20  # the patterns are exercised, not only their misses
+
+
+def test_the_plain_forms_read_other_scripts_digits_the_fast_forms_never_see() -> None:
+    """The raw corpus holds digits of other scripts (the \\d of a plain form matches them, the
+    [0-9] of a fast form does not), and its normalized form none: the comparison on normalized
+    text above is the one that says what the finders find."""
+    texts = corpus()
+    assert any(re.search(r"[^\x00-\x7f]", "".join(re.findall(r"\d", t))) for t in texts)
+    assert not any(
+        re.search(r"[^\x00-\x7f]", "".join(re.findall(r"\d", normalize(t).text))) for t in texts
+    )
 
 
 def test_only_h_f_w_fold_to_the_first_letters_of_a_url() -> None:

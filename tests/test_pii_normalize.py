@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import re
 import sys
 import time
+import unicodedata
 from urllib.parse import quote
 
 import pytest
@@ -24,7 +26,12 @@ from langchain_core.messages import HumanMessage
 
 from guardrails.errors import PIIDetectionError
 from guardrails.pii import PIIMiddleware
-from guardrails.pii.normalize import DEFAULT_IGNORABLE, is_default_ignorable, normalize
+from guardrails.pii.normalize import (
+    DEFAULT_IGNORABLE,
+    ascii_digits,
+    is_default_ignorable,
+    normalize,
+)
 from guardrails.testing import ScriptedChatModel
 from tests.test_pii_detect_linear import BOUND_S, _slowdown
 from tests.test_pii_wire import dumps
@@ -188,3 +195,71 @@ def test_every_layer_scans_1mb_of_adversarial_input_in_bounded_time() -> None:
             slow[name] = (round(took, 2), round(bound, 2))
     assert sys.getrecursionlimit() == limit
     assert not slow, f"1 MB inputs over the bound (took, bound): {slow}"
+
+
+# ------------------------------------------------------------------ ASCII digits only
+
+
+def _digits_of_other_scripts() -> list[str]:
+    return [c for c in map(chr, range(0x110000)) if re.fullmatch(r"\d", c) and not c.isascii()]
+
+
+@pytest.mark.slow  # a sweep of every code point / of random text
+def test_a_normalized_text_holds_no_digit_but_the_ascii_ones() -> None:
+    """Every decimal digit of every script (``\\d`` of a ``str`` pattern), alone, in a run, after
+    a letter or a digit, before combining marks, in a text of other non-ASCII characters, is an
+    ASCII digit (or nothing) once normalized: the finders' patterns write ``\\d`` as ``[0-9]``
+    (:func:`ascii_digits`) on that ground."""
+    other = _digits_of_other_scripts()
+    assert len(other) > 600  # Arabic-Indic, Devanagari, full-width, mathematical, ...
+    contexts = (
+        "{}",
+        "a{}5",
+        "{}{}",
+        "x{}\u0301",
+        "\u00e9{}\u200b{}",
+        "\u3042{}\u0663\u0301",
+        "1{}\u20e3",
+    )
+    for ch in other:
+        for form in contexts:
+            text = normalize(form.format(ch, ch)).text
+            assert not re.search(r"[^0-9]", "".join(re.findall(r"\d", text))), (hex(ord(ch)), form)
+    # no character composes into a digit (NFKC composition only builds characters that have a
+    # canonical decomposition): a mark after a folded digit never turns it into another one
+    assert not [c for c in other if unicodedata.normalize("NFD", c) != c]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "written"),
+    [
+        (r"\d", "[0-9]"),
+        (r"\d{3}-\d{2}", "[0-9]{3}-[0-9]{2}"),
+        (r"[\d \t().\-/]", r"[0-9 \t().\-/]"),
+        (r"[^\d]", "[^0-9]"),
+        (r"[]\d]", "[]0-9]"),
+        (r"[^]\d]x", "[^]0-9]x"),
+        (r"\\d", r"\\d"),  # an escaped backslash, then "d"
+        (r"\[\d\]", r"\[[0-9]\]"),
+        (r"[\]\d]\d", r"[\]0-9][0-9]"),
+        (r"(?<!\d)\D\w\s", r"(?<![0-9])\D\w\s"),
+    ],
+)
+def test_ascii_digits_writes_each_digit_class_as_the_ascii_range(
+    pattern: str, written: str
+) -> None:
+    assert ascii_digits(pattern) == written
+    re.compile(written)
+
+
+@pytest.mark.slow  # a sweep of every code point / of random text
+def test_ascii_digits_matches_what_the_pattern_matches_on_normalized_text() -> None:
+    rng = random.Random(5)
+    alphabet = "0123456789 -./()[]\\d\u0663\u0967\uff14x"
+    patterns = [r"\d+", r"[\d.]{2,}", r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}", r"[^\d\s]+", r"\D\d"]
+    for _ in range(2000):
+        text = normalize("".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 30)))).text
+        for p in patterns:
+            assert [m.span() for m in re.finditer(p, text)] == [
+                m.span() for m in re.finditer(ascii_digits(p), text)
+            ], (p, text)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from guardrails.pii.finders.spaceless import SPACELESS
-from guardrails.pii.normalize import Normalized, normalize
+from guardrails.pii.normalize import Normalized, ascii_digits, normalize
 
 Finder = Callable[[str], list[tuple[int, int]]]
 Span = tuple[int, int, float]
@@ -529,9 +529,11 @@ _NEGATIVE_WORD_RE = _word_regex(NEGATIVE_WORDS)
 _NEGATIVE_GAP = re.compile(r"[\s#:.\-]*(?:number|no\.?|nr\.?|num|#|id)?[\s#:.\-]*")
 _CURRENCY_BEFORE = re.compile(r"[$€£¥₹]\s?$|\b(?:usd|eur|gbp|chf|jpy|inr|aud|cad)\s?$", re.I)
 #: digit runs, as the finders split a candidate into its groups
-_GROUP = re.compile(r"\d+")
+_GROUP = re.compile(ascii_digits(r"\d+"))
 #: right before a number: the tail of an account number or IBAN ("DE89 3704 0044 0532 0130 00")
-_ID_BEFORE = re.compile(r"(?:[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4})*|[A-Za-z0-9]*\d[A-Za-z0-9]*) $")
+_ID_BEFORE = re.compile(
+    ascii_digits(r"(?:[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4})*|[A-Za-z0-9]*\d[A-Za-z0-9]*) $")
+)
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 "
 
 

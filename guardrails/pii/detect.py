@@ -90,7 +90,7 @@ from guardrails.pii.finders.secrets import (
 )
 from guardrails.pii.finders.ssn import _ssns
 from guardrails.pii.finders.ssn import ssn_ok as ssn_ok
-from guardrails.pii.normalize import normalize
+from guardrails.pii.normalize import ascii_digits, normalize
 from guardrails.pii.phones import DEFAULT_REGIONS, PhoneRules, validate_regions
 
 __all__ = [
@@ -175,10 +175,12 @@ _NEEDS: dict[str, Callable[[_Scan], bool]] = {
 # with a letter is skipped on one comparison: a capital that starts no month costs a few)
 # (tests/test_pii_fast_patterns.py holds it to that form)
 _DATE = re.compile(
-    r"[\dJFMASOND](?<!\d[\s\S])(?:(?<=\d)(?:\d{3}-\d{2}-\d{2}|\d?/\d{1,2}/\d{2,4}|"
-    r"\d?\.\d{1,2}\.\d{4})|(?:a(?:n(?<=Jan)|r(?<=Mar)|y(?<=May))|e(?:b(?<=Feb)|p(?<=Sep)|"
-    r"c(?<=Dec))|u(?:n(?<=Jun)|l(?<=Jul)|g(?<=Aug))|pr(?<=Apr)|ct(?<=Oct)|ov(?<=Nov))"
-    r"[a-z]*\.? \d{1,2},? \d{4})(?!\d)"
+    ascii_digits(
+        r"[\dJFMASOND](?<!\d[\s\S])(?:(?<=\d)(?:\d{3}-\d{2}-\d{2}|\d?/\d{1,2}/\d{2,4}|"
+        r"\d?\.\d{1,2}\.\d{4})|(?:a(?:n(?<=Jan)|r(?<=Mar)|y(?<=May))|e(?:b(?<=Feb)|p(?<=Sep)|"
+        r"c(?<=Dec))|u(?:n(?<=Jun)|l(?<=Jul)|g(?<=Aug))|pr(?<=Apr)|ct(?<=Oct)|ov(?<=Nov))"
+        r"[a-z]*\.? \d{1,2},? \d{4})(?!\d)"
+    )
 )
 
 

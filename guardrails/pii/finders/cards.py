@@ -7,21 +7,26 @@ import functools
 import re
 
 from guardrails.pii.context import _GROUP, CONTEXT_BOOST, THRESHOLD, Span, _Scan, id_before
+from guardrails.pii.normalize import ascii_digits
 
 _SEP = r"(?:[ \t]{0,2}(?:\r?\n|[\-./])[ \t]{0,2}|[ \t]{1,2})"
 # (?<!\d)\d{3,19}...: written first digit first, so the regex engine skips to digits
-_CARD = re.compile(rf"\d(?<!\d\d)\d{{2,18}}(?:{_SEP}\d{{3,19}}){{0,5}}(?:{_SEP}\d{{1,2}})?(?!\d)")
+_CARD = re.compile(
+    ascii_digits(rf"\d(?<!\d\d)\d{{2,18}}(?:{_SEP}\d{{3,19}}){{0,5}}(?:{_SEP}\d{{1,2}})?(?!\d)")
+)
 # _CARD where it can match 12 characters or more: a match holds only digits and separators
 # (spaces, tabs, line breaks, "-./"), so it starts where 12 of them in a row do. The finder
 # skips shorter matches anyway; this form lets the regex engine skip them in C
 # (tests/test_pii_fast_patterns.py holds it to its plain form and the finder to the old loop).
 _CARD_LONG = re.compile(
-    rf"\d(?<!\d\d)(?=[\d \t\r\n\-./]{{11}})\d{{2,18}}(?:{_SEP}\d{{3,19}}){{0,5}}"
-    rf"(?:{_SEP}\d{{1,2}})?(?!\d)"
+    ascii_digits(
+        rf"\d(?<!\d\d)(?=[\d \t\r\n\-./]{{11}})\d{{2,18}}(?:{_SEP}\d{{3,19}}){{0,5}}"
+        rf"(?:{_SEP}\d{{1,2}})?(?!\d)"
+    )
 )
 #: what joins the groups of one number (a space, a tab or a line break may also part two values)
 _JOINERS = frozenset("-./")
-_IBAN_HEAD = re.compile(r"[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4})* $")
+_IBAN_HEAD = re.compile(ascii_digits(r"[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4})* $"))
 _DOUBLED = str.maketrans("0123456789", "0246813579")
 #: _DOUBLED on the bytes of ASCII digits (a table look-up per byte in C, no dict)
 _DOUBLED_BYTES = bytes.maketrans(b"0123456789", b"0246813579")

@@ -9,6 +9,7 @@ import string
 
 from guardrails.pii.context import Span, _Scan
 from guardrails.pii.finders.spaceless import not_before
+from guardrails.pii.normalize import ascii_digits
 
 _IBAN_LENGTHS = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
@@ -24,8 +25,10 @@ _IBAN_LENGTHS = {
 }  # fmt: skip
 # (?<![A-Za-z0-9])[A-Za-z]{2}...: written first letter first (the engine skips to letters)
 _IBAN = re.compile(
-    r"[A-Za-z](?<![A-Za-z0-9][A-Za-z])[A-Za-z][ \t]?\d[ \t.\-]?\d"
-    r"(?:(?:[ \t]{1,2}|[.\-/]|[ \t]?\r?\n[ \t]?)?[A-Za-z0-9]{1,4}){2,9}"
+    ascii_digits(
+        r"[A-Za-z](?<![A-Za-z0-9][A-Za-z])[A-Za-z][ \t]?\d[ \t.\-]?\d"
+        r"(?:(?:[ \t]{1,2}|[.\-/]|[ \t]?\r?\n[ \t]?)?[A-Za-z0-9]{1,4}){2,9}"
+    )
 )
 _ALNUM = re.compile(r"[A-Za-z0-9]")
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")

@@ -13,6 +13,7 @@ from typing import Any
 from guardrails.errors import GuardrailConfigError
 from guardrails.pii.context import Span, _plain, _regex_finder, _Scan
 from guardrails.pii.finders.spaceless import SPACELESS, not_after_first, not_before
+from guardrails.pii.normalize import ascii_digits
 
 #: Top-level domains accepted in emails besides the public suffix list (intranet names).
 DEFAULT_EMAIL_TLDS: frozenset[str] = frozenset(
@@ -163,13 +164,15 @@ def _email_tlds(value: object) -> frozenset[str] | None:
 
 
 _IPV4 = re.compile(
-    r"(?<![\d.])(?:0{0,2}(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}0{0,2}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
-    r"(?!\d|\.\d)"
+    ascii_digits(
+        r"(?<![\d.])(?:0{0,2}(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}0{0,2}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+        r"(?!\d|\.\d)"
+    )
 )
 #: where an IPv4 address can start: the start of a run of digits and dots (the look-behind of
 #: _IPV4 is "not after a digit or a dot" and every character of an address is one), 7 long at
 #: least ("1.2.3.4"); _IPV4 is tried only there
-_IPV4_RUN = re.compile(r"\d(?<![\d.]\d)[\d.]{6,}")
+_IPV4_RUN = re.compile(ascii_digits(r"\d(?<![\d.]\d)[\d.]{6,}"))
 _VERSION_BEFORE = re.compile(r"(?:(?<![a-z])(?:version|ver|release|rel)\.?\s*|(?<![a-z])v)$", re.I)
 # not_after(\w:.) (?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:) [0-9A-Fa-f:.]{2,45}, written first
 # character first (a hex digit or ":") so the regex engine skips to the characters that can

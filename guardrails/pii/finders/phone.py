@@ -19,6 +19,7 @@ from guardrails.pii.context import (
     id_before,
 )
 from guardrails.pii.finders.spaceless import not_after_first
+from guardrails.pii.normalize import ascii_digits
 from guardrails.pii.phones import PhoneRules
 
 # a letter of a script written without spaces (電話番号は03-...) is a boundary, like a space.
@@ -28,27 +29,31 @@ from guardrails.pii.phones import PhoneRules
 # plain form: not_after(\w+) "+" [ \t]? | not_after(\w.-/) "00" [ \t]? | not_after(\w.+/-))
 _PHONE_REST = r"[\d \t().\-/]{4,22}\d(?![\dA-Za-z_])"
 _PHONE = re.compile(
-    r"[+(\d](?:(?<=\+)"
-    + not_after_first(r"\w+")
-    + r"[ \t]?\(?\d"
-    + _PHONE_REST
-    + r"|(?<=0)"
-    + not_after_first(r"\w.\-/")
-    + r"0[ \t]?\(?\d"
-    + _PHONE_REST
-    + r"|(?<=\()"
-    + not_after_first(r"\w.+/\-")
-    + r"\d"
-    + _PHONE_REST
-    + r"|(?<=\d)"
-    + not_after_first(r"\w.+/\-")
-    + _PHONE_REST
-    + r")"
+    ascii_digits(
+        r"[+(\d](?:(?<=\+)"
+        + not_after_first(r"\w+")
+        + r"[ \t]?\(?\d"
+        + _PHONE_REST
+        + r"|(?<=0)"
+        + not_after_first(r"\w.\-/")
+        + r"0[ \t]?\(?\d"
+        + _PHONE_REST
+        + r"|(?<=\()"
+        + not_after_first(r"\w.+/\-")
+        + r"\d"
+        + _PHONE_REST
+        + r"|(?<=\d)"
+        + not_after_first(r"\w.+/\-")
+        + _PHONE_REST
+        + r")"
+    )
 )
 _DATE_SHAPE = re.compile(
-    r"\d{4}[\-/.]\d{1,2}[\-/.]\d{1,2}(?!\d)|\d{1,2}[\-/.]\d{1,2}[\-/.](?:\d{4}|\d{2})(?![\d\-/.])"
+    ascii_digits(
+        r"\d{4}[\-/.]\d{1,2}[\-/.]\d{1,2}(?!\d)|\d{1,2}[\-/.]\d{1,2}[\-/.](?:\d{4}|\d{2})(?![\d\-/.])"
+    )
 )
-_IP_SHAPE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}$")
+_IP_SHAPE = re.compile(ascii_digits(r"\d{1,3}(?:\.\d{1,3}){3}$"))
 #: _DATE_SHAPE or _IP_SHAPE, in one match
 _NOT_A_NUMBER = re.compile(f"(?:{_DATE_SHAPE.pattern})|(?:{_IP_SHAPE.pattern})")
 _TIME_AFTER = re.compile(r"\s?(?:am|pm|h|hrs|min|sec|ms|s|kg|km|mb|gb|%)\b", re.I)
@@ -130,9 +135,9 @@ def _phone_finder(rules: PhoneRules) -> Callable[[_Scan], list[Span]]:
 #: what parts the numbers of a list: a comma, a semicolon, a slash or a line break
 _LIST_GAP = re.compile(r"[ \t]*[,;/\n]?[ \t]*")
 #: a whole run of digits and separators
-_RUN = re.compile(r"[\d \t().\-/+]*")
+_RUN = re.compile(ascii_digits(r"[\d \t().\-/+]*"))
 #: the run of digits and separators a candidate stops in (up to 24 characters more)
-_RUN_ON = re.compile(r"[\d \t().\-/]{0,24}")
+_RUN_ON = re.compile(ascii_digits(r"[\d \t().\-/]{0,24}"))
 #: the most groups of digits a number is written in (_validated refuses more)
 _MAX_GROUPS = 7
 #: how unlike two numbers side by side may be (:func:`_unlike`)
@@ -144,7 +149,7 @@ _MAX_DIGITS = 15
 _PARTS = re.compile(r"\)?(?:[ \t]+|[ \t]*/[ \t]*)\(?")
 #: a candidate that starts where a split says the next number starts (after a space or a slash,
 #: where _PHONE does not start one: "12/05/2024" is not a phone number)
-_LISTED = re.compile(r"\(?\d" + _PHONE_REST)
+_LISTED = re.compile(ascii_digits(r"\(?\d" + _PHONE_REST))
 
 
 #: two letters (an IBAN's country code) right before a run

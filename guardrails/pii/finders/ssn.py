@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 
 from guardrails.pii.context import CONTEXT_BOOST, THRESHOLD, Span, _Scan
+from guardrails.pii.normalize import ascii_digits
 
 # (?<![\d\-./])(\d{3})...: written first digit first, so the regex engine skips to digits
-_SSN = re.compile(r"(\d(?<![\d\-./]\d)\d{2})([ \-./]?)(\d{2})([ \-./]?)(\d{4})(?![\d\-]|[./]\d)")
+_SSN = re.compile(
+    ascii_digits(r"(\d(?<![\d\-./]\d)\d{2})([ \-./]?)(\d{2})([ \-./]?)(\d{4})(?![\d\-]|[./]\d)")
+)
 _SSN_SAMPLES = frozenset({"123456789", "987654320", "078051120", "219099999"})
 
 
