@@ -290,6 +290,8 @@ def _main_model(kind: str) -> ScriptedChatModel:
         calls = [
             tool_call("lookup", {"query": _texts(messages)[-200:]}),
             tool_call("owner_card", {"query": "owner"}),
+            # a tool that does not exist, named after the model's own value (model_answer)
+            tool_call(f"notify_{SEEDS['model_answer']}", {}),
         ]
         if kind == "deep":
             calls.append(tool_call("read_file", {"file_path": "/notes.txt"}))

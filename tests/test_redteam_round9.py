@@ -472,3 +472,44 @@ def test_agent_memory_vouches_for_nothing(mode: str, in_memory: bool, tmp_path: 
     system = repr(model.requests[0]["messages"][0])
     assert (ATTACKER_IBAN in system) is in_memory, "the memory file did not reach the prompt"
     assert paid == [], "a value from untrusted text passed a protected call"
+
+
+# ------------------------------------------------------------------ a tool call's name
+@pytest.mark.parametrize("where", ["answer", "history"])
+def test_a_tool_calls_name_is_handled(mode: str, where: str) -> None:
+    """A model may call a tool that does not exist, named after a value (``mail_jane...``):
+    the name is the model's text like its arguments. Only invalid calls' names were handled:
+    a well-formed call's name reached state (apply_to_output) and, in the history, the
+    provider raw."""
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from guardrails.testing import ScriptedChatModel, tool_call
+    from tests.support import tool
+
+    @tool
+    def lookup(q: str) -> str:
+        """Look up ``q``."""
+        return "nothing"
+
+    call = tool_call(f"mail_{RAW}", {"q": "a"})
+    if where == "answer":
+        model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call]), "done"])
+        payload: Any = {"messages": [("user", "hi")]}
+        middleware = PIIMiddleware("email", apply_to_output=True, apply_to_tool_results=True)
+    else:  # a history holding such a call, sent to the provider
+        model = ScriptedChatModel(responses=["done"])
+        history = [
+            HumanMessage("hi"),
+            AIMessage("", tool_calls=[call]),
+            ToolMessage("no such tool", tool_call_id=call["id"]),
+        ]
+        payload = {"messages": history}
+        middleware = PIIMiddleware("email")
+    agent = create_agent(
+        model, tools=[lookup], middleware=[middleware], checkpointer=InMemorySaver()
+    )
+    config = {"configurable": {"thread_id": f"name-{where}-{mode}"}}
+    out = invoke(agent, payload, mode, config)
+    assert RAW not in repr(model.requests), "the name reached the provider raw"
+    assert RAW not in repr(out["messages"]), "the name stayed raw in state"
+    assert "[REDACTED_EMAIL]" in repr(model.requests) + repr(out["messages"])

@@ -168,10 +168,10 @@ _TRACEBACKS = (
 
 _ANSWER = (
     "apply_to_output handles the answer inside the model call, before any callback, stream or "
-    "state sees it: text, tool calls, every string of its response_metadata and "
-    "generation_info; entries spelling it piece by piece (logprobs) are dropped when anything "
-    "was handled, and a provider's own token callbacks are fired with the handled chunks "
-    "(guardrails.pii.provider_fields)"
+    "state sees it: text, tool calls (names and arguments), every string of its "
+    "response_metadata and generation_info; entries spelling it piece by piece (logprobs) are "
+    "dropped when anything was handled, and a provider's own token callbacks are fired with "
+    "the handled chunks (guardrails.pii.provider_fields)"
 )
 
 

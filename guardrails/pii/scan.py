@@ -11,7 +11,7 @@ remembering a field:
   payloads whose MIME type is text are decoded, scanned and re-encoded; binary payloads (images,
   audio, PDFs) cannot be scanned and are counted in ``unscannable``;
 * the message ``name``, ``additional_kwargs`` (``name``, ``function_call``, raw ``tool_calls``),
-  ``tool_calls`` args, ``invalid_tool_calls`` args, a ``ToolMessage`` ``artifact``;
+  ``tool_calls`` and ``invalid_tool_calls`` names and args, a ``ToolMessage`` ``artifact``;
 * numbers inside arguments are scanned as text (``4111111111111111`` is a card number).
 
 The walk of messages and values is in :mod:`guardrails.pii.walk`, the opening of encodings

@@ -4,7 +4,7 @@ it keeps (:class:`~guardrails.pii.scan.Scan` is a :class:`Walker`).
 The walkers reach *every* string a provider or a tool may receive, so coverage never depends
 on remembering a field: message ``content`` as a string or as blocks of any type (every key and
 every value of every block), the message ``name``, ``additional_kwargs`` (``name``,
-``function_call``, raw ``tool_calls``), ``tool_calls`` / ``invalid_tool_calls`` /
+``function_call``, raw ``tool_calls``), ``tool_calls`` / ``invalid_tool_calls`` (names too) /
 ``tool_call_chunks`` arguments, a ``ToolMessage`` ``artifact``, dictionary keys, numbers (as
 text), ``structured_response``. Each string goes to the pass's ``text()``; the same object comes
 back when nothing in it changed.
@@ -418,7 +418,8 @@ class Walker:
                 update["additional_kwargs"] = changed
         if calls and isinstance(message, AIMessage):
             if message.tool_calls:
-                tool_calls = self._calls(message.tool_calls)
+                # a call's name is the model's text too (a made-up tool named after a value)
+                tool_calls = self._calls(message.tool_calls, names=True)
                 if tool_calls is not message.tool_calls:
                     update["tool_calls"] = tool_calls
                     update["invalid_tool_calls"] = message.invalid_tool_calls
@@ -428,7 +429,7 @@ class Walker:
                     update["invalid_tool_calls"] = invalid
             chunks = message.tool_call_chunks if isinstance(message, AIMessageChunk) else None
             if chunks:
-                handled_chunks = self._calls(chunks)
+                handled_chunks = self._calls(chunks, names=True)
                 if handled_chunks is not chunks:
                     update["tool_call_chunks"] = handled_chunks
         return message.model_copy(update=update) if update else message
