@@ -18,7 +18,10 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
 
 from guardrails import PIIMiddleware
 from guardrails.pii import guard_model
@@ -120,3 +123,144 @@ def test_a_guarded_model_a_fallback_turns_to_keeps_its_guards(mode: str, pii_fir
         asyncio.run(agent.ainvoke(state))
     sent = str(backup.requests[-1]["messages"][0].content)
     assert EMAIL not in sent and PHONE not in sent, sent
+
+
+# ------------------------------------------------------------- a history edited mid-walk
+
+
+def _edits_mid_walk(trigger: str, edit: Any) -> Any:
+    """A detector of ``EMP-`` ids that, the first time it reads ``trigger``, makes ``edit``:
+    what another thread editing the same message objects does while a pass walks them."""
+    done: list[bool] = []
+
+    def detector(text: str) -> list[dict[str, Any]]:
+        if trigger in text and not done:
+            done.append(True)
+            edit()
+        at = text.find("EMP-")
+        return [] if at < 0 else [{"start": at, "end": at + 10, "score": 1.0}]
+
+    return detector
+
+
+def _run(agent: Any, history: list[Any], mode: str) -> None:
+    state = {"messages": history}
+    if mode == "sync":
+        agent.invoke(state)
+    else:
+        asyncio.run(agent.ainvoke(state))
+
+
+@pytest.mark.parametrize("where", ["content", "additional_kwargs"])
+def test_a_message_edited_in_place_while_the_history_is_scanned_is_scanned_again(
+    mode: str, where: str
+) -> None:
+    """A message the pass had read clean, edited in place (its content blocks, its extra
+    fields) while the pass reads a later message, is not remembered as clean: the next call
+    with the same message objects reads the edit and handles it."""
+    earlier = AIMessage(
+        content=[{"type": "text", "text": "fine, thanks"}], additional_kwargs={"note": "none"}
+    )
+
+    def edit() -> None:
+        if where == "content":
+            earlier.content[0]["text"] = "fine, my id is EMP-654321"  # type: ignore[index]
+        else:
+            earlier.additional_kwargs["note"] = "my id is EMP-654321"
+
+    history = [
+        HumanMessage("hello there"),
+        earlier,
+        HumanMessage("what is the weather like"),
+        HumanMessage("and my id is EMP-123456"),  # handled: the history's clean part ends here
+    ]
+    model = ScriptedChatModel(default=AIMessage("ok"))
+    detector = _edits_mid_walk("what is the weather like", edit)
+    agent = create_agent(model, middleware=[PIIMiddleware("employee_id", detector=detector)])
+    # (a warm-up with the same classes: the history's key is made once they are known)
+    _run(agent, [HumanMessage("warm-up"), AIMessage("a"), HumanMessage("b"), AIMessage("c")], mode)
+    for _ in range(2):
+        _run(agent, history, mode)
+    assert "EMP-654321" in str(earlier.content) + str(earlier.additional_kwargs)  # (edited)
+    sent = model.requests[-1]["messages"]
+    assert "EMP-654321" not in str([m.content for m in sent]), sent
+    assert "EMP-654321" not in str([m.additional_kwargs for m in sent]), sent
+    assert "EMP-123456" not in str([m.content for m in sent]), sent
+
+
+class _Text(str):
+    """A text of a ``str`` subclass: a value no message key can write exactly."""
+
+
+def test_a_message_replaced_while_the_history_is_scanned_does_not_prove_what_it_held(
+    mode: str,
+) -> None:
+    """A message whose content another thread replaces while a pass walks the history (after
+    the pass took the history's key, before it reached that message) proves nothing of the
+    content it held before: a later history holding that content again has it handled."""
+    held = "and my id is EMP-123456"
+
+    def history() -> list[Any]:
+        return [
+            HumanMessage("hello there"),
+            AIMessage(content=[{"type": "text", "text": "fine, thanks"}]),
+            HumanMessage("what is the weather like"),
+            HumanMessage(held),
+        ]
+
+    first = history()
+
+    def edit() -> None:  # (what another thread does to the same objects, mid-walk)
+        first[3].__dict__["content"] = _Text("nothing to see here")
+
+    model = ScriptedChatModel(default=AIMessage("ok"))
+    detector = _edits_mid_walk("what is the weather like", edit)
+    agent = create_agent(model, middleware=[PIIMiddleware("employee_id", detector=detector)])
+    _run(agent, [HumanMessage("warm-up"), AIMessage("a"), HumanMessage("b"), AIMessage("c")], mode)
+    _run(agent, first, mode)
+    assert first[3].content == "nothing to see here"  # (replaced mid-walk)
+    _run(agent, history(), mode)  # the history as it was: the id is there again
+    sent = model.requests[-1]["messages"]
+    assert "EMP-123456" not in str([m.content for m in sent]), sent
+
+
+# ------------------------------------------------------------- the guarded view's writes
+
+
+class _Logging(BaseChatModel):
+    """A model that keeps a log of its calls through a property setter (its own code)."""
+
+    log: list[int] = Field(default_factory=list)
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "logging"
+
+    @property
+    def last(self) -> int | None:
+        return self.log[-1] if self.log else None
+
+    @last.setter
+    def last(self, value: int) -> None:
+        self.log = [*self.log, value]
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+        self.calls += 1
+        self.last = len(self.log) + 1
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(f"call {self.last}"))])
+
+
+def test_what_a_model_writes_on_itself_during_a_guarded_call_lands_once(mode: str) -> None:
+    """The guarded view is the model: a field it sets reaches the model itself (its next call
+    reads it), and a setter of its own runs once per assignment (not again on the model)."""
+    model = _Logging()
+    guarded_model = guard_model(model, PIIMiddleware(["email"]))
+    answers = [_call(guarded_model, f"hi {i}", mode).content for i in range(3)]
+    assert answers == ["call 1", "call 2", "call 3"]
+    assert model.log == [1, 2, 3] and model.calls == 3
+    agent = create_agent(_Logging(), middleware=[PIIMiddleware(["email"])])
+    state = {"messages": [HumanMessage(f"mail {EMAIL}")]}
+    for _ in range(2):
+        out = agent.invoke(state) if mode == "sync" else asyncio.run(agent.ainvoke(state))
+    assert out["messages"][-1].content == "call 2"
