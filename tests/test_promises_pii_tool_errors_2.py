@@ -565,20 +565,21 @@ def test_a_schema_error_holds_no_value_in_its_validators_frames(mode: str) -> No
 
 
 def test_groups_nested_too_deep_are_withheld(mode: str) -> None:
-    """Fail closed: exception groups nested past what the guardrail reads (four levels) are
-    withheld, a PIIToolError naming the type, never passed raw."""
+    """Fail closed: exception groups nested past what the guardrail reads (four groups) are
+    withheld, a PIIToolError naming the type, never passed raw; four are rebuilt."""
 
-    def nested(value: str) -> BaseException:
-        error: BaseException = ValueError(f"no account for {value}")
-        for depth in range(6):
-            error = _GROUP(f"level {depth}", [error])
-        return error
+    def nested(levels: int) -> Callable[[str], BaseException]:
+        def make(value: str) -> BaseException:
+            error: BaseException = ValueError(f"no account for {value}")
+            for depth in range(levels):
+                error = _GROUP(f"level {depth}", [error])
+            return error
 
-    error = _raised_by_restored_tool(nested, mode)
+        return make
+
+    error = _raised_by_restored_tool(nested(5), mode)
     assert isinstance(error, PIIToolError) and error.error_type.endswith("ExceptionGroup")
     assert SEED not in "\n".join(_readings(error).values())
-    shallow = _raised_by_restored_tool(
-        lambda v: _GROUP("one", [_GROUP("two", [KeyError(v)])]), mode
-    )
-    assert type(shallow) is _GROUP and SEED not in "\n".join(_readings(shallow).values())
-    assert "<EMAIL_1>" in _readings(shallow)["group"]
+    deepest = _raised_by_restored_tool(nested(4), mode)
+    assert type(deepest) is _GROUP and SEED not in "\n".join(_readings(deepest).values())
+    assert "<EMAIL_1>" in _readings(deepest)["group"]
