@@ -14,13 +14,7 @@ import phonenumbers
 import pytest
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumberType
 
-from guardrails.pii.phones import (
-    DEFAULT_REGIONS,
-    PhoneRules,
-    _compiled,
-    _Region,
-    international_valid,
-)
+from guardrails.pii.phones import DEFAULT_REGIONS, PhoneRules, international_valid
 
 _TYPES = [
     PhoneNumberType.FIXED_LINE,
@@ -141,70 +135,3 @@ def test_the_rules_answer_like_the_reference_and_remember_it() -> None:
     for digits in ("442079460958", "14155550100", "4420794609", "999123456789"):
         assert rules.international(digits) == reference(digits)
         assert rules.international(digits) == reference(digits)  # the memo answers alike
-
-
-# ------------------------------------------------------- one merged pattern per region and length
-
-
-def _every_region() -> list[_Region]:
-    from phonenumbers import COUNTRY_CODES_FOR_NON_GEO_REGIONS, SUPPORTED_REGIONS
-
-    regions = [_compiled(code, 0) for code in sorted(SUPPORTED_REGIONS)]
-    regions += [_compiled("001", cc) for cc in sorted(COUNTRY_CODES_FOR_NON_GEO_REGIONS)]
-    return [r for r in regions if r is not None]
-
-
-@pytest.mark.slow  # compiles every region's metadata
-def test_the_metadata_patterns_merge_without_changing_meaning() -> None:
-    """A merge of patterns into one alternation keeps each one's meaning when none holds a
-    back-reference (group numbers shift), a named group or an inline flag."""
-    for region in _every_region():
-        for pattern in [region.general, *(p for _, p in region.types)]:
-            if pattern is not None:
-                assert not re.search(r"\\[1-9]|\(\?P|\(\?[aiLmsux]", pattern.pattern), region.code
-
-
-@pytest.mark.slow  # every region, every length, 60,000 digit strings
-def test_the_merged_pattern_answers_what_each_pattern_answers() -> None:
-    """``valid`` (one merged pattern per length) answers the general description and any of the
-    number types' patterns, as they were asked one by one, for every region of the metadata, on
-    its example numbers, their near misses and random digits of every length."""
-    rng = random.Random(11)
-    checked = accepted = 0
-    for region in _every_region():
-        samples = [
-            "".join(rng.choice("0123456789") for _ in range(rng.randrange(2, 18)))
-            for _ in range(150)
-        ]
-        examples = [
-            n.national_number
-            for t in PhoneNumberType.values()
-            if region.code != "001"
-            and (n := phonenumbers.example_number_for_type(region.code, t)) is not None
-        ]
-        for number in examples:
-            digits = str(number)
-            samples += [digits, digits[:-1], digits + "5", "9" + digits[1:]]
-        for national in samples:
-            n = len(national)
-            patterns = region._by_length.get(n)
-            expected = (
-                patterns is not None
-                and region._viable(national)
-                and any(p.fullmatch(national) for p in patterns)
-            )
-            assert region.valid(national) == expected, (region.code, national)
-            checked += 1
-            accepted += expected
-    assert accepted > 500 and checked > 40_000
-
-
-def test_the_merged_pattern_still_asks_the_general_description_of_the_whole_number() -> None:
-    """The metadata's types are narrower than its general description, so the sweep above
-    cannot tell a merge without it: two made-up regions where the general description alone
-    refuses a number (it starts with 1; its first five digits only would pass)."""
-    six = (frozenset({6}), re.compile(r"\d{6}"))
-    starts = _Region("XA", 999, None, None, re.compile(r"[2-9]\d{5}"), (six,), possible=(6,))
-    prefix = _Region("XB", 998, None, None, re.compile(r"[2-9]\d{4}"), (six,), possible=(6,))
-    assert starts.valid("234567") and not starts.valid("123456")
-    assert not prefix.valid("234567")  # the general pattern matches "23456", not the number

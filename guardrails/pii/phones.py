@@ -172,37 +172,15 @@ class _Region:
             (not lengths or n in lengths) and p.fullmatch(national) for lengths, p in self.types
         )
 
-    @functools.cached_property
-    def _merged(self) -> dict[int, re.Pattern[str] | None]:
-        """Per length, :meth:`_merge`'s pattern (made on first use: a region compiles those of
-        the lengths it is asked about only)."""
-        return {}
-
-    def _merge(self, n: int) -> re.Pattern[str] | None:
-        """:attr:`_by_length` of ``n`` as one pattern: the general description as a look-ahead
-        to the end, the number types' patterns as alternatives. ``fullmatch`` of it is
-        ``general.fullmatch(x) and any(p.fullmatch(x) for p in patterns)`` in one call (the
-        engine backtracks into the next alternative when one does not reach the end; the
-        metadata's patterns hold no back-reference, flag or named group a merge could upset:
-        tests/test_pii_phones.py checks); ``None`` when no number of that length is valid."""
-        patterns = self._by_length.get(n)
-        merged = None
-        if patterns is not None and self.general is not None:
-            alternatives = "|".join(f"(?:{p.pattern})" for p in patterns)
-            merged = re.compile(f"(?=(?:{self.general.pattern})\\Z)(?:{alternatives})")
-        self._merged[n] = merged
-        return merged
-
     def valid(self, national: str) -> bool:
         """phonenumbers' ``_number_type_helper(national) != UNKNOWN``."""
         n = len(national)
         if n > 17:  # past the longest national number: the table does not go there
             return self._valid_by_types(national)
-        try:
-            merged = self._merged[n]
-        except KeyError:
-            merged = self._merge(n)
-        return merged is not None and merged.fullmatch(national) is not None
+        patterns = self._by_length.get(n)
+        if patterns is None or not self._viable(national):
+            return False
+        return any(p.fullmatch(national) for p in patterns)
 
 
 def _compile(md: Any, code: str) -> _Region:
