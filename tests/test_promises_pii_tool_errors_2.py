@@ -583,3 +583,25 @@ def test_groups_nested_too_deep_are_withheld(mode: str) -> None:
     deepest = _raised_by_restored_tool(nested(4), mode)
     assert type(deepest) is _GROUP and SEED not in "\n".join(_readings(deepest).values())
     assert "<EMAIL_1>" in _readings(deepest)["group"]
+
+
+def test_a_chain_keeps_its_causes_and_ends_where_it_was_read(mode: str) -> None:
+    """A cause stays a cause (``raise ... from``), a context a context; past the 16 links the
+    guardrail reads, the chain is cut, never left pointing at exceptions it did not read."""
+
+    def long_chain(value: str) -> BaseException:
+        error: BaseException = ValueError(f"no account for {value}")  # link 20: not read
+        for depth in range(20):
+            outer = RuntimeError(f"step {depth} failed")
+            outer.__context__ = error
+            error = outer
+        return error
+
+    error = _raised_by_restored_tool(long_chain, mode)
+    assert type(error) is RuntimeError
+    links = _linked(error)
+    assert 1 <= len(links) <= 16 and SEED not in _readings(error)["chain"]
+    caused = _raised_by_restored_tool(_chain, mode)
+    assert type(caused.__cause__) is subprocess.CalledProcessError, caused.__cause__
+    assert caused.__suppress_context__ and caused.__context__ is None
+    assert caused.__cause__.cmd == ["mail", "<EMAIL_1>"]
