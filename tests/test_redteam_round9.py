@@ -513,3 +513,66 @@ def test_a_tool_calls_name_is_handled(mode: str, where: str) -> None:
     assert RAW not in repr(model.requests), "the name reached the provider raw"
     assert RAW not in repr(out["messages"]), "the name stayed raw in state"
     assert "[REDACTED_EMAIL]" in repr(model.requests) + repr(out["messages"])
+
+
+def test_streamed_metadata_strings_are_handled(mode: str) -> None:
+    """Each streamed chunk's response_metadata and generation_info are handled as they go (a
+    clean flat one takes the clean set's look-ups only)."""
+    import asyncio
+
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage, AIMessageChunk
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+    class Streamer(BaseChatModel):
+        @property
+        def _llm_type(self) -> str:
+            return "streamer"
+
+        def _generate(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+        ) -> Any:
+            return ChatResult(generations=[ChatGeneration(message=AIMessage("x"))])
+
+        def _stream(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+        ) -> Any:
+            for _ in range(3):  # clean, flat: the clean set settles them after the first
+                meta = {"model_provider": "streamer"}
+                yield ChatGenerationChunk(message=AIMessageChunk("fine ", response_metadata=meta))
+            meta = {"model_provider": "streamer", "citation": f"see {RAW}", RAW: "key"}
+            yield ChatGenerationChunk(
+                message=AIMessageChunk("end", response_metadata=meta),
+                generation_info={"finish_reason": "stop", "source": f"from {RAW}"},
+            )
+
+    agent = create_agent(
+        Streamer(), middleware=[PIIMiddleware("email", strategy="redact", apply_to_output=True)]
+    )
+    payload = {"messages": [("user", "go")]}
+    seen: list[Any] = []
+    if mode == "sync":
+        seen.extend(agent.stream(payload, stream_mode="messages"))
+    else:
+
+        async def go() -> None:
+            async for item in agent.astream(payload, stream_mode="messages"):
+                seen.append(item)
+
+        asyncio.run(go())
+    text = repr([m.response_metadata for m, _ in seen])
+    assert RAW not in text and "[REDACTED_EMAIL]" in text, text
+    # after a clean chunk (its keys and texts then in the clean set), a chunk holding a
+    # value only in a key, only in a text, or one level down is handled too
+    for only in ({RAW: 1}, {"note": RAW}, {"deep": {"x": RAW}}):
+        from guardrails.pii.lasthop import LastHop
+
+        hop = LastHop([PIIMiddleware("email", apply_to_output=True).standalone_guard()])
+        first = {"note": "fine", "deep": {"x": "fine"}}
+        chunks = [
+            ChatGenerationChunk(message=AIMessageChunk("ok ", response_metadata=first)),
+            ChatGenerationChunk(message=AIMessageChunk("ok", response_metadata=only)),
+        ]
+        out = list(hop.stream(iter(chunks)))
+        assert RAW not in repr([c.message.response_metadata for c in out]), only
+    assert "streamer" in text

@@ -130,6 +130,30 @@ def _settled(values: dict[Any, Any], guard: Guard) -> bool:
     return True
 
 
+def _flat_clean(values: Any, guard: Guard) -> bool:
+    """Whether a pass of ``guard`` over provider metadata (a chunk's ``response_metadata`` or
+    ``generation_info``) would change nothing from its first look-ups: a flat mapping whose
+    keys and texts are all in the detector's clean set as they are (exact ``str``, at most
+    :data:`~guardrails.pii.walk._SHORT` characters), its other values ``None``, ``bool`` or
+    numbers (which the metadata walk does not read). Anything else takes the pass."""
+    if not values:
+        return True
+    detector = guard.detector
+    if detector is None or not isinstance(values, dict):
+        return False
+    clean = _clean_of(detector)
+    for k, v in values.items():
+        if type(k) is not str or (k and (len(k) > _SHORT or k not in clean)):
+            return False
+        kind = type(v)
+        if kind is str:
+            if v and (len(v) > _SHORT or v not in clean):
+                return False
+        elif v is not None and kind not in (bool, int, float):
+            return False
+    return True
+
+
 def _model_fields_settled(model: Any, guard: Guard) -> bool:
     """:func:`_settled` for the request fields ``model`` itself adds (:data:`_MODEL_FIELDS`)."""
     if model is None:
@@ -396,7 +420,9 @@ class _StreamState:
             self.spelled.append({**spelled_info, **spelled})  # as LangChain merges them
         if meta or info:
             for guard in self.hop.guards:
-                if guard.output_text:
+                if guard.output_text and not (
+                    _flat_clean(meta, guard) and _flat_clean(info, guard)
+                ):
                     scan = guard.scan("output")
                     handled, handled_info = handle_strings(meta, scan), handle_strings(info, scan)
                     self.altered = self.altered or handled is not meta or handled_info is not info
