@@ -379,13 +379,14 @@ def _normalize_one_text_at_a_time(text: str) -> object:
 
     from guardrails.pii import normalize as n
 
-    special = any(token in text for token in n._SPECIAL_ASCII) or bool(n._ANY_TOKEN.search(text))
-    if text.isascii() and not special:
+    special = bool(n._ANY_TOKEN.search(text))
+    controls = any(c in n._ASCII_INVISIBLE for c in text)  # removed: NUL, BEL, ESC, DEL...
+    if text.isascii() and not special and not controls:
         return n.Normalized(text)
     table: dict[int, str | None] = {}
     odd: list[str] = []
     for ch in set(text):
-        if ch.isascii():
+        if ch.isascii() and ch not in n._ASCII_INVISIBLE:
             continue
         folded = n._fold_uncached(ch)
         if len(folded) == 1 and not unicodedata.combining(ch):
@@ -401,6 +402,7 @@ def _normalize_one_text_at_a_time(text: str) -> object:
 _UNICODE = (
     "a1 .@-\u00e9\u00fc\u00df\u0130\u017f\u212a\uff11\uff20\u0660\u0967\u200b\u00ad\ufeff"
     "\u00a0\u202f\u2013\u2014\u2212\u3042\u6f22\u0301\u0308\ud55c\u2028\U0001d7ce\ufb01\u2460"
+    "\x00\x1b\x7f\x9b\x1f"
 )
 
 
@@ -418,7 +420,9 @@ def test_normalize_remembering_characters_gives_what_sorting_them_afresh_gives()
         if expected is not None:
             assert got == expected, text[:100]
         # offsets map back to the original whatever path was taken
-        reference = "".join(n._fold_uncached(c) if not c.isascii() else c for c in text)
+        reference = "".join(
+            n._fold_uncached(c) if not c.isascii() or c in n._ASCII_INVISIBLE else c for c in text
+        )
         if not any(unicodedata_combining(c) for c in text) and not n._special(text):
             assert got.text == reference, text[:100]
         for i in range(0, len(got.text), 5):
@@ -443,8 +447,8 @@ def test_normalize_sorts_characters_past_its_memory_bound_per_text(
     monkeypatch.setattr(n, "_KNOWN", set(map(chr, range(128))))
     monkeypatch.setattr(n, "_CHANGED", {})
     monkeypatch.setattr(n, "_CHANGED_CHARS", set())
-    monkeypatch.setattr(n, "_ODD", set())
-    monkeypatch.setattr(n, "_SAME", set(map(chr, range(128))))
+    monkeypatch.setattr(n, "_ODD", set(n._ASCII_INVISIBLE))  # (ASCII controls: removed)
+    monkeypatch.setattr(n, "_SAME", set(map(chr, range(128))) - set(n._ASCII_INVISIBLE))
     monkeypatch.setattr(n, "_KNOWN_MAX", 0)
     for text in ("\U0001d7e4\U0001d7e5\U0001d7e6", "\u16a0\u00ad\u16a1 \U0001d7e7", "\u2167x"):
         fresh = _normalize_one_text_at_a_time(text)

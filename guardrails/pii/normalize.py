@@ -10,14 +10,21 @@ What is normalized:
   followed by combining marks is composed);
 * every default-ignorable code point (the Unicode property ``Default_Ignorable_Code_Point``:
   zero-width space / joiners, soft hyphen, BOM, bidi marks, variation selectors, the combining
-  grapheme joiner U+034F, Hangul fillers, tag characters, ...; :data:`DEFAULT_IGNORABLE`) and
-  every other format character (category ``Cf``) is removed;
+  grapheme joiner U+034F, Hangul fillers, tag characters, ...; :data:`DEFAULT_IGNORABLE`), every
+  other format character (category ``Cf``) and every control character (category ``Cc``: NUL,
+  BEL, ESC, DEL, the C1 controls) that is not a space or a separator is removed
+  (:func:`is_invisible`); the controls that are (tab, line feed, VT, FF, CR, U+001C-U+001F, the
+  file / group / record / unit separators, and NEL) stay separators;
 * every decimal digit of any script (Arabic-Indic ``٤``, Devanagari ``४``, ...) becomes its ASCII
   digit;
 * whitespace variants (NBSP, narrow NBSP, en/em/ideographic spaces) become a space, line and
   paragraph separators a line break; dash punctuation (``‐ ‑ ‒ – — −``) becomes ``-``;
-* encoded or defanged separators: ``%40``, ``&#64;``, ``&#x40;``, ``&commat;`` and ``[@]`` become
-  ``@``; ``[.]``, ``(.)``, ``[dot]`` and ``(dot)`` become ``.``.
+* an address's separators ``@`` and ``.`` written in a transfer encoding or defanged, wherever
+  they stand (:data:`ENCODED_SEPARATORS`, any case): percent-encoding ``%40`` / ``%2E``, HTML
+  ``&#64;`` / ``&#46;``, ``&#x40;`` / ``&#x2e;``, ``&commat;`` / ``&period;``, quoted-printable
+  ``=40`` / ``=2E`` (not before a digit: ``phone=4045551234`` is a query string), JSON / JS /
+  Python ``\\u0040`` / ``\\u002e`` and ``\\x40`` / ``\\x2e``, defanged ``[@]``, ``[at]``,
+  ``(at)``, ``[.]``, ``(.)``, ``[dot]``, ``(dot)``.
 
 Plain ASCII text without any of these tokens is returned as is (no copy, no map).
 
@@ -35,7 +42,15 @@ import itertools
 import re
 import unicodedata
 
-__all__ = ["DEFAULT_IGNORABLE", "Normalized", "ascii_digits", "is_default_ignorable", "normalize"]
+__all__ = [
+    "DEFAULT_IGNORABLE",
+    "ENCODED_SEPARATORS",
+    "Normalized",
+    "ascii_digits",
+    "is_default_ignorable",
+    "is_invisible",
+    "normalize",
+]
 
 #: ``Default_Ignorable_Code_Point`` (DerivedCoreProperties.txt), as inclusive ranges.
 #: ``unicodedata`` does not expose the property; the table is checked against the ``regex``
@@ -69,9 +84,35 @@ def is_default_ignorable(ch: str) -> bool:
     return i >= 0 and cp <= DEFAULT_IGNORABLE[i][1]
 
 
-#: what an ASCII text must hold to need work (the patterns below ignore case; ``[DOT]`` too)
-_SPECIAL_ASCII: tuple[str, ...] = ("%40", "&#", "&commat;", "&COMMAT;", "[@]", "[.]", "(.)")
-_SPECIAL_ASCII += ("[dot]", "(dot)", "[DOT]", "(DOT)", "[Dot]", "(Dot)")
+def is_invisible(ch: str) -> bool:
+    """``ch`` is removed before detection: a default-ignorable code point, a format character
+    (``Cf``) or a control character (``Cc``) that is no space or separator (``str.isspace``:
+    tab, line feed, VT, FF, CR, U+001C-U+001F, NEL)."""
+    cat = unicodedata.category(ch)
+    return cat == "Cf" or is_default_ignorable(ch) or (cat == "Cc" and not ch.isspace())
+
+
+#: the ASCII control characters :func:`is_invisible` removes
+_ASCII_INVISIBLE = "".join(chr(c) for c in range(128) if is_invisible(chr(c)))
+_ASCII_INVISIBLE_RE = re.compile("[" + re.escape(_ASCII_INVISIBLE) + "]")
+
+#: An address's separators as transfer encodings and defanging write them, one row per
+#: encoding: ``(name, the patterns of "@", the patterns of ".")``, matched in any case. A
+#: pattern is read as its separator wherever it stands, the offsets mapped back to the whole
+#: token (tests/test_pii_payload_words.py is generated from this table).
+ENCODED_SEPARATORS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("percent-encoding", (r"%40",), (r"%2e",)),
+    ("HTML decimal", (r"&#0*64;",), (r"&#0*46;",)),
+    ("HTML hex", (r"&#x0*40;",), (r"&#x0*2e;",)),
+    ("HTML named", (r"&commat;",), (r"&period;",)),
+    # a query string's "=40" before digits is a number (``phone=4045551234``), not an "@"
+    ("quoted-printable", (r"=40(?![0-9])",), (r"=2e(?![0-9])",)),
+    ("JSON / JS unicode escape", (r"\\u0040",), (r"\\u002e",)),
+    ("JS / Python / C hex escape", (r"\\x40",), (r"\\x2e",)),
+    ("defanged", (r"\[@\]", r"\[at\]", r"\(at\)"), (r"\[\.\]", r"\(\.\)", r"\[dot\]", r"\(dot\)")),
+)
+#: the characters every token of :data:`ENCODED_SEPARATORS` starts with
+_TOKEN_STARTS = "%&=\\[("
 _LINE_BREAKS = frozenset("\u0085\u2028\u2029")
 
 
@@ -152,7 +193,7 @@ def _fold_char(ch: str) -> str:
 
 def _fold_uncached(ch: str) -> str:
     cat = unicodedata.category(ch)
-    if cat == "Cf" or is_default_ignorable(ch):
+    if is_invisible(ch):
         return ""
     if cat == "Nd":
         return str(unicodedata.decimal(ch))
@@ -174,10 +215,10 @@ def _fold_uncached(ch: str) -> str:
 
 
 def _special(text: str) -> bool:
-    """``text`` holds an encoded ``@`` or a defanged ``.`` in any case (``[DOT]``, ``[dOt]``):
+    """``text`` holds an encoded or defanged ``@`` or ``.`` in any case (``[DOT]``, ``[dOt]``):
     exactly the tokens the decoding patterns below replace (one search; every token starts with
-    ``%``, ``&``, ``[`` or ``(``: a text with none of them is settled by four substring tests)."""
-    if "%" not in text and "&" not in text and "[" not in text and "(" not in text:
+    one of :data:`_TOKEN_STARTS`: a text with none of them is settled by substring tests)."""
+    if all(c not in text for c in _TOKEN_STARTS):
         return False
     return _ANY_TOKEN.search(text) is not None
 
@@ -187,13 +228,13 @@ def _special(text: str) -> bool:
 # characters, a combining mark). A text is then sorted with set operations, in C. The sets only
 # grow (a character is filed under its kind before it is marked known, so another thread never
 # sees it known and unfiled), up to _KNOWN_MAX characters; past that, new ones are sorted per text.
-_KNOWN: set[str] = set(map(chr, range(128)))  # ASCII: nothing to do
+_KNOWN: set[str] = set(map(chr, range(128)))  # ASCII: nothing to do, but controls (removed)
 #: the known characters that fold to themselves (ASCII included): a text made of them only is
 #: settled by one subset test
-_SAME: set[str] = set(_KNOWN)
+_SAME: set[str] = _KNOWN - set(_ASCII_INVISIBLE)
 _CHANGED: dict[int, str] = {}
 _CHANGED_CHARS: set[str] = set()
-_ODD: set[str] = set()
+_ODD: set[str] = set(_ASCII_INVISIBLE)
 _KNOWN_MAX = 65536 + 128
 
 
@@ -228,7 +269,7 @@ def normalize(text: str) -> Normalized:
     """Normalize ``text`` for detection; see the module docstring for what changes."""
     table: dict[int, str | None] = {}
     odd: list[str] = []  # characters that do not map to exactly one character
-    if text.isascii():
+    if text.isascii() and _ASCII_INVISIBLE_RE.search(text) is None:
         if not _special(text):
             return Normalized(text)
         special = True
@@ -249,7 +290,7 @@ def normalize(text: str) -> Normalized:
         table.update(new_changed)
     if all(_fold_char(c) == "" and not unicodedata.combining(c) for c in odd):
         return _sparse(text, table, odd, special)
-    parts = [r"%40|&#0*64;|&#[xX]0*40;|&commat;|\[@\]|\[\.\]|\(\.\)|\[dot\]|\(dot\)"]
+    parts = [_ANY_TOKEN.pattern]
     if odd:
         parts.append("[" + "".join(re.escape(c) for c in sorted(odd)) + "]+")
     tokens = re.compile("|".join(parts), re.IGNORECASE)
@@ -264,8 +305,8 @@ def normalize(text: str) -> Normalized:
             starts.extend(range(pos, begin))
             ends.extend(range(pos + 1, begin + 1))
         token = m.group(0)
-        if token.isascii():  # an encoded '@' or a defanged '.'
-            pieces.append("." if "." in token or "d" in token or "D" in token else "@")
+        if token[0] in _TOKEN_STARTS:  # an encoded or defanged '@' or '.'
+            pieces.append("@" if _AT_TOKENS.fullmatch(token) else ".")
             starts.append(begin)
             ends.append(m.end())
         elif len(token) == 1 and not unicodedata.combining(token):
@@ -284,8 +325,8 @@ def normalize(text: str) -> Normalized:
     return Normalized("".join(pieces), starts, ends)
 
 
-_AT_TOKENS = re.compile(r"%40|&#0*64;|&#[xX]0*40;|&commat;|\[@\]", re.IGNORECASE)
-_DOT_TOKENS = re.compile(r"\[\.\]|\(\.\)|\[dot\]|\(dot\)", re.IGNORECASE)
+_AT_TOKENS = re.compile("|".join(p for _, at, _ in ENCODED_SEPARATORS for p in at), re.IGNORECASE)
+_DOT_TOKENS = re.compile("|".join(p for _, _, dot in ENCODED_SEPARATORS for p in dot), re.I)
 _ANY_TOKEN = re.compile(_AT_TOKENS.pattern + "|" + _DOT_TOKENS.pattern, re.IGNORECASE)
 
 
@@ -344,7 +385,8 @@ def _sparse(
     spans = [m.span() for m in pattern.finditer(text)]
     o0 = [a for a, _ in spans]
     o1 = [b for _, b in spans]
-    lengths = [1 if text[a].isascii() else 0 for a in o0]  # a token gives '@' or '.'; removed: 0
+    # a token gives '@' or '.'; a removed character (a control, an ignorable) nothing
+    lengths = [1 if text[a] in _TOKEN_STARTS else 0 for a in o0]
     shrink = list(itertools.accumulate(b - a - n for (a, b), n in zip(spans, lengths, strict=True)))
     n0 = [a - (shrink[k - 1] if k else 0) for k, a in enumerate(o0)]
     n1 = [a + n for a, n in zip(n0, lengths, strict=True)]
