@@ -1,6 +1,7 @@
-"""Encodings a scan opens: a JSON document, a ``data:`` URL, base64 / hex runs inside a text,
-percent-encoding and HTML entities, quoted-printable (:class:`~guardrails.pii.scan.Scan` is a
-:class:`Layers`).
+"""Encodings a scan opens: a JSON document, a ``data:`` URL, base64 / base32 / base85 / hex runs
+inside a text, and the escapes written in place (:data:`ESCAPES`: percent-encoding, HTML
+entities, backslash escapes, MIME encoded words, quoted-printable)
+(:class:`~guardrails.pii.scan.Scan` is a :class:`Layers`).
 
 Each layer is opened, its text handled by the pass (``text()``) and, when that changed it, put
 back under the same layer; up to :data:`MAX_DEPTH` layers inside one another, a text encoded
@@ -14,10 +15,12 @@ Example::
 from __future__ import annotations
 
 import binascii
+import email.header
 import html
 import json
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -25,29 +28,58 @@ from guardrails.pii import payloads
 from guardrails.pii.detect import Detector
 from guardrails.pii.walk import _CLEAN_MAX, _clean_key
 
-__all__ = ["MAX_DEPTH", "Layers"]
+__all__ = ["ESCAPES", "MAX_DEPTH", "Escape", "Layers"]
 
 #: Layers of encoding opened inside one another at most (a data URL holding base64 holding
 #: JSON holding a percent-encoded value is four).
 MAX_DEPTH = 4
-#: Passes of percent / HTML-entity decoding before a text counts as unreadable.
+#: Passes of escape decoding (:data:`ESCAPES`) before a text counts as unreadable.
 _PASSES = 8
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]{1,31});?")
-
+#: JSON / JavaScript ``\\u0040`` (a surrogate pair is two), JavaScript / Python / C ``\\x40``,
+#: Python ``\\U0001F600``
+_BACKSLASH = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|U[0-9A-Fa-f]{8})")
+#: a MIME encoded word (RFC 2047, mail headers): ``=?utf-8?Q?Jos=C3=A9?=``, ``=?UTF-8?B?...?=``
+_ENCODED_WORD = re.compile(r"=\?[^?\s]{1,40}\?[QqBb]\?[^?\s]*\?=")
 
 #: quoted-printable (MIME bodies): a soft line break (``=`` at a line's end, every 76
-#: characters, which may fall inside a value), a byte above ASCII (``=C3=A9``) or an encoded
-#: ``=`` (``=3D``). Not ``=`` followed by any two hex digits: ``limit=20`` is no such layer.
-_QP = re.compile(r"=(?:\r?\n|[89A-Fa-f][0-9A-Fa-f]|3[Dd])")
+#: characters, which may fall inside a value), a byte above ASCII (``=C3=A9``), an encoded
+#: ``=`` (``=3D``), or three escapes in a row (an encoder that escapes every byte). Not ``=``
+#: followed by any two hex digits: ``limit=20`` is no such layer (``=40`` and ``=2E``, an
+#: address's ``@`` and ``.``, are read in place:
+#: :data:`guardrails.pii.normalize.ENCODED_SEPARATORS`).
+_QP = re.compile(r"=(?:\r?\n|[89A-Fa-f][0-9A-Fa-f]|3[Dd])|(?:=[0-9A-Fa-f]{2}){3}")
 
 
-def _escaped(text: str) -> bool:
-    return bool(("%" in text and _PERCENT.search(text)) or ("&" in text and _ENTITY.search(text)))
+def _code_point(m: re.Match[str]) -> str:
+    value = int(m.group()[2:], 16)
+    return chr(value) if value <= 0x10FFFF else "\ufffd"
 
 
-def _quoted_printable(text: str) -> bool:
-    return "=" in text and _QP.search(text) is not None
+def _unbackslash(text: str) -> str:
+    """``\\uXXXX``, ``\\xXX`` and ``\\UXXXXXXXX`` escapes decoded (a surrogate pair to its
+    character, a lone surrogate to U+FFFD). Linear: one regex pass."""
+    out = _BACKSLASH.sub(_code_point, text)
+    if any("\ud800" <= c <= "\udfff" for c in out):
+        out = out.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return out
+
+
+def _encoded_word(m: re.Match[str]) -> str:
+    try:
+        return "".join(
+            raw.decode(charset or "utf-8", "replace") if isinstance(raw, bytes) else raw
+            for raw, charset in email.header.decode_header(m.group())
+        )
+    except (ValueError, LookupError, binascii.Error):  # an unknown charset, a broken word
+        return m.group()
+
+
+def _unencoded_words(text: str) -> str:
+    """MIME encoded words decoded (RFC 2047: Q, a quoted-printable with ``_`` for a space,
+    and B, base64), each in its declared charset. Linear: one regex pass."""
+    return _ENCODED_WORD.sub(_encoded_word, text)
 
 
 _SOFT_BREAK = re.compile(r"=\r?\n")
@@ -64,13 +96,43 @@ def _unquoted_printable(text: str) -> str:
         return _SOFT_BREAK.sub("", text)
 
 
+@dataclass(frozen=True)
+class Escape:
+    """An encoding written in place inside a text: ``gate``, a substring every text holding
+    one contains (a cheap test first), ``pattern``, what one escape looks like (a text holding
+    one is read as this layer), ``decode``, the whole text decoded."""
+
+    name: str
+    gate: str
+    pattern: re.Pattern[str]
+    decode: Callable[[str], str]
+
+    def found(self, text: str) -> bool:
+        return self.gate in text and self.pattern.search(text) is not None
+
+
+#: Every encoding written in place that a scan reads, decoded together to a fixed point (a
+#: percent-encoded entity, an escaped escape: ``%26%2364%3B``, ``\\u0026#64;``), up to
+#: :data:`_PASSES` passes, each linear. A new row needs no other code.
+ESCAPES: tuple[Escape, ...] = (
+    Escape("percent-encoding", "%", _PERCENT, lambda t: unquote(t, errors="replace")),
+    Escape("HTML entities", "&", _ENTITY, html.unescape),
+    Escape("backslash escapes", "\\", _BACKSLASH, _unbackslash),
+    Escape("MIME encoded words", "=?", _ENCODED_WORD, _unencoded_words),
+    Escape("quoted-printable", "=", _QP, _unquoted_printable),
+)
+
+
+def _escaped(text: str) -> bool:
+    return any(escape.found(text) for escape in ESCAPES)
+
+
 def _looks_layered(text: str) -> bool:
     """A text that would be opened as a layer (what a scan at the depth limit cannot read)."""
     head = text.lstrip()[:1]
     return (
         payloads.is_data_url(text)
         or _escaped(text)
-        or _quoted_printable(text)
         or (head in ("{", "[") and text.rstrip()[-1:] in ("}", "]"))
         or payloads.has_run(text)
     )
@@ -173,7 +235,10 @@ class Layers:
         if _escaped(text):
             decoded = text
             for _ in range(_PASSES):  # to a fixed point; every pass shortens the text
-                step = html.unescape(unquote(decoded, errors="replace"))
+                step = decoded
+                for escape in ESCAPES:
+                    if escape.found(step):
+                        step = escape.decode(step)
                 if step == decoded:
                     break
                 decoded = step
@@ -183,12 +248,6 @@ class Layers:
             if decoded != text:
                 handled = self._inner(decoded, context)
                 if handled != decoded:  # a value under the escapes: sent decoded and handled
-                    return handled
-        if _quoted_printable(text):  # a MIME body: a value split by a soft line break
-            decoded = _unquoted_printable(text)
-            if decoded != text:
-                handled = self._inner(decoded, context)
-                if handled != decoded:  # a value in the body: sent decoded and handled
                     return handled
         return None
 

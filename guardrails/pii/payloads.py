@@ -40,6 +40,7 @@ from urllib.parse import quote, unquote_to_bytes
 __all__ = [
     "BLOB_MIN",
     "ROUNDS",
+    "RUN85_MIN",
     "RUN_MIN",
     "Layer",
     "as_text",
@@ -63,11 +64,25 @@ BINARY_MIN = 64
 #: rewritten token in every reading) before it counts as unscannable.
 ROUNDS = 8
 
+#: base32 (RFC 4648; one case: TOTP secrets, onion names and some clients write it in lower
+#: case), padding optional
+_B32 = re.compile(r"(?:[A-Z2-7]+|[a-z2-7]+)={0,6}")
+#: Ascii85 (btoa, PostScript, PDF; ``<~ ~>`` framed by Adobe's tools, any whitespace inside) and
+#: base85 (RFC 1924's alphabet: git binary patches, Python's ``b85encode``)
+_A85 = re.compile(r"[!-uz]+")
+_A85_FRAMED = re.compile(r"<~[!-uz\s]*~>")
+_B85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]+")
+#: a base85 token at least this long (12 bytes, as base64's :data:`RUN_MIN`) is opened
+RUN85_MIN = 15
+#: a run of printable ASCII (no space) as long, or a framed Ascii85 block: base85 candidates
+_RUN85 = re.compile(r"<~[!-uz\s]*~>|[!-~]{" + str(RUN85_MIN) + r",}")
+#: what may stand around a token in a text (quotes, brackets, punctuation): tried without
+_AROUND = "\"'()[]{}<>,;:."
 _B64_STD = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _B64_URL = re.compile(r"[A-Za-z0-9_\-]+={0,2}")
 _B64_ANY = re.compile(r"[A-Za-z0-9+/_\-]+={0,2}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
-_RUN = re.compile(r"[A-Za-z0-9+/_\-]{" + str(RUN_MIN) + r",}={0,2}")
+_RUN = re.compile(r"[A-Za-z0-9+/_\-]{" + str(RUN_MIN) + r",}={0,6}")
 #: characters that do not occur in text: C0 controls but tab/newline/CR/FF, DEL, C1 controls
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 #: the characters an 8-bit text is mostly made of
@@ -233,7 +248,7 @@ class Layer:
     bom: bytes
     codec: str
     #: "b64", "b64url", "b64mixed" (both alphabets: closed in the standard one), "hex",
-    #: "data-b64", "data-pct"
+    #: "b32", "b32lower", "a85", "a85framed", "b85", "data-b64", "data-pct"
     kind: str
     padded: bool = True
     header: str = ""
@@ -255,6 +270,14 @@ class Layer:
             return raw.hex()
         if self.kind == "data-pct":
             return f"{self.header},{quote(raw, safe=' ,;:/?&=+$-_.!~*()#')}"
+        if self.kind in ("b32", "b32lower"):
+            b32 = base64.b32encode(raw).decode()
+            b32 = b32 if self.padded else b32.rstrip("=")
+            return b32.lower() if self.kind == "b32lower" else b32
+        if self.kind in ("a85", "a85framed"):
+            return base64.a85encode(raw, adobe=self.kind == "a85framed").decode()
+        if self.kind == "b85":
+            return base64.b85encode(raw).decode()
         encoded = (
             base64.urlsafe_b64encode(raw) if self.kind == "b64url" else base64.b64encode(raw)
         ).decode()
@@ -288,6 +311,8 @@ def _unwrap(kind: str, token: str) -> bytes | None:
     try:
         if kind == "hex":
             return bytes.fromhex(token)
+        if kind in ("b32", "b32lower", "a85", "a85framed", "b85"):
+            return _decode_other(kind, token)
         if kind.startswith("data-"):
             payload = token.partition(",")[2]
             if kind == "data-pct":
@@ -326,6 +351,69 @@ def _decode_b64(token: str) -> tuple[bytes, str, bool] | None:
         return None
 
 
+def _decode_other(kind: str, token: str) -> bytes | None:
+    """The bytes of a base32 / Ascii85 / base85 token of ``kind``; ``None`` when it does not
+    decode (one C or Python pass: linear)."""
+    try:
+        if kind in ("b32", "b32lower"):
+            body = token.rstrip("=")
+            if len(body) % 8 not in (0, 2, 4, 5, 7):
+                return None
+            return base64.b32decode(body.upper() + "=" * (-len(body) % 8))
+        if kind == "a85framed":
+            return base64.a85decode(token, adobe=True, ignorechars=b" \t\n\r\x0b\x0c")
+        if kind == "a85":
+            return base64.a85decode(token)
+        return base64.b85decode(token)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _other_kinds(token: str) -> list[str]:
+    """The base32 / base85 alphabets ``token`` is written in (a token may be in several)."""
+    kinds = []
+    if len(token) >= BLOB_MIN and _B32.fullmatch(token) is not None:
+        kinds.append("b32lower" if token[:1].islower() else "b32")
+    if len(token) >= RUN85_MIN:
+        if token.startswith("<~") and _A85_FRAMED.fullmatch(token) is not None:
+            kinds.append("a85framed")
+        elif _A85.fullmatch(token) is not None:
+            kinds.append("a85")
+        if _B85.fullmatch(token) is not None:
+            kinds.append("b85")
+    return kinds
+
+
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _no_reading(raw: bytes) -> bool:
+    """``raw`` has no plausible reading (:func:`readings` is empty), told by three C calls:
+    not UTF-8, no 8-bit reading (:func:`_eight_bit`), and too short for a UTF-16/32 reading
+    of printable characters (32 of them) while holding no zero byte (the other half of every
+    ASCII character there, and three in ten must be) nor a UTF-16 byte-order mark. Most
+    random bytes (what a token of another encoding decodes to) are settled here."""
+    if len(raw) >= 64 or 0 in raw or raw[:2] in _WIDE_BOMS or _eight_bit(raw, False):
+        return False
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _other_readings(token: str) -> list[tuple[Layer, bool]]:
+    found: list[tuple[Layer, bool]] = []
+    for kind in _other_kinds(token):
+        raw = _decode_other(kind, token)
+        if raw and not _no_reading(raw):
+            padded = token.endswith("=")
+            found += [
+                (Layer(t, b, c, kind=kind, padded=padded), ok) for t, b, c, ok in _readings(raw)
+            ]
+    return found
+
+
 def _layer(found: list[tuple[Layer, bool]]) -> Layer | None:
     """The first reading, holding the others (the plausible ones first); ``binary`` when no
     reading is plausible text as it is."""
@@ -337,8 +425,9 @@ def _layer(found: list[tuple[Layer, bool]]) -> Layer | None:
 
 
 def open_blob(token: str) -> Layer | None:
-    """A hex or base64 token whose bytes are text, as a :class:`Layer` (every plausible
-    reading: hex digits are base64 characters too); else ``None``."""
+    """A hex, base64, base32, Ascii85 or base85 token whose bytes are text, as a
+    :class:`Layer` (every plausible reading: hex digits are base64 characters too, an upper
+    case token is base32 and base64 too); else ``None``."""
     found: list[tuple[Layer, bool]] = []
     if len(token) >= BLOB_MIN and _HEX.fullmatch(token):  # pairs of hex digits: even length
         found += [
@@ -348,6 +437,7 @@ def open_blob(token: str) -> Layer | None:
     if decoded is not None:
         raw, kind, padded = decoded
         found += [(Layer(t, b, c, kind=kind, padded=padded), ok) for t, b, c, ok in _readings(raw)]
+    found += _other_readings(token)
     return _layer(found)
 
 
@@ -409,15 +499,21 @@ WINDOW = 8_192
 
 
 def run_spans(text: str) -> Generator[None, None, list[tuple[int, int]]]:
-    """The spans of base64 / hex runs in ``text``, one window at a time (yields between
-    windows, so the event loop gets turns on a long text); a run longer than the window is
-    read whole."""
+    """The spans of base64 / base32 / hex runs in ``text``, then those of base85 candidates
+    (:data:`_RUN85`: a run of printable ASCII without a space, or a framed Ascii85 block; they
+    may overlap the first), one window at a time (yields between windows, so the event loop
+    gets turns on a long text); a run longer than the window is read whole."""
+    first = yield from _spans(_RUN, text)
+    return first + (yield from _spans(_RUN85, text))
+
+
+def _spans(pattern: re.Pattern[str], text: str) -> Generator[None, None, list[tuple[int, int]]]:
     out: list[tuple[int, int]] = []
     pos, window, size = 0, WINDOW, len(text)
     while pos < size:
         end = min(size, pos + window)
         cut = -1
-        for m in _RUN.finditer(text, pos, end):
+        for m in pattern.finditer(text, pos, end):
             if m.end() == end and end < size:  # the run may go on past the window
                 cut = m.start()
                 break
@@ -436,8 +532,9 @@ def run_spans(text: str) -> Generator[None, None, list[tuple[int, int]]]:
 def base64_runs(
     text: str, spans: list[tuple[int, int]] | None = None
 ) -> list[tuple[int, int, Layer]]:
-    """Runs of base64 / base64url / hex characters inside ``text`` whose bytes are text
-    (``spans``: the runs' spans when already found by :func:`run_spans`)."""
+    """Runs of base64 / base64url / base32 / hex characters inside ``text`` whose bytes are
+    text, and base85 tokens (:func:`_open85`) that overlap none of those, in order of their
+    start (``spans``: the runs' spans when already found by :func:`run_spans`)."""
     if spans is None:
         steps = run_spans(text)
         while True:
@@ -446,9 +543,42 @@ def base64_runs(
             except StopIteration as done:
                 spans = done.value
                 break
-    out = []
+    out: list[tuple[int, int, Layer]] = []
+    later: list[tuple[int, int]] = []
+    last = -1
     for start, end in spans or ():
+        if start < last or _RUN.fullmatch(text, start, end) is None:
+            later.append((start, end))  # a base85 candidate (the spans of _RUN come first)
+            continue
+        last = end
         layer = open_blob(text[start:end])
         if layer is not None:
             out.append((start, end, layer))
+    if later:  # both lists are in order and do not overlap within themselves: one merge
+        opened = [(start, end) for start, end, _ in out]
+        k = 0
+        for start, end in later:
+            while k < len(opened) and opened[k][1] <= start:
+                k += 1
+            if k < len(opened) and opened[k][0] < end:
+                continue  # a base64 run inside it was opened: that reading stands
+            found = _open85(text, start, end)
+            if found is not None:
+                out.append(found)
+        out.sort(key=lambda run: run[0])
     return out
+
+
+def _open85(text: str, start: int, end: int) -> tuple[int, int, Layer] | None:
+    """A base85 candidate: the token, else the token without the quotes, brackets and
+    punctuation around it, when one of its base32 / Ascii85 / base85 readings is text."""
+    token = text[start:end]
+    inner = token.strip(_AROUND)
+    for candidate in dict.fromkeys((token, inner)):
+        if len(candidate) < RUN85_MIN:
+            continue
+        layer = _layer(_other_readings(candidate))
+        if layer is not None:
+            at = start + token.index(candidate)
+            return at, at + len(candidate), layer
+    return None
