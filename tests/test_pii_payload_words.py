@@ -81,6 +81,19 @@ def test_an_invisible_character_inside_a_value_hides_nothing(kind: str) -> None:
     assert not missed, missed[:10]
 
 
+def test_a_control_character_right_after_a_value_ends_it() -> None:
+    """Control characters also separate fields (a protobuf field's tag and length bytes:
+    ``jane@example.com\\x12\\x03abc``): the value is found in that reading too, whichever
+    reading holds it (detection reads both and keeps every match)."""
+    missed = []
+    for ch in CLASSES["Cc"]:
+        for text in (f"{EMAIL}{ch}abc", f"call {PHONE}{ch}{ch}7 now", f"x{ch}{EMAIL}"):
+            values = [m["value"] for m in detect(text, ["email", "phone"])]
+            if not any(EMAIL in v or PHONE in v for v in values):  # (covered whole)
+                missed.append((f"U+{ord(ch):04X}", text, values))
+    assert not missed, missed[:5]
+
+
 @pytest.mark.slow
 def test_every_default_ignorable_inside_a_value_hides_nothing() -> None:
     missed = []
@@ -216,7 +229,9 @@ TRANSFER_ENCODINGS: dict[str, Callable[[str], str]] = {
     "base64": lambda v: base64.b64encode(v.encode()).decode(),
     "base64url, unpadded": lambda v: base64.urlsafe_b64encode(v.encode()).decode().rstrip("="),
     "base32": lambda v: base64.b32encode(v.encode()).decode(),
-    "base32, lower case, unpadded": lambda v: base64.b32encode(v.encode()).decode().lower(),
+    "base32, lower case, unpadded": lambda v: (
+        base64.b32encode(v.encode()).decode().lower().rstrip("=")
+    ),
     "Ascii85": lambda v: base64.a85encode(v.encode()).decode(),
     "Ascii85, Adobe framed and wrapped": lambda v: base64.a85encode(
         v.encode(), adobe=True, wrapcol=12
@@ -248,6 +263,28 @@ def test_a_value_in_every_transfer_encoding_is_found(encoding: str, kind: str, w
     assert out != text, (encoding, text)
     assert value not in out and token not in out, (encoding, out)
     assert scrub(out) == out  # what it sent holds nothing more
+
+
+#: the encodings a handled value is put back under as it came (same alphabet, case, padding)
+REENCODED = ["base64", "base64url, unpadded", "base32", "base32, lower case, unpadded"]
+REENCODED += ["Ascii85", "base85 (RFC 1924, git)", "hex", "data URL, base64"]
+
+
+@pytest.mark.parametrize("encoding", REENCODED)
+def test_a_handled_value_goes_back_under_the_same_encoding(encoding: str) -> None:
+    encode = TRANSFER_ENCODINGS[encoding]
+    text = f"see {encode('jane@example.com')} thanks"  # (16 bytes: no whole quanta)
+    assert redactor(PIIMiddleware(["email"]))(text) == f"see {encode('[REDACTED_EMAIL]')} thanks"
+
+
+def test_an_escaped_surrogate_pair_is_read_as_its_character() -> None:
+    """``\\ud83d\\udcde`` (JSON's way to write 📞) decodes to the one character: the text sent
+    holds no lone surrogate (which no UTF-8 encoder takes)."""
+    text = json.dumps(f"📞 {EMAIL}")[1:-1]
+    assert "\\ud83d\\udcde" in text
+    out = redactor(PIIMiddleware(["email"]))(text)
+    assert out == "📞 [REDACTED_EMAIL]"
+    out.encode("utf-8")
 
 
 def test_rot13_is_not_a_transfer_encoding() -> None:

@@ -90,7 +90,7 @@ from guardrails.pii.finders.secrets import (
 )
 from guardrails.pii.finders.ssn import _ssns
 from guardrails.pii.finders.ssn import ssn_ok as ssn_ok
-from guardrails.pii.normalize import ascii_digits, normalize
+from guardrails.pii.normalize import ascii_digits, controls_as_spaces, normalize
 from guardrails.pii.phones import DEFAULT_REGIONS, PhoneRules, validate_regions
 
 __all__ = [
@@ -290,6 +290,12 @@ class Detector:
         for step in self._plan:  # type: ignore[attr-defined]
             scan = _run(step, text, scan, found)
             yield None
+        alt = _controls_reading(text, scan)
+        if alt is not None:
+            for step in self._plan:  # type: ignore[attr-defined]
+                if step[0] != _PLAIN:
+                    _run(step, text, alt, found)
+                    yield None
         hit = _resolve(text, found)
         cache.put(key, hit)
         return hit
@@ -311,6 +317,11 @@ class Detector:
                     if score >= THRESHOLD:
                         start, end = span(s, e)
                         found.append((start, end, score, name, order))
+        alt = _controls_reading(text, scan)
+        if alt is not None:
+            for step in self._plan:  # type: ignore[attr-defined]
+                if step[0] != _PLAIN:
+                    _run(step, text, alt, found)
         return _resolve(text, found) if found else ()
 
     _cached = _scan  # the uncached scan (benchmarks measure detection, not the cache)
@@ -355,6 +366,17 @@ def _inline_plan(plan: tuple[_Step, ...]) -> tuple[tuple[tuple[Any, ...], ...], 
         else:
             out.append((None, step, None, None))
     return tuple(out), any(step[0] != _PLAIN for step in plan)
+
+
+def _controls_reading(text: str, scan: _Scan | None) -> _Scan | None:
+    """The second reading of a text whose control characters normalization removed: each a
+    space (:func:`~guardrails.pii.normalize.controls_as_spaces`; same offsets), so a value a
+    control character ends (a protobuf field) is found as well as one it sits inside; ``None``
+    for a text without them (the normalized text kept its offsets, or holds none)."""
+    if scan is None or (scan.norm.starts is None and scan.norm.tokens is None):
+        return None
+    alt = controls_as_spaces(text)
+    return None if alt is None else _Scan(normalize(alt), text)
 
 
 def _run(step: _Step, text: str, scan: _Scan | None, found: list[_Found]) -> _Scan | None:

@@ -47,6 +47,7 @@ __all__ = [
     "ENCODED_SEPARATORS",
     "Normalized",
     "ascii_digits",
+    "controls_as_spaces",
     "is_default_ignorable",
     "is_invisible",
     "normalize",
@@ -95,6 +96,24 @@ def is_invisible(ch: str) -> bool:
 #: the ASCII control characters :func:`is_invisible` removes
 _ASCII_INVISIBLE = "".join(chr(c) for c in range(128) if is_invisible(chr(c)))
 _ASCII_INVISIBLE_RE = re.compile("[" + re.escape(_ASCII_INVISIBLE) + "]")
+#: every control character :func:`is_invisible` removes (C0, DEL, C1)
+_CONTROLS = "".join(
+    chr(c) for c in range(0xA0) if unicodedata.category(chr(c)) == "Cc" and is_invisible(chr(c))
+)
+_CONTROLS_RE = re.compile("[" + re.escape(_CONTROLS) + "]")
+_CONTROLS_AS_SPACES = {ord(c): " " for c in _CONTROLS}
+
+
+def controls_as_spaces(text: str) -> str | None:
+    """``text`` with every control character :func:`normalize` removes made a space (same
+    length, same offsets), or ``None`` when it holds none. A control character inside a value
+    hides nothing when removed (``j\\0ane@example.com``), one between two values (a protobuf
+    field's bytes, ``jane@example.com\\x12\\x03abc``) when read as a separator: detection
+    reads both and keeps every match of either (overlaps merged)."""
+    if _CONTROLS_RE.search(text) is None:
+        return None
+    return text.translate(_CONTROLS_AS_SPACES)
+
 
 #: An address's separators as transfer encodings and defanging write them, one row per
 #: encoding: ``(name, the patterns of "@", the patterns of ".")``, matched in any case. A

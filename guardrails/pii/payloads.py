@@ -356,9 +356,7 @@ def _decode_other(kind: str, token: str) -> bytes | None:
     decode (one C or Python pass: linear)."""
     try:
         if kind in ("b32", "b32lower"):
-            body = token.rstrip("=")
-            if len(body) % 8 not in (0, 2, 4, 5, 7):
-                return None
+            body = token.rstrip("=")  # (a length no quantum ends at raises: not base32)
             return base64.b32decode(body.upper() + "=" * (-len(body) % 8))
         if kind == "a85framed":
             return base64.a85decode(token, adobe=True, ignorechars=b" \t\n\r\x0b\x0c")
@@ -407,7 +405,8 @@ def _other_readings(token: str) -> list[tuple[Layer, bool]]:
     for kind in _other_kinds(token):
         raw = _decode_other(kind, token)
         if raw and not _no_reading(raw):
-            padded = token.endswith("=")
+            # (whole quanta without padding: no sign either way, written padded as base32 is)
+            padded = token.endswith("=") or len(token) % 8 == 0
             found += [
                 (Layer(t, b, c, kind=kind, padded=padded), ok) for t, b, c, ok in _readings(raw)
             ]
