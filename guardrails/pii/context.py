@@ -172,6 +172,16 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
         "فون",
         "موبائل",
         "msisdn",
+        # Finnish: the abbreviation (with its dot: ``puh`` alone is an interjection) and the
+        # stem the case forms are written on (``puhelimeen``, ``puhelimella``: _OPEN_STEMS);
+        # Thai ``โทร`` (call), not followed by a Thai letter (``โทรทัศน์`` is a television:
+        # _SPACELESS_PREFIXES); Urdu ``ٹیلیفون``
+        "puh.",
+        "puhelim",
+        "matkapuhelim",
+        "โทร",
+        "โทรสาร",
+        "ٹیلیفون",
     ),
     "credit_card": (
         "card",
@@ -234,6 +244,14 @@ CONTEXT_WORDS: dict[str, tuple[str, ...]] = {
         "tax identification",
         "tin",
         "itin",
+        # other countries' social insurance / security numbers, the same kind of national id
+        # (Canada's ``numéro d'assurance sociale``: never a phone's ``numéro``, _NOT_CONTEXT)
+        "social insurance",
+        "assurance sociale",
+        "sécurité sociale",
+        "seguridad social",
+        "segurança social",
+        "previdenza sociale",
     ),
 }
 
@@ -284,6 +302,23 @@ _ENDINGS = _word_set(
 #: his, plurals)
 _ARABIC_PREFIXES = _word_set("ال وال بال فال كال لل و ب ل ف")
 _ARABIC_SUFFIXES = _word_set("ي ك ه ها نا كم هم ات ان ين م ت ش ی های مان تان شان")
+#: Finnish writes a word's case and possessive endings against its stem (``puhelimeen``, to
+#: the phone; ``puhelinnumeroni``, my phone number): a context word that starts with one of
+#: these takes any ending
+_OPEN_STEMS = ("puhelin", "puhelim", "matkapuhelin", "matkapuhelim")
+#: words of a script written without spaces that begin other words of that script: followed by
+#: a letter of it, they are that other word (Thai ``โทร``, call, begins ``โทรทัศน์``, television)
+_SPACELESS_PREFIXES = frozenset({"โทร"})
+#: Phrases that hold a context word of a type but name something else, per type: a phone's
+#: ``numéro`` / ``número`` / ``numero`` before social insurance or security (a national id,
+#: an SSN-like context: CONTEXT_WORDS["us_ssn"]). Matched on the lower case text at a context
+#: word's start; bounded quantifiers only (linear).
+_NOT_CONTEXT: dict[str, re.Pattern[str]] = {
+    "phone": re.compile(
+        r"n[uú]m[eé]ro\W{1,3}(?:(?:de|di|da|do|del)\W{1,3}|d\W{0,3})?(?:(?:la|l)\W{1,3})?"
+        r"(?:assurance|s[eé]curit[eé]|seguridad|seguran[çc]a|sicurezza|previdenza)\W{1,3}social"
+    ),
+}
 #: the longest run of letters read as one field name (``homePhoneNumber``)
 _RUN_CHARS = 40
 
@@ -402,6 +437,11 @@ def _standalone(text: str, start: int, end: int) -> bool:
     return k < 0 or not glued(text[k])
 
 
+def _same_script(first: str, ch: str) -> bool:
+    """``ch`` is a letter or a mark of the block ``first`` is in (Thai: U+0E00-U+0E7F)."""
+    return ord(first) >> 7 == ord(ch) >> 7 and (ch.isalpha() or unicodedata.category(ch)[0] == "M")
+
+
 def _humped(text: str, lower: str, start: int, end: int) -> bool:
     """The word at ``[start, end)`` is a standalone word, or a part of a camelCase or
     snake_case name (``phoneNumber``, ``customerPhone``, ``social_security``)."""
@@ -469,6 +509,8 @@ def _compound(lower: str, start: int, end: int, last: list[int] | None = None) -
         return False
     if not right or _known(right, True, 2 if n >= 4 else 3):
         return True
+    if not left and lower.startswith(_OPEN_STEMS, start, end):
+        return True  # a Finnish case or possessive ending
     latin = _is_latin(first)
     return latin and (
         (n >= _STEM_CHARS and right in _PLURALS) or (n >= _LONG_STEM and right in _ENDINGS)
@@ -477,7 +519,10 @@ def _compound(lower: str, start: int, end: int, last: list[int] | None = None) -
 
 def _word(text: str, lower: str, start: int, end: int, last: list[int] | None = None) -> bool:
     """A context or negative word found at ``[start, end)`` of ``lower`` stands for itself:
-    alone, in a camelCase / snake_case name, or glued to words of a name or to an ending."""
+    alone, in a camelCase / snake_case name, or glued to words of a name or to an ending; a
+    word of :data:`_SPACELESS_PREFIXES` not followed by a letter of its script."""
+    if end < len(lower) and lower[start:end] in _SPACELESS_PREFIXES:
+        return not _same_script(lower[start], lower[end])
     return _humped(text, lower, start, end) or _compound(lower, start, end, last)
 
 
@@ -509,8 +554,13 @@ def field_context(key: str) -> str | None:
     return out
 
 
-def _word_search(pattern: re.Pattern[str], text: str) -> bool:
-    return any(_word(text, text, m.start(), m.end()) for m in pattern.finditer(text))
+def _word_search(pattern: re.Pattern[str], text: str, kind: str | None = None) -> bool:
+    other = _NOT_CONTEXT.get(kind) if kind is not None else None
+    return any(
+        _word(text, text, m.start(), m.end())
+        and (other is None or other.match(text, m.start()) is None)
+        for m in pattern.finditer(text)
+    )
 
 
 _CONTEXT_RES = {kind: _word_regex(words) for kind, words in CONTEXT_WORDS.items()}
@@ -627,10 +677,12 @@ class _Scan:
             if "_" in lower:  # snake_case names: "social_security_number: ..."
                 lower = lower.replace("_", " ")
             last = [0, 0]
+            other = _NOT_CONTEXT.get(key.rstrip(">"))
             hits = [
                 m.end() if at_end else m.start()
                 for m in pattern.finditer(lower)
                 if _word(text, lower, m.start(), m.end(), last)
+                and (other is None or other.match(lower, m.start()) is None)
             ]
             self._hits[key] = hits
         return hits
@@ -643,7 +695,7 @@ class _Scan:
         if i < len(hits) and hits[i] < end + CONTEXT_AFTER:
             return True
         cut, first = self.header()
-        return cut >= 0 and start > cut and _word_search(_CONTEXT_RES[kind], first)
+        return cut >= 0 and start > cut and _word_search(_CONTEXT_RES[kind], first, kind)
 
     def negative(self, start: int, kind: str | None = None) -> bool:
         """The words right before ``start`` say the number is an id, an amount, a version...
