@@ -576,3 +576,17 @@ def test_streamed_metadata_strings_are_handled(mode: str) -> None:
         out = list(hop.stream(iter(chunks)))
         assert RAW not in repr([c.message.response_metadata for c in out]), only
     assert "streamer" in text
+
+
+def test_span_attributes_drop_logprobs_held_as_json_text() -> None:
+    """OpenTelemetry attributes are strings: logprobs recorded as a JSON text are read as the
+    JSON they hold, and judged by the text their tokens spell."""
+    import json
+
+    from guardrails.pii.observers import redactor
+
+    scrub = redactor(PIIMiddleware("email"))
+    leaky = {"gen_ai.response.logprobs": json.dumps(_logprobs(f"mail {RAW} now"))}
+    assert scrub(leaky) == {"gen_ai.response.logprobs": None}
+    clean = {"gen_ai.response.logprobs": json.dumps(_logprobs("see you on Tuesday"))}
+    assert scrub(clean) == clean

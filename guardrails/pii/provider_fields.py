@@ -32,6 +32,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -94,7 +95,14 @@ def split_spelled(meta: Mapping[str, Any] | None) -> tuple[Any, dict[str, Any]]:
 def spelled_text(value: Any) -> str:
     """The text an entry spelling an answer spells: the ``token`` strings of every list of
     token records in it, in order (OpenAI's ``logprobs.content``, Gemini's
-    ``logprobs_result.chosen_candidates``), alternatives (``top_logprobs``) left out."""
+    ``logprobs_result.chosen_candidates``), alternatives (``top_logprobs``) left out; JSON
+    text (a span attribute) is read as the JSON it holds."""
+    if isinstance(value, str):  # an exporter's attribute holds it as JSON text
+        text: str = value
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            return text  # not JSON (or nested past the parser): judged as the text it is
     parts: list[str] = []
     stack: list[Any] = [value]
     while stack:
