@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -264,3 +265,112 @@ def test_what_a_model_writes_on_itself_during_a_guarded_call_lands_once(mode: st
     for _ in range(2):
         out = agent.invoke(state) if mode == "sync" else asyncio.run(agent.ainvoke(state))
     assert out["messages"][-1].content == "call 2"
+
+
+# ------------------------------------------------------------- restore_output: which answer
+
+
+class _NoteAfterTheAnswer(AgentMiddleware):  # type: ignore[type-arg]
+    """A layer inside the guardrail that adds a message after the model's answer."""
+
+    @staticmethod
+    def _noted(response: Any) -> Any:
+        from langchain.agents.middleware.types import ModelResponse
+
+        return ModelResponse(
+            result=[*response.result, HumanMessage("(a note the layer adds)")],
+            structured_response=response.structured_response,
+        )
+
+    def wrap_model_call(self, request: Any, handler: Any) -> Any:
+        return self._noted(handler(request))
+
+    async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+        return self._noted(await handler(request))
+
+
+def test_restore_output_restores_the_final_answer_only(mode: str, memory_saver: Any) -> None:
+    """``restore_output`` puts real values back into the final answer (the AI message with no
+    tool calls), also when a layer inside adds a message after it, and never into an AI
+    message that calls tools (the agent goes on: that text stays pseudonymized in state)."""
+    from tests.support import tool
+
+    @tool
+    def lookup(query: str) -> str:
+        """Look something up."""
+        return "found"
+
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage(
+                "I will look up <EMAIL_1>.",
+                tool_calls=[{"name": "lookup", "args": {"query": "x"}, "id": "c1"}],
+            ),
+            AIMessage("Done for <EMAIL_1>."),
+        ]
+    )
+    agent = create_agent(
+        model,
+        tools=[lookup],
+        checkpointer=memory_saver,
+        middleware=[
+            PIIMiddleware("email", strategy="pseudonymize", restore_output=True),
+            _NoteAfterTheAnswer(),
+        ],
+    )
+    config = {"configurable": {"thread_id": "restore"}}
+    payload = {"messages": [HumanMessage(f"write {EMAIL}")]}
+    updates: list[Any] = []
+    if mode == "sync":
+        updates = list(agent.stream(payload, config, stream_mode="updates"))
+    else:
+
+        async def collect() -> list[Any]:
+            return [u async for u in agent.astream(payload, config, stream_mode="updates")]
+
+        updates = asyncio.run(collect())
+    # what the model node wrote, answer by answer (the state is pseudonymized again later)
+    written = [
+        m
+        for update in updates
+        for node, value in update.items()
+        if node == "model"
+        for part in (value if isinstance(value, list) else [value])
+        for m in ((part.get("messages") if isinstance(part, dict) else None) or [])
+        if isinstance(m, AIMessage)
+    ]
+    calling = [m for m in written if m.tool_calls]
+    assert calling and all(m.content == "I will look up <EMAIL_1>." for m in calling), calling
+    final = agent.get_state(config).values["messages"]
+    answer = [m for m in final if isinstance(m, AIMessage)][-1]
+    assert answer.content == f"Done for {EMAIL}.", answer.content
+
+
+class _NoAnswer(AgentMiddleware):  # type: ignore[type-arg]
+    """A layer inside the guardrail that answers with no message (LangChain accepts it)."""
+
+    def wrap_model_call(self, request: Any, handler: Any) -> Any:
+        from langchain.agents.middleware.types import ModelResponse
+
+        handler(request)
+        return ModelResponse(result=[])
+
+    async def awrap_model_call(self, request: Any, handler: Any) -> Any:
+        from langchain.agents.middleware.types import ModelResponse
+
+        await handler(request)
+        return ModelResponse(result=[])
+
+
+def test_restore_output_passes_on_an_empty_answer(mode: str) -> None:
+    from tests.support import invoke
+
+    agent = create_agent(
+        ScriptedChatModel(default=AIMessage("Done for <EMAIL_1>.")),
+        middleware=[
+            PIIMiddleware("email", strategy="pseudonymize", restore_output=True),
+            _NoAnswer(),
+        ],
+    )
+    out = invoke(agent, {"messages": [HumanMessage(f"write {EMAIL}")]}, mode, {})
+    assert [type(m) for m in out["messages"]] == [HumanMessage]
