@@ -345,8 +345,12 @@ def test_a_reviewers_answer_never_reaches_the_provider(mode: str, kind: str) -> 
     sent = repr(model.requests[1]["messages"])
     assert RAW not in sent and "[REDACTED_EMAIL]" in sent, sent
     assert RAW not in repr(out["messages"])  # the handled history was written back
+    # the state after the run, private keys included (HITL keeps the edited calls)
+    stored = agent.get_state(config).values
+    assert RAW not in repr(stored), {k: v for k, v in stored.items() if RAW in repr(v)}
     assert cell("resume", "provider").status == "covered"
-    assert cell("resume", "state").status == "open"
+    assert cell("resume", "state").status == "covered"
+    assert cell("resume", "checkpoints").status == "open"
 
 
 # ------------------------------------------------------------------ settings: tool_paths names

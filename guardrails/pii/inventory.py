@@ -213,10 +213,10 @@ def _tool_schema(sink: str) -> Cell:
 
 _RESUME = (
     "the reviewer's answer enters state through HumanInTheLoopMiddleware's after_model node, "
-    "where no PIIMiddleware hook runs: an edit's arguments stay raw in its private state key "
-    "hitl_edited_tool_calls (until a later review resets it), a reject or respond message is "
-    "a raw ToolMessage until the next model call writes the handled history back; state, "
-    "checkpoints, state streams and node callbacks carry them (exporters handle the traces)"
+    "where no PIIMiddleware hook runs: an edit's arguments (its private state key "
+    "hitl_edited_tool_calls) and a reject or respond message are raw in the checkpoints, "
+    "state streams and node callbacks of the steps until the next model call writes them back "
+    "handled (exporters handle the traces)"
 )
 
 
@@ -229,8 +229,14 @@ def _resume(sink: str) -> Cell:
         )
     if sink in {"input_checkpoint", "offloaded_results", "stream_custom", "subagent_results"}:
         return Cell("n/a", "a resume is not carried there")
+    if sink == "state":
+        return Cell(
+            "covered",
+            "the next model call writes the handled history back, and the state keys of "
+            "guardrails.pii.writeback.OTHER_STATE_KEYS (hitl_edited_tool_calls): "
+            "tests/test_redteam_round9.py",
+        )
     if sink in {
-        "state",
         "checkpoints",
         "stream_values",
         "stream_updates",

@@ -19,6 +19,7 @@ from langgraph.types import Command
 
 from guardrails._adapters.langchain import is_model_node_handler, override_request
 from guardrails._core import _ENCLOSING, Call, Flow, _enter, run_async, run_sync
+from guardrails._state import state_get
 from guardrails.errors import GuardrailConfigError, PIIDetectionError
 from guardrails.pii.lasthop import LastHop, guarded, hop_of
 from guardrails.pii.pseudonym import Pseudonymizer, message_texts, run_thread
@@ -26,7 +27,7 @@ from guardrails.pii.scan import Scan
 from guardrails.pii.scans import _IS_ASYNC
 from guardrails.pii.subagents import unguarded_subagent
 from guardrails.pii.tool_side import VAULT_KEY
-from guardrails.pii.writeback import write_back
+from guardrails.pii.writeback import OTHER_STATE_KEYS, write_back
 
 __all__ = ["ModelSide"]
 
@@ -144,9 +145,28 @@ class ModelSide:
         replaced = write_back(request.state, original, hop, guard, handled_messages, response)
         if replaced:
             update["messages"] = replaced
+        if self.apply_to_input:
+            update.update(self._other_keys(request, box, guard))
         if update:
             return ExtendedModelResponse(model_response=response, command=Command(update=update))
         return response
+
+    def _other_keys(
+        self: Any, request: Any, box: list[Pseudonymizer], guard: Any
+    ) -> dict[str, Any]:
+        """The state keys of :data:`~guardrails.pii.writeback.OTHER_STATE_KEYS` present in
+        state, handled; those that changed, to be written back."""
+        out: dict[str, Any] = {}
+        for key in OTHER_STATE_KEYS:
+            value = state_get(request.state, key)
+            if not value:
+                continue
+            scan = self.scan("input", request.runtime, box[0] if box else None, guard.known)
+            handled = scan.value(value, key)
+            scan.report(refuse_unscannable=self.refuse_unscannable)
+            if handled is not value:
+                out[key] = handled
+        return out
 
     def _output(
         self: Any,

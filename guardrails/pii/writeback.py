@@ -21,7 +21,14 @@ from langchain_core.messages import BaseMessage
 from guardrails._state import state_get
 from guardrails.pii.lasthop import _INPUT, Guard, LastHop
 
-__all__ = ["write_back"]
+__all__ = ["OTHER_STATE_KEYS", "write_back"]
+
+#: State keys other middleware write, from their own nodes (where no PIIMiddleware hook
+#: runs), that hold what a person typed: handled with the history on the next model call and
+#: written back when handling changed them. A new such key is a new row here.
+OTHER_STATE_KEYS: dict[str, str] = {
+    "hitl_edited_tool_calls": "HumanInTheLoopMiddleware: a reviewer's edited calls (name, args)",
+}
 
 
 def write_back(
