@@ -374,3 +374,92 @@ def test_restore_output_passes_on_an_empty_answer(mode: str) -> None:
     )
     out = invoke(agent, {"messages": [HumanMessage(f"write {EMAIL}")]}, mode, {})
     assert [type(m) for m in out["messages"]] == [HumanMessage]
+
+
+# ------------------------------------------------------------- the stream's held-back text
+
+
+def _strings(root: Any) -> list[str]:
+    """Every string reachable from ``root`` through containers and object attributes."""
+    seen: set[int] = set()
+    out: list[str] = []
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, str):
+            out.append(obj)
+        elif isinstance(obj, dict):
+            todo.extend(obj.keys())
+            todo.extend(obj.values())
+        elif isinstance(obj, list | tuple | set | frozenset):
+            todo.extend(obj)
+        elif hasattr(obj, "__dict__") and obj is root:
+            todo.extend(vars(obj).values())
+    return out
+
+
+@pytest.mark.parametrize("end", ["finalize", "fail"])
+def test_a_stream_that_ends_keeps_nothing_it_held_back(end: str) -> None:
+    """The stream transformer holds the last characters of a text back (a value may still be
+    arriving); once the stream ends (finished or failed) it keeps none of them: the raw tail
+    of a tool's output or of a message does not outlive the run in memory."""
+    mw = PIIMiddleware(["email"], apply_to_output=True)
+    (factory,) = mw.transformers
+    transformer = factory(())
+    tail = f"the last words mention {EMAIL} and end"
+    transformer.process(
+        {
+            "method": "tools",
+            "params": {"data": {"event": "tool-output-delta", "tool_call_id": "c1", "delta": tail}},
+        }
+    )
+    transformer.process(
+        {
+            "method": "messages",
+            "params": {
+                "data": (
+                    {
+                        "event": "content-block-delta",
+                        "index": 0,
+                        "delta": {"type": "text-delta", "text": tail},
+                    },
+                    {"run_id": "r1"},
+                )
+            },
+        }
+    )
+    assert any("mention" in s for s in _strings(transformer))  # (held back meanwhile)
+    if end == "finalize":
+        transformer.finalize()
+    else:
+        transformer.fail(RuntimeError("stopped"))
+    assert not any("mention" in s for s in _strings(transformer))
+
+
+# ------------------------------------------------------------- quoted-printable bodies
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Contact: jane.doe@exam=\nple.com for details",  # a soft line break inside the value
+        "Contact: jane.doe@exam=\r\nple.com for details",
+        "Contact: jane.doe=40example.com for details",  # "@" written as =40
+        "Contact: jane=2Edoe=40example=2Ecom for details",
+    ],
+)
+def test_a_value_in_a_quoted_printable_body_is_handled(mode: str, body: str) -> None:
+    """A MIME body in quoted-printable (a value split by a soft line break, or its bytes
+    written as ``=XX``) reaches the model with the value handled."""
+    from tests.support import invoke
+
+    model = ScriptedChatModel(default=AIMessage("ok"))
+    agent = create_agent(model, middleware=[PIIMiddleware(["email"])])
+    invoke(agent, {"messages": [HumanMessage(body)]}, mode, {})
+    sent = str(model.requests[-1]["messages"][0].content)
+    assert "[REDACTED_EMAIL]" in sent, sent
+    for piece in ("jane.doe@exam", "ple.com", "doe=40", "jane=2Edoe"):
+        assert piece not in sent, sent
