@@ -525,12 +525,15 @@ def test_the_sealed_arguments_are_emptied_once_opened(mode: str) -> None:
 
 
 def test_a_schema_error_holds_no_value_in_its_validators_frames(mode: str) -> None:
-    """A validator that rejects a restored argument without quoting it: the ValidationError
-    quotes nothing, but its own traceback (pydantic's frames hold the input) and the
-    validator's exception in its context (its frame holds the value) would; both are cut."""
-    from pydantic import BaseModel, field_validator
+    """A validator that rejects a restored argument without quoting it, on a schema that hides
+    its input: the ValidationError quotes nothing, but its own traceback (pydantic's frames
+    hold the input) and the validator's exception in its context (its frame holds the value)
+    would; both are cut."""
+    from pydantic import BaseModel, ConfigDict, field_validator
 
     class Args(BaseModel):
+        # (pydantic quotes no input: nothing in the error's text tells it holds a value)
+        model_config = ConfigDict(hide_input_in_errors=True)
         email: str
 
         @field_validator("email")
