@@ -463,3 +463,37 @@ def test_a_value_in_a_quoted_printable_body_is_handled(mode: str, body: str) -> 
     assert "[REDACTED_EMAIL]" in sent, sent
     for piece in ("jane.doe@exam", "ple.com", "doe=40", "jane=2Edoe"):
         assert piece not in sent, sent
+
+
+# ------------------------------------------------------------- a history with a value, again
+
+
+@pytest.mark.parametrize("twice", ["same objects", "equal objects"])
+def test_a_history_holding_a_value_is_handled_on_every_call(mode: str, twice: str) -> None:
+    """A history of four messages or more that holds a value proves nothing clean from that
+    message on: the same history sent again (the same message objects, or equal ones) has
+    its value handled again, whichever message holds it and however it is written."""
+
+    def history() -> list[Any]:
+        return [
+            HumanMessage("hello there"),
+            AIMessage("hi, how can I help"),
+            HumanMessage(f"write to {EMAIL}"),
+            AIMessage(
+                f"I will write to {EMAIL}",
+                tool_calls=[{"name": "send", "args": {"to": "x"}, "id": "c1"}],
+            ),
+            HumanMessage("thanks"),
+        ]
+
+    model = ScriptedChatModel(default=AIMessage("ok"))
+    guarded_model = guard_model(model, PIIMiddleware(["email"]))
+    first = history()
+    for _ in range(3):
+        sent = first if twice == "same objects" else history()
+        if mode == "sync":
+            guarded_model.invoke(sent)
+        else:
+            asyncio.run(guarded_model.ainvoke(sent))
+        request = model.requests[-1]["messages"]
+        assert EMAIL not in str([m.content for m in request]), request
