@@ -2,13 +2,27 @@
 
 * **A model guarded again keeps its guards**: ``guard_model(guard_model(model, a), b)``
   hands the provider a request handled by ``a`` and by ``b``, sync and async (the second
-  guard used to replace the first: ``a``'s values reached the provider raw), and each guard
-  reads the request once (the model is not guarded twice over).
+  guard used to replace the first: ``a``'s values reached the provider raw), and the request
+  is read as often as under the same guards given at once (the model is not guarded twice
+  over); a guarded fallback model swapped in around or inside a ``PIIMiddleware`` keeps its
+  own guards too.
 * **A model ``guard_model`` returned serves every agent call with its own guards**: as an
   agent's model under a ``PIIMiddleware``, each call gets the model's guards and the
   middleware's, and the work of a call does not grow with the calls before it (each call's
   guard used to be added to the model's own hop, for good: one more guard per call, run on
   every later call).
+* **A history edited while a pass walks it proves nothing the pass did not read**: a message
+  edited in place (content blocks, extra fields) after the pass read it, or replaced before
+  the pass reached it, is handled on the next call (the edit is made from inside the walk by
+  the detector: what another thread does to the same objects, made deterministic).
+* **What a model writes on itself during a guarded call lands once**: a field reaches the
+  model, a property setter of its own runs once per assignment.
+* **``restore_output`` restores the final answer only**: also when a layer inside adds a
+  message after it; never an answer that calls tools (seen in the model node's update); an
+  empty answer is passed on.
+* **A stream that ends keeps nothing it held back** (finished or failed).
+* **A value in a quoted-printable body is handled** (a soft line break inside it, ``=40``).
+* **A history holding a value is handled on every call**, the same objects or equal ones.
 """
 
 from __future__ import annotations
