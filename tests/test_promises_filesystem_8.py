@@ -13,12 +13,11 @@ from typing import Any
 
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.tools import tool
 
 from guardrails.filesystem import FilesystemPermission as P
 from guardrails.filesystem import FilesystemPermissionMiddleware
 from guardrails.testing import ScriptedChatModel, tool_call
-from tests.support import invoke
+from tests.support import invoke, tool
 
 received: list[Any] = []
 
