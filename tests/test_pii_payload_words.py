@@ -232,6 +232,9 @@ TRANSFER_ENCODINGS: dict[str, Callable[[str], str]] = {
     "base32, lower case, unpadded": lambda v: (
         base64.b32encode(v.encode()).decode().lower().rstrip("=")
     ),
+    "base32, mixed case": lambda v: "".join(
+        c.lower() if i % 3 else c for i, c in enumerate(base64.b32encode(v.encode()).decode())
+    ),
     "Ascii85": lambda v: base64.a85encode(v.encode()).decode(),
     "Ascii85, Adobe framed and wrapped": lambda v: base64.a85encode(
         v.encode(), adobe=True, wrapcol=12

@@ -22,7 +22,7 @@ What is normalized:
 * an address's separators ``@`` and ``.`` written in a transfer encoding or defanged, wherever
   they stand (:data:`ENCODED_SEPARATORS`, any case): percent-encoding ``%40`` / ``%2E``, HTML
   ``&#64;`` / ``&#46;``, ``&#x40;`` / ``&#x2e;``, ``&commat;`` / ``&period;``, quoted-printable
-  ``=40`` / ``=2E`` (not before a digit: ``phone=4045551234`` is a query string), JSON / JS /
+  ``=40`` (not before a digit: ``phone=4045551234`` is a query string) / ``=2E``, JSON / JS /
   Python ``\\u0040`` / ``\\u002e`` and ``\\x40`` / ``\\x2e``, defanged ``[@]``, ``[at]``,
   ``(at)``, ``[.]``, ``(.)``, ``[dot]``, ``(dot)``.
 
@@ -125,7 +125,7 @@ ENCODED_SEPARATORS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("HTML hex", (r"&#x0*40;",), (r"&#x0*2e;",)),
     ("HTML named", (r"&commat;",), (r"&period;",)),
     # a query string's "=40" before digits is a number (``phone=4045551234``), not an "@"
-    ("quoted-printable", (r"=40(?![0-9])",), (r"=2e(?![0-9])",)),
+    ("quoted-printable", (r"=40(?![0-9])",), (r"=2e",)),
     ("JSON / JS unicode escape", (r"\\u0040",), (r"\\u002e",)),
     ("JS / Python / C hex escape", (r"\\x40",), (r"\\x2e",)),
     ("defanged", (r"\[@\]", r"\[at\]", r"\(at\)"), (r"\[\.\]", r"\(\.\)", r"\[dot\]", r"\(dot\)")),

@@ -64,9 +64,9 @@ BINARY_MIN = 64
 #: rewritten token in every reading) before it counts as unscannable.
 ROUNDS = 8
 
-#: base32 (RFC 4648; one case: TOTP secrets, onion names and some clients write it in lower
-#: case), padding optional
-_B32 = re.compile(r"(?:[A-Z2-7]+|[a-z2-7]+)={0,6}")
+#: base32 (RFC 4648; TOTP secrets, onion names and some clients write it in lower case), in
+#: either case or both (as a case-folding decoder reads it), padding optional
+_B32 = re.compile(r"[A-Za-z2-7]+={0,6}")
 #: Ascii85 (btoa, PostScript, PDF; ``<~ ~>`` framed by Adobe's tools, any whitespace inside) and
 #: base85 (RFC 1924's alphabet: git binary patches, Python's ``b85encode``)
 _A85 = re.compile(r"[!-uz]+")
@@ -370,8 +370,8 @@ def _decode_other(kind: str, token: str) -> bytes | None:
 def _other_kinds(token: str) -> list[str]:
     """The base32 / base85 alphabets ``token`` is written in (a token may be in several)."""
     kinds = []
-    if len(token) >= BLOB_MIN and _B32.fullmatch(token) is not None:
-        kinds.append("b32lower" if token[:1].islower() else "b32")
+    if _B32.fullmatch(token) is not None:  # (the runs are 15 characters or more)
+        kinds.append("b32lower" if token.islower() else "b32")
     if len(token) >= RUN85_MIN:
         if token.startswith("<~") and _A85_FRAMED.fullmatch(token) is not None:
             kinds.append("a85framed")
