@@ -372,3 +372,21 @@ def test_bytes_told_to_have_no_reading_have_none() -> None:
             told += 1
             assert payloads.readings(raw) == [], raw
     assert told > 10_000
+
+
+# (base85 here writes "N+P0RRC20RRC2...": a stretch of base64 characters that reads as text by
+# itself, read as that stretch: docs/pii.md, not covered)
+@pytest.mark.parametrize("encoding", ["Ascii85", "base32"])
+def test_a_long_payload_with_control_characters_sprinkled_in_is_read(encoding: str) -> None:
+    """A payload of 64 characters or more is read also when it is text only once its control
+    characters are out (``jane@example.com`` and 40 NULs); a shorter token only when it is text
+    as it is (docs/pii.md: word-sized tokens decode to such readings by the hundred)."""
+    raw = EMAIL.encode() + b"\x01\x00" * 20  # (not all NULs: Ascii85 writes four as "z")
+    token = {
+        "Ascii85": base64.a85encode,
+        "base85 (RFC 1924, git)": base64.b85encode,
+        "base32": base64.b32encode,
+    }[encoding](raw).decode()
+    assert len(token) >= 64
+    out = redactor(PIIMiddleware(["email"]))(f"blob {token} end")
+    assert out != f"blob {token} end"

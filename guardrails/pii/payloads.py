@@ -367,9 +367,17 @@ def _decode_other(kind: str, token: str) -> bytes | None:
         return None
 
 
+#: a token of these characters only (a card or phone number written without spaces) is no
+#: base32 / base85 payload: what a value encodes to holds other characters (all of 15 or more
+#: base85 characters fall in these 11 about once in 10**13 tokens)
+_NUMBERS = re.compile(r"[0-9+\-]+")
+
+
 def _other_kinds(token: str) -> list[str]:
     """The base32 / base85 alphabets ``token`` is written in (a token may be in several)."""
-    kinds = []
+    kinds: list[str] = []
+    if _NUMBERS.fullmatch(token) is not None:
+        return kinds
     if _B32.fullmatch(token) is not None:  # (the runs are 15 characters or more)
         kinds.append("b32lower" if token.islower() else "b32")
     if len(token) >= RUN85_MIN:
@@ -401,14 +409,22 @@ def _no_reading(raw: bytes) -> bool:
 
 
 def _other_readings(token: str) -> list[tuple[Layer, bool]]:
+    """The base32 / Ascii85 / base85 readings of ``token`` that are text. A token shorter than
+    :data:`BINARY_MIN` keeps only the readings that are text as they are: one that is text only
+    once its control characters are out is what most word-sized tokens (ids, IBANs, names, card
+    numbers: base85 and base32 characters all) decode to, and scanning each cost a scan of
+    its own (the Faker set: 290 such readings, none holding a value)."""
     found: list[tuple[Layer, bool]] = []
+    long = len(token) >= BINARY_MIN
     for kind in _other_kinds(token):
         raw = _decode_other(kind, token)
         if raw and not _no_reading(raw):
             # (whole quanta without padding: no sign either way, written padded as base32 is)
             padded = token.endswith("=") or len(token) % 8 == 0
             found += [
-                (Layer(t, b, c, kind=kind, padded=padded), ok) for t, b, c, ok in _readings(raw)
+                (Layer(t, b, c, kind=kind, padded=padded), ok)
+                for t, b, c, ok in _readings(raw)
+                if ok or long
             ]
     return found
 
@@ -554,16 +570,27 @@ def base64_runs(
         if layer is not None:
             out.append((start, end, layer))
     if later:  # both lists are in order and do not overlap within themselves: one merge
-        opened = [(start, end) for start, end, _ in out]
+        later_found: list[tuple[int, int, Layer]] = []
+        dropped: set[int] = set()
         k = 0
         for start, end in later:
-            while k < len(opened) and opened[k][1] <= start:
+            while k < len(out) and out[k][1] <= start:
                 k += 1
-            if k < len(opened) and opened[k][0] < end:
-                continue  # a base64 run inside it was opened: that reading stands
+            m = k
+            while m < len(out) and out[m][0] < end:
+                m += 1
+            # a base64 run inside it that is text as it is stands; one that is text only once
+            # its control characters are out (what the alphanumeric stretches of a base85
+            # token decode to) gives way to the base85 reading when that one opens
+            if any(not out[i][2].binary for i in range(k, m)):
+                continue
             found = _open85(text, start, end)
-            if found is not None:
-                out.append(found)
+            if found is not None and all(
+                found[0] <= out[i][0] and out[i][1] <= found[1] for i in range(k, m)
+            ):
+                dropped.update(range(k, m))
+                later_found.append(found)
+        out = [run for i, run in enumerate(out) if i not in dropped] + later_found
         out.sort(key=lambda run: run[0])
     return out
 
