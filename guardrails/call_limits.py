@@ -16,7 +16,9 @@ parameters, defaults, messages and exception classes), implemented in ``wrap_mod
 
 from __future__ import annotations
 
+import difflib
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -323,6 +325,49 @@ class ModelCallLimitMiddleware(
 
 # --------------------------------------------------------------------------- tool calls
 
+#: (tool_name, called name) pairs already judged: True when they looked like a misspelling.
+_NEAR_MISS: dict[tuple[str, str], bool] = {}
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by one letter changed, added, dropped, or two swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return a == b
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        if a[i + 1 :] == b[i + 1 :]:  # one letter changed
+            return True
+        return a[i + 2 :] == b[i + 2 :] and a[i] == b[i + 1] and a[i + 1] == b[i]  # swapped
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[i + 1 :] == shorter[i:]
+
+
+def _say_near_miss(tool_name: str, called: Any) -> None:
+    """Warn once when the agent calls a tool whose name is a near miss of ``tool_name``: the
+    limit counts only calls of ``tool_name``, so a misspelt one (``"serach"``) counts nothing.
+    Not refused at construction: one instance may sit in subagents that lack the tool."""
+    if not isinstance(called, str):
+        return
+    pair = (tool_name, called)
+    if pair in _NEAR_MISS:
+        return
+    short = min(len(tool_name), len(called)) < 4  # "ls" and "lt" are two tools
+    near = (not short and _one_edit(tool_name.lower(), called.lower())) or (
+        difflib.SequenceMatcher(None, tool_name, called).ratio() >= 0.85
+    )
+    if len(_NEAR_MISS) < 4096:
+        _NEAR_MISS[pair] = near
+    if near:
+        warnings.warn(
+            f"ToolCallLimitMiddleware: tool_name={tool_name!r}, and the agent called {called!r}: "
+            f"a misspelt tool_name counts no call (did you mean {called!r}?)",
+            UserWarning,
+            stacklevel=2,
+        )
+
+
 _STOPPED = (
     "Execution stopped before this tool call could run because another tool call in the same "
     "batch exceeded the limit."
@@ -435,6 +480,8 @@ class ToolCallLimitMiddleware(
         _, batch = tool_batch(request)
         matching = [c for c in batch if self._matches(c)]
         if not matching:
+            if self.tool_name is not None:
+                _say_near_miss(self.tool_name, call.get("name"))
             return (yield Call(request))
         thread0 = _counts(request.state, THREAD_KEY).get(self._key, 0)
         run0 = _counts(request.state, RUN_KEY).get(self._key, 0)
