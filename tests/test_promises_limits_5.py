@@ -12,7 +12,6 @@ from __future__ import annotations
 import warnings
 
 import pytest
-
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage
 
