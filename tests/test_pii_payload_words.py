@@ -390,3 +390,25 @@ def test_a_long_payload_with_control_characters_sprinkled_in_is_read(encoding: s
     assert len(token) >= 64
     out = redactor(PIIMiddleware(["email"]))(f"blob {token} end")
     assert out != f"blob {token} end"
+
+
+@pytest.mark.parametrize("encode", [base64.a85encode, base64.b85encode], ids=["a85", "b85"])
+def test_a_twelve_byte_value_in_base85_is_read(encode: Callable[[bytes], bytes]) -> None:
+    """12 bytes (``+16502530000``) are 15 base85 characters: the shortest token read, as
+    base64's 16 characters are 12 bytes."""
+    token = encode(b"+16502530000").decode()
+    assert len(token) == 15
+    out = redactor(PIIMiddleware(["phone"]))(f"tel {token} ok")
+    assert out != f"tel {token} ok"
+
+
+def test_a_base85_token_is_read_whole_past_a_stretch_of_base64_characters_inside() -> None:
+    """``CHXw9wAZlT5WiDiIWk6+kVQp`` inside this base85 token is a base64 run whose bytes are
+    text only once their control characters are out: the whole token's base85 reading is taken
+    instead, and the handled value goes back under base85 as one token."""
+    value = "note 1506 to jane.doe@example.com"
+    token = base64.b85encode(value.encode()).decode()
+    assert "CHXw9wAZlT5WiDiIWk6+kVQp" in token
+    out = redactor(PIIMiddleware(["email"]))(f"blob {token} end")
+    redacted = base64.b85encode(b"note 1506 to [REDACTED_EMAIL]").decode()
+    assert out == f"blob {redacted} end"
