@@ -19,7 +19,7 @@
   model, a property setter of its own runs once per assignment.
 * **``restore_output`` restores the final answer only**: also when a layer inside adds a
   message after it; never an answer that calls tools (seen in the model node's update); an
-  empty answer is passed on.
+  empty answer is passed on; a restored answer is audited, one with nothing to restore is not.
 * **A stream that ends keeps nothing it held back** (finished or failed).
 * **A value in a quoted-printable body is handled** (a soft line break inside it, ``=40``).
 * **A history holding a value is handled on every call**, the same objects or equal ones.
@@ -511,3 +511,24 @@ def test_a_history_holding_a_value_is_handled_on_every_call(mode: str, twice: st
             asyncio.run(guarded_model.ainvoke(sent))
         request = model.requests[-1]["messages"]
         assert EMAIL not in str([m.content for m in request]), request
+
+
+def test_restore_output_is_audited_when_it_restores(mode: str, audit: Any) -> None:
+    """A restored answer is audited (``pii.restored`` at ``output``, with its counts, never the
+    value); an answer with no placeholder restores nothing and is not audited."""
+    from tests.support import invoke
+
+    for answer, restored in (("Done for <EMAIL_1>.", True), ("Done.", False)):
+        audit.events.clear()
+        agent = create_agent(
+            ScriptedChatModel(default=AIMessage(answer)),
+            middleware=[PIIMiddleware("email", strategy="pseudonymize", restore_output=True)],
+        )
+        out = invoke(agent, {"messages": [HumanMessage(f"write {EMAIL}")]}, mode, {})
+        assert out["messages"][-1].content == answer.replace("<EMAIL_1>", EMAIL)
+        events = [e for e in audit.of("pii.restored") if e.get("where") == "output"]
+        if restored:
+            assert len(events) == 1 and events[0]["entities"] == {"email": 1}, events
+            assert EMAIL not in str(events)
+        else:
+            assert events == [], events
