@@ -56,3 +56,27 @@ def test_a_number_unlike_the_one_before_it_is_not_covered_by_the_word_before_the
     # 11 digits and 6: 5 apart (the same 6 digits after a number of 10 are covered, above)
     assert found(f"phone: 030 1234 5678{gap}123456") == ["030 1234 5678"]
     assert found("phone: 123456") == ["123456"]  # (the control: the 6 digits are a number)
+
+
+def test_a_callable_detector_s_spans_are_what_is_handled(mode: str) -> None:
+    """A ``detector=`` callable's spans are the values handled, each of them, and only they."""
+    from langchain.agents import create_agent
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from guardrails import PIIMiddleware
+    from guardrails.testing import ScriptedChatModel
+    from tests.support import invoke
+
+    def employee_ids(text: str) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        at = text.find("EMP-")
+        while at >= 0:
+            out.append({"start": at, "end": at + 10, "score": 1.0})
+            at = text.find("EMP-", at + 10)
+        return out
+
+    model = ScriptedChatModel(default=AIMessage("ok"))
+    agent = create_agent(model, middleware=[PIIMiddleware("employee_id", detector=employee_ids)])
+    invoke(agent, {"messages": [HumanMessage("ids EMP-123456 and EMP-654321, ref 42")]}, mode)
+    sent = model.requests[-1]["messages"][0].content
+    assert sent == "ids [REDACTED_EMPLOYEE_ID] and [REDACTED_EMPLOYEE_ID], ref 42", sent
