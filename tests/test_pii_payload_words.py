@@ -371,6 +371,11 @@ def test_bytes_told_to_have_no_reading_have_none() -> None:
             told += 1
             assert payloads.readings(raw) == [], raw
     assert told > 10_000
+    # bytes at each of its edges that do have a reading: 32 CJK characters in UTF-16 without a
+    # zero byte or an ASCII one (64 bytes), a byte-order mark alone, Cyrillic in UTF-8
+    for raw in ("語" * 32).encode("utf-16-le"), b"\xff\xfe", b"\xfe\xff", "телефон".encode():
+        assert payloads.readings(raw) != [], raw
+        assert not payloads._no_reading(raw), raw
 
 
 # (base85 here writes "N+P0RRC20RRC2...": a stretch of base64 characters that reads as text by
