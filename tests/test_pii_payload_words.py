@@ -436,3 +436,9 @@ def test_base85_tokens_each_holding_a_value_cost_linear_time() -> None:
 
     small, large = took(MB // 4), took(MB)
     assert large <= small * 6, (round(small, 2), round(large, 2))
+
+
+def test_an_escape_past_the_last_code_point_reads_as_a_replacement_character() -> None:
+    """``\\U00110000`` names no character: read as U+FFFD, the text still handled."""
+    text = "\\U00110000 \\u006a\\u0061ne@example.com"
+    assert redactor(PIIMiddleware(["email"]))(text) == "\ufffd [REDACTED_EMAIL]"
