@@ -325,6 +325,26 @@ class ModelCallLimitMiddleware(
 
 # --------------------------------------------------------------------------- tool calls
 
+
+def _check_tool_limits(
+    tool_name: Any, thread_limit: Any, run_limit: Any, exit_behavior: Any
+) -> None:
+    """Refuse ``ToolCallLimitMiddleware``'s settings that LangChain refuses, and ours."""
+    _check_limit("thread_limit", thread_limit)
+    _check_limit("run_limit", run_limit)
+    if thread_limit is None and run_limit is None:
+        raise GuardrailConfigError(
+            "At least one limit must be specified (thread_limit or run_limit)"
+        )
+    if exit_behavior not in ("continue", "error", "end"):
+        raise GuardrailConfigError(
+            f"Invalid exit_behavior: {exit_behavior!r}. Must be one of ('continue', 'error', 'end')"
+        )
+    if tool_name is not None and (not isinstance(tool_name, str) or not tool_name):
+        raise GuardrailConfigError(f"tool_name must be a tool's name or None, got {tool_name!r}")
+    _check_pair("limit", thread_limit, run_limit)
+
+
 #: (tool_name, called name) pairs already judged: True when they looked like a misspelling.
 _NEAR_MISS: dict[tuple[str, str], bool] = {}
 
@@ -416,22 +436,7 @@ class ToolCallLimitMiddleware(
         thread_storage_latch: float = DEFAULT_LATCH,
     ) -> None:
         super().__init__()
-        _check_limit("thread_limit", thread_limit)
-        _check_limit("run_limit", run_limit)
-        if thread_limit is None and run_limit is None:
-            raise GuardrailConfigError(
-                "At least one limit must be specified (thread_limit or run_limit)"
-            )
-        if exit_behavior not in ("continue", "error", "end"):
-            raise GuardrailConfigError(
-                f"Invalid exit_behavior: {exit_behavior!r}. Must be one of "
-                "('continue', 'error', 'end')"
-            )
-        if tool_name is not None and (not isinstance(tool_name, str) or not tool_name):
-            raise GuardrailConfigError(
-                f"tool_name must be a tool's name or None, got {tool_name!r}"
-            )
-        _check_pair("limit", thread_limit, run_limit)
+        _check_tool_limits(tool_name, thread_limit, run_limit, exit_behavior)
         self.tool_name = tool_name
         self.thread_limit = thread_limit
         self.run_limit = run_limit
