@@ -442,3 +442,12 @@ def test_an_escape_past_the_last_code_point_reads_as_a_replacement_character() -
     """``\\U00110000`` names no character: read as U+FFFD, the text still handled."""
     text = "\\U00110000 \\u006a\\u0061ne@example.com"
     assert redactor(PIIMiddleware(["email"]))(text) == "\ufffd [REDACTED_EMAIL]"
+
+
+def test_a_base32_token_of_whole_quanta_goes_back_padded() -> None:
+    """20 bytes are 32 base32 characters and no padding: no sign either way, so the handled
+    value (16 bytes) is written padded, as strict decoders want it."""
+    token = base64.b32encode(EMAIL.encode()).decode()
+    assert len(token) == 32 and not token.endswith("=")
+    out = redactor(PIIMiddleware(["email"]))(f"see {token} thanks")
+    assert out == f"see {base64.b32encode(b'[REDACTED_EMAIL]').decode()} thanks"

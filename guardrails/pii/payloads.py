@@ -420,8 +420,9 @@ def _other_readings(token: str) -> list[tuple[Layer, bool]]:
     for kind in _other_kinds(token):
         raw = _decode_other(kind, token)
         if raw and not _no_reading(raw):
-            # (whole quanta without padding: no sign either way, written padded as base32 is)
-            padded = token.endswith("=") or len(token) % 8 == 0
+            # whole quanta: padded, or no sign either way (written padded, as strict decoders
+            # want base32); a token that is no whole quanta has no padding
+            padded = len(token) % 8 == 0
             found += [
                 (Layer(t, b, c, kind=kind, padded=padded), ok)
                 for t, b, c, ok in _readings(raw)
