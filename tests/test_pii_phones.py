@@ -1,7 +1,8 @@
 """The international phone check (guardrails.pii.phones.international_valid) gives phonenumbers'
 own answer: ``is_valid_number(parse("+" + digits))``, on numbers we did not write (phonenumbers'
 example number of every region and number type, Faker's numbers of every locale) and on their
-near misses (a digit more, a digit less, a digit changed, a trunk prefix kept), plus random digits
+near misses (a digit more, a digit less, a digit changed, a trunk prefix kept: ``0`` and the
+region's own, ``1`` for +1), plus random digits
 after every calling code."""
 
 from __future__ import annotations
@@ -60,10 +61,22 @@ def _near_misses(digits: str, rng: random.Random) -> list[str]:
     changed = digits[:i] + str((int(digits[i]) + rng.randrange(1, 10)) % 10) + digits[i + 1 :]
     out = [digits, digits[:-1], digits + str(rng.randrange(10)), changed]
     for w in (1, 2, 3):
-        if int(digits[:w]) in COUNTRY_CODE_TO_REGION_CODE:
-            out.append(digits[:w] + "0" + digits[w:])  # "+44 0 20 ...": the trunk prefix kept
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:w]))
+        if regions is not None:
+            # the trunk prefix kept: "+44 0 20 ...", and the region's own ("+1 1 201 ...")
+            for prefix in {"0", _trunk_prefix(regions[0])} - {""}:
+                out.append(digits[:w] + prefix + digits[w:])
             break
     return out
+
+
+def _trunk_prefix(region: str) -> str:
+    meta = (
+        phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(0, region)
+        if region != "001"
+        else None
+    )
+    return (meta.national_prefix or "") if meta is not None else ""
 
 
 def _faker_numbers() -> list[str]:
