@@ -91,6 +91,29 @@ class _Tokens:
         self.seen = seen
 
 
+def _streamed_messages(agent: Any, payload: Any, mode: str) -> list[Any]:
+    """``stream_mode="messages"`` items of one run, sync or async."""
+    import asyncio
+
+    if mode == "sync":
+        return list(agent.stream(payload, stream_mode="messages"))
+
+    async def go() -> list[Any]:
+        return [item async for item in agent.astream(payload, stream_mode="messages")]
+
+    return asyncio.run(go())
+
+
+def _spelled(seen: list[Any]) -> str:
+    """The text the streamed chunks' token log-probabilities spell."""
+    tokens = [
+        t["token"]
+        for message, _ in seen
+        for t in ((message.response_metadata or {}).get("logprobs") or {}).get("content") or []
+    ]
+    return "".join(tokens)
+
+
 def _streaming_agent(
     openai_mock: respx.MockRouter, chat_openai: Any, answer: str, **kw: Any
 ) -> Any:
@@ -139,26 +162,13 @@ def test_v3_stream_hands_other_callbacks_handled_tokens(
 def test_streamed_logprobs_do_not_spell_a_handled_answer(
     mode: str, openai_mock: respx.MockRouter, chat_openai: Any
 ) -> None:
-    import asyncio
 
     # the value comes first: it is released (handled) long before the answer ends
     answer = f"Her address is {RAW}, " + "write to her soon. " * 12
     agent = _streaming_agent(openai_mock, chat_openai, answer, logprobs=True)
     payload = {"messages": [("user", "where is she?")]}
-    seen: list[Any] = []
-    if mode == "sync":
-        seen.extend(agent.stream(payload, stream_mode="messages"))
-    else:
-
-        async def go() -> None:
-            async for item in agent.astream(payload, stream_mode="messages"):
-                seen.append(item)
-
-        asyncio.run(go())
-    spelled = ""
-    for message, _ in seen:
-        for t in ((message.response_metadata or {}).get("logprobs") or {}).get("content") or []:
-            spelled += t["token"]
+    seen = _streamed_messages(agent, payload, mode)
+    spelled = _spelled(seen)
     assert "@exam" not in spelled, spelled
 
 
@@ -182,25 +192,12 @@ def test_logprobs_of_a_clean_answer_are_kept(
 def test_streamed_logprobs_of_a_clean_answer_are_kept(
     mode: str, openai_mock: respx.MockRouter, chat_openai: Any
 ) -> None:
-    import asyncio
 
     answer = "The meeting is on Tuesday at noon, see you."
     agent = _streaming_agent(openai_mock, chat_openai, answer, logprobs=True)
     payload = {"messages": [("user", "when?")]}
-    seen: list[Any] = []
-    if mode == "sync":
-        seen.extend(agent.stream(payload, stream_mode="messages"))
-    else:
-
-        async def go() -> None:
-            async for item in agent.astream(payload, stream_mode="messages"):
-                seen.append(item)
-
-        asyncio.run(go())
-    spelled = ""
-    for message, _ in seen:
-        for t in ((message.response_metadata or {}).get("logprobs") or {}).get("content") or []:
-            spelled += t["token"]
+    seen = _streamed_messages(agent, payload, mode)
+    spelled = _spelled(seen)
     assert spelled == answer
 
 
@@ -522,7 +519,6 @@ def test_a_tool_calls_name_is_handled(mode: str, where: str) -> None:
 def test_streamed_metadata_strings_are_handled(mode: str) -> None:
     """Each streamed chunk's response_metadata and generation_info are handled as they go (a
     clean flat one takes the clean set's look-ups only)."""
-    import asyncio
 
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage, AIMessageChunk
@@ -554,16 +550,7 @@ def test_streamed_metadata_strings_are_handled(mode: str) -> None:
         Streamer(), middleware=[PIIMiddleware("email", strategy="redact", apply_to_output=True)]
     )
     payload = {"messages": [("user", "go")]}
-    seen: list[Any] = []
-    if mode == "sync":
-        seen.extend(agent.stream(payload, stream_mode="messages"))
-    else:
-
-        async def go() -> None:
-            async for item in agent.astream(payload, stream_mode="messages"):
-                seen.append(item)
-
-        asyncio.run(go())
+    seen = _streamed_messages(agent, payload, mode)
     text = repr([m.response_metadata for m, _ in seen])
     assert RAW not in text and "[REDACTED_EMAIL]" in text, text
     # after a clean chunk (its keys and texts then in the clean set), a chunk holding a

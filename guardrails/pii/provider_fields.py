@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from guardrails.pii.scan import Scan
+from guardrails.pii.walk import rekeyed
 
 __all__ = [
     "AsyncTokenGate",
@@ -66,15 +67,7 @@ def handle_strings(value: Any, scan: Scan) -> Any:
         ]
         if all(hk is k and hv is v for k, v, hk, hv in pairs):
             return value
-        out: dict[Any, Any] = {}
-        for k, _, hk, hv in pairs:
-            if hk is not k:  # a renamed key never overwrites another one
-                base, n = hk, 1
-                while hk in out or hk in value:
-                    n += 1
-                    hk = f"{base} ({n})"
-            out[hk] = hv
-        return out
+        return rekeyed(value, ((k, hk, hv) for k, _, hk, hv in pairs))
     if isinstance(value, list | tuple):
         items = [handle_strings(v, scan) for v in value]
         if all(a is b for a, b in zip(items, value, strict=True)):

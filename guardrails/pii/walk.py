@@ -28,7 +28,7 @@ import dataclasses
 import hashlib
 import marshal
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
@@ -252,6 +252,20 @@ def _clean_key(text: str, context: str | None) -> Any:
     return key if context is None else (context, key)
 
 
+def rekeyed(value: Mapping[Any, Any], pairs: Iterable[tuple[Any, Any, Any]]) -> dict[Any, Any]:
+    """A new dict of ``(key, handled key, handled value)`` triples read from ``value``: a
+    renamed key never overwrites another one (``<EMAIL> (2)``)."""
+    out: dict[Any, Any] = {}
+    for k, hk, h in pairs:
+        if hk is not k:
+            base, n = hk, 1
+            while hk in out or hk in value:
+                n += 1
+                hk = f"{base} ({n})"
+        out[hk] = h
+    return out
+
+
 class Walker:
     """The walk of one pass: every string of messages and values handed to :meth:`text`.
 
@@ -334,17 +348,7 @@ class Walker:
             if h is not v or hk is not k:
                 changed = True
             pairs.append((k, hk, h))
-        if not changed:
-            return value
-        out: dict[Any, Any] = {}
-        for k, hk, h in pairs:
-            if hk is not k:  # a renamed key never overwrites another one
-                base, n = hk, 1
-                while hk in out or hk in value:
-                    n += 1
-                    hk = f"{base} ({n})"
-            out[hk] = h
-        return out
+        return rekeyed(value, pairs) if changed else value
 
     def block(self, block: Any, context: str | None = None) -> Any:
         """One content block, whatever its type (every key and every value, decided by
